@@ -1,0 +1,331 @@
+//! Configuration, read once at cold start from the environment.
+//!
+//! Each function composes the parts it needs ([`AccessConfig`] always, plus
+//! [`S3Config`] or [`DbConfig`]) into one typed struct. A missing or invalid
+//! value fails start-up with a [`ConfigError`] naming the variable.
+//!
+//! | variable | meaning | default |
+//! |---|---|---|
+//! | `TENANT_CLAIM` | authorizer claim holding the tenant id | `custom:tenant_id` |
+//! | `TENANT_ROLE_ARN_TEMPLATE` | role to assume per tenant; `{tenant}`, `{account}` | `arn:aws:iam::{account}:role/assumeRole-{tenant}` |
+//! | `AWS_ACCOUNT_ID` | fills `{account}` (only needed when the template has it) | none |
+//! | `TENANT_SESSION_SECONDS` | AssumeRole duration, 900 to 3600 | `900` |
+//! | `TENANT_CACHE_CAPACITY` | tenants whose sessions are kept warm | `100` |
+//! | `TENANT_BUCKET` | the shared bucket (s3-fetch) | required |
+//! | `TENANT_S3_PREFIX_TEMPLATE` | a tenant's home prefix; `{tenant}` | `{tenant}_home` |
+//! | `S3_FORCE_PATH_STYLE` | path-style addressing (`true`/`false`) | `false` |
+//! | `DB_HOST`, `DB_PORT`, `DB_NAME` | the cluster endpoint (aurora-query) | host, name required; port `5432` |
+//! | `DB_USER_TEMPLATE` | a tenant's DB login role; `{tenant}` | `{tenant}_dbuser` |
+//! | `DB_CA_BUNDLE` | PEM file of CAs the server certificate must chain to | required |
+//! | `DB_CONNECT_TIMEOUT_SECONDS` | TCP+TLS+auth timeout | `5` |
+//! | `DB_CONNECTION_CAPACITY` | tenants whose connections are kept open | `20` |
+
+use std::num::NonZeroUsize;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::identity::TenantId;
+
+/// A configuration variable is missing or invalid.
+///
+/// ```
+/// use tenant_access::config::{AccessConfig, ConfigError};
+///
+/// let err = AccessConfig::from_lookup(|name| match name {
+///     "TENANT_SESSION_SECONDS" => Some("90000".to_owned()),
+///     _ => None,
+/// }).unwrap_err();
+/// assert_eq!(err.variable, "TENANT_SESSION_SECONDS");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid configuration: {variable}: {reason}")]
+pub struct ConfigError {
+    /// The environment variable at fault.
+    pub variable: &'static str,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+/// Reads variables by name; [`std::env::var`] in production, a map in tests.
+pub trait Lookup {
+    /// The variable's value, if set.
+    fn get(&self, name: &str) -> Option<String>;
+}
+
+impl<F: Fn(&str) -> Option<String>> Lookup for F {
+    fn get(&self, name: &str) -> Option<String> {
+        self(name)
+    }
+}
+
+/// The process environment.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ProcessEnv;
+
+impl Lookup for ProcessEnv {
+    fn get(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok()
+    }
+}
+
+fn err(variable: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError { variable, reason: reason.into() }
+}
+
+fn optional(env: &impl Lookup, name: &'static str) -> Option<String> {
+    env.get(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+}
+
+fn required(env: &impl Lookup, name: &'static str) -> Result<String, ConfigError> {
+    optional(env, name).ok_or_else(|| err(name, "is required but not set"))
+}
+
+fn number<T: std::str::FromStr>(env: &impl Lookup, name: &'static str, default: T) -> Result<T, ConfigError> {
+    match optional(env, name) {
+        None => Ok(default),
+        Some(v) => v.parse().map_err(|_| err(name, format!("`{v}` is not a valid number"))),
+    }
+}
+
+fn bounded(env: &impl Lookup, name: &'static str, default: u64, range: std::ops::RangeInclusive<u64>) -> Result<u64, ConfigError> {
+    let value = number(env, name, default)?;
+    if range.contains(&value) {
+        Ok(value)
+    } else {
+        Err(err(name, format!("{value} is outside {}..={}", range.start(), range.end())))
+    }
+}
+
+fn flag(env: &impl Lookup, name: &'static str) -> Result<bool, ConfigError> {
+    match optional(env, name).as_deref() {
+        None | Some("false") | Some("0") => Ok(false),
+        Some("true") | Some("1") => Ok(true),
+        Some(other) => Err(err(name, format!("`{other}` is not true or false"))),
+    }
+}
+
+/// A string with a `{tenant}` placeholder, rendered per tenant.
+///
+/// ```
+/// use tenant_access::config::TenantTemplate;
+/// use tenant_access::TenantId;
+///
+/// let t = TenantTemplate::parse("{tenant}_home").unwrap();
+/// let tenant: TenantId = "tenant1".parse().unwrap();
+/// assert_eq!(t.render(&tenant), "tenant1_home");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantTemplate(String);
+
+impl TenantTemplate {
+    /// Accepts a template holding exactly one `{tenant}` and no other braces.
+    pub fn parse(template: &str) -> Result<Self, String> {
+        if template.matches("{tenant}").count() != 1 {
+            return Err(format!("`{template}` must contain `{{tenant}}` exactly once"));
+        }
+        if template.replace("{tenant}", "").contains(['{', '}']) {
+            return Err(format!("`{template}` has a placeholder other than `{{tenant}}`"));
+        }
+        Ok(TenantTemplate(template.to_owned()))
+    }
+
+    /// The template with the tenant filled in.
+    pub fn render(&self, tenant: &TenantId) -> String {
+        self.0.replace("{tenant}", tenant.as_str())
+    }
+}
+
+/// Settings every function needs: identity and per-tenant STS sessions.
+#[derive(Debug, Clone)]
+pub struct AccessConfig {
+    /// Authorizer claim that holds the tenant id (`TENANT_CLAIM`).
+    pub tenant_claim: String,
+    /// Role assumed for a tenant (`TENANT_ROLE_ARN_TEMPLATE`), `{account}` already filled in.
+    pub role_arn_template: TenantTemplate,
+    /// AssumeRole `DurationSeconds` (`TENANT_SESSION_SECONDS`).
+    pub session_duration: Duration,
+    /// How many tenants' sessions are cached (`TENANT_CACHE_CAPACITY`).
+    pub tenant_cache_capacity: NonZeroUsize,
+}
+
+impl AccessConfig {
+    /// Read from the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(ProcessEnv)
+    }
+
+    /// Read from any [`Lookup`].
+    pub fn from_lookup(env: impl Lookup) -> Result<Self, ConfigError> {
+        let tenant_claim = optional(&env, "TENANT_CLAIM").unwrap_or_else(|| "custom:tenant_id".to_owned());
+        let mut template = optional(&env, "TENANT_ROLE_ARN_TEMPLATE")
+            .unwrap_or_else(|| "arn:aws:iam::{account}:role/assumeRole-{tenant}".to_owned());
+        if template.contains("{account}") {
+            let account = required(&env, "AWS_ACCOUNT_ID")
+                .map_err(|_| err("AWS_ACCOUNT_ID", "is required because TENANT_ROLE_ARN_TEMPLATE contains {account}"))?;
+            if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(err("AWS_ACCOUNT_ID", "must be 12 digits"));
+            }
+            template = template.replace("{account}", &account);
+        }
+        if !template.starts_with("arn:") || !template.contains(":role/") {
+            return Err(err("TENANT_ROLE_ARN_TEMPLATE", format!("`{template}` is not an IAM role ARN")));
+        }
+        let role_arn_template =
+            TenantTemplate::parse(&template).map_err(|reason| err("TENANT_ROLE_ARN_TEMPLATE", reason))?;
+        // 900 s is STS's minimum; 3600 s is the cap for role chaining, which is
+        // what a Lambda execution role assuming a tenant role is.
+        let session_duration = Duration::from_secs(bounded(&env, "TENANT_SESSION_SECONDS", 900, 900..=3600)?);
+        let capacity = bounded(&env, "TENANT_CACHE_CAPACITY", 100, 1..=100_000)?;
+        Ok(AccessConfig {
+            tenant_claim,
+            role_arn_template,
+            session_duration,
+            tenant_cache_capacity: NonZeroUsize::new(capacity as usize).expect("bounded above zero"),
+        })
+    }
+}
+
+/// Settings of the tenant-scoped S3 access.
+#[derive(Debug, Clone)]
+pub struct S3Config {
+    /// The shared bucket (`TENANT_BUCKET`).
+    pub bucket: String,
+    /// A tenant's home prefix, without trailing `/` (`TENANT_S3_PREFIX_TEMPLATE`).
+    pub prefix_template: TenantTemplate,
+    /// Path-style addressing (`S3_FORCE_PATH_STYLE`), for S3-compatible endpoints.
+    pub force_path_style: bool,
+}
+
+impl S3Config {
+    /// Read from the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(ProcessEnv)
+    }
+
+    /// Read from any [`Lookup`].
+    pub fn from_lookup(env: impl Lookup) -> Result<Self, ConfigError> {
+        let bucket = required(&env, "TENANT_BUCKET")?;
+        let valid_bucket = (3..=63).contains(&bucket.len())
+            && bucket.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
+        if !valid_bucket {
+            return Err(err("TENANT_BUCKET", format!("`{bucket}` is not a valid bucket name")));
+        }
+        let prefix = optional(&env, "TENANT_S3_PREFIX_TEMPLATE").unwrap_or_else(|| "{tenant}_home".to_owned());
+        if prefix.starts_with('/') || prefix.ends_with('/') || prefix.contains("//") {
+            return Err(err("TENANT_S3_PREFIX_TEMPLATE", "must not start or end with '/' or hold an empty segment"));
+        }
+        let prefix_template =
+            TenantTemplate::parse(&prefix).map_err(|reason| err("TENANT_S3_PREFIX_TEMPLATE", reason))?;
+        Ok(S3Config { bucket, prefix_template, force_path_style: flag(&env, "S3_FORCE_PATH_STYLE")? })
+    }
+}
+
+/// Settings of the IAM-authenticated TLS Postgres access.
+#[derive(Debug, Clone)]
+pub struct DbConfig {
+    /// Cluster endpoint host name, checked against the server certificate (`DB_HOST`).
+    pub host: String,
+    /// Port (`DB_PORT`).
+    pub port: u16,
+    /// Database name (`DB_NAME`).
+    pub database: String,
+    /// A tenant's login role (`DB_USER_TEMPLATE`).
+    pub user_template: TenantTemplate,
+    /// CA bundle the server certificate must chain to (`DB_CA_BUNDLE`).
+    pub ca_bundle: PathBuf,
+    /// Connect timeout (`DB_CONNECT_TIMEOUT_SECONDS`).
+    pub connect_timeout: Duration,
+    /// How many tenants' connections are kept open (`DB_CONNECTION_CAPACITY`).
+    pub connection_capacity: NonZeroUsize,
+}
+
+impl DbConfig {
+    /// Read from the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(ProcessEnv)
+    }
+
+    /// Read from any [`Lookup`].
+    pub fn from_lookup(env: impl Lookup) -> Result<Self, ConfigError> {
+        let host = required(&env, "DB_HOST")?;
+        let port = number(&env, "DB_PORT", 5432u16)?;
+        if port == 0 {
+            return Err(err("DB_PORT", "must not be 0"));
+        }
+        let database = required(&env, "DB_NAME")?;
+        let user = optional(&env, "DB_USER_TEMPLATE").unwrap_or_else(|| "{tenant}_dbuser".to_owned());
+        let user_template = TenantTemplate::parse(&user).map_err(|reason| err("DB_USER_TEMPLATE", reason))?;
+        let ca_bundle = PathBuf::from(required(&env, "DB_CA_BUNDLE")?);
+        let connect_timeout = Duration::from_secs(bounded(&env, "DB_CONNECT_TIMEOUT_SECONDS", 5, 1..=60)?);
+        let capacity = bounded(&env, "DB_CONNECTION_CAPACITY", 20, 1..=10_000)?;
+        Ok(DbConfig {
+            host,
+            port,
+            database,
+            user_template,
+            ca_bundle,
+            connect_timeout,
+            connection_capacity: NonZeroUsize::new(capacity as usize).expect("bounded above zero"),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Lookup {
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        move |name: &str| map.get(name).cloned()
+    }
+
+    #[test]
+    fn defaults_follow_the_reference_design() {
+        let c = AccessConfig::from_lookup(env(&[("AWS_ACCOUNT_ID", "123456789012")])).unwrap();
+        let tenant: TenantId = "tenant1".parse().unwrap();
+        assert_eq!(c.role_arn_template.render(&tenant), "arn:aws:iam::123456789012:role/assumeRole-tenant1");
+        assert_eq!(c.tenant_claim, "custom:tenant_id");
+        assert_eq!(c.session_duration, Duration::from_secs(900));
+    }
+
+    #[test]
+    fn errors_name_the_variable() {
+        let cases: Vec<(Vec<(&str, &str)>, &str)> = vec![
+            (vec![], "AWS_ACCOUNT_ID"),
+            (vec![("AWS_ACCOUNT_ID", "12")], "AWS_ACCOUNT_ID"),
+            (vec![("TENANT_ROLE_ARN_TEMPLATE", "arn:aws:iam::1:role/fixed")], "TENANT_ROLE_ARN_TEMPLATE"),
+            (vec![("TENANT_ROLE_ARN_TEMPLATE", "not-an-arn-{tenant}")], "TENANT_ROLE_ARN_TEMPLATE"),
+            (vec![("AWS_ACCOUNT_ID", "123456789012"), ("TENANT_SESSION_SECONDS", "3601")], "TENANT_SESSION_SECONDS"),
+            (vec![("AWS_ACCOUNT_ID", "123456789012"), ("TENANT_SESSION_SECONDS", "soon")], "TENANT_SESSION_SECONDS"),
+            (vec![("AWS_ACCOUNT_ID", "123456789012"), ("TENANT_CACHE_CAPACITY", "0")], "TENANT_CACHE_CAPACITY"),
+        ];
+        for (vars, variable) in cases {
+            let e = AccessConfig::from_lookup(env(&vars)).unwrap_err();
+            assert_eq!(e.variable, variable, "{vars:?}");
+            assert!(e.to_string().contains(variable));
+        }
+        assert_eq!(S3Config::from_lookup(env(&[])).unwrap_err().variable, "TENANT_BUCKET");
+        assert_eq!(S3Config::from_lookup(env(&[("TENANT_BUCKET", "Bad_Bucket")])).unwrap_err().variable, "TENANT_BUCKET");
+        let e = S3Config::from_lookup(env(&[("TENANT_BUCKET", "b-1"), ("S3_FORCE_PATH_STYLE", "yes")])).unwrap_err();
+        assert_eq!(e.variable, "S3_FORCE_PATH_STYLE");
+        let e = S3Config::from_lookup(env(&[("TENANT_BUCKET", "b-1"), ("TENANT_S3_PREFIX_TEMPLATE", "/{tenant}")])).unwrap_err();
+        assert_eq!(e.variable, "TENANT_S3_PREFIX_TEMPLATE");
+        let db = [("DB_HOST", "h"), ("DB_NAME", "d"), ("DB_CA_BUNDLE", "/ca.pem")];
+        assert!(DbConfig::from_lookup(env(&db)).is_ok());
+        let e = DbConfig::from_lookup(env(&[("DB_HOST", "h"), ("DB_NAME", "d")])).unwrap_err();
+        assert_eq!(e.variable, "DB_CA_BUNDLE");
+        let e = DbConfig::from_lookup(env(&[db[0], db[1], db[2], ("DB_PORT", "70000")])).unwrap_err();
+        assert_eq!(e.variable, "DB_PORT");
+        let e = DbConfig::from_lookup(env(&[db[0], db[1], db[2], ("DB_USER_TEMPLATE", "{tenant}_{x}")])).unwrap_err();
+        assert_eq!(e.variable, "DB_USER_TEMPLATE");
+    }
+
+    #[test]
+    fn templates_need_exactly_one_tenant_placeholder() {
+        assert!(TenantTemplate::parse("fixed").is_err());
+        assert!(TenantTemplate::parse("{tenant}{tenant}").is_err());
+        assert!(TenantTemplate::parse("{tenant}-{other}").is_err());
+        assert!(TenantTemplate::parse("home/{tenant}").is_ok());
+    }
+}

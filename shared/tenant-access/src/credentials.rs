@@ -1,0 +1,264 @@
+//! Per-tenant STS sessions, cached and bounded.
+//!
+//! A request for tenant `T` runs on credentials of the role rendered from the
+//! role-ARN template for `T`, obtained with STS `AssumeRole`. Those
+//! credentials are the only ones that reach S3 or the database, so IAM itself
+//! confines the request to `T`'s data.
+//!
+//! Sessions are cached per tenant and reused until [`REFRESH_BUFFER`] before
+//! they expire. Each tenant has its own slot behind an async mutex, so at most
+//! one `AssumeRole` per tenant is in flight and concurrent requests of the
+//! same tenant wait for it; other tenants are not blocked. The slots live in
+//! an LRU map bounded by `TENANT_CACHE_CAPACITY`.
+//!
+//! Why not the SDK identity cache: it belongs to one client's runtime, while
+//! one tenant session feeds both an S3 client and the RDS auth-token
+//! generator. A session here is an immutable value (credentials plus an
+//! `SdkConfig` holding them) replaced whole on expiry, so both consumers share
+//! one `AssumeRole`.
+
+use std::num::NonZeroUsize;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, SystemTime};
+
+use aws_config::SdkConfig;
+use aws_config::identity::IdentityCache;
+use aws_credential_types::Credentials;
+use aws_credential_types::provider::SharedCredentialsProvider;
+use lru::LruCache;
+
+use crate::config::{AccessConfig, TenantTemplate};
+use crate::identity::{Caller, TenantId};
+use crate::{Error, upstream};
+
+/// Credentials are replaced this long before they expire, so a request never
+/// starts with credentials that lapse half-way.
+pub const REFRESH_BUFFER: Duration = Duration::from_secs(300);
+
+type Slot = Arc<tokio::sync::Mutex<Option<Arc<TenantSession>>>>;
+
+/// The cache of per-tenant STS sessions. Build once at cold start.
+///
+/// # Example
+///
+/// ```no_run
+/// # async fn run(sdk: aws_config::SdkConfig, request: lambda_http::Request) -> Result<(), tenant_access::Error> {
+/// use tenant_access::{Caller, TenantSessions};
+/// use tenant_access::config::AccessConfig;
+///
+/// let config = AccessConfig::from_env().expect("valid configuration");
+/// let sessions = TenantSessions::new(&sdk, &config);
+/// let caller = Caller::from_request(&request, &config.tenant_claim)?;
+/// let session = sessions.session(&caller).await?;
+/// assert_eq!(session.tenant(), &caller.tenant);
+/// # Ok(()) }
+/// ```
+pub struct TenantSessions {
+    sts: aws_sdk_sts::Client,
+    base: SdkConfig,
+    role_arn_template: TenantTemplate,
+    duration: Duration,
+    slots: Mutex<LruCache<TenantId, Slot>>,
+    assume_role_calls: AtomicU64,
+}
+
+impl std::fmt::Debug for TenantSessions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TenantSessions")
+            .field("role_arn_template", &self.role_arn_template)
+            .field("duration", &self.duration)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TenantSessions {
+    /// A cache whose `AssumeRole` calls are made with `sdk`'s (the execution
+    /// role's) credentials.
+    pub fn new(sdk: &SdkConfig, config: &AccessConfig) -> Self {
+        Self::with_capacity(sdk, config, config.tenant_cache_capacity)
+    }
+
+    fn with_capacity(sdk: &SdkConfig, config: &AccessConfig, capacity: NonZeroUsize) -> Self {
+        TenantSessions {
+            sts: aws_sdk_sts::Client::new(sdk),
+            base: sdk.clone(),
+            role_arn_template: config.role_arn_template.clone(),
+            duration: config.session_duration,
+            slots: Mutex::new(LruCache::new(capacity)),
+            assume_role_calls: AtomicU64::new(0),
+        }
+    }
+
+    /// The role ARN assumed for `tenant`.
+    pub fn role_arn(&self, tenant: &TenantId) -> String {
+        self.role_arn_template.render(tenant)
+    }
+
+    /// How many `AssumeRole` calls this cache has made.
+    pub fn assume_role_calls(&self) -> u64 {
+        self.assume_role_calls.load(Ordering::Relaxed)
+    }
+
+    /// The caller's tenant session: the cached one while it is fresh, else a
+    /// new `AssumeRole` whose session name carries the tenant and request id.
+    pub async fn session(&self, caller: &Caller) -> Result<Arc<TenantSession>, Error> {
+        let slot = {
+            let mut slots = self.slots.lock().expect("session cache lock poisoned");
+            slots.get_or_insert(caller.tenant.clone(), Slot::default).clone()
+        };
+        let mut current = slot.lock().await;
+        let now = self.now();
+        if let Some(session) = current.as_ref().filter(|s| s.is_fresh_at(now)) {
+            return Ok(session.clone());
+        }
+        let session = Arc::new(self.assume(caller).await?);
+        *current = Some(session.clone());
+        Ok(session)
+    }
+
+    fn now(&self) -> SystemTime {
+        self.base.time_source().map_or_else(SystemTime::now, |t| t.now())
+    }
+
+    async fn assume(&self, caller: &Caller) -> Result<TenantSession, Error> {
+        let role_arn = self.role_arn(&caller.tenant);
+        let session_name = session_name(&caller.tenant, &caller.request_id);
+        self.assume_role_calls.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(role_session_name = %session_name, "assuming tenant role");
+        let output = self
+            .sts
+            .assume_role()
+            .role_arn(&role_arn)
+            .role_session_name(&session_name)
+            .duration_seconds(self.duration.as_secs() as i32)
+            .send()
+            .await
+            .map_err(|e| upstream("sts", e))?;
+        let creds = output.credentials().ok_or_else(|| Error::Upstream {
+            service: "sts",
+            detail: "AssumeRole returned no credentials".to_owned(),
+        })?;
+        let expiry = SystemTime::try_from(*creds.expiration()).map_err(|_| Error::Upstream {
+            service: "sts",
+            detail: "AssumeRole returned an unrepresentable expiration".to_owned(),
+        })?;
+        let credentials = Credentials::new(
+            creds.access_key_id(),
+            creds.secret_access_key(),
+            Some(creds.session_token().to_owned()),
+            Some(expiry),
+            "tenant-access",
+        );
+        Ok(TenantSession::new(caller.tenant.clone(), credentials, &self.base))
+    }
+}
+
+/// One tenant's STS session: its credentials and an `SdkConfig` that signs
+/// with them and nothing else.
+#[derive(Debug)]
+pub struct TenantSession {
+    tenant: TenantId,
+    credentials: Credentials,
+    sdk_config: SdkConfig,
+    pub(crate) s3: OnceLock<aws_sdk_s3::Client>,
+}
+
+impl TenantSession {
+    /// A session from credentials obtained elsewhere; `base` supplies region,
+    /// endpoint, HTTP client and time source.
+    ///
+    /// ```
+    /// use aws_credential_types::Credentials;
+    /// use tenant_access::TenantSession;
+    ///
+    /// let base = aws_config::SdkConfig::builder().build();
+    /// let creds = Credentials::new("AKID", "secret", None, None, "doc");
+    /// let session = TenantSession::new("tenant1".parse().unwrap(), creds, &base);
+    /// assert_eq!(session.tenant().as_str(), "tenant1");
+    /// ```
+    pub fn new(tenant: TenantId, credentials: Credentials, base: &SdkConfig) -> Self {
+        let sdk_config = base
+            .to_builder()
+            .credentials_provider(SharedCredentialsProvider::new(credentials.clone()))
+            // The credentials are static for this session's life: nothing to cache.
+            .identity_cache(IdentityCache::no_cache())
+            .build();
+        TenantSession { tenant, credentials, sdk_config, s3: OnceLock::new() }
+    }
+
+    /// The tenant this session belongs to.
+    pub fn tenant(&self) -> &TenantId {
+        &self.tenant
+    }
+
+    /// The session's credentials.
+    pub fn credentials(&self) -> &Credentials {
+        &self.credentials
+    }
+
+    /// An `SdkConfig` whose only credentials are this session's.
+    pub fn sdk_config(&self) -> &SdkConfig {
+        &self.sdk_config
+    }
+
+    fn is_fresh_at(&self, now: SystemTime) -> bool {
+        match self.credentials.expiry() {
+            None => true,
+            Some(expiry) => now + REFRESH_BUFFER < expiry,
+        }
+    }
+}
+
+/// `RoleSessionName` for a request: `<tenant>@<request id>`, limited to STS's
+/// 64 characters and its alphabet `[\w+=,.@-]`, so CloudTrail entries of the
+/// session name the tenant and the request that opened it.
+pub fn session_name(tenant: &TenantId, request_id: &str) -> String {
+    let allowed = |c: &char| c.is_ascii_alphanumeric() || "_+=,.@-".contains(*c);
+    let mut name = String::with_capacity(64);
+    name.push_str(tenant.as_str());
+    let room = 64usize.saturating_sub(name.len() + 1);
+    let id: String = request_id.chars().filter(allowed).take(room).collect();
+    if !id.is_empty() {
+        name.push('@');
+        name.push_str(&id);
+    }
+    if name.len() < 2 {
+        // STS wants at least two characters; a one-letter tenant with no id.
+        name.push_str("@-");
+    }
+    name
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tenant(s: &str) -> TenantId {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn session_names_fit_sts_rules() {
+        assert_eq!(session_name(&tenant("tenant1"), "c0ffee-12"), "tenant1@c0ffee-12");
+        assert_eq!(session_name(&tenant("t"), ""), "t@-");
+        assert_eq!(session_name(&tenant("tenant1"), "a b/c$d"), "tenant1@abcd");
+        let long = "x".repeat(63);
+        assert_eq!(session_name(&tenant(&long), "req"), long);
+        let name = session_name(&tenant("tenant1"), &"9".repeat(100));
+        assert_eq!(name.len(), 64);
+        assert!(name.starts_with("tenant1@"));
+    }
+
+    #[test]
+    fn sessions_are_refreshed_before_expiry() {
+        let base = SdkConfig::builder().build();
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let creds = Credentials::new("a", "s", Some("t".into()), Some(now + Duration::from_secs(900)), "t");
+        let session = TenantSession::new(tenant("tenant1"), creds, &base);
+        assert!(session.is_fresh_at(now));
+        assert!(session.is_fresh_at(now + Duration::from_secs(599)));
+        assert!(!session.is_fresh_at(now + Duration::from_secs(600)));
+        assert!(!session.is_fresh_at(now + Duration::from_secs(901)));
+    }
+}

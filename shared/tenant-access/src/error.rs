@@ -1,0 +1,192 @@
+//! One error type for the whole request path, and its HTTP mapping.
+//!
+//! Every failure a handler can meet is a variant of [`Error`]. Each variant
+//! has a stable machine-readable [`code`](Error::code) and an HTTP
+//! [`status`](Error::status); [`Error::to_response`] renders the JSON body
+//! `{"error": "<code>", "message": "..."}`.
+//!
+//! Messages are written for the caller and never carry credentials, tokens,
+//! object bodies or upstream error text, which could name another tenant.
+//! The upstream detail goes to the log through [`Error::log`] instead.
+
+use lambda_http::http::{StatusCode, header};
+use lambda_http::{Body, Response};
+use serde::Serialize;
+
+/// Everything that can go wrong while serving a tenant request.
+///
+/// # Example
+///
+/// ```
+/// use tenant_access::Error;
+///
+/// let err = Error::NotFound;
+/// assert_eq!(err.status().as_u16(), 404);
+/// assert_eq!(err.code(), "not_found");
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The request carries no authorizer identity at all.
+    #[error("the request carries no verified identity")]
+    Unauthenticated,
+    /// The verified identity has no tenant claim.
+    #[error("the verified identity has no `{claim}` claim")]
+    TenantClaimMissing {
+        /// Name of the configured tenant claim.
+        claim: String,
+    },
+    /// The tenant claim is present but not a valid tenant identifier.
+    #[error("the tenant claim is not a valid tenant identifier")]
+    InvalidTenant,
+    /// The client sent input that cannot be served (bad key, bad parameter).
+    #[error("{0}")]
+    BadRequest(String),
+    /// The route exists but not with this method.
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// Nothing is at this address for this tenant.
+    #[error("not found")]
+    NotFound,
+    /// AWS or the database refused the tenant session.
+    #[error("access denied")]
+    AccessDenied {
+        /// Detail for the log, never for the response body.
+        detail: String,
+    },
+    /// An upstream service answered with an error.
+    #[error("upstream service error")]
+    Upstream {
+        /// Which upstream: `sts`, `s3`, `db`.
+        service: &'static str,
+        /// Detail for the log, never for the response body.
+        detail: String,
+    },
+    /// An upstream service could not be reached or timed out.
+    #[error("upstream service unavailable")]
+    Unavailable {
+        /// Which upstream: `sts`, `s3`, `db`.
+        service: &'static str,
+        /// Detail for the log, never for the response body.
+        detail: String,
+    },
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: &'a str,
+    message: String,
+}
+
+impl Error {
+    /// The HTTP status this error is answered with.
+    ///
+    /// ```
+    /// use tenant_access::Error;
+    /// assert_eq!(Error::Unauthenticated.status().as_u16(), 401);
+    /// ```
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Error::Unauthenticated => StatusCode::UNAUTHORIZED,
+            Error::TenantClaimMissing { .. } | Error::InvalidTenant => StatusCode::FORBIDDEN,
+            Error::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Error::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Error::NotFound => StatusCode::NOT_FOUND,
+            Error::AccessDenied { .. } => StatusCode::FORBIDDEN,
+            Error::Upstream { .. } => StatusCode::BAD_GATEWAY,
+            Error::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// The stable machine-readable code put in the `error` field.
+    ///
+    /// ```
+    /// use tenant_access::Error;
+    /// assert_eq!(Error::InvalidTenant.code(), "invalid_tenant");
+    /// ```
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::Unauthenticated => "unauthenticated",
+            Error::TenantClaimMissing { .. } => "tenant_claim_missing",
+            Error::InvalidTenant => "invalid_tenant",
+            Error::BadRequest(_) => "bad_request",
+            Error::MethodNotAllowed => "method_not_allowed",
+            Error::NotFound => "not_found",
+            Error::AccessDenied { .. } => "access_denied",
+            Error::Upstream { .. } => "upstream_error",
+            Error::Unavailable { .. } => "upstream_unavailable",
+        }
+    }
+
+    /// Log the error with its upstream detail at a level matching its cause:
+    /// the client's mistakes at `info`, upstream trouble at `error`.
+    pub fn log(&self) {
+        match self {
+            Error::AccessDenied { detail } => {
+                tracing::warn!(error.code = self.code(), error.detail = %detail, "request denied")
+            }
+            Error::Upstream { service, detail } | Error::Unavailable { service, detail } => {
+                tracing::error!(error.code = self.code(), upstream = service, error.detail = %detail, "upstream failure")
+            }
+            _ => tracing::info!(error.code = self.code(), error.message = %self, "request rejected"),
+        }
+    }
+
+    /// Render the error as a JSON HTTP response.
+    ///
+    /// ```
+    /// use tenant_access::Error;
+    /// let response = Error::NotFound.to_response();
+    /// assert_eq!(response.status().as_u16(), 404);
+    /// ```
+    pub fn to_response(&self) -> Response<Body> {
+        let body = ErrorBody {
+            error: self.code(),
+            message: self.to_string(),
+        };
+        json_response(self.status(), &body)
+    }
+}
+
+/// Serialize `value` as a JSON response with the given status.
+///
+/// ```
+/// use lambda_http::http::StatusCode;
+/// let response = tenant_access::json_response(StatusCode::OK, &serde_json::json!({"ok": true}));
+/// assert_eq!(response.headers()["content-type"], "application/json");
+/// ```
+pub fn json_response<T: Serialize + ?Sized>(status: StatusCode, value: &T) -> Response<Body> {
+    // Serializing our own response types cannot fail: they hold only strings,
+    // numbers and maps with string keys.
+    let body = serde_json::to_string(value).expect("response types serialize to JSON");
+    let mut response = Response::new(Body::Text(body));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+/// Map an AWS SDK error to an [`Error`], keeping the upstream detail for the
+/// log only.
+///
+/// `AccessDenied` answers become [`Error::AccessDenied`] (403); time-outs and
+/// connection failures [`Error::Unavailable`] (503); anything else
+/// [`Error::Upstream`] (502).
+pub fn upstream<E, R>(service: &'static str, err: aws_sdk_sts::error::SdkError<E, R>) -> Error
+where
+    E: aws_sdk_sts::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    use aws_sdk_sts::error::SdkError;
+    let detail = aws_sdk_sts::error::DisplayErrorContext(&err).to_string();
+    match &err {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => Error::Unavailable { service, detail },
+        SdkError::ServiceError(service_err) => match service_err.err().code() {
+            Some("AccessDenied" | "AccessDeniedException") => Error::AccessDenied { detail },
+            _ => Error::Upstream { service, detail },
+        },
+        _ => Error::Upstream { service, detail },
+    }
+}

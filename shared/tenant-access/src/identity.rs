@@ -1,0 +1,277 @@
+//! The tenant behind a request, taken only from what API Gateway verified.
+//!
+//! The tenant is read from the request context that API Gateway fills in after
+//! its authorizer accepted the caller: JWT authorizer claims (HTTP API v2),
+//! Lambda-authorizer context (v2 and REST v1), or Cognito/JWT claims under
+//! `claims` (REST v1). It is never read from the path, query, body or a
+//! header, which the caller controls.
+
+use std::fmt;
+
+use lambda_http::request::RequestContext;
+use lambda_http::{Request, RequestExt};
+use serde_json::Value;
+
+use crate::Error;
+
+/// The longest tenant identifier accepted.
+///
+/// 63 keeps `<tenant>_dbuser` inside Postgres' 63-byte role names only for
+/// short ids, so the DB user template is checked again at start-up; 63 is
+/// also the longest DNS label, a common bound for identifiers in URLs.
+pub const MAX_TENANT_ID_LEN: usize = 63;
+
+/// A validated tenant identifier.
+///
+/// Only lowercase ASCII letters, digits, `_` and `-`, 1 to 63 characters,
+/// starting with a letter or digit. Such a value is safe as an S3 key segment,
+/// in an IAM role name, as a session-tag value and in a Postgres role name.
+///
+/// # Example
+///
+/// ```
+/// use tenant_access::TenantId;
+///
+/// let tenant: TenantId = "tenant1".parse().unwrap();
+/// assert_eq!(tenant.as_str(), "tenant1");
+/// assert!("../tenant2".parse::<TenantId>().is_err());
+/// assert!("Tenant1".parse::<TenantId>().is_err());
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TenantId(String);
+
+/// Why a string is not a [`TenantId`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("a tenant id is 1 to 63 characters of a-z, 0-9, '_' and '-', starting with a letter or digit")]
+pub struct InvalidTenantId;
+
+impl TenantId {
+    /// The identifier as a string slice.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::str::FromStr for TenantId {
+    type Err = InvalidTenantId;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let valid_char = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-';
+        let valid_first = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
+        let ok = !s.is_empty()
+            && s.len() <= MAX_TENANT_ID_LEN
+            && s.chars().all(valid_char)
+            && s.chars().next().is_some_and(valid_first);
+        if ok { Ok(TenantId(s.to_owned())) } else { Err(InvalidTenantId) }
+    }
+}
+
+impl fmt::Display for TenantId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for TenantId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TenantId({})", self.0)
+    }
+}
+
+/// Who is calling, as verified by API Gateway, and which request this is.
+///
+/// # Example
+///
+/// ```
+/// use tenant_access::Caller;
+///
+/// let event = r#"{
+///   "version": "2.0", "routeKey": "GET /tenant", "rawPath": "/tenant", "rawQueryString": "",
+///   "headers": {}, "isBase64Encoded": false,
+///   "requestContext": {
+///     "accountId": "123456789012", "apiId": "api", "domainName": "example.com", "domainPrefix": "api",
+///     "requestId": "req-1", "routeKey": "GET /tenant", "stage": "$default", "time": "", "timeEpoch": 0,
+///     "http": {"method": "GET", "path": "/tenant", "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "doc"},
+///     "authorizer": {"jwt": {"claims": {"custom:tenant_id": "tenant1"}, "scopes": null}}
+///   }
+/// }"#;
+/// let request = lambda_http::request::from_str(event).unwrap();
+/// let caller = Caller::from_request(&request, "custom:tenant_id").unwrap();
+/// assert_eq!(caller.tenant.as_str(), "tenant1");
+/// assert_eq!(caller.request_id, "req-1");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    /// The tenant the verified identity belongs to.
+    pub tenant: TenantId,
+    /// The API Gateway request id (or the Lambda invocation id), for logs and
+    /// for the STS session name.
+    pub request_id: String,
+}
+
+impl Caller {
+    /// Read the caller's tenant from the verified request context.
+    ///
+    /// Fails with [`Error::Unauthenticated`] when no authorizer identity is
+    /// present, [`Error::TenantClaimMissing`] when the identity lacks the
+    /// claim, and [`Error::InvalidTenant`] when its value is not a
+    /// [`TenantId`]. No AWS call is made.
+    pub fn from_request(request: &Request, claim: &str) -> Result<Self, Error> {
+        let context = request.request_context_ref().ok_or(Error::Unauthenticated)?;
+        let value = tenant_claim(context, claim)?;
+        let tenant = value.parse().map_err(|_| Error::InvalidTenant)?;
+        let request_id = request_id(request, context);
+        Ok(Caller { tenant, request_id })
+    }
+}
+
+/// Find the claim in whichever authorizer shape the context carries.
+fn tenant_claim<'a>(context: &'a RequestContext, claim: &str) -> Result<&'a str, Error> {
+    let missing = || Error::TenantClaimMissing { claim: claim.to_owned() };
+    match context {
+        RequestContext::ApiGatewayV2(ctx) => {
+            let authorizer = ctx.authorizer.as_ref().ok_or(Error::Unauthenticated)?;
+            if let Some(jwt) = &authorizer.jwt {
+                return jwt.claims.get(claim).map(String::as_str).ok_or_else(missing);
+            }
+            if authorizer.fields.is_empty() {
+                return Err(Error::Unauthenticated);
+            }
+            // Lambda authorizer (simple or IAM response): context under `lambda`.
+            string_field(&authorizer.fields, claim).ok_or_else(missing)
+        }
+        RequestContext::ApiGatewayV1(ctx) => {
+            let fields = &ctx.authorizer.fields;
+            if fields.is_empty() {
+                return Err(Error::Unauthenticated);
+            }
+            // Cognito user-pool and JWT authorizers put claims under `claims`;
+            // Lambda authorizers put their context at the top level.
+            match fields.get("claims") {
+                Some(Value::Object(claims)) => claims.get(claim).and_then(Value::as_str).ok_or_else(missing),
+                _ => string_field(fields, claim).ok_or_else(missing),
+            }
+        }
+        #[allow(unreachable_patterns)]
+        _ => Err(Error::Unauthenticated),
+    }
+}
+
+fn string_field<'a>(fields: &'a std::collections::HashMap<String, Value>, claim: &str) -> Option<&'a str> {
+    fields.get(claim).and_then(Value::as_str)
+}
+
+fn request_id(request: &Request, context: &RequestContext) -> String {
+    let from_gateway = match context {
+        RequestContext::ApiGatewayV2(ctx) => ctx.request_id.clone(),
+        RequestContext::ApiGatewayV1(ctx) => ctx.request_id.clone(),
+        #[allow(unreachable_patterns)]
+        _ => None,
+    };
+    from_gateway
+        .filter(|id| !id.is_empty())
+        .or_else(|| request.lambda_context_ref().map(|ctx| ctx.request_id.clone()))
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tenant_ids_accept_only_the_safe_alphabet() {
+        for good in ["tenant1", "t", "a-b_c", "0abc", &"a".repeat(63)] {
+            assert!(good.parse::<TenantId>().is_ok(), "{good} should be accepted");
+        }
+        for bad in [
+            "", "Tenant1", "tenant 1", "tenant/1", "../x", ".", "-lead", "_lead", "tenant1\n", "tenant%2f",
+            "tenant1*", "ténant", &"a".repeat(64), "tenant1\0",
+        ] {
+            assert!(bad.parse::<TenantId>().is_err(), "{bad:?} should be refused");
+        }
+    }
+
+    fn v2_request(authorizer: Value) -> Request {
+        let event = serde_json::json!({
+            "version": "2.0", "routeKey": "GET /tenant", "rawPath": "/tenant", "rawQueryString": "",
+            "headers": {"x-tenant-id": "tenant2"}, "isBase64Encoded": false,
+            "requestContext": {
+                "accountId": "123456789012", "apiId": "api", "domainName": "example.com", "domainPrefix": "api",
+                "requestId": "req-1", "routeKey": "GET /tenant", "stage": "$default", "time": "", "timeEpoch": 0,
+                "http": {"method": "GET", "path": "/tenant", "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "t"},
+                "authorizer": authorizer,
+            }
+        });
+        lambda_http::request::from_str(&event.to_string()).unwrap()
+    }
+
+    fn v1_request(authorizer: Value) -> Request {
+        let event = serde_json::json!({
+            "resource": "/tenant", "path": "/tenant", "httpMethod": "GET",
+            "headers": {}, "multiValueHeaders": {}, "queryStringParameters": null,
+            "multiValueQueryStringParameters": null, "pathParameters": null, "stageVariables": null,
+            "requestContext": {
+                "accountId": "123456789012", "resourceId": "r", "stage": "prod", "requestId": "req-v1",
+                "identity": {"sourceIp": "127.0.0.1"}, "resourcePath": "/tenant", "httpMethod": "GET",
+                "apiId": "api", "path": "/prod/tenant", "authorizer": authorizer
+            },
+            "body": null, "isBase64Encoded": false
+        });
+        lambda_http::request::from_str(&event.to_string()).unwrap()
+    }
+
+    const CLAIM: &str = "custom:tenant_id";
+
+    #[test]
+    fn v2_jwt_claims_give_the_tenant() {
+        let req = v2_request(serde_json::json!({"jwt": {"claims": {CLAIM: "tenant1"}, "scopes": null}}));
+        let caller = Caller::from_request(&req, CLAIM).unwrap();
+        assert_eq!(caller.tenant.as_str(), "tenant1");
+        assert_eq!(caller.request_id, "req-1");
+    }
+
+    #[test]
+    fn v2_lambda_authorizer_context_gives_the_tenant() {
+        let req = v2_request(serde_json::json!({"lambda": {CLAIM: "tenant2"}}));
+        assert_eq!(Caller::from_request(&req, CLAIM).unwrap().tenant.as_str(), "tenant2");
+    }
+
+    #[test]
+    fn v1_cognito_claims_and_lambda_context_give_the_tenant() {
+        let req = v1_request(serde_json::json!({"claims": {CLAIM: "tenant1"}}));
+        let caller = Caller::from_request(&req, CLAIM).unwrap();
+        assert_eq!(caller.tenant.as_str(), "tenant1");
+        assert_eq!(caller.request_id, "req-v1");
+        let req = v1_request(serde_json::json!({"principalId": "u", CLAIM: "tenant2"}));
+        assert_eq!(Caller::from_request(&req, CLAIM).unwrap().tenant.as_str(), "tenant2");
+    }
+
+    #[test]
+    fn no_authorizer_is_unauthenticated() {
+        let req = v2_request(Value::Null);
+        assert!(matches!(Caller::from_request(&req, CLAIM), Err(Error::Unauthenticated)));
+        let req = v1_request(Value::Null);
+        assert!(matches!(Caller::from_request(&req, CLAIM), Err(Error::Unauthenticated)));
+        let plain = Request::default();
+        assert!(matches!(Caller::from_request(&plain, CLAIM), Err(Error::Unauthenticated)));
+    }
+
+    #[test]
+    fn missing_or_bad_claim_is_forbidden_and_headers_are_ignored() {
+        // The header says tenant2; the verified identity has no tenant claim.
+        let req = v2_request(serde_json::json!({"jwt": {"claims": {"sub": "u"}, "scopes": null}}));
+        let err = Caller::from_request(&req, CLAIM).unwrap_err();
+        assert!(matches!(err, Error::TenantClaimMissing { .. }));
+        assert_eq!(err.status().as_u16(), 403);
+        let req = v2_request(serde_json::json!({"jwt": {"claims": {CLAIM: "../tenant2"}, "scopes": null}}));
+        assert!(matches!(Caller::from_request(&req, CLAIM), Err(Error::InvalidTenant)));
+        let req = v1_request(serde_json::json!({"claims": {CLAIM: 7}}));
+        assert!(matches!(Caller::from_request(&req, CLAIM), Err(Error::TenantClaimMissing { .. })));
+    }
+
+    #[test]
+    fn the_claim_name_is_configurable() {
+        let req = v2_request(serde_json::json!({"jwt": {"claims": {"tenant": "tenant1", CLAIM: "tenant2"}, "scopes": null}}));
+        assert_eq!(Caller::from_request(&req, "tenant").unwrap().tenant.as_str(), "tenant1");
+    }
+}
