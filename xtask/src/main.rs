@@ -1,1 +1,256 @@
-fn main(){}
+//! `cargo xtask`: the local stack and the test run.
+//!
+//! ```text
+//! cargo xtask up      start PostgreSQL (TLS) and moto (IAM enforced), seeded
+//! cargo xtask dev     up, then serve both functions with `cargo lambda watch`
+//! cargo xtask test    fmt + clippy, up, every test of the workspace, down
+//! cargo xtask env     print the functions' environment for the running stack
+//! cargo xtask down    stop what `up` started
+//! ```
+
+mod moto;
+mod postgres;
+mod process;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+use moto::Moto;
+use postgres::Postgres;
+use process::{Result, run, run_visible};
+
+pub const REGION: &str = "us-east-1";
+pub const ACCOUNT: &str = "123456789012";
+pub const BUCKET: &str = "tenant-data";
+pub const CLUSTER_RESOURCE_ID: &str = "cluster-LOCALSTACK0TENANTACCESS";
+pub const DB_NAME: &str = "saas";
+pub const TENANTS: [&str; 2] = ["tenant1", "tenant2"];
+pub const TENANT_CLAIM: &str = "custom:tenant_id";
+
+/// Where the stack lives and listens.
+pub struct Stack {
+    pub root: PathBuf,
+    pub dir: PathBuf,
+    pub pg_port: u16,
+    pub moto_port: u16,
+}
+
+impl Stack {
+    fn new() -> Result<Self> {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .ok_or("xtask has no parent dir")?
+            .to_path_buf();
+        let dir = root.join("target/local-stack");
+        fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+        Ok(Stack {
+            root,
+            dir,
+            pg_port: port("LOCAL_PG_PORT", 55432)?,
+            moto_port: port("LOCAL_MOTO_PORT", 55500)?,
+        })
+    }
+
+    fn env_file(&self) -> PathBuf {
+        self.dir.join("stack.env")
+    }
+    fn functions_env_file(&self) -> PathBuf {
+        self.dir.join("functions.env")
+    }
+
+    /// A venv under the stack dir holding the pinned `requirements`.
+    pub fn venv(&self, requirements: &[PathBuf]) -> Result<PathBuf> {
+        let venv = self.dir.join("venv");
+        if !venv.join("bin/python").exists() {
+            eprintln!("xtask: creating the Python venv for the local stack");
+            run(Command::new("python3").arg("-m").arg("venv").arg(&venv)).map_err(|e| {
+                format!("{e}\npython3 with the venv module is needed (Debian: apt-get install python3-venv)")
+            })?;
+        }
+        for req in requirements {
+            let wanted = fs::read_to_string(req).map_err(|e| format!("{}: {e}", req.display()))?;
+            let marker = venv.join(format!(
+                ".installed-{}",
+                req.file_name().and_then(|n| n.to_str()).unwrap_or("req")
+            ));
+            if fs::read_to_string(&marker).ok().as_deref() == Some(wanted.as_str()) {
+                continue;
+            }
+            eprintln!("xtask: installing {} into the venv", req.display());
+            run_visible(
+                Command::new(venv.join("bin/pip"))
+                    .args(["install", "--quiet", "--disable-pip-version-check", "-r"])
+                    .arg(req),
+            )?;
+            fs::write(&marker, wanted).map_err(|e| e.to_string())?;
+        }
+        Ok(venv)
+    }
+
+    /// Start everything; returns whether anything new was started.
+    fn up(&self) -> Result<bool> {
+        let pg = Postgres::ensure_installed(self)?;
+        let was_running = pg.is_running() && Moto::new(self).is_running();
+        pg.up()?;
+        let keys = Moto::new(self).up()?;
+
+        let endpoint = format!("http://127.0.0.1:{}", self.moto_port);
+        let mut functions = BTreeMap::new();
+        let mut set = |k: &str, v: String| functions.insert(k.to_owned(), v);
+        set("AWS_ENDPOINT_URL", endpoint);
+        set("AWS_REGION", REGION.into());
+        set("AWS_ACCESS_KEY_ID", keys.access_key_id);
+        set("AWS_SECRET_ACCESS_KEY", keys.secret_access_key);
+        set("AWS_ACCOUNT_ID", ACCOUNT.into());
+        set("TENANT_CLAIM", TENANT_CLAIM.into());
+        set("TENANT_BUCKET", BUCKET.into());
+        set("S3_FORCE_PATH_STYLE", "true".into());
+        set("DB_HOST", "localhost".into());
+        set("DB_PORT", self.pg_port.to_string());
+        set("DB_NAME", DB_NAME.into());
+        set("DB_CA_BUNDLE", pg.ca_pem().display().to_string());
+        set("RUST_LOG", "info".into());
+        write_env(&self.functions_env_file(), &functions)?;
+
+        // Tests also get the admin login, to look behind row-level security.
+        let mut stack = functions.clone();
+        stack.insert("STACK_DB_ADMIN_USER".into(), postgres::ADMIN_USER.into());
+        stack.insert("STACK_DB_ADMIN_PASSWORD".into(), pg.admin_password()?);
+        stack.insert(
+            "STACK_CLUSTER_RESOURCE_ID".into(),
+            CLUSTER_RESOURCE_ID.into(),
+        );
+        write_env(&self.env_file(), &stack)?;
+        eprintln!(
+            "xtask: stack is up; environment in {}",
+            self.env_file().display()
+        );
+        Ok(!was_running)
+    }
+
+    fn down(&self) -> Result<()> {
+        let _ = fs::remove_file(self.env_file());
+        let _ = fs::remove_file(self.functions_env_file());
+        Moto::new(self).down()?;
+        if let Ok(pg) = Postgres::ensure_installed(self) {
+            pg.down()?;
+        }
+        Ok(())
+    }
+}
+
+fn port(variable: &str, default: u16) -> Result<u16> {
+    match std::env::var(variable) {
+        Err(_) => Ok(default),
+        Ok(v) => v
+            .parse()
+            .ok()
+            .filter(|p| *p > 1024)
+            .ok_or(format!("{variable}={v} is not a port above 1024")),
+    }
+}
+
+fn write_env(path: &Path, vars: &BTreeMap<String, String>) -> Result<()> {
+    let text: String = vars.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
+    fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+}
+
+fn test(stack: &Stack) -> Result<()> {
+    eprintln!("xtask: cargo fmt --check");
+    run_visible(
+        cargo()
+            .current_dir(&stack.root)
+            .args(["fmt", "--all", "--check"]),
+    )?;
+    eprintln!("xtask: cargo clippy");
+    run_visible(cargo().current_dir(&stack.root).args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+    let started = stack.up()?;
+    let result = run_visible(
+        cargo()
+            .current_dir(&stack.root)
+            .args(["test", "--workspace", "--all-targets", "--no-fail-fast"])
+            .env("TENANT_ACCESS_STACK_ENV", stack.env_file()),
+    )
+    .and_then(|()| {
+        run_visible(
+            cargo()
+                .current_dir(&stack.root)
+                .args(["test", "--workspace", "--doc"]),
+        )
+    });
+    if started {
+        stack.down()?;
+    }
+    result
+}
+
+fn dev(stack: &Stack) -> Result<()> {
+    stack.up()?;
+    let venv = stack.venv(&[
+        stack.root.join("xtask/stack/requirements.txt"),
+        stack.root.join("xtask/stack/requirements-dev.txt"),
+    ])?;
+    println!("\nBoth functions are served by `cargo lambda watch` on http://127.0.0.1:9000.");
+    println!(
+        "In another terminal, call them as tenant1 or tenant2 (the events carry the JWT claims):\n"
+    );
+    for tenant in TENANTS {
+        println!(
+            "  cargo lambda invoke s3-fetch     --data-file events/s3-fetch/{tenant}-get.json"
+        );
+        println!(
+            "  cargo lambda invoke aurora-query --data-file events/aurora-query/{tenant}-tenant.json"
+        );
+    }
+    println!(
+        "\n(with the venv's cargo-lambda: PATH={}/bin:$PATH)",
+        venv.display()
+    );
+    println!("Ctrl-C stops the watcher; `cargo xtask down` stops PostgreSQL and moto.\n");
+    let path = format!(
+        "{}/bin:{}",
+        venv.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    run_visible(
+        cargo()
+            .current_dir(&stack.root)
+            .env("PATH", path)
+            .args(["lambda", "watch", "--env-file"])
+            .arg(stack.functions_env_file()),
+    )
+}
+
+fn main() -> ExitCode {
+    let command = std::env::args().nth(1).unwrap_or_default();
+    let result = Stack::new().and_then(|stack| match command.as_str() {
+        "up" => stack.up().map(|_| ()),
+        "down" => stack.down(),
+        "dev" => dev(&stack),
+        "test" => test(&stack),
+        "env" => fs::read_to_string(stack.functions_env_file())
+            .map(|text| print!("{text}"))
+            .map_err(|_| "the stack is not up: run `cargo xtask up`".to_owned()),
+        _ => Err("usage: cargo xtask <up|dev|test|env|down>".to_owned()),
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

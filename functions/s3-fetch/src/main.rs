@@ -1,1 +1,12 @@
-fn main(){}
+use lambda_http::{Error, run, service_fn};
+use s3_fetch::{App, Config, function_handler};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    tenant_access::telemetry::init();
+    let config = Config::from_env()?;
+    let sdk = tenant_access::aws::load_sdk_config().await;
+    let app = App::new(&config, &sdk);
+    let app = &app;
+    run(service_fn(move |request| function_handler(app, request))).await
+}

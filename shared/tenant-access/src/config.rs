@@ -69,30 +69,49 @@ impl Lookup for ProcessEnv {
 }
 
 fn err(variable: &'static str, reason: impl Into<String>) -> ConfigError {
-    ConfigError { variable, reason: reason.into() }
+    ConfigError {
+        variable,
+        reason: reason.into(),
+    }
 }
 
 fn optional(env: &impl Lookup, name: &'static str) -> Option<String> {
-    env.get(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+    env.get(name)
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
 }
 
 fn required(env: &impl Lookup, name: &'static str) -> Result<String, ConfigError> {
     optional(env, name).ok_or_else(|| err(name, "is required but not set"))
 }
 
-fn number<T: std::str::FromStr>(env: &impl Lookup, name: &'static str, default: T) -> Result<T, ConfigError> {
+fn number<T: std::str::FromStr>(
+    env: &impl Lookup,
+    name: &'static str,
+    default: T,
+) -> Result<T, ConfigError> {
     match optional(env, name) {
         None => Ok(default),
-        Some(v) => v.parse().map_err(|_| err(name, format!("`{v}` is not a valid number"))),
+        Some(v) => v
+            .parse()
+            .map_err(|_| err(name, format!("`{v}` is not a valid number"))),
     }
 }
 
-fn bounded(env: &impl Lookup, name: &'static str, default: u64, range: std::ops::RangeInclusive<u64>) -> Result<u64, ConfigError> {
+fn bounded(
+    env: &impl Lookup,
+    name: &'static str,
+    default: u64,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<u64, ConfigError> {
     let value = number(env, name, default)?;
     if range.contains(&value) {
         Ok(value)
     } else {
-        Err(err(name, format!("{value} is outside {}..={}", range.start(), range.end())))
+        Err(err(
+            name,
+            format!("{value} is outside {}..={}", range.start(), range.end()),
+        ))
     }
 }
 
@@ -121,10 +140,14 @@ impl TenantTemplate {
     /// Accepts a template holding exactly one `{tenant}` and no other braces.
     pub fn parse(template: &str) -> Result<Self, String> {
         if template.matches("{tenant}").count() != 1 {
-            return Err(format!("`{template}` must contain `{{tenant}}` exactly once"));
+            return Err(format!(
+                "`{template}` must contain `{{tenant}}` exactly once"
+            ));
         }
         if template.replace("{tenant}", "").contains(['{', '}']) {
-            return Err(format!("`{template}` has a placeholder other than `{{tenant}}`"));
+            return Err(format!(
+                "`{template}` has a placeholder other than `{{tenant}}`"
+            ));
         }
         Ok(TenantTemplate(template.to_owned()))
     }
@@ -156,31 +179,41 @@ impl AccessConfig {
 
     /// Read from any [`Lookup`].
     pub fn from_lookup(env: impl Lookup) -> Result<Self, ConfigError> {
-        let tenant_claim = optional(&env, "TENANT_CLAIM").unwrap_or_else(|| "custom:tenant_id".to_owned());
+        let tenant_claim =
+            optional(&env, "TENANT_CLAIM").unwrap_or_else(|| "custom:tenant_id".to_owned());
         let mut template = optional(&env, "TENANT_ROLE_ARN_TEMPLATE")
             .unwrap_or_else(|| "arn:aws:iam::{account}:role/assumeRole-{tenant}".to_owned());
         if template.contains("{account}") {
-            let account = required(&env, "AWS_ACCOUNT_ID")
-                .map_err(|_| err("AWS_ACCOUNT_ID", "is required because TENANT_ROLE_ARN_TEMPLATE contains {account}"))?;
+            let account = required(&env, "AWS_ACCOUNT_ID").map_err(|_| {
+                err(
+                    "AWS_ACCOUNT_ID",
+                    "is required because TENANT_ROLE_ARN_TEMPLATE contains {account}",
+                )
+            })?;
             if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
                 return Err(err("AWS_ACCOUNT_ID", "must be 12 digits"));
             }
             template = template.replace("{account}", &account);
         }
         if !template.starts_with("arn:") || !template.contains(":role/") {
-            return Err(err("TENANT_ROLE_ARN_TEMPLATE", format!("`{template}` is not an IAM role ARN")));
+            return Err(err(
+                "TENANT_ROLE_ARN_TEMPLATE",
+                format!("`{template}` is not an IAM role ARN"),
+            ));
         }
-        let role_arn_template =
-            TenantTemplate::parse(&template).map_err(|reason| err("TENANT_ROLE_ARN_TEMPLATE", reason))?;
+        let role_arn_template = TenantTemplate::parse(&template)
+            .map_err(|reason| err("TENANT_ROLE_ARN_TEMPLATE", reason))?;
         // 900 s is STS's minimum; 3600 s is the cap for role chaining, which is
         // what a Lambda execution role assuming a tenant role is.
-        let session_duration = Duration::from_secs(bounded(&env, "TENANT_SESSION_SECONDS", 900, 900..=3600)?);
+        let session_duration =
+            Duration::from_secs(bounded(&env, "TENANT_SESSION_SECONDS", 900, 900..=3600)?);
         let capacity = bounded(&env, "TENANT_CACHE_CAPACITY", 100, 1..=100_000)?;
         Ok(AccessConfig {
             tenant_claim,
             role_arn_template,
             session_duration,
-            tenant_cache_capacity: NonZeroUsize::new(capacity as usize).expect("bounded above zero"),
+            tenant_cache_capacity: NonZeroUsize::new(capacity as usize)
+                .expect("bounded above zero"),
         })
     }
 }
@@ -206,17 +239,30 @@ impl S3Config {
     pub fn from_lookup(env: impl Lookup) -> Result<Self, ConfigError> {
         let bucket = required(&env, "TENANT_BUCKET")?;
         let valid_bucket = (3..=63).contains(&bucket.len())
-            && bucket.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
+            && bucket
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
         if !valid_bucket {
-            return Err(err("TENANT_BUCKET", format!("`{bucket}` is not a valid bucket name")));
+            return Err(err(
+                "TENANT_BUCKET",
+                format!("`{bucket}` is not a valid bucket name"),
+            ));
         }
-        let prefix = optional(&env, "TENANT_S3_PREFIX_TEMPLATE").unwrap_or_else(|| "{tenant}_home".to_owned());
+        let prefix = optional(&env, "TENANT_S3_PREFIX_TEMPLATE")
+            .unwrap_or_else(|| "{tenant}_home".to_owned());
         if prefix.starts_with('/') || prefix.ends_with('/') || prefix.contains("//") {
-            return Err(err("TENANT_S3_PREFIX_TEMPLATE", "must not start or end with '/' or hold an empty segment"));
+            return Err(err(
+                "TENANT_S3_PREFIX_TEMPLATE",
+                "must not start or end with '/' or hold an empty segment",
+            ));
         }
-        let prefix_template =
-            TenantTemplate::parse(&prefix).map_err(|reason| err("TENANT_S3_PREFIX_TEMPLATE", reason))?;
-        Ok(S3Config { bucket, prefix_template, force_path_style: flag(&env, "S3_FORCE_PATH_STYLE")? })
+        let prefix_template = TenantTemplate::parse(&prefix)
+            .map_err(|reason| err("TENANT_S3_PREFIX_TEMPLATE", reason))?;
+        Ok(S3Config {
+            bucket,
+            prefix_template,
+            force_path_style: flag(&env, "S3_FORCE_PATH_STYLE")?,
+        })
     }
 }
 
@@ -253,10 +299,13 @@ impl DbConfig {
             return Err(err("DB_PORT", "must not be 0"));
         }
         let database = required(&env, "DB_NAME")?;
-        let user = optional(&env, "DB_USER_TEMPLATE").unwrap_or_else(|| "{tenant}_dbuser".to_owned());
-        let user_template = TenantTemplate::parse(&user).map_err(|reason| err("DB_USER_TEMPLATE", reason))?;
+        let user =
+            optional(&env, "DB_USER_TEMPLATE").unwrap_or_else(|| "{tenant}_dbuser".to_owned());
+        let user_template =
+            TenantTemplate::parse(&user).map_err(|reason| err("DB_USER_TEMPLATE", reason))?;
         let ca_bundle = PathBuf::from(required(&env, "DB_CA_BUNDLE")?);
-        let connect_timeout = Duration::from_secs(bounded(&env, "DB_CONNECT_TIMEOUT_SECONDS", 5, 1..=60)?);
+        let connect_timeout =
+            Duration::from_secs(bounded(&env, "DB_CONNECT_TIMEOUT_SECONDS", 5, 1..=60)?);
         let capacity = bounded(&env, "DB_CONNECTION_CAPACITY", 20, 1..=10_000)?;
         Ok(DbConfig {
             host,
@@ -276,7 +325,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn env(pairs: &[(&str, &str)]) -> impl Lookup {
-        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         move |name: &str| map.get(name).cloned()
     }
 
@@ -284,7 +336,10 @@ mod tests {
     fn defaults_follow_the_reference_design() {
         let c = AccessConfig::from_lookup(env(&[("AWS_ACCOUNT_ID", "123456789012")])).unwrap();
         let tenant: TenantId = "tenant1".parse().unwrap();
-        assert_eq!(c.role_arn_template.render(&tenant), "arn:aws:iam::123456789012:role/assumeRole-tenant1");
+        assert_eq!(
+            c.role_arn_template.render(&tenant),
+            "arn:aws:iam::123456789012:role/assumeRole-tenant1"
+        );
         assert_eq!(c.tenant_claim, "custom:tenant_id");
         assert_eq!(c.session_duration, Duration::from_secs(900));
     }
@@ -294,30 +349,81 @@ mod tests {
         let cases: Vec<(Vec<(&str, &str)>, &str)> = vec![
             (vec![], "AWS_ACCOUNT_ID"),
             (vec![("AWS_ACCOUNT_ID", "12")], "AWS_ACCOUNT_ID"),
-            (vec![("TENANT_ROLE_ARN_TEMPLATE", "arn:aws:iam::1:role/fixed")], "TENANT_ROLE_ARN_TEMPLATE"),
-            (vec![("TENANT_ROLE_ARN_TEMPLATE", "not-an-arn-{tenant}")], "TENANT_ROLE_ARN_TEMPLATE"),
-            (vec![("AWS_ACCOUNT_ID", "123456789012"), ("TENANT_SESSION_SECONDS", "3601")], "TENANT_SESSION_SECONDS"),
-            (vec![("AWS_ACCOUNT_ID", "123456789012"), ("TENANT_SESSION_SECONDS", "soon")], "TENANT_SESSION_SECONDS"),
-            (vec![("AWS_ACCOUNT_ID", "123456789012"), ("TENANT_CACHE_CAPACITY", "0")], "TENANT_CACHE_CAPACITY"),
+            (
+                vec![("TENANT_ROLE_ARN_TEMPLATE", "arn:aws:iam::1:role/fixed")],
+                "TENANT_ROLE_ARN_TEMPLATE",
+            ),
+            (
+                vec![("TENANT_ROLE_ARN_TEMPLATE", "not-an-arn-{tenant}")],
+                "TENANT_ROLE_ARN_TEMPLATE",
+            ),
+            (
+                vec![
+                    ("AWS_ACCOUNT_ID", "123456789012"),
+                    ("TENANT_SESSION_SECONDS", "3601"),
+                ],
+                "TENANT_SESSION_SECONDS",
+            ),
+            (
+                vec![
+                    ("AWS_ACCOUNT_ID", "123456789012"),
+                    ("TENANT_SESSION_SECONDS", "soon"),
+                ],
+                "TENANT_SESSION_SECONDS",
+            ),
+            (
+                vec![
+                    ("AWS_ACCOUNT_ID", "123456789012"),
+                    ("TENANT_CACHE_CAPACITY", "0"),
+                ],
+                "TENANT_CACHE_CAPACITY",
+            ),
         ];
         for (vars, variable) in cases {
             let e = AccessConfig::from_lookup(env(&vars)).unwrap_err();
             assert_eq!(e.variable, variable, "{vars:?}");
             assert!(e.to_string().contains(variable));
         }
-        assert_eq!(S3Config::from_lookup(env(&[])).unwrap_err().variable, "TENANT_BUCKET");
-        assert_eq!(S3Config::from_lookup(env(&[("TENANT_BUCKET", "Bad_Bucket")])).unwrap_err().variable, "TENANT_BUCKET");
-        let e = S3Config::from_lookup(env(&[("TENANT_BUCKET", "b-1"), ("S3_FORCE_PATH_STYLE", "yes")])).unwrap_err();
+        assert_eq!(
+            S3Config::from_lookup(env(&[])).unwrap_err().variable,
+            "TENANT_BUCKET"
+        );
+        assert_eq!(
+            S3Config::from_lookup(env(&[("TENANT_BUCKET", "Bad_Bucket")]))
+                .unwrap_err()
+                .variable,
+            "TENANT_BUCKET"
+        );
+        let e = S3Config::from_lookup(env(&[
+            ("TENANT_BUCKET", "b-1"),
+            ("S3_FORCE_PATH_STYLE", "yes"),
+        ]))
+        .unwrap_err();
         assert_eq!(e.variable, "S3_FORCE_PATH_STYLE");
-        let e = S3Config::from_lookup(env(&[("TENANT_BUCKET", "b-1"), ("TENANT_S3_PREFIX_TEMPLATE", "/{tenant}")])).unwrap_err();
+        let e = S3Config::from_lookup(env(&[
+            ("TENANT_BUCKET", "b-1"),
+            ("TENANT_S3_PREFIX_TEMPLATE", "/{tenant}"),
+        ]))
+        .unwrap_err();
         assert_eq!(e.variable, "TENANT_S3_PREFIX_TEMPLATE");
-        let db = [("DB_HOST", "h"), ("DB_NAME", "d"), ("DB_CA_BUNDLE", "/ca.pem")];
+        let db = [
+            ("DB_HOST", "h"),
+            ("DB_NAME", "d"),
+            ("DB_CA_BUNDLE", "/ca.pem"),
+        ];
         assert!(DbConfig::from_lookup(env(&db)).is_ok());
         let e = DbConfig::from_lookup(env(&[("DB_HOST", "h"), ("DB_NAME", "d")])).unwrap_err();
         assert_eq!(e.variable, "DB_CA_BUNDLE");
-        let e = DbConfig::from_lookup(env(&[db[0], db[1], db[2], ("DB_PORT", "70000")])).unwrap_err();
+        let e =
+            DbConfig::from_lookup(env(&[db[0], db[1], db[2], ("DB_PORT", "70000")])).unwrap_err();
         assert_eq!(e.variable, "DB_PORT");
-        let e = DbConfig::from_lookup(env(&[db[0], db[1], db[2], ("DB_USER_TEMPLATE", "{tenant}_{x}")])).unwrap_err();
+        let e = DbConfig::from_lookup(env(&[
+            db[0],
+            db[1],
+            db[2],
+            ("DB_USER_TEMPLATE", "{tenant}_{x}"),
+        ]))
+        .unwrap_err();
         assert_eq!(e.variable, "DB_USER_TEMPLATE");
     }
 

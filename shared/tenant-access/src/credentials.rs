@@ -105,7 +105,9 @@ impl TenantSessions {
     pub async fn session(&self, caller: &Caller) -> Result<Arc<TenantSession>, Error> {
         let slot = {
             let mut slots = self.slots.lock().expect("session cache lock poisoned");
-            slots.get_or_insert(caller.tenant.clone(), Slot::default).clone()
+            slots
+                .get_or_insert(caller.tenant.clone(), Slot::default)
+                .clone()
         };
         let mut current = slot.lock().await;
         let now = self.now();
@@ -118,7 +120,9 @@ impl TenantSessions {
     }
 
     fn now(&self) -> SystemTime {
-        self.base.time_source().map_or_else(SystemTime::now, |t| t.now())
+        self.base
+            .time_source()
+            .map_or_else(SystemTime::now, |t| t.now())
     }
 
     async fn assume(&self, caller: &Caller) -> Result<TenantSession, Error> {
@@ -150,7 +154,11 @@ impl TenantSessions {
             Some(expiry),
             "tenant-access",
         );
-        Ok(TenantSession::new(caller.tenant.clone(), credentials, &self.base))
+        Ok(TenantSession::new(
+            caller.tenant.clone(),
+            credentials,
+            &self.base,
+        ))
     }
 }
 
@@ -184,7 +192,12 @@ impl TenantSession {
             // The credentials are static for this session's life: nothing to cache.
             .identity_cache(IdentityCache::no_cache())
             .build();
-        TenantSession { tenant, credentials, sdk_config, s3: OnceLock::new() }
+        TenantSession {
+            tenant,
+            credentials,
+            sdk_config,
+            s3: OnceLock::new(),
+        }
     }
 
     /// The tenant this session belongs to.
@@ -240,7 +253,10 @@ mod tests {
 
     #[test]
     fn session_names_fit_sts_rules() {
-        assert_eq!(session_name(&tenant("tenant1"), "c0ffee-12"), "tenant1@c0ffee-12");
+        assert_eq!(
+            session_name(&tenant("tenant1"), "c0ffee-12"),
+            "tenant1@c0ffee-12"
+        );
         assert_eq!(session_name(&tenant("t"), ""), "t@-");
         assert_eq!(session_name(&tenant("tenant1"), "a b/c$d"), "tenant1@abcd");
         let long = "x".repeat(63);
@@ -254,7 +270,13 @@ mod tests {
     fn sessions_are_refreshed_before_expiry() {
         let base = SdkConfig::builder().build();
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
-        let creds = Credentials::new("a", "s", Some("t".into()), Some(now + Duration::from_secs(900)), "t");
+        let creds = Credentials::new(
+            "a",
+            "s",
+            Some("t".into()),
+            Some(now + Duration::from_secs(900)),
+            "t",
+        );
         let session = TenantSession::new(tenant("tenant1"), creds, &base);
         assert!(session.is_fresh_at(now));
         assert!(session.is_fresh_at(now + Duration::from_secs(599)));

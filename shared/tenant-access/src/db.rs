@@ -57,12 +57,17 @@ pub enum TlsSetupError {
 /// let tls = tenant_access::db::tls_config("/opt/rds/global-bundle.pem".as_ref()).unwrap();
 /// ```
 pub fn tls_config(path: &Path) -> Result<rustls::ClientConfig, TlsSetupError> {
-    let fail = |reason: String| TlsSetupError::Bundle { path: path.display().to_string(), reason };
+    let fail = |reason: String| TlsSetupError::Bundle {
+        path: path.display().to_string(),
+        reason,
+    };
     let mut roots = rustls::RootCertStore::empty();
     let certs = CertificateDer::pem_file_iter(path).map_err(|e| fail(e.to_string()))?;
     for cert in certs {
         let cert = cert.map_err(|e| fail(e.to_string()))?;
-        roots.add(cert).map_err(|e| fail(format!("a certificate is not a valid CA: {e}")))?;
+        roots
+            .add(cert)
+            .map_err(|e| fail(format!("a certificate is not a valid CA: {e}")))?;
     }
     if roots.is_empty() {
         return Err(fail("holds no certificate".to_owned()));
@@ -146,8 +151,14 @@ impl TenantDatabase {
     pub fn db_user(&self, tenant: &TenantId) -> Result<String, Error> {
         let user = self.user_template.render(tenant);
         let safe = user.len() <= MAX_ROLE_NAME_LEN
-            && user.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
-        if safe { Ok(user) } else { Err(Error::InvalidTenant) }
+            && user
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+        if safe {
+            Ok(user)
+        } else {
+            Err(Error::InvalidTenant)
+        }
     }
 
     /// How many connections have been opened.
@@ -169,12 +180,18 @@ impl TenantDatabase {
             .port(u64::from(self.port))
             .username(user)
             .build()
-            .map_err(|e| Error::Upstream { service: "db", detail: format!("token config: {e}") })?;
+            .map_err(|e| Error::Upstream {
+                service: "db",
+                detail: format!("token config: {e}"),
+            })?;
         self.tokens.fetch_add(1, Ordering::Relaxed);
         AuthTokenGenerator::new(config)
             .auth_token(session.sdk_config())
             .await
-            .map_err(|e| Error::Upstream { service: "db", detail: format!("signing the auth token failed: {e}") })
+            .map_err(|e| Error::Upstream {
+                service: "db",
+                detail: format!("signing the auth token failed: {e}"),
+            })
     }
 
     /// The session tenant's open connection, opening one if there is none or
@@ -182,12 +199,17 @@ impl TenantDatabase {
     pub async fn connection(&self, session: &TenantSession) -> Result<TenantConnection, Error> {
         let slot = {
             let mut slots = self.slots.lock().expect("connection cache lock poisoned");
-            slots.get_or_insert(session.tenant().clone(), Slot::default).clone()
+            slots
+                .get_or_insert(session.tenant().clone(), Slot::default)
+                .clone()
         };
         let mut guard = slot.lock_owned().await;
         if guard.as_ref().is_none_or(|open| open.client.is_closed()) {
             let client = self.connect(session).await?;
-            *guard = Some(Open { client, statements: HashMap::new() });
+            *guard = Some(Open {
+                client,
+                statements: HashMap::new(),
+            });
         }
         Ok(TenantConnection(guard))
     }
@@ -205,7 +227,10 @@ impl TenantDatabase {
             .connect_timeout(self.connect_timeout)
             .application_name("tenant-access");
         self.connects.fetch_add(1, Ordering::Relaxed);
-        let (client, connection) = config.connect(self.tls.clone()).await.map_err(connect_error)?;
+        let (client, connection) = config
+            .connect(self.tls.clone())
+            .await
+            .map_err(connect_error)?;
         tokio::spawn(async move {
             if let Err(e) = connection.await {
                 tracing::warn!(error.detail = %e, "database connection ended with an error");
@@ -217,7 +242,12 @@ impl TenantDatabase {
     /// Run `statement` on the session tenant's connection and return the rows.
     /// If the cached connection turns out closed, it is reopened with a fresh
     /// token and the statement tried once more.
-    pub async fn query(&self, session: &TenantSession, statement: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>, Error> {
+    pub async fn query(
+        &self,
+        session: &TenantSession,
+        statement: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, Error> {
         let mut retried = false;
         loop {
             let mut conn = self.connection(session).await?;
@@ -233,15 +263,23 @@ impl TenantDatabase {
     }
 }
 
-
 fn connect_error(e: tokio_postgres::Error) -> Error {
     let detail = e.to_string();
     match e.code() {
-        Some(code) if *code == SqlState::INVALID_PASSWORD || *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION => {
+        Some(code)
+            if *code == SqlState::INVALID_PASSWORD
+                || *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION =>
+        {
             Error::AccessDenied { detail }
         }
-        Some(_) => Error::Upstream { service: "db", detail },
-        None => Error::Unavailable { service: "db", detail },
+        Some(_) => Error::Upstream {
+            service: "db",
+            detail,
+        },
+        None => Error::Unavailable {
+            service: "db",
+            detail,
+        },
     }
 }
 
@@ -249,8 +287,14 @@ fn query_error(e: tokio_postgres::Error) -> Error {
     let detail = e.to_string();
     match e.code() {
         Some(code) if *code == SqlState::INSUFFICIENT_PRIVILEGE => Error::AccessDenied { detail },
-        _ if e.is_closed() => Error::Unavailable { service: "db", detail },
-        _ => Error::Upstream { service: "db", detail },
+        _ if e.is_closed() => Error::Unavailable {
+            service: "db",
+            detail,
+        },
+        _ => Error::Upstream {
+            service: "db",
+            detail,
+        },
     }
 }
 
@@ -259,17 +303,24 @@ pub struct TenantConnection(OwnedMutexGuard<Option<Open>>);
 
 impl TenantConnection {
     fn open(&mut self) -> &mut Open {
-        self.0.as_mut().expect("a TenantConnection always holds a connection")
+        self.0
+            .as_mut()
+            .expect("a TenantConnection always holds a connection")
     }
 
     /// Run `statement` with bound `params`, preparing it once per connection.
-    pub async fn run(&mut self, statement: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>, tokio_postgres::Error> {
+    pub async fn run(
+        &mut self,
+        statement: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, tokio_postgres::Error> {
         let open = self.open();
         let prepared = match open.statements.get(statement) {
             Some(prepared) => prepared.clone(),
             None => {
                 let prepared = open.client.prepare(statement).await?;
-                open.statements.insert(statement.to_owned(), prepared.clone());
+                open.statements
+                    .insert(statement.to_owned(), prepared.clone());
                 prepared
             }
         };
@@ -281,6 +332,10 @@ impl Deref for TenantConnection {
     type Target = Client;
 
     fn deref(&self) -> &Client {
-        &self.0.as_ref().expect("a TenantConnection always holds a connection").client
+        &self
+            .0
+            .as_ref()
+            .expect("a TenantConnection always holds a connection")
+            .client
     }
 }

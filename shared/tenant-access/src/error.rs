@@ -128,7 +128,9 @@ impl Error {
             Error::Upstream { service, detail } | Error::Unavailable { service, detail } => {
                 tracing::error!(error.code = self.code(), upstream = service, error.detail = %detail, "upstream failure")
             }
-            _ => tracing::info!(error.code = self.code(), error.message = %self, "request rejected"),
+            _ => {
+                tracing::info!(error.code = self.code(), error.message = %self, "request rejected")
+            }
         }
     }
 
@@ -182,7 +184,9 @@ where
     use aws_sdk_sts::error::SdkError;
     let detail = aws_sdk_sts::error::DisplayErrorContext(&err).to_string();
     match &err {
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => Error::Unavailable { service, detail },
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => {
+            Error::Unavailable { service, detail }
+        }
         SdkError::ServiceError(service_err) => match service_err.err().code() {
             Some("AccessDenied" | "AccessDeniedException") => Error::AccessDenied { detail },
             _ => Error::Upstream { service, detail },

@@ -42,7 +42,9 @@ pub struct TenantId(String);
 
 /// Why a string is not a [`TenantId`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("a tenant id is 1 to 63 characters of a-z, 0-9, '_' and '-', starting with a letter or digit")]
+#[error(
+    "a tenant id is 1 to 63 characters of a-z, 0-9, '_' and '-', starting with a letter or digit"
+)]
 pub struct InvalidTenantId;
 
 impl TenantId {
@@ -56,13 +58,18 @@ impl std::str::FromStr for TenantId {
     type Err = InvalidTenantId;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let valid_char = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-';
+        let valid_char =
+            |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-';
         let valid_first = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
         let ok = !s.is_empty()
             && s.len() <= MAX_TENANT_ID_LEN
             && s.chars().all(valid_char)
             && s.chars().next().is_some_and(valid_first);
-        if ok { Ok(TenantId(s.to_owned())) } else { Err(InvalidTenantId) }
+        if ok {
+            Ok(TenantId(s.to_owned()))
+        } else {
+            Err(InvalidTenantId)
+        }
     }
 }
 
@@ -117,7 +124,9 @@ impl Caller {
     /// claim, and [`Error::InvalidTenant`] when its value is not a
     /// [`TenantId`]. No AWS call is made.
     pub fn from_request(request: &Request, claim: &str) -> Result<Self, Error> {
-        let context = request.request_context_ref().ok_or(Error::Unauthenticated)?;
+        let context = request
+            .request_context_ref()
+            .ok_or(Error::Unauthenticated)?;
         let value = tenant_claim(context, claim)?;
         let tenant = value.parse().map_err(|_| Error::InvalidTenant)?;
         let request_id = request_id(request, context);
@@ -127,12 +136,18 @@ impl Caller {
 
 /// Find the claim in whichever authorizer shape the context carries.
 fn tenant_claim<'a>(context: &'a RequestContext, claim: &str) -> Result<&'a str, Error> {
-    let missing = || Error::TenantClaimMissing { claim: claim.to_owned() };
+    let missing = || Error::TenantClaimMissing {
+        claim: claim.to_owned(),
+    };
     match context {
         RequestContext::ApiGatewayV2(ctx) => {
             let authorizer = ctx.authorizer.as_ref().ok_or(Error::Unauthenticated)?;
             if let Some(jwt) = &authorizer.jwt {
-                return jwt.claims.get(claim).map(String::as_str).ok_or_else(missing);
+                return jwt
+                    .claims
+                    .get(claim)
+                    .map(String::as_str)
+                    .ok_or_else(missing);
             }
             if authorizer.fields.is_empty() {
                 return Err(Error::Unauthenticated);
@@ -148,7 +163,10 @@ fn tenant_claim<'a>(context: &'a RequestContext, claim: &str) -> Result<&'a str,
             // Cognito user-pool and JWT authorizers put claims under `claims`;
             // Lambda authorizers put their context at the top level.
             match fields.get("claims") {
-                Some(Value::Object(claims)) => claims.get(claim).and_then(Value::as_str).ok_or_else(missing),
+                Some(Value::Object(claims)) => claims
+                    .get(claim)
+                    .and_then(Value::as_str)
+                    .ok_or_else(missing),
                 _ => string_field(fields, claim).ok_or_else(missing),
             }
         }
@@ -157,7 +175,10 @@ fn tenant_claim<'a>(context: &'a RequestContext, claim: &str) -> Result<&'a str,
     }
 }
 
-fn string_field<'a>(fields: &'a std::collections::HashMap<String, Value>, claim: &str) -> Option<&'a str> {
+fn string_field<'a>(
+    fields: &'a std::collections::HashMap<String, Value>,
+    claim: &str,
+) -> Option<&'a str> {
     fields.get(claim).and_then(Value::as_str)
 }
 
@@ -170,7 +191,11 @@ fn request_id(request: &Request, context: &RequestContext) -> String {
     };
     from_gateway
         .filter(|id| !id.is_empty())
-        .or_else(|| request.lambda_context_ref().map(|ctx| ctx.request_id.clone()))
+        .or_else(|| {
+            request
+                .lambda_context_ref()
+                .map(|ctx| ctx.request_id.clone())
+        })
         .unwrap_or_else(|| "unknown".to_owned())
 }
 
@@ -181,13 +206,31 @@ mod tests {
     #[test]
     fn tenant_ids_accept_only_the_safe_alphabet() {
         for good in ["tenant1", "t", "a-b_c", "0abc", &"a".repeat(63)] {
-            assert!(good.parse::<TenantId>().is_ok(), "{good} should be accepted");
+            assert!(
+                good.parse::<TenantId>().is_ok(),
+                "{good} should be accepted"
+            );
         }
         for bad in [
-            "", "Tenant1", "tenant 1", "tenant/1", "../x", ".", "-lead", "_lead", "tenant1\n", "tenant%2f",
-            "tenant1*", "ténant", &"a".repeat(64), "tenant1\0",
+            "",
+            "Tenant1",
+            "tenant 1",
+            "tenant/1",
+            "../x",
+            ".",
+            "-lead",
+            "_lead",
+            "tenant1\n",
+            "tenant%2f",
+            "tenant1*",
+            "ténant",
+            &"a".repeat(64),
+            "tenant1\0",
         ] {
-            assert!(bad.parse::<TenantId>().is_err(), "{bad:?} should be refused");
+            assert!(
+                bad.parse::<TenantId>().is_err(),
+                "{bad:?} should be refused"
+            );
         }
     }
 
@@ -224,7 +267,8 @@ mod tests {
 
     #[test]
     fn v2_jwt_claims_give_the_tenant() {
-        let req = v2_request(serde_json::json!({"jwt": {"claims": {CLAIM: "tenant1"}, "scopes": null}}));
+        let req =
+            v2_request(serde_json::json!({"jwt": {"claims": {CLAIM: "tenant1"}, "scopes": null}}));
         let caller = Caller::from_request(&req, CLAIM).unwrap();
         assert_eq!(caller.tenant.as_str(), "tenant1");
         assert_eq!(caller.request_id, "req-1");
@@ -233,7 +277,10 @@ mod tests {
     #[test]
     fn v2_lambda_authorizer_context_gives_the_tenant() {
         let req = v2_request(serde_json::json!({"lambda": {CLAIM: "tenant2"}}));
-        assert_eq!(Caller::from_request(&req, CLAIM).unwrap().tenant.as_str(), "tenant2");
+        assert_eq!(
+            Caller::from_request(&req, CLAIM).unwrap().tenant.as_str(),
+            "tenant2"
+        );
     }
 
     #[test]
@@ -243,17 +290,29 @@ mod tests {
         assert_eq!(caller.tenant.as_str(), "tenant1");
         assert_eq!(caller.request_id, "req-v1");
         let req = v1_request(serde_json::json!({"principalId": "u", CLAIM: "tenant2"}));
-        assert_eq!(Caller::from_request(&req, CLAIM).unwrap().tenant.as_str(), "tenant2");
+        assert_eq!(
+            Caller::from_request(&req, CLAIM).unwrap().tenant.as_str(),
+            "tenant2"
+        );
     }
 
     #[test]
     fn no_authorizer_is_unauthenticated() {
         let req = v2_request(Value::Null);
-        assert!(matches!(Caller::from_request(&req, CLAIM), Err(Error::Unauthenticated)));
+        assert!(matches!(
+            Caller::from_request(&req, CLAIM),
+            Err(Error::Unauthenticated)
+        ));
         let req = v1_request(Value::Null);
-        assert!(matches!(Caller::from_request(&req, CLAIM), Err(Error::Unauthenticated)));
+        assert!(matches!(
+            Caller::from_request(&req, CLAIM),
+            Err(Error::Unauthenticated)
+        ));
         let plain = Request::default();
-        assert!(matches!(Caller::from_request(&plain, CLAIM), Err(Error::Unauthenticated)));
+        assert!(matches!(
+            Caller::from_request(&plain, CLAIM),
+            Err(Error::Unauthenticated)
+        ));
     }
 
     #[test]
@@ -263,15 +322,31 @@ mod tests {
         let err = Caller::from_request(&req, CLAIM).unwrap_err();
         assert!(matches!(err, Error::TenantClaimMissing { .. }));
         assert_eq!(err.status().as_u16(), 403);
-        let req = v2_request(serde_json::json!({"jwt": {"claims": {CLAIM: "../tenant2"}, "scopes": null}}));
-        assert!(matches!(Caller::from_request(&req, CLAIM), Err(Error::InvalidTenant)));
+        let req = v2_request(
+            serde_json::json!({"jwt": {"claims": {CLAIM: "../tenant2"}, "scopes": null}}),
+        );
+        assert!(matches!(
+            Caller::from_request(&req, CLAIM),
+            Err(Error::InvalidTenant)
+        ));
         let req = v1_request(serde_json::json!({"claims": {CLAIM: 7}}));
-        assert!(matches!(Caller::from_request(&req, CLAIM), Err(Error::TenantClaimMissing { .. })));
+        assert!(matches!(
+            Caller::from_request(&req, CLAIM),
+            Err(Error::TenantClaimMissing { .. })
+        ));
     }
 
     #[test]
     fn the_claim_name_is_configurable() {
-        let req = v2_request(serde_json::json!({"jwt": {"claims": {"tenant": "tenant1", CLAIM: "tenant2"}, "scopes": null}}));
-        assert_eq!(Caller::from_request(&req, "tenant").unwrap().tenant.as_str(), "tenant1");
+        let req = v2_request(
+            serde_json::json!({"jwt": {"claims": {"tenant": "tenant1", CLAIM: "tenant2"}, "scopes": null}}),
+        );
+        assert_eq!(
+            Caller::from_request(&req, "tenant")
+                .unwrap()
+                .tenant
+                .as_str(),
+            "tenant1"
+        );
     }
 }

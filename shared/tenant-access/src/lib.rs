@@ -24,6 +24,7 @@ pub mod config;
 pub mod credentials;
 pub mod db;
 mod error;
+pub mod http;
 pub mod identity;
 pub mod s3;
 pub mod telemetry;

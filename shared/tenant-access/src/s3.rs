@@ -140,7 +140,11 @@ impl TenantBucket {
     ///
     /// A missing key and a key the session may not read both answer
     /// [`Error::NotFound`], so a caller cannot probe for objects it cannot read.
-    pub async fn get_object(&self, session: &TenantSession, key: &ObjectKey) -> Result<Object, Error> {
+    pub async fn get_object(
+        &self,
+        session: &TenantSession,
+        key: &ObjectKey,
+    ) -> Result<Object, Error> {
         let full_key = self.full_key(session.tenant(), key);
         let output = self
             .client(session)
@@ -162,11 +166,19 @@ impl TenantBucket {
             })?;
         let content_type = output.content_type().map(str::to_owned);
         let etag = output.e_tag().map(str::to_owned);
-        let body = output.body.collect().await.map_err(|e| Error::Unavailable {
-            service: "s3",
-            detail: format!("reading the object body failed: {e}"),
-        })?;
-        Ok(Object { body: body.into_bytes().to_vec(), content_type, etag })
+        let body = output
+            .body
+            .collect()
+            .await
+            .map_err(|e| Error::Unavailable {
+                service: "s3",
+                detail: format!("reading the object body failed: {e}"),
+            })?;
+        Ok(Object {
+            body: body.into_bytes().to_vec(),
+            content_type,
+            etag,
+        })
     }
 }
 
@@ -177,13 +189,36 @@ mod tests {
     #[test]
     fn keys_that_could_leave_the_prefix_are_refused() {
         for bad in [
-            "", "/abs", "..", "../x", "a/../b", "a/./b", ".", "a//b", "a/", "a\\b", "..\\x", "a\nb", "a\u{0}b",
-            "a\u{7f}b", &"k".repeat(MAX_KEY_LEN + 1),
+            "",
+            "/abs",
+            "..",
+            "../x",
+            "a/../b",
+            "a/./b",
+            ".",
+            "a//b",
+            "a/",
+            "a\\b",
+            "..\\x",
+            "a\nb",
+            "a\u{0}b",
+            "a\u{7f}b",
+            &"k".repeat(MAX_KEY_LEN + 1),
         ] {
             let err = ObjectKey::parse(bad).unwrap_err();
             assert_eq!(err.status().as_u16(), 400, "{bad:?}");
         }
-        for good in ["a", "a.txt", "dir/a.txt", "..a", "a..", "a/.hidden", "%2e%2e/x", "ünïcode/ok", &"k".repeat(MAX_KEY_LEN)] {
+        for good in [
+            "a",
+            "a.txt",
+            "dir/a.txt",
+            "..a",
+            "a..",
+            "a/.hidden",
+            "%2e%2e/x",
+            "ünïcode/ok",
+            &"k".repeat(MAX_KEY_LEN),
+        ] {
             assert!(ObjectKey::parse(good).is_ok(), "{good:?}");
         }
     }

@@ -1,0 +1,16 @@
+-- Onboard one tenant's database login. Idempotent: safe to run again.
+-- psql -v tenant_user=tenant1_dbuser -v dbname=<db> -f db/tenant.sql
+--
+-- The role can log in only through IAM authentication (rds_iam), owns
+-- nothing, cannot bypass row-level security, and holds only the table
+-- privileges the RLS policy is written for.
+
+SELECT format('CREATE ROLE %I LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS', :'tenant_user')
+WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'tenant_user')
+\gexec
+
+ALTER ROLE :"tenant_user" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS;
+GRANT rds_iam TO :"tenant_user";
+GRANT CONNECT ON DATABASE :"dbname" TO :"tenant_user";
+GRANT USAGE ON SCHEMA public TO :"tenant_user";
+GRANT SELECT, INSERT, UPDATE, DELETE ON tenant_metadata TO :"tenant_user";

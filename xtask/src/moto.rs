@@ -1,0 +1,127 @@
+//! The local AWS: moto server (STS, IAM, S3) from a pinned venv, seeded with
+//! the reference design's roles and objects, then IAM enforcement switched on.
+
+use std::fs;
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use crate::process::{Result, http, pid_alive, read_pid, require_free_port, run, wait_for_port};
+use crate::{ACCOUNT, BUCKET, CLUSTER_RESOURCE_ID, REGION, Stack, TENANTS};
+
+/// The execution identity's keys, as moto issued them.
+pub struct ExecutionKeys {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+}
+
+pub struct Moto<'a> {
+    stack: &'a Stack,
+}
+
+impl<'a> Moto<'a> {
+    pub fn new(stack: &'a Stack) -> Self {
+        Moto { stack }
+    }
+
+    fn pid_file(&self) -> PathBuf {
+        self.stack.dir.join("moto.pid")
+    }
+    fn log(&self) -> PathBuf {
+        self.stack.dir.join("moto.log")
+    }
+    fn keys_file(&self) -> PathBuf {
+        self.stack.dir.join("moto-keys.json")
+    }
+
+    pub fn is_running(&self) -> bool {
+        read_pid(&self.pid_file()).is_some_and(pid_alive)
+            && http(self.stack.moto_port, "GET", "/moto-api/data.json", "")
+                .is_ok_and(|(s, _)| s == 200)
+            && self.keys_file().exists()
+    }
+
+    /// Start and seed moto, or reuse the one this stack started before.
+    pub fn up(&self) -> Result<ExecutionKeys> {
+        let port = self.stack.moto_port;
+        if self.is_running() {
+            eprintln!("xtask: moto already running on port {port}");
+            return self.keys();
+        }
+        require_free_port(port, "moto", "LOCAL_MOTO_PORT")?;
+        let venv = self
+            .stack
+            .venv(&[self.stack.root.join("xtask/stack/requirements.txt")])?;
+        let log = fs::File::create(self.log()).map_err(|e| e.to_string())?;
+        let child = Command::new(venv.join("bin/moto_server"))
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            // Unauthenticated while seeding; enforcement goes on right after.
+            .env("INITIAL_NO_AUTH_ACTION_COUNT", "inf")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().map_err(|e| e.to_string())?)
+            .stderr(log)
+            .process_group(0)
+            .spawn()
+            .map_err(|e| format!("starting moto_server: {e}"))?;
+        fs::write(self.pid_file(), child.id().to_string()).map_err(|e| e.to_string())?;
+        wait_for_port(port, "moto", Duration::from_secs(60), &self.log())?;
+
+        let endpoint = format!("http://127.0.0.1:{port}");
+        let seeded = run(Command::new(venv.join("bin/python"))
+            .arg(self.stack.root.join("xtask/stack/seed_moto.py"))
+            .args([
+                &endpoint,
+                REGION,
+                ACCOUNT,
+                BUCKET,
+                CLUSTER_RESOURCE_ID,
+                &TENANTS.join(","),
+            ]))?;
+        fs::write(self.keys_file(), &seeded.stdout).map_err(|e| e.to_string())?;
+        let (status, body) = http(port, "POST", "/moto-api/reset-auth", "0")?;
+        if status != 200 {
+            return Err(format!(
+                "switching moto's IAM enforcement on failed: {status} {body}"
+            ));
+        }
+        eprintln!("xtask: moto started on {endpoint} with IAM enforcement on");
+        self.keys()
+    }
+
+    fn keys(&self) -> Result<ExecutionKeys> {
+        let text = fs::read_to_string(self.keys_file()).map_err(|e| e.to_string())?;
+        let json: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| format!("seed output: {e}"))?;
+        let field = |name: &str| {
+            json[name]
+                .as_str()
+                .map(str::to_owned)
+                .ok_or(format!("seed output lacks {name}"))
+        };
+        Ok(ExecutionKeys {
+            access_key_id: field("access_key_id")?,
+            secret_access_key: field("secret_access_key")?,
+        })
+    }
+
+    pub fn down(&self) -> Result<()> {
+        if let Some(pid) = read_pid(&self.pid_file()).filter(|pid| pid_alive(*pid)) {
+            // moto_server runs in its own process group: end the whole group.
+            let _ = Command::new("kill")
+                .arg("--")
+                .arg(format!("-{pid}"))
+                .status();
+            for _ in 0..50 {
+                if !pid_alive(pid) {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            eprintln!("xtask: moto stopped");
+        }
+        let _ = fs::remove_file(self.pid_file());
+        let _ = fs::remove_file(self.keys_file());
+        Ok(())
+    }
+}
