@@ -31,7 +31,8 @@ use crate::identity::TenantId;
 /// ```
 /// use tenant_access::config::{AccessConfig, ConfigError};
 ///
-/// let err = AccessConfig::from_lookup(|name| match name {
+/// let err = AccessConfig::from_lookup(|name: &str| match name {
+///     "AWS_ACCOUNT_ID" => Some("123456789012".to_owned()),
 ///     "TENANT_SESSION_SECONDS" => Some("90000".to_owned()),
 ///     _ => None,
 /// }).unwrap_err();

@@ -194,3 +194,55 @@ where
         _ => Error::Upstream { service, detail },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_sts::config::http::HttpResponse;
+    use aws_sdk_sts::error::{ErrorMetadata, SdkError};
+    use aws_sdk_sts::operation::assume_role::AssumeRoleError;
+    use aws_smithy_types::body::SdkBody;
+
+    fn service_error(status: u16, code: &str) -> SdkError<AssumeRoleError, HttpResponse> {
+        let err = AssumeRoleError::generic(
+            ErrorMetadata::builder()
+                .code(code)
+                .message("detail with tenant2")
+                .build(),
+        );
+        let raw = HttpResponse::new(status.try_into().unwrap(), SdkBody::empty());
+        SdkError::service_error(err, raw)
+    }
+
+    #[test]
+    fn sts_access_denied_is_403_and_other_failures_are_upstream() {
+        let denied = upstream("sts", service_error(403, "AccessDenied"));
+        assert_eq!(
+            (denied.status().as_u16(), denied.code()),
+            (403, "access_denied")
+        );
+        let throttled = upstream("sts", service_error(400, "Throttling"));
+        assert_eq!(
+            (throttled.status().as_u16(), throttled.code()),
+            (502, "upstream_error")
+        );
+        let timeout: SdkError<AssumeRoleError, HttpResponse> = SdkError::timeout_error("slow");
+        assert_eq!(upstream("sts", timeout).status().as_u16(), 503);
+    }
+
+    #[test]
+    fn responses_never_carry_upstream_detail() {
+        let err = upstream("sts", service_error(403, "AccessDenied"));
+        let response = err.to_response();
+        let Body::Text(body) = response.body() else {
+            panic!("JSON text body")
+        };
+        assert!(!body.contains("tenant2"), "{body}");
+        let json: serde_json::Value = serde_json::from_str(body).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"error": "access_denied", "message": "access denied"})
+        );
+        assert_eq!(response.headers()["content-type"], "application/json");
+    }
+}

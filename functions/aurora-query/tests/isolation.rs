@@ -1,0 +1,222 @@
+//! aurora-query against the local stack (real PostgreSQL with TLS and RLS,
+//! real moto with IAM enforced). Run with `cargo xtask test`.
+
+use aurora_query::{App, Config, TENANT_METADATA_QUERY, function_handler};
+use test_support::{Stack, body_json, event, request};
+
+async fn app_with(stack: &Stack) -> App {
+    let config = Config::from_lookup(&stack.lookup()).expect("stack config is valid");
+    App::new(&config, &stack.sdk_config().await).expect("CA bundle loads")
+}
+
+async fn call(app: &App, event: &serde_json::Value) -> lambda_http::Response<lambda_http::Body> {
+    function_handler(app, request(event))
+        .await
+        .expect("the handler never fails the invocation")
+}
+
+#[tokio::test]
+async fn each_tenant_sees_only_its_own_row_though_the_query_has_no_where() {
+    assert!(!TENANT_METADATA_QUERY.to_lowercase().contains("where"));
+    let stack = Stack::load();
+    let app = app_with(&stack).await;
+    for (tenant, tier) in [("tenant1", "gold"), ("tenant2", "silver")] {
+        for fixture in [
+            format!("aurora-query/{tenant}-tenant.json"),
+            format!("aurora-query/{tenant}-tenant-v1.json"),
+        ] {
+            let response = call(&app, &event(&fixture)).await;
+            assert_eq!(response.status(), 200, "{fixture}");
+            let body = body_json(&response);
+            let rows = body["tenant"].as_array().expect("rows");
+            assert_eq!(rows.len(), 1, "{fixture}: {body}");
+            assert_eq!(rows[0]["tenant_id"], format!("{tenant}_dbuser"));
+            assert_eq!(rows[0]["tier"], tier);
+        }
+    }
+}
+
+/// The filtering is RLS's doing: behind it, the table holds both tenants.
+#[tokio::test]
+async fn the_table_holds_both_tenants_behind_rls() {
+    let stack = Stack::load();
+    let admin = stack.admin_db().await;
+    let rows = admin
+        .query("SELECT tenant_id FROM tenant_metadata WHERE tenant_id IN ('tenant1_dbuser', 'tenant2_dbuser')", &[])
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 2);
+    let flags = admin
+        .query_one("SELECT relrowsecurity, relforcerowsecurity FROM pg_class WHERE relname = 'tenant_metadata'", &[])
+        .await
+        .unwrap();
+    assert!(
+        flags.get::<_, bool>(0) && flags.get::<_, bool>(1),
+        "RLS enabled and forced"
+    );
+    let roles = admin
+        .query(
+            "SELECT rolname FROM pg_roles WHERE rolname LIKE 'tenant%_dbuser' AND (rolsuper OR rolbypassrls OR rolcreaterole OR rolcreatedb)",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert!(
+        roles.is_empty(),
+        "tenant roles hold no privileged attributes"
+    );
+}
+
+/// Writes through tenant1's own session: Postgres refuses anything that
+/// would touch tenant2's row.
+#[tokio::test]
+async fn rls_refuses_cross_tenant_reads_and_writes_on_the_tenant_connection() {
+    let stack = Stack::load();
+    let config = Config::from_lookup(&stack.lookup()).unwrap();
+    let sdk = stack.sdk_config().await;
+    let sessions = tenant_access::TenantSessions::new(&sdk, &config.access);
+    let db = tenant_access::db::TenantDatabase::new(&config.db).unwrap();
+    let caller = tenant_access::Caller {
+        tenant: "tenant1".parse().unwrap(),
+        request_id: "rls-test".into(),
+    };
+    let session = sessions.session(&caller).await.unwrap();
+    let conn = db.connection(&session).await.unwrap();
+
+    let who: String = conn
+        .query_one("SELECT current_user::text", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(who, "tenant1_dbuser");
+    let seen = conn
+        .query(
+            "SELECT 1 FROM tenant_metadata WHERE tenant_id = 'tenant2_dbuser'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert!(seen.is_empty(), "a WHERE naming tenant2 still sees nothing");
+    let updated = conn
+        .execute(
+            "UPDATE tenant_metadata SET tier = 'bronze' WHERE tenant_id = 'tenant2_dbuser'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(updated, 0, "tenant2's row is invisible to UPDATE");
+    let deleted = conn
+        .execute(
+            "DELETE FROM tenant_metadata WHERE tenant_id = 'tenant2_dbuser'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(deleted, 0, "tenant2's row is invisible to DELETE");
+    let insert = conn
+        .execute("INSERT INTO tenant_metadata (tenant_id, status, tier) VALUES ('tenant2_dbuser_x', 'active', 'gold')", &[])
+        .await
+        .unwrap_err();
+    let message = insert
+        .as_db_error()
+        .map(|e| e.message().to_owned())
+        .unwrap_or_default();
+    assert!(message.contains("row-level security"), "{insert:?}");
+    let moved = conn
+        .execute("UPDATE tenant_metadata SET tenant_id = 'tenant2_dbuser' WHERE tenant_id = 'tenant1_dbuser'", &[])
+        .await
+        .unwrap_err();
+    assert!(
+        moved.as_db_error().is_some(),
+        "moving a row to tenant2 is refused: {moved}"
+    );
+    let bypass = conn.execute("SET row_security = off", &[]).await;
+    let still = conn
+        .query(
+            "SELECT 1 FROM tenant_metadata WHERE tenant_id = 'tenant2_dbuser'",
+            &[],
+        )
+        .await;
+    assert!(
+        bypass.is_err() || still.is_err() || still.unwrap().is_empty(),
+        "row_security=off does not reveal rows"
+    );
+
+    let admin = stack.admin_db().await;
+    let tier: String = admin
+        .query_one(
+            "SELECT tier FROM tenant_metadata WHERE tenant_id = 'tenant2_dbuser'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(tier, "silver", "tenant2's row is untouched");
+}
+
+#[tokio::test]
+async fn requests_without_a_verified_tenant_are_refused_before_any_aws_or_db_call() {
+    let stack = Stack::load();
+    let app = app_with(&stack).await;
+    let cases = [
+        ("aurora-query/no-authorizer.json", 401, "unauthenticated"),
+        ("aurora-query/bad-tenant.json", 403, "invalid_tenant"),
+        (
+            "aurora-query/claim-missing-tenant-header.json",
+            403,
+            "tenant_claim_missing",
+        ),
+    ];
+    for (fixture, status, code) in cases {
+        let response = call(&app, &event(fixture)).await;
+        assert_eq!(response.status(), status, "{fixture}");
+        let body = body_json(&response);
+        assert_eq!(body["error"], code, "{fixture}");
+        assert!(!body.to_string().contains("tenant2"), "{fixture}: {body}");
+    }
+    assert_eq!(app.sessions().assume_role_calls(), 0);
+    assert_eq!(app.db().connections_opened(), 0);
+    assert_eq!(app.db().tokens_generated(), 0);
+}
+
+#[tokio::test]
+async fn connections_are_kept_per_tenant_and_reopened_when_closed() {
+    let stack = Stack::load();
+    let app = app_with(&stack).await;
+    let fixture = event("aurora-query/tenant2-tenant.json");
+    for _ in 0..5 {
+        assert_eq!(call(&app, &fixture).await.status(), 200);
+    }
+    assert_eq!(app.db().connections_opened(), 1);
+    assert_eq!(app.db().tokens_generated(), 1);
+    assert_eq!(app.sessions().assume_role_calls(), 1);
+
+    // The server drops the connection (failover, idle timeout, restart).
+    let admin = stack.admin_db().await;
+    admin
+        .execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'tenant2_dbuser' AND application_name = 'tenant-access'",
+            &[],
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let response = call(&app, &fixture).await;
+    assert_eq!(response.status(), 200, "{}", body_json(&response));
+    assert_eq!(app.db().connections_opened(), 2, "reopened once");
+    assert_eq!(app.db().tokens_generated(), 2, "with a fresh token");
+}
+
+/// The server certificate must chain to DB_CA_BUNDLE: with another CA the
+/// connection fails (503) rather than falling back to anything weaker.
+#[tokio::test]
+async fn a_server_not_signed_by_the_bundle_ca_is_refused() {
+    let stack = Stack::load();
+    let other_ca =
+        test_support::root().join("shared/tenant-access/tests/fixtures/unrelated-ca.pem");
+    let other = stack.with(&[("DB_CA_BUNDLE", other_ca.to_str().unwrap())]);
+    let app = app_with(&other).await;
+    let response = call(&app, &event("aurora-query/tenant1-tenant.json")).await;
+    assert_eq!(response.status(), 503);
+    assert_eq!(body_json(&response)["error"], "upstream_unavailable");
+}
