@@ -229,7 +229,13 @@ fn dev(stack: &Stack) -> Result<()> {
         cargo()
             .current_dir(&stack.root)
             .env("PATH", path)
-            .args(["lambda", "watch", "--env-file"])
+            .args([
+                "lambda",
+                "watch",
+                "--invoke-address",
+                "127.0.0.1",
+                "--env-file",
+            ])
             .arg(stack.functions_env_file()),
     )
 }
