@@ -178,23 +178,74 @@ fn test(stack: &Stack) -> Result<()> {
         "warnings",
     ]))?;
     let started = stack.up()?;
-    let result = run_visible(
-        cargo()
-            .current_dir(&stack.root)
-            .args(["test", "--workspace", "--all-targets", "--no-fail-fast"])
-            .env("TENANT_ACCESS_STACK_ENV", stack.env_file()),
-    )
-    .and_then(|()| {
-        run_visible(
+    let mut totals = TestTotals::default();
+    let result = totals
+        .run(
             cargo()
                 .current_dir(&stack.root)
-                .args(["test", "--workspace", "--doc"]),
+                .args(["test", "--workspace", "--all-targets", "--no-fail-fast"])
+                .env("TENANT_ACCESS_STACK_ENV", stack.env_file()),
         )
-    });
+        .and_then(|()| {
+            totals.run(
+                cargo()
+                    .current_dir(&stack.root)
+                    .args(["test", "--workspace", "--doc"]),
+            )
+        });
     if started {
         stack.down()?;
     }
+    // One closing line for the whole run: cargo's last summary is that of
+    // whichever crate came last, often one without doctests.
+    println!("tests: {} passed, {} failed", totals.passed, totals.failed);
+    if result.is_ok() && totals.passed == 0 {
+        return Err("no test ran".into());
+    }
     result
+}
+
+/// Sums of cargo's `test result:` lines across runs.
+#[derive(Default)]
+struct TestTotals {
+    passed: u64,
+    failed: u64,
+}
+
+impl TestTotals {
+    /// Run a `cargo test`, echoing its output and adding up its results.
+    fn run(&mut self, cmd: &mut Command) -> Result<()> {
+        use std::io::{BufRead, BufReader};
+        let mut child = cmd
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("could not run {cmd:?}: {e}"))?;
+        let stdout = child.stdout.take().ok_or("no stdout")?;
+        for line in BufReader::new(stdout).lines() {
+            let line = line.map_err(|e| e.to_string())?;
+            println!("{line}");
+            if let Some(summary) = line.strip_prefix("test result: ") {
+                self.passed += count(summary, "passed");
+                self.failed += count(summary, "failed");
+            }
+        }
+        let status = child.wait().map_err(|e| e.to_string())?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(format!("{cmd:?} failed ({status})"))
+        }
+    }
+}
+
+/// The number before `label` in `ok. 3 passed; 0 failed; ...`.
+fn count(summary: &str, label: &str) -> u64 {
+    summary
+        .split(';')
+        .filter_map(|part| part.trim().rsplit_once(' '))
+        .find(|(_, word)| *word == label)
+        .and_then(|(number, _)| number.rsplit(' ').next()?.parse().ok())
+        .unwrap_or(0)
 }
 
 fn dev(stack: &Stack) -> Result<()> {

@@ -10,7 +10,7 @@ use aws_config::SdkConfig;
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
-use tenant_access::config::{AccessConfig, ConfigError, DbConfig, Lookup, ProcessEnv};
+use tenant_access::config::{DbConfig, FunctionConfig};
 use tenant_access::db::{TenantDatabase, TlsSetupError};
 use tenant_access::http::serve;
 use tenant_access::{Error, TenantSessions, json_response};
@@ -20,29 +20,7 @@ pub const TENANT_METADATA_QUERY: &str =
     "SELECT tenant_id, email, status, tier FROM tenant_metadata ORDER BY tenant_id";
 
 /// This function's configuration, read once at cold start.
-#[derive(Debug, Clone)]
-pub struct Config {
-    /// Identity and STS settings.
-    pub access: AccessConfig,
-    /// The database.
-    pub db: DbConfig,
-}
-
-impl Config {
-    /// Read from the process environment.
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(&ProcessEnv)
-    }
-
-    /// Read from any [`Lookup`].
-    pub fn from_lookup(env: &impl Lookup) -> Result<Self, ConfigError> {
-        let get = |name: &str| env.get(name);
-        Ok(Config {
-            access: AccessConfig::from_lookup(get)?,
-            db: DbConfig::from_lookup(get)?,
-        })
-    }
-}
+pub type Config = FunctionConfig<DbConfig>;
 
 /// What the handler borrows: built once at cold start.
 #[derive(Debug)]
@@ -59,7 +37,7 @@ impl App {
         Ok(App {
             claim: config.access.tenant_claim.clone(),
             sessions: TenantSessions::new(sdk, &config.access),
-            db: TenantDatabase::new(&config.db)?,
+            db: TenantDatabase::new(&config.service)?,
         })
     }
 

@@ -75,7 +75,7 @@ async fn rls_refuses_cross_tenant_reads_and_writes_on_the_tenant_connection() {
     let config = Config::from_lookup(&stack.lookup()).unwrap();
     let sdk = stack.sdk_config().await;
     let sessions = tenant_access::TenantSessions::new(&sdk, &config.access);
-    let db = tenant_access::db::TenantDatabase::new(&config.db).unwrap();
+    let db = tenant_access::db::TenantDatabase::new(&config.service).unwrap();
     let caller = tenant_access::Caller {
         tenant: "tenant1".parse().unwrap(),
         request_id: "rls-test".into(),

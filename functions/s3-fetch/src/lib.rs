@@ -7,35 +7,13 @@
 use aws_config::SdkConfig;
 use lambda_http::http::{HeaderValue, Method, StatusCode, header};
 use lambda_http::{Body, Request, RequestExt, Response};
-use tenant_access::config::{AccessConfig, ConfigError, Lookup, ProcessEnv, S3Config};
+use tenant_access::config::{FunctionConfig, S3Config};
 use tenant_access::http::serve;
 use tenant_access::s3::{ObjectKey, TenantBucket};
 use tenant_access::{Error, TenantSessions};
 
 /// This function's configuration, read once at cold start.
-#[derive(Debug, Clone)]
-pub struct Config {
-    /// Identity and STS settings.
-    pub access: AccessConfig,
-    /// The shared bucket.
-    pub s3: S3Config,
-}
-
-impl Config {
-    /// Read from the process environment.
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(&ProcessEnv)
-    }
-
-    /// Read from any [`Lookup`].
-    pub fn from_lookup(env: &impl Lookup) -> Result<Self, ConfigError> {
-        let get = |name: &str| env.get(name);
-        Ok(Config {
-            access: AccessConfig::from_lookup(get)?,
-            s3: S3Config::from_lookup(get)?,
-        })
-    }
-}
+pub type Config = FunctionConfig<S3Config>;
 
 /// What the handler borrows: built once at cold start.
 #[derive(Debug)]
@@ -51,7 +29,7 @@ impl App {
         App {
             claim: config.access.tenant_claim.clone(),
             sessions: TenantSessions::new(sdk, &config.access),
-            bucket: TenantBucket::new(&config.s3),
+            bucket: TenantBucket::new(&config.service),
         }
     }
 

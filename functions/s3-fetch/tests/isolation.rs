@@ -135,56 +135,52 @@ async fn sessions_are_reused_across_invocations_one_assume_role_per_tenant() {
     assert_eq!(app.sessions().assume_role_calls(), 2);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_first_requests_of_a_tenant_share_one_assume_role() {
     let stack = Stack::load();
-    let app = app(&stack).await;
-    let e = event("s3-fetch/tenant1-get.json");
-    let calls = (0..8).map(|_| call(&app, &e));
-    for response in futures_join_all(calls).await {
-        assert_eq!(response.status(), 200);
+    let app = std::sync::Arc::new(app(&stack).await);
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        let app = app.clone();
+        tasks.spawn(async move {
+            call(&app, &event("s3-fetch/tenant1-get.json"))
+                .await
+                .status()
+        });
+    }
+    while let Some(status) = tasks.join_next().await {
+        assert_eq!(status.unwrap(), 200);
     }
     assert_eq!(app.sessions().assume_role_calls(), 1);
 }
 
-async fn futures_join_all<F: std::future::Future>(
-    futures: impl Iterator<Item = F>,
-) -> Vec<F::Output> {
-    let mut set = Vec::new();
-    for f in futures {
-        set.push(Box::pin(f));
-    }
-    let mut out = Vec::new();
-    // Poll them together: tokio::join! needs a fixed count, so drive them
-    // concurrently through a select loop over pinned futures.
-    let mut pending: Vec<_> = set.into_iter().map(Some).collect();
-    let mut results: Vec<Option<F::Output>> = (0..pending.len()).map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut done = true;
-        for (i, slot) in pending.iter_mut().enumerate() {
-            if let Some(f) = slot {
-                match f.as_mut().poll(cx) {
-                    std::task::Poll::Ready(v) => {
-                        results[i] = Some(v);
-                        *slot = None;
-                    }
-                    std::task::Poll::Pending => done = false,
-                }
-            }
-        }
-        if done {
-            std::task::Poll::Ready(())
-        } else {
-            std::task::Poll::Pending
-        }
-    })
-    .await;
-    out.extend(
-        results
-            .into_iter()
-            .map(|r| r.expect("every future completed")),
-    );
-    out
+/// An S3 client signing with `creds`, bypassing the crate entirely.
+async fn raw_s3(
+    stack: &Stack,
+    creds: Option<aws_credential_types::Credentials>,
+) -> aws_sdk_s3::Client {
+    let sdk = match creds {
+        Some(creds) => stack.sdk_config_with(creds).await,
+        None => stack.sdk_config().await,
+    };
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&sdk)
+            .force_path_style(true)
+            .build(),
+    )
+}
+
+async fn denied_code(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Option<String> {
+    let err = s3
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .expect_err("must be denied");
+    err.as_service_error()
+        .and_then(aws_sdk_s3::error::ProvideErrorMetadata::code)
+        .map(str::to_owned)
 }
 
 /// Even with the crate bypassed, a tenant1 session cannot read tenant2's
@@ -192,15 +188,8 @@ async fn futures_join_all<F: std::future::Future>(
 #[tokio::test]
 async fn tenant1_credentials_used_directly_cannot_read_tenant2_prefix() {
     let stack = Stack::load();
-    let creds = stack.raw_tenant_credentials("tenant1").await;
-    let sdk = stack.sdk_config_with(creds).await;
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&sdk)
-            .force_path_style(true)
-            .build(),
-    );
+    let s3 = raw_s3(&stack, Some(stack.raw_tenant_credentials("tenant1").await)).await;
     let bucket = stack.var("TENANT_BUCKET");
-
     let own = s3
         .get_object()
         .bucket(&bucket)
@@ -208,19 +197,12 @@ async fn tenant1_credentials_used_directly_cannot_read_tenant2_prefix() {
         .send()
         .await;
     assert!(own.is_ok(), "control: tenant1 reads its own prefix");
-
     for key in ["tenant2_home/tenant.info", "tenant2_home/docs/readme.md"] {
-        let err = s3
-            .get_object()
-            .bucket(&bucket)
-            .key(key)
-            .send()
-            .await
-            .expect_err("must be denied");
-        let code = err
-            .as_service_error()
-            .and_then(|e| aws_sdk_s3::error::ProvideErrorMetadata::code(e));
-        assert_eq!(code, Some("AccessDenied"), "{key}");
+        assert_eq!(
+            denied_code(&s3, &bucket, key).await.as_deref(),
+            Some("AccessDenied"),
+            "{key}"
+        );
     }
 }
 
@@ -228,24 +210,14 @@ async fn tenant1_credentials_used_directly_cannot_read_tenant2_prefix() {
 #[tokio::test]
 async fn the_execution_identity_cannot_read_any_tenant_data() {
     let stack = Stack::load();
-    let sdk = stack.sdk_config().await;
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&sdk)
-            .force_path_style(true)
-            .build(),
-    );
+    let s3 = raw_s3(&stack, None).await;
+    let bucket = stack.var("TENANT_BUCKET");
     for key in ["tenant1_home/tenant.info", "tenant2_home/tenant.info"] {
-        let err = s3
-            .get_object()
-            .bucket(stack.var("TENANT_BUCKET"))
-            .key(key)
-            .send()
-            .await
-            .expect_err("denied");
-        let code = err
-            .as_service_error()
-            .and_then(|e| aws_sdk_s3::error::ProvideErrorMetadata::code(e));
-        assert_eq!(code, Some("AccessDenied"), "{key}");
+        assert_eq!(
+            denied_code(&s3, &bucket, key).await.as_deref(),
+            Some("AccessDenied"),
+            "{key}"
+        );
     }
 }
 

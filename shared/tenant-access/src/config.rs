@@ -159,6 +159,62 @@ impl TenantTemplate {
     }
 }
 
+/// Settings a function reads besides [`AccessConfig`].
+pub trait FromLookup: Sized {
+    /// Read the settings from `env`.
+    fn from_lookup(env: impl Lookup) -> Result<Self, ConfigError>;
+}
+
+impl FromLookup for S3Config {
+    fn from_lookup(env: impl Lookup) -> Result<Self, ConfigError> {
+        S3Config::from_lookup(env)
+    }
+}
+
+impl FromLookup for DbConfig {
+    fn from_lookup(env: impl Lookup) -> Result<Self, ConfigError> {
+        DbConfig::from_lookup(env)
+    }
+}
+
+/// One function's whole configuration: [`AccessConfig`] plus its own part
+/// (`S3Config` for s3-fetch, `DbConfig` for aurora-query).
+///
+/// ```
+/// use tenant_access::config::{FunctionConfig, S3Config};
+///
+/// let env = |name: &str| match name {
+///     "AWS_ACCOUNT_ID" => Some("123456789012".to_owned()),
+///     "TENANT_BUCKET" => Some("shared-bucket".to_owned()),
+///     _ => None,
+/// };
+/// let config = FunctionConfig::<S3Config>::from_lookup(&env).unwrap();
+/// assert_eq!(config.service.bucket, "shared-bucket");
+/// ```
+#[derive(Debug, Clone)]
+pub struct FunctionConfig<S> {
+    /// Identity and STS settings.
+    pub access: AccessConfig,
+    /// The function's own settings.
+    pub service: S,
+}
+
+impl<S: FromLookup> FunctionConfig<S> {
+    /// Read from the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(&ProcessEnv)
+    }
+
+    /// Read from any [`Lookup`].
+    pub fn from_lookup(env: &impl Lookup) -> Result<Self, ConfigError> {
+        let get = |name: &str| env.get(name);
+        Ok(FunctionConfig {
+            access: AccessConfig::from_lookup(get)?,
+            service: S::from_lookup(get)?,
+        })
+    }
+}
+
 /// Settings every function needs: identity and per-tenant STS sessions.
 #[derive(Debug, Clone)]
 pub struct AccessConfig {
