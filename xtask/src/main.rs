@@ -11,6 +11,7 @@
 mod moto;
 mod postgres;
 mod process;
+mod verifier;
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -20,6 +21,7 @@ use std::process::{Command, ExitCode};
 use moto::Moto;
 use postgres::Postgres;
 use process::{Result, run, run_visible};
+use verifier::Verifier;
 
 pub const REGION: &str = "us-east-1";
 pub const ACCOUNT: &str = "123456789012";
@@ -35,6 +37,7 @@ pub struct Stack {
     pub dir: PathBuf,
     pub pg_port: u16,
     pub moto_port: u16,
+    pub verifier_port: u16,
 }
 
 impl Stack {
@@ -50,6 +53,7 @@ impl Stack {
             dir,
             pg_port: port("LOCAL_PG_PORT", 55432)?,
             moto_port: port("LOCAL_MOTO_PORT", 55500)?,
+            verifier_port: port("LOCAL_VERIFIER_PORT", 55389)?,
         })
     }
 
@@ -93,8 +97,9 @@ impl Stack {
     fn up(&self) -> Result<bool> {
         let pg = Postgres::ensure_installed(self)?;
         let was_running = pg.is_running() && Moto::new(self).is_running();
-        pg.up()?;
         let keys = Moto::new(self).up()?;
+        Verifier::new(self).up()?;
+        pg.up()?;
 
         let endpoint = format!("http://127.0.0.1:{}", self.moto_port);
         let mut functions = BTreeMap::new();
@@ -134,6 +139,7 @@ impl Stack {
         let _ = fs::remove_file(self.env_file());
         let _ = fs::remove_file(self.functions_env_file());
         Moto::new(self).down()?;
+        Verifier::new(self).down()?;
         if let Ok(pg) = Postgres::ensure_installed(self) {
             pg.down()?;
         }
@@ -157,7 +163,7 @@ fn write_env(path: &Path, vars: &BTreeMap<String, String>) -> Result<()> {
     fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
-fn cargo() -> Command {
+pub fn cargo() -> Command {
     Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
 }
 

@@ -95,6 +95,12 @@ impl<'a> Postgres<'a> {
         let port = self.stack.pg_port;
         if self.is_running() {
             eprintln!("xtask: PostgreSQL already running on port {port}");
+            self.write_hba()?;
+            run(self
+                .as_server_user("pg_ctl")
+                .arg("reload")
+                .arg("-D")
+                .arg(self.data()))?;
         } else {
             require_free_port(port, "PostgreSQL", "LOCAL_PG_PORT")?;
             if !self.data().join("PG_VERSION").exists() {
@@ -221,14 +227,18 @@ impl<'a> Postgres<'a> {
         Ok(())
     }
 
-    /// `hostssl` lines only: no Unix socket, no plain TCP.
+    /// `hostssl` lines only: no Unix socket, no plain TCP. Tenant logins
+    /// (members of rds_iam) are checked by the IAM-token verifier, as RDS
+    /// checks them: PostgreSQL forwards user and password over LDAP.
     fn write_hba(&self) -> Result<()> {
         let hba = format!(
             "# Written by `cargo xtask up`. TLS connections only.\n\
              hostssl all {ADMIN_USER} 127.0.0.1/32 scram-sha-256\n\
-             # Tenant logins (members of rds_iam). NOT VERIFIED YET: any password is\n\
-             # accepted until the local IAM-token verifier lands (see README).\n\
-             hostssl all +rds_iam 127.0.0.1/32 trust\n"
+             hostssl all +rds_iam 127.0.0.1/32 ldap ldapserver=127.0.0.1 ldapport={port} \
+             ldapprefix=\"{prefix}\" ldapsuffix=\"{suffix}\"\n",
+            port = self.stack.verifier_port,
+            prefix = crate::verifier::LDAP_PREFIX,
+            suffix = crate::verifier::LDAP_SUFFIX,
         );
         let path = self.data().join("pg_hba.conf");
         fs::write(&path, hba).map_err(|e| e.to_string())?;

@@ -1,0 +1,95 @@
+//! The local RDS IAM-auth verifier (`tools/rds-iam-verifier`): PostgreSQL
+//! hands every `rds_iam` login to it over LDAP simple bind.
+
+use std::fs;
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use crate::process::{Result, pid_alive, read_pid, require_free_port, run_visible, wait_for_port};
+use crate::{ACCOUNT, CLUSTER_RESOURCE_ID, REGION, Stack, cargo};
+
+/// The DN PostgreSQL binds with is `uid=<user>,ou=rds-iam`.
+pub const LDAP_PREFIX: &str = "uid=";
+pub const LDAP_SUFFIX: &str = ",ou=rds-iam";
+
+pub struct Verifier<'a> {
+    stack: &'a Stack,
+}
+
+impl<'a> Verifier<'a> {
+    pub fn new(stack: &'a Stack) -> Self {
+        Verifier { stack }
+    }
+
+    fn pid_file(&self) -> PathBuf {
+        self.stack.dir.join("verifier.pid")
+    }
+    pub fn log(&self) -> PathBuf {
+        self.stack.dir.join("verifier.log")
+    }
+
+    fn is_running(&self) -> bool {
+        read_pid(&self.pid_file()).is_some_and(pid_alive)
+    }
+
+    pub fn up(&self) -> Result<()> {
+        let port = self.stack.verifier_port;
+        if self.is_running() {
+            eprintln!("xtask: IAM-token verifier already running on port {port}");
+            return Ok(());
+        }
+        require_free_port(port, "the IAM-token verifier", "LOCAL_VERIFIER_PORT")?;
+        run_visible(cargo().current_dir(&self.stack.root).args([
+            "build",
+            "--quiet",
+            "-p",
+            "rds-iam-verifier",
+        ]))?;
+        let binary = self.stack.root.join("target/debug/rds-iam-verifier");
+        let log = fs::File::create(self.log()).map_err(|e| e.to_string())?;
+        let child = Command::new(binary)
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .args(["--moto", &format!("127.0.0.1:{}", self.stack.moto_port)])
+            .args([
+                "--db-host",
+                "localhost",
+                "--db-port",
+                &self.stack.pg_port.to_string(),
+            ])
+            .args([
+                "--region",
+                REGION,
+                "--account",
+                ACCOUNT,
+                "--cluster-resource-id",
+                CLUSTER_RESOURCE_ID,
+            ])
+            .args(["--dn-prefix", LDAP_PREFIX, "--dn-suffix", LDAP_SUFFIX])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().map_err(|e| e.to_string())?)
+            .stderr(log)
+            .process_group(0)
+            .spawn()
+            .map_err(|e| format!("starting rds-iam-verifier: {e}"))?;
+        fs::write(self.pid_file(), child.id().to_string()).map_err(|e| e.to_string())?;
+        wait_for_port(
+            port,
+            "the IAM-token verifier",
+            Duration::from_secs(10),
+            &self.log(),
+        )?;
+        eprintln!("xtask: IAM-token verifier listening on 127.0.0.1:{port}");
+        Ok(())
+    }
+
+    pub fn down(&self) -> Result<()> {
+        if let Some(pid) = read_pid(&self.pid_file()).filter(|pid| pid_alive(*pid)) {
+            let _ = Command::new("kill").arg(pid.to_string()).status();
+            eprintln!("xtask: IAM-token verifier stopped");
+        }
+        let _ = fs::remove_file(self.pid_file());
+        Ok(())
+    }
+}
