@@ -127,6 +127,10 @@ impl Stack {
             "STACK_CLUSTER_RESOURCE_ID".into(),
             CLUSTER_RESOURCE_ID.into(),
         );
+        stack.insert(
+            "STACK_VERIFIER_LOG".into(),
+            Verifier::new(self).log().display().to_string(),
+        );
         write_env(&self.env_file(), &stack)?;
         eprintln!(
             "xtask: stack is up; environment in {}",

@@ -1,0 +1,291 @@
+//! The database refuses every login that RDS IAM authentication would
+//! refuse: the local verifier checks each token (see tools/rds-iam-verifier).
+//! These tests craft tokens as an attacker or a buggy handler could and log
+//! in with them directly. Run with `cargo xtask test`.
+
+use std::time::{Duration, SystemTime};
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::Credentials;
+use aws_sdk_rds::auth_token::{AuthTokenGenerator, Config as TokenConfig};
+use aws_smithy_async::time::StaticTimeSource;
+use test_support::Stack;
+use tokio_postgres::error::SqlState;
+
+/// Log in as `user` with `password` over verified TLS.
+async fn login(
+    stack: &Stack,
+    user: &str,
+    password: &str,
+) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
+    let tls = tenant_access::db::tls_config(stack.var("DB_CA_BUNDLE").as_ref()).unwrap();
+    let mut config = tokio_postgres::Config::new();
+    config
+        .host(stack.var("DB_HOST"))
+        .port(stack.var("DB_PORT").parse().unwrap())
+        .dbname(stack.var("DB_NAME"))
+        .user(user)
+        .password(password)
+        .ssl_mode(tokio_postgres::config::SslMode::Require);
+    let (client, conn) = config
+        .connect(tokio_postgres_rustls::MakeRustlsConnect::new(tls))
+        .await?;
+    tokio::spawn(conn);
+    Ok(client)
+}
+
+/// A token as aws-sdk-rds generates it, for any host, port, user and time.
+async fn token(
+    stack: &Stack,
+    creds: Credentials,
+    host: &str,
+    port: u16,
+    user: &str,
+    signed_at: SystemTime,
+) -> String {
+    let sdk = SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(stack.var("AWS_REGION")))
+        .time_source(StaticTimeSource::new(signed_at))
+        .build();
+    let config = TokenConfig::builder()
+        .hostname(host)
+        .port(u64::from(port))
+        .username(user)
+        .credentials(creds)
+        .build()
+        .unwrap();
+    AuthTokenGenerator::new(config)
+        .auth_token(&sdk)
+        .await
+        .unwrap()
+        .as_str()
+        .to_owned()
+}
+
+fn exec_credentials(stack: &Stack) -> Credentials {
+    Credentials::new(
+        stack.var("AWS_ACCESS_KEY_ID"),
+        stack.var("AWS_SECRET_ACCESS_KEY"),
+        None,
+        None,
+        "test",
+    )
+}
+
+/// Asserts the login was refused by authentication, and that the verifier
+/// logged `reason` for `user` (so it failed for the reason under test).
+async fn assert_refused(stack: &Stack, user: &str, password: &str, reason: &str) {
+    let log_before = std::fs::read_to_string(stack.var("STACK_VERIFIER_LOG"))
+        .unwrap_or_default()
+        .len();
+    let err = login(stack, user, password)
+        .await
+        .err()
+        .unwrap_or_else(|| panic!("login as {user} must be refused ({reason})"));
+    let db = err
+        .as_db_error()
+        .unwrap_or_else(|| panic!("expected an auth error, got {err:?}"));
+    assert_eq!(
+        db.code(),
+        &SqlState::INVALID_AUTHORIZATION_SPECIFICATION,
+        "{db:?}"
+    );
+    assert!(
+        db.message().contains("LDAP authentication failed"),
+        "{}",
+        db.message()
+    );
+    assert!(
+        !db.message().contains(password),
+        "the server does not echo the token"
+    );
+    let log = std::fs::read_to_string(stack.var("STACK_VERIFIER_LOG")).unwrap();
+    let new = &log[log_before..];
+    let prefix = format!("refused login of {user}: ");
+    assert!(
+        new.lines()
+            .any(|l| l.starts_with(&prefix) && l.contains(reason)),
+        "verifier log: {new}"
+    );
+    assert!(
+        !new.contains("X-Amz-Signature"),
+        "the verifier never logs tokens"
+    );
+}
+
+struct Endpoint {
+    host: String,
+    port: u16,
+}
+
+fn endpoint(stack: &Stack) -> Endpoint {
+    Endpoint {
+        host: stack.var("DB_HOST"),
+        port: stack.var("DB_PORT").parse().unwrap(),
+    }
+}
+
+#[tokio::test]
+async fn a_valid_token_of_the_tenants_own_session_logs_in() {
+    let stack = Stack::load();
+    let ep = endpoint(&stack);
+    let creds = stack.raw_tenant_credentials("tenant1").await;
+    let password = token(
+        &stack,
+        creds,
+        &ep.host,
+        ep.port,
+        "tenant1_dbuser",
+        SystemTime::now(),
+    )
+    .await;
+    let client = login(&stack, "tenant1_dbuser", &password)
+        .await
+        .expect("a valid token is accepted");
+    let who: String = client
+        .query_one("SELECT current_user::text", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(who, "tenant1_dbuser");
+}
+
+#[tokio::test]
+async fn tenant1_session_cannot_log_in_as_tenant2() {
+    let stack = Stack::load();
+    let ep = endpoint(&stack);
+    let creds = stack.raw_tenant_credentials("tenant1").await;
+    let password = token(
+        &stack,
+        creds,
+        &ep.host,
+        ep.port,
+        "tenant2_dbuser",
+        SystemTime::now(),
+    )
+    .await;
+    assert_refused(
+        &stack,
+        "tenant2_dbuser",
+        &password,
+        "is not allowed rds-db:connect",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_token_for_one_user_is_not_a_password_for_another() {
+    let stack = Stack::load();
+    let ep = endpoint(&stack);
+    let creds = stack.raw_tenant_credentials("tenant1").await;
+    let password = token(
+        &stack,
+        creds,
+        &ep.host,
+        ep.port,
+        "tenant1_dbuser",
+        SystemTime::now(),
+    )
+    .await;
+    assert_refused(&stack, "tenant2_dbuser", &password, "another DB user").await;
+}
+
+#[tokio::test]
+async fn a_tampered_signature_is_refused() {
+    let stack = Stack::load();
+    let ep = endpoint(&stack);
+    let creds = stack.raw_tenant_credentials("tenant1").await;
+    let password = token(
+        &stack,
+        creds,
+        &ep.host,
+        ep.port,
+        "tenant1_dbuser",
+        SystemTime::now(),
+    )
+    .await;
+    // Change one character of the signature itself (the SDK does not put it last).
+    let at = password.find("X-Amz-Signature=").expect("signature param") + "X-Amz-Signature=".len();
+    let mut password = password.into_bytes();
+    password[at] = if password[at] == b'a' { b'b' } else { b'a' };
+    let password = String::from_utf8(password).unwrap();
+    assert_refused(
+        &stack,
+        "tenant1_dbuser",
+        &password,
+        "signature does not match",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_token_older_than_15_minutes_is_refused() {
+    let stack = Stack::load();
+    let ep = endpoint(&stack);
+    let creds = stack.raw_tenant_credentials("tenant1").await;
+    let past = SystemTime::now() - Duration::from_secs(16 * 60);
+    let password = token(&stack, creds, &ep.host, ep.port, "tenant1_dbuser", past).await;
+    assert_refused(&stack, "tenant1_dbuser", &password, "expired").await;
+}
+
+#[tokio::test]
+async fn a_token_for_another_host_or_port_is_refused() {
+    let stack = Stack::load();
+    let ep = endpoint(&stack);
+    let creds = stack.raw_tenant_credentials("tenant1").await;
+    let other_host = token(
+        &stack,
+        creds.clone(),
+        "db.other.example.com",
+        ep.port,
+        "tenant1_dbuser",
+        SystemTime::now(),
+    )
+    .await;
+    assert_refused(&stack, "tenant1_dbuser", &other_host, "not this server").await;
+    let other_port = token(
+        &stack,
+        creds,
+        &ep.host,
+        ep.port + 1,
+        "tenant1_dbuser",
+        SystemTime::now(),
+    )
+    .await;
+    assert_refused(&stack, "tenant1_dbuser", &other_port, "not this server").await;
+}
+
+#[tokio::test]
+async fn a_plain_password_is_refused() {
+    let stack = Stack::load();
+    assert_refused(
+        &stack,
+        "tenant1_dbuser",
+        "tenant1-password",
+        "not a valid RDS IAM auth token",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn the_execution_identity_cannot_log_in_as_a_tenant() {
+    let stack = Stack::load();
+    let ep = endpoint(&stack);
+    let password = token(
+        &stack,
+        exec_credentials(&stack),
+        &ep.host,
+        ep.port,
+        "tenant1_dbuser",
+        SystemTime::now(),
+    )
+    .await;
+    assert_refused(
+        &stack,
+        "tenant1_dbuser",
+        &password,
+        "user/lambda-exec is not allowed rds-db:connect",
+    )
+    .await;
+}
