@@ -4,6 +4,7 @@
 //! cargo xtask up      start PostgreSQL (TLS) and moto (IAM enforced), seeded
 //! cargo xtask dev     up, then serve both functions with `cargo lambda watch`
 //! cargo xtask test    fmt + clippy, up, every test of the workspace, down
+//! cargo xtask bench   up, seed benchmark tenants, run the benchmarks (see bench/)
 //! cargo xtask env     print the functions' environment for the running stack
 //! cargo xtask down    stop what `up` started
 //! ```
@@ -301,6 +302,39 @@ fn dev(stack: &Stack) -> Result<()> {
     )
 }
 
+/// `cargo xtask bench [ARGS]`: stack up, bench tenants seeded, release
+/// binaries built, then the bench runner (ARGS go to it; `--help` lists them).
+fn bench(stack: &Stack, args: &[String]) -> Result<()> {
+    stack.up()?;
+    let tenants: Vec<String> = (1..=BENCH_TENANTS)
+        .map(|i| format!("bench{i:03}"))
+        .collect();
+    eprintln!("xtask: seeding {} benchmark tenants", tenants.len());
+    Moto::new(stack).add_tenants(&tenants)?;
+    Postgres::ensure_installed(stack)?.add_tenants(&tenants)?;
+    eprintln!("xtask: building release binaries");
+    run_visible(cargo().current_dir(&stack.root).args([
+        "build",
+        "--release",
+        "--quiet",
+        "-p",
+        "s3-fetch",
+        "-p",
+        "aurora-query",
+        "-p",
+        "bench",
+    ]))?;
+    run_visible(
+        Command::new(stack.root.join("target/release/bench"))
+            .current_dir(&stack.root)
+            .env("TENANT_ACCESS_STACK_ENV", stack.env_file())
+            .args(args),
+    )
+}
+
+/// Tenants seeded for benchmarks: more than the default cache bounds.
+const BENCH_TENANTS: usize = 200;
+
 fn main() -> ExitCode {
     let command = std::env::args().nth(1).unwrap_or_default();
     let result = Stack::new().and_then(|stack| match command.as_str() {
@@ -308,10 +342,11 @@ fn main() -> ExitCode {
         "down" => stack.down(),
         "dev" => dev(&stack),
         "test" => test(&stack),
+        "bench" => bench(&stack, &std::env::args().skip(2).collect::<Vec<_>>()),
         "env" => fs::read_to_string(stack.functions_env_file())
             .map(|text| print!("{text}"))
             .map_err(|_| "the stack is not up: run `cargo xtask up`".to_owned()),
-        _ => Err("usage: cargo xtask <up|dev|test|env|down>".to_owned()),
+        _ => Err("usage: cargo xtask <up|dev|test|bench|env|down>".to_owned()),
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,

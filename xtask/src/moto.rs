@@ -89,6 +89,35 @@ impl<'a> Moto<'a> {
         self.keys()
     }
 
+    /// Add tenant roles and objects to the running server. Enforcement is
+    /// off only while seeding, as at start-up.
+    pub fn add_tenants(&self, tenants: &[String]) -> Result<()> {
+        let port = self.stack.moto_port;
+        let venv = self
+            .stack
+            .venv(&[self.stack.root.join("xtask/stack/requirements.txt")])?;
+        let endpoint = format!("http://127.0.0.1:{port}");
+        http(port, "POST", "/moto-api/reset-auth", "1000000")?;
+        let seeded = run(Command::new(venv.join("bin/python"))
+            .arg(self.stack.root.join("xtask/stack/seed_moto.py"))
+            .args([
+                &endpoint,
+                REGION,
+                ACCOUNT,
+                BUCKET,
+                CLUSTER_RESOURCE_ID,
+                &tenants.join(","),
+                "--tenants-only",
+            ]));
+        let (status, body) = http(port, "POST", "/moto-api/reset-auth", "0")?;
+        if status != 200 {
+            return Err(format!(
+                "switching moto's IAM enforcement back on failed: {status} {body}"
+            ));
+        }
+        seeded.map(|_| ())
+    }
+
     fn keys(&self) -> Result<ExecutionKeys> {
         let text = fs::read_to_string(self.keys_file()).map_err(|e| e.to_string())?;
         let json: serde_json::Value =

@@ -267,6 +267,40 @@ impl<'a> Postgres<'a> {
         Ok(cmd)
     }
 
+    /// Onboard more tenants' DB users and rows (benchmarks).
+    pub fn add_tenants(&self, tenants: &[String]) -> Result<()> {
+        let db = crate::DB_NAME;
+        let mut script = String::new();
+        for tenant in tenants {
+            script.push_str(&format!(
+                "\\set tenant_user {tenant}_dbuser\n\\ir tenant.sql\n"
+            ));
+        }
+        let rows: Vec<String> = tenants
+            .iter()
+            .map(|t| format!("('{t}_dbuser', '{t}@example.com', 'active', 'bronze')"))
+            .collect();
+        script.push_str(&format!(
+            "INSERT INTO tenant_metadata (tenant_id, email, status, tier) VALUES {} ON CONFLICT (tenant_id) DO NOTHING;\n",
+            rows.join(", ")
+        ));
+        // \\ir resolves tenant.sql next to the script, so write it into db/'s copy location.
+        let path = self.stack.dir.join("add-tenants.sql");
+        fs::write(&path, script).map_err(|e| e.to_string())?;
+        fs::copy(
+            self.stack.root.join("db/tenant.sql"),
+            self.stack.dir.join("tenant.sql"),
+        )
+        .map_err(|e| e.to_string())?;
+        run(self
+            .psql(db)?
+            .arg("-v")
+            .arg(format!("dbname={db}"))
+            .arg("-f")
+            .arg(path))?;
+        Ok(())
+    }
+
     fn apply_schema(&self) -> Result<()> {
         let db = crate::DB_NAME;
         let exists = run(self

@@ -32,9 +32,21 @@ def principal_tags(policy: str, tags: dict) -> str:
     return policy
 
 
+_ROLES = None
+
+
+def existing_roles(iam) -> set:
+    global _ROLES
+    if _ROLES is None:
+        _ROLES = {r["RoleName"] for page in iam.get_paginator("list_roles").paginate() for r in page["Roles"]}
+    return _ROLES
+
+
 def main() -> None:
     endpoint, region, account, bucket, cluster, tenants = sys.argv[1:7]
     tenants = tenants.split(",")
+    # --tenants-only: add tenants to a seeded server (benchmarks).
+    tenants_only = "--tenants-only" in sys.argv[7:]
     session = boto3.session.Session(
         aws_access_key_id="seed", aws_secret_access_key="seed", region_name=region
     )
@@ -42,15 +54,17 @@ def main() -> None:
     s3 = session.client("s3", endpoint_url=endpoint)
     values = {"account": account, "region": region, "bucket": bucket, "cluster_resource_id": cluster}
 
-    # The stand-in for the Lambda execution role: may only assume tenant roles.
-    iam.create_user(UserName="lambda-exec")
-    iam.put_user_policy(
-        UserName="lambda-exec",
-        PolicyName="assume-tenant-roles",
-        PolicyDocument=render((HERE / "execution-role-policy.json").read_text(), values),
-    )
-    key = iam.create_access_key(UserName="lambda-exec")["AccessKey"]
     exec_arn = f"arn:aws:iam::{account}:user/lambda-exec"
+    key = None
+    if not tenants_only:
+        # The stand-in for the Lambda execution role: may only assume tenant roles.
+        iam.create_user(UserName="lambda-exec")
+        iam.put_user_policy(
+            UserName="lambda-exec",
+            PolicyName="assume-tenant-roles",
+            PolicyDocument=render((HERE / "execution-role-policy.json").read_text(), values),
+        )
+        key = iam.create_access_key(UserName="lambda-exec")["AccessKey"]
 
     # moto needs the trusted principal's exact ARN (see DEVELOPERS.md).
     trust = json.dumps({
@@ -58,10 +72,13 @@ def main() -> None:
         "Statement": [{"Effect": "Allow", "Principal": {"AWS": exec_arn}, "Action": "sts:AssumeRole"}],
     })
     policy_template = render((HERE / "tenant-role-policy.json").read_text(), values)
-    s3.create_bucket(Bucket=bucket)
+    if not tenants_only:
+        s3.create_bucket(Bucket=bucket)
     for tenant in tenants:
         tags = {"s3_home": f"{tenant}_home", "dbuser": f"{tenant}_dbuser"}
         role = f"assumeRole-{tenant}"
+        if tenants_only and role in existing_roles(iam):
+            continue
         iam.create_role(
             RoleName=role,
             AssumeRolePolicyDocument=trust,
@@ -79,8 +96,13 @@ def main() -> None:
         s3.put_object(Bucket=bucket, Key=f"{home}/docs/readme.md", Body=f"# {tenant} docs\n".encode(),
                       ContentType="text/markdown")
 
-    print(json.dumps({"access_key_id": key["AccessKeyId"], "secret_access_key": key["SecretAccessKey"],
-                      "execution_arn": exec_arn}))
+        # A 1 KiB object for the benchmarks.
+        s3.put_object(Bucket=bucket, Key=f"{home}/bench-1k.bin", Body=bytes(range(256)) * 4,
+                      ContentType="application/octet-stream")
+
+    if key is not None:
+        print(json.dumps({"access_key_id": key["AccessKeyId"], "secret_access_key": key["SecretAccessKey"],
+                          "execution_arn": exec_arn}))
 
 
 if __name__ == "__main__":

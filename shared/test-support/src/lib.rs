@@ -55,6 +55,18 @@ impl Stack {
         |name| self.vars.get(name).cloned()
     }
 
+    /// The functions' environment: every variable but the tests' own.
+    pub fn function_env(&self) -> Vec<(String, String)> {
+        let mut vars: Vec<_> = self
+            .vars
+            .iter()
+            .filter(|(k, _)| !k.starts_with("STACK_"))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        vars.sort();
+        vars
+    }
+
     /// The stack's environment with some variables replaced.
     pub fn with(&self, overrides: &[(&str, &str)]) -> Stack {
         let mut vars = self.vars.clone();

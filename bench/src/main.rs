@@ -1,0 +1,477 @@
+//! `cargo xtask bench`: what a request costs, against the local stack.
+//!
+//! Scenarios, for s3-fetch (`GET /files/{key}`, 1 KiB) and aurora-query
+//! (`GET /tenant`):
+//! - **warm**: the handler in-process, N requests interleaving M tenants;
+//! - **floor**: a raw S3 GetObject on a built client with held credentials,
+//!   and a raw query on an open TLS connection, in the same run;
+//! - **AWS calls**: AssumeRole calls, DB connections and tokens per 1000 requests;
+//! - **cold**: the release binary under a minimal Lambda Runtime API, from
+//!   exec to the first response, and its peak RSS.
+//!
+//! Prints a table and writes `target/bench/results.json`. Not a test: no
+//! figure fails the run.
+
+mod runtime_api;
+mod stats;
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use lambda_http::{Body, Request, Response};
+use serde_json::{Value, json};
+use stats::{Percentiles, median, percentiles};
+use tenant_access::config::{DbConfig, FunctionConfig, S3Config};
+use tenant_access::{Caller, TenantSessions};
+use test_support::{Stack, event, request, with_key};
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Function {
+    S3Fetch,
+    AuroraQuery,
+}
+
+impl Function {
+    fn name(self) -> &'static str {
+        match self {
+            Function::S3Fetch => "s3-fetch",
+            Function::AuroraQuery => "aurora-query",
+        }
+    }
+
+    fn event(self, tenant: &str) -> Value {
+        let mut e = match self {
+            Function::S3Fetch => with_key(&event("s3-fetch/tenant1-get.json"), "bench-1k.bin"),
+            Function::AuroraQuery => event("aurora-query/tenant1-tenant.json"),
+        };
+        e["requestContext"]["authorizer"]["jwt"]["claims"]["custom:tenant_id"] = tenant.into();
+        e["requestContext"]["requestId"] = format!("bench-{tenant}").into();
+        e
+    }
+}
+
+enum App {
+    S3(s3_fetch::App),
+    Db(aurora_query::App),
+}
+
+impl App {
+    async fn new(function: Function, stack: &Stack) -> App {
+        let sdk = stack.sdk_config().await;
+        match function {
+            Function::S3Fetch => {
+                let config = s3_fetch::Config::from_lookup(&stack.lookup()).expect("config");
+                App::S3(s3_fetch::App::new(&config, &sdk))
+            }
+            Function::AuroraQuery => {
+                let config = aurora_query::Config::from_lookup(&stack.lookup()).expect("config");
+                App::Db(aurora_query::App::new(&config, &sdk).expect("CA bundle"))
+            }
+        }
+    }
+
+    async fn call(&self, request: Request) -> Response<Body> {
+        let result = match self {
+            App::S3(app) => s3_fetch::function_handler(app, request).await,
+            App::Db(app) => aurora_query::function_handler(app, request).await,
+        };
+        result.expect("handlers answer every request")
+    }
+
+    /// (AssumeRole calls, DB connections opened, tokens generated)
+    fn counters(&self) -> (u64, u64, u64) {
+        match self {
+            App::S3(app) => (app.sessions().assume_role_calls(), 0, 0),
+            App::Db(app) => (
+                app.sessions().assume_role_calls(),
+                app.db().connections_opened(),
+                app.db().tokens_generated(),
+            ),
+        }
+    }
+}
+
+fn tenant(i: usize) -> String {
+    format!("bench{:03}", i + 1)
+}
+
+struct Warm {
+    latency: Percentiles,
+    per_1000: (f64, f64, f64),
+    totals: (u64, u64, u64),
+    failures: usize,
+}
+
+async fn warm(stack: &Stack, function: Function, requests: usize, tenants: usize) -> Warm {
+    let app = App::new(function, stack).await;
+    // Warm-up: each tenant once, so the timed run starts in steady state.
+    for i in 0..tenants {
+        let response = app.call(request(&function.event(&tenant(i)))).await;
+        assert_eq!(response.status(), 200, "warm-up for {} failed", tenant(i));
+    }
+    let events: Vec<Value> = (0..tenants).map(|i| function.event(&tenant(i))).collect();
+    let prepared: Vec<Request> = (0..requests)
+        .map(|i| request(&events[i % tenants]))
+        .collect();
+    let before = app.counters();
+    let mut samples = Vec::with_capacity(requests);
+    let mut failures = 0;
+    for req in prepared {
+        let start = Instant::now();
+        let response = app.call(req).await;
+        samples.push(start.elapsed());
+        if response.status() != 200 {
+            failures += 1;
+        }
+    }
+    let after = app.counters();
+    let per = |a: u64, b: u64| (a - b) as f64 * 1000.0 / requests as f64;
+    Warm {
+        latency: percentiles(&samples),
+        per_1000: (
+            per(after.0, before.0),
+            per(after.1, before.1),
+            per(after.2, before.2),
+        ),
+        totals: after,
+        failures,
+    }
+}
+
+/// The same requests with the handler taken away: per tenant, an S3 client
+/// already built on held credentials, or an open TLS connection with the
+/// statement prepared; requests interleave the tenants as in the warm run.
+/// Tenants past the DB connection bound share the open connections instead
+/// (more connections than that is the warm run's cost, not the floor's).
+async fn floor(stack: &Stack, function: Function, requests: usize, tenants: usize) -> Percentiles {
+    let sdk = stack.sdk_config().await;
+    let mut samples = Vec::with_capacity(requests);
+    let callers: Vec<Caller> = (0..tenants)
+        .map(|i| Caller {
+            tenant: tenant(i).parse().expect("tenant id"),
+            request_id: "bench-floor".into(),
+        })
+        .collect();
+    match function {
+        Function::S3Fetch => {
+            let config = FunctionConfig::<S3Config>::from_lookup(&stack.lookup()).expect("config");
+            let sessions = TenantSessions::new(&sdk, &config.access);
+            let mut clients = Vec::new();
+            for caller in &callers {
+                let session = sessions.session(caller).await.expect("session");
+                let client = aws_sdk_s3::Client::from_conf(
+                    aws_sdk_s3::config::Builder::from(session.sdk_config())
+                        .force_path_style(true)
+                        .build(),
+                );
+                clients.push((client, format!("{}_home/bench-1k.bin", caller.tenant)));
+            }
+            for i in 0..requests + tenants {
+                let (s3, key) = &clients[i % tenants];
+                let start = Instant::now();
+                let out = s3
+                    .get_object()
+                    .bucket(&config.service.bucket)
+                    .key(key)
+                    .send()
+                    .await
+                    .expect("get");
+                let body = out.body.collect().await.expect("body").into_bytes();
+                assert_eq!(body.len(), 1024);
+                if i >= tenants {
+                    samples.push(start.elapsed());
+                }
+            }
+        }
+        Function::AuroraQuery => {
+            let config = FunctionConfig::<DbConfig>::from_lookup(&stack.lookup()).expect("config");
+            let sessions = TenantSessions::new(&sdk, &config.access);
+            let db = tenant_access::db::TenantDatabase::new(&config.service).expect("CA");
+            let open = tenants.min(config.service.connection_capacity.get());
+            let mut conns = Vec::new();
+            for caller in &callers[..open] {
+                let session = sessions.session(caller).await.expect("session");
+                conns.push(db.connection(&session).await.expect("connection"));
+            }
+            for i in 0..requests + open {
+                let conn = &mut conns[i % open];
+                let start = Instant::now();
+                let rows = conn
+                    .run(aurora_query::TENANT_METADATA_QUERY, &[])
+                    .await
+                    .expect("query");
+                assert_eq!(rows.len(), 1);
+                if i >= open {
+                    samples.push(start.elapsed());
+                }
+            }
+        }
+    }
+    percentiles(&samples)
+}
+
+struct Cold {
+    median_ms: f64,
+    peak_rss_kib: f64,
+    failures: usize,
+}
+
+fn peak_rss_kib(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn cold(stack: &Stack, function: Function, runs: usize) -> Cold {
+    let binary = test_support::root()
+        .join("target/release")
+        .join(function.name());
+    let mut times = Vec::new();
+    let mut rss = Vec::new();
+    let mut failures = 0;
+    for run in 0..runs {
+        // A different tenant per run: nothing is warm anywhere.
+        let event = function.event(&tenant(run % 200)).to_string();
+        let api = runtime_api::RuntimeApi::start(event).expect("runtime API");
+        let start = Instant::now();
+        let mut child = Command::new(&binary)
+            .envs(stack.function_env())
+            .env("RUST_LOG", "warn")
+            .env("AWS_LAMBDA_RUNTIME_API", &api.addr)
+            .env("AWS_LAMBDA_FUNCTION_NAME", function.name())
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+            .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/bench")
+            .env("AWS_LAMBDA_LOG_STREAM_NAME", "bench")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "{}: {e} (build it with cargo build --release)",
+                    binary.display()
+                )
+            });
+        match api.outcome(Duration::from_secs(30)) {
+            Some(outcome) if outcome.status == Some(200) => {
+                times.push((outcome.at - start).as_secs_f64() * 1000.0);
+                if let Some(kib) = peak_rss_kib(child.id()) {
+                    rss.push(kib);
+                }
+            }
+            Some(outcome) => {
+                failures += 1;
+                let what = outcome
+                    .error
+                    .unwrap_or_else(|| format!("status {:?}", outcome.status));
+                eprintln!(
+                    "bench: cold run {run} of {} failed: {what}",
+                    function.name()
+                );
+            }
+            None => {
+                failures += 1;
+                eprintln!(
+                    "bench: cold run {run} of {} got no response within 30 s",
+                    function.name()
+                );
+            }
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    Cold {
+        median_ms: median(&mut times),
+        peak_rss_kib: median(&mut rss),
+        failures,
+    }
+}
+
+struct Args {
+    requests: usize,
+    tenants: Vec<usize>,
+    cold_runs: usize,
+    out: PathBuf,
+}
+
+fn args() -> Args {
+    let mut a = Args {
+        requests: 2000,
+        tenants: vec![10, 200],
+        cold_runs: 10,
+        out: PathBuf::from("target/bench/results.json"),
+    };
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let mut it = argv.iter();
+    while let Some(flag) = it.next() {
+        let mut value = || {
+            it.next()
+                .cloned()
+                .unwrap_or_else(|| usage(&format!("{flag} needs a value")))
+        };
+        match flag.as_str() {
+            "--requests" => {
+                a.requests = value()
+                    .parse()
+                    .unwrap_or_else(|_| usage("--requests takes a number"))
+            }
+            "--tenants" => {
+                a.tenants = value()
+                    .split(',')
+                    .map(|t| {
+                        t.parse()
+                            .ok()
+                            .filter(|n| (1..=200).contains(n))
+                            .unwrap_or_else(|| usage("--tenants: 1..=200, comma-separated"))
+                    })
+                    .collect()
+            }
+            "--cold-runs" => {
+                a.cold_runs = value()
+                    .parse()
+                    .unwrap_or_else(|_| usage("--cold-runs takes a number"))
+            }
+            "--out" => a.out = PathBuf::from(value()),
+            _ => usage(&format!("unknown argument {flag}")),
+        }
+    }
+    a
+}
+
+fn usage(problem: &str) -> ! {
+    eprintln!(
+        "bench: {problem}\nusage: cargo xtask bench [--requests 2000] [--tenants 10,200] [--cold-runs 10] [--out FILE]"
+    );
+    std::process::exit(2)
+}
+
+fn commit() -> String {
+    Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default()
+}
+
+#[tokio::main]
+async fn main() {
+    let args = args();
+    let stack = Stack::load();
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    let mut scenarios = Vec::new();
+    let mut table = Vec::new();
+    for function in [Function::S3Fetch, Function::AuroraQuery] {
+        for &tenants in &args.tenants {
+            let floor = floor(&stack, function, args.requests, tenants).await;
+            scenarios.push(json!({
+                "function": function.name(), "scenario": "floor", "tenants": tenants, "requests": args.requests,
+                "p50_us": floor.p50, "p90_us": floor.p90, "p99_us": floor.p99,
+            }));
+            table.push(format!(
+                "{:<13} {:<6} {:>4} {:>9.0} {:>9.0} {:>9.0}",
+                function.name(),
+                "floor",
+                tenants,
+                floor.p50,
+                floor.p90,
+                floor.p99
+            ));
+            let w = warm(&stack, function, args.requests, tenants).await;
+            let overhead = w.latency.p50 / floor.p50;
+            let mut misses = Vec::new();
+            if overhead > 1.15 {
+                misses.push(format!("overhead {overhead:.2} > 1.15"));
+            }
+            if w.latency.p99 > 3.0 * w.latency.p50 {
+                misses.push(format!(
+                    "p99 {:.0} > 3 x p50 {:.0}",
+                    w.latency.p99, w.latency.p50
+                ));
+            }
+            if w.totals.0 > tenants as u64 {
+                misses.push(format!(
+                    "{} AssumeRole calls for {tenants} tenants",
+                    w.totals.0
+                ));
+            }
+            if function == Function::AuroraQuery && w.totals.1 > tenants as u64 {
+                misses.push(format!(
+                    "{} DB connections for {tenants} tenants",
+                    w.totals.1
+                ));
+            }
+            scenarios.push(json!({
+                "function": function.name(), "scenario": "warm", "tenants": tenants, "requests": args.requests,
+                "p50_us": w.latency.p50, "p90_us": w.latency.p90, "p99_us": w.latency.p99,
+                "floor_p50_us": floor.p50, "overhead": overhead,
+                "assume_role_per_1000": w.per_1000.0, "db_connections_per_1000": w.per_1000.1, "tokens_per_1000": w.per_1000.2,
+                "assume_role_total": w.totals.0, "db_connections_total": w.totals.1, "tokens_total": w.totals.2,
+                "failures": w.failures, "targets_missed": misses,
+            }));
+            table.push(format!(
+                "{:<13} {:<6} {:>4} {:>9.0} {:>9.0} {:>9.0} {:>8.2} {:>7.1} {:>7.1} {:>7.1}",
+                function.name(),
+                "warm",
+                tenants,
+                w.latency.p50,
+                w.latency.p90,
+                w.latency.p99,
+                overhead,
+                w.per_1000.0,
+                w.per_1000.1,
+                w.per_1000.2
+            ));
+        }
+        let c = cold(&stack, function, args.cold_runs);
+        scenarios.push(json!({
+            "function": function.name(), "scenario": "cold", "runs": args.cold_runs,
+            "median_ms": c.median_ms, "peak_rss_kib": c.peak_rss_kib, "failures": c.failures,
+        }));
+        table.push(format!(
+            "{:<13} {:<6} {:>4} cold start median {:.1} ms, peak RSS {:.1} MiB ({} runs, {} failed)",
+            function.name(), "cold", "", c.median_ms, c.peak_rss_kib / 1024.0, args.cold_runs, c.failures
+        ));
+    }
+    let results =
+        json!({ "machine": { "cores": cores, "commit": commit() }, "scenarios": scenarios });
+    println!(
+        "{:<13} {:<6} {:>4} {:>9} {:>9} {:>9} {:>8} {:>7} {:>7} {:>7}",
+        "function",
+        "run",
+        "ten.",
+        "p50 us",
+        "p90 us",
+        "p99 us",
+        "overhd",
+        "STS/1k",
+        "conn/1k",
+        "tok/1k"
+    );
+    for line in table {
+        println!("{line}");
+    }
+    for s in results["scenarios"].as_array().into_iter().flatten() {
+        if let Some(misses) = s["targets_missed"].as_array().filter(|m| !m.is_empty()) {
+            println!(
+                "target missed: {} warm {} tenants: {}",
+                s["function"],
+                s["tenants"],
+                Value::Array(misses.clone())
+            );
+        }
+    }
+    println!("machine: {cores} cores, commit {}", commit());
+    if let Some(dir) = args.out.parent() {
+        std::fs::create_dir_all(dir).expect("results dir");
+    }
+    std::fs::write(
+        &args.out,
+        serde_json::to_string_pretty(&results).expect("JSON"),
+    )
+    .expect("write results");
+    println!("results: {}", args.out.display());
+}
