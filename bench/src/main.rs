@@ -2,9 +2,11 @@
 //!
 //! Scenarios, for s3-fetch (`GET /files/{key}`, 1 KiB) and aurora-query
 //! (`GET /tenant`):
-//! - **warm**: the handler in-process, N requests interleaving M tenants;
+//! - **warm**: the handler in-process, N requests interleaving M tenants
+//!   (past the cache bound, 200 tenants, `--requests-over-bound` requests);
 //! - **floor**: a raw S3 GetObject on a built client with held credentials,
-//!   and a raw query on an open TLS connection, in the same run;
+//!   or a raw query on an open TLS connection, to the same tenant, timed
+//!   right before each handler request (paired, so server drift cancels);
 //! - **AWS calls**: AssumeRole calls, DB connections and tokens per 1000 requests;
 //! - **cold**: the release binary under a minimal Lambda Runtime API, from
 //!   exec to the first response, and its peak RSS.
@@ -92,23 +94,121 @@ impl App {
     }
 }
 
+/// The default `TENANT_CACHE_CAPACITY`.
+const BOUND: usize = 100;
+
 fn tenant(i: usize) -> String {
     format!("bench{:03}", i + 1)
 }
 
 struct Warm {
     latency: Percentiles,
+    floor: Percentiles,
     per_1000: (f64, f64, f64),
     totals: (u64, u64, u64),
     failures: usize,
 }
 
+/// The same requests with the handler taken away: per tenant, an S3 client
+/// already built on held credentials, or an open TLS connection with the
+/// statement prepared. Tenants past the DB connection bound share the open
+/// connections (more connections is the handler's cost, not the floor's).
+enum Floor {
+    S3 {
+        bucket: String,
+        clients: Vec<(aws_sdk_s3::Client, String)>,
+    },
+    Db {
+        _db: tenant_access::db::TenantDatabase,
+        conns: Vec<tenant_access::db::TenantConnection>,
+    },
+}
+
+impl Floor {
+    async fn new(stack: &Stack, function: Function, tenants: usize) -> Floor {
+        let sdk = stack.sdk_config().await;
+        let callers: Vec<Caller> = (0..tenants)
+            .map(|i| Caller {
+                tenant: tenant(i).parse().expect("tenant id"),
+                request_id: "bench-floor".into(),
+            })
+            .collect();
+        match function {
+            Function::S3Fetch => {
+                let config =
+                    FunctionConfig::<S3Config>::from_lookup(&stack.lookup()).expect("config");
+                let sessions = TenantSessions::new(&sdk, &config.access);
+                let mut clients = Vec::new();
+                for caller in &callers {
+                    let session = sessions.session(caller).await.expect("session");
+                    let client = aws_sdk_s3::Client::from_conf(
+                        aws_sdk_s3::config::Builder::from(session.sdk_config())
+                            .force_path_style(true)
+                            .build(),
+                    );
+                    clients.push((client, format!("{}_home/bench-1k.bin", caller.tenant)));
+                }
+                Floor::S3 {
+                    bucket: config.service.bucket,
+                    clients,
+                }
+            }
+            Function::AuroraQuery => {
+                let config =
+                    FunctionConfig::<DbConfig>::from_lookup(&stack.lookup()).expect("config");
+                let sessions = TenantSessions::new(&sdk, &config.access);
+                let db = tenant_access::db::TenantDatabase::new(&config.service).expect("CA");
+                let open = tenants.min(config.service.connection_capacity.get());
+                let mut conns = Vec::new();
+                for caller in &callers[..open] {
+                    let session = sessions.session(caller).await.expect("session");
+                    conns.push(db.connection(&session).await.expect("connection"));
+                }
+                Floor::Db { _db: db, conns }
+            }
+        }
+    }
+
+    /// One raw request for the i-th tenant; returns its latency.
+    async fn call(&mut self, i: usize) -> Duration {
+        let start = Instant::now();
+        match self {
+            Floor::S3 { bucket, clients } => {
+                let (s3, key) = &clients[i % clients.len()];
+                let out = s3
+                    .get_object()
+                    .bucket(bucket.as_str())
+                    .key(key)
+                    .send()
+                    .await
+                    .expect("get");
+                let body = out.body.collect().await.expect("body").into_bytes();
+                assert_eq!(body.len(), 1024);
+            }
+            Floor::Db { conns, .. } => {
+                let n = conns.len();
+                let rows = conns[i % n]
+                    .run(aurora_query::TENANT_METADATA_QUERY, &[])
+                    .await
+                    .expect("query");
+                assert_eq!(rows.len(), 1);
+            }
+        }
+        start.elapsed()
+    }
+}
+
+/// N handler requests interleaving M tenants, each paired with one floor
+/// request to the same tenant right before it, so both see the same server
+/// conditions and their ratio is the handler's own cost.
 async fn warm(stack: &Stack, function: Function, requests: usize, tenants: usize) -> Warm {
     let app = App::new(function, stack).await;
+    let mut floor = Floor::new(stack, function, tenants).await;
     // Warm-up: each tenant once, so the timed run starts in steady state.
     for i in 0..tenants {
         let response = app.call(request(&function.event(&tenant(i)))).await;
         assert_eq!(response.status(), 200, "warm-up for {} failed", tenant(i));
+        floor.call(i).await;
     }
     let events: Vec<Value> = (0..tenants).map(|i| function.event(&tenant(i))).collect();
     let prepared: Vec<Request> = (0..requests)
@@ -116,8 +216,10 @@ async fn warm(stack: &Stack, function: Function, requests: usize, tenants: usize
         .collect();
     let before = app.counters();
     let mut samples = Vec::with_capacity(requests);
+    let mut floor_samples = Vec::with_capacity(requests);
     let mut failures = 0;
-    for req in prepared {
+    for (i, req) in prepared.into_iter().enumerate() {
+        floor_samples.push(floor.call(i).await);
         let start = Instant::now();
         let response = app.call(req).await;
         samples.push(start.elapsed());
@@ -129,6 +231,7 @@ async fn warm(stack: &Stack, function: Function, requests: usize, tenants: usize
     let per = |a: u64, b: u64| (a - b) as f64 * 1000.0 / requests as f64;
     Warm {
         latency: percentiles(&samples),
+        floor: percentiles(&floor_samples),
         per_1000: (
             per(after.0, before.0),
             per(after.1, before.1),
@@ -137,78 +240,6 @@ async fn warm(stack: &Stack, function: Function, requests: usize, tenants: usize
         totals: after,
         failures,
     }
-}
-
-/// The same requests with the handler taken away: per tenant, an S3 client
-/// already built on held credentials, or an open TLS connection with the
-/// statement prepared; requests interleave the tenants as in the warm run.
-/// Tenants past the DB connection bound share the open connections instead
-/// (more connections than that is the warm run's cost, not the floor's).
-async fn floor(stack: &Stack, function: Function, requests: usize, tenants: usize) -> Percentiles {
-    let sdk = stack.sdk_config().await;
-    let mut samples = Vec::with_capacity(requests);
-    let callers: Vec<Caller> = (0..tenants)
-        .map(|i| Caller {
-            tenant: tenant(i).parse().expect("tenant id"),
-            request_id: "bench-floor".into(),
-        })
-        .collect();
-    match function {
-        Function::S3Fetch => {
-            let config = FunctionConfig::<S3Config>::from_lookup(&stack.lookup()).expect("config");
-            let sessions = TenantSessions::new(&sdk, &config.access);
-            let mut clients = Vec::new();
-            for caller in &callers {
-                let session = sessions.session(caller).await.expect("session");
-                let client = aws_sdk_s3::Client::from_conf(
-                    aws_sdk_s3::config::Builder::from(session.sdk_config())
-                        .force_path_style(true)
-                        .build(),
-                );
-                clients.push((client, format!("{}_home/bench-1k.bin", caller.tenant)));
-            }
-            for i in 0..requests + tenants {
-                let (s3, key) = &clients[i % tenants];
-                let start = Instant::now();
-                let out = s3
-                    .get_object()
-                    .bucket(&config.service.bucket)
-                    .key(key)
-                    .send()
-                    .await
-                    .expect("get");
-                let body = out.body.collect().await.expect("body").into_bytes();
-                assert_eq!(body.len(), 1024);
-                if i >= tenants {
-                    samples.push(start.elapsed());
-                }
-            }
-        }
-        Function::AuroraQuery => {
-            let config = FunctionConfig::<DbConfig>::from_lookup(&stack.lookup()).expect("config");
-            let sessions = TenantSessions::new(&sdk, &config.access);
-            let db = tenant_access::db::TenantDatabase::new(&config.service).expect("CA");
-            let open = tenants.min(config.service.connection_capacity.get());
-            let mut conns = Vec::new();
-            for caller in &callers[..open] {
-                let session = sessions.session(caller).await.expect("session");
-                conns.push(db.connection(&session).await.expect("connection"));
-            }
-            for i in 0..requests + open {
-                let conn = &mut conns[i % open];
-                let start = Instant::now();
-                let rows = conn
-                    .run(aurora_query::TENANT_METADATA_QUERY, &[])
-                    .await
-                    .expect("query");
-                assert_eq!(rows.len(), 1);
-                if i >= open {
-                    samples.push(start.elapsed());
-                }
-            }
-        }
-    }
-    percentiles(&samples)
 }
 
 struct Cold {
@@ -290,6 +321,7 @@ fn cold(stack: &Stack, function: Function, runs: usize) -> Cold {
 
 struct Args {
     requests: usize,
+    requests_over_bound: usize,
     tenants: Vec<usize>,
     cold_runs: usize,
     out: PathBuf,
@@ -298,6 +330,7 @@ struct Args {
 fn args() -> Args {
     let mut a = Args {
         requests: 2000,
+        requests_over_bound: 200,
         tenants: vec![10, 200],
         cold_runs: 10,
         out: PathBuf::from("target/bench/results.json"),
@@ -315,6 +348,11 @@ fn args() -> Args {
                 a.requests = value()
                     .parse()
                     .unwrap_or_else(|_| usage("--requests takes a number"))
+            }
+            "--requests-over-bound" => {
+                a.requests_over_bound = value()
+                    .parse()
+                    .unwrap_or_else(|_| usage("--requests-over-bound takes a number"))
             }
             "--tenants" => {
                 a.tenants = value()
@@ -341,7 +379,7 @@ fn args() -> Args {
 
 fn usage(problem: &str) -> ! {
     eprintln!(
-        "bench: {problem}\nusage: cargo xtask bench [--requests 2000] [--tenants 10,200] [--cold-runs 10] [--out FILE]"
+        "bench: {problem}\nusage: cargo xtask bench [--requests 2000] [--requests-over-bound 200] [--tenants 10,200] [--cold-runs 10] [--out FILE]"
     );
     std::process::exit(2)
 }
@@ -366,9 +404,17 @@ async fn main() {
     let mut table = Vec::new();
     for function in [Function::S3Fetch, Function::AuroraQuery] {
         for &tenants in &args.tenants {
-            let floor = floor(&stack, function, args.requests, tenants).await;
+            // Past the session cache bound every request is a cache miss by
+            // design (AssumeRole, new connection): fewer requests show that.
+            let requests = if tenants > BOUND {
+                args.requests_over_bound
+            } else {
+                args.requests
+            };
+            let w = warm(&stack, function, requests, tenants).await;
+            let floor = w.floor;
             scenarios.push(json!({
-                "function": function.name(), "scenario": "floor", "tenants": tenants, "requests": args.requests,
+                "function": function.name(), "scenario": "floor", "tenants": tenants, "requests": requests,
                 "p50_us": floor.p50, "p90_us": floor.p90, "p99_us": floor.p99,
             }));
             table.push(format!(
@@ -380,7 +426,6 @@ async fn main() {
                 floor.p90,
                 floor.p99
             ));
-            let w = warm(&stack, function, args.requests, tenants).await;
             let overhead = w.latency.p50 / floor.p50;
             let mut misses = Vec::new();
             if overhead > 1.15 {
@@ -405,7 +450,7 @@ async fn main() {
                 ));
             }
             scenarios.push(json!({
-                "function": function.name(), "scenario": "warm", "tenants": tenants, "requests": args.requests,
+                "function": function.name(), "scenario": "warm", "tenants": tenants, "requests": requests,
                 "p50_us": w.latency.p50, "p90_us": w.latency.p90, "p99_us": w.latency.p99,
                 "floor_p50_us": floor.p50, "overhead": overhead,
                 "assume_role_per_1000": w.per_1000.0, "db_connections_per_1000": w.per_1000.1, "tokens_per_1000": w.per_1000.2,

@@ -9,6 +9,7 @@
 //! cargo xtask down    stop what `up` started
 //! ```
 
+mod http_bench;
 mod moto;
 mod postgres;
 mod process;
@@ -305,6 +306,9 @@ fn dev(stack: &Stack) -> Result<()> {
 /// `cargo xtask bench [ARGS]`: stack up, bench tenants seeded, release
 /// binaries built, then the bench runner (ARGS go to it; `--help` lists them).
 fn bench(stack: &Stack, args: &[String]) -> Result<()> {
+    // A fresh moto: it scans its sessions linearly, so sessions left by
+    // earlier runs would slow every STS and S3 call being measured.
+    Moto::new(stack).down()?;
     stack.up()?;
     let tenants: Vec<String> = (1..=BENCH_TENANTS)
         .map(|i| format!("bench{i:03}"))
@@ -324,12 +328,32 @@ fn bench(stack: &Stack, args: &[String]) -> Result<()> {
         "-p",
         "bench",
     ]))?;
+    // xtask's own flags; the rest go to the bench runner.
+    let no_http = args.iter().any(|a| a == "--no-http");
+    let runner_args: Vec<&String> = args.iter().filter(|a| *a != "--no-http").collect();
+    let out = runner_args
+        .iter()
+        .position(|a| *a == "--out")
+        .and_then(|i| runner_args.get(i + 1))
+        .map(|p| stack.root.join(p))
+        .unwrap_or_else(|| stack.root.join("target/bench/results.json"));
     run_visible(
         Command::new(stack.root.join("target/release/bench"))
             .current_dir(&stack.root)
             .env("TENANT_ACCESS_STACK_ENV", stack.env_file())
-            .args(args),
+            .args(&runner_args),
+    )?;
+    if no_http {
+        return Ok(());
+    }
+    let text = fs::read_to_string(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+    let mut results: serde_json::Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+    http_bench::run_http(stack, &mut results, 20)?;
+    fs::write(
+        &out,
+        serde_json::to_string_pretty(&results).map_err(|e| e.to_string())?,
     )
+    .map_err(|e| e.to_string())
 }
 
 /// Tenants seeded for benchmarks: more than the default cache bounds.

@@ -1,0 +1,144 @@
+//! The warm scenario through HTTP: `cargo lambda watch` (release build) with
+//! `wrk` POSTing fixture events to its Lambda Invoke endpoint. Shows what
+//! the emulator adds on top of the in-process figures of `bench`.
+
+use std::fs;
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use crate::process::{Result, is_root, require_free_port, run, wait_for_port};
+use crate::{Stack, cargo};
+
+const PORT: u16 = 55900;
+
+/// (function, fixture) pairs driven through HTTP.
+const TARGETS: [(&str, &str); 2] = [
+    ("s3-fetch", "events/s3-fetch/tenant1-get.json"),
+    ("aurora-query", "events/aurora-query/tenant1-tenant.json"),
+];
+
+fn ensure_wrk() -> Result<()> {
+    if Command::new("wrk").arg("--version").output().is_ok() {
+        return Ok(());
+    }
+    if !is_root() {
+        return Err("wrk is not installed (Debian: apt-get install wrk)".into());
+    }
+    crate::postgres::apt_install(&["wrk"])
+}
+
+/// Run the HTTP scenario and append its figures to `results`.
+pub fn run_http(stack: &Stack, results: &mut serde_json::Value, seconds: u64) -> Result<()> {
+    ensure_wrk()?;
+    require_free_port(
+        PORT,
+        "the benchmark's cargo lambda watch",
+        "(none: stop the other process)",
+    )?;
+    let venv = stack.venv(&[
+        stack.root.join("xtask/stack/requirements.txt"),
+        stack.root.join("xtask/stack/requirements-dev.txt"),
+    ])?;
+    let path = format!(
+        "{}/bin:{}",
+        venv.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let log = fs::File::create(stack.dir.join("bench-watch.log")).map_err(|e| e.to_string())?;
+    let mut watch = cargo()
+        .current_dir(&stack.root)
+        .env("PATH", &path)
+        .args([
+            "lambda",
+            "watch",
+            "--release",
+            "--invoke-address",
+            "127.0.0.1",
+        ])
+        .args(["--invoke-port", &PORT.to_string(), "--env-file"])
+        .arg(stack.dir.join("functions.env"))
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().map_err(|e| e.to_string())?)
+        .stderr(log)
+        .process_group(0)
+        .spawn()
+        .map_err(|e| format!("starting cargo lambda watch: {e}"))?;
+    let outcome = (|| -> Result<()> {
+        wait_for_port(
+            PORT,
+            "cargo lambda watch",
+            Duration::from_secs(120),
+            &stack.dir.join("bench-watch.log"),
+        )?;
+        for (function, fixture) in TARGETS {
+            let url =
+                format!("http://127.0.0.1:{PORT}/2015-03-31/functions/{function}/invocations");
+            let body = fs::read_to_string(stack.root.join(fixture)).map_err(|e| e.to_string())?;
+            let script = stack.dir.join(format!("wrk-{function}.lua"));
+            fs::write(&script, format!("wrk.method = \"POST\"\nwrk.headers[\"Content-Type\"] = \"application/json\"\nwrk.body = [==[{body}]==]\n"))
+                .map_err(|e| e.to_string())?;
+            // Warm-up: the first invocation compiles and starts the function.
+            run(Command::new("wrk")
+                .args(["-t1", "-c1", "-d15s", "-s"])
+                .arg(&script)
+                .arg(&url))?;
+            let out = run(Command::new("wrk")
+                .args(["-t1", "-c1", &format!("-d{seconds}s"), "--latency", "-s"])
+                .arg(&script)
+                .arg(&url))?;
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            let pct = |label: &str| percentile_us(&text, label);
+            let requests = text
+                .lines()
+                .find(|l| l.contains("requests in"))
+                .and_then(|l| l.split_whitespace().next()?.parse::<u64>().ok())
+                .unwrap_or(0);
+            let non_2xx = text
+                .lines()
+                .find(|l| l.contains("Non-2xx"))
+                .and_then(|l| l.split_whitespace().last()?.parse::<u64>().ok())
+                .unwrap_or(0);
+            println!(
+                "{function:<13} http   (cargo lambda watch + wrk, 1 connection, {seconds} s): p50 {:.0} us, p90 {:.0} us, p99 {:.0} us, {requests} requests, {non_2xx} non-2xx",
+                pct("50%"),
+                pct("90%"),
+                pct("99%")
+            );
+            if let Some(list) = results["scenarios"].as_array_mut() {
+                list.push(serde_json::json!({
+                    "function": function, "scenario": "http", "tenants": 1, "requests": requests,
+                    "p50_us": pct("50%"), "p90_us": pct("90%"), "p99_us": pct("99%"), "non_2xx": non_2xx,
+                    "via": "cargo lambda watch --release, wrk -c1 POST to the Invoke API",
+                }));
+            }
+        }
+        Ok(())
+    })();
+    let _ = Command::new("kill")
+        .arg("--")
+        .arg(format!("-{}", watch.id()))
+        .status();
+    let _ = watch.wait();
+    outcome
+}
+
+/// wrk prints e.g. `     50%  312.00us` or `99%    1.20ms`.
+fn percentile_us(text: &str, label: &str) -> f64 {
+    text.lines()
+        .map(str::trim)
+        .find_map(|l| l.strip_prefix(label))
+        .and_then(|v| {
+            let v = v.trim();
+            let (number, unit) = v.split_at(v.find(|c: char| c.is_ascii_alphabetic())?);
+            let n: f64 = number.parse().ok()?;
+            Some(match unit {
+                "us" => n,
+                "ms" => n * 1e3,
+                "s" => n * 1e6,
+                _ => return None,
+            })
+        })
+        .unwrap_or(f64::NAN)
+}
