@@ -67,54 +67,61 @@ impl<'a> Moto<'a> {
         fs::write(self.pid_file(), child.id().to_string()).map_err(|e| e.to_string())?;
         wait_for_port(port, "moto", Duration::from_secs(60), &self.log())?;
 
-        let endpoint = format!("http://127.0.0.1:{port}");
-        let seeded = run(Command::new(venv.join("bin/python"))
-            .arg(self.stack.root.join("xtask/stack/seed_moto.py"))
-            .args([
-                &endpoint,
-                REGION,
-                ACCOUNT,
-                BUCKET,
-                CLUSTER_RESOURCE_ID,
-                &TENANTS.join(","),
-            ]))?;
-        fs::write(self.keys_file(), &seeded.stdout).map_err(|e| e.to_string())?;
-        let (status, body) = http(port, "POST", "/moto-api/reset-auth", "0")?;
-        if status != 200 {
-            return Err(format!(
-                "switching moto's IAM enforcement on failed: {status} {body}"
-            ));
-        }
+        let tenants: Vec<String> = TENANTS.iter().map(|t| t.to_string()).collect();
+        let seeded = self.seed(&venv, &tenants, &[])?;
+        fs::write(self.keys_file(), &seeded).map_err(|e| e.to_string())?;
+        self.enforce()?;
+        let endpoint = self.endpoint();
         eprintln!("xtask: moto started on {endpoint} with IAM enforcement on");
         self.keys()
     }
 
-    /// Add tenant roles and objects to the running server. Enforcement is
-    /// off only while seeding, as at start-up.
-    pub fn add_tenants(&self, tenants: &[String]) -> Result<()> {
-        let port = self.stack.moto_port;
-        let venv = self
-            .stack
-            .venv(&[self.stack.root.join("xtask/stack/requirements.txt")])?;
-        let endpoint = format!("http://127.0.0.1:{port}");
-        http(port, "POST", "/moto-api/reset-auth", "1000000")?;
-        let seeded = run(Command::new(venv.join("bin/python"))
+    fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.stack.moto_port)
+    }
+
+    /// Run the seed script; returns what it printed.
+    fn seed(&self, venv: &std::path::Path, tenants: &[String], extra: &[&str]) -> Result<Vec<u8>> {
+        let out = run(Command::new(venv.join("bin/python"))
             .arg(self.stack.root.join("xtask/stack/seed_moto.py"))
             .args([
-                &endpoint,
+                &self.endpoint(),
                 REGION,
                 ACCOUNT,
                 BUCKET,
                 CLUSTER_RESOURCE_ID,
                 &tenants.join(","),
-                "--tenants-only",
-            ]));
-        let (status, body) = http(port, "POST", "/moto-api/reset-auth", "0")?;
-        if status != 200 {
-            return Err(format!(
-                "switching moto's IAM enforcement back on failed: {status} {body}"
-            ));
+            ])
+            .args(extra))?;
+        Ok(out.stdout)
+    }
+
+    /// Switch IAM enforcement on: no unauthenticated actions left.
+    fn enforce(&self) -> Result<()> {
+        let (status, body) = http(self.stack.moto_port, "POST", "/moto-api/reset-auth", "0")?;
+        if status == 200 {
+            Ok(())
+        } else {
+            Err(format!(
+                "switching moto's IAM enforcement on failed: {status} {body}"
+            ))
         }
+    }
+
+    /// Add tenant roles and objects to the running server. Enforcement is
+    /// off only while seeding, as at start-up.
+    pub fn add_tenants(&self, tenants: &[String]) -> Result<()> {
+        let venv = self
+            .stack
+            .venv(&[self.stack.root.join("xtask/stack/requirements.txt")])?;
+        http(
+            self.stack.moto_port,
+            "POST",
+            "/moto-api/reset-auth",
+            "1000000",
+        )?;
+        let seeded = self.seed(&venv, tenants, &["--tenants-only"]);
+        self.enforce()?;
         seeded.map(|_| ())
     }
 

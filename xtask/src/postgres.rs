@@ -284,7 +284,7 @@ impl<'a> Postgres<'a> {
             "INSERT INTO tenant_metadata (tenant_id, email, status, tier) VALUES {} ON CONFLICT (tenant_id) DO NOTHING;\n",
             rows.join(", ")
         ));
-        // \\ir resolves tenant.sql next to the script, so write it into db/'s copy location.
+        // psql resolves \ir next to the script: put a copy of db/tenant.sql there.
         let path = self.stack.dir.join("add-tenants.sql");
         fs::write(&path, script).map_err(|e| e.to_string())?;
         fs::copy(

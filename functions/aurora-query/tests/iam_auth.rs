@@ -114,6 +114,27 @@ async fn assert_refused(stack: &Stack, user: &str, password: &str, reason: &str)
     );
 }
 
+/// A token signed by tenant1's own session (assumed directly).
+async fn tenant1_token(
+    stack: &Stack,
+    host: Option<&str>,
+    port_offset: u16,
+    user: &str,
+    signed_at: SystemTime,
+) -> String {
+    let ep = endpoint(stack);
+    let creds = stack.raw_tenant_credentials("tenant1").await;
+    token(
+        stack,
+        creds,
+        host.unwrap_or(&ep.host),
+        ep.port + port_offset,
+        user,
+        signed_at,
+    )
+    .await
+}
+
 struct Endpoint {
     host: String,
     port: u16,
@@ -129,17 +150,7 @@ fn endpoint(stack: &Stack) -> Endpoint {
 #[tokio::test]
 async fn a_valid_token_of_the_tenants_own_session_logs_in() {
     let stack = Stack::load();
-    let ep = endpoint(&stack);
-    let creds = stack.raw_tenant_credentials("tenant1").await;
-    let password = token(
-        &stack,
-        creds,
-        &ep.host,
-        ep.port,
-        "tenant1_dbuser",
-        SystemTime::now(),
-    )
-    .await;
+    let password = tenant1_token(&stack, None, 0, "tenant1_dbuser", SystemTime::now()).await;
     let client = login(&stack, "tenant1_dbuser", &password)
         .await
         .expect("a valid token is accepted");
@@ -154,17 +165,7 @@ async fn a_valid_token_of_the_tenants_own_session_logs_in() {
 #[tokio::test]
 async fn tenant1_session_cannot_log_in_as_tenant2() {
     let stack = Stack::load();
-    let ep = endpoint(&stack);
-    let creds = stack.raw_tenant_credentials("tenant1").await;
-    let password = token(
-        &stack,
-        creds,
-        &ep.host,
-        ep.port,
-        "tenant2_dbuser",
-        SystemTime::now(),
-    )
-    .await;
+    let password = tenant1_token(&stack, None, 0, "tenant2_dbuser", SystemTime::now()).await;
     assert_refused(
         &stack,
         "tenant2_dbuser",
@@ -177,34 +178,14 @@ async fn tenant1_session_cannot_log_in_as_tenant2() {
 #[tokio::test]
 async fn a_token_for_one_user_is_not_a_password_for_another() {
     let stack = Stack::load();
-    let ep = endpoint(&stack);
-    let creds = stack.raw_tenant_credentials("tenant1").await;
-    let password = token(
-        &stack,
-        creds,
-        &ep.host,
-        ep.port,
-        "tenant1_dbuser",
-        SystemTime::now(),
-    )
-    .await;
+    let password = tenant1_token(&stack, None, 0, "tenant1_dbuser", SystemTime::now()).await;
     assert_refused(&stack, "tenant2_dbuser", &password, "another DB user").await;
 }
 
 #[tokio::test]
 async fn a_tampered_signature_is_refused() {
     let stack = Stack::load();
-    let ep = endpoint(&stack);
-    let creds = stack.raw_tenant_credentials("tenant1").await;
-    let password = token(
-        &stack,
-        creds,
-        &ep.host,
-        ep.port,
-        "tenant1_dbuser",
-        SystemTime::now(),
-    )
-    .await;
+    let password = tenant1_token(&stack, None, 0, "tenant1_dbuser", SystemTime::now()).await;
     // Change one character of the signature itself (the SDK does not put it last).
     let at = password.find("X-Amz-Signature=").expect("signature param") + "X-Amz-Signature=".len();
     let mut password = password.into_bytes();
@@ -222,37 +203,25 @@ async fn a_tampered_signature_is_refused() {
 #[tokio::test]
 async fn a_token_older_than_15_minutes_is_refused() {
     let stack = Stack::load();
-    let ep = endpoint(&stack);
-    let creds = stack.raw_tenant_credentials("tenant1").await;
     let past = SystemTime::now() - Duration::from_secs(16 * 60);
-    let password = token(&stack, creds, &ep.host, ep.port, "tenant1_dbuser", past).await;
+    let password = tenant1_token(&stack, None, 0, "tenant1_dbuser", past).await;
     assert_refused(&stack, "tenant1_dbuser", &password, "expired").await;
 }
 
 #[tokio::test]
 async fn a_token_for_another_host_or_port_is_refused() {
     let stack = Stack::load();
-    let ep = endpoint(&stack);
-    let creds = stack.raw_tenant_credentials("tenant1").await;
-    let other_host = token(
+    let now = SystemTime::now();
+    let other_host = tenant1_token(
         &stack,
-        creds.clone(),
-        "db.other.example.com",
-        ep.port,
+        Some("db.other.example.com"),
+        0,
         "tenant1_dbuser",
-        SystemTime::now(),
+        now,
     )
     .await;
     assert_refused(&stack, "tenant1_dbuser", &other_host, "not this server").await;
-    let other_port = token(
-        &stack,
-        creds,
-        &ep.host,
-        ep.port + 1,
-        "tenant1_dbuser",
-        SystemTime::now(),
-    )
-    .await;
+    let other_port = tenant1_token(&stack, None, 1, "tenant1_dbuser", now).await;
     assert_refused(&stack, "tenant1_dbuser", &other_port, "not this server").await;
 }
 
