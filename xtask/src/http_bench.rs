@@ -3,11 +3,12 @@
 //! the emulator adds on top of the in-process figures of `bench`.
 
 use std::fs;
-use std::os::unix::process::CommandExt;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
-use crate::process::{Result, is_root, require_free_port, run, wait_for_port};
+use crate::process::{
+    Result, is_root, require_free_port, run, spawn_background, stop_group, wait_for_port,
+};
 use crate::{Stack, cargo};
 
 const PORT: u16 = 55900;
@@ -45,26 +46,22 @@ pub fn run_http(stack: &Stack, results: &mut serde_json::Value, seconds: u64) ->
         venv.display(),
         std::env::var("PATH").unwrap_or_default()
     );
-    let log = fs::File::create(stack.dir.join("bench-watch.log")).map_err(|e| e.to_string())?;
-    let mut watch = cargo()
-        .current_dir(&stack.root)
-        .env("PATH", &path)
-        .args([
-            "lambda",
-            "watch",
-            "--release",
-            "--invoke-address",
-            "127.0.0.1",
-        ])
-        .args(["--invoke-port", &PORT.to_string(), "--env-file"])
-        .arg(stack.dir.join("functions.env"))
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().map_err(|e| e.to_string())?)
-        .stderr(log)
-        .process_group(0)
-        .spawn()
-        .map_err(|e| format!("starting cargo lambda watch: {e}"))?;
+    let mut watch = spawn_background(
+        cargo()
+            .current_dir(&stack.root)
+            .env("PATH", &path)
+            .args([
+                "lambda",
+                "watch",
+                "--release",
+                "--invoke-address",
+                "127.0.0.1",
+            ])
+            .args(["--invoke-port", &PORT.to_string(), "--env-file"])
+            .arg(stack.dir.join("functions.env"))
+            .env("RUST_LOG", "warn"),
+        &stack.dir.join("bench-watch.log"),
+    )?;
     let outcome = (|| -> Result<()> {
         wait_for_port(
             PORT,
@@ -116,10 +113,7 @@ pub fn run_http(stack: &Stack, results: &mut serde_json::Value, seconds: u64) ->
         }
         Ok(())
     })();
-    let _ = Command::new("kill")
-        .arg("--")
-        .arg(format!("-{}", watch.id()))
-        .status();
+    stop_group(watch.id());
     let _ = watch.wait();
     outcome
 }

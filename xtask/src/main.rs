@@ -231,7 +231,7 @@ impl TestTotals {
         let mut child = cmd
             .stdout(std::process::Stdio::piped())
             .spawn()
-            .map_err(|e| format!("could not run {cmd:?}: {e}"))?;
+            .map_err(|e| format!("could not run {}: {e}", process::describe(cmd)))?;
         let stdout = child.stdout.take().ok_or("no stdout")?;
         for line in BufReader::new(stdout).lines() {
             let line = line.map_err(|e| e.to_string())?;
@@ -245,7 +245,7 @@ impl TestTotals {
         if status.success() {
             Ok(())
         } else {
-            Err(format!("{cmd:?} failed ({status})"))
+            Err(format!("{} failed ({status})", process::describe(cmd)))
         }
     }
 }

@@ -2,12 +2,14 @@
 //! the reference design's roles and objects, then IAM enforcement switched on.
 
 use std::fs;
-use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
-use crate::process::{Result, http, pid_alive, read_pid, require_free_port, run, wait_for_port};
+use crate::process::{
+    Result, http, pid_alive, read_pid, require_free_port, run, spawn_background, stop_group,
+    wait_for_port,
+};
 use crate::{ACCOUNT, BUCKET, CLUSTER_RESOURCE_ID, REGION, Stack, TENANTS};
 
 /// The execution identity's keys, as moto issued them.
@@ -53,17 +55,13 @@ impl<'a> Moto<'a> {
         let venv = self
             .stack
             .venv(&[self.stack.root.join("xtask/stack/requirements.txt")])?;
-        let log = fs::File::create(self.log()).map_err(|e| e.to_string())?;
-        let child = Command::new(venv.join("bin/moto_server"))
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            // Unauthenticated while seeding; enforcement goes on right after.
-            .env("INITIAL_NO_AUTH_ACTION_COUNT", "inf")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().map_err(|e| e.to_string())?)
-            .stderr(log)
-            .process_group(0)
-            .spawn()
-            .map_err(|e| format!("starting moto_server: {e}"))?;
+        let child = spawn_background(
+            Command::new(venv.join("bin/moto_server"))
+                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                // Unauthenticated while seeding; enforcement goes on right after.
+                .env("INITIAL_NO_AUTH_ACTION_COUNT", "inf"),
+            &self.log(),
+        )?;
         fs::write(self.pid_file(), child.id().to_string()).map_err(|e| e.to_string())?;
         wait_for_port(port, "moto", Duration::from_secs(60), &self.log())?;
 
@@ -144,16 +142,7 @@ impl<'a> Moto<'a> {
     pub fn down(&self) -> Result<()> {
         if let Some(pid) = read_pid(&self.pid_file()).filter(|pid| pid_alive(*pid)) {
             // moto_server runs in its own process group: end the whole group.
-            let _ = Command::new("kill")
-                .arg("--")
-                .arg(format!("-{pid}"))
-                .status();
-            for _ in 0..50 {
-                if !pid_alive(pid) {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(100));
-            }
+            stop_group(pid);
             eprintln!("xtask: moto stopped");
         }
         let _ = fs::remove_file(self.pid_file());

@@ -1,23 +1,38 @@
 //! Small helpers around `std::process` and loopback sockets.
 
+use std::fs;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 pub type Result<T> = std::result::Result<T, String>;
+
+/// `cmd` for messages: program and arguments only. (`{cmd:?}` would also
+/// print environment overrides such as `PGPASSWORD`.)
+pub fn describe(cmd: &Command) -> String {
+    let mut text = cmd.get_program().to_string_lossy().into_owned();
+    for arg in cmd.get_args() {
+        text.push(' ');
+        text.push_str(&arg.to_string_lossy());
+    }
+    text
+}
 
 /// Run `cmd`, failing with its stderr if it exits non-zero.
 pub fn run(cmd: &mut Command) -> Result<Output> {
     let output = cmd
         .output()
-        .map_err(|e| format!("could not run {cmd:?}: {e}"))?;
+        .map_err(|e| format!("could not run {}: {e}", describe(cmd)))?;
     if output.status.success() {
         Ok(output)
     } else {
         Err(format!(
-            "{cmd:?} failed ({}):\n{}{}",
+            "{} failed ({}):\n{}{}",
+            describe(cmd),
             output.status,
             String::from_utf8_lossy(&output.stdout),
             String::from_utf8_lossy(&output.stderr)
@@ -29,20 +44,50 @@ pub fn run(cmd: &mut Command) -> Result<Output> {
 pub fn run_visible(cmd: &mut Command) -> Result<()> {
     let status = cmd
         .status()
-        .map_err(|e| format!("could not run {cmd:?}: {e}"))?;
+        .map_err(|e| format!("could not run {}: {e}", describe(cmd)))?;
     if status.success() {
         Ok(())
     } else {
-        Err(format!("{cmd:?} failed ({status})"))
+        Err(format!("{} failed ({status})", describe(cmd)))
     }
 }
 
+/// Whether the xtask runs as root (asked once).
 pub fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false)
+    static ROOT: OnceLock<bool> = OnceLock::new();
+    *ROOT.get_or_init(|| {
+        Command::new("id")
+            .arg("-u")
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+            .unwrap_or(false)
+    })
+}
+
+/// Start `cmd` in the background in its own process group, with stdout and
+/// stderr going to `log`, so it outlives the xtask and can be stopped whole.
+pub fn spawn_background(cmd: &mut Command, log: &Path) -> Result<Child> {
+    let file = fs::File::create(log).map_err(|e| format!("{}: {e}", log.display()))?;
+    cmd.stdin(Stdio::null())
+        .stdout(file.try_clone().map_err(|e| e.to_string())?)
+        .stderr(file)
+        .process_group(0)
+        .spawn()
+        .map_err(|e| format!("starting {}: {e}", describe(cmd)))
+}
+
+/// Stop the process group led by `pid` and wait up to 5 s for `pid` to go.
+pub fn stop_group(pid: u32) {
+    let _ = Command::new("kill")
+        .arg("--")
+        .arg(format!("-{pid}"))
+        .status();
+    for _ in 0..50 {
+        if !pid_alive(pid) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 pub fn loopback(port: u16) -> SocketAddr {

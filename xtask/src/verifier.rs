@@ -2,12 +2,14 @@
 //! hands every `rds_iam` login to it over LDAP simple bind.
 
 use std::fs;
-use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
-use crate::process::{Result, pid_alive, read_pid, require_free_port, run_visible, wait_for_port};
+use crate::process::{
+    Result, pid_alive, read_pid, require_free_port, run_visible, spawn_background, stop_group,
+    wait_for_port,
+};
 use crate::{ACCOUNT, CLUSTER_RESOURCE_ID, REGION, Stack, cargo};
 
 /// The DN PostgreSQL binds with is `uid=<user>,ou=rds-iam`.
@@ -48,31 +50,27 @@ impl<'a> Verifier<'a> {
             "rds-iam-verifier",
         ]))?;
         let binary = self.stack.root.join("target/debug/rds-iam-verifier");
-        let log = fs::File::create(self.log()).map_err(|e| e.to_string())?;
-        let child = Command::new(binary)
-            .args(["--listen", &format!("127.0.0.1:{port}")])
-            .args(["--moto", &format!("127.0.0.1:{}", self.stack.moto_port)])
-            .args([
-                "--db-host",
-                "localhost",
-                "--db-port",
-                &self.stack.pg_port.to_string(),
-            ])
-            .args([
-                "--region",
-                REGION,
-                "--account",
-                ACCOUNT,
-                "--cluster-resource-id",
-                CLUSTER_RESOURCE_ID,
-            ])
-            .args(["--dn-prefix", LDAP_PREFIX, "--dn-suffix", LDAP_SUFFIX])
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().map_err(|e| e.to_string())?)
-            .stderr(log)
-            .process_group(0)
-            .spawn()
-            .map_err(|e| format!("starting rds-iam-verifier: {e}"))?;
+        let child = spawn_background(
+            Command::new(binary)
+                .args(["--listen", &format!("127.0.0.1:{port}")])
+                .args(["--moto", &format!("127.0.0.1:{}", self.stack.moto_port)])
+                .args([
+                    "--db-host",
+                    "localhost",
+                    "--db-port",
+                    &self.stack.pg_port.to_string(),
+                ])
+                .args([
+                    "--region",
+                    REGION,
+                    "--account",
+                    ACCOUNT,
+                    "--cluster-resource-id",
+                    CLUSTER_RESOURCE_ID,
+                ])
+                .args(["--dn-prefix", LDAP_PREFIX, "--dn-suffix", LDAP_SUFFIX]),
+            &self.log(),
+        )?;
         fs::write(self.pid_file(), child.id().to_string()).map_err(|e| e.to_string())?;
         wait_for_port(
             port,
@@ -86,7 +84,7 @@ impl<'a> Verifier<'a> {
 
     pub fn down(&self) -> Result<()> {
         if let Some(pid) = read_pid(&self.pid_file()).filter(|pid| pid_alive(*pid)) {
-            let _ = Command::new("kill").arg(pid.to_string()).status();
+            stop_group(pid);
             eprintln!("xtask: IAM-token verifier stopped");
         }
         let _ = fs::remove_file(self.pid_file());

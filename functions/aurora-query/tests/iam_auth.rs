@@ -12,28 +12,6 @@ use aws_smithy_async::time::StaticTimeSource;
 use test_support::Stack;
 use tokio_postgres::error::SqlState;
 
-/// Log in as `user` with `password` over verified TLS.
-async fn login(
-    stack: &Stack,
-    user: &str,
-    password: &str,
-) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
-    let tls = tenant_access::db::tls_config(stack.var("DB_CA_BUNDLE").as_ref()).unwrap();
-    let mut config = tokio_postgres::Config::new();
-    config
-        .host(stack.var("DB_HOST"))
-        .port(stack.var("DB_PORT").parse().unwrap())
-        .dbname(stack.var("DB_NAME"))
-        .user(user)
-        .password(password)
-        .ssl_mode(tokio_postgres::config::SslMode::Require);
-    let (client, conn) = config
-        .connect(tokio_postgres_rustls::MakeRustlsConnect::new(tls))
-        .await?;
-    tokio::spawn(conn);
-    Ok(client)
-}
-
 /// A token as aws-sdk-rds generates it, for any host, port, user and time.
 async fn token(
     stack: &Stack,
@@ -79,7 +57,8 @@ async fn assert_refused(stack: &Stack, user: &str, password: &str, reason: &str)
     let log_before = std::fs::read_to_string(stack.var("STACK_VERIFIER_LOG"))
         .unwrap_or_default()
         .len();
-    let err = login(stack, user, password)
+    let err = stack
+        .connect(user, password)
         .await
         .err()
         .unwrap_or_else(|| panic!("login as {user} must be refused ({reason})"));
@@ -151,7 +130,8 @@ fn endpoint(stack: &Stack) -> Endpoint {
 async fn a_valid_token_of_the_tenants_own_session_logs_in() {
     let stack = Stack::load();
     let password = tenant1_token(&stack, None, 0, "tenant1_dbuser", SystemTime::now()).await;
-    let client = login(&stack, "tenant1_dbuser", &password)
+    let client = stack
+        .connect("tenant1_dbuser", &password)
         .await
         .expect("a valid token is accepted");
     let who: String = client

@@ -17,7 +17,6 @@
 //! `SdkConfig` holding them) replaced whole on expiry, so both consumers share
 //! one `AssumeRole`.
 
-use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime};
@@ -76,16 +75,12 @@ impl TenantSessions {
     /// A cache whose `AssumeRole` calls are made with `sdk`'s (the execution
     /// role's) credentials.
     pub fn new(sdk: &SdkConfig, config: &AccessConfig) -> Self {
-        Self::with_capacity(sdk, config, config.tenant_cache_capacity)
-    }
-
-    fn with_capacity(sdk: &SdkConfig, config: &AccessConfig, capacity: NonZeroUsize) -> Self {
         TenantSessions {
             sts: aws_sdk_sts::Client::new(sdk),
             base: sdk.clone(),
             role_arn_template: config.role_arn_template.clone(),
             duration: config.session_duration,
-            slots: Mutex::new(LruCache::new(capacity)),
+            slots: Mutex::new(LruCache::new(config.tenant_cache_capacity)),
             assume_role_calls: AtomicU64::new(0),
         }
     }

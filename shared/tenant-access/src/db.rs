@@ -174,7 +174,11 @@ impl TenantDatabase {
     /// An RDS IAM auth token for the session tenant's DB user, signed with the
     /// session's credentials at the session config's time.
     pub async fn auth_token(&self, session: &TenantSession) -> Result<AuthToken, Error> {
-        let user = self.db_user(session.tenant())?;
+        self.token_for(&self.db_user(session.tenant())?, session)
+            .await
+    }
+
+    async fn token_for(&self, user: &str, session: &TenantSession) -> Result<AuthToken, Error> {
         let config = TokenConfig::builder()
             .hostname(&self.host)
             .port(u64::from(self.port))
@@ -215,13 +219,14 @@ impl TenantDatabase {
     }
 
     async fn connect(&self, session: &TenantSession) -> Result<Client, Error> {
-        let token = self.auth_token(session).await?;
+        let user = self.db_user(session.tenant())?;
+        let token = self.token_for(&user, session).await?;
         let mut config = tokio_postgres::Config::new();
         config
             .host(&self.host)
             .port(self.port)
             .dbname(&self.database)
-            .user(self.db_user(session.tenant())?)
+            .user(&user)
             .password(token.as_str())
             .ssl_mode(tokio_postgres::config::SslMode::Require)
             .connect_timeout(self.connect_timeout)

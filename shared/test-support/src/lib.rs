@@ -125,8 +125,13 @@ impl Stack {
         )
     }
 
-    /// An admin connection over verified TLS, to look behind RLS.
-    pub async fn admin_db(&self) -> tokio_postgres::Client {
+    /// Log in as `user` with `password` over TLS verified against the
+    /// stack's CA, as the functions do.
+    pub async fn connect(
+        &self,
+        user: &str,
+        password: &str,
+    ) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
         let tls =
             tenant_access::db::tls_config(self.var("DB_CA_BUNDLE").as_ref()).expect("stack CA");
         let mut config = tokio_postgres::Config::new();
@@ -134,15 +139,24 @@ impl Stack {
             .host(self.var("DB_HOST"))
             .port(self.var("DB_PORT").parse().expect("port"))
             .dbname(self.var("DB_NAME"))
-            .user(self.var("STACK_DB_ADMIN_USER"))
-            .password(self.var("STACK_DB_ADMIN_PASSWORD"))
+            .user(user)
+            .password(password)
             .ssl_mode(tokio_postgres::config::SslMode::Require);
         let (client, conn) = config
             .connect(tokio_postgres_rustls::MakeRustlsConnect::new(tls))
-            .await
-            .expect("admin connects");
+            .await?;
         tokio::spawn(conn);
-        client
+        Ok(client)
+    }
+
+    /// An admin connection over verified TLS, to look behind RLS.
+    pub async fn admin_db(&self) -> tokio_postgres::Client {
+        self.connect(
+            &self.var("STACK_DB_ADMIN_USER"),
+            &self.var("STACK_DB_ADMIN_PASSWORD"),
+        )
+        .await
+        .expect("admin connects")
     }
 }
 

@@ -147,13 +147,22 @@ fn resign(token: &Token, login_user: &str, principal: &Principal) -> Result<Stri
         .expires_in(token.expires_in.as_secs())
         .build()
         .map_err(|e| fail(e.to_string()))?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .map_err(|e| fail(e.to_string()))?;
-    runtime
+    runtime()
         .block_on(AuthTokenGenerator::new(config).auth_token(&sdk))
         .map(|t| t.as_str().to_owned())
         .map_err(|e| fail(e.to_string()))
+}
+
+/// One runtime for the process: the signer's future is ready at once (static
+/// credentials), so it only needs something to drive it.
+fn runtime() -> &'static tokio::runtime::Runtime {
+    static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .build()
+            .expect("a tokio runtime")
+    })
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
