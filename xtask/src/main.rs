@@ -272,10 +272,10 @@ fn dev(stack: &Stack) -> Result<()> {
     );
     for tenant in TENANTS {
         println!(
-            "  cargo lambda invoke s3-fetch     --data-file events/s3-fetch/{tenant}-get.json"
+            "  cargo lambda invoke -A 127.0.0.1 s3-fetch     --data-file events/s3-fetch/{tenant}-get.json"
         );
         println!(
-            "  cargo lambda invoke aurora-query --data-file events/aurora-query/{tenant}-tenant.json"
+            "  cargo lambda invoke -A 127.0.0.1 aurora-query --data-file events/aurora-query/{tenant}-tenant.json"
         );
     }
     println!(
