@@ -29,3 +29,28 @@ CREATE POLICY tenant_isolation_policy ON tenant_metadata
     FOR ALL
     USING (tenant_id = current_user)
     WITH CHECK (tenant_id = current_user);
+
+-- Records: what tenants read and write through the API. Every statement runs
+-- as the tenant's own login, and the API never filters on tenant_id: the
+-- column defaults to current_user on insert and the policy below does the
+-- rest. ids are random, so they reveal nothing about other tenants' activity,
+-- and names are unique per tenant only, so a name clash never reveals that
+-- another tenant uses the same name.
+CREATE TABLE IF NOT EXISTS records (
+    id         UUID PRIMARY KEY DEFAULT gen_random_uuid(),
+    tenant_id  VARCHAR(63) NOT NULL DEFAULT current_user,
+    name       VARCHAR(200) NOT NULL CHECK (length(name) > 0),
+    data       JSONB NOT NULL DEFAULT '{}'::jsonb CHECK (jsonb_typeof(data) = 'object'),
+    created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    UNIQUE (tenant_id, name)
+);
+-- Keyset pagination walks (created_at, id) within one tenant.
+CREATE INDEX IF NOT EXISTS records_tenant_page ON records (tenant_id, created_at, id);
+
+ALTER TABLE records ENABLE ROW LEVEL SECURITY;
+ALTER TABLE records FORCE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS records_isolation_policy ON records;
+CREATE POLICY records_isolation_policy ON records
+    FOR ALL
+    USING (tenant_id = current_user)
+    WITH CHECK (tenant_id = current_user);

@@ -14,3 +14,5 @@ GRANT rds_iam TO :"tenant_user";
 GRANT CONNECT ON DATABASE :"dbname" TO :"tenant_user";
 GRANT USAGE ON SCHEMA public TO :"tenant_user";
 GRANT SELECT, INSERT, UPDATE, DELETE ON tenant_metadata TO :"tenant_user";
+-- The API reads, creates and deletes records; it never updates them.
+GRANT SELECT, INSERT, DELETE ON records TO :"tenant_user";

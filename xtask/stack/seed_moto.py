@@ -100,6 +100,12 @@ def main() -> None:
         s3.put_object(Bucket=bucket, Key=f"{home}/bench-1k.bin", Body=bytes(range(256)) * 4,
                       ContentType="application/octet-stream")
 
+        if not tenants_only:
+            # One byte over the functions' default inline limit (4 MiB): GET
+            # answers it with a redirect to a presigned URL.
+            s3.put_object(Bucket=bucket, Key=f"{home}/big.bin", Body=tenant.encode().ljust(4 * 1024 * 1024 + 1, b"."),
+                          ContentType="application/octet-stream")
+
     if key is not None:
         print(json.dumps({"access_key_id": key["AccessKeyId"], "secret_access_key": key["SecretAccessKey"],
                           "execution_arn": exec_arn}))

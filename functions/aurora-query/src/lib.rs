@@ -1,23 +1,80 @@
-//! `aurora-query`: `GET /tenant` returns the caller's `tenant_metadata` rows.
+//! `aurora-query`: the caller's tenant metadata and records, read and
+//! written as the tenant's own DB user.
 //!
-//! The query has no `WHERE` clause on the tenant: it runs as the tenant's own
-//! DB user, and row-level security keyed on `current_user` does the filtering.
+//! | route | answer |
+//! |---|---|
+//! | `GET /tenant` | the caller's `tenant_metadata` row |
+//! | `GET /records?limit=&cursor=` | the caller's records, oldest first, one page |
+//! | `GET /records/{id}` | one record |
+//! | `POST /records` | create a record from `{"name": ..., "data": {...}}` (201) |
+//! | `DELETE /records/{id}` | delete a record (204) |
+//!
+//! No statement has a `WHERE` clause on the tenant and none takes a tenant
+//! from the request: each runs as the tenant's own DB user, `tenant_id`
+//! defaults to `current_user`, and row-level security keyed on
+//! `current_user` filters reads and refuses writes for anyone else. Every
+//! statement is prepared, with bound parameters only.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 use aws_config::SdkConfig;
-use lambda_http::http::{Method, StatusCode};
-use lambda_http::{Body, Request, RequestExt, Response};
-use serde::Serialize;
+use lambda_http::http::{HeaderValue, Method, StatusCode, header};
+use lambda_http::{Body, Request, Response};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 use tenant_access::config::{DbConfig, FunctionConfig};
 use tenant_access::db::{TenantDatabase, TlsSetupError};
-use tenant_access::http::serve;
-use tenant_access::{Error, TenantSessions, json_response};
+use tenant_access::http::{cursor, json_body, limit, only_query, query, segments, serve};
+use tenant_access::{Caller, Error, TenantSessions, json_response};
+use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
 
 /// The statement behind `GET /tenant`. No tenant filter: RLS is the filter.
 pub const TENANT_METADATA_QUERY: &str =
     "SELECT tenant_id, email, status, tier FROM tenant_metadata ORDER BY tenant_id";
+
+/// The columns every records statement returns, in [`Record`] order, plus
+/// the pagination key (`created_at` in microseconds since the epoch).
+macro_rules! record_columns {
+    () => {
+        "id::text, name, data, \
+         to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), \
+         (extract(epoch FROM created_at) * 1000000)::bigint"
+    };
+}
+
+/// `GET /records`: one page in `(created_at, id)` order, after a position.
+pub const LIST_RECORDS: &str = concat!(
+    "SELECT ",
+    record_columns!(),
+    " FROM records \
+     WHERE $1::bigint IS NULL \
+        OR (created_at, id) > ('epoch'::timestamptz + $1::bigint * interval '1 microsecond', $2::text::uuid) \
+     ORDER BY created_at, id LIMIT $3::bigint"
+);
+/// `GET /records/{id}`.
+pub const GET_RECORD: &str = concat!(
+    "SELECT ",
+    record_columns!(),
+    " FROM records WHERE id = $1::text::uuid"
+);
+/// `POST /records`: `tenant_id` is left to its default, `current_user`.
+pub const INSERT_RECORD: &str = concat!(
+    "INSERT INTO records (name, data) VALUES ($1, $2) RETURNING ",
+    record_columns!()
+);
+/// `DELETE /records/{id}`.
+pub const DELETE_RECORD: &str = "DELETE FROM records WHERE id = $1::text::uuid RETURNING id";
+
+/// Records per page when `limit` is absent.
+pub const DEFAULT_RECORDS_LIMIT: usize = 20;
+/// The largest `limit` of a records page.
+pub const MAX_RECORDS_LIMIT: usize = 100;
+/// The largest `POST /records` body accepted, in bytes.
+pub const MAX_RECORD_BODY_BYTES: usize = 16 * 1024;
+/// The longest record name, in characters (the column is `VARCHAR(200)`).
+pub const MAX_RECORD_NAME_CHARS: usize = 200;
 
 /// This function's configuration, read once at cold start.
 pub type Config = FunctionConfig<DbConfig>;
@@ -50,6 +107,154 @@ impl App {
     pub fn db(&self) -> &TenantDatabase {
         &self.db
     }
+
+    async fn route(&self, request: &Request, caller: Caller) -> Result<Response<Body>, Error> {
+        let method = request.method();
+        match segments(request).as_slice() {
+            ["tenant"] if method == Method::GET => {
+                only_query(request, &[])?;
+                self.tenant(&caller).await
+            }
+            ["tenant"] => Err(Error::MethodNotAllowed { allow: "GET" }),
+            ["records"] if method == Method::GET => self.list(request, &caller).await,
+            ["records"] if method == Method::POST => {
+                only_query(request, &[])?;
+                self.create(request, &caller).await
+            }
+            ["records"] => Err(Error::MethodNotAllowed { allow: "GET, POST" }),
+            ["records", id] if method == Method::GET || method == Method::DELETE => {
+                only_query(request, &[])?;
+                let id = RecordId::parse(id)?;
+                if method == Method::GET {
+                    self.get(&caller, &id).await
+                } else {
+                    self.delete(&caller, &id).await
+                }
+            }
+            ["records", _] => Err(Error::MethodNotAllowed {
+                allow: "GET, DELETE",
+            }),
+            _ => Err(Error::NotFound),
+        }
+    }
+
+    async fn run(
+        &self,
+        caller: &Caller,
+        statement: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, Error> {
+        let session = self.sessions.session(caller).await?;
+        self.db.query(&session, statement, params).await
+    }
+
+    async fn tenant(&self, caller: &Caller) -> Result<Response<Body>, Error> {
+        let rows = self.run(caller, TENANT_METADATA_QUERY, &[]).await?;
+        let tenant = rows
+            .iter()
+            .map(|row| {
+                Ok(TenantMetadata {
+                    tenant_id: row.try_get(0)?,
+                    email: row.try_get(1)?,
+                    status: row.try_get(2)?,
+                    tier: row.try_get(3)?,
+                })
+            })
+            .collect::<Result<Vec<_>, tokio_postgres::Error>>()
+            .map_err(row_shape)?;
+        Ok(json_response(StatusCode::OK, &TenantResponse { tenant }))
+    }
+
+    async fn list(&self, request: &Request, caller: &Caller) -> Result<Response<Body>, Error> {
+        only_query(request, &["limit", "cursor"])?;
+        let limit = limit(request, DEFAULT_RECORDS_LIMIT, MAX_RECORDS_LIMIT)?;
+        let after = query(request, "cursor")?
+            .map(|c| Position::decode(&c))
+            .transpose()?;
+        let micros = after.as_ref().map(|p| p.micros);
+        let id = after.as_ref().map(|p| p.id.0.as_str());
+        let fetch = limit as i64 + 1;
+        let rows = self
+            .run(caller, LIST_RECORDS, &[&micros, &id, &fetch])
+            .await?;
+        let mut records = rows
+            .iter()
+            .map(|row| Ok((record(row)?, row.try_get::<_, i64>(4)?)))
+            .collect::<Result<Vec<_>, tokio_postgres::Error>>()
+            .map_err(row_shape)?;
+        let next_cursor = if records.len() > limit {
+            records.truncate(limit);
+            records.last().map(|(record, micros)| {
+                Position {
+                    micros: *micros,
+                    id: RecordId(record.id.clone()),
+                }
+                .encode()
+            })
+        } else {
+            None
+        };
+        let records = records.into_iter().map(|(record, _)| record).collect();
+        Ok(json_response(
+            StatusCode::OK,
+            &RecordsPage {
+                records,
+                next_cursor,
+            },
+        ))
+    }
+
+    async fn get(&self, caller: &Caller, id: &RecordId) -> Result<Response<Body>, Error> {
+        let rows = self.run(caller, GET_RECORD, &[&id.0]).await?;
+        let row = rows.first().ok_or(Error::NotFound)?;
+        Ok(json_response(
+            StatusCode::OK,
+            &record(row).map_err(row_shape)?,
+        ))
+    }
+
+    async fn create(&self, request: &Request, caller: &Caller) -> Result<Response<Body>, Error> {
+        let new = NewRecord::from_request(request)?;
+        let data = Value::Object(new.data);
+        let rows = match self.run(caller, INSERT_RECORD, &[&new.name, &data]).await {
+            Err(Error::Conflict(_)) => {
+                return Err(Error::Conflict(
+                    "a record with this name already exists".to_owned(),
+                ));
+            }
+            other => other?,
+        };
+        let row = rows.first().ok_or_else(|| Error::Upstream {
+            service: "db",
+            detail: "INSERT ... RETURNING returned no row".to_owned(),
+        })?;
+        let record = record(row).map_err(row_shape)?;
+        let mut response = json_response(StatusCode::CREATED, &record);
+        if let Ok(location) = HeaderValue::from_str(&format!("/records/{}", record.id)) {
+            response.headers_mut().insert(header::LOCATION, location);
+        }
+        Ok(response)
+    }
+
+    async fn delete(&self, caller: &Caller, id: &RecordId) -> Result<Response<Body>, Error> {
+        let rows = self.run(caller, DELETE_RECORD, &[&id.0]).await?;
+        if rows.is_empty() {
+            // Missing, or another tenant's: RLS hides both the same way.
+            return Err(Error::NotFound);
+        }
+        let mut response = Response::new(Body::Empty);
+        *response.status_mut() = StatusCode::NO_CONTENT;
+        Ok(response)
+    }
+}
+
+/// Handle one API Gateway request.
+pub async fn function_handler(
+    app: &App,
+    request: Request,
+) -> Result<Response<Body>, lambda_http::Error> {
+    let request = &request;
+    Ok(serve(request, &app.claim, |caller| app.route(request, caller)).await)
 }
 
 /// One `tenant_metadata` row.
@@ -70,37 +275,164 @@ struct TenantResponse {
     tenant: Vec<TenantMetadata>,
 }
 
-/// Handle one API Gateway request.
-pub async fn function_handler(
-    app: &App,
-    request: Request,
-) -> Result<Response<Body>, lambda_http::Error> {
-    let request = &request;
-    Ok(serve(request, &app.claim, |caller| async move {
-        if !request.raw_http_path().ends_with("/tenant") {
-            return Err(Error::NotFound);
-        }
-        if request.method() != Method::GET {
-            return Err(Error::MethodNotAllowed);
-        }
-        let session = app.sessions.session(&caller).await?;
-        let rows = app.db.query(&session, TENANT_METADATA_QUERY, &[]).await?;
-        let tenant = rows
-            .iter()
-            .map(|row| {
-                Ok(TenantMetadata {
-                    tenant_id: row.try_get(0)?,
-                    email: row.try_get(1)?,
-                    status: row.try_get(2)?,
-                    tier: row.try_get(3)?,
-                })
-            })
-            .collect::<Result<Vec<_>, tokio_postgres::Error>>()
-            .map_err(|e| Error::Upstream {
-                service: "db",
-                detail: format!("unexpected row shape: {e}"),
-            })?;
-        Ok(json_response(StatusCode::OK, &TenantResponse { tenant }))
+/// One record as the API shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Record {
+    /// Random UUID, assigned by the database.
+    pub id: String,
+    /// Unique among the tenant's records.
+    pub name: String,
+    /// Any JSON object.
+    pub data: Value,
+    /// When it was created, RFC 3339 in UTC with microseconds.
+    pub created_at: String,
+}
+
+fn record(row: &Row) -> Result<Record, tokio_postgres::Error> {
+    Ok(Record {
+        id: row.try_get(0)?,
+        name: row.try_get(1)?,
+        data: row.try_get(2)?,
+        created_at: row.try_get(3)?,
     })
-    .await)
+}
+
+fn row_shape(e: tokio_postgres::Error) -> Error {
+    Error::Upstream {
+        service: "db",
+        detail: format!("unexpected row shape: {e}"),
+    }
+}
+
+#[derive(Serialize)]
+struct RecordsPage {
+    records: Vec<Record>,
+    next_cursor: Option<String>,
+}
+
+/// The body of `POST /records`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewRecord {
+    name: String,
+    #[serde(default)]
+    data: Map<String, Value>,
+}
+
+impl NewRecord {
+    fn from_request(request: &Request) -> Result<Self, Error> {
+        let object: Map<String, Value> = json_body(request, MAX_RECORD_BODY_BYTES)?;
+        if object.contains_key("tenant_id") {
+            return Err(Error::Validation(
+                "`tenant_id` cannot be set: a record belongs to the caller's tenant".to_owned(),
+            ));
+        }
+        let new: NewRecord = serde_json::from_value(Value::Object(object))
+            .map_err(|e| Error::Validation(e.to_string()))?;
+        let chars = new.name.chars().count();
+        if new.name.trim().is_empty() || chars > MAX_RECORD_NAME_CHARS {
+            return Err(Error::Validation(format!(
+                "`name` must be 1 to {MAX_RECORD_NAME_CHARS} characters and not blank"
+            )));
+        }
+        if new.name.chars().any(char::is_control) {
+            return Err(Error::Validation(
+                "`name` must not contain control characters".to_owned(),
+            ));
+        }
+        Ok(new)
+    }
+}
+
+/// A record id from the path: a UUID in canonical form, lowercased.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct RecordId(String);
+
+impl RecordId {
+    fn parse(raw: &str) -> Result<Self, Error> {
+        let id = raw.to_ascii_lowercase();
+        let canonical = id.len() == 36
+            && id.bytes().enumerate().all(|(i, b)| match i {
+                8 | 13 | 18 | 23 => b == b'-',
+                _ => b.is_ascii_hexdigit(),
+            });
+        if canonical {
+            Ok(RecordId(id))
+        } else {
+            Err(Error::BadRequest(
+                "invalid record id: expected a UUID like 123e4567-e89b-42d3-a456-426614174000"
+                    .to_owned(),
+            ))
+        }
+    }
+}
+
+/// Where a records page ended: `(created_at, id)` of its last record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Position {
+    micros: i64,
+    id: RecordId,
+}
+
+impl Position {
+    fn encode(&self) -> String {
+        cursor::encode(&format!("{}:{}", self.micros, self.id.0))
+    }
+
+    fn decode(raw: &str) -> Result<Self, Error> {
+        let invalid = || Error::BadRequest("`cursor` is not valid".to_owned());
+        let text = cursor::decode(raw)?;
+        let (micros, id) = text.split_once(':').ok_or_else(invalid)?;
+        Ok(Position {
+            micros: micros.parse().map_err(|_| invalid())?,
+            id: RecordId::parse(id).map_err(|_| invalid())?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn record_ids_are_canonical_uuids() {
+        let id = RecordId::parse("11111111-1111-4111-8111-11111111111A").unwrap();
+        assert_eq!(id.0, "11111111-1111-4111-8111-11111111111a");
+        for bad in [
+            "",
+            "42",
+            "11111111111141118111111111111111",
+            "11111111-1111-4111-8111-11111111111g",
+            "11111111-1111-4111-8111-1111111111111",
+            "../tenant2",
+            "11111111-1111-4111-8111-111111111111;drop",
+        ] {
+            assert_eq!(
+                RecordId::parse(bad).unwrap_err().status().as_u16(),
+                400,
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn cursors_round_trip_and_refuse_tampering() {
+        let position = Position {
+            micros: 1_767_225_600_000_000,
+            id: RecordId("11111111-1111-4111-8111-111111111111".to_owned()),
+        };
+        assert_eq!(Position::decode(&position.encode()).unwrap(), position);
+        for bad in [
+            "not base64!",
+            &cursor::encode("12:not-a-uuid"),
+            &cursor::encode("soon:11111111-1111-4111-8111-111111111111"),
+            &cursor::encode("no separator"),
+        ] {
+            assert_eq!(
+                Position::decode(bad).unwrap_err().code(),
+                "bad_request",
+                "{bad:?}"
+            );
+        }
+    }
 }

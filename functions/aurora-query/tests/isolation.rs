@@ -161,8 +161,9 @@ async fn requests_without_a_verified_tenant_are_refused_before_any_aws_or_db_cal
     let cases = [
         ("aurora-query/no-authorizer.json", 401, "unauthenticated"),
         ("aurora-query/bad-tenant.json", 403, "invalid_tenant"),
+        // A tenant in a header does not stand in for the missing claim.
         (
-            "aurora-query/claim-missing-tenant-header.json",
+            "aurora-query/claim-missing.json",
             403,
             "tenant_claim_missing",
         ),

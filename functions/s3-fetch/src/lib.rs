@@ -1,19 +1,42 @@
-//! `s3-fetch`: `GET /files/{key+}` returns `<caller's prefix>/<key>` from the
-//! shared bucket, read with the caller's tenant-role credentials.
+//! `s3-fetch`: read-only access to the caller's own prefix of the shared
+//! bucket, with the caller's tenant-role credentials.
+//!
+//! | route | answer |
+//! |---|---|
+//! | `GET /files?prefix=&limit=&cursor=` | keys under the tenant's home, one page |
+//! | `GET /files/{key+}` | the object (`Range` gives 206, `If-None-Match` 304); over the inline limit, 302 to a presigned URL |
+//! | `HEAD /files/{key+}` | the object's headers |
+//! | `GET /files/{key+}?download=url` | a presigned URL as JSON, for any size |
+//!
+//! Keys are relative to the tenant's home prefix, which this crate adds and
+//! the client never sees. Another tenant's key answers exactly like a missing
+//! one.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 use aws_config::SdkConfig;
-use lambda_http::http::{HeaderValue, Method, StatusCode, header};
+use aws_smithy_types::DateTime;
+use aws_smithy_types::date_time::Format;
+use lambda_http::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use lambda_http::{Body, Request, RequestExt, Response};
+use serde::Serialize;
+use std::time::{Duration, SystemTime};
 use tenant_access::config::{FunctionConfig, S3Config};
-use tenant_access::http::serve;
-use tenant_access::s3::{ObjectKey, TenantBucket};
-use tenant_access::{Error, TenantSessions};
+use tenant_access::http::{cursor, limit, only_query, query, segments, serve};
+use tenant_access::s3::{
+    ByteRange, Fetched, KeyPrefix, ObjectKey, ObjectMeta, PresignedGet, Read, ReadOptions,
+    TenantBucket,
+};
+use tenant_access::{Caller, Error, TenantSession, TenantSessions, json_response};
 
 /// This function's configuration, read once at cold start.
 pub type Config = FunctionConfig<S3Config>;
+
+/// Objects per listing page when `limit` is absent.
+pub const DEFAULT_LIST_LIMIT: usize = 100;
+/// The largest `limit` of a listing page (S3's own maximum).
+pub const MAX_LIST_LIMIT: usize = 1000;
 
 /// What the handler borrows: built once at cold start.
 #[derive(Debug)]
@@ -21,6 +44,7 @@ pub struct App {
     claim: String,
     sessions: TenantSessions,
     bucket: TenantBucket,
+    presign_ttl: Duration,
 }
 
 impl App {
@@ -30,12 +54,148 @@ impl App {
             claim: config.access.tenant_claim.clone(),
             sessions: TenantSessions::new(sdk, &config.access),
             bucket: TenantBucket::new(&config.service),
+            presign_ttl: config.service.presign_ttl,
         }
     }
 
     /// The tenant sessions, for counting STS calls.
     pub fn sessions(&self) -> &TenantSessions {
         &self.sessions
+    }
+
+    async fn route(&self, request: &Request, caller: Caller) -> Result<Response<Body>, Error> {
+        match segments(request).as_slice() {
+            ["files"] if request.method() == Method::GET => self.list(request, &caller).await,
+            ["files"] => Err(Error::MethodNotAllowed { allow: "GET" }),
+            ["files", _, ..] => {
+                let method = request.method().clone();
+                if method != Method::GET && method != Method::HEAD {
+                    return Err(Error::MethodNotAllowed { allow: "GET, HEAD" });
+                }
+                let key = ObjectKey::parse(&requested_key(request)?)?;
+                let options = read_options(request.headers())?;
+                if method == Method::HEAD {
+                    only_query(request, &[])?;
+                    return self.head(&caller, &key, &options).await;
+                }
+                only_query(request, &["download"])?;
+                match query(request, "download")?.as_deref() {
+                    None => self.get(&caller, &key, &options).await,
+                    Some("url") => self.download_url(&caller, &key).await,
+                    Some(_) => Err(Error::BadRequest(
+                        "`download` accepts only `url`".to_owned(),
+                    )),
+                }
+            }
+            _ => Err(Error::NotFound),
+        }
+    }
+
+    async fn list(&self, request: &Request, caller: &Caller) -> Result<Response<Body>, Error> {
+        only_query(request, &["prefix", "limit", "cursor"])?;
+        let prefix = KeyPrefix::parse(&query(request, "prefix")?.unwrap_or_default())?;
+        let limit = limit(request, DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT)?;
+        let after = match query(request, "cursor")? {
+            None => None,
+            Some(c) => Some(
+                ObjectKey::parse(&cursor::decode(&c)?)
+                    .map_err(|_| Error::BadRequest("`cursor` is not valid".to_owned()))?,
+            ),
+        };
+        let session = self.sessions.session(caller).await?;
+        let page = self
+            .bucket
+            .list_objects(&session, &prefix, limit as u16, after.as_ref())
+            .await?;
+        let body = ListResponse {
+            prefix: prefix.as_str(),
+            items: page
+                .objects
+                .iter()
+                .map(|o| ListItem {
+                    key: &o.key,
+                    size: o.size,
+                    etag: o.etag.as_deref(),
+                    last_modified: o.last_modified.and_then(|t| t.fmt(Format::DateTime).ok()),
+                })
+                .collect(),
+            next_cursor: page.next_after.map(|k| cursor::encode(k.as_str())),
+        };
+        Ok(private(json_response(StatusCode::OK, &body)))
+    }
+
+    async fn get(
+        &self,
+        caller: &Caller,
+        key: &ObjectKey,
+        options: &ReadOptions,
+    ) -> Result<Response<Body>, Error> {
+        let session = self.sessions.session(caller).await?;
+        match self.bucket.get_object(&session, key, options).await? {
+            Read::NotModified { etag } => Ok(not_modified(etag)),
+            Read::Found(Fetched::Inline(object)) => {
+                let mut response = Response::new(Body::Binary(object.body));
+                object_headers(&mut response, &object.meta);
+                Ok(private(response))
+            }
+            Read::Found(Fetched::TooLarge(meta)) => {
+                tracing::info!(
+                    bytes = meta.content_length,
+                    limit = self.bucket.inline_max_bytes(),
+                    "object too large to answer inline; redirecting to a presigned URL"
+                );
+                let presigned = self.presign(&session, key).await?;
+                let mut response = json_response(StatusCode::FOUND, &UrlResponse::new(&presigned));
+                if let Ok(location) = HeaderValue::from_str(&presigned.url) {
+                    response.headers_mut().insert(header::LOCATION, location);
+                }
+                Ok(no_store(response))
+            }
+        }
+    }
+
+    async fn head(
+        &self,
+        caller: &Caller,
+        key: &ObjectKey,
+        options: &ReadOptions,
+    ) -> Result<Response<Body>, Error> {
+        let session = self.sessions.session(caller).await?;
+        match self.bucket.head_object(&session, key, options).await? {
+            Read::NotModified { etag } => Ok(not_modified(etag)),
+            Read::Found(meta) => {
+                let mut response = Response::new(Body::Empty);
+                object_headers(&mut response, &meta);
+                Ok(private(response))
+            }
+        }
+    }
+
+    async fn download_url(
+        &self,
+        caller: &Caller,
+        key: &ObjectKey,
+    ) -> Result<Response<Body>, Error> {
+        let session = self.sessions.session(caller).await?;
+        // A URL only for an object that exists and the session may read.
+        self.bucket
+            .head_object(&session, key, &ReadOptions::default())
+            .await?;
+        let presigned = self.presign(&session, key).await?;
+        Ok(no_store(json_response(
+            StatusCode::OK,
+            &UrlResponse::new(&presigned),
+        )))
+    }
+
+    async fn presign(
+        &self,
+        session: &TenantSession,
+        key: &ObjectKey,
+    ) -> Result<PresignedGet, Error> {
+        self.bucket
+            .presign_get(session, key, self.presign_ttl)
+            .await
     }
 }
 
@@ -45,29 +205,124 @@ pub async fn function_handler(
     request: Request,
 ) -> Result<Response<Body>, lambda_http::Error> {
     let request = &request;
-    Ok(serve(request, &app.claim, |caller| async move {
-        if request.method() != Method::GET {
-            return Err(Error::MethodNotAllowed);
+    Ok(serve(request, &app.claim, |caller| app.route(request, caller)).await)
+}
+
+#[derive(Serialize)]
+struct ListResponse<'a> {
+    prefix: &'a str,
+    items: Vec<ListItem<'a>>,
+    next_cursor: Option<String>,
+}
+
+#[derive(Serialize)]
+struct ListItem<'a> {
+    key: &'a str,
+    size: u64,
+    etag: Option<&'a str>,
+    last_modified: Option<String>,
+}
+
+#[derive(Serialize)]
+struct UrlResponse<'a> {
+    url: &'a str,
+    expires_at: String,
+    expires_in: u64,
+}
+
+impl<'a> UrlResponse<'a> {
+    fn new(presigned: &'a PresignedGet) -> Self {
+        let expires_in = presigned
+            .expires_at
+            .duration_since(SystemTime::now())
+            .unwrap_or_default();
+        UrlResponse {
+            url: &presigned.url,
+            expires_at: DateTime::from(presigned.expires_at)
+                .fmt(Format::DateTime)
+                .unwrap_or_default(),
+            expires_in: expires_in.as_secs_f64().round() as u64,
         }
-        let key = ObjectKey::parse(&requested_key(request)?)?;
-        let session = app.sessions.session(&caller).await?;
-        let object = app.bucket.get_object(&session, &key).await?;
-        let content_type = object
-            .content_type
-            .as_deref()
-            .unwrap_or("application/octet-stream");
-        let mut response = Response::new(Body::Binary(object.body));
-        *response.status_mut() = StatusCode::OK;
-        let headers = response.headers_mut();
-        if let Ok(value) = HeaderValue::from_str(content_type) {
-            headers.insert(header::CONTENT_TYPE, value);
+    }
+}
+
+/// `If-None-Match` and `Range` from the request headers.
+fn read_options(headers: &HeaderMap) -> Result<ReadOptions, Error> {
+    let text = |name: header::HeaderName| -> Result<Option<String>, Error> {
+        match headers.get(&name) {
+            None => Ok(None),
+            Some(value) => value
+                .to_str()
+                .ok()
+                .filter(|v| v.len() <= 1024)
+                .map(|v| Some(v.to_owned()))
+                .ok_or_else(|| Error::BadRequest(format!("the {name} header is not valid"))),
         }
-        if let Some(Ok(value)) = object.etag.as_deref().map(HeaderValue::from_str) {
-            headers.insert(header::ETAG, value);
-        }
-        Ok(response)
+    };
+    Ok(ReadOptions {
+        if_none_match: text(header::IF_NONE_MATCH)?,
+        range: text(header::RANGE)?
+            .map(|r| ByteRange::parse(&r))
+            .transpose()?,
     })
-    .await)
+}
+
+fn set(response: &mut Response<Body>, name: header::HeaderName, value: Option<&str>) {
+    if let Some(Ok(value)) = value.map(HeaderValue::from_str) {
+        response.headers_mut().insert(name, value);
+    }
+}
+
+fn object_headers(response: &mut Response<Body>, meta: &ObjectMeta) {
+    *response.status_mut() = if meta.content_range.is_some() {
+        StatusCode::PARTIAL_CONTENT
+    } else {
+        StatusCode::OK
+    };
+    let content_type = meta
+        .content_type
+        .as_deref()
+        .unwrap_or("application/octet-stream");
+    set(response, header::CONTENT_TYPE, Some(content_type));
+    set(
+        response,
+        header::CONTENT_LENGTH,
+        Some(&meta.content_length.to_string()),
+    );
+    set(response, header::ETAG, meta.etag.as_deref());
+    let modified = meta
+        .last_modified
+        .and_then(|t| t.fmt(Format::HttpDate).ok());
+    set(response, header::LAST_MODIFIED, modified.as_deref());
+    set(
+        response,
+        header::CONTENT_RANGE,
+        meta.content_range.as_deref(),
+    );
+    set(response, header::ACCEPT_RANGES, Some("bytes"));
+}
+
+fn not_modified(etag: Option<String>) -> Response<Body> {
+    let mut response = Response::new(Body::Empty);
+    *response.status_mut() = StatusCode::NOT_MODIFIED;
+    set(&mut response, header::ETAG, etag.as_deref());
+    private(response)
+}
+
+/// A tenant's data must never be served to someone else from a shared cache.
+fn private(mut response: Response<Body>) -> Response<Body> {
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("private"));
+    response
+}
+
+/// Presigned URLs are credentials for a short while: not to be stored.
+fn no_store(mut response: Response<Body>) -> Response<Body> {
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
 }
 
 /// The key below `/files/`: the `{key+}` path parameter API Gateway decoded,

@@ -26,7 +26,7 @@ async fn each_tenant_gets_its_own_object_over_http_api_and_rest_api() {
         assert_eq!(response.headers()["content-type"], "text/plain");
         assert!(response.headers().contains_key("etag"));
 
-        let response = call(&app, &event(&format!("s3-fetch/{tenant}-get-v1.json"))).await;
+        let response = call(&app, &event(&format!("s3-fetch/{tenant}-get-docs-v1.json"))).await;
         assert_eq!(response.status(), 200, "{tenant} v1");
         assert_eq!(
             body_bytes(&response),
@@ -241,5 +241,75 @@ async fn a_tenant_without_a_role_gets_no_data() {
     assert!(
         !body.to_string().contains("info"),
         "no object bytes in {body}"
+    );
+}
+
+/// An s3-fetch event for `key` with a query string.
+fn with_query(event: &serde_json::Value, query: &[(&str, &str)]) -> serde_json::Value {
+    let mut event = event.clone();
+    let params: serde_json::Map<String, serde_json::Value> = query
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).into()))
+        .collect();
+    event["rawQueryString"] = query
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("&")
+        .into();
+    event["queryStringParameters"] = params.into();
+    event
+}
+
+/// `?download=url` for another tenant's key answers 404 like a missing key
+/// and presigns nothing; so does HEAD.
+#[tokio::test]
+async fn no_download_url_or_metadata_for_another_tenants_key() {
+    let stack = Stack::load();
+    let app = app(&stack).await;
+    let base = event("s3-fetch/tenant2-download-url.json");
+    for key in ["tenant1_home/tenant.info", "no-such-key"] {
+        let response = call(&app, &with_key(&base, key)).await;
+        assert_eq!(response.status(), 404, "{key}");
+        assert!(!body_json(&response).to_string().contains("http"), "{key}");
+    }
+    let mut head = with_key(
+        &event("s3-fetch/tenant2-head.json"),
+        "tenant1_home/tenant.info",
+    );
+    head["requestContext"]["http"]["method"] = "HEAD".into();
+    assert_eq!(call(&app, &head).await.status(), 404);
+}
+
+/// Following `next_cursor` with a small page size visits every key of the
+/// tenant once, in order, and nothing of the other tenant.
+#[tokio::test]
+async fn listing_pages_walk_the_tenant_prefix_only() {
+    let stack = Stack::load();
+    let app = app(&stack).await;
+    let base = event("s3-fetch/tenant1-list.json");
+    let mut keys: Vec<String> = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..100 {
+        let mut query = vec![("limit", "1")];
+        if let Some(c) = cursor.as_deref() {
+            query.push(("cursor", c));
+        }
+        let response = call(&app, &with_query(&base, &query)).await;
+        assert_eq!(response.status(), 200);
+        let body = body_json(&response);
+        assert!(!body.to_string().contains("tenant2"), "{body}");
+        let items = body["items"].as_array().unwrap();
+        assert!(items.len() <= 1);
+        keys.extend(items.iter().map(|i| i["key"].as_str().unwrap().to_owned()));
+        match body["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(
+        keys,
+        ["bench-1k.bin", "big.bin", "docs/readme.md", "tenant.info"],
+        "every seeded key once, in order"
     );
 }

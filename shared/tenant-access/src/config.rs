@@ -14,6 +14,8 @@
 //! | `TENANT_BUCKET` | the shared bucket (s3-fetch) | required |
 //! | `TENANT_S3_PREFIX_TEMPLATE` | a tenant's home prefix; `{tenant}` | `{tenant}_home` |
 //! | `S3_FORCE_PATH_STYLE` | path-style addressing (`true`/`false`) | `false` |
+//! | `S3_INLINE_MAX_BYTES` | largest object answered inline; larger ones redirect to a presigned URL | `4194304` (the most that fits Lambda's 6 MB response once base64-encoded) |
+//! | `S3_PRESIGN_SECONDS` | longest life of a presigned URL, 1 to 3600 (never past the session's expiry) | `300` |
 //! | `DB_HOST`, `DB_PORT`, `DB_NAME` | the cluster endpoint (aurora-query) | host, name required; port `5432` |
 //! | `DB_USER_TEMPLATE` | a tenant's DB login role; `{tenant}` | `{tenant}_dbuser` |
 //! | `DB_CA_BUNDLE` | PEM file of CAs the server certificate must chain to | required |
@@ -284,7 +286,15 @@ pub struct S3Config {
     pub prefix_template: TenantTemplate,
     /// Path-style addressing (`S3_FORCE_PATH_STYLE`), for S3-compatible endpoints.
     pub force_path_style: bool,
+    /// Largest object answered inline (`S3_INLINE_MAX_BYTES`).
+    pub inline_max_bytes: u64,
+    /// Longest life of a presigned URL (`S3_PRESIGN_SECONDS`).
+    pub presign_ttl: Duration,
 }
+
+/// Lambda's response payload limit is 6 MB; base64 turns 3 bytes into 4, and
+/// the JSON envelope and headers need room too. 4 MiB encodes to 5.3 MiB.
+pub const MAX_INLINE_BYTES: u64 = 4 * 1024 * 1024;
 
 impl S3Config {
     /// Read from the process environment.
@@ -319,6 +329,13 @@ impl S3Config {
             bucket,
             prefix_template,
             force_path_style: flag(&env, "S3_FORCE_PATH_STYLE")?,
+            inline_max_bytes: bounded(
+                &env,
+                "S3_INLINE_MAX_BYTES",
+                MAX_INLINE_BYTES,
+                1..=MAX_INLINE_BYTES,
+            )?,
+            presign_ttl: Duration::from_secs(bounded(&env, "S3_PRESIGN_SECONDS", 300, 1..=3600)?),
         })
     }
 }
@@ -463,6 +480,15 @@ mod tests {
         ]))
         .unwrap_err();
         assert_eq!(e.variable, "TENANT_S3_PREFIX_TEMPLATE");
+        for (name, value) in [
+            ("S3_INLINE_MAX_BYTES", "0"),
+            ("S3_INLINE_MAX_BYTES", "4194305"),
+            ("S3_PRESIGN_SECONDS", "3601"),
+        ] {
+            let e =
+                S3Config::from_lookup(env(&[("TENANT_BUCKET", "b-1"), (name, value)])).unwrap_err();
+            assert_eq!(e.variable, name);
+        }
         let db = [
             ("DB_HOST", "h"),
             ("DB_NAME", "d"),

@@ -210,6 +210,14 @@ impl TenantSession {
         &self.sdk_config
     }
 
+    /// The time by the session's time source (the system clock unless the
+    /// base configuration set another).
+    pub fn now(&self) -> SystemTime {
+        self.sdk_config
+            .time_source()
+            .map_or_else(SystemTime::now, |t| t.now())
+    }
+
     fn is_fresh_at(&self, now: SystemTime) -> bool {
         match self.credentials.expiry() {
             None => true,

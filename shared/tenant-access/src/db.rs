@@ -292,6 +292,11 @@ fn query_error(e: tokio_postgres::Error) -> Error {
     let detail = e.to_string();
     match e.code() {
         Some(code) if *code == SqlState::INSUFFICIENT_PRIVILEGE => Error::AccessDenied { detail },
+        // Unique constraints are per tenant (they include tenant_id), so a
+        // clash is with the caller's own data.
+        Some(code) if *code == SqlState::UNIQUE_VIOLATION => {
+            Error::Conflict("the request conflicts with an existing row".to_owned())
+        }
         _ if e.is_closed() => Error::Unavailable {
             service: "db",
             detail,

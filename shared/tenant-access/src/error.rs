@@ -42,12 +42,37 @@ pub enum Error {
     /// The client sent input that cannot be served (bad key, bad parameter).
     #[error("{0}")]
     BadRequest(String),
+    /// The request body is not well-formed JSON.
+    #[error("the body is not valid JSON: {0}")]
+    InvalidJson(String),
     /// The route exists but not with this method.
-    #[error("method not allowed")]
-    MethodNotAllowed,
-    /// Nothing is at this address for this tenant.
+    #[error("method not allowed; allowed: {allow}")]
+    MethodNotAllowed {
+        /// The methods the route accepts, for the `Allow` header.
+        allow: &'static str,
+    },
+    /// Nothing is at this address for this tenant. Also the answer for
+    /// another tenant's object or record, so existence never leaks.
     #[error("not found")]
     NotFound,
+    /// The request conflicts with the tenant's current state.
+    #[error("{0}")]
+    Conflict(String),
+    /// The request body is larger than the route accepts.
+    #[error("the body is larger than {limit} bytes")]
+    PayloadTooLarge {
+        /// The largest body accepted, in bytes.
+        limit: usize,
+    },
+    /// The body's `Content-Type` is not one the route accepts.
+    #[error("the body must be application/json")]
+    UnsupportedMediaType,
+    /// The `Range` header asks for bytes outside the object.
+    #[error("the requested range is not satisfiable")]
+    RangeNotSatisfiable,
+    /// The body is JSON but does not describe a valid resource.
+    #[error("{0}")]
+    Validation(String),
     /// AWS or the database refused the tenant session.
     #[error("access denied")]
     AccessDenied {
@@ -89,9 +114,14 @@ impl Error {
         match self {
             Error::Unauthenticated => StatusCode::UNAUTHORIZED,
             Error::TenantClaimMissing { .. } | Error::InvalidTenant => StatusCode::FORBIDDEN,
-            Error::BadRequest(_) => StatusCode::BAD_REQUEST,
-            Error::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Error::BadRequest(_) | Error::InvalidJson(_) => StatusCode::BAD_REQUEST,
+            Error::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Error::NotFound => StatusCode::NOT_FOUND,
+            Error::Conflict(_) => StatusCode::CONFLICT,
+            Error::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Error::RangeNotSatisfiable => StatusCode::RANGE_NOT_SATISFIABLE,
+            Error::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Error::AccessDenied { .. } => StatusCode::FORBIDDEN,
             Error::Upstream { .. } => StatusCode::BAD_GATEWAY,
             Error::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
@@ -110,8 +140,14 @@ impl Error {
             Error::TenantClaimMissing { .. } => "tenant_claim_missing",
             Error::InvalidTenant => "invalid_tenant",
             Error::BadRequest(_) => "bad_request",
-            Error::MethodNotAllowed => "method_not_allowed",
+            Error::InvalidJson(_) => "invalid_json",
+            Error::MethodNotAllowed { .. } => "method_not_allowed",
             Error::NotFound => "not_found",
+            Error::Conflict(_) => "conflict",
+            Error::PayloadTooLarge { .. } => "payload_too_large",
+            Error::UnsupportedMediaType => "unsupported_media_type",
+            Error::RangeNotSatisfiable => "range_not_satisfiable",
+            Error::Validation(_) => "validation_failed",
             Error::AccessDenied { .. } => "access_denied",
             Error::Upstream { .. } => "upstream_error",
             Error::Unavailable { .. } => "upstream_unavailable",
@@ -146,8 +182,38 @@ impl Error {
             error: self.code(),
             message: self.to_string(),
         };
-        json_response(self.status(), &body)
+        let mut response = json_response(self.status(), &body);
+        if let Error::MethodNotAllowed { allow } = self {
+            response
+                .headers_mut()
+                .insert(header::ALLOW, header::HeaderValue::from_static(allow));
+        }
+        response
     }
+
+    /// Every code with its status, in status order: the error contract.
+    ///
+    /// ```
+    /// let codes = tenant_access::Error::CONTRACT;
+    /// assert!(codes.contains(&("not_found", 404)));
+    /// ```
+    pub const CONTRACT: &'static [(&'static str, u16)] = &[
+        ("bad_request", 400),
+        ("invalid_json", 400),
+        ("unauthenticated", 401),
+        ("tenant_claim_missing", 403),
+        ("invalid_tenant", 403),
+        ("access_denied", 403),
+        ("not_found", 404),
+        ("method_not_allowed", 405),
+        ("conflict", 409),
+        ("payload_too_large", 413),
+        ("unsupported_media_type", 415),
+        ("range_not_satisfiable", 416),
+        ("validation_failed", 422),
+        ("upstream_error", 502),
+        ("upstream_unavailable", 503),
+    ];
 }
 
 /// Serialize `value` as a JSON response with the given status.

@@ -4,10 +4,18 @@
 //! key is always `<tenant prefix>/<key>`, built here and nowhere else, and the
 //! request is signed with the tenant session's credentials, so even a bug
 //! that built a wrong key would be refused by IAM.
+//!
+//! Reads that S3 refuses (403) answer [`Error::NotFound`], exactly like a
+//! missing key, so a tenant cannot tell another tenant's object from no
+//! object at all.
 
 use std::fmt;
+use std::time::{Duration, SystemTime};
 
-use aws_sdk_s3::operation::get_object::GetObjectError;
+use aws_sdk_s3::config::http::HttpResponse;
+use aws_sdk_s3::error::SdkError;
+use aws_sdk_s3::presigning::PresigningConfig;
+use aws_smithy_types::DateTime;
 
 use crate::config::{S3Config, TenantTemplate};
 use crate::credentials::TenantSession;
@@ -36,26 +44,7 @@ pub struct ObjectKey(String);
 impl ObjectKey {
     /// Validate a relative key.
     pub fn parse(key: &str) -> Result<Self, Error> {
-        let bad = |why: &str| Err(Error::BadRequest(format!("invalid object key: {why}")));
-        if key.is_empty() {
-            return bad("it is empty");
-        }
-        if key.len() > MAX_KEY_LEN {
-            return bad("it is longer than 900 bytes");
-        }
-        if key.starts_with('/') {
-            return bad("it must be relative (no leading '/')");
-        }
-        if key.chars().any(|c| c == '\\' || c.is_control()) {
-            return bad("it contains a backslash or a control character");
-        }
-        for segment in key.split('/') {
-            match segment {
-                "" => return bad("it contains an empty segment"),
-                "." | ".." => return bad("it contains a '.' or '..' segment"),
-                _ => {}
-            }
-        }
+        check_relative("object key", key)?;
         Ok(ObjectKey(key.to_owned()))
     }
 
@@ -63,6 +52,194 @@ impl ObjectKey {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+fn check_relative(what: &str, key: &str) -> Result<(), Error> {
+    let bad = |why: &str| Err(Error::BadRequest(format!("invalid {what}: {why}")));
+    if key.is_empty() {
+        return bad("it is empty");
+    }
+    if key.len() > MAX_KEY_LEN {
+        return bad("it is longer than 900 bytes");
+    }
+    if key.starts_with('/') {
+        return bad("it must be relative (no leading '/')");
+    }
+    if key.chars().any(|c| c == '\\' || c.is_control()) {
+        return bad("it contains a backslash or a control character");
+    }
+    for segment in key.split('/') {
+        match segment {
+            "" => return bad("it contains an empty segment"),
+            "." | ".." => return bad("it contains a '.' or '..' segment"),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// A validated listing prefix relative to a tenant's home prefix: empty
+/// (everything), or the same rules as [`ObjectKey`] with one trailing `/`
+/// allowed.
+///
+/// ```
+/// use tenant_access::s3::KeyPrefix;
+///
+/// assert!(KeyPrefix::parse("").is_ok());
+/// assert!(KeyPrefix::parse("docs/").is_ok());
+/// assert!(KeyPrefix::parse("../tenant2_home/").is_err());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct KeyPrefix(String);
+
+impl KeyPrefix {
+    /// Validate a relative prefix.
+    pub fn parse(prefix: &str) -> Result<Self, Error> {
+        if !prefix.is_empty() {
+            check_relative("prefix", prefix.strip_suffix('/').unwrap_or(prefix))?;
+        }
+        Ok(KeyPrefix(prefix.to_owned()))
+    }
+
+    /// The relative prefix.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A single byte range from a `Range` header: `bytes=a-b`, `bytes=a-` or
+/// `bytes=-n` (the last `n` bytes).
+///
+/// ```
+/// use tenant_access::s3::ByteRange;
+///
+/// assert_eq!(ByteRange::parse("bytes=0-99").unwrap().to_string(), "bytes=0-99");
+/// assert!(ByteRange::parse("bytes=5-1").is_err());
+/// assert!(ByteRange::parse("bytes=0-1,5-6").is_err());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ByteRange {
+    /// `bytes=first-last`, both inclusive.
+    Closed(u64, u64),
+    /// `bytes=first-`.
+    From(u64),
+    /// `bytes=-n`.
+    Suffix(u64),
+}
+
+impl ByteRange {
+    /// Parse a `Range` header value. Several ranges in one header are
+    /// refused: S3 serves only one.
+    pub fn parse(header: &str) -> Result<Self, Error> {
+        let bad = || {
+            Error::BadRequest(
+                "invalid Range: use one range, `bytes=first-last`, `bytes=first-` or `bytes=-count`"
+                    .to_owned(),
+            )
+        };
+        let spec = header.trim().strip_prefix("bytes=").ok_or_else(bad)?;
+        let (first, last) = spec.split_once('-').ok_or_else(bad)?;
+        let num = |s: &str| {
+            (!s.is_empty() && s.len() <= 19 && s.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| s.parse::<u64>().ok())
+                .flatten()
+        };
+        match (first, last) {
+            ("", n) => num(n).filter(|n| *n > 0).map(ByteRange::Suffix),
+            (a, "") => num(a).map(ByteRange::From),
+            (a, b) => match (num(a), num(b)) {
+                (Some(a), Some(b)) if a <= b => Some(ByteRange::Closed(a, b)),
+                _ => None,
+            },
+        }
+        .ok_or_else(bad)
+    }
+}
+
+impl fmt::Display for ByteRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ByteRange::Closed(a, b) => write!(f, "bytes={a}-{b}"),
+            ByteRange::From(a) => write!(f, "bytes={a}-"),
+            ByteRange::Suffix(n) => write!(f, "bytes=-{n}"),
+        }
+    }
+}
+
+/// Conditions and range of a read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReadOptions {
+    /// `If-None-Match`: answer "not modified" when the ETag matches.
+    pub if_none_match: Option<String>,
+    /// `Range`: read only these bytes.
+    pub range: Option<ByteRange>,
+}
+
+/// An object's metadata.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ObjectMeta {
+    /// Its `Content-Type`, if S3 has one.
+    pub content_type: Option<String>,
+    /// Bytes in this response: the whole object, or the range asked for.
+    pub content_length: u64,
+    /// Its `ETag`.
+    pub etag: Option<String>,
+    /// When it was last written.
+    pub last_modified: Option<DateTime>,
+    /// `Content-Range` of a ranged read.
+    pub content_range: Option<String>,
+}
+
+/// The outcome of a conditional read.
+#[derive(Debug)]
+pub enum Read<T> {
+    /// The object (or its metadata).
+    Found(T),
+    /// `If-None-Match` matched: the client's copy is current.
+    NotModified {
+        /// The current ETag.
+        etag: Option<String>,
+    },
+}
+
+/// What [`TenantBucket::get_object`] returns.
+#[derive(Debug)]
+pub enum Fetched {
+    /// The bytes, small enough to answer inline.
+    Inline(Object),
+    /// More than the inline limit: the body was not read.
+    TooLarge(ObjectMeta),
+}
+
+/// One object of a listing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListedObject {
+    /// Its key relative to the tenant's home prefix.
+    pub key: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Its `ETag`.
+    pub etag: Option<String>,
+    /// When it was last written.
+    pub last_modified: Option<DateTime>,
+}
+
+/// One page of a listing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Listing {
+    /// The objects, in key order.
+    pub objects: Vec<ListedObject>,
+    /// Where the next page starts (after this key), when there is one.
+    pub next_after: Option<ObjectKey>,
+}
+
+/// A presigned GET URL and when it stops working.
+#[derive(Debug, Clone)]
+pub struct PresignedGet {
+    /// The URL; it carries the tenant session's credentials and limits.
+    pub url: String,
+    /// When it expires: never after the session's credentials do.
+    pub expires_at: SystemTime,
 }
 
 impl fmt::Debug for ObjectKey {
@@ -74,12 +251,10 @@ impl fmt::Debug for ObjectKey {
 /// An object read from a tenant's prefix.
 #[derive(Debug, Clone)]
 pub struct Object {
-    /// The object's bytes.
+    /// The object's bytes (or the range asked for).
     pub body: Vec<u8>,
-    /// Its `Content-Type`, if S3 has one.
-    pub content_type: Option<String>,
-    /// Its `ETag`.
-    pub etag: Option<String>,
+    /// Its metadata.
+    pub meta: ObjectMeta,
 }
 
 /// The shared bucket, seen through one tenant's prefix at a time.
@@ -98,6 +273,7 @@ pub struct TenantBucket {
     bucket: String,
     prefix_template: TenantTemplate,
     force_path_style: bool,
+    inline_max_bytes: u64,
 }
 
 impl TenantBucket {
@@ -107,7 +283,14 @@ impl TenantBucket {
             bucket: config.bucket.clone(),
             prefix_template: config.prefix_template.clone(),
             force_path_style: config.force_path_style,
+            inline_max_bytes: config.inline_max_bytes,
         }
+    }
+
+    /// The largest object answered inline; larger ones are too big for a
+    /// Lambda response once base64-encoded.
+    pub fn inline_max_bytes(&self) -> u64 {
+        self.inline_max_bytes
     }
 
     /// The bucket name.
@@ -136,7 +319,9 @@ impl TenantBucket {
         })
     }
 
-    /// Read `key` from the session tenant's prefix.
+    /// Read `key` from the session tenant's prefix: the bytes when the
+    /// object (or range) is at most the inline limit, else only its
+    /// metadata, without reading the body.
     ///
     /// A missing key and a key the session may not read both answer
     /// [`Error::NotFound`], so a caller cannot probe for objects it cannot read.
@@ -144,28 +329,32 @@ impl TenantBucket {
         &self,
         session: &TenantSession,
         key: &ObjectKey,
-    ) -> Result<Object, Error> {
-        let full_key = self.full_key(session.tenant(), key);
-        let output = self
+        options: &ReadOptions,
+    ) -> Result<Read<Fetched>, Error> {
+        let result = self
             .client(session)
             .get_object()
             .bucket(&self.bucket)
-            .key(&full_key)
+            .key(self.full_key(session.tenant(), key))
+            .set_if_none_match(options.if_none_match.clone())
+            .set_range(options.range.map(|r| r.to_string()))
             .send()
-            .await
-            .map_err(|err| {
-                let mapped = match err.as_service_error() {
-                    Some(GetObjectError::NoSuchKey(_)) => Error::NotFound,
-                    _ => upstream("s3", err),
-                };
-                if let Error::AccessDenied { detail } = &mapped {
-                    tracing::warn!(error.detail = %detail, "s3 denied the tenant session; answering not found");
-                    return Error::NotFound;
-                }
-                mapped
-            })?;
-        let content_type = output.content_type().map(str::to_owned);
-        let etag = output.e_tag().map(str::to_owned);
+            .await;
+        let output = match result {
+            Ok(output) => output,
+            Err(err) => return read_error(err),
+        };
+        let meta = ObjectMeta {
+            content_type: output.content_type().map(str::to_owned),
+            content_length: output.content_length().unwrap_or(0).max(0) as u64,
+            etag: output.e_tag().map(str::to_owned),
+            last_modified: output.last_modified().copied(),
+            content_range: output.content_range().map(str::to_owned),
+        };
+        if meta.content_length > self.inline_max_bytes {
+            // Dropping the body closes the stream unread.
+            return Ok(Read::Found(Fetched::TooLarge(meta)));
+        }
         let body = output
             .body
             .collect()
@@ -174,11 +363,153 @@ impl TenantBucket {
                 service: "s3",
                 detail: format!("reading the object body failed: {e}"),
             })?;
-        Ok(Object {
+        Ok(Read::Found(Fetched::Inline(Object {
             body: body.into_bytes().to_vec(),
-            content_type,
-            etag,
+            meta,
+        })))
+    }
+
+    /// `key`'s metadata, with the same not-found rule as [`get_object`](Self::get_object).
+    pub async fn head_object(
+        &self,
+        session: &TenantSession,
+        key: &ObjectKey,
+        options: &ReadOptions,
+    ) -> Result<Read<ObjectMeta>, Error> {
+        let result = self
+            .client(session)
+            .head_object()
+            .bucket(&self.bucket)
+            .key(self.full_key(session.tenant(), key))
+            .set_if_none_match(options.if_none_match.clone())
+            .set_range(options.range.map(|r| r.to_string()))
+            .send()
+            .await;
+        match result {
+            Ok(output) => Ok(Read::Found(ObjectMeta {
+                content_type: output.content_type().map(str::to_owned),
+                content_length: output.content_length().unwrap_or(0).max(0) as u64,
+                etag: output.e_tag().map(str::to_owned),
+                last_modified: output.last_modified().copied(),
+                content_range: output.content_range().map(str::to_owned),
+            })),
+            Err(err) => read_error(err),
+        }
+    }
+
+    /// Up to `limit` objects under `prefix` in the session tenant's home,
+    /// in key order, starting after `after`. Keys come back relative to the
+    /// home prefix.
+    pub async fn list_objects(
+        &self,
+        session: &TenantSession,
+        prefix: &KeyPrefix,
+        limit: u16,
+        after: Option<&ObjectKey>,
+    ) -> Result<Listing, Error> {
+        let home = format!("{}/", self.prefix(session.tenant()));
+        let output = self
+            .client(session)
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(format!("{home}{}", prefix.as_str()))
+            .max_keys(i32::from(limit))
+            .set_start_after(after.map(|key| format!("{home}{}", key.as_str())))
+            .send()
+            .await
+            .map_err(|e| upstream("s3", e))?;
+        let mut objects = Vec::new();
+        for object in output.contents() {
+            let Some(relative) = object.key().and_then(|k| k.strip_prefix(&home)) else {
+                // S3 honours Prefix; a key outside it would be a bug upstream.
+                tracing::error!("s3 listed a key outside the tenant prefix; dropped");
+                continue;
+            };
+            objects.push(ListedObject {
+                key: relative.to_owned(),
+                size: object.size().unwrap_or(0).max(0) as u64,
+                etag: object.e_tag().map(str::to_owned),
+                last_modified: object.last_modified().copied(),
+            });
+        }
+        let next_after = match (output.is_truncated(), objects.last()) {
+            (Some(true), Some(last)) => Some(ObjectKey(last.key.clone())),
+            _ => None,
+        };
+        Ok(Listing {
+            objects,
+            next_after,
         })
+    }
+
+    /// A presigned GET URL for `key`, signed with the session's credentials
+    /// (so it carries the session's IAM limits) and valid for `ttl` or until
+    /// the credentials expire, whichever is sooner. Presigning is local: it
+    /// does not check that the object exists (see
+    /// [`head_object`](Self::head_object)).
+    pub async fn presign_get(
+        &self,
+        session: &TenantSession,
+        key: &ObjectKey,
+        ttl: Duration,
+    ) -> Result<PresignedGet, Error> {
+        let now = session.now();
+        let remaining = session
+            .credentials()
+            .expiry()
+            .and_then(|expiry| expiry.duration_since(now).ok())
+            .unwrap_or(ttl);
+        let ttl = ttl.min(remaining);
+        if ttl < Duration::from_secs(1) {
+            return Err(Error::Unavailable {
+                service: "sts",
+                detail: "the tenant session expires too soon to presign".to_owned(),
+            });
+        }
+        let presigning = PresigningConfig::builder()
+            .start_time(now)
+            .expires_in(ttl)
+            .build()
+            .map_err(|e| Error::Upstream {
+                service: "s3",
+                detail: format!("presigning config: {e}"),
+            })?;
+        let request = self
+            .client(session)
+            .get_object()
+            .bucket(&self.bucket)
+            .key(self.full_key(session.tenant(), key))
+            .presigned(presigning)
+            .await
+            .map_err(|e| upstream("s3", e))?;
+        Ok(PresignedGet {
+            url: request.uri().to_owned(),
+            expires_at: now + ttl,
+        })
+    }
+}
+
+/// Map a failed read: 304 is "not modified"; 403 and 404 are both "not
+/// found"; 416 is an unsatisfiable range; the rest go through [`upstream`].
+fn read_error<T, E>(err: SdkError<E, HttpResponse>) -> Result<Read<T>, Error>
+where
+    E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let status = err.raw_response().map(|r| r.status().as_u16());
+    match status {
+        Some(304) => Ok(Read::NotModified {
+            etag: err
+                .raw_response()
+                .and_then(|r| r.headers().get("etag"))
+                .map(str::to_owned),
+        }),
+        Some(404) => Err(Error::NotFound),
+        Some(403) => {
+            tracing::warn!(error.detail = %aws_sdk_s3::error::DisplayErrorContext(&err), "s3 denied the tenant session; answering not found");
+            Err(Error::NotFound)
+        }
+        Some(416) => Err(Error::RangeNotSatisfiable),
+        _ => Err(upstream("s3", err)),
     }
 }
 
@@ -220,6 +551,43 @@ mod tests {
             &"k".repeat(MAX_KEY_LEN),
         ] {
             assert!(ObjectKey::parse(good).is_ok(), "{good:?}");
+        }
+    }
+
+    #[test]
+    fn ranges_are_single_and_well_formed() {
+        for (header, range) in [
+            ("bytes=0-0", ByteRange::Closed(0, 0)),
+            ("bytes=10-", ByteRange::From(10)),
+            ("bytes=-5", ByteRange::Suffix(5)),
+        ] {
+            assert_eq!(ByteRange::parse(header).unwrap(), range);
+            assert_eq!(range.to_string(), header);
+        }
+        for bad in [
+            "",
+            "bytes=",
+            "bytes=-",
+            "bytes=-0",
+            "bytes=3-2",
+            "bytes=a-b",
+            "items=0-1",
+            "bytes=0-1,3-4",
+            "bytes=+1-2",
+            "bytes=99999999999999999999-",
+        ] {
+            let err = ByteRange::parse(bad).unwrap_err();
+            assert_eq!(err.status().as_u16(), 400, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn prefixes_follow_the_key_rules_with_a_trailing_slash() {
+        for good in ["", "docs", "docs/", "a/b/"] {
+            assert_eq!(KeyPrefix::parse(good).unwrap().as_str(), good);
+        }
+        for bad in ["/", "/docs", "..", "../", "docs//", "a/../", "a\\b/"] {
+            assert!(KeyPrefix::parse(bad).is_err(), "{bad:?}");
         }
     }
 

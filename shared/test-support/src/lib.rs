@@ -209,3 +209,294 @@ pub fn body_json(response: &Response<Body>) -> Value {
         )
     })
 }
+
+/// The fixture table: every `events/<function>/*.json` with what it must
+/// answer, from `events/expectations.json`. Panics if a fixture has no
+/// expectation or an expectation has no fixture.
+pub fn fixture_table(function: &str) -> Vec<(String, Value, Value)> {
+    let path = root().join("events/expectations.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let expectations: serde_json::Map<String, Value> =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let dir = root().join("events").join(function);
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .filter_map(|entry| entry.ok())
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".json"))
+        .map(|name| format!("{function}/{name}"))
+        .collect();
+    names.sort();
+    let without: Vec<&String> = names
+        .iter()
+        .filter(|n| !expectations.contains_key(*n))
+        .collect();
+    assert!(
+        without.is_empty(),
+        "fixtures without an expectation in events/expectations.json: {without:?}"
+    );
+    let orphans: Vec<&String> = expectations
+        .keys()
+        .filter(|k| k.starts_with(&format!("{function}/")) && !names.contains(k))
+        .collect();
+    assert!(
+        orphans.is_empty(),
+        "expectations without a fixture: {orphans:?}"
+    );
+    names
+        .into_iter()
+        .map(|name| {
+            let expected = expectations[&name].clone();
+            (name.clone(), event(&name), expected)
+        })
+        .collect()
+}
+
+/// Check a response against a fixture's recorded expectation (format in
+/// `events/expectations.json`). Returns every mismatch.
+pub fn check_expectation(name: &str, expected: &Value, response: &Response<Body>) -> Vec<String> {
+    let mut problems = Vec::new();
+    let status = response.status().as_u16();
+    if expected["status"].as_u64() != Some(u64::from(status)) {
+        problems.push(format!("status {status}, expected {}", expected["status"]));
+    }
+    if let Some(headers) = expected.get("headers").and_then(Value::as_object) {
+        for (header, want) in headers {
+            let want = want.as_str().unwrap_or_default();
+            match response.headers().get(header.as_str()).map(|v| v.to_str()) {
+                Some(Ok(got)) if placeholder_matches(want, &Value::String(got.to_owned())) => {}
+                Some(Ok(got)) if got == want => {}
+                got => problems.push(format!("header {header}: {got:?}, expected {want:?}")),
+            }
+        }
+    }
+    let bytes = body_bytes(response);
+    let text = String::from_utf8_lossy(&bytes);
+    if let Some(body) = expected.get("body").and_then(Value::as_str)
+        && text != body
+    {
+        problems.push(format!("body {text:?}, expected {body:?}"));
+    }
+    if let Some(shape) = expected.get("json") {
+        match serde_json::from_slice::<Value>(&bytes) {
+            Ok(json) => shape_mismatches("$", shape, &json, &mut problems),
+            Err(e) => problems.push(format!("body is not JSON ({e}): {text:?}")),
+        }
+    }
+    let other = if name.contains("/tenant2-") {
+        "tenant1"
+    } else {
+        "tenant2"
+    };
+    let mut absent: Vec<String> = vec![other.to_owned()];
+    if let Some(more) = expected.get("absent").and_then(Value::as_array) {
+        absent.extend(more.iter().filter_map(Value::as_str).map(str::to_owned));
+    }
+    for needle in absent {
+        if text.contains(&needle) {
+            problems.push(format!("body names {needle:?}: {text}"));
+        }
+    }
+    problems
+}
+
+fn placeholder_matches(want: &str, got: &Value) -> bool {
+    let s = got.as_str();
+    match want {
+        "<any>" => true,
+        "<string>" => s.is_some(),
+        "<number>" => got.is_number(),
+        "<string|null>" => s.is_some() || got.is_null(),
+        "<uuid>" => s.is_some_and(|s| {
+            s.len() == 36
+                && s.bytes().enumerate().all(|(i, b)| match i {
+                    8 | 13 | 18 | 23 => b == b'-',
+                    _ => b.is_ascii_hexdigit() && !b.is_ascii_uppercase(),
+                })
+        }),
+        // 2026-01-01T00:00:00Z or with fractional seconds.
+        "<rfc3339>" => s.is_some_and(|s| {
+            s.len() >= 20
+                && s.as_bytes()[10] == b'T'
+                && s.ends_with('Z')
+                && s[..4].bytes().all(|b| b.is_ascii_digit())
+        }),
+        // Thu, 01 Jan 2026 00:00:00 GMT
+        "<http-date>" => {
+            s.is_some_and(|s| s.len() == 29 && s.ends_with(" GMT") && s.as_bytes()[3] == b',')
+        }
+        "<url>" => s.is_some_and(|s| s.starts_with("http://") || s.starts_with("https://")),
+        _ => false,
+    }
+}
+
+fn shape_mismatches(at: &str, want: &Value, got: &Value, problems: &mut Vec<String>) {
+    match want {
+        Value::String(w) if w.starts_with('<') && w.ends_with('>') => {
+            if !placeholder_matches(w, got) {
+                problems.push(format!("{at}: {got}, expected {w}"));
+            }
+        }
+        Value::Object(fields) => match got.as_object() {
+            Some(object) => {
+                for (key, want) in fields {
+                    match object.get(key) {
+                        Some(got) => shape_mismatches(&format!("{at}.{key}"), want, got, problems),
+                        None => problems.push(format!("{at}.{key}: missing")),
+                    }
+                }
+            }
+            None => problems.push(format!("{at}: {got}, expected an object")),
+        },
+        Value::Array(items) => match (got.as_array(), items.first()) {
+            (Some(got), None) if got.is_empty() => {}
+            (Some(got), Some(item)) if !got.is_empty() => {
+                for (i, g) in got.iter().enumerate() {
+                    shape_mismatches(&format!("{at}[{i}]"), item, g, problems);
+                }
+            }
+            _ => problems.push(format!("{at}: {got}, expected {want}")),
+        },
+        literal => {
+            if literal != got {
+                problems.push(format!("{at}: {got}, expected {literal}"));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn problems(want: Value, got: Value) -> Vec<String> {
+        let mut p = Vec::new();
+        shape_mismatches("$", &want, &got, &mut p);
+        p
+    }
+
+    #[test]
+    fn shapes_match_placeholders_subsets_and_arrays() {
+        let want =
+            json!({"items": [{"key": "<string>", "size": "<number>"}], "next": "<string|null>"});
+        assert!(
+            problems(
+                want.clone(),
+                json!({"items": [{"key": "a", "size": 1, "extra": true}], "next": null})
+            )
+            .is_empty()
+        );
+        assert_eq!(
+            problems(want.clone(), json!({"items": [], "next": null})).len(),
+            1,
+            "empty array where items are expected"
+        );
+        assert_eq!(
+            problems(
+                want.clone(),
+                json!({"items": [{"key": 1, "size": 1}], "next": "x"})
+            )
+            .len(),
+            1
+        );
+        assert_eq!(problems(want, json!({"next": 3})).len(), 2);
+        assert_eq!(problems(json!({"a": []}), json!({"a": [1]})).len(), 1);
+        assert_eq!(problems(json!("literal"), json!("other")).len(), 1);
+        assert!(
+            problems(
+                json!("<uuid>"),
+                json!("11111111-1111-4111-8111-111111111111")
+            )
+            .is_empty()
+        );
+        assert_eq!(
+            problems(
+                json!("<uuid>"),
+                json!("11111111-1111-4111-8111-11111111111")
+            )
+            .len(),
+            1
+        );
+        assert!(problems(json!("<rfc3339>"), json!("2026-01-01T00:00:00.000000Z")).is_empty());
+        assert_eq!(problems(json!("<rfc3339>"), json!("yesterday")).len(), 1);
+    }
+}
+
+/// A plain HTTP/1.1 GET of `url` (an `http://` URL such as a presigned URL
+/// pointing at the local moto), returning status and body. Sends exactly
+/// the URL's host, path and query, as a browser following a redirect would.
+pub async fn http_get(url: &str) -> (u16, Vec<u8>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let rest = url
+        .strip_prefix("http://")
+        .unwrap_or_else(|| panic!("not an http:// URL: {url}"));
+    let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let mut stream = tokio::net::TcpStream::connect(host)
+        .await
+        .unwrap_or_else(|e| panic!("connect {host}: {e}"));
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.expect("send");
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await.expect("receive");
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("an HTTP response");
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    assert!(
+        !head
+            .to_ascii_lowercase()
+            .contains("transfer-encoding: chunked"),
+        "chunked responses are not handled here"
+    );
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("status code");
+    (status, raw[split + 4..].to_vec())
+}
+
+/// While alive, moto serves requests without IAM checks; dropping it turns
+/// enforcement back on. For what moto cannot authenticate (presigned URLs):
+/// use in a test binary of its own, since it affects the whole server.
+#[derive(Debug)]
+pub struct PausedEnforcement {
+    endpoint: String,
+}
+
+impl Stack {
+    /// Pause moto's IAM enforcement until the guard is dropped.
+    pub fn pause_iam_enforcement(&self) -> PausedEnforcement {
+        let endpoint = self.var("AWS_ENDPOINT_URL");
+        moto_reset_auth(&endpoint, "1000000");
+        PausedEnforcement { endpoint }
+    }
+}
+
+impl Drop for PausedEnforcement {
+    fn drop(&mut self) {
+        moto_reset_auth(&self.endpoint, "0");
+    }
+}
+
+/// `POST /moto-api/reset-auth`: how many more requests moto lets through
+/// before enforcing IAM again.
+fn moto_reset_auth(endpoint: &str, count: &str) {
+    use std::io::{Read, Write};
+    let host = endpoint.trim_start_matches("http://").trim_end_matches('/');
+    let mut stream = std::net::TcpStream::connect(host).expect("moto reachable");
+    write!(
+        stream,
+        "POST /moto-api/reset-auth HTTP/1.1\r\nHost: {host}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{count}",
+        count.len()
+    )
+    .expect("send");
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).expect("reply");
+    assert!(
+        reply.starts_with("HTTP/1.1 200") || reply.starts_with("HTTP/1.0 200"),
+        "{reply}"
+    );
+}
