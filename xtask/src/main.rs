@@ -9,6 +9,7 @@
 //! cargo xtask down    stop what `up` started
 //! ```
 
+mod fixtures;
 mod http_bench;
 mod moto;
 mod postgres;
@@ -180,6 +181,8 @@ fn test(stack: &Stack) -> Result<()> {
             .current_dir(&stack.root)
             .args(["fmt", "--all", "--check"]),
     )?;
+    eprintln!("xtask: events/ fixtures match their generator");
+    fixtures::run(&stack.root, true)?;
     eprintln!("xtask: cargo clippy");
     run_visible(cargo().current_dir(&stack.root).args([
         "clippy",
@@ -367,10 +370,11 @@ fn main() -> ExitCode {
         "dev" => dev(&stack),
         "test" => test(&stack),
         "bench" => bench(&stack, &std::env::args().skip(2).collect::<Vec<_>>()),
+        "fixtures" => fixtures::run(&stack.root, std::env::args().any(|a| a == "--check")),
         "env" => fs::read_to_string(stack.functions_env_file())
             .map(|text| print!("{text}"))
             .map_err(|_| "the stack is not up: run `cargo xtask up`".to_owned()),
-        _ => Err("usage: cargo xtask <up|dev|test|bench|env|down>".to_owned()),
+        _ => Err("usage: cargo xtask <up|dev|test|bench|fixtures|env|down>".to_owned()),
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,

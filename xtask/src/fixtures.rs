@@ -1,0 +1,627 @@
+//! `cargo xtask fixtures [--check]`: write (or check) the API Gateway events
+//! under `events/` from one table, so every route has the same event shapes
+//! for HTTP API v2 (JWT authorizer claims) and REST v1 (claims under
+//! `authorizer.claims`). What each fixture must answer is recorded by hand in
+//! `events/expectations.json`, which the fixture table tests read.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::Path;
+
+use serde_json::{Map, Value, json};
+
+use crate::process::Result;
+
+/// Who the event says is calling.
+#[derive(Clone, Copy)]
+enum Auth {
+    /// Verified claims with this tenant.
+    Tenant(&'static str),
+    /// No authorizer context at all (a route without an authorizer).
+    None,
+    /// Verified claims without the tenant claim, and a tenant in a header
+    /// (which must be ignored).
+    ClaimMissing,
+    /// A tenant claim that is not a valid tenant id.
+    BadClaim(&'static str),
+}
+
+struct Case {
+    function: &'static str,
+    name: String,
+    method: &'static str,
+    /// The API Gateway route, e.g. `/files/{key+}`.
+    route: &'static str,
+    path: String,
+    path_param: Option<(&'static str, String)>,
+    query: Vec<(&'static str, String)>,
+    headers: Vec<(&'static str, String)>,
+    body: Option<String>,
+    auth: Auth,
+    /// Also write a REST v1 twin, `<name>-v1.json`.
+    v1: bool,
+}
+
+impl Case {
+    fn new(
+        function: &'static str,
+        name: impl Into<String>,
+        method: &'static str,
+        route: &'static str,
+        path: &str,
+    ) -> Self {
+        Case {
+            function,
+            name: name.into(),
+            method,
+            route,
+            path: path.to_owned(),
+            path_param: None,
+            query: Vec::new(),
+            headers: Vec::new(),
+            body: None,
+            auth: Auth::None,
+            v1: false,
+        }
+    }
+    fn param(mut self, name: &'static str, value: &str) -> Self {
+        self.path_param = Some((name, value.to_owned()));
+        self
+    }
+    fn query(mut self, name: &'static str, value: &str) -> Self {
+        self.query.push((name, value.to_owned()));
+        self
+    }
+    fn header(mut self, name: &'static str, value: &str) -> Self {
+        self.headers.push((name, value.to_owned()));
+        self
+    }
+    fn body(mut self, content_type: &str, body: &str) -> Self {
+        self.headers.push(("content-type", content_type.to_owned()));
+        self.body = Some(body.to_owned());
+        self
+    }
+    fn auth(mut self, auth: Auth) -> Self {
+        self.auth = auth;
+        self
+    }
+    fn tenant(self, tenant: &'static str) -> Self {
+        self.auth(Auth::Tenant(tenant))
+    }
+    fn with_v1(mut self) -> Self {
+        self.v1 = true;
+        self
+    }
+}
+
+const S3: &str = "s3-fetch";
+const DB: &str = "aurora-query";
+const TENANTS: [&str; 2] = ["tenant1", "tenant2"];
+
+/// ETag of the seeded `<tenant>_home/tenant.info` ("<tenant> info\n"): its MD5.
+fn etag(tenant: &str) -> &'static str {
+    match tenant {
+        "tenant1" => "\"2c0f37286c498286e727ba6e8650a29c\"",
+        _ => "\"947609f6bfab1223da441b0e344d7807\"",
+    }
+}
+
+/// Seeded record ids (db/local/90_seed.sql).
+fn record_id(tenant: &str, which: &str) -> &'static str {
+    match (tenant, which) {
+        ("tenant1", "welcome") => "11111111-1111-4111-8111-111111111111",
+        ("tenant1", "to-delete") => "11111111-1111-4111-8111-111111111112",
+        ("tenant1", "to-delete-v1") => "11111111-1111-4111-8111-111111111113",
+        ("tenant2", "welcome") => "22222222-2222-4222-8222-222222222221",
+        ("tenant2", "to-delete") => "22222222-2222-4222-8222-222222222222",
+        _ => "22222222-2222-4222-8222-222222222223",
+    }
+}
+
+fn other(tenant: &str) -> &'static str {
+    if tenant == "tenant1" {
+        "tenant2"
+    } else {
+        "tenant1"
+    }
+}
+
+fn cases() -> Vec<Case> {
+    let mut cases = Vec::new();
+    let file = |name: String, key: &str| {
+        Case::new(S3, name, "GET", "/files/{key+}", &format!("/files/{key}")).param("key", key)
+    };
+    let record = |name: String, method: &'static str, id: &str| {
+        Case::new(DB, name, method, "/records/{id}", &format!("/records/{id}")).param("id", id)
+    };
+    for t in TENANTS {
+        // s3-fetch: every route, both API formats.
+        cases.push(
+            Case::new(S3, format!("{t}-list"), "GET", "/files", "/files")
+                .tenant(t)
+                .with_v1(),
+        );
+        cases.push(
+            Case::new(S3, format!("{t}-list-page"), "GET", "/files", "/files")
+                .query("prefix", "docs/")
+                .query("limit", "1")
+                .tenant(t)
+                .with_v1(),
+        );
+        cases.push(file(format!("{t}-get"), "tenant.info").tenant(t).with_v1());
+        cases.push(
+            file(format!("{t}-get-docs"), "docs/readme.md")
+                .tenant(t)
+                .with_v1(),
+        );
+        let mut head = file(format!("{t}-head"), "tenant.info").tenant(t).with_v1();
+        head.method = "HEAD";
+        cases.push(head);
+        cases.push(
+            file(format!("{t}-range"), "tenant.info")
+                .header("range", "bytes=0-6")
+                .tenant(t)
+                .with_v1(),
+        );
+        cases.push(
+            file(format!("{t}-if-none-match"), "tenant.info")
+                .header("if-none-match", etag(t))
+                .tenant(t)
+                .with_v1(),
+        );
+        cases.push(file(format!("{t}-big"), "big.bin").tenant(t).with_v1());
+        cases.push(
+            file(format!("{t}-download-url"), "tenant.info")
+                .query("download", "url")
+                .tenant(t)
+                .with_v1(),
+        );
+        // s3-fetch: what must not work.
+        cases.push(file(format!("{t}-missing"), "no-such-file.txt").tenant(t));
+        // The other tenant's key as a relative key: answered like a missing key.
+        cases.push(
+            file(
+                format!("{t}-other-tenant-key"),
+                &format!("{}_home/tenant.info", other(t)),
+            )
+            .tenant(t),
+        );
+        cases.push(
+            file(
+                format!("{t}-traversal"),
+                &format!("../{}_home/tenant.info", other(t)),
+            )
+            .tenant(t),
+        );
+        cases.push(
+            Case::new(S3, format!("{t}-list-traversal"), "GET", "/files", "/files")
+                .query("prefix", &format!("../{}_home/", other(t)))
+                .tenant(t),
+        );
+
+        // aurora-query: every route, both API formats.
+        cases.push(
+            Case::new(DB, format!("{t}-tenant"), "GET", "/tenant", "/tenant")
+                .tenant(t)
+                .with_v1(),
+        );
+        cases.push(
+            Case::new(DB, format!("{t}-records"), "GET", "/records", "/records")
+                .tenant(t)
+                .with_v1(),
+        );
+        cases.push(
+            Case::new(
+                DB,
+                format!("{t}-records-page"),
+                "GET",
+                "/records",
+                "/records",
+            )
+            .query("limit", "1")
+            .tenant(t)
+            .with_v1(),
+        );
+        cases.push(
+            record(format!("{t}-record"), "GET", record_id(t, "welcome"))
+                .tenant(t)
+                .with_v1(),
+        );
+        // Creates and deletes change state, so their REST v1 versions are cases
+        // of their own (a name ending in `-v1` is written as a v1 event).
+        cases.push(
+            Case::new(DB, format!("{t}-create"), "POST", "/records", "/records")
+                .body(
+                    "application/json",
+                    r#"{"name": "created-by-fixture", "data": {"source": "events"}}"#,
+                )
+                .tenant(t),
+        );
+        cases.push(
+            Case::new(DB, format!("{t}-create-v1"), "POST", "/records", "/records")
+                .body(
+                    "application/json; charset=utf-8",
+                    r#"{"name": "created-by-fixture-v1"}"#,
+                )
+                .tenant(t),
+        );
+        cases.push(record(format!("{t}-delete"), "DELETE", record_id(t, "to-delete")).tenant(t));
+        cases.push(
+            record(
+                format!("{t}-delete-v1"),
+                "DELETE",
+                record_id(t, "to-delete-v1"),
+            )
+            .tenant(t),
+        );
+        // aurora-query: what must not work.
+        cases.push(
+            record(
+                format!("{t}-other-tenant-record"),
+                "GET",
+                record_id(other(t), "welcome"),
+            )
+            .tenant(t),
+        );
+        cases.push(
+            record(
+                format!("{t}-delete-other-tenant-record"),
+                "DELETE",
+                record_id(other(t), "welcome"),
+            )
+            .tenant(t),
+        );
+    }
+
+    // Negative cases, tenant1 unless the case is about the identity.
+    let t = "tenant1";
+    cases.push(file("no-authorizer".into(), "tenant.info"));
+    cases.push(
+        file("claim-missing".into(), "tenant.info")
+            .header("x-tenant-id", "tenant2")
+            .auth(Auth::ClaimMissing),
+    );
+    cases.push(file("bad-tenant".into(), "tenant.info").auth(Auth::BadClaim("Tenant1; DROP")));
+    cases.push({
+        let mut c = file("method-not-allowed".into(), "tenant.info").tenant(t);
+        c.method = "DELETE";
+        c
+    });
+    cases.push(Case::new(S3, "unknown-route", "GET", "/$default", "/nothing-here").tenant(t));
+    cases.push(
+        Case::new(S3, "bad-limit", "GET", "/files", "/files")
+            .query("limit", "0")
+            .tenant(t),
+    );
+    cases.push(
+        Case::new(S3, "bad-cursor", "GET", "/files", "/files")
+            .query("cursor", "not-a-cursor!")
+            .tenant(t),
+    );
+    cases.push(
+        Case::new(S3, "unknown-parameter", "GET", "/files", "/files")
+            .query("prefx", "docs/")
+            .tenant(t),
+    );
+    cases.push(
+        file("bad-range".into(), "tenant.info")
+            .header("range", "bytes=9-2")
+            .tenant(t),
+    );
+    cases.push(
+        file("unsatisfiable-range".into(), "tenant.info")
+            .header("range", "bytes=1000000-")
+            .tenant(t),
+    );
+    cases.push(
+        file("bad-download".into(), "tenant.info")
+            .query("download", "zip")
+            .tenant(t),
+    );
+
+    let tenant_route = |name: &str| Case::new(DB, name.to_owned(), "GET", "/tenant", "/tenant");
+    let create =
+        |name: &str| Case::new(DB, name.to_owned(), "POST", "/records", "/records").tenant(t);
+    cases.push(tenant_route("no-authorizer"));
+    cases.push(
+        tenant_route("claim-missing")
+            .header("x-tenant-id", "tenant2")
+            .auth(Auth::ClaimMissing),
+    );
+    cases.push(tenant_route("bad-tenant").auth(Auth::BadClaim("../tenant2")));
+    cases.push(
+        tenant_route("method-not-allowed")
+            .tenant(t)
+            .body("application/json", "{}"),
+    );
+    cases.last_mut().expect("just pushed").method = "PUT";
+    cases.push(Case::new(DB, "unknown-route", "GET", "/$default", "/tenants").tenant(t));
+    cases.push(create("bad-json").body("application/json", r#"{"name": "x","#));
+    cases.push(create("wrong-content-type").body("text/plain", "name=x"));
+    cases.push(create("tenant-id-in-body").body(
+        "application/json",
+        r#"{"name": "sneaky", "tenant_id": "tenant2_dbuser"}"#,
+    ));
+    cases.push(
+        create("unknown-field").body("application/json", r#"{"name": "x", "owner": "tenant2"}"#),
+    );
+    cases.push(create("blank-name").body("application/json", r#"{"name": "   "}"#));
+    cases.push(
+        create("data-not-object").body("application/json", r#"{"name": "x", "data": [1, 2]}"#),
+    );
+    cases.push(create("duplicate-name").body("application/json", r#"{"name": "welcome"}"#));
+    let oversized = format!(
+        r#"{{"name": "big", "data": {{"blob": "{}"}}}}"#,
+        "x".repeat(17 * 1024)
+    );
+    cases.push(create("oversized-body").body("application/json", &oversized));
+    cases.push(record("invalid-record-id".into(), "GET", "42").tenant(t));
+    cases.push(
+        Case::new(DB, "records-bad-cursor", "GET", "/records", "/records")
+            .query("cursor", "bm9wZQ")
+            .tenant(t),
+    );
+    cases
+}
+
+/// Percent-encode for a query string or path (RFC 3986 unreserved kept).
+fn encode(s: &str, keep_slash: bool) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            b'/' if keep_slash => "/".to_owned(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn claims(auth: Auth) -> Option<Value> {
+    let mut claims = Map::new();
+    let (sub, tenant) = match auth {
+        Auth::None => return None,
+        Auth::Tenant(t) => (format!("user-of-{t}"), Some(t)),
+        Auth::ClaimMissing => ("user-without-tenant".to_owned(), None),
+        Auth::BadClaim(v) => ("user-with-bad-tenant".to_owned(), Some(v)),
+    };
+    claims.insert("sub".into(), sub.into());
+    claims.insert(
+        "iss".into(),
+        "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_example".into(),
+    );
+    claims.insert("token_use".into(), "id".into());
+    if let Some(t) = tenant {
+        claims.insert("custom:tenant_id".into(), t.into());
+    }
+    Some(Value::Object(claims))
+}
+
+fn v2(case: &Case) -> Value {
+    let route_key = if case.route == "/$default" {
+        "$default".to_owned()
+    } else {
+        format!("{} {}", case.method, case.route)
+    };
+    let raw_path = encode(&case.path, true);
+    let raw_query = case
+        .query
+        .iter()
+        .map(|(k, v)| format!("{k}={}", encode(v, false)))
+        .collect::<Vec<_>>()
+        .join("&");
+    let mut headers = Map::new();
+    headers.insert("accept".into(), "*/*".into());
+    headers.insert("host".into(), "api.example.com".into());
+    headers.insert("user-agent".into(), "curl/8.5.0".into());
+    if !matches!(case.auth, Auth::None) {
+        headers.insert(
+            "authorization".into(),
+            "Bearer <JWT verified by API Gateway>".into(),
+        );
+    }
+    for (k, v) in &case.headers {
+        headers.insert((*k).into(), v.clone().into());
+    }
+    if let Some(body) = &case.body {
+        headers.insert("content-length".into(), body.len().to_string().into());
+    }
+    let mut context = json!({
+        "accountId": "123456789012",
+        "apiId": "tenantapi",
+        "domainName": "api.example.com",
+        "domainPrefix": "api",
+        "requestId": format!("{}-{}", case.function, case.name),
+        "routeKey": route_key,
+        "stage": "$default",
+        "time": "22/Nov/2026:21:00:00 +0000",
+        "timeEpoch": 1_795_381_200_000u64,
+        "http": {
+            "method": case.method,
+            "path": case.path,
+            "protocol": "HTTP/1.1",
+            "sourceIp": "203.0.113.10",
+            "userAgent": "curl/8.5.0"
+        }
+    });
+    if let Some(claims) = claims(case.auth) {
+        context["authorizer"] = json!({ "jwt": { "claims": claims, "scopes": null } });
+    }
+    let mut event = json!({
+        "version": "2.0",
+        "routeKey": route_key,
+        "rawPath": raw_path,
+        "rawQueryString": raw_query,
+        "headers": headers,
+        "requestContext": context,
+        "isBase64Encoded": false
+    });
+    if !case.query.is_empty() {
+        let params: Map<String, Value> = case
+            .query
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.clone().into()))
+            .collect();
+        event["queryStringParameters"] = Value::Object(params);
+    }
+    if let Some((name, value)) = &case.path_param {
+        event["pathParameters"] = json!({ *name: value });
+    }
+    if let Some(body) = &case.body {
+        event["body"] = body.clone().into();
+    }
+    event
+}
+
+fn v1(case: &Case) -> Value {
+    // REST APIs send header names as the client wrote them.
+    let title = |name: &str| -> String {
+        name.split('-')
+            .map(|w| {
+                let mut c = w.chars();
+                c.next()
+                    .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                    .unwrap_or_default()
+            })
+            .collect::<Vec<_>>()
+            .join("-")
+    };
+    let mut headers = Map::new();
+    headers.insert("Accept".into(), "*/*".into());
+    headers.insert("Host".into(), "api.example.com".into());
+    if !matches!(case.auth, Auth::None) {
+        headers.insert(
+            "Authorization".into(),
+            "Bearer <JWT verified by API Gateway>".into(),
+        );
+    }
+    for (k, v) in &case.headers {
+        headers.insert(title(k), v.clone().into());
+    }
+    let multi: Map<String, Value> = headers
+        .iter()
+        .map(|(k, v)| (k.clone(), json!([v])))
+        .collect();
+    let (query, multi_query) = if case.query.is_empty() {
+        (Value::Null, Value::Null)
+    } else {
+        let single: Map<String, Value> = case
+            .query
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.clone().into()))
+            .collect();
+        let multi: Map<String, Value> = case
+            .query
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), json!([v])))
+            .collect();
+        (Value::Object(single), Value::Object(multi))
+    };
+    let mut context = json!({
+        "accountId": "123456789012",
+        "resourceId": "abc123",
+        "stage": "prod",
+        "requestId": format!("{}-{}-v1", case.function, case.name),
+        "identity": { "sourceIp": "203.0.113.10", "userAgent": "curl/8.5.0" },
+        "resourcePath": case.route,
+        "httpMethod": case.method,
+        "apiId": "tenantrest",
+        "path": format!("/prod{}", case.path)
+    });
+    if let Some(claims) = claims(case.auth) {
+        context["authorizer"] = json!({ "claims": claims });
+    }
+    json!({
+        "resource": case.route,
+        "path": case.path,
+        "httpMethod": case.method,
+        "headers": headers,
+        "multiValueHeaders": multi,
+        "queryStringParameters": query,
+        "multiValueQueryStringParameters": multi_query,
+        "pathParameters": case.path_param.as_ref().map(|(k, v)| json!({ *k: v })),
+        "stageVariables": null,
+        "requestContext": context,
+        "body": case.body,
+        "isBase64Encoded": false
+    })
+}
+
+/// Every fixture file, relative to `events/`, with its contents.
+fn render() -> BTreeMap<String, String> {
+    let mut files = BTreeMap::new();
+    let mut add = |path: String, event: Value| {
+        let text = serde_json::to_string_pretty(&event).expect("events serialize") + "\n";
+        assert!(
+            files.insert(path.clone(), text).is_none(),
+            "two fixtures named {path}"
+        );
+    };
+    for case in cases() {
+        let is_v1 = case.name.ends_with("-v1");
+        let event = if is_v1 { v1(&case) } else { v2(&case) };
+        add(format!("{}/{}.json", case.function, case.name), event);
+        if case.v1 {
+            add(
+                format!("{}/{}-v1.json", case.function, case.name),
+                v1(&case),
+            );
+        }
+    }
+    files
+}
+
+/// Write the fixtures, or with `check` report any that differ, are missing
+/// or are not generated.
+pub fn run(root: &Path, check: bool) -> Result<()> {
+    let events = root.join("events");
+    let wanted = render();
+    let mut present = BTreeMap::new();
+    for function in [S3, DB] {
+        let dir = events.join(function);
+        let Ok(entries) = fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.ends_with(".json") {
+                let text = fs::read_to_string(entry.path())
+                    .map_err(|e| format!("{}: {e}", entry.path().display()))?;
+                present.insert(format!("{function}/{name}"), text);
+            }
+        }
+    }
+    let stale: Vec<&String> = wanted
+        .iter()
+        .filter(|(p, t)| present.get(*p) != Some(t))
+        .map(|(p, _)| p)
+        .collect();
+    let extra: Vec<&String> = present
+        .keys()
+        .filter(|p| !wanted.contains_key(*p))
+        .collect();
+    if check {
+        if stale.is_empty() && extra.is_empty() {
+            eprintln!(
+                "xtask: {} fixtures in events/ match the generator",
+                wanted.len()
+            );
+            return Ok(());
+        }
+        return Err(format!(
+            "events/ is out of date (run `cargo xtask fixtures`): differ or missing: {stale:?}; not generated: {extra:?}"
+        ));
+    }
+    for path in extra {
+        fs::remove_file(events.join(path)).map_err(|e| format!("{path}: {e}"))?;
+    }
+    for (path, text) in &wanted {
+        let file = events.join(path);
+        if let Some(dir) = file.parent() {
+            fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        }
+        fs::write(&file, text).map_err(|e| format!("{}: {e}", file.display()))?;
+    }
+    eprintln!("xtask: wrote {} fixtures to events/", wanted.len());
+    Ok(())
+}
