@@ -13,10 +13,10 @@ use serde_json::{Map, Value, json};
 use crate::process::Result;
 
 /// Who the event says is calling.
-#[derive(Clone, Copy)]
-enum Auth {
+#[derive(Clone)]
+pub enum Auth {
     /// Verified claims with this tenant.
-    Tenant(&'static str),
+    Tenant(String),
     /// No authorizer context at all (a route without an authorizer).
     None,
     /// Verified claims without the tenant claim, and a tenant in a header
@@ -26,7 +26,7 @@ enum Auth {
     BadClaim(&'static str),
 }
 
-struct Case {
+pub struct Case {
     function: &'static str,
     name: String,
     method: &'static str,
@@ -34,8 +34,8 @@ struct Case {
     route: &'static str,
     path: String,
     path_param: Option<(&'static str, String)>,
-    query: Vec<(&'static str, String)>,
-    headers: Vec<(&'static str, String)>,
+    query: Vec<(String, String)>,
+    headers: Vec<(String, String)>,
     body: Option<String>,
     auth: Auth,
     /// Also write a REST v1 twin, `<name>-v1.json`.
@@ -43,7 +43,7 @@ struct Case {
 }
 
 impl Case {
-    fn new(
+    pub fn new(
         function: &'static str,
         name: impl Into<String>,
         method: &'static str,
@@ -64,20 +64,22 @@ impl Case {
             v1: false,
         }
     }
-    fn param(mut self, name: &'static str, value: &str) -> Self {
+    pub fn param(mut self, name: &'static str, value: &str) -> Self {
         self.path_param = Some((name, value.to_owned()));
         self
     }
-    fn query(mut self, name: &'static str, value: &str) -> Self {
-        self.query.push((name, value.to_owned()));
+    pub fn query(mut self, name: &str, value: &str) -> Self {
+        self.query.push((name.to_owned(), value.to_owned()));
         self
     }
-    fn header(mut self, name: &'static str, value: &str) -> Self {
-        self.headers.push((name, value.to_owned()));
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers
+            .push((name.to_ascii_lowercase(), value.to_owned()));
         self
     }
-    fn body(mut self, content_type: &str, body: &str) -> Self {
-        self.headers.push(("content-type", content_type.to_owned()));
+    pub fn body(mut self, content_type: &str, body: &str) -> Self {
+        self.headers
+            .push(("content-type".to_owned(), content_type.to_owned()));
         self.body = Some(body.to_owned());
         self
     }
@@ -85,8 +87,8 @@ impl Case {
         self.auth = auth;
         self
     }
-    fn tenant(self, tenant: &'static str) -> Self {
-        self.auth(Auth::Tenant(tenant))
+    pub fn tenant(self, tenant: &str) -> Self {
+        self.auth(Auth::Tenant(tenant.to_owned()))
     }
     fn with_v1(mut self) -> Self {
         self.v1 = true;
@@ -377,13 +379,13 @@ fn encode(s: &str, keep_slash: bool) -> String {
         .collect()
 }
 
-fn claims(auth: Auth) -> Option<Value> {
+fn claims(auth: &Auth) -> Option<Value> {
     let mut claims = Map::new();
     let (sub, tenant) = match auth {
         Auth::None => return None,
-        Auth::Tenant(t) => (format!("user-of-{t}"), Some(t)),
+        Auth::Tenant(t) => (format!("user-of-{t}"), Some(t.as_str())),
         Auth::ClaimMissing => ("user-without-tenant".to_owned(), None),
-        Auth::BadClaim(v) => ("user-with-bad-tenant".to_owned(), Some(v)),
+        Auth::BadClaim(v) => ("user-with-bad-tenant".to_owned(), Some(*v)),
     };
     claims.insert("sub".into(), sub.into());
     claims.insert(
@@ -397,7 +399,7 @@ fn claims(auth: Auth) -> Option<Value> {
     Some(Value::Object(claims))
 }
 
-fn v2(case: &Case) -> Value {
+pub fn v2(case: &Case) -> Value {
     let route_key = if case.route == "/$default" {
         "$default".to_owned()
     } else {
@@ -414,14 +416,14 @@ fn v2(case: &Case) -> Value {
     headers.insert("accept".into(), "*/*".into());
     headers.insert("host".into(), "api.example.com".into());
     headers.insert("user-agent".into(), "curl/8.5.0".into());
-    if !matches!(case.auth, Auth::None) {
+    if !matches!(&case.auth, Auth::None) {
         headers.insert(
             "authorization".into(),
             "Bearer <JWT verified by API Gateway>".into(),
         );
     }
     for (k, v) in &case.headers {
-        headers.insert((*k).into(), v.clone().into());
+        headers.insert(k.clone(), v.clone().into());
     }
     if let Some(body) = &case.body {
         headers.insert("content-length".into(), body.len().to_string().into());
@@ -444,7 +446,7 @@ fn v2(case: &Case) -> Value {
             "userAgent": "curl/8.5.0"
         }
     });
-    if let Some(claims) = claims(case.auth) {
+    if let Some(claims) = claims(&case.auth) {
         context["authorizer"] = json!({ "jwt": { "claims": claims, "scopes": null } });
     }
     let mut event = json!({
@@ -489,7 +491,7 @@ fn v1(case: &Case) -> Value {
     let mut headers = Map::new();
     headers.insert("Accept".into(), "*/*".into());
     headers.insert("Host".into(), "api.example.com".into());
-    if !matches!(case.auth, Auth::None) {
+    if !matches!(&case.auth, Auth::None) {
         headers.insert(
             "Authorization".into(),
             "Bearer <JWT verified by API Gateway>".into(),
@@ -528,7 +530,7 @@ fn v1(case: &Case) -> Value {
         "apiId": "tenantrest",
         "path": format!("/prod{}", case.path)
     });
-    if let Some(claims) = claims(case.auth) {
+    if let Some(claims) = claims(&case.auth) {
         context["authorizer"] = json!({ "claims": claims });
     }
     json!({

@@ -9,6 +9,7 @@
 //! cargo xtask down    stop what `up` started
 //! ```
 
+mod call;
 mod fixtures;
 mod http_bench;
 mod moto;
@@ -269,20 +270,22 @@ fn dev(stack: &Stack) -> Result<()> {
         stack.root.join("xtask/stack/requirements.txt"),
         stack.root.join("xtask/stack/requirements-dev.txt"),
     ])?;
-    println!("\nBoth functions are served by `cargo lambda watch` on http://127.0.0.1:9000.");
+    let port = call::DEV_PORT;
+    println!("\nBoth functions are served by `cargo lambda watch` on http://127.0.0.1:{port}.");
     println!(
-        "In another terminal, call them as tenant1 or tenant2 (the events carry the JWT claims):\n"
+        "It runs no JWT authorizer, so call them as a tenant with an event carrying the claims\n\
+         API Gateway would have verified (in another terminal):\n"
     );
     for tenant in TENANTS {
-        println!(
-            "  cargo lambda invoke -A 127.0.0.1 s3-fetch     --data-file events/s3-fetch/{tenant}-get.json"
-        );
-        println!(
-            "  cargo lambda invoke -A 127.0.0.1 aurora-query --data-file events/aurora-query/{tenant}-tenant.json"
-        );
+        println!("  cargo xtask call --tenant {tenant} GET /files/docs/readme.md");
+        println!("  cargo xtask call --tenant {tenant} GET /records");
     }
+    println!("  cargo xtask call --tenant tenant1 POST /records -d '{{\"name\": \"first\"}}'");
     println!(
-        "\n(with the venv's cargo-lambda: PATH={}/bin:$PATH)",
+        "\nor replay a fixture: cargo lambda invoke -A 127.0.0.1 s3-fetch --data-file events/s3-fetch/tenant1-get.json"
+    );
+    println!(
+        "(cargo-lambda is in the venv: PATH={}/bin:$PATH). Editing a handler rebuilds and reloads it.",
         venv.display()
     );
     println!("Ctrl-C stops the watcher; `cargo xtask down` stops PostgreSQL and moto.\n");
@@ -300,6 +303,8 @@ fn dev(stack: &Stack) -> Result<()> {
                 "watch",
                 "--invoke-address",
                 "127.0.0.1",
+                "--invoke-port",
+                &port.to_string(),
                 "--env-file",
             ])
             .arg(stack.functions_env_file()),
@@ -370,11 +375,12 @@ fn main() -> ExitCode {
         "dev" => dev(&stack),
         "test" => test(&stack),
         "bench" => bench(&stack, &std::env::args().skip(2).collect::<Vec<_>>()),
+        "call" => call::run(&std::env::args().skip(2).collect::<Vec<_>>()),
         "fixtures" => fixtures::run(&stack.root, std::env::args().any(|a| a == "--check")),
         "env" => fs::read_to_string(stack.functions_env_file())
             .map(|text| print!("{text}"))
             .map_err(|_| "the stack is not up: run `cargo xtask up`".to_owned()),
-        _ => Err("usage: cargo xtask <up|dev|test|bench|fixtures|env|down>".to_owned()),
+        _ => Err("usage: cargo xtask <up|dev|call|test|bench|fixtures|env|down>".to_owned()),
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,

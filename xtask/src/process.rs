@@ -127,10 +127,21 @@ pub fn wait_for_port(port: u16, what: &str, timeout: Duration, log: &Path) -> Re
 
 /// A minimal HTTP/1.1 request to a loopback server; returns (status, body).
 pub fn http(port: u16, method: &str, path: &str, body: &str) -> Result<(u16, String)> {
+    http_with_timeout(port, method, path, body, Duration::from_secs(10))
+}
+
+/// [`http`] with a read timeout of `timeout`.
+pub fn http_with_timeout(
+    port: u16,
+    method: &str,
+    path: &str,
+    body: &str,
+    timeout: Duration,
+) -> Result<(u16, String)> {
     let mut stream = TcpStream::connect_timeout(&loopback(port), Duration::from_secs(2))
         .map_err(|e| format!("connecting to 127.0.0.1:{port}: {e}"))?;
     stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
+        .set_read_timeout(Some(timeout))
         .map_err(|e| e.to_string())?;
     let request = format!(
         "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: text/plain\r\n\

@@ -2,7 +2,9 @@
 //! stack, checked against `events/expectations.json`.
 
 use s3_fetch::{App, Config, function_handler};
-use test_support::{Stack, check_expectation, fixture_table, request};
+use test_support::{
+    Stack, check_expectation, event, fixture_table, readme_error_examples, request,
+};
 
 #[tokio::test]
 async fn every_fixture_answers_as_recorded() {
@@ -21,4 +23,23 @@ async fn every_fixture_answers_as_recorded() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+
+    // The README's error examples are what these fixtures really answer.
+    let examples = readme_error_examples("s3-fetch");
+    assert!(!examples.is_empty());
+    for (fixture, status, body) in examples {
+        let response = function_handler(&app, request(&event(&fixture)))
+            .await
+            .expect("the handler never fails the invocation");
+        assert_eq!(
+            response.status().as_u16(),
+            status,
+            "README example {fixture}"
+        );
+        assert_eq!(
+            test_support::body_json(&response),
+            body,
+            "README example {fixture}"
+        );
+    }
 }

@@ -280,6 +280,74 @@ mod tests {
         SdkError::service_error(err, raw)
     }
 
+    fn every_variant() -> Vec<Error> {
+        let detail = || "detail".to_owned();
+        vec![
+            Error::Unauthenticated,
+            Error::TenantClaimMissing { claim: "c".into() },
+            Error::InvalidTenant,
+            Error::BadRequest(detail()),
+            Error::InvalidJson(detail()),
+            Error::MethodNotAllowed { allow: "GET" },
+            Error::NotFound,
+            Error::Conflict(detail()),
+            Error::PayloadTooLarge { limit: 1 },
+            Error::UnsupportedMediaType,
+            Error::RangeNotSatisfiable,
+            Error::Validation(detail()),
+            Error::AccessDenied { detail: detail() },
+            Error::Upstream {
+                service: "s3",
+                detail: detail(),
+            },
+            Error::Unavailable {
+                service: "s3",
+                detail: detail(),
+            },
+        ]
+    }
+
+    /// CONTRACT is exactly the (code, status) pairs the variants produce,
+    /// and the README's error table lists exactly CONTRACT.
+    #[test]
+    fn the_contract_covers_every_variant_and_the_readme_lists_it() {
+        let mut produced: Vec<(&str, u16)> = every_variant()
+            .iter()
+            .map(|e| (e.code(), e.status().as_u16()))
+            .collect();
+        let mut contract = Error::CONTRACT.to_vec();
+        produced.sort();
+        contract.sort();
+        assert_eq!(produced, contract);
+
+        let readme = include_str!("../../../README.md");
+        let table = readme
+            .split("| status | code | when |")
+            .nth(1)
+            .expect("README has the error table");
+        let mut documented: Vec<(&str, u16)> = table
+            .lines()
+            .skip(2)
+            .take_while(|line| line.starts_with('|'))
+            .map(|line| {
+                let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+                (
+                    cells[2].trim_matches('`'),
+                    cells[1].parse().expect("status"),
+                )
+            })
+            .collect();
+        documented.sort();
+        assert_eq!(documented, contract);
+    }
+
+    #[test]
+    fn method_not_allowed_names_the_allowed_methods() {
+        let response = Error::MethodNotAllowed { allow: "GET, HEAD" }.to_response();
+        assert_eq!(response.status().as_u16(), 405);
+        assert_eq!(response.headers()["allow"], "GET, HEAD");
+    }
+
     #[test]
     fn sts_access_denied_is_403_and_other_failures_are_upstream() {
         let denied = upstream("sts", service_error(403, "AccessDenied"));
@@ -293,7 +361,28 @@ mod tests {
             (502, "upstream_error")
         );
         let timeout: SdkError<AssumeRoleError, HttpResponse> = SdkError::timeout_error("slow");
-        assert_eq!(upstream("sts", timeout).status().as_u16(), 503);
+        let timeout = upstream("sts", timeout);
+        assert_eq!(timeout.status().as_u16(), 503);
+
+        // The README's examples of these three.
+        let body = |e: &Error| -> serde_json::Value {
+            let Body::Text(text) = e.to_response().body().clone() else {
+                panic!("JSON text body")
+            };
+            serde_json::from_str(&text).unwrap()
+        };
+        assert_eq!(
+            body(&denied),
+            serde_json::json!({"error": "access_denied", "message": "access denied"})
+        );
+        assert_eq!(
+            body(&throttled),
+            serde_json::json!({"error": "upstream_error", "message": "upstream service error"})
+        );
+        assert_eq!(
+            body(&timeout),
+            serde_json::json!({"error": "upstream_unavailable", "message": "upstream service unavailable"})
+        );
     }
 
     #[test]

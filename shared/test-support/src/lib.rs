@@ -500,3 +500,34 @@ fn moto_reset_auth(endpoint: &str, count: &str) {
         "{reply}"
     );
 }
+
+/// The README's error examples for `function`: `(fixture, status, body)`
+/// from the lines of its error-example block that name a fixture.
+pub fn readme_error_examples(function: &str) -> Vec<(String, u16, Value)> {
+    let readme = std::fs::read_to_string(root().join("README.md")).expect("README.md");
+    let start = readme
+        .find("One example of each, as the client sees it")
+        .expect("README has the error examples");
+    let block = readme[start..]
+        .split("```text\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("the examples are in a text block");
+    block
+        .lines()
+        .filter(|line| line.starts_with(&format!("{function}/")))
+        .map(|line| {
+            let mut parts = line
+                .splitn(3, char::is_whitespace)
+                .filter(|p| !p.is_empty());
+            let fixture = parts.next().expect("fixture").to_owned();
+            let rest = line[fixture.len()..].trim_start();
+            let (status, body) = rest.split_once(' ').expect("status and body");
+            let status = status
+                .parse()
+                .unwrap_or_else(|_| panic!("status in {line}"));
+            let body = serde_json::from_str(body.trim()).unwrap_or_else(|e| panic!("{line}: {e}"));
+            (fixture, status, body)
+        })
+        .collect()
+}
