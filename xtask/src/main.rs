@@ -9,6 +9,7 @@
 //! cargo xtask down    stop what `up` started
 //! ```
 
+mod ca_bundle;
 mod call;
 mod fixtures;
 mod http_bench;
@@ -68,11 +69,16 @@ impl Stack {
         self.dir.join("functions.env")
     }
 
-    /// A venv under the stack dir holding the pinned `requirements`.
+    /// The stack's venv (moto, cargo-lambda) holding the pinned `requirements`.
     pub fn venv(&self, requirements: &[PathBuf]) -> Result<PathBuf> {
-        let venv = self.dir.join("venv");
+        self.venv_named("venv", requirements)
+    }
+
+    /// A venv `name` under the stack dir holding the pinned `requirements`.
+    pub fn venv_named(&self, name: &str, requirements: &[PathBuf]) -> Result<PathBuf> {
+        let venv = self.dir.join(name);
         if !venv.join("bin/python").exists() {
-            eprintln!("xtask: creating the Python venv for the local stack");
+            eprintln!("xtask: creating the Python venv target/local-stack/{name}");
             run(Command::new("python3").arg("-m").arg("venv").arg(&venv)).map_err(|e| {
                 format!("{e}\npython3 with the venv module is needed (Debian: apt-get install python3-venv)")
             })?;
@@ -184,6 +190,7 @@ fn test(stack: &Stack) -> Result<()> {
     )?;
     eprintln!("xtask: events/ fixtures match their generator");
     fixtures::run(&stack.root, true)?;
+    check_templates(stack)?;
     eprintln!("xtask: cargo clippy");
     run_visible(cargo().current_dir(&stack.root).args([
         "clippy",
@@ -219,6 +226,61 @@ fn test(stack: &Stack) -> Result<()> {
         return Err("no test ran".into());
     }
     result
+}
+
+/// The offline template checks: `sam validate --lint`, cfn-lint on both
+/// templates, and checkov with exactly the skips listed (with reasons) in
+/// checkov-skips.txt. Tool versions are pinned in
+/// xtask/stack/requirements-templates.txt, in a venv of their own.
+fn check_templates(stack: &Stack) -> Result<()> {
+    let venv = stack.venv_named(
+        "templates-venv",
+        &[stack.root.join("xtask/stack/requirements-templates.txt")],
+    )?;
+    let bin = |name: &str| {
+        let mut cmd = Command::new(venv.join("bin").join(name));
+        cmd.current_dir(&stack.root)
+            .env("SAM_CLI_TELEMETRY", "0")
+            .env("AWS_REGION", REGION)
+            .env("AWS_DEFAULT_REGION", REGION);
+        cmd
+    };
+    eprintln!("xtask: sam validate --lint");
+    run_visible(bin("sam").args(["validate", "--lint", "--template", "template.yaml"]))?;
+    eprintln!("xtask: cfn-lint template.yaml tenant-template.yaml");
+    run_visible(bin("cfn-lint").args(["template.yaml", "tenant-template.yaml"]))?;
+
+    let skips_file = stack.root.join("checkov-skips.txt");
+    let text =
+        fs::read_to_string(&skips_file).map_err(|e| format!("{}: {e}", skips_file.display()))?;
+    let mut skips = Vec::new();
+    for line in text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+    {
+        let (id, reason) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
+        if !id.starts_with("CKV") || reason.trim().is_empty() {
+            return Err(format!(
+                "checkov-skips.txt: `{line}` needs a check id and a reason"
+            ));
+        }
+        skips.push(id.to_owned());
+    }
+    eprintln!("xtask: checkov (skipping {})", skips.join(", "));
+    run_visible(bin("checkov").args([
+        "--framework",
+        "cloudformation",
+        "--file",
+        "template.yaml",
+        "--file",
+        "tenant-template.yaml",
+        "--compact",
+        "--quiet",
+        "--skip-download",
+        "--skip-check",
+        &skips.join(","),
+    ]))
 }
 
 /// Sums of cargo's `test result:` lines across runs.
@@ -364,6 +426,56 @@ fn bench(stack: &Stack, args: &[String]) -> Result<()> {
     .map_err(|e| e.to_string())
 }
 
+/// `cargo xtask tenant add <id> [--local]`: print the idempotent psql script
+/// that onboards a tenant's database login (db/tenant.sql for its DB user),
+/// or with `--local` apply it, and create the tenant's role and objects, on
+/// the running local stack. The IAM side on AWS is tenant-template.yaml.
+fn tenant(stack: &Stack, args: &[String]) -> Result<()> {
+    const USAGE: &str = "usage: cargo xtask tenant add <tenant id> [--local]";
+    let (Some("add"), Some(id)) = (args.first().map(String::as_str), args.get(1)) else {
+        return Err(USAGE.to_owned());
+    };
+    // The same rule as tenant_access::TenantId.
+    let valid = !id.is_empty()
+        && id.len() <= 63
+        && id
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+    if !valid || id.len() + "_dbuser".len() > 63 {
+        return Err(format!(
+            "`{id}` is not a tenant id: 1 to 56 characters of a-z, 0-9, '_' and '-', starting with a letter or digit (its DB user, <id>_dbuser, must fit Postgres' 63 bytes)"
+        ));
+    }
+    if args.iter().skip(2).any(|a| a == "--local") {
+        stack.up()?;
+        Moto::new(stack).add_tenants(std::slice::from_ref(id))?;
+        Postgres::ensure_installed(stack)?.add_tenants(std::slice::from_ref(id))?;
+        eprintln!(
+            "xtask: tenant {id} onboarded on the local stack (role assumeRole-{id}, prefix {id}_home/, DB user {id}_dbuser)"
+        );
+        return Ok(());
+    }
+    let sql = fs::read_to_string(stack.root.join("db/tenant.sql")).map_err(|e| e.to_string())?;
+    print!(
+        "-- Onboard tenant {id}: run as the cluster's master user, e.g.\n\
+         --   cargo xtask tenant add {id} | psql \"host=<cluster endpoint> dbname={DB_NAME} user=saas_admin sslmode=verify-full sslrootcert=ca/rds-ca-bundle.pem\"\n\
+         -- Idempotent: safe to run again.\n\
+         \\set ON_ERROR_STOP on\n\
+         \\set tenant_user {id}_dbuser\n\
+         \\set dbname {DB_NAME}\n\n{sql}"
+    );
+    eprintln!(
+        "xtask: the IAM side: sam deploy --template-file tenant-template.yaml --stack-name tenant-{id} \\\n\
+         \t--parameter-overrides TenantId={id} ExecutionRoleArns=<ExecutionRoleArns output> BucketName=<BucketName output> DbResourceId=<DbResourceIdForTenants output> \\\n\
+         \t--capabilities CAPABILITY_NAMED_IAM"
+    );
+    Ok(())
+}
+
 /// Tenants seeded for benchmarks: more than the default cache bounds.
 const BENCH_TENANTS: usize = 200;
 
@@ -375,12 +487,15 @@ fn main() -> ExitCode {
         "dev" => dev(&stack),
         "test" => test(&stack),
         "bench" => bench(&stack, &std::env::args().skip(2).collect::<Vec<_>>()),
+        "ca-bundle" => ca_bundle::run_command(&stack.root),
+        "templates" => check_templates(&stack),
+        "tenant" => tenant(&stack, &std::env::args().skip(2).collect::<Vec<_>>()),
         "call" => call::run(&std::env::args().skip(2).collect::<Vec<_>>()),
         "fixtures" => fixtures::run(&stack.root, std::env::args().any(|a| a == "--check")),
         "env" => fs::read_to_string(stack.functions_env_file())
             .map(|text| print!("{text}"))
             .map_err(|_| "the stack is not up: run `cargo xtask up`".to_owned()),
-        _ => Err("usage: cargo xtask <up|dev|call|test|bench|fixtures|env|down>".to_owned()),
+        _ => Err("usage: cargo xtask <up|dev|call|tenant|test|templates|bench|fixtures|ca-bundle|env|down>".to_owned()),
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,317 @@
+//! The least-privilege rules of the SAM templates, checked on the templates
+//! themselves: the execution roles hold no data permission, and a tenant
+//! role reaches only its own prefix and its own DB user, through its tags.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use serde_norway::Value;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn load(name: &str) -> Value {
+    let text = std::fs::read_to_string(root().join(name)).expect("template readable");
+    serde_norway::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+fn resource<'t>(template: &'t Value, name: &str) -> &'t Value {
+    &template["Resources"][name]
+}
+
+/// The string of a `!Sub "..."`, or a plain string.
+fn text(value: &Value) -> Option<&str> {
+    match value {
+        Value::String(s) => Some(s),
+        Value::Tagged(tagged) if tagged.tag == "Sub" => tagged.value.as_str(),
+        _ => None,
+    }
+}
+
+/// A list or a single value, as IAM allows for Action and Resource.
+fn many(value: &Value) -> Vec<&Value> {
+    match value {
+        Value::Sequence(items) => items.iter().collect(),
+        other => vec![other],
+    }
+}
+
+/// Every statement of every inline policy of an IAM role.
+fn statements(role: &Value) -> Vec<&Value> {
+    role["Properties"]["Policies"]
+        .as_sequence()
+        .expect("inline policies")
+        .iter()
+        .flat_map(|p| {
+            p["PolicyDocument"]["Statement"]
+                .as_sequence()
+                .expect("statements")
+        })
+        .collect()
+}
+
+fn actions(statement: &Value) -> Vec<String> {
+    many(&statement["Action"])
+        .into_iter()
+        .map(|a| a.as_str().expect("action").to_owned())
+        .collect()
+}
+
+#[test]
+fn execution_roles_hold_no_data_permissions() {
+    let template = load("template.yaml");
+    for (function, role_name) in [
+        ("S3FetchFunction", "S3FetchRole"),
+        ("AuroraQueryFunction", "AuroraQueryRole"),
+    ] {
+        let function = resource(&template, function);
+        let role_ref = &function["Properties"]["Role"];
+        let Value::Tagged(tagged) = role_ref else {
+            panic!("{role_name}: the function names its role")
+        };
+        assert_eq!(tagged.value.as_str(), Some(&*format!("{role_name}.Arn")));
+        assert!(
+            function["Properties"]["Policies"].is_null(),
+            "no SAM policy templates: they would add permissions to the role"
+        );
+
+        let role = resource(&template, role_name);
+        assert!(
+            role["Properties"]["ManagedPolicyArns"].is_null(),
+            "{role_name}: managed policies could grant data access"
+        );
+        let trusted =
+            &role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]["Service"];
+        assert_eq!(trusted.as_str(), Some("lambda.amazonaws.com"));
+
+        let allowed: BTreeSet<&str> = [
+            "logs:CreateLogStream",
+            "logs:PutLogEvents",
+            "xray:PutTraceSegments",
+            "xray:PutTelemetryRecords",
+            "sts:AssumeRole",
+            "ec2:CreateNetworkInterface",
+            "ec2:DescribeNetworkInterfaces",
+            "ec2:DescribeSubnets",
+            "ec2:DeleteNetworkInterface",
+            "ec2:AssignPrivateIpAddresses",
+            "ec2:UnassignPrivateIpAddresses",
+        ]
+        .into();
+        let mut assume = 0;
+        for statement in statements(role) {
+            assert_eq!(statement["Effect"].as_str(), Some("Allow"));
+            for action in actions(statement) {
+                assert!(
+                    allowed.contains(action.as_str()),
+                    "{role_name} may {action}: not a logging, tracing, networking or assume action"
+                );
+                if action == "sts:AssumeRole" {
+                    assume += 1;
+                    let resource = text(&statement["Resource"]).expect("one resource");
+                    assert_eq!(
+                        resource,
+                        "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${TenantRolePrefix}*",
+                        "{role_name} may assume tenant roles only"
+                    );
+                }
+                if action.starts_with("ec2:") && role_name == "S3FetchRole" {
+                    panic!("s3-fetch is not in a VPC and needs no network interfaces");
+                }
+            }
+        }
+        assert_eq!(assume, 1, "{role_name} assumes tenant roles");
+    }
+}
+
+#[test]
+fn a_tenant_role_reaches_only_its_own_prefix_and_db_user() {
+    let template = load("tenant-template.yaml");
+    let role = resource(&template, "TenantRole");
+    let props = &role["Properties"];
+    assert_eq!(
+        text(&props["RoleName"]),
+        Some("${TenantRolePrefix}${TenantId}")
+    );
+    let tags: Vec<(&str, &str)> = props["Tags"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|t| (t["Key"].as_str().unwrap(), text(&t["Value"]).unwrap()))
+        .collect();
+    assert_eq!(
+        tags,
+        [
+            ("s3_home", "${TenantId}_home"),
+            ("dbuser", "${TenantId}_dbuser")
+        ]
+    );
+    assert!(props["MaxSessionDuration"].as_u64().unwrap() <= 3600);
+
+    // Only the functions' execution roles may assume it.
+    let trust = props["AssumeRolePolicyDocument"]["Statement"]
+        .as_sequence()
+        .unwrap();
+    assert_eq!(trust.len(), 1);
+    let Value::Tagged(principal) = &trust[0]["Principal"]["AWS"] else {
+        panic!("the trusted principals are a parameter")
+    };
+    assert_eq!(
+        (principal.tag.to_string().as_str(), principal.value.as_str()),
+        ("!Ref", Some("ExecutionRoleArns"))
+    );
+    assert_eq!(actions(&trust[0]), ["sts:AssumeRole"]);
+
+    let mut seen = BTreeSet::new();
+    for statement in statements(role) {
+        assert_eq!(statement["Effect"].as_str(), Some("Allow"));
+        let actions = actions(statement);
+        assert_eq!(actions.len(), 1, "one action per statement");
+        let resource = text(&statement["Resource"]).expect("one resource");
+        match actions[0].as_str() {
+            "s3:GetObject" => assert_eq!(
+                resource,
+                "arn:${AWS::Partition}:s3:::${BucketName}/${!aws:PrincipalTag/s3_home}/*"
+            ),
+            "s3:ListBucket" => {
+                assert_eq!(resource, "arn:${AWS::Partition}:s3:::${BucketName}");
+                let prefix = &statement["Condition"]["StringLike"]["s3:prefix"];
+                assert_eq!(
+                    prefix.as_str(),
+                    Some("${aws:PrincipalTag/s3_home}/*"),
+                    "listing is confined to the tenant's prefix"
+                );
+            }
+            "rds-db:connect" => assert_eq!(
+                resource,
+                "arn:${AWS::Partition}:rds-db:${AWS::Region}:${AWS::AccountId}:dbuser:${DbResourceId}/${!aws:PrincipalTag/dbuser}"
+            ),
+            other => panic!("a tenant role may not {other}"),
+        }
+        seen.insert(actions[0].clone());
+    }
+    assert_eq!(seen.len(), 3);
+}
+
+#[test]
+fn functions_are_arm64_rust_traced_and_log_with_retention() {
+    let template = load("template.yaml");
+    let globals = &template["Globals"]["Function"];
+    assert_eq!(globals["Runtime"].as_str(), Some("provided.al2023"));
+    assert_eq!(globals["Architectures"][0].as_str(), Some("arm64"));
+    assert_eq!(globals["Tracing"].as_str(), Some("Active"));
+    for (function, binary, logs) in [
+        ("S3FetchFunction", "s3-fetch", "S3FetchLogs"),
+        ("AuroraQueryFunction", "aurora-query", "AuroraQueryLogs"),
+    ] {
+        let f = resource(&template, function);
+        assert_eq!(
+            f["Metadata"]["BuildMethod"].as_str(),
+            Some("rust-cargolambda")
+        );
+        assert_eq!(
+            f["Metadata"]["BuildProperties"]["Binary"].as_str(),
+            Some(binary)
+        );
+        let Value::Tagged(group) = &f["Properties"]["LoggingConfig"]["LogGroup"] else {
+            panic!("{function} logs to its own group")
+        };
+        assert_eq!(group.value.as_str(), Some(logs));
+        assert!(!resource(&template, logs)["Properties"]["RetentionInDays"].is_null());
+    }
+}
+
+#[test]
+fn the_api_routes_every_path_through_the_jwt_authorizer() {
+    let template = load("template.yaml");
+    let auth = &resource(&template, "Api")["Properties"]["Auth"];
+    assert_eq!(auth["DefaultAuthorizer"].as_str(), Some("TenantJwt"));
+    assert!(!auth["Authorizers"]["TenantJwt"]["JwtConfiguration"].is_null());
+    let mut routes = BTreeSet::new();
+    for function in ["S3FetchFunction", "AuroraQueryFunction"] {
+        for (_, event) in resource(&template, function)["Properties"]["Events"]
+            .as_mapping()
+            .unwrap()
+        {
+            assert_eq!(event["Type"].as_str(), Some("HttpApi"));
+            let p = &event["Properties"];
+            assert!(p["Auth"].is_null(), "no route overrides the authorizer");
+            routes.insert(format!(
+                "{} {}",
+                p["Method"].as_str().unwrap(),
+                p["Path"].as_str().unwrap()
+            ));
+        }
+    }
+    let expected: BTreeSet<String> = [
+        "GET /files",
+        "GET /files/{key+}",
+        "HEAD /files/{key+}",
+        "GET /tenant",
+        "GET /records",
+        "POST /records",
+        "GET /records/{id}",
+        "DELETE /records/{id}",
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect();
+    assert_eq!(routes, expected);
+}
+
+#[test]
+fn the_bucket_is_private_encrypted_versioned_and_tls_only() {
+    let template = load("template.yaml");
+    let bucket = &resource(&template, "TenantBucket")["Properties"];
+    for flag in [
+        "BlockPublicAcls",
+        "BlockPublicPolicy",
+        "IgnorePublicAcls",
+        "RestrictPublicBuckets",
+    ] {
+        assert_eq!(
+            bucket["PublicAccessBlockConfiguration"][flag].as_bool(),
+            Some(true),
+            "{flag}"
+        );
+    }
+    assert!(!bucket["BucketEncryption"].is_null());
+    assert_eq!(
+        bucket["VersioningConfiguration"]["Status"].as_str(),
+        Some("Enabled")
+    );
+    let deny =
+        &resource(&template, "TenantBucketPolicy")["Properties"]["PolicyDocument"]["Statement"][0];
+    assert_eq!(deny["Effect"].as_str(), Some("Deny"));
+    assert_eq!(
+        deny["Condition"]["Bool"]["aws:SecureTransport"].as_str(),
+        Some("false")
+    );
+}
+
+#[test]
+fn the_database_uses_iam_auth_and_the_shipped_ca_bundle() {
+    let template = load("template.yaml");
+    let cluster = &resource(&template, "Cluster")["Properties"];
+    assert_eq!(
+        cluster["EnableIAMDatabaseAuthentication"].as_bool(),
+        Some(true)
+    );
+    assert_eq!(cluster["StorageEncrypted"].as_bool(), Some(true));
+    let proxy = &resource(&template, "Proxy")["Properties"];
+    assert_eq!(proxy["DefaultAuthScheme"].as_str(), Some("IAM_AUTH"));
+    assert_eq!(proxy["RequireTLS"].as_bool(), Some(true));
+
+    let function = &resource(&template, "AuroraQueryFunction")["Properties"];
+    assert_eq!(
+        function["Environment"]["Variables"]["DB_CA_BUNDLE"].as_str(),
+        Some("/opt/rds-ca-bundle.pem")
+    );
+    let layer = &resource(&template, "RdsCaBundle")["Properties"]["ContentUri"];
+    let dir = root().join(layer.as_str().unwrap());
+    assert!(
+        dir.join("rds-ca-bundle.pem").is_file(),
+        "the layer ships the bundle at /opt/rds-ca-bundle.pem"
+    );
+}
