@@ -1,10 +1,9 @@
-//! Every `events/aurora-query/` fixture through the handler against the local
-//! stack, checked against `events/expectations.json`.
+//! Every `events/aurora-query/` fixture through the handler against the
+//! local stack, checked against `events/expectations.json`, and the README's
+//! error examples replayed.
 
 use aurora_query::{App, Config, function_handler};
-use test_support::{
-    Stack, check_expectation, event, fixture_table, readme_error_examples, request, root,
-};
+use test_support::{Stack, check_fixture_table, root};
 
 #[tokio::test]
 async fn every_fixture_answers_as_recorded() {
@@ -27,35 +26,10 @@ async fn every_fixture_answers_as_recorded() {
 
     let config = Config::from_lookup(&stack.lookup()).expect("stack config is valid");
     let app = App::new(&config, &stack.sdk_config().await).expect("CA bundle loads");
-    let table = fixture_table("aurora-query");
-    assert!(table.len() >= 30, "only {} fixtures", table.len());
-    let mut failures = Vec::new();
-    for (name, event, expected) in &table {
-        let response = function_handler(&app, request(event))
+    check_fixture_table("aurora-query", |request| async {
+        function_handler(&app, request)
             .await
-            .expect("the handler never fails the invocation");
-        for problem in check_expectation(name, expected, &response) {
-            failures.push(format!("{name}: {problem}"));
-        }
-    }
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
-
-    // The README's error examples are what these fixtures really answer.
-    let examples = readme_error_examples("aurora-query");
-    assert!(!examples.is_empty());
-    for (fixture, status, body) in examples {
-        let response = function_handler(&app, request(&event(&fixture)))
-            .await
-            .expect("the handler never fails the invocation");
-        assert_eq!(
-            response.status().as_u16(),
-            status,
-            "README example {fixture}"
-        );
-        assert_eq!(
-            test_support::body_json(&response),
-            body,
-            "README example {fixture}"
-        );
-    }
+            .expect("the handler never fails the invocation")
+    })
+    .await;
 }

@@ -202,6 +202,20 @@ pub enum Read<T> {
     },
 }
 
+/// The metadata of a GetObject or HeadObject output: the two share these
+/// accessors but no trait.
+macro_rules! object_meta {
+    ($output:expr) => {
+        ObjectMeta {
+            content_type: $output.content_type().map(str::to_owned),
+            content_length: $output.content_length().unwrap_or(0).max(0) as u64,
+            etag: $output.e_tag().map(str::to_owned),
+            last_modified: $output.last_modified().copied(),
+            content_range: $output.content_range().map(str::to_owned),
+        }
+    };
+}
+
 /// What [`TenantBucket::get_object`] returns.
 #[derive(Debug)]
 pub enum Fetched {
@@ -344,13 +358,7 @@ impl TenantBucket {
             Ok(output) => output,
             Err(err) => return read_error(err),
         };
-        let meta = ObjectMeta {
-            content_type: output.content_type().map(str::to_owned),
-            content_length: output.content_length().unwrap_or(0).max(0) as u64,
-            etag: output.e_tag().map(str::to_owned),
-            last_modified: output.last_modified().copied(),
-            content_range: output.content_range().map(str::to_owned),
-        };
+        let meta = object_meta!(output);
         if meta.content_length > self.inline_max_bytes {
             // Dropping the body closes the stream unread.
             return Ok(Read::Found(Fetched::TooLarge(meta)));
@@ -386,13 +394,7 @@ impl TenantBucket {
             .send()
             .await;
         match result {
-            Ok(output) => Ok(Read::Found(ObjectMeta {
-                content_type: output.content_type().map(str::to_owned),
-                content_length: output.content_length().unwrap_or(0).max(0) as u64,
-                etag: output.e_tag().map(str::to_owned),
-                last_modified: output.last_modified().copied(),
-                content_range: output.content_range().map(str::to_owned),
-            })),
+            Ok(output) => Ok(Read::Found(object_meta!(output))),
             Err(err) => read_error(err),
         }
     }

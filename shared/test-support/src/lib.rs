@@ -531,3 +531,39 @@ pub fn readme_error_examples(function: &str) -> Vec<(String, u16, Value)> {
         })
         .collect()
 }
+
+/// Run every fixture of `function` through `handle` (the function's
+/// handler) and check each answer against `events/expectations.json`; then
+/// replay the README's error examples for `function` and check they are
+/// exactly what the handler answers. Panics listing every mismatch.
+pub async fn check_fixture_table<F, Fut>(function: &str, handle: F)
+where
+    F: Fn(Request) -> Fut,
+    Fut: std::future::Future<Output = Response<Body>>,
+{
+    let table = fixture_table(function);
+    assert!(table.len() >= 30, "only {} fixtures", table.len());
+    let mut failures = Vec::new();
+    for (name, event, expected) in &table {
+        let response = handle(request(event)).await;
+        for problem in check_expectation(name, expected, &response) {
+            failures.push(format!("{name}: {problem}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+
+    let examples = readme_error_examples(function);
+    assert!(
+        !examples.is_empty(),
+        "the README has examples for {function}"
+    );
+    for (fixture, status, body) in examples {
+        let response = handle(request(&event(&fixture))).await;
+        assert_eq!(
+            response.status().as_u16(),
+            status,
+            "README example {fixture}"
+        );
+        assert_eq!(body_json(&response), body, "README example {fixture}");
+    }
+}
