@@ -26,6 +26,7 @@ use serde_json::{Map, Value};
 use tenant_access::config::{DbConfig, FunctionConfig};
 use tenant_access::db::{TenantDatabase, TlsSetupError};
 use tenant_access::http::{cursor, json_body, limit, only_query, query, segments, serve};
+use tenant_access::session_policy::SessionScope;
 use tenant_access::{Caller, Error, TenantSessions, json_response};
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
@@ -91,9 +92,22 @@ impl App {
     /// Clients for `config`; `sdk` carries the execution role's credentials.
     /// Fails if the CA bundle cannot be loaded.
     pub fn new(config: &Config, sdk: &SdkConfig) -> Result<Self, TlsSetupError> {
+        let mut sessions = TenantSessions::new(sdk, &config.access);
+        // Config::from_lookup checked that the session-policy strategies
+        // have both; without them no session policy is asked for.
+        if let (Some(resource_id), Some(account)) =
+            (&config.service.resource_id, &config.access.account)
+        {
+            sessions = sessions.with_scope(SessionScope::Db {
+                resource_id: resource_id.clone(),
+                user_template: config.service.user_template.clone(),
+                region: sdk.region().map_or_else(String::new, |r| r.to_string()),
+                account: account.clone(),
+            });
+        }
         Ok(App {
             claim: config.access.tenant_claim.clone(),
-            sessions: TenantSessions::new(sdk, &config.access),
+            sessions,
             db: TenantDatabase::new(&config.service)?,
         })
     }

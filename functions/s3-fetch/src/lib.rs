@@ -28,6 +28,7 @@ use tenant_access::s3::{
     ByteRange, Fetched, KeyPrefix, ObjectKey, ObjectMeta, PresignedGet, Read, ReadOptions,
     TenantBucket,
 };
+use tenant_access::session_policy::SessionScope;
 use tenant_access::{Caller, Error, TenantSession, TenantSessions, json_response};
 
 /// This function's configuration, read once at cold start.
@@ -52,7 +53,10 @@ impl App {
     pub fn new(config: &Config, sdk: &SdkConfig) -> Self {
         App {
             claim: config.access.tenant_claim.clone(),
-            sessions: TenantSessions::new(sdk, &config.access),
+            sessions: TenantSessions::new(sdk, &config.access).with_scope(SessionScope::S3 {
+                bucket: config.service.bucket.clone(),
+                prefix_template: config.service.prefix_template.clone(),
+            }),
             bucket: TenantBucket::new(&config.service),
             presign_ttl: config.service.presign_ttl,
         }

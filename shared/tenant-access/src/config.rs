@@ -7,7 +7,10 @@
 //! | variable | meaning | default |
 //! |---|---|---|
 //! | `TENANT_CLAIM` | authorizer claim holding the tenant id | `custom:tenant_id` |
-//! | `TENANT_ROLE_ARN_TEMPLATE` | role to assume per tenant; `{tenant}`, `{account}` | `arn:aws:iam::{account}:role/assumeRole-{tenant}` |
+//! | `TENANT_ISOLATION` | `role-per-tenant`, `session-tags`, `session-policy` or `session-tags+session-policy` | `role-per-tenant` |
+//! | `TENANT_ROLE_ARN_TEMPLATE` | role to assume per tenant (role-per-tenant); `{tenant}`, `{account}` | `arn:aws:iam::{account}:role/assumeRole-{tenant}` |
+//! | `TENANT_SHARED_ROLE_ARN` | the one role every tenant assumes (the other strategies); `{account}` | required by them |
+//! | `TENANT_TAG_KEY` | session tag carrying the tenant (session-tags) | `TenantID` |
 //! | `AWS_ACCOUNT_ID` | fills `{account}` (only needed when the template has it) | none |
 //! | `TENANT_SESSION_SECONDS` | AssumeRole duration, 900 to 3600 | `900` |
 //! | `TENANT_CACHE_CAPACITY` | tenants whose sessions are kept warm | `100` |
@@ -21,6 +24,7 @@
 //! | `DB_CA_BUNDLE` | PEM file of CAs the server certificate must chain to | required |
 //! | `DB_CONNECT_TIMEOUT_SECONDS` | TCP+TLS+auth timeout | `5` |
 //! | `DB_CONNECTION_CAPACITY` | tenants whose connections are kept open | `20` |
+//! | `DB_RESOURCE_ID` | `cluster-...` or `prx-...`, for session policies | required by the session-policy strategies |
 
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
@@ -165,6 +169,12 @@ impl TenantTemplate {
 pub trait FromLookup: Sized {
     /// Read the settings from `env`.
     fn from_lookup(env: impl Lookup) -> Result<Self, ConfigError>;
+
+    /// Check the settings against the access settings (what one strategy
+    /// needs and another does not).
+    fn check(&self, _access: &AccessConfig) -> Result<(), ConfigError> {
+        Ok(())
+    }
 }
 
 impl FromLookup for S3Config {
@@ -176,6 +186,25 @@ impl FromLookup for S3Config {
 impl FromLookup for DbConfig {
     fn from_lookup(env: impl Lookup) -> Result<Self, ConfigError> {
         DbConfig::from_lookup(env)
+    }
+
+    fn check(&self, access: &AccessConfig) -> Result<(), ConfigError> {
+        if !access.isolation.policy() {
+            return Ok(());
+        }
+        if self.resource_id.is_none() {
+            return Err(err(
+                "DB_RESOURCE_ID",
+                "is required by the session-policy strategies (the cluster-... or prx-... id in rds-db:connect)",
+            ));
+        }
+        if access.account.is_none() {
+            return Err(err(
+                "AWS_ACCOUNT_ID",
+                "is required by the session-policy strategies (the account in rds-db:connect)",
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -210,10 +239,95 @@ impl<S: FromLookup> FunctionConfig<S> {
     /// Read from any [`Lookup`].
     pub fn from_lookup(env: &impl Lookup) -> Result<Self, ConfigError> {
         let get = |name: &str| env.get(name);
-        Ok(FunctionConfig {
-            access: AccessConfig::from_lookup(get)?,
-            service: S::from_lookup(get)?,
-        })
+        let access = AccessConfig::from_lookup(get)?;
+        let service = S::from_lookup(get)?;
+        service.check(&access)?;
+        Ok(FunctionConfig { access, service })
+    }
+}
+
+/// How a tenant's STS session is confined to the tenant (`TENANT_ISOLATION`).
+///
+/// ```
+/// use tenant_access::config::Isolation;
+///
+/// let both: Isolation = "session-tags+session-policy".parse().unwrap();
+/// assert!(both.tags() && both.policy() && both.shared_role());
+/// assert!(!Isolation::RolePerTenant.shared_role());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Isolation {
+    /// One role per tenant; its tags drive `${aws:PrincipalTag/...}`.
+    RolePerTenant,
+    /// One shared role; AssumeRole passes the tenant as a session tag.
+    SessionTags,
+    /// One shared role, scoped down by an inline session policy per tenant.
+    SessionPolicy,
+    /// One shared role, with both the session tag and the session policy.
+    SessionTagsAndPolicy,
+}
+
+impl Isolation {
+    /// Whether AssumeRole passes the tenant session tag.
+    pub fn tags(self) -> bool {
+        matches!(
+            self,
+            Isolation::SessionTags | Isolation::SessionTagsAndPolicy
+        )
+    }
+
+    /// Whether AssumeRole passes an inline session policy.
+    pub fn policy(self) -> bool {
+        matches!(
+            self,
+            Isolation::SessionPolicy | Isolation::SessionTagsAndPolicy
+        )
+    }
+
+    /// Whether all tenants assume one shared role.
+    pub fn shared_role(self) -> bool {
+        self != Isolation::RolePerTenant
+    }
+}
+
+impl std::str::FromStr for Isolation {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "role-per-tenant" => Ok(Isolation::RolePerTenant),
+            "session-tags" => Ok(Isolation::SessionTags),
+            "session-policy" => Ok(Isolation::SessionPolicy),
+            "session-tags+session-policy" => Ok(Isolation::SessionTagsAndPolicy),
+            other => Err(format!(
+                "`{other}` is not role-per-tenant, session-tags, session-policy or session-tags+session-policy"
+            )),
+        }
+    }
+}
+
+/// The role a tenant's session assumes, `{account}` already filled in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TenantRole {
+    /// One role per tenant (`TENANT_ROLE_ARN_TEMPLATE`).
+    PerTenant(TenantTemplate),
+    /// One role for all tenants (`TENANT_SHARED_ROLE_ARN`).
+    Shared(String),
+}
+
+impl TenantRole {
+    /// The role ARN for `tenant`.
+    ///
+    /// ```
+    /// use tenant_access::config::TenantRole;
+    /// let shared = TenantRole::Shared("arn:aws:iam::123456789012:role/tenant-access".into());
+    /// assert_eq!(shared.arn(&"tenant1".parse().unwrap()), "arn:aws:iam::123456789012:role/tenant-access");
+    /// ```
+    pub fn arn(&self, tenant: &TenantId) -> String {
+        match self {
+            TenantRole::PerTenant(template) => template.render(tenant),
+            TenantRole::Shared(arn) => arn.clone(),
+        }
     }
 }
 
@@ -222,8 +336,14 @@ impl<S: FromLookup> FunctionConfig<S> {
 pub struct AccessConfig {
     /// Authorizer claim that holds the tenant id (`TENANT_CLAIM`).
     pub tenant_claim: String,
-    /// Role assumed for a tenant (`TENANT_ROLE_ARN_TEMPLATE`), `{account}` already filled in.
-    pub role_arn_template: TenantTemplate,
+    /// The isolation strategy (`TENANT_ISOLATION`).
+    pub isolation: Isolation,
+    /// The role a tenant's session assumes.
+    pub role: TenantRole,
+    /// Session tag key carrying the tenant (`TENANT_TAG_KEY`).
+    pub tag_key: String,
+    /// The account (`AWS_ACCOUNT_ID`), when set.
+    pub account: Option<String>,
     /// AssumeRole `DurationSeconds` (`TENANT_SESSION_SECONDS`).
     pub session_duration: Duration,
     /// How many tenants' sessions are cached (`TENANT_CACHE_CAPACITY`).
@@ -240,28 +360,60 @@ impl AccessConfig {
     pub fn from_lookup(env: impl Lookup) -> Result<Self, ConfigError> {
         let tenant_claim =
             optional(&env, "TENANT_CLAIM").unwrap_or_else(|| "custom:tenant_id".to_owned());
-        let mut template = optional(&env, "TENANT_ROLE_ARN_TEMPLATE")
-            .unwrap_or_else(|| "arn:aws:iam::{account}:role/assumeRole-{tenant}".to_owned());
-        if template.contains("{account}") {
-            let account = required(&env, "AWS_ACCOUNT_ID").map_err(|_| {
+        let isolation = match optional(&env, "TENANT_ISOLATION") {
+            None => Isolation::RolePerTenant,
+            Some(v) => v
+                .parse()
+                .map_err(|reason| err("TENANT_ISOLATION", reason))?,
+        };
+        let account = optional(&env, "AWS_ACCOUNT_ID");
+        if let Some(account) = &account
+            && (account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()))
+        {
+            return Err(err("AWS_ACCOUNT_ID", "must be 12 digits"));
+        }
+        let fill_account = |variable: &'static str, value: String| {
+            if !value.contains("{account}") {
+                return Ok(value);
+            }
+            let account = account.as_deref().ok_or_else(|| {
                 err(
                     "AWS_ACCOUNT_ID",
-                    "is required because TENANT_ROLE_ARN_TEMPLATE contains {account}",
+                    format!("is required because {variable} contains {{account}}"),
                 )
             })?;
-            if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(err("AWS_ACCOUNT_ID", "must be 12 digits"));
+            Ok(value.replace("{account}", account))
+        };
+        let role = if isolation.shared_role() {
+            let arn = required(&env, "TENANT_SHARED_ROLE_ARN").map_err(|_| {
+                err(
+                    "TENANT_SHARED_ROLE_ARN",
+                    "is required by the session-tags and session-policy strategies",
+                )
+            })?;
+            let arn = fill_account("TENANT_SHARED_ROLE_ARN", arn)?;
+            if !arn.starts_with("arn:") || !arn.contains(":role/") || arn.contains(['{', '}']) {
+                return Err(err(
+                    "TENANT_SHARED_ROLE_ARN",
+                    format!("`{arn}` is not an IAM role ARN"),
+                ));
             }
-            template = template.replace("{account}", &account);
-        }
-        if !template.starts_with("arn:") || !template.contains(":role/") {
+            TenantRole::Shared(arn)
+        } else {
+            TenantRole::PerTenant(role_template(&env, fill_account)?)
+        };
+        let tag_key = optional(&env, "TENANT_TAG_KEY").unwrap_or_else(|| "TenantID".to_owned());
+        let tag_key_ok = (1..=128).contains(&tag_key.len())
+            && !tag_key.to_ascii_lowercase().starts_with("aws:")
+            && tag_key
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || " _.:/=+-@".contains(c));
+        if !tag_key_ok {
             return Err(err(
-                "TENANT_ROLE_ARN_TEMPLATE",
-                format!("`{template}` is not an IAM role ARN"),
+                "TENANT_TAG_KEY",
+                format!("`{tag_key}` is not a valid session tag key"),
             ));
         }
-        let role_arn_template = TenantTemplate::parse(&template)
-            .map_err(|reason| err("TENANT_ROLE_ARN_TEMPLATE", reason))?;
         // 900 s is STS's minimum; 3600 s is the cap for role chaining, which is
         // what a Lambda execution role assuming a tenant role is.
         let session_duration =
@@ -269,12 +421,35 @@ impl AccessConfig {
         let capacity = bounded(&env, "TENANT_CACHE_CAPACITY", 100, 1..=100_000)?;
         Ok(AccessConfig {
             tenant_claim,
-            role_arn_template,
+            isolation,
+            role,
+            tag_key,
+            account,
             session_duration,
             tenant_cache_capacity: NonZeroUsize::new(capacity as usize)
                 .expect("bounded above zero"),
         })
     }
+}
+
+fn role_template(
+    env: &impl Lookup,
+    fill_account: impl Fn(&'static str, String) -> Result<String, ConfigError>,
+) -> Result<TenantTemplate, ConfigError> {
+    let template = fill_account(
+        "TENANT_ROLE_ARN_TEMPLATE",
+        optional(env, "TENANT_ROLE_ARN_TEMPLATE")
+            .unwrap_or_else(|| "arn:aws:iam::{account}:role/assumeRole-{tenant}".to_owned()),
+    )?;
+    if !template.starts_with("arn:") || !template.contains(":role/") {
+        return Err(err(
+            "TENANT_ROLE_ARN_TEMPLATE",
+            format!("`{template}` is not an IAM role ARN"),
+        ));
+    }
+    let role_arn_template = TenantTemplate::parse(&template)
+        .map_err(|reason| err("TENANT_ROLE_ARN_TEMPLATE", reason))?;
+    Ok(role_arn_template)
 }
 
 /// Settings of the tenant-scoped S3 access.
@@ -357,6 +532,9 @@ pub struct DbConfig {
     pub connect_timeout: Duration,
     /// How many tenants' connections are kept open (`DB_CONNECTION_CAPACITY`).
     pub connection_capacity: NonZeroUsize,
+    /// The cluster's or proxy's resource id, `cluster-...` or `prx-...`
+    /// (`DB_RESOURCE_ID`); needed for session policies.
+    pub resource_id: Option<String>,
 }
 
 impl DbConfig {
@@ -381,7 +559,21 @@ impl DbConfig {
         let connect_timeout =
             Duration::from_secs(bounded(&env, "DB_CONNECT_TIMEOUT_SECONDS", 5, 1..=60)?);
         let capacity = bounded(&env, "DB_CONNECTION_CAPACITY", 20, 1..=10_000)?;
+        let resource_id = optional(&env, "DB_RESOURCE_ID");
+        if let Some(id) = &resource_id {
+            let body = id
+                .strip_prefix("cluster-")
+                .or_else(|| id.strip_prefix("prx-"))
+                .unwrap_or_default();
+            if body.is_empty() || !body.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                return Err(err(
+                    "DB_RESOURCE_ID",
+                    format!("`{id}` is not a cluster-... or prx-... resource id"),
+                ));
+            }
+        }
         Ok(DbConfig {
+            resource_id,
             host,
             port,
             database,
@@ -411,7 +603,7 @@ mod tests {
         let c = AccessConfig::from_lookup(env(&[("AWS_ACCOUNT_ID", "123456789012")])).unwrap();
         let tenant: TenantId = "tenant1".parse().unwrap();
         assert_eq!(
-            c.role_arn_template.render(&tenant),
+            c.role.arn(&tenant),
             "arn:aws:iam::123456789012:role/assumeRole-tenant1"
         );
         assert_eq!(c.tenant_claim, "custom:tenant_id");

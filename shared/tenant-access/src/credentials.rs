@@ -27,8 +27,9 @@ use aws_credential_types::Credentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
 use lru::LruCache;
 
-use crate::config::{AccessConfig, TenantTemplate};
+use crate::config::{AccessConfig, Isolation, TenantRole};
 use crate::identity::{Caller, TenantId};
+use crate::session_policy::{SessionScope, partition};
 use crate::{Error, upstream};
 
 /// Credentials are replaced this long before they expire, so a request never
@@ -36,6 +37,21 @@ use crate::{Error, upstream};
 pub const REFRESH_BUFFER: Duration = Duration::from_secs(300);
 
 type Slot = Arc<tokio::sync::Mutex<Option<Arc<TenantSession>>>>;
+
+/// Everything that shapes a tenant's session: the cache key, so one
+/// tenant's credentials can never serve a request that would have asked STS
+/// for anything else.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SessionRequest {
+    /// The tenant.
+    pub tenant: TenantId,
+    /// The role assumed.
+    pub role_arn: String,
+    /// The session tag (key, value), under the session-tags strategies.
+    pub tag: Option<(String, String)>,
+    /// The inline session policy, under the session-policy strategies.
+    pub policy: Option<String>,
+}
 
 /// The cache of per-tenant STS sessions. Build once at cold start.
 ///
@@ -56,16 +72,20 @@ type Slot = Arc<tokio::sync::Mutex<Option<Arc<TenantSession>>>>;
 pub struct TenantSessions {
     sts: aws_sdk_sts::Client,
     base: SdkConfig,
-    role_arn_template: TenantTemplate,
+    role: TenantRole,
+    isolation: Isolation,
+    tag_key: String,
+    scope: Option<SessionScope>,
     duration: Duration,
-    slots: Mutex<LruCache<TenantId, Slot>>,
+    slots: Mutex<LruCache<SessionRequest, Slot>>,
     assume_role_calls: AtomicU64,
 }
 
 impl std::fmt::Debug for TenantSessions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TenantSessions")
-            .field("role_arn_template", &self.role_arn_template)
+            .field("role", &self.role)
+            .field("isolation", &self.isolation)
             .field("duration", &self.duration)
             .finish_non_exhaustive()
     }
@@ -78,16 +98,51 @@ impl TenantSessions {
         TenantSessions {
             sts: aws_sdk_sts::Client::new(sdk),
             base: sdk.clone(),
-            role_arn_template: config.role_arn_template.clone(),
+            role: config.role.clone(),
+            isolation: config.isolation,
+            tag_key: config.tag_key.clone(),
+            scope: None,
             duration: config.session_duration,
             slots: Mutex::new(LruCache::new(config.tenant_cache_capacity)),
             assume_role_calls: AtomicU64::new(0),
         }
     }
 
+    /// What this function's sessions may do, for the session policy of the
+    /// session-policy strategies. Each function sets its own.
+    pub fn with_scope(mut self, scope: SessionScope) -> Self {
+        self.scope = Some(scope);
+        self
+    }
+
     /// The role ARN assumed for `tenant`.
     pub fn role_arn(&self, tenant: &TenantId) -> String {
-        self.role_arn_template.render(tenant)
+        self.role.arn(tenant)
+    }
+
+    /// The AssumeRole request for `tenant` under the configured strategy.
+    pub fn request_for(&self, tenant: &TenantId) -> Result<SessionRequest, Error> {
+        let tag = self
+            .isolation
+            .tags()
+            .then(|| (self.tag_key.clone(), tenant.as_str().to_owned()));
+        let policy = if self.isolation.policy() {
+            let scope = self.scope.as_ref().ok_or_else(|| Error::Upstream {
+                service: "sts",
+                detail: "TENANT_ISOLATION asks for a session policy but this function set no scope"
+                    .to_owned(),
+            })?;
+            let region = self.base.region().map_or("us-east-1", |r| r.as_ref());
+            Some(scope.policy(tenant, partition(region))?)
+        } else {
+            None
+        };
+        Ok(SessionRequest {
+            tenant: tenant.clone(),
+            role_arn: self.role_arn(tenant),
+            tag,
+            policy,
+        })
     }
 
     /// How many `AssumeRole` calls this cache has made.
@@ -98,18 +153,17 @@ impl TenantSessions {
     /// The caller's tenant session: the cached one while it is fresh, else a
     /// new `AssumeRole` whose session name carries the tenant and request id.
     pub async fn session(&self, caller: &Caller) -> Result<Arc<TenantSession>, Error> {
+        let request = self.request_for(&caller.tenant)?;
         let slot = {
             let mut slots = self.slots.lock().expect("session cache lock poisoned");
-            slots
-                .get_or_insert(caller.tenant.clone(), Slot::default)
-                .clone()
+            slots.get_or_insert(request.clone(), Slot::default).clone()
         };
         let mut current = slot.lock().await;
         let now = self.now();
         if let Some(session) = current.as_ref().filter(|s| s.is_fresh_at(now)) {
             return Ok(session.clone());
         }
-        let session = Arc::new(self.assume(caller).await?);
+        let session = Arc::new(self.assume(caller, &request).await?);
         *current = Some(session.clone());
         Ok(session)
     }
@@ -120,20 +174,49 @@ impl TenantSessions {
             .map_or_else(SystemTime::now, |t| t.now())
     }
 
-    async fn assume(&self, caller: &Caller) -> Result<TenantSession, Error> {
-        let role_arn = self.role_arn(&caller.tenant);
+    async fn assume(
+        &self,
+        caller: &Caller,
+        request: &SessionRequest,
+    ) -> Result<TenantSession, Error> {
         let session_name = session_name(&caller.tenant, &caller.request_id);
         self.assume_role_calls.fetch_add(1, Ordering::Relaxed);
-        tracing::info!(role_session_name = %session_name, "assuming tenant role");
+        tracing::info!(role_session_name = %session_name, isolation = ?self.isolation, "assuming tenant role");
+        let tags = request.tag.as_ref().map(|(key, value)| {
+            vec![
+                aws_sdk_sts::types::Tag::builder()
+                    .key(key)
+                    .value(value)
+                    .build()
+                    .expect("key and value are set"),
+            ]
+        });
         let output = self
             .sts
             .assume_role()
-            .role_arn(&role_arn)
+            .role_arn(&request.role_arn)
             .role_session_name(&session_name)
             .duration_seconds(self.duration.as_secs() as i32)
+            .set_tags(tags)
+            .set_policy(request.policy.clone())
             .send()
             .await
-            .map_err(|e| upstream("sts", e))?;
+            .map_err(|e| {
+                use aws_sdk_sts::error::ProvideErrorMetadata;
+                let why = match e.as_service_error().and_then(|s| s.code()) {
+                    Some("PackedPolicyTooLarge") => {
+                        Some("the session policy and tags exceed STS's packed size limit")
+                    }
+                    Some("InvalidParameterValue" | "ValidationError") => {
+                        Some("STS refused the session name, tags or policy")
+                    }
+                    _ => None,
+                };
+                if let Some(why) = why {
+                    tracing::error!(error.detail = %aws_sdk_sts::error::DisplayErrorContext(&e), "{why}");
+                }
+                upstream("sts", e)
+            })?;
         let creds = output.credentials().ok_or_else(|| Error::Upstream {
             service: "sts",
             detail: "AssumeRole returned no credentials".to_owned(),

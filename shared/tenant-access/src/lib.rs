@@ -27,6 +27,7 @@ mod error;
 pub mod http;
 pub mod identity;
 pub mod s3;
+pub mod session_policy;
 pub mod telemetry;
 
 pub use credentials::{TenantSession, TenantSessions};

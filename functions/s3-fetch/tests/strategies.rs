@@ -1,0 +1,318 @@
+//! What each isolation strategy sends to STS, captured from the wire.
+//!
+//! moto accepts session tags and session policies but enforces neither, so
+//! what matters locally is that the exact request leaves the process: the
+//! STS client is pointed at a recording proxy in front of moto, and the
+//! form-encoded `AssumeRole` body is read back as STS receives it.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use tenant_access::config::{DbConfig, FunctionConfig, S3Config};
+use tenant_access::session_policy::SessionScope;
+use tenant_access::{Caller, TenantSessions};
+use test_support::Stack;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// The local stack's shared tenant role (from template.yaml's SharedTenantRole).
+const SHARED_ROLE: &str = "arn:aws:iam::123456789012:role/tenant-access-shared-tenant";
+
+/// Read one HTTP/1.1 message (headers, then a Content-Length body).
+async fn read_message(stream: &mut TcpStream) -> Option<Vec<u8>> {
+    let mut buf = Vec::new();
+    let mut byte = [0u8; 1];
+    while !buf.ends_with(b"\r\n\r\n") {
+        if stream.read(&mut byte).await.ok()? == 0 {
+            return None;
+        }
+        buf.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&buf).to_ascii_lowercase();
+    let length: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .map_or(0, |v| v.trim().parse().unwrap());
+    let mut body = vec![0u8; length];
+    stream.read_exact(&mut body).await.ok()?;
+    buf.extend(body);
+    Some(buf)
+}
+
+/// A proxy to moto that records every request body it forwards.
+async fn recording_proxy(moto: String) -> (String, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = format!("http://{}", listener.local_addr().unwrap());
+    let bodies = Arc::new(Mutex::new(Vec::new()));
+    let seen = bodies.clone();
+    tokio::spawn(async move {
+        loop {
+            let (mut client, _) = listener.accept().await.unwrap();
+            let seen = seen.clone();
+            let moto = moto.clone();
+            tokio::spawn(async move {
+                let mut upstream = TcpStream::connect(&moto).await.unwrap();
+                while let Some(request) = read_message(&mut client).await {
+                    let split = request.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+                    let body = String::from_utf8_lossy(&request[split + 4..]).into_owned();
+                    seen.lock().unwrap().push(body);
+                    upstream.write_all(&request).await.unwrap();
+                    let response = read_message(&mut upstream).await.unwrap();
+                    client.write_all(&response).await.unwrap();
+                }
+            });
+        }
+    });
+    (address, bodies)
+}
+
+fn form(body: &str) -> BTreeMap<String, String> {
+    let decode = |s: &str| {
+        let s = s.replace('+', " ");
+        let bytes = s.as_bytes();
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < bytes.len() {
+            if bytes[i] == b'%' {
+                out.push(u8::from_str_radix(&s[i + 1..i + 3], 16).unwrap());
+                i += 3;
+            } else {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+        String::from_utf8(out).unwrap()
+    };
+    body.split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .map(|(k, v)| (decode(k), decode(v)))
+        .collect()
+}
+
+fn caller(tenant: &str) -> Caller {
+    Caller {
+        tenant: tenant.parse().unwrap(),
+        request_id: "wire-test".into(),
+    }
+}
+
+/// The AssumeRole body for tenant1 and tenant2 under `isolation`, with the
+/// sessions of a function whose scope is `scope`.
+async fn captured(
+    stack: &Stack,
+    isolation: &str,
+    scope: impl Fn(&Stack) -> Option<SessionScope>,
+) -> Vec<BTreeMap<String, String>> {
+    let moto = stack
+        .var("AWS_ENDPOINT_URL")
+        .trim_start_matches("http://")
+        .to_owned();
+    let (proxy, bodies) = recording_proxy(moto).await;
+    let env = stack.with(&[
+        ("TENANT_ISOLATION", isolation),
+        ("TENANT_SHARED_ROLE_ARN", SHARED_ROLE),
+        ("DB_RESOURCE_ID", "cluster-LOCALSTACK0TENANTACCESS"),
+        ("AWS_ENDPOINT_URL", &proxy),
+    ]);
+    let config =
+        FunctionConfig::<S3Config>::from_lookup(&env.lookup()).expect("the strategy's config");
+    let mut sessions = TenantSessions::new(&env.sdk_config().await, &config.access);
+    if let Some(scope) = scope(&env) {
+        sessions = sessions.with_scope(scope);
+    }
+    for tenant in ["tenant1", "tenant2", "tenant1"] {
+        sessions
+            .session(&caller(tenant))
+            .await
+            .expect("STS answers");
+    }
+    assert_eq!(
+        sessions.assume_role_calls(),
+        2,
+        "tenant1's session is reused"
+    );
+    let bodies = bodies.lock().unwrap().clone();
+    bodies
+        .iter()
+        .map(|b| form(b))
+        .filter(|f| f.get("Action").map(String::as_str) == Some("AssumeRole"))
+        .collect()
+}
+
+fn s3_scope(stack: &Stack) -> Option<SessionScope> {
+    let s3 = S3Config::from_lookup(stack.lookup()).unwrap();
+    Some(SessionScope::S3 {
+        bucket: s3.bucket,
+        prefix_template: s3.prefix_template,
+    })
+}
+
+#[tokio::test]
+async fn role_per_tenant_sends_the_tenant_role_and_nothing_else() {
+    let stack = Stack::load();
+    let sent = captured(&stack, "role-per-tenant", s3_scope).await;
+    assert_eq!(sent.len(), 2);
+    for (request, tenant) in sent.iter().zip(["tenant1", "tenant2"]) {
+        let expected: BTreeMap<String, String> = [
+            ("Action", "AssumeRole".to_owned()),
+            ("Version", "2011-06-15".to_owned()),
+            (
+                "RoleArn",
+                format!("arn:aws:iam::123456789012:role/assumeRole-{tenant}"),
+            ),
+            ("RoleSessionName", format!("{tenant}@wire-test")),
+            ("DurationSeconds", "900".to_owned()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        assert_eq!(request, &expected);
+    }
+}
+
+#[tokio::test]
+async fn session_tags_send_the_shared_role_and_the_tenant_tag() {
+    let stack = Stack::load();
+    let sent = captured(&stack, "session-tags", s3_scope).await;
+    assert_eq!(sent.len(), 2);
+    for (request, tenant) in sent.iter().zip(["tenant1", "tenant2"]) {
+        assert_eq!(request["RoleArn"], SHARED_ROLE);
+        assert_eq!(request["RoleSessionName"], format!("{tenant}@wire-test"));
+        assert_eq!(request["Tags.member.1.Key"], "TenantID");
+        assert_eq!(request["Tags.member.1.Value"], tenant);
+        assert!(!request.contains_key("Tags.member.2.Key"));
+        assert!(!request.contains_key("Policy"), "no session policy");
+        assert_eq!(request["DurationSeconds"], "900");
+    }
+}
+
+#[tokio::test]
+async fn session_policies_scope_each_tenant_down_to_its_own_prefix() {
+    let stack = Stack::load();
+    let sent = captured(&stack, "session-policy", s3_scope).await;
+    assert_eq!(sent.len(), 2);
+    for (request, tenant) in sent.iter().zip(["tenant1", "tenant2"]) {
+        assert_eq!(request["RoleArn"], SHARED_ROLE);
+        assert!(!request.contains_key("Tags.member.1.Key"), "no session tag");
+        let policy: serde_json::Value = serde_json::from_str(&request["Policy"]).unwrap();
+        assert_eq!(
+            policy,
+            serde_json::json!({
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Effect": "Allow", "Action": "s3:GetObject",
+                     "Resource": format!("arn:aws:s3:::tenant-data/{tenant}_home/*")},
+                    {"Effect": "Allow", "Action": "s3:ListBucket",
+                     "Resource": "arn:aws:s3:::tenant-data",
+                     "Condition": {"StringLike": {"s3:prefix": format!("{tenant}_home/*")}}}
+                ]
+            })
+        );
+        assert!(request["Policy"].len() <= 2048);
+    }
+}
+
+#[tokio::test]
+async fn both_together_send_the_tag_and_the_database_policy() {
+    let stack = Stack::load();
+    let db_scope = |stack: &Stack| {
+        let db = DbConfig::from_lookup(stack.lookup()).unwrap();
+        Some(SessionScope::Db {
+            resource_id: db.resource_id.unwrap(),
+            user_template: db.user_template,
+            region: stack.var("AWS_REGION"),
+            account: stack.var("AWS_ACCOUNT_ID"),
+        })
+    };
+    let sent = captured(&stack, "session-tags+session-policy", db_scope).await;
+    assert_eq!(sent.len(), 2);
+    for (request, tenant) in sent.iter().zip(["tenant1", "tenant2"]) {
+        assert_eq!(request["Tags.member.1.Value"], tenant);
+        let policy: serde_json::Value = serde_json::from_str(&request["Policy"]).unwrap();
+        assert_eq!(
+            policy["Statement"],
+            serde_json::json!([{
+                "Effect": "Allow",
+                "Action": "rds-db:connect",
+                "Resource": format!(
+                    "arn:aws:rds-db:us-east-1:123456789012:dbuser:cluster-LOCALSTACK0TENANTACCESS/{tenant}_dbuser"
+                )
+            }])
+        );
+    }
+}
+
+#[test]
+fn a_shared_strategy_without_its_settings_fails_at_start_naming_the_variable() {
+    let env = |vars: Vec<(&'static str, &'static str)>| {
+        move |name: &str| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        }
+    };
+    let base: &[(&str, &str)] = &[
+        ("TENANT_BUCKET", "b-1"),
+        ("DB_HOST", "h"),
+        ("DB_NAME", "d"),
+        ("DB_CA_BUNDLE", "/ca.pem"),
+    ];
+    let missing_role = [base, &[("TENANT_ISOLATION", "session-tags")]].concat();
+    let e = FunctionConfig::<S3Config>::from_lookup(&env(missing_role)).unwrap_err();
+    assert_eq!(e.variable, "TENANT_SHARED_ROLE_ARN");
+    let bad = [base, &[("TENANT_ISOLATION", "per-tenant")]].concat();
+    let e = FunctionConfig::<S3Config>::from_lookup(&env(bad)).unwrap_err();
+    assert_eq!(e.variable, "TENANT_ISOLATION");
+    let no_resource = [
+        base,
+        &[
+            ("TENANT_ISOLATION", "session-policy"),
+            ("TENANT_SHARED_ROLE_ARN", SHARED_ROLE),
+            ("AWS_ACCOUNT_ID", "123456789012"),
+        ],
+    ]
+    .concat();
+    let e = FunctionConfig::<DbConfig>::from_lookup(&env(no_resource)).unwrap_err();
+    assert_eq!(e.variable, "DB_RESOURCE_ID");
+    let bad_tag = [
+        base,
+        &[
+            ("TENANT_ISOLATION", "session-tags"),
+            ("TENANT_SHARED_ROLE_ARN", SHARED_ROLE),
+            ("TENANT_TAG_KEY", "aws:tenant"),
+        ],
+    ]
+    .concat();
+    let e = FunctionConfig::<S3Config>::from_lookup(&env(bad_tag)).unwrap_err();
+    assert_eq!(e.variable, "TENANT_TAG_KEY");
+}
+
+/// Every strategy serves the API end to end on the local stack: the shared
+/// role exists there too (its session-policy variant; moto confines none of
+/// the shared strategies, see the module docs and the offline proof).
+#[tokio::test]
+async fn every_strategy_serves_each_tenant_its_own_object() {
+    let stack = Stack::load();
+    for isolation in [
+        "role-per-tenant",
+        "session-tags",
+        "session-policy",
+        "session-tags+session-policy",
+    ] {
+        let env = stack.with(&[("TENANT_ISOLATION", isolation)]);
+        let config = s3_fetch::Config::from_lookup(&env.lookup()).unwrap();
+        let app = s3_fetch::App::new(&config, &env.sdk_config().await);
+        for tenant in ["tenant1", "tenant2"] {
+            let event = test_support::event(&format!("s3-fetch/{tenant}-get.json"));
+            let response = s3_fetch::function_handler(&app, test_support::request(&event))
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200, "{isolation} {tenant}");
+            assert_eq!(
+                test_support::body_bytes(&response),
+                format!("{tenant} info\n").as_bytes(),
+                "{isolation} {tenant}"
+            );
+        }
+    }
+}

@@ -1,0 +1,219 @@
+//! Inline session policies: the scope-down half of the `session-policy`
+//! isolation strategies.
+//!
+//! A session policy is passed to `AssumeRole`; the session may then do only
+//! what both the role's policies *and* this policy allow. The policy is built
+//! per tenant and per function from typed statements, serialized
+//! deterministically (same tenant, same bytes, so the session cache can key
+//! on it), minimal (only what the function does), and checked against STS's
+//! limit of [`MAX_POLICY_CHARS`] characters before any call.
+
+use serde::Serialize;
+
+use crate::Error;
+use crate::config::TenantTemplate;
+use crate::identity::TenantId;
+
+/// STS refuses inline session policies longer than this many characters.
+pub const MAX_POLICY_CHARS: usize = 2048;
+
+/// What a function's tenant session needs, to build its session policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionScope {
+    /// s3-fetch: read and list under the tenant's prefix of one bucket.
+    S3 {
+        /// The shared bucket.
+        bucket: String,
+        /// A tenant's home prefix (`TENANT_S3_PREFIX_TEMPLATE`).
+        prefix_template: TenantTemplate,
+    },
+    /// aurora-query: `rds-db:connect` as the tenant's DB user.
+    Db {
+        /// `cluster-...` or `prx-...`, the resource the token is for
+        /// (`DB_RESOURCE_ID`).
+        resource_id: String,
+        /// A tenant's DB user (`DB_USER_TEMPLATE`).
+        user_template: TenantTemplate,
+        /// The database's region.
+        region: String,
+        /// The database's account.
+        account: String,
+    },
+}
+
+#[derive(Serialize)]
+struct Document {
+    #[serde(rename = "Version")]
+    version: &'static str,
+    #[serde(rename = "Statement")]
+    statement: Vec<Statement>,
+}
+
+#[derive(Serialize)]
+struct Statement {
+    #[serde(rename = "Effect")]
+    effect: &'static str,
+    #[serde(rename = "Action")]
+    action: &'static str,
+    #[serde(rename = "Resource")]
+    resource: String,
+    #[serde(rename = "Condition", skip_serializing_if = "Option::is_none")]
+    condition: Option<Condition>,
+}
+
+#[derive(Serialize)]
+struct Condition {
+    #[serde(rename = "StringLike")]
+    string_like: PrefixCondition,
+}
+
+#[derive(Serialize)]
+struct PrefixCondition {
+    #[serde(rename = "s3:prefix")]
+    prefix: String,
+}
+
+fn allow(action: &'static str, resource: String) -> Statement {
+    Statement {
+        effect: "Allow",
+        action,
+        resource,
+        condition: None,
+    }
+}
+
+/// The partition of a region: `aws-cn` for `cn-*`, `aws-us-gov` for
+/// `us-gov-*`, else `aws`.
+///
+/// ```
+/// assert_eq!(tenant_access::session_policy::partition("eu-west-1"), "aws");
+/// assert_eq!(tenant_access::session_policy::partition("cn-north-1"), "aws-cn");
+/// ```
+pub fn partition(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else {
+        "aws"
+    }
+}
+
+impl SessionScope {
+    /// The session policy for one tenant, as the JSON STS receives.
+    /// `partition` is the partition of the bucket's or database's region.
+    ///
+    /// ```
+    /// use tenant_access::config::TenantTemplate;
+    /// use tenant_access::session_policy::SessionScope;
+    ///
+    /// let scope = SessionScope::S3 {
+    ///     bucket: "shared".into(),
+    ///     prefix_template: TenantTemplate::parse("{tenant}_home").unwrap(),
+    /// };
+    /// let policy = scope.policy(&"tenant1".parse().unwrap(), "aws").unwrap();
+    /// assert!(policy.contains(r#""Resource":"arn:aws:s3:::shared/tenant1_home/*""#));
+    /// assert!(policy.contains(r#""s3:prefix":"tenant1_home/*""#));
+    /// ```
+    pub fn policy(&self, tenant: &TenantId, p: &str) -> Result<String, Error> {
+        let statement = match self {
+            SessionScope::S3 {
+                bucket,
+                prefix_template,
+            } => {
+                let prefix = prefix_template.render(tenant);
+                vec![
+                    allow("s3:GetObject", format!("arn:{p}:s3:::{bucket}/{prefix}/*")),
+                    Statement {
+                        condition: Some(Condition {
+                            string_like: PrefixCondition {
+                                prefix: format!("{prefix}/*"),
+                            },
+                        }),
+                        ..allow("s3:ListBucket", format!("arn:{p}:s3:::{bucket}"))
+                    },
+                ]
+            }
+            SessionScope::Db {
+                resource_id,
+                user_template,
+                region,
+                account,
+            } => vec![allow(
+                "rds-db:connect",
+                format!(
+                    "arn:{p}:rds-db:{region}:{account}:dbuser:{resource_id}/{}",
+                    user_template.render(tenant)
+                ),
+            )],
+        };
+        let json = serde_json::to_string(&Document {
+            version: "2012-10-17",
+            statement,
+        })
+        .expect("policy documents serialize");
+        let chars = json.chars().count();
+        if chars > MAX_POLICY_CHARS {
+            return Err(Error::Upstream {
+                service: "sts",
+                detail: format!(
+                    "the session policy is {chars} characters; STS accepts at most {MAX_POLICY_CHARS}"
+                ),
+            });
+        }
+        Ok(json)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s3(prefix: &str) -> SessionScope {
+        SessionScope::S3 {
+            bucket: "shared".into(),
+            prefix_template: TenantTemplate::parse(prefix).unwrap(),
+        }
+    }
+
+    fn tenant(id: &str) -> TenantId {
+        id.parse().unwrap()
+    }
+
+    #[test]
+    fn policies_are_minimal_and_deterministic() {
+        let policy = s3("{tenant}_home")
+            .policy(&tenant("tenant1"), "aws")
+            .unwrap();
+        assert_eq!(
+            policy,
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::shared/tenant1_home/*"},{"Effect":"Allow","Action":"s3:ListBucket","Resource":"arn:aws:s3:::shared","Condition":{"StringLike":{"s3:prefix":"tenant1_home/*"}}}]}"#
+        );
+        assert_eq!(
+            policy,
+            s3("{tenant}_home")
+                .policy(&tenant("tenant1"), "aws")
+                .unwrap()
+        );
+        let db = SessionScope::Db {
+            resource_id: "cluster-ABC".into(),
+            user_template: TenantTemplate::parse("{tenant}_dbuser").unwrap(),
+            region: "us-east-1".into(),
+            account: "123456789012".into(),
+        };
+        assert_eq!(
+            db.policy(&tenant("tenant2"), "aws").unwrap(),
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"rds-db:connect","Resource":"arn:aws:rds-db:us-east-1:123456789012:dbuser:cluster-ABC/tenant2_dbuser"}]}"#
+        );
+    }
+
+    #[test]
+    fn policies_over_the_sts_limit_are_refused_before_any_call() {
+        let long = format!("{}/{{tenant}}", "p".repeat(1000));
+        let err = s3(&long).policy(&tenant("tenant1"), "aws").unwrap_err();
+        assert!(
+            matches!(&err, Error::Upstream { detail, .. } if detail.contains("2048")),
+            "{err:?}"
+        );
+    }
+}
