@@ -43,7 +43,17 @@ pub struct Stack {
     pub pg_port: u16,
     pub moto_port: u16,
     pub verifier_port: u16,
+    /// The functions' `TENANT_ISOLATION` (`LOCAL_TENANT_ISOLATION`).
+    pub isolation: String,
 }
+
+/// The strategies `LOCAL_TENANT_ISOLATION` accepts (the crate's TENANT_ISOLATION).
+const STRATEGIES: [&str; 4] = [
+    "role-per-tenant",
+    "session-tags",
+    "session-policy",
+    "session-tags+session-policy",
+];
 
 impl Stack {
     fn new() -> Result<Self> {
@@ -59,6 +69,16 @@ impl Stack {
             pg_port: port("LOCAL_PG_PORT", 55432)?,
             moto_port: port("LOCAL_MOTO_PORT", 55500)?,
             verifier_port: port("LOCAL_VERIFIER_PORT", 55389)?,
+            isolation: match std::env::var("LOCAL_TENANT_ISOLATION") {
+                Err(_) => STRATEGIES[0].to_owned(),
+                Ok(v) if STRATEGIES.contains(&v.as_str()) => v,
+                Ok(v) => {
+                    return Err(format!(
+                        "LOCAL_TENANT_ISOLATION={v} is not one of {}",
+                        STRATEGIES.join(", ")
+                    ));
+                }
+            },
         })
     }
 
@@ -120,6 +140,12 @@ impl Stack {
         set("AWS_SECRET_ACCESS_KEY", keys.secret_access_key);
         set("AWS_ACCOUNT_ID", ACCOUNT.into());
         set("TENANT_CLAIM", TENANT_CLAIM.into());
+        set("TENANT_ISOLATION", self.isolation.clone());
+        set(
+            "TENANT_SHARED_ROLE_ARN",
+            format!("arn:aws:iam::{ACCOUNT}:role/tenant-access-shared-tenant"),
+        );
+        set("DB_RESOURCE_ID", CLUSTER_RESOURCE_ID.into());
         set("TENANT_BUCKET", BUCKET.into());
         set("S3_FORCE_PATH_STYLE", "true".into());
         set("DB_HOST", "localhost".into());
@@ -182,6 +208,12 @@ pub fn cargo() -> Command {
 }
 
 fn test(stack: &Stack) -> Result<()> {
+    if stack.isolation != STRATEGIES[0] {
+        return Err(
+            "unset LOCAL_TENANT_ISOLATION for the tests: they run role-per-tenant end to end and choose the other strategies themselves"
+                .into(),
+        );
+    }
     eprintln!("xtask: cargo fmt --check");
     run_visible(
         cargo()

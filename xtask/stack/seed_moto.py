@@ -45,27 +45,51 @@ def load_template(name: str) -> dict:
     return yaml.load((ROOT / name).read_text(), Loader=CfnLoader)
 
 
-def fill(node, params: dict):
-    """Resolve !Sub and !Ref against params; `${!x}` becomes a literal `${x}`."""
+NO_VALUE = object()
+
+
+def fill(node, params: dict, conditions: dict = None):
+    """Resolve !Sub, !Ref, !GetAtt and !If against params and conditions;
+    `${!x}` becomes a literal `${x}`, `AWS::NoValue` drops the element."""
+    conditions = conditions or {}
     if isinstance(node, list):
-        return [fill(item, params) for item in node]
+        items = [fill(item, params, conditions) for item in node]
+        return [item for item in items if item is not NO_VALUE]
     if isinstance(node, dict):
+        if set(node) == {"Fn::If"}:
+            name, then, otherwise = node["Fn::If"]
+            if name not in conditions:
+                raise SystemExit(f"template condition {name} has no local value")
+            return fill(then if conditions[name] else otherwise, params, conditions)
+        if set(node) == {"Fn::GetAtt"}:
+            name = node["Fn::GetAtt"]
+            if name not in params:
+                raise SystemExit(f"template attribute {name} has no local value")
+            return params[name]
         if set(node) == {"Fn::Sub"}:
+            template, local = node["Fn::Sub"], {}
+            if isinstance(template, list):
+                template, local = template[0], fill(template[1], params, conditions)
+
             def one(match):
                 name = match.group(1)
                 if name.startswith("!"):
                     return "${" + name[1:] + "}"
-                if name not in params:
+                value = local.get(name, params.get(name))
+                if value is None:
                     raise SystemExit(f"template parameter {name} has no local value")
-                return params[name]
-            return re.sub(r"\$\{([^}]+)\}", one, node["Fn::Sub"])
+                return value
+            return re.sub(r"\$\{([^}]+)\}", one, template)
         if set(node) == {"Ref"}:
+            if node["Ref"] == "AWS::NoValue":
+                return NO_VALUE
             if node["Ref"] not in params:
                 raise SystemExit(f"template parameter {node['Ref']} has no local value")
             return params[node["Ref"]]
         if any(k.startswith("Fn::") for k in node):
             raise SystemExit(f"unsupported intrinsic in a policy: {node}")
-        return {k: fill(v, params) for k, v in node.items()}
+        filled = {k: fill(v, params, conditions) for k, v in node.items()}
+        return {k: v for k, v in filled.items() if v is not NO_VALUE}
     return node
 
 
@@ -110,20 +134,37 @@ def main() -> None:
         "AWS::AccountId": account,
         "TenantRolePrefix": "assumeRole-",
         "BucketName": bucket,
+        "TenantBucket": bucket,
         "DbResourceId": cluster,
+        "AWS::StackName": "tenant-access",
     }
+    # The local stack has an existing cluster, no proxy; the strategy is the
+    # functions' choice (TENANT_ISOLATION), so the seed provides for all.
+    base_conditions = {"MakeProxy": False, "MakeCluster": False}
     main = load_template("template.yaml")["Resources"]
     tenant_role = load_template("tenant-template.yaml")["Resources"]["TenantRole"]
 
     exec_arn = f"arn:aws:iam::{account}:user/lambda-exec"
     key = None
     if not tenants_only:
-        # The stand-in for the Lambda execution role: may only assume tenant roles.
+        # The stand-in for the Lambda execution role: may only assume tenant
+        # roles, per tenant or the shared one (its policy under both
+        # strategies, merged, so the functions may run either).
+        assume = policy(main["S3FetchRole"], "assume-tenant-roles")
+        statements = [
+            statement
+            for shared in (False, True)
+            for statement in fill(assume, params, dict(base_conditions, SharedRole=shared, TagSessions=shared))[
+                "Statement"
+            ]
+        ]
+        for n, statement in enumerate(statements):
+            statement["Sid"] = f"{statement['Sid']}{n}"
         iam.create_user(UserName="lambda-exec")
         iam.put_user_policy(
             UserName="lambda-exec",
             PolicyName="assume-tenant-roles",
-            PolicyDocument=json.dumps(fill(policy(main["S3FetchRole"], "assume-tenant-roles"), params)),
+            PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": statements}),
         )
         key = iam.create_access_key(UserName="lambda-exec")["AccessKey"]
 
@@ -132,9 +173,30 @@ def main() -> None:
     params["ExecutionRoleArns"] = [exec_arn]
     if not tenants_only:
         s3.create_bucket(Bucket=bucket)
+        # The shared role of the session-tags and session-policy strategies.
+        # moto substitutes no session tags and ignores session policies, so
+        # its copy is the session-policy variant, which spans all tenants:
+        # locally these strategies are not confined by IAM (the offline
+        # proof, xtask/tests/isolation_proof.rs, covers that); RLS still is.
+        shared = fill(
+            main["SharedTenantRole"]["Properties"],
+            dict(params, **{"S3FetchRole.Arn": exec_arn, "AuroraQueryRole.Arn": exec_arn}),
+            dict(base_conditions, SharedRole=True, TagSessions=False),
+        )
+        iam.create_role(
+            RoleName=shared["RoleName"],
+            AssumeRolePolicyDocument=json.dumps(shared["AssumeRolePolicyDocument"]),
+            MaxSessionDuration=shared["MaxSessionDuration"],
+        )
+        for entry in shared["Policies"]:
+            iam.put_role_policy(
+                RoleName=shared["RoleName"],
+                PolicyName=entry["PolicyName"],
+                PolicyDocument=json.dumps(entry["PolicyDocument"]),
+            )
     for tenant in tenants:
         tenant_params = dict(params, TenantId=tenant)
-        props = fill(tenant_role["Properties"], tenant_params)
+        props = fill(tenant_role["Properties"], tenant_params, base_conditions)
         tags = {t["Key"]: t["Value"] for t in props["Tags"]}
         role = props["RoleName"]
         if tenants_only and role in existing_roles(iam):

@@ -29,12 +29,28 @@ fn text(value: &Value) -> Option<&str> {
     }
 }
 
-/// A list or a single value, as IAM allows for Action and Resource.
-fn many(value: &Value) -> Vec<&Value> {
+/// Both branches of an `!If [condition, then, else]`, recursively; any
+/// other value is its own only branch.
+fn branches(value: &Value) -> Vec<&Value> {
     match value {
-        Value::Sequence(items) => items.iter().collect(),
+        Value::Tagged(tagged) if tagged.tag == "If" => {
+            let parts = tagged.value.as_sequence().expect("!If takes a list");
+            parts[1..].iter().flat_map(branches).collect()
+        }
         other => vec![other],
     }
+}
+
+/// A list or a single value, as IAM allows for Action and Resource, across
+/// the branches of any `!If`.
+fn many(value: &Value) -> Vec<&Value> {
+    branches(value)
+        .into_iter()
+        .flat_map(|v| match v {
+            Value::Sequence(items) => items.iter().collect(),
+            other => vec![other],
+        })
+        .collect()
 }
 
 /// Every statement of every inline policy of an IAM role.
@@ -86,6 +102,7 @@ fn execution_roles_hold_no_data_permissions() {
         assert_eq!(trusted.as_str(), Some("lambda.amazonaws.com"));
 
         let allowed: BTreeSet<&str> = [
+            "sts:TagSession",
             "logs:CreateLogStream",
             "logs:PutLogEvents",
             "xray:PutTraceSegments",
@@ -109,11 +126,17 @@ fn execution_roles_hold_no_data_permissions() {
                 );
                 if action == "sts:AssumeRole" {
                     assume += 1;
-                    let resource = text(&statement["Resource"]).expect("one resource");
+                    let resources: Vec<&str> = many(&statement["Resource"])
+                        .into_iter()
+                        .map(|r| text(r).expect("a resource string"))
+                        .collect();
                     assert_eq!(
-                        resource,
-                        "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${TenantRolePrefix}*",
-                        "{role_name} may assume tenant roles only"
+                        resources,
+                        [
+                            "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${AWS::StackName}-shared-tenant",
+                            "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${TenantRolePrefix}*"
+                        ],
+                        "{role_name} may assume the shared tenant role or the tenant roles only"
                     );
                 }
                 if action.starts_with("ec2:") && role_name == "S3FetchRole" {
@@ -121,7 +144,11 @@ fn execution_roles_hold_no_data_permissions() {
                 }
             }
         }
-        assert_eq!(assume, 1, "{role_name} assumes tenant roles");
+        // Once in each branch of `!If [TagSessions, [AssumeRole, TagSession], AssumeRole]`.
+        assert_eq!(
+            assume, 2,
+            "{role_name} assumes tenant roles in one statement"
+        );
     }
 }
 
@@ -314,4 +341,86 @@ fn the_database_uses_iam_auth_and_the_shipped_ca_bundle() {
         dir.join("rds-ca-bundle.pem").is_file(),
         "the layer ships the bundle at /opt/rds-ca-bundle.pem"
     );
+}
+
+#[test]
+fn the_shared_tenant_role_trusts_the_functions_and_needs_the_tenant_tag() {
+    let template = load("template.yaml");
+    let role = resource(&template, "SharedTenantRole");
+    let props = &role["Properties"];
+    assert_eq!(
+        text(&props["RoleName"]),
+        Some("${AWS::StackName}-shared-tenant")
+    );
+    let trust = props["AssumeRolePolicyDocument"]["Statement"]
+        .as_sequence()
+        .unwrap();
+    let mut actions_seen = BTreeSet::new();
+    for statement in trust.iter().flat_map(branches).filter(|s| s.is_mapping()) {
+        let principals: Vec<String> = many(&statement["Principal"]["AWS"])
+            .into_iter()
+            .map(|p| match p {
+                Value::Tagged(t) => t.value.as_str().unwrap().to_owned(),
+                other => panic!("a trusted principal that is not an execution role: {other:?}"),
+            })
+            .collect();
+        assert_eq!(principals, ["S3FetchRole.Arn", "AuroraQueryRole.Arn"]);
+        for action in actions(statement) {
+            if action == "sts:TagSession" {
+                let condition = &statement["Condition"];
+                assert_eq!(
+                    condition["StringLike"]["aws:RequestTag/TenantID"].as_str(),
+                    Some("?*"),
+                    "a session may be tagged only with a non-empty TenantID"
+                );
+                assert_eq!(
+                    condition["ForAllValues:StringEquals"]["aws:TagKeys"][0].as_str(),
+                    Some("TenantID"),
+                    "and with no other tag"
+                );
+            }
+            actions_seen.insert(action);
+        }
+    }
+    assert_eq!(
+        actions_seen.into_iter().collect::<Vec<_>>(),
+        ["sts:AssumeRole", "sts:TagSession"]
+    );
+
+    // Under session-tags the policy keys on the tag; under session-policy
+    // alone it spans the tenants and the session policy narrows it.
+    for statement in statements(role) {
+        let resources: Vec<&Value> = many(&statement["Resource"]);
+        let first = resources
+            .first()
+            .and_then(|r| match r {
+                Value::Tagged(t) if t.tag == "Sub" => t
+                    .value
+                    .as_str()
+                    .or_else(|| t.value.as_sequence().and_then(|s| s[0].as_str())),
+                _ => None,
+            })
+            .expect("a !Sub resource");
+        match actions(statement)[0].as_str() {
+            "s3:GetObject" => assert!(
+                first.ends_with("/${!aws:PrincipalTag/TenantID}_home/*"),
+                "{first}"
+            ),
+            "s3:ListBucket" => {
+                let prefixes: Vec<&str> = many(&statement["Condition"]["StringLike"]["s3:prefix"])
+                    .into_iter()
+                    .map(|v| v.as_str().unwrap())
+                    .collect();
+                assert_eq!(
+                    prefixes,
+                    ["${aws:PrincipalTag/TenantID}_home/*", "*_home/*"]
+                );
+            }
+            "rds-db:connect" => assert!(
+                first.ends_with("/${!aws:PrincipalTag/TenantID}_dbuser"),
+                "{first}"
+            ),
+            other => panic!("the shared tenant role may not {other}"),
+        }
+    }
 }
