@@ -293,12 +293,7 @@ fn a_shared_strategy_without_its_settings_fails_at_start_naming_the_variable() {
 #[tokio::test]
 async fn every_strategy_serves_each_tenant_its_own_object() {
     let stack = Stack::load();
-    for isolation in [
-        "role-per-tenant",
-        "session-tags",
-        "session-policy",
-        "session-tags+session-policy",
-    ] {
+    for isolation in tenant_access::config::Isolation::NAMES {
         let env = stack.with(&[("TENANT_ISOLATION", isolation)]);
         let config = s3_fetch::Config::from_lookup(&env.lookup()).unwrap();
         let app = s3_fetch::App::new(&config, &env.sdk_config().await);

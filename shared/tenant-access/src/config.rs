@@ -268,6 +268,14 @@ pub enum Isolation {
 }
 
 impl Isolation {
+    /// Every strategy's `TENANT_ISOLATION` value.
+    pub const NAMES: [&'static str; 4] = [
+        "role-per-tenant",
+        "session-tags",
+        "session-policy",
+        "session-tags+session-policy",
+    ];
+
     /// Whether AssumeRole passes the tenant session tag.
     pub fn tags(self) -> bool {
         matches!(
@@ -700,6 +708,38 @@ mod tests {
         ]))
         .unwrap_err();
         assert_eq!(e.variable, "DB_USER_TEMPLATE");
+    }
+
+    #[test]
+    fn every_strategy_name_parses_and_only_those() {
+        let parsed: Vec<Isolation> = Isolation::NAMES
+            .iter()
+            .map(|n| n.parse().unwrap())
+            .collect();
+        assert_eq!(
+            parsed,
+            [
+                Isolation::RolePerTenant,
+                Isolation::SessionTags,
+                Isolation::SessionPolicy,
+                Isolation::SessionTagsAndPolicy
+            ]
+        );
+        assert!("session-tags+".parse::<Isolation>().is_err());
+        let shared = AccessConfig::from_lookup(env(&[
+            ("TENANT_ISOLATION", "session-tags"),
+            (
+                "TENANT_SHARED_ROLE_ARN",
+                "arn:aws:iam::{account}:role/shared",
+            ),
+            ("AWS_ACCOUNT_ID", "123456789012"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            shared.role.arn(&"tenant9".parse().unwrap()),
+            "arn:aws:iam::123456789012:role/shared",
+            "every tenant assumes the one role"
+        );
     }
 
     #[test]
