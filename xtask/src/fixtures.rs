@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
 
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::{Map, Value, json};
 
 use crate::process::Result;
@@ -366,17 +367,24 @@ fn cases() -> Vec<Case> {
     cases
 }
 
-/// Percent-encode for a query string or path (RFC 3986 unreserved kept).
+/// Everything but RFC 3986's unreserved characters.
+const RESERVED: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+/// The same, keeping `/` (a path).
+const RESERVED_IN_PATH: &AsciiSet = &RESERVED.remove(b'/');
+
+/// Percent-encode for a query string or path (unreserved characters kept,
+/// and `/` too in a path).
 fn encode(s: &str, keep_slash: bool) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            b'/' if keep_slash => "/".to_owned(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    let set = if keep_slash {
+        RESERVED_IN_PATH
+    } else {
+        RESERVED
+    };
+    utf8_percent_encode(s, set).to_string()
 }
 
 fn claims(auth: &Auth) -> Option<Value> {

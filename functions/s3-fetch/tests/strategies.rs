@@ -66,22 +66,13 @@ async fn recording_proxy(moto: String) -> (String, Arc<Mutex<Vec<String>>>) {
     (address, bodies)
 }
 
+/// The `application/x-www-form-urlencoded` body as name → value.
 fn form(body: &str) -> BTreeMap<String, String> {
     let decode = |s: &str| {
-        let s = s.replace('+', " ");
-        let bytes = s.as_bytes();
-        let mut out = Vec::new();
-        let mut i = 0;
-        while i < bytes.len() {
-            if bytes[i] == b'%' {
-                out.push(u8::from_str_radix(&s[i + 1..i + 3], 16).unwrap());
-                i += 3;
-            } else {
-                out.push(bytes[i]);
-                i += 1;
-            }
-        }
-        String::from_utf8(out).unwrap()
+        percent_encoding::percent_decode_str(&s.replace('+', " "))
+            .decode_utf8()
+            .expect("UTF-8 form field")
+            .into_owned()
     };
     body.split('&')
         .filter_map(|pair| pair.split_once('='))

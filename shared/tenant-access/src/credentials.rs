@@ -169,9 +169,7 @@ impl TenantSessions {
     }
 
     fn now(&self) -> SystemTime {
-        self.base
-            .time_source()
-            .map_or_else(SystemTime::now, |t| t.now())
+        now(&self.base)
     }
 
     async fn assume(
@@ -296,9 +294,7 @@ impl TenantSession {
     /// The time by the session's time source (the system clock unless the
     /// base configuration set another).
     pub fn now(&self) -> SystemTime {
-        self.sdk_config
-            .time_source()
-            .map_or_else(SystemTime::now, |t| t.now())
+        now(&self.sdk_config)
     }
 
     fn is_fresh_at(&self, now: SystemTime) -> bool {
@@ -307,6 +303,11 @@ impl TenantSession {
             Some(expiry) => now + REFRESH_BUFFER < expiry,
         }
     }
+}
+
+/// The time by `sdk`'s time source, else the system clock.
+fn now(sdk: &SdkConfig) -> SystemTime {
+    sdk.time_source().map_or_else(SystemTime::now, |t| t.now())
 }
 
 /// `RoleSessionName` for a request: `<tenant>@<request id>`, limited to STS's

@@ -216,6 +216,21 @@ macro_rules! object_meta {
     };
 }
 
+/// A GetObject or HeadObject request for `key` in the session tenant's
+/// prefix, with the read options: the two builders share these setters but
+/// no trait.
+macro_rules! read_request {
+    ($bucket:expr, $session:expr, $key:expr, $options:expr, $operation:ident) => {
+        $bucket
+            .client($session)
+            .$operation()
+            .bucket(&$bucket.bucket)
+            .key($bucket.full_key($session.tenant(), $key))
+            .set_if_none_match($options.if_none_match.clone())
+            .set_range($options.range.map(|r| r.to_string()))
+    };
+}
+
 /// What [`TenantBucket::get_object`] returns.
 #[derive(Debug)]
 pub enum Fetched {
@@ -345,13 +360,7 @@ impl TenantBucket {
         key: &ObjectKey,
         options: &ReadOptions,
     ) -> Result<Read<Fetched>, Error> {
-        let result = self
-            .client(session)
-            .get_object()
-            .bucket(&self.bucket)
-            .key(self.full_key(session.tenant(), key))
-            .set_if_none_match(options.if_none_match.clone())
-            .set_range(options.range.map(|r| r.to_string()))
+        let result = read_request!(self, session, key, options, get_object)
             .send()
             .await;
         let output = match result {
@@ -384,13 +393,7 @@ impl TenantBucket {
         key: &ObjectKey,
         options: &ReadOptions,
     ) -> Result<Read<ObjectMeta>, Error> {
-        let result = self
-            .client(session)
-            .head_object()
-            .bucket(&self.bucket)
-            .key(self.full_key(session.tenant(), key))
-            .set_if_none_match(options.if_none_match.clone())
-            .set_range(options.range.map(|r| r.to_string()))
+        let result = read_request!(self, session, key, options, head_object)
             .send()
             .await;
         match result {

@@ -176,15 +176,14 @@ pub fn request(event: &Value) -> Request {
 /// `pathParameters`, percent-encoded in `rawPath`).
 pub fn with_key(event: &Value, key: &str) -> Value {
     let mut event = event.clone();
-    let encoded: String = key
-        .bytes()
-        .map(|b| match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect();
+    // Everything but RFC 3986's unreserved characters and `/`.
+    const PATH: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'~')
+        .remove(b'/');
+    let encoded = percent_encoding::utf8_percent_encode(key, PATH).to_string();
     event["rawPath"] = Value::String(format!("/files/{encoded}"));
     event["pathParameters"] = serde_json::json!({ "key": key });
     event
