@@ -11,6 +11,11 @@ WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'tenant_user')
 
 ALTER ROLE :"tenant_user" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS;
 GRANT rds_iam TO :"tenant_user";
+-- The server's own bounds on the tenant's sessions, whatever the client
+-- asks: no statement runs longer than the client waits for it
+-- (DB_STATEMENT_TIMEOUT_MS), and no transaction is left open.
+ALTER ROLE :"tenant_user" SET statement_timeout = '5s';
+ALTER ROLE :"tenant_user" SET idle_in_transaction_session_timeout = '10s';
 GRANT CONNECT ON DATABASE :"dbname" TO :"tenant_user";
 GRANT USAGE ON SCHEMA public TO :"tenant_user";
 GRANT SELECT, INSERT, UPDATE, DELETE ON tenant_metadata TO :"tenant_user";

@@ -119,7 +119,7 @@ enum Floor {
         clients: Vec<(aws_sdk_s3::Client, String)>,
     },
     Db {
-        _db: tenant_access::db::TenantDatabase,
+        _db: Box<tenant_access::db::TenantDatabase>,
         conns: Vec<tenant_access::db::TenantConnection>,
     },
 }
@@ -164,7 +164,10 @@ impl Floor {
                     let session = sessions.session(caller).await.expect("session");
                     conns.push(db.connection(&session).await.expect("connection"));
                 }
-                Floor::Db { _db: db, conns }
+                Floor::Db {
+                    _db: Box::new(db),
+                    conns,
+                }
             }
         }
     }

@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use tenant_access::config::{DbConfig, FunctionConfig};
 use tenant_access::db::{TenantDatabase, TlsSetupError};
-use tenant_access::http::{cursor, json_body, limit, only_query, query, segments, serve};
+use tenant_access::http::{Envelope, cursor, json_body, limit, only_query, query, segments};
 use tenant_access::session_policy::SessionScope;
 use tenant_access::{Caller, Error, TenantSessions, json_response};
 use tokio_postgres::Row;
@@ -83,7 +83,7 @@ pub type Config = FunctionConfig<DbConfig>;
 /// What the handler borrows: built once at cold start.
 #[derive(Debug)]
 pub struct App {
-    claim: String,
+    envelope: Envelope,
     sessions: TenantSessions,
     db: TenantDatabase,
 }
@@ -106,7 +106,7 @@ impl App {
             });
         }
         Ok(App {
-            claim: config.access.tenant_claim.clone(),
+            envelope: Envelope::new(&config.access),
             sessions,
             db: TenantDatabase::new(&config.service)?,
         })
@@ -152,6 +152,7 @@ impl App {
         }
     }
 
+    /// A read, retried once on a fresh connection if the cached one closed.
     async fn run(
         &self,
         caller: &Caller,
@@ -160,6 +161,17 @@ impl App {
     ) -> Result<Vec<Row>, Error> {
         let session = self.sessions.session(caller).await?;
         self.db.query(&session, statement, params).await
+    }
+
+    /// A write, never replayed: it may have committed before a failure.
+    async fn write(
+        &self,
+        caller: &Caller,
+        statement: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, Error> {
+        let session = self.sessions.session(caller).await?;
+        self.db.query_once(&session, statement, params).await
     }
 
     async fn tenant(&self, caller: &Caller) -> Result<Response<Body>, Error> {
@@ -230,7 +242,7 @@ impl App {
     async fn create(&self, request: &Request, caller: &Caller) -> Result<Response<Body>, Error> {
         let new = NewRecord::from_request(request)?;
         let data = Value::Object(new.data);
-        let rows = match self.run(caller, INSERT_RECORD, &[&new.name, &data]).await {
+        let rows = match self.write(caller, INSERT_RECORD, &[&new.name, &data]).await {
             Err(Error::Conflict(_)) => {
                 return Err(Error::Conflict(
                     "a record with this name already exists".to_owned(),
@@ -251,7 +263,7 @@ impl App {
     }
 
     async fn delete(&self, caller: &Caller, id: &RecordId) -> Result<Response<Body>, Error> {
-        let rows = self.run(caller, DELETE_RECORD, &[&id.0]).await?;
+        let rows = self.write(caller, DELETE_RECORD, &[&id.0]).await?;
         if rows.is_empty() {
             // Missing, or another tenant's: RLS hides both the same way.
             return Err(Error::NotFound);
@@ -268,7 +280,10 @@ pub async fn function_handler(
     request: Request,
 ) -> Result<Response<Body>, lambda_http::Error> {
     let request = &request;
-    Ok(serve(request, &app.claim, |caller| app.route(request, caller)).await)
+    Ok(app
+        .envelope
+        .serve(request, |caller| app.route(request, caller))
+        .await)
 }
 
 /// One `tenant_metadata` row.
@@ -381,6 +396,11 @@ impl RecordId {
     }
 }
 
+/// The latest `created_at` a cursor may name, in microseconds since the
+/// epoch: 9999-12-31T23:59:59.999999Z. Anything outside `0..=` this is
+/// refused before it reaches Postgres, whose interval arithmetic would fail.
+const MAX_CURSOR_MICROS: i64 = 253_402_300_799_999_999;
+
 /// Where a records page ended: `(created_at, id)` of its last record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Position {
@@ -398,7 +418,11 @@ impl Position {
         let text = cursor::decode(raw)?;
         let (micros, id) = text.split_once(':').ok_or_else(invalid)?;
         Ok(Position {
-            micros: micros.parse().map_err(|_| invalid())?,
+            micros: micros
+                .parse()
+                .ok()
+                .filter(|m| (0..=MAX_CURSOR_MICROS).contains(m))
+                .ok_or_else(invalid)?,
             id: RecordId::parse(id).map_err(|_| invalid())?,
         })
     }
@@ -441,6 +465,9 @@ mod tests {
             &cursor::encode("12:not-a-uuid"),
             &cursor::encode("soon:11111111-1111-4111-8111-111111111111"),
             &cursor::encode("no separator"),
+            &cursor::encode("9223372036854775807:11111111-1111-4111-8111-111111111111"),
+            &cursor::encode("253402300800000000:11111111-1111-4111-8111-111111111111"),
+            &cursor::encode("-1:11111111-1111-4111-8111-111111111111"),
         ] {
             assert_eq!(
                 Position::decode(bad).unwrap_err().code(),

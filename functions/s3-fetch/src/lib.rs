@@ -23,10 +23,10 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
 use std::time::{Duration, SystemTime};
 use tenant_access::config::{FunctionConfig, S3Config};
-use tenant_access::http::{cursor, limit, only_query, query, segments, serve};
+use tenant_access::http::{Envelope, cursor, limit, only_query, query, segments};
 use tenant_access::s3::{
-    ByteRange, Fetched, KeyPrefix, ObjectKey, ObjectMeta, PresignedGet, Read, ReadOptions,
-    TenantBucket,
+    ByteRange, Fetched, KeyPrefix, ListPosition, ObjectKey, ObjectMeta, PresignedGet, Read,
+    ReadOptions, TenantBucket,
 };
 use tenant_access::session_policy::SessionScope;
 use tenant_access::{Caller, Error, TenantSession, TenantSessions, json_response};
@@ -42,7 +42,7 @@ pub const MAX_LIST_LIMIT: usize = 1000;
 /// What the handler borrows: built once at cold start.
 #[derive(Debug)]
 pub struct App {
-    claim: String,
+    envelope: Envelope,
     sessions: TenantSessions,
     bucket: TenantBucket,
     presign_ttl: Duration,
@@ -52,7 +52,7 @@ impl App {
     /// Clients for `config`; `sdk` carries the execution role's credentials.
     pub fn new(config: &Config, sdk: &SdkConfig) -> Self {
         App {
-            claim: config.access.tenant_claim.clone(),
+            envelope: Envelope::new(&config.access),
             sessions: TenantSessions::new(sdk, &config.access).with_scope(SessionScope::S3 {
                 bucket: config.service.bucket.clone(),
                 prefix_template: config.service.prefix_template.clone(),
@@ -99,13 +99,9 @@ impl App {
         only_query(request, &["prefix", "limit", "cursor"])?;
         let prefix = KeyPrefix::parse(&query(request, "prefix")?.unwrap_or_default())?;
         let limit = limit(request, DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT)?;
-        let after = match query(request, "cursor")? {
-            None => None,
-            Some(c) => Some(
-                ObjectKey::parse(&cursor::decode(&c)?)
-                    .map_err(|_| Error::BadRequest("`cursor` is not valid".to_owned()))?,
-            ),
-        };
+        let after = query(request, "cursor")?
+            .map(|c| ListPosition::parse(&cursor::decode(&c)?))
+            .transpose()?;
         let session = self.sessions.session(caller).await?;
         let page = self
             .bucket
@@ -209,7 +205,10 @@ pub async fn function_handler(
     request: Request,
 ) -> Result<Response<Body>, lambda_http::Error> {
     let request = &request;
-    Ok(serve(request, &app.claim, |caller| app.route(request, caller)).await)
+    Ok(app
+        .envelope
+        .serve(request, |caller| app.route(request, caller))
+        .await)
 }
 
 #[derive(Serialize)]

@@ -14,6 +14,8 @@
 //! | `AWS_ACCOUNT_ID` | fills `{account}` (only needed when the template has it) | none |
 //! | `TENANT_SESSION_SECONDS` | AssumeRole duration, 900 to 3600 | `900` |
 //! | `TENANT_CACHE_CAPACITY` | tenants whose sessions are kept warm | `100` |
+//! | `REQUEST_DEADLINE_MARGIN_MS` | how long before the Lambda deadline a request is answered 504 | `500` |
+//! | `REQUEST_TIMEOUT_MS` | a request's budget when there is no Lambda deadline (tests, emulators) | `10000` |
 //! | `TENANT_BUCKET` | the shared bucket (s3-fetch) | required |
 //! | `TENANT_S3_PREFIX_TEMPLATE` | a tenant's home prefix; `{tenant}` | `{tenant}_home` |
 //! | `S3_FORCE_PATH_STYLE` | path-style addressing (`true`/`false`) | `false` |
@@ -23,6 +25,8 @@
 //! | `DB_USER_TEMPLATE` | a tenant's DB login role; `{tenant}` | `{tenant}_dbuser` |
 //! | `DB_CA_BUNDLE` | PEM file of CAs the server certificate must chain to | required |
 //! | `DB_CONNECT_TIMEOUT_SECONDS` | TCP+TLS+auth timeout | `5` |
+//! | `DB_STATEMENT_TIMEOUT_MS` | longest wait for one statement's answer | `5000` |
+//! | `DB_CONNECTION_MAX_AGE_SECONDS` | a connection is replaced after this long, so revoking a login takes effect | `900` |
 //! | `DB_CONNECTION_CAPACITY` | tenants whose connections are kept open | `20` |
 //! | `DB_RESOURCE_ID` | `cluster-...` or `prx-...`, for session policies | required by the session-policy strategies |
 
@@ -356,6 +360,12 @@ pub struct AccessConfig {
     pub session_duration: Duration,
     /// How many tenants' sessions are cached (`TENANT_CACHE_CAPACITY`).
     pub tenant_cache_capacity: NonZeroUsize,
+    /// A request is answered this long before its Lambda deadline
+    /// (`REQUEST_DEADLINE_MARGIN_MS`), so the answer still reaches the client.
+    pub deadline_margin: Duration,
+    /// A request's budget when the invocation carries no deadline
+    /// (`REQUEST_TIMEOUT_MS`).
+    pub request_timeout: Duration,
 }
 
 impl AccessConfig {
@@ -427,7 +437,17 @@ impl AccessConfig {
         let session_duration =
             Duration::from_secs(bounded(&env, "TENANT_SESSION_SECONDS", 900, 900..=3600)?);
         let capacity = bounded(&env, "TENANT_CACHE_CAPACITY", 100, 1..=100_000)?;
+        let deadline_margin = Duration::from_millis(bounded(
+            &env,
+            "REQUEST_DEADLINE_MARGIN_MS",
+            500,
+            10..=60_000,
+        )?);
+        let request_timeout =
+            Duration::from_millis(bounded(&env, "REQUEST_TIMEOUT_MS", 10_000, 100..=900_000)?);
         Ok(AccessConfig {
+            deadline_margin,
+            request_timeout,
             tenant_claim,
             isolation,
             role,
@@ -536,8 +556,16 @@ pub struct DbConfig {
     pub user_template: TenantTemplate,
     /// CA bundle the server certificate must chain to (`DB_CA_BUNDLE`).
     pub ca_bundle: PathBuf,
-    /// Connect timeout (`DB_CONNECT_TIMEOUT_SECONDS`).
+    /// Bound on a whole login: TCP, TLS and IAM authentication
+    /// (`DB_CONNECT_TIMEOUT_SECONDS`).
     pub connect_timeout: Duration,
+    /// Bound on one statement's answer (`DB_STATEMENT_TIMEOUT_MS`); past it
+    /// the connection is dropped, since its state is unknown.
+    pub statement_timeout: Duration,
+    /// A connection older than this is closed and replaced before use
+    /// (`DB_CONNECTION_MAX_AGE_SECONDS`), so a revoked login stops working
+    /// within this bound.
+    pub connection_max_age: Duration,
     /// How many tenants' connections are kept open (`DB_CONNECTION_CAPACITY`).
     pub connection_capacity: NonZeroUsize,
     /// The cluster's or proxy's resource id, `cluster-...` or `prx-...`
@@ -566,6 +594,20 @@ impl DbConfig {
         let ca_bundle = PathBuf::from(required(&env, "DB_CA_BUNDLE")?);
         let connect_timeout =
             Duration::from_secs(bounded(&env, "DB_CONNECT_TIMEOUT_SECONDS", 5, 1..=60)?);
+        let statement_timeout = Duration::from_millis(bounded(
+            &env,
+            "DB_STATEMENT_TIMEOUT_MS",
+            5_000,
+            10..=900_000,
+        )?);
+        // An RDS auth token lives 15 minutes; a connection is not kept longer
+        // by default, so revocation reaches warm containers within that.
+        let connection_max_age = Duration::from_secs(bounded(
+            &env,
+            "DB_CONNECTION_MAX_AGE_SECONDS",
+            900,
+            1..=86_400,
+        )?);
         let capacity = bounded(&env, "DB_CONNECTION_CAPACITY", 20, 1..=10_000)?;
         let resource_id = optional(&env, "DB_RESOURCE_ID");
         if let Some(id) = &resource_id {
@@ -588,6 +630,8 @@ impl DbConfig {
             user_template,
             ca_bundle,
             connect_timeout,
+            statement_timeout,
+            connection_max_age,
             connection_capacity: NonZeroUsize::new(capacity as usize).expect("bounded above zero"),
         })
     }
@@ -652,6 +696,20 @@ mod tests {
                 ],
                 "TENANT_CACHE_CAPACITY",
             ),
+            (
+                vec![
+                    ("AWS_ACCOUNT_ID", "123456789012"),
+                    ("REQUEST_DEADLINE_MARGIN_MS", "0"),
+                ],
+                "REQUEST_DEADLINE_MARGIN_MS",
+            ),
+            (
+                vec![
+                    ("AWS_ACCOUNT_ID", "123456789012"),
+                    ("REQUEST_TIMEOUT_MS", "-1"),
+                ],
+                "REQUEST_TIMEOUT_MS",
+            ),
         ];
         for (vars, variable) in cases {
             let e = AccessConfig::from_lookup(env(&vars)).unwrap_err();
@@ -697,9 +755,18 @@ mod tests {
         assert!(DbConfig::from_lookup(env(&db)).is_ok());
         let e = DbConfig::from_lookup(env(&[("DB_HOST", "h"), ("DB_NAME", "d")])).unwrap_err();
         assert_eq!(e.variable, "DB_CA_BUNDLE");
-        let e =
-            DbConfig::from_lookup(env(&[db[0], db[1], db[2], ("DB_PORT", "70000")])).unwrap_err();
-        assert_eq!(e.variable, "DB_PORT");
+        for (name, value) in [
+            ("DB_PORT", "70000"),
+            ("DB_STATEMENT_TIMEOUT_MS", "0"),
+            ("DB_CONNECTION_MAX_AGE_SECONDS", "0"),
+            ("DB_CONNECTION_MAX_AGE_SECONDS", "forever"),
+        ] {
+            let e = DbConfig::from_lookup(env(&[db[0], db[1], db[2], (name, value)])).unwrap_err();
+            assert_eq!(e.variable, name);
+        }
+        let defaults = DbConfig::from_lookup(env(&db)).unwrap();
+        assert_eq!(defaults.connection_max_age, Duration::from_secs(900));
+        assert_eq!(defaults.statement_timeout, Duration::from_secs(5));
         let e = DbConfig::from_lookup(env(&[
             db[0],
             db[1],

@@ -11,13 +11,24 @@
 //! same tenant wait for it; other tenants are not blocked. The slots live in
 //! an LRU map bounded by `TENANT_CACHE_CAPACITY`.
 //!
+//! On a bad day:
+//! - a refresh that fails for a transient reason (throttling, STS
+//!   unavailable) keeps serving the current session while it has at least
+//!   [`MIN_REMAINING`] left, so an STS outage shorter than the refresh window
+//!   is invisible;
+//! - a failed `AssumeRole` is remembered for [`FAILURE_MEMORY`]: the
+//!   tenant's queued requests get the same answer at once instead of each
+//!   calling STS again;
+//! - a session whose credentials a service refused
+//!   ([`TenantSession::invalidate`]) is never served again.
+//!
 //! Why not the SDK identity cache: it belongs to one client's runtime, while
 //! one tenant session feeds both an S3 client and the RDS auth-token
 //! generator. A session here is an immutable value (credentials plus an
 //! `SdkConfig` holding them) replaced whole on expiry, so both consumers share
 //! one `AssumeRole`.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime};
 
@@ -36,7 +47,37 @@ use crate::{Error, upstream};
 /// starts with credentials that lapse half-way.
 pub const REFRESH_BUFFER: Duration = Duration::from_secs(300);
 
-type Slot = Arc<tokio::sync::Mutex<Option<Arc<TenantSession>>>>;
+/// After a transient refresh failure, the current session is still served
+/// while it has at least this long left.
+pub const MIN_REMAINING: Duration = Duration::from_secs(60);
+
+/// How long a failed `AssumeRole` is remembered per tenant: requests of the
+/// tenant in that window get the same answer without calling STS.
+pub const FAILURE_MEMORY: Duration = Duration::from_secs(1);
+
+/// One tenant's cache entry: its session and its last `AssumeRole` failure.
+#[derive(Default)]
+struct SlotState {
+    session: Option<Arc<TenantSession>>,
+    failure: Option<(SystemTime, Error)>,
+}
+
+impl SlotState {
+    /// The current session if it may still be served after a failed
+    /// refresh: not invalidated, with at least [`MIN_REMAINING`] left.
+    fn fallback(&self, now: SystemTime, failure: &Error) -> Option<Arc<TenantSession>> {
+        let transient = matches!(
+            failure,
+            Error::Throttled { .. } | Error::Unavailable { .. } | Error::DeadlineExceeded
+        );
+        self.session
+            .as_ref()
+            .filter(|s| transient && s.is_valid_for(now, MIN_REMAINING))
+            .cloned()
+    }
+}
+
+type Slot = Arc<tokio::sync::Mutex<SlotState>>;
 
 /// Everything that shapes a tenant's session: the cache key, so one
 /// tenant's credentials can never serve a request that would have asked STS
@@ -127,8 +168,7 @@ impl TenantSessions {
             .tags()
             .then(|| (self.tag_key.clone(), tenant.as_str().to_owned()));
         let policy = if self.isolation.policy() {
-            let scope = self.scope.as_ref().ok_or_else(|| Error::Upstream {
-                service: "sts",
+            let scope = self.scope.as_ref().ok_or_else(|| Error::Misconfigured {
                 detail: "TENANT_ISOLATION asks for a session policy but this function set no scope"
                     .to_owned(),
             })?;
@@ -152,20 +192,47 @@ impl TenantSessions {
 
     /// The caller's tenant session: the cached one while it is fresh, else a
     /// new `AssumeRole` whose session name carries the tenant and request id.
+    /// See the module docs for what happens when STS fails.
     pub async fn session(&self, caller: &Caller) -> Result<Arc<TenantSession>, Error> {
         let request = self.request_for(&caller.tenant)?;
         let slot = {
             let mut slots = self.slots.lock().expect("session cache lock poisoned");
             slots.get_or_insert(request.clone(), Slot::default).clone()
         };
-        let mut current = slot.lock().await;
+        let mut state = slot.lock().await;
         let now = self.now();
-        if let Some(session) = current.as_ref().filter(|s| s.is_fresh_at(now)) {
+        if let Some(session) = state.session.as_ref().filter(|s| s.is_fresh_at(now)) {
             return Ok(session.clone());
         }
-        let session = Arc::new(self.assume(caller, &request).await?);
-        *current = Some(session.clone());
-        Ok(session)
+        if let Some((until, failure)) = &state.failure
+            && now < *until
+        {
+            return state.fallback(now, failure).ok_or_else(|| failure.clone());
+        }
+        match self.assume(caller, &request).await {
+            Ok(session) => {
+                let session = Arc::new(session);
+                *state = SlotState {
+                    session: Some(session.clone()),
+                    failure: None,
+                };
+                Ok(session)
+            }
+            Err(err) => {
+                let fallback = state.fallback(now, &err);
+                state.failure = Some((now + FAILURE_MEMORY, err.clone()));
+                match fallback {
+                    Some(session) => {
+                        tracing::warn!(
+                            error.code = err.code(),
+                            "refreshing the tenant session failed; serving the current one until it expires"
+                        );
+                        Ok(session)
+                    }
+                    None => Err(err),
+                }
+            }
+        }
     }
 
     fn now(&self) -> SystemTime {
@@ -213,7 +280,16 @@ impl TenantSessions {
                 if let Some(why) = why {
                     tracing::error!(error.detail = %aws_sdk_sts::error::DisplayErrorContext(&e), "{why}");
                 }
-                upstream("sts", e)
+                match upstream("sts", e) {
+                    // One role per tenant: the tenant's role is missing or
+                    // does not trust this function. A shared role that
+                    // refuses us is the deployment's fault, for everyone.
+                    Error::AccessDenied { detail } if self.isolation.shared_role() => {
+                        Error::Misconfigured { detail }
+                    }
+                    Error::AccessDenied { detail } => Error::TenantNotOnboarded { detail },
+                    other => other,
+                }
             })?;
         let creds = output.credentials().ok_or_else(|| Error::Upstream {
             service: "sts",
@@ -245,6 +321,7 @@ pub struct TenantSession {
     tenant: TenantId,
     credentials: Credentials,
     sdk_config: SdkConfig,
+    invalid: AtomicBool,
     pub(crate) s3: OnceLock<aws_sdk_s3::Client>,
 }
 
@@ -272,8 +349,21 @@ impl TenantSession {
             tenant,
             credentials,
             sdk_config,
+            invalid: AtomicBool::new(false),
             s3: OnceLock::new(),
         }
+    }
+
+    /// Mark the session unusable: a service refused its credentials
+    /// (expired, unknown, or signed with a skewed clock). The cache never
+    /// serves it again; the tenant's next request assumes its role anew.
+    pub fn invalidate(&self) {
+        self.invalid.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether [`invalidate`](Self::invalidate) was called.
+    pub fn is_invalidated(&self) -> bool {
+        self.invalid.load(Ordering::Relaxed)
     }
 
     /// The tenant this session belongs to.
@@ -298,10 +388,16 @@ impl TenantSession {
     }
 
     fn is_fresh_at(&self, now: SystemTime) -> bool {
-        match self.credentials.expiry() {
-            None => true,
-            Some(expiry) => now + REFRESH_BUFFER < expiry,
-        }
+        self.is_valid_for(now, REFRESH_BUFFER)
+    }
+
+    /// Not invalidated, and valid for at least `remaining` after `now`.
+    fn is_valid_for(&self, now: SystemTime, remaining: Duration) -> bool {
+        !self.is_invalidated()
+            && match self.credentials.expiry() {
+                None => true,
+                Some(expiry) => now + remaining < expiry,
+            }
     }
 }
 

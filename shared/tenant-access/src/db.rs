@@ -10,6 +10,20 @@
 //! Connections are kept per tenant in an LRU map bounded by
 //! `DB_CONNECTION_CAPACITY`, checked before reuse, and reopened with a fresh
 //! token when the server closed them.
+//!
+//! On a bad day:
+//! - a login (TCP, TLS and IAM authentication together) is bounded by
+//!   `DB_CONNECT_TIMEOUT_SECONDS`, and each statement's answer by
+//!   `DB_STATEMENT_TIMEOUT_MS`; TCP keepalive and `TCP_USER_TIMEOUT` make a
+//!   half-open socket (a failed-over or paused server) fail instead of hang;
+//! - a connection whose statement did not complete (time-out, cancelled
+//!   request, broken socket) is dropped, never reused: its transaction state
+//!   is unknown;
+//! - a connection older than `DB_CONNECTION_MAX_AGE_SECONDS` is replaced
+//!   before use, so revoking a tenant's login reaches warm containers
+//!   within that bound;
+//! - only reads ([`TenantDatabase::query`]) are retried on a fresh connection;
+//!   writes ([`TenantDatabase::query_once`]) never run twice.
 
 use std::collections::HashMap;
 use std::num::NonZeroUsize;
@@ -81,10 +95,21 @@ pub fn tls_config(path: &Path) -> Result<rustls::ClientConfig, TlsSetupError> {
     Ok(config)
 }
 
+/// TCP keepalive: first probe after this much idle time.
+const KEEPALIVE_IDLE: Duration = Duration::from_secs(10);
+/// TCP keepalive: between probes.
+const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(5);
+/// TCP keepalive: unanswered probes before the socket is dropped.
+const KEEPALIVE_RETRIES: u32 = 3;
+
 /// An open connection and the statements prepared on it.
 struct Open {
     client: Client,
     statements: HashMap<String, Statement>,
+    opened: std::time::Instant,
+    /// A statement was sent and its answer not yet read. A connection left
+    /// in this state is dropped, never reused.
+    busy: bool,
 }
 
 type Slot = Arc<tokio::sync::Mutex<Option<Open>>>;
@@ -109,6 +134,8 @@ pub struct TenantDatabase {
     database: String,
     user_template: TenantTemplate,
     connect_timeout: Duration,
+    statement_timeout: Duration,
+    max_age: Duration,
     tls: MakeRustlsConnect,
     slots: Mutex<LruCache<TenantId, Slot>>,
     connects: AtomicU64,
@@ -139,6 +166,8 @@ impl TenantDatabase {
             database: config.database.clone(),
             user_template: config.user_template.clone(),
             connect_timeout: config.connect_timeout,
+            statement_timeout: config.statement_timeout,
+            max_age: config.connection_max_age,
             tls: MakeRustlsConnect::new(tls),
             slots: Mutex::new(LruCache::new(capacity)),
             connects: AtomicU64::new(0),
@@ -198,8 +227,8 @@ impl TenantDatabase {
             })
     }
 
-    /// The session tenant's open connection, opening one if there is none or
-    /// the cached one was closed.
+    /// The session tenant's open connection, opening one if there is none,
+    /// the cached one was closed, or it is older than the maximum age.
     pub async fn connection(&self, session: &TenantSession) -> Result<TenantConnection, Error> {
         let slot = {
             let mut slots = self.slots.lock().expect("connection cache lock poisoned");
@@ -208,14 +237,24 @@ impl TenantDatabase {
                 .clone()
         };
         let mut guard = slot.lock_owned().await;
-        if guard.as_ref().is_none_or(|open| open.client.is_closed()) {
+        let reusable = guard.as_ref().is_some_and(|open| {
+            !open.busy && !open.client.is_closed() && open.opened.elapsed() < self.max_age
+        });
+        if !reusable {
+            // Drop the old connection (if any) before logging in again.
+            guard.take();
             let client = self.connect(session).await?;
             *guard = Some(Open {
                 client,
                 statements: HashMap::new(),
+                opened: std::time::Instant::now(),
+                busy: false,
             });
         }
-        Ok(TenantConnection(guard))
+        Ok(TenantConnection {
+            slot: guard,
+            statement_timeout: self.statement_timeout,
+        })
     }
 
     async fn connect(&self, session: &TenantSession) -> Result<Client, Error> {
@@ -230,12 +269,23 @@ impl TenantDatabase {
             .password(token.as_str())
             .ssl_mode(tokio_postgres::config::SslMode::Require)
             .connect_timeout(self.connect_timeout)
+            .keepalives(true)
+            .keepalives_idle(KEEPALIVE_IDLE)
+            .keepalives_interval(KEEPALIVE_INTERVAL)
+            .keepalives_retries(KEEPALIVE_RETRIES)
+            .tcp_user_timeout(self.statement_timeout.max(Duration::from_secs(1)))
             .application_name("tenant-access");
         self.connects.fetch_add(1, Ordering::Relaxed);
-        let (client, connection) = config
-            .connect(self.tls.clone())
-            .await
-            .map_err(connect_error)?;
+        // connect_timeout above bounds only the TCP connect; this bounds the
+        // whole login, TLS handshake and IAM authentication included.
+        let (client, connection) =
+            tokio::time::timeout(self.connect_timeout, config.connect(self.tls.clone()))
+                .await
+                .map_err(|_| Error::Unavailable {
+                    service: "db",
+                    detail: format!("login did not finish within {:?}", self.connect_timeout),
+                })?
+                .map_err(connect_error)?;
         tokio::spawn(async move {
             if let Err(e) = connection.await {
                 tracing::warn!(error.detail = %e, "database connection ended with an error");
@@ -244,28 +294,52 @@ impl TenantDatabase {
         Ok(client)
     }
 
-    /// Run `statement` on the session tenant's connection and return the rows.
-    /// If the cached connection turns out closed, it is reopened with a fresh
-    /// token and the statement tried once more.
+    /// Run a read-only `statement` on the session tenant's connection and
+    /// return the rows. If the connection turns out closed, it is reopened
+    /// with a fresh token and the statement tried once more: safe because
+    /// it changes nothing. Use [`query_once`](Self::query_once) for writes.
     pub async fn query(
         &self,
         session: &TenantSession,
         statement: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Vec<Row>, Error> {
-        let mut retried = false;
-        loop {
-            let mut conn = self.connection(session).await?;
-            match conn.run(statement, params).await {
-                Err(e) if e.is_closed() && !retried => {
-                    tracing::info!("database connection was closed; reconnecting");
-                    conn.0.take();
-                    retried = true;
-                }
-                other => return other.map_err(query_error),
+        let mut conn = self.connection(session).await?;
+        match conn.attempt(statement, params).await {
+            Err(Failure::Postgres(e)) if e.is_closed() => {
+                tracing::info!("database connection was closed; reconnecting for a read");
+                drop(conn);
+                let mut conn = self.connection(session).await?;
+                conn.run(statement, params).await
             }
+            other => other.map_err(Failure::into_error),
         }
     }
+
+    /// Run a `statement` that changes data, exactly once: if the connection
+    /// fails while it runs, the answer is 503 and the statement is not
+    /// replayed, since it may have committed.
+    pub async fn query_once(
+        &self,
+        session: &TenantSession,
+        statement: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, Error> {
+        self.connection(session).await?.run(statement, params).await
+    }
+}
+
+/// Whether a SQLSTATE means the server is unavailable for now: connection
+/// exceptions (08), insufficient resources (53), operator intervention (57:
+/// shutdown, restart, statement time-out, cannot connect now), and
+/// serialization failures and deadlocks (40001, 40P01).
+fn transient(code: &SqlState) -> bool {
+    let code = code.code();
+    ["08", "53", "57"]
+        .iter()
+        .any(|class| code.starts_with(class))
+        || code == "40001"
+        || code == "40P01"
 }
 
 fn connect_error(e: tokio_postgres::Error) -> Error {
@@ -277,11 +351,11 @@ fn connect_error(e: tokio_postgres::Error) -> Error {
         {
             Error::AccessDenied { detail }
         }
-        Some(_) => Error::Upstream {
+        Some(code) if !transient(code) => Error::Upstream {
             service: "db",
             detail,
         },
-        None => Error::Unavailable {
+        _ => Error::Unavailable {
             service: "db",
             detail,
         },
@@ -297,44 +371,111 @@ fn query_error(e: tokio_postgres::Error) -> Error {
         Some(code) if *code == SqlState::UNIQUE_VIOLATION => {
             Error::Conflict("the request conflicts with an existing row".to_owned())
         }
-        _ if e.is_closed() => Error::Unavailable {
+        Some(code) if !transient(code) => Error::Upstream {
             service: "db",
             detail,
         },
-        _ => Error::Upstream {
+        _ => Error::Unavailable {
             service: "db",
             detail,
         },
     }
 }
 
+/// Why a statement did not complete.
+enum Failure {
+    Postgres(tokio_postgres::Error),
+    TimedOut(Duration),
+}
+
+impl Failure {
+    fn into_error(self) -> Error {
+        match self {
+            Failure::Postgres(e) => query_error(e),
+            Failure::TimedOut(after) => Error::Unavailable {
+                service: "db",
+                detail: format!("no answer to a statement within {after:?}"),
+            },
+        }
+    }
+}
+
 /// A tenant's connection, held exclusively while in use.
-pub struct TenantConnection(OwnedMutexGuard<Option<Open>>);
+///
+/// Dropping it while a statement is in flight (the request's deadline
+/// passed, or its future was cancelled) drops the connection too, so a
+/// connection in an unknown state is never reused.
+pub struct TenantConnection {
+    slot: OwnedMutexGuard<Option<Open>>,
+    statement_timeout: Duration,
+}
 
 impl TenantConnection {
     fn open(&mut self) -> &mut Open {
-        self.0
+        self.slot
             .as_mut()
             .expect("a TenantConnection always holds a connection")
     }
 
-    /// Run `statement` with bound `params`, preparing it once per connection.
+    /// Run `statement` with bound `params`, preparing it once per
+    /// connection, within the statement time-out. On any failure other than
+    /// an error the server reported for the statement, the connection is
+    /// dropped.
     pub async fn run(
         &mut self,
         statement: &str,
         params: &[&(dyn ToSql + Sync)],
-    ) -> Result<Vec<Row>, tokio_postgres::Error> {
+    ) -> Result<Vec<Row>, Error> {
+        self.attempt(statement, params)
+            .await
+            .map_err(Failure::into_error)
+    }
+
+    async fn attempt(
+        &mut self,
+        statement: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, Failure> {
+        let timeout = self.statement_timeout;
         let open = self.open();
-        let prepared = match open.statements.get(statement) {
-            Some(prepared) => prepared.clone(),
-            None => {
-                let prepared = open.client.prepare(statement).await?;
-                open.statements
-                    .insert(statement.to_owned(), prepared.clone());
-                prepared
+        open.busy = true;
+        let result = tokio::time::timeout(timeout, async {
+            let prepared = match open.statements.get(statement) {
+                Some(prepared) => prepared.clone(),
+                None => {
+                    let prepared = open.client.prepare(statement).await?;
+                    open.statements
+                        .insert(statement.to_owned(), prepared.clone());
+                    prepared
+                }
+            };
+            open.client.query(&prepared, params).await
+        })
+        .await;
+        match result {
+            Ok(Ok(rows)) => {
+                self.open().busy = false;
+                Ok(rows)
             }
-        };
-        open.client.query(&prepared, params).await
+            // The server answered with an error for this statement: the
+            // connection is in a known state (the implicit transaction was
+            // rolled back) unless the error closed it.
+            Ok(Err(e)) if e.code().is_some() && !e.is_closed() => {
+                self.open().busy = false;
+                Err(Failure::Postgres(e))
+            }
+            Ok(Err(e)) => Err(Failure::Postgres(e)),
+            Err(_) => Err(Failure::TimedOut(timeout)),
+        }
+    }
+}
+
+impl Drop for TenantConnection {
+    fn drop(&mut self) {
+        if self.slot.as_ref().is_some_and(|open| open.busy) {
+            tracing::warn!("a statement did not complete; dropping its connection");
+            self.slot.take();
+        }
     }
 }
 
@@ -343,7 +484,7 @@ impl Deref for TenantConnection {
 
     fn deref(&self) -> &Client {
         &self
-            .0
+            .slot
             .as_ref()
             .expect("a TenantConnection always holds a connection")
             .client

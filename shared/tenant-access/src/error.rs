@@ -8,6 +8,28 @@
 //! Messages are written for the caller and never carry credentials, tokens,
 //! object bodies or upstream error text, which could name another tenant.
 //! The upstream detail goes to the log through [`Error::log`] instead.
+//!
+//! # The fault model
+//!
+//! Every upstream failure is classified once, here ([`upstream`] for the AWS
+//! SDK; [`crate::db`] for Postgres), into one of these answers:
+//!
+//! | failure | answer | what happens to the cached session or connection |
+//! |---|---|---|
+//! | AWS throttling (`Throttling`, `SlowDown`, HTTP 429) | 503 `throttled`, `Retry-After` | kept |
+//! | AWS 5xx, connection failure, time-out | 503 `upstream_unavailable`, `Retry-After` | kept |
+//! | S3 refuses the credentials (`ExpiredToken`, `InvalidAccessKeyId`, `SignatureDoesNotMatch`, `RequestTimeTooSkewed`, ...) | 503 `credentials_rejected`, `Retry-After` | session evicted |
+//! | STS `AccessDenied` under role-per-tenant | 403 `tenant_not_onboarded` | failure remembered briefly |
+//! | STS `AccessDenied` on a shared role | 500 `misconfigured` (alarm) | failure remembered briefly |
+//! | S3 `AccessDenied` | 404 `not_found` (like a missing key) | kept |
+//! | Postgres refuses the login (28000, 28P01) | 403 `access_denied` | connection dropped |
+//! | Postgres unreachable, closed, restarting (57P*), statement time-out (57014) | 503 `upstream_unavailable`, `Retry-After` | connection dropped |
+//! | the request's deadline passes | 504 `deadline_exceeded`, `Retry-After` | an interrupted connection is dropped |
+//!
+//! The SDK retries throttling and transient failures with its standard
+//! retry strategy; every attempt is bounded by the request's deadline.
+//! Postgres statements are retried once on a fresh connection only when
+//! they are reads.
 
 use lambda_http::http::{StatusCode, header};
 use lambda_http::{Body, Response};
@@ -24,7 +46,7 @@ use serde::Serialize;
 /// assert_eq!(err.status().as_u16(), 404);
 /// assert_eq!(err.code(), "not_found");
 /// ```
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The request carries no authorizer identity at all.
@@ -79,6 +101,43 @@ pub enum Error {
         /// Detail for the log, never for the response body.
         detail: String,
     },
+    /// STS refused to assume the tenant's own role: under role-per-tenant,
+    /// the tenant has no role (not onboarded, or offboarded).
+    #[error("this tenant is not onboarded")]
+    TenantNotOnboarded {
+        /// Detail for the log, never for the response body.
+        detail: String,
+    },
+    /// The deployment is wrong (the execution role may not assume the
+    /// shared tenant role, a function lacks its session scope): a 5xx to
+    /// alarm on, not the client's fault.
+    #[error("the service is misconfigured")]
+    Misconfigured {
+        /// Detail for the log, never for the response body.
+        detail: String,
+    },
+    /// An AWS service throttled the request; retry after a pause.
+    #[error("upstream service is throttling requests")]
+    Throttled {
+        /// Which upstream: `sts`, `s3`.
+        service: &'static str,
+        /// Detail for the log, never for the response body.
+        detail: String,
+    },
+    /// An AWS service refused the tenant session's credentials (expired,
+    /// unknown, or signed with a skewed clock). The session is evicted, so a
+    /// retry gets a new one.
+    #[error("upstream service refused the session credentials")]
+    CredentialsRejected {
+        /// Which upstream: `s3`.
+        service: &'static str,
+        /// Detail for the log, never for the response body.
+        detail: String,
+    },
+    /// The request could not finish before its deadline (the Lambda
+    /// invocation's, less a margin): answered before Lambda ends it.
+    #[error("the request could not be completed in time")]
+    DeadlineExceeded,
     /// An upstream service answered with an error.
     #[error("upstream service error")]
     Upstream {
@@ -122,9 +181,13 @@ impl Error {
             Error::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::RangeNotSatisfiable => StatusCode::RANGE_NOT_SATISFIABLE,
             Error::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Error::AccessDenied { .. } => StatusCode::FORBIDDEN,
+            Error::AccessDenied { .. } | Error::TenantNotOnboarded { .. } => StatusCode::FORBIDDEN,
+            Error::Misconfigured { .. } => StatusCode::INTERNAL_SERVER_ERROR,
             Error::Upstream { .. } => StatusCode::BAD_GATEWAY,
-            Error::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Unavailable { .. }
+            | Error::Throttled { .. }
+            | Error::CredentialsRejected { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Error::DeadlineExceeded => StatusCode::GATEWAY_TIMEOUT,
         }
     }
 
@@ -149,8 +212,32 @@ impl Error {
             Error::RangeNotSatisfiable => "range_not_satisfiable",
             Error::Validation(_) => "validation_failed",
             Error::AccessDenied { .. } => "access_denied",
+            Error::TenantNotOnboarded { .. } => "tenant_not_onboarded",
+            Error::Misconfigured { .. } => "misconfigured",
+            Error::Throttled { .. } => "throttled",
+            Error::CredentialsRejected { .. } => "credentials_rejected",
+            Error::DeadlineExceeded => "deadline_exceeded",
             Error::Upstream { .. } => "upstream_error",
             Error::Unavailable { .. } => "upstream_unavailable",
+        }
+    }
+
+    /// Seconds a client should wait before retrying, for the `Retry-After`
+    /// header: set on every transient failure (503 and 504), absent on
+    /// answers a retry would not change.
+    ///
+    /// ```
+    /// use tenant_access::Error;
+    /// assert_eq!(Error::DeadlineExceeded.retry_after(), Some(1));
+    /// assert_eq!(Error::NotFound.retry_after(), None);
+    /// ```
+    pub fn retry_after(&self) -> Option<u32> {
+        match self {
+            Error::Throttled { .. } => Some(2),
+            Error::Unavailable { .. }
+            | Error::CredentialsRejected { .. }
+            | Error::DeadlineExceeded => Some(1),
+            _ => None,
         }
     }
 
@@ -158,11 +245,20 @@ impl Error {
     /// the client's mistakes at `info`, upstream trouble at `error`.
     pub fn log(&self) {
         match self {
-            Error::AccessDenied { detail } => {
+            Error::AccessDenied { detail } | Error::TenantNotOnboarded { detail } => {
                 tracing::warn!(error.code = self.code(), error.detail = %detail, "request denied")
             }
-            Error::Upstream { service, detail } | Error::Unavailable { service, detail } => {
+            Error::Misconfigured { detail } => {
+                tracing::error!(error.code = self.code(), error.detail = %detail, "misconfiguration")
+            }
+            Error::Upstream { service, detail }
+            | Error::Unavailable { service, detail }
+            | Error::Throttled { service, detail }
+            | Error::CredentialsRejected { service, detail } => {
                 tracing::error!(error.code = self.code(), upstream = service, error.detail = %detail, "upstream failure")
+            }
+            Error::DeadlineExceeded => {
+                tracing::error!(error.code = self.code(), "request deadline reached")
             }
             _ => {
                 tracing::info!(error.code = self.code(), error.message = %self, "request rejected")
@@ -188,6 +284,11 @@ impl Error {
                 .headers_mut()
                 .insert(header::ALLOW, header::HeaderValue::from_static(allow));
         }
+        if let Some(seconds) = self.retry_after() {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(seconds));
+        }
         response
     }
 
@@ -204,6 +305,7 @@ impl Error {
         ("tenant_claim_missing", 403),
         ("invalid_tenant", 403),
         ("access_denied", 403),
+        ("tenant_not_onboarded", 403),
         ("not_found", 404),
         ("method_not_allowed", 405),
         ("conflict", 409),
@@ -211,8 +313,12 @@ impl Error {
         ("unsupported_media_type", 415),
         ("range_not_satisfiable", 416),
         ("validation_failed", 422),
+        ("misconfigured", 500),
         ("upstream_error", 502),
         ("upstream_unavailable", 503),
+        ("throttled", 503),
+        ("credentials_rejected", 503),
+        ("deadline_exceeded", 504),
     ];
 }
 
@@ -236,27 +342,67 @@ pub fn json_response<T: Serialize + ?Sized>(status: StatusCode, value: &T) -> Re
     response
 }
 
+/// AWS error codes that mean "slow down".
+const THROTTLING_CODES: &[&str] = &[
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestThrottled",
+    "RequestThrottledException",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+    "SlowDown",
+    "PriorRequestNotComplete",
+];
+
+/// AWS error codes that mean the request's credentials were refused: the
+/// session is unusable (expired, unknown, or its clock is off), not denied.
+const CREDENTIAL_CODES: &[&str] = &[
+    "ExpiredToken",
+    "ExpiredTokenException",
+    "InvalidToken",
+    "InvalidAccessKeyId",
+    "InvalidClientTokenId",
+    "SignatureDoesNotMatch",
+    "RequestTimeTooSkewed",
+    "RequestExpired",
+];
+
 /// Map an AWS SDK error to an [`Error`], keeping the upstream detail for the
-/// log only.
+/// log only: the AWS half of the fault model (module docs).
 ///
-/// `AccessDenied` answers become [`Error::AccessDenied`] (403); time-outs and
-/// connection failures [`Error::Unavailable`] (503); anything else
-/// [`Error::Upstream`] (502).
-pub fn upstream<E, R>(service: &'static str, err: aws_sdk_sts::error::SdkError<E, R>) -> Error
+/// `AccessDenied` becomes [`Error::AccessDenied`] (callers that know better,
+/// such as STS under role-per-tenant, refine it); throttling
+/// [`Error::Throttled`]; refused credentials [`Error::CredentialsRejected`];
+/// 5xx answers, time-outs and connection failures [`Error::Unavailable`];
+/// anything else [`Error::Upstream`] (502).
+pub fn upstream<E>(
+    service: &'static str,
+    err: aws_sdk_sts::error::SdkError<E, aws_sdk_sts::config::http::HttpResponse>,
+) -> Error
 where
     E: aws_sdk_sts::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
 {
     use aws_sdk_sts::error::SdkError;
     let detail = aws_sdk_sts::error::DisplayErrorContext(&err).to_string();
+    let http = err.raw_response().map(|r| r.status().as_u16());
     match &err {
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => {
             Error::Unavailable { service, detail }
         }
         SdkError::ServiceError(service_err) => match service_err.err().code() {
             Some("AccessDenied" | "AccessDeniedException") => Error::AccessDenied { detail },
+            Some(c) if THROTTLING_CODES.contains(&c) => Error::Throttled { service, detail },
+            Some(c) if CREDENTIAL_CODES.contains(&c) => {
+                Error::CredentialsRejected { service, detail }
+            }
+            _ if http == Some(429) => Error::Throttled { service, detail },
+            _ if http.is_some_and(|s| s >= 500) => Error::Unavailable { service, detail },
             _ => Error::Upstream { service, detail },
         },
+        SdkError::ResponseError(_) if http.is_some_and(|s| s >= 500) => {
+            Error::Unavailable { service, detail }
+        }
         _ => Error::Upstream { service, detail },
     }
 }
@@ -296,6 +442,17 @@ mod tests {
             Error::RangeNotSatisfiable,
             Error::Validation(detail()),
             Error::AccessDenied { detail: detail() },
+            Error::TenantNotOnboarded { detail: detail() },
+            Error::Misconfigured { detail: detail() },
+            Error::Throttled {
+                service: "sts",
+                detail: detail(),
+            },
+            Error::CredentialsRejected {
+                service: "s3",
+                detail: detail(),
+            },
+            Error::DeadlineExceeded,
             Error::Upstream {
                 service: "s3",
                 detail: detail(),
@@ -348,41 +505,125 @@ mod tests {
         assert_eq!(response.headers()["allow"], "GET, HEAD");
     }
 
+    /// The AWS half of the fault model: each class of SDK failure maps to
+    /// its documented status and code, and transient ones carry Retry-After.
     #[test]
-    fn sts_access_denied_is_403_and_other_failures_are_upstream() {
-        let denied = upstream("sts", service_error(403, "AccessDenied"));
+    fn aws_failures_map_to_the_fault_model() {
+        let cases: [(SdkError<AssumeRoleError, HttpResponse>, u16, &str); 12] = [
+            (service_error(403, "AccessDenied"), 403, "access_denied"),
+            (service_error(400, "Throttling"), 503, "throttled"),
+            (service_error(503, "SlowDown"), 503, "throttled"),
+            (service_error(429, "Whatever"), 503, "throttled"),
+            (
+                service_error(400, "ExpiredToken"),
+                503,
+                "credentials_rejected",
+            ),
+            (
+                service_error(403, "SignatureDoesNotMatch"),
+                503,
+                "credentials_rejected",
+            ),
+            (
+                service_error(403, "RequestTimeTooSkewed"),
+                503,
+                "credentials_rejected",
+            ),
+            (
+                service_error(403, "InvalidAccessKeyId"),
+                503,
+                "credentials_rejected",
+            ),
+            (
+                service_error(500, "InternalError"),
+                503,
+                "upstream_unavailable",
+            ),
+            (
+                service_error(400, "RegionDisabledException"),
+                502,
+                "upstream_error",
+            ),
+            (SdkError::timeout_error("slow"), 503, "upstream_unavailable"),
+            (
+                SdkError::response_error(
+                    "unparseable",
+                    HttpResponse::new(500.try_into().unwrap(), SdkBody::from("<html>")),
+                ),
+                503,
+                "upstream_unavailable",
+            ),
+        ];
+        for (err, status, code) in cases {
+            let shown = format!("{err:?}");
+            let mapped = upstream("sts", err);
+            assert_eq!(
+                (mapped.status().as_u16(), mapped.code()),
+                (status, code),
+                "{shown}"
+            );
+            let response = mapped.to_response();
+            assert_eq!(
+                response.headers().contains_key("retry-after"),
+                status == 503,
+                "{shown}"
+            );
+        }
+        let deadline = Error::DeadlineExceeded.to_response();
+        assert_eq!(deadline.status().as_u16(), 504);
+        assert_eq!(deadline.headers()["retry-after"], "1");
         assert_eq!(
-            (denied.status().as_u16(), denied.code()),
-            (403, "access_denied")
+            Error::Throttled {
+                service: "sts",
+                detail: String::new()
+            }
+            .to_response()
+            .headers()["retry-after"],
+            "2"
         );
-        let throttled = upstream("sts", service_error(400, "Throttling"));
-        assert_eq!(
-            (throttled.status().as_u16(), throttled.code()),
-            (502, "upstream_error")
-        );
-        let timeout: SdkError<AssumeRoleError, HttpResponse> = SdkError::timeout_error("slow");
-        let timeout = upstream("sts", timeout);
-        assert_eq!(timeout.status().as_u16(), 503);
+    }
 
-        // The README's examples of these three.
-        let body = |e: &Error| -> serde_json::Value {
-            let Body::Text(text) = e.to_response().body().clone() else {
+    /// The README's examples of the errors the fixtures cannot produce:
+    /// each `(unit test: <code>)` line is exactly what the variant answers,
+    /// and every code outside the fixtures' reach has one.
+    #[test]
+    fn readme_examples_of_upstream_failures() {
+        let readme = include_str!("../../../README.md");
+        let mut documented = Vec::new();
+        for line in readme.lines() {
+            let Some(rest) = line.strip_prefix("(unit test: ") else {
+                continue;
+            };
+            let (code, example) = rest.split_once(')').expect("(unit test: code)");
+            let err = every_variant()
+                .into_iter()
+                .find(|e| e.code() == code)
+                .unwrap_or_else(|| panic!("README names an unknown code {code}"));
+            let Body::Text(body) = err.to_response().body().clone() else {
                 panic!("JSON text body")
             };
-            serde_json::from_str(&text).unwrap()
-        };
-        assert_eq!(
-            body(&denied),
-            serde_json::json!({"error": "access_denied", "message": "access denied"})
-        );
-        assert_eq!(
-            body(&throttled),
-            serde_json::json!({"error": "upstream_error", "message": "upstream service error"})
-        );
-        assert_eq!(
-            body(&timeout),
-            serde_json::json!({"error": "upstream_unavailable", "message": "upstream service unavailable"})
-        );
+            assert_eq!(
+                example.trim(),
+                format!("{} {body}", err.status().as_u16()),
+                "README example of {code}"
+            );
+            documented.push(code.to_owned());
+        }
+        for code in [
+            "access_denied",
+            "tenant_not_onboarded",
+            "misconfigured",
+            "upstream_error",
+            "upstream_unavailable",
+            "throttled",
+            "credentials_rejected",
+            "deadline_exceeded",
+        ] {
+            assert!(
+                documented.iter().any(|d| d == code),
+                "no README example of {code}"
+            );
+        }
     }
 
     #[test]

@@ -1,59 +1,118 @@
 //! The request envelope both functions share.
 
 use std::future::Future;
+use std::time::{Duration, SystemTime};
 
 use lambda_http::{Body, Request, RequestExt, Response};
+use tokio::time::Instant;
 use tracing::Instrument;
 
+use crate::config::AccessConfig;
 use crate::{Caller, Error};
 
-/// Serve one request: identify the caller from the verified request context,
-/// run `handle` inside a span carrying tenant and request id, and turn any
-/// [`Error`] into its JSON response. A request without a valid tenant is
-/// answered here, before `handle` (and so before any AWS call) runs.
+/// How every request is served: who the caller is (the tenant claim) and
+/// how long it may take (the deadline). Build once at cold start.
 ///
 /// ```
 /// # async fn run() {
-/// use lambda_http::{Body, Request, Response};
-/// use tenant_access::http::serve;
+/// use lambda_http::Request;
+/// use tenant_access::config::AccessConfig;
+/// use tenant_access::http::Envelope;
 ///
+/// let config = AccessConfig::from_lookup(|name: &str| {
+///     (name == "AWS_ACCOUNT_ID").then(|| "123456789012".to_owned())
+/// }).unwrap();
+/// let envelope = Envelope::new(&config);
 /// // No authorizer context: refused with 401 before the closure runs.
-/// let response = serve(&Request::default(), "custom:tenant_id", |_caller| async {
+/// let response = envelope.serve(&Request::default(), |_caller| async {
 ///     unreachable!("not called without a verified tenant")
 /// })
 /// .await;
 /// assert_eq!(response.status().as_u16(), 401);
 /// # }
 /// ```
-pub async fn serve<F, Fut>(request: &Request, claim: &str, handle: F) -> Response<Body>
-where
-    F: FnOnce(Caller) -> Fut,
-    Fut: Future<Output = Result<Response<Body>, Error>>,
-{
-    let caller = match Caller::from_request(request, claim) {
-        Ok(caller) => caller,
-        Err(err) => {
-            err.log();
-            return err.to_response();
-        }
-    };
-    let span =
-        tracing::info_span!("request", tenant = %caller.tenant, request_id = %caller.request_id);
-    async move {
-        let result = handle(caller).await;
-        match result {
-            Ok(response) => {
-                tracing::info!(status = response.status().as_u16(), "request served");
-                response
-            }
-            Err(err) => {
-                err.log();
-                err.to_response()
-            }
+#[derive(Debug, Clone)]
+pub struct Envelope {
+    claim: String,
+    margin: Duration,
+    fallback: Duration,
+}
+
+impl Envelope {
+    /// The envelope `config` describes: `TENANT_CLAIM`,
+    /// `REQUEST_DEADLINE_MARGIN_MS` and `REQUEST_TIMEOUT_MS`.
+    pub fn new(config: &AccessConfig) -> Self {
+        Envelope {
+            claim: config.tenant_claim.clone(),
+            margin: config.deadline_margin,
+            fallback: config.request_timeout,
         }
     }
-    .instrument(span)
-    .await
+
+    /// The claim holding the tenant id.
+    pub fn claim(&self) -> &str {
+        &self.claim
+    }
+
+    /// When `request` must be answered: the invocation's Lambda deadline
+    /// less the margin, or the fallback budget from now when the invocation
+    /// carries no deadline.
+    pub fn deadline(&self, request: &Request) -> Instant {
+        let now = Instant::now();
+        let lambda = request
+            .lambda_context_ref()
+            .filter(|context| context.deadline > 0)
+            .map(|context| context.deadline());
+        match lambda {
+            Some(deadline) => {
+                let left = deadline
+                    .duration_since(SystemTime::now())
+                    .unwrap_or_default();
+                now + left.saturating_sub(self.margin)
+            }
+            None => now + self.fallback,
+        }
+    }
+
+    /// Serve one request: identify the caller from the verified request
+    /// context, run `handle` inside a span carrying tenant and request id,
+    /// bounded by [`deadline`](Self::deadline), and turn any [`Error`] into
+    /// its JSON response. A request without a valid tenant is answered here,
+    /// before `handle` (and so before any AWS call) runs. A request still
+    /// running at its deadline is dropped there, which cancels every call
+    /// in flight, and answered 504 `deadline_exceeded`.
+    pub async fn serve<F, Fut>(&self, request: &Request, handle: F) -> Response<Body>
+    where
+        F: FnOnce(Caller) -> Fut,
+        Fut: Future<Output = Result<Response<Body>, Error>>,
+    {
+        let deadline = self.deadline(request);
+        let caller = match Caller::from_request(request, &self.claim) {
+            Ok(caller) => caller,
+            Err(err) => {
+                err.log();
+                return err.to_response();
+            }
+        };
+        let span = tracing::info_span!("request", tenant = %caller.tenant, request_id = %caller.request_id);
+        async move {
+            let result = tokio::time::timeout_at(deadline, handle(caller))
+                .await
+                .unwrap_or(Err(Error::DeadlineExceeded));
+            match result {
+                Ok(response) => {
+                    tracing::info!(status = response.status().as_u16(), "request served");
+                    response
+                }
+                Err(err) => {
+                    err.log();
+                    err.to_response()
+                }
+            }
+        }
+        .instrument(span)
+        .await
+    }
 }
 
 /// The request path's segments, without API Gateway's stage, percent-encoded

@@ -5,15 +5,18 @@
 //! request is signed with the tenant session's credentials, so even a bug
 //! that built a wrong key would be refused by IAM.
 //!
-//! Reads that S3 refuses (403) answer [`Error::NotFound`], exactly like a
-//! missing key, so a tenant cannot tell another tenant's object from no
-//! object at all.
+//! Reads that S3 denies (403 `AccessDenied`) answer [`Error::NotFound`],
+//! exactly like a missing key, so a tenant cannot tell another tenant's
+//! object from no object at all. A 403 that refuses the credentials
+//! themselves (`ExpiredToken`, `InvalidAccessKeyId`, `SignatureDoesNotMatch`,
+//! `RequestTimeTooSkewed`, ...) is no denial: it invalidates the session and
+//! answers 503 `credentials_rejected`, so the next request gets a new one.
 
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
 use aws_sdk_s3::config::http::HttpResponse;
-use aws_sdk_s3::error::SdkError;
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_smithy_types::DateTime;
 
@@ -258,9 +261,46 @@ pub struct ListedObject {
 pub struct Listing {
     /// The objects, in key order.
     pub objects: Vec<ListedObject>,
-    /// Where the next page starts (after this key), when there is one.
-    pub next_after: Option<ObjectKey>,
+    /// Where the next page starts (after this relative key), when there is
+    /// one. Any key S3 holds under the prefix, folder markers (`docs/`),
+    /// empty segments (`a//b`) and long keys included.
+    pub next_after: Option<ListPosition>,
 }
+
+/// A position in a tenant's listing: the relative key the previous page
+/// ended at. Unlike an [`ObjectKey`], it may be any key S3 can hold under
+/// the prefix, since listings show every key. It only ever becomes S3's
+/// `StartAfter`, a position in key order, while `Prefix` still confines the
+/// listing to the tenant's home, so no value can reach another prefix.
+///
+/// ```
+/// use tenant_access::s3::ListPosition;
+///
+/// assert!(ListPosition::parse("docs/").is_ok());
+/// assert!(ListPosition::parse("a//b").is_ok());
+/// assert!(ListPosition::parse("").is_err());
+/// assert!(ListPosition::parse(&"k".repeat(1025)).is_err());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListPosition(String);
+
+impl ListPosition {
+    /// A position: 1 to 1024 bytes (S3's longest key).
+    pub fn parse(key: &str) -> Result<Self, Error> {
+        if key.is_empty() || key.len() > MAX_S3_KEY_LEN {
+            return Err(Error::BadRequest("`cursor` is not valid".to_owned()));
+        }
+        Ok(ListPosition(key.to_owned()))
+    }
+
+    /// The relative key.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// S3's longest key, in bytes.
+pub const MAX_S3_KEY_LEN: usize = 1024;
 
 /// A presigned GET URL and when it stops working.
 #[derive(Debug, Clone)]
@@ -365,7 +405,7 @@ impl TenantBucket {
             .await;
         let output = match result {
             Ok(output) => output,
-            Err(err) => return read_error(err),
+            Err(err) => return read_error(session, err),
         };
         let meta = object_meta!(output);
         if meta.content_length > self.inline_max_bytes {
@@ -398,7 +438,7 @@ impl TenantBucket {
             .await;
         match result {
             Ok(output) => Ok(Read::Found(object_meta!(output))),
-            Err(err) => read_error(err),
+            Err(err) => read_error(session, err),
         }
     }
 
@@ -410,9 +450,12 @@ impl TenantBucket {
         session: &TenantSession,
         prefix: &KeyPrefix,
         limit: u16,
-        after: Option<&ObjectKey>,
+        after: Option<&ListPosition>,
     ) -> Result<Listing, Error> {
         let home = format!("{}/", self.prefix(session.tenant()));
+        if after.is_some_and(|a| home.len() + a.as_str().len() > MAX_S3_KEY_LEN) {
+            return Err(Error::BadRequest("`cursor` is not valid".to_owned()));
+        }
         let output = self
             .client(session)
             .list_objects_v2()
@@ -422,7 +465,7 @@ impl TenantBucket {
             .set_start_after(after.map(|key| format!("{home}{}", key.as_str())))
             .send()
             .await
-            .map_err(|e| upstream("s3", e))?;
+            .map_err(|e| refused(session, upstream("s3", e)))?;
         let mut objects = Vec::new();
         for object in output.contents() {
             let Some(relative) = object.key().and_then(|k| k.strip_prefix(&home)) else {
@@ -438,7 +481,7 @@ impl TenantBucket {
             });
         }
         let next_after = match (output.is_truncated(), objects.last()) {
-            (Some(true), Some(last)) => Some(ObjectKey(last.key.clone())),
+            (Some(true), Some(last)) => Some(ListPosition(last.key.clone())),
             _ => None,
         };
         Ok(Listing {
@@ -486,7 +529,7 @@ impl TenantBucket {
             .key(self.full_key(session.tenant(), key))
             .presigned(presigning)
             .await
-            .map_err(|e| upstream("s3", e))?;
+            .map_err(|e| refused(session, upstream("s3", e)))?;
         Ok(PresignedGet {
             url: request.uri().to_owned(),
             expires_at: now + ttl,
@@ -494,28 +537,41 @@ impl TenantBucket {
     }
 }
 
-/// Map a failed read: 304 is "not modified"; 403 and 404 are both "not
-/// found"; 416 is an unsatisfiable range; the rest go through [`upstream`].
-fn read_error<T, E>(err: SdkError<E, HttpResponse>) -> Result<Read<T>, Error>
+/// Map a failed read: 304 is "not modified"; 404, and 403 `AccessDenied`
+/// (or a 403 without a code, as HEAD answers), are "not found"; 416 is an
+/// unsatisfiable range; the rest go through [`upstream`] and [`refused`].
+fn read_error<T, E>(
+    session: &TenantSession,
+    err: SdkError<E, HttpResponse>,
+) -> Result<Read<T>, Error>
 where
-    E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
     let status = err.raw_response().map(|r| r.status().as_u16());
-    match status {
-        Some(304) => Ok(Read::NotModified {
+    let code = err.as_service_error().and_then(|e| e.code());
+    match (status, code) {
+        (Some(304), _) => Ok(Read::NotModified {
             etag: err
                 .raw_response()
                 .and_then(|r| r.headers().get("etag"))
                 .map(str::to_owned),
         }),
-        Some(404) => Err(Error::NotFound),
-        Some(403) => {
+        (Some(404), _) => Err(Error::NotFound),
+        (Some(403), None | Some("AccessDenied")) => {
             tracing::warn!(error.detail = %aws_sdk_s3::error::DisplayErrorContext(&err), "s3 denied the tenant session; answering not found");
             Err(Error::NotFound)
         }
-        Some(416) => Err(Error::RangeNotSatisfiable),
-        _ => Err(upstream("s3", err)),
+        (Some(416), _) => Err(Error::RangeNotSatisfiable),
+        _ => Err(refused(session, upstream("s3", err))),
     }
+}
+
+/// Invalidate `session` when `err` says S3 refused its credentials.
+fn refused(session: &TenantSession, err: Error) -> Error {
+    if let Error::CredentialsRejected { .. } = err {
+        session.invalidate();
+    }
+    err
 }
 
 #[cfg(test)]

@@ -154,8 +154,7 @@ impl SessionScope {
         .expect("policy documents serialize");
         let chars = json.chars().count();
         if chars > MAX_POLICY_CHARS {
-            return Err(Error::Upstream {
-                service: "sts",
+            return Err(Error::Misconfigured {
                 detail: format!(
                     "the session policy is {chars} characters; STS accepts at most {MAX_POLICY_CHARS}"
                 ),
@@ -212,7 +211,7 @@ mod tests {
         let long = format!("{}/{{tenant}}", "p".repeat(1000));
         let err = s3(&long).policy(&tenant("tenant1"), "aws").unwrap_err();
         assert!(
-            matches!(&err, Error::Upstream { detail, .. } if detail.contains("2048")),
+            matches!(&err, Error::Misconfigured { detail } if detail.contains("2048")),
             "{err:?}"
         );
     }
