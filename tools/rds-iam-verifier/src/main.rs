@@ -1,5 +1,5 @@
 //! `rds-iam-verifier --listen 127.0.0.1:55389 --moto 127.0.0.1:55500 --db-host localhost
-//! --db-port 55432 --region us-east-1 --account 123456789012 --cluster-resource-id cluster-X
+//! --db-ports 55432,55433 --region us-east-1 --account 123456789012 --cluster-resource-id cluster-X
 //! --dn-prefix uid= --dn-suffix ,ou=rds-iam`
 
 use std::collections::HashMap;
@@ -92,18 +92,22 @@ fn main() -> Result<(), String> {
     };
     let expected = Expected {
         host: flag("db-host")?,
-        port: flag("db-port")?
-            .parse()
-            .map_err(|_| "--db-port is not a port")?,
+        ports: flag("db-ports")?
+            .split(',')
+            .map(|p| {
+                p.parse()
+                    .map_err(|_| format!("--db-ports: `{p}` is not a port"))
+            })
+            .collect::<Result<_, _>>()?,
         region: flag("region")?,
         account: flag("account")?,
         cluster_resource_id: flag("cluster-resource-id")?,
     };
-    let moto = Moto {
-        addr: flag("moto")?
+    let moto = Moto::new(
+        flag("moto")?
             .parse()
             .map_err(|_| "--moto is not host:port")?,
-    };
+    );
     let dn = Dn {
         prefix: flag("dn-prefix")?,
         suffix: flag("dn-suffix")?,
@@ -111,8 +115,8 @@ fn main() -> Result<(), String> {
     let listen = flag("listen")?;
     let listener = TcpListener::bind(&listen).map_err(|e| format!("binding {listen}: {e}"))?;
     eprintln!(
-        "rds-iam-verifier listening on {listen} for {}:{}",
-        expected.host, expected.port
+        "rds-iam-verifier listening on {listen} for {}:{:?}",
+        expected.host, expected.ports
     );
     std::thread::scope(|scope| {
         for stream in listener.incoming().flatten() {

@@ -16,8 +16,9 @@ use crate::token::Token;
 pub struct Expected {
     /// Host name clients reach the server at.
     pub host: String,
-    /// Port clients reach the server at.
-    pub port: u16,
+    /// Ports clients reach the server at: the server's own, and the local
+    /// front's before it (as RDS Proxy has an endpoint of its own).
+    pub ports: Vec<u16>,
     /// Region of the (emulated) cluster.
     pub region: String,
     /// Account owning the cluster.
@@ -65,7 +66,7 @@ pub fn verify(
     if token.param("DBUser") != Some(login_user) {
         return Err(Refusal::WrongUser);
     }
-    if token.host != expected.host || token.port != expected.port {
+    if token.host != expected.host || !expected.ports.contains(&token.port) {
         return Err(Refusal::WrongEndpoint {
             host: token.host.clone(),
             port: token.port,
@@ -187,7 +188,7 @@ mod tests {
     fn expected() -> Expected {
         Expected {
             host: "tenants.cluster-abc123example.us-west-2.rds.amazonaws.com".into(),
-            port: 5432,
+            ports: vec![5432],
             region: "us-west-2".into(),
             account: "111122223333".into(),
             cluster_resource_id: "cluster-X".into(),
@@ -232,7 +233,7 @@ mod tests {
             Err(Refusal::BadSignature)
         ));
         let other_port = Expected {
-            port: 5433,
+            ports: vec![5433],
             ..expected()
         };
         assert!(matches!(

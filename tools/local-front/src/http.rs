@@ -1,0 +1,247 @@
+//! The HTTP front before moto.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::net::TcpListener;
+
+use crate::faults::{HttpRule, Service, answer};
+
+/// Where the control API lives; moto never sees these paths.
+pub const CONTROL_PATH: &str = "/__front/faults";
+
+type Answer = Response<Full<Bytes>>;
+
+struct Shared {
+    upstream: SocketAddr,
+    client: Client<HttpConnector, Full<Bytes>>,
+    rules: Mutex<Vec<HttpRule>>,
+    injected: AtomicU64,
+    passed: AtomicU64,
+}
+
+/// The HTTP front: a pass-through proxy to moto that injects faults on
+/// command. It runs on the current tokio runtime until dropped.
+///
+/// ```no_run
+/// # async fn run() -> std::io::Result<()> {
+/// use local_front::{HttpFault, HttpFront, HttpRule, Service};
+///
+/// let front = HttpFront::start("127.0.0.1:0".parse().unwrap(), "127.0.0.1:55500".parse().unwrap()).await?;
+/// // Point AWS_ENDPOINT_URL at front.endpoint(); then, on command:
+/// front.inject(HttpRule::new(HttpFault::Throttle).service(Service::Sts).times(5));
+/// front.clear();
+/// # Ok(()) }
+/// ```
+pub struct HttpFront {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl std::fmt::Debug for HttpFront {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpFront")
+            .field("addr", &self.addr)
+            .field("upstream", &self.shared.upstream)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HttpFront {
+    /// Listen on `listen` (port 0 picks one) and pass requests to `upstream`.
+    pub async fn start(listen: SocketAddr, upstream: SocketAddr) -> io::Result<Self> {
+        let listener = TcpListener::bind(listen).await?;
+        let addr = listener.local_addr()?;
+        let mut connector = HttpConnector::new();
+        connector.set_connect_timeout(Some(Duration::from_secs(2)));
+        let shared = Arc::new(Shared {
+            upstream,
+            client: Client::builder(TokioExecutor::new()).build(connector),
+            rules: Mutex::new(Vec::new()),
+            injected: AtomicU64::new(0),
+            passed: AtomicU64::new(0),
+        });
+        let accept = shared.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let shared = accept.clone();
+                tokio::spawn(async move {
+                    let service = service_fn(move |request| handle(shared.clone(), request));
+                    // A service error (the Reset fault) closes the connection.
+                    let _ = http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        Ok(HttpFront { addr, shared, task })
+    }
+
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://<addr>`, for `AWS_ENDPOINT_URL`.
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Add a rule; the first matching rule (oldest first) applies.
+    pub fn inject(&self, rule: HttpRule) {
+        self.shared
+            .rules
+            .lock()
+            .expect("rules lock poisoned")
+            .push(rule);
+    }
+
+    /// Remove every rule: pass everything through.
+    pub fn clear(&self) {
+        self.shared
+            .rules
+            .lock()
+            .expect("rules lock poisoned")
+            .clear();
+    }
+
+    /// How many requests got a fault.
+    pub fn injected(&self) -> u64 {
+        self.shared.injected.load(Ordering::Relaxed)
+    }
+
+    /// How many requests were passed to moto.
+    pub fn passed(&self) -> u64 {
+        self.shared.passed.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for HttpFront {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn plain(status: StatusCode, body: impl Into<Bytes>) -> Answer {
+    let mut response = Response::new(Full::new(body.into()));
+    *response.status_mut() = status;
+    response
+}
+
+async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Answer, io::Error> {
+    let (parts, body) = request.into_parts();
+    let body = body
+        .collect()
+        .await
+        .map_err(|e| io::Error::other(format!("reading the request body: {e}")))?
+        .to_bytes();
+    if parts.uri.path() == CONTROL_PATH {
+        return Ok(control(&shared, &parts.method, &body));
+    }
+    let authorization = parts
+        .headers
+        .get(hyper::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let query = parts.uri.query().unwrap_or_default();
+    let service = Service::of_request(authorization, query);
+    let line = format!("{} {}", parts.method, parts.uri);
+    let fault = {
+        let mut rules = shared.rules.lock().expect("rules lock poisoned");
+        rules
+            .iter_mut()
+            .find(|rule| rule.matches(service, &line, &body))
+            .map(|rule| {
+                if let Some(n) = rule.times.as_mut() {
+                    *n -= 1;
+                }
+                rule.fault.clone()
+            })
+    };
+    if let Some(fault) = fault {
+        shared.injected.fetch_add(1, Ordering::Relaxed);
+        match fault {
+            crate::HttpFault::Delay { ms } => tokio::time::sleep(Duration::from_millis(ms)).await,
+            crate::HttpFault::Reset => return Err(io::Error::other("fault: reset")),
+            other => {
+                let (status, xml) = answer(&other, service).expect("an answering fault");
+                let mut response =
+                    plain(StatusCode::from_u16(status).expect("a valid status"), xml);
+                response.headers_mut().insert(
+                    hyper::header::CONTENT_TYPE,
+                    hyper::header::HeaderValue::from_static("text/xml"),
+                );
+                return Ok(response);
+            }
+        }
+    }
+    shared.passed.fetch_add(1, Ordering::Relaxed);
+    forward(&shared, parts, body).await
+}
+
+/// Pass the request to moto unchanged (the `Host` header included, so the
+/// signature moto checks is the one the client made) and its answer back.
+async fn forward(
+    shared: &Shared,
+    parts: hyper::http::request::Parts,
+    body: Bytes,
+) -> Result<Answer, io::Error> {
+    let path = parts
+        .uri
+        .path_and_query()
+        .map_or("/", |p| p.as_str())
+        .to_owned();
+    let uri = format!("http://{}{path}", shared.upstream)
+        .parse::<hyper::Uri>()
+        .map_err(io::Error::other)?;
+    let mut upstream = Request::from_parts(parts, Full::new(body));
+    *upstream.uri_mut() = uri;
+    let response = match shared.client.request(upstream).await {
+        Ok(response) => response,
+        Err(e) => {
+            return Ok(plain(
+                StatusCode::BAD_GATEWAY,
+                format!("local-front: moto did not answer: {e}"),
+            ));
+        }
+    };
+    let (parts, body) = response.into_parts();
+    let body = body
+        .collect()
+        .await
+        .map_err(|e| io::Error::other(format!("reading moto's answer: {e}")))?
+        .to_bytes();
+    Ok(Response::from_parts(parts, Full::new(body)))
+}
+
+/// `GET` lists the rules, `POST` adds one (JSON [`HttpRule`]), `DELETE`
+/// removes them all.
+fn control(shared: &Shared, method: &Method, body: &[u8]) -> Answer {
+    let mut rules = shared.rules.lock().expect("rules lock poisoned");
+    match *method {
+        Method::GET => {}
+        Method::POST => match serde_json::from_slice::<HttpRule>(body) {
+            Ok(rule) => rules.push(rule),
+            Err(e) => return plain(StatusCode::BAD_REQUEST, format!("not a rule: {e}\n")),
+        },
+        Method::DELETE => rules.clear(),
+        _ => return plain(StatusCode::METHOD_NOT_ALLOWED, "GET, POST or DELETE\n"),
+    }
+    let json = serde_json::to_string(&*rules).expect("rules serialize");
+    plain(StatusCode::OK, json)
+}

@@ -1,0 +1,26 @@
+//! The local front: what stands before the local stack's servers.
+//!
+//! - [`HttpFront`] before moto (STS, IAM, S3): passes every request through
+//!   unchanged (headers, `Host` and body included, so SigV4 signatures still
+//!   verify) unless a [`HttpRule`] matches, in which case it answers with the
+//!   fault the way the real service would (`Throttling`, `SlowDown`,
+//!   `InternalError`, `ExpiredToken`), delays, or drops the connection.
+//!   Rules are set in-process or over its control API (`/__front/faults`).
+//! - [`TcpFront`] before PostgreSQL: passes bytes through (TLS stays end to
+//!   end) and on command holds them (a paused server: half-open sockets),
+//!   closes every connection, or refuses new ones (a restarting server).
+//!
+//! Everything listens on loopback only. The HTTP side is where IAM
+//! enforcement in front of moto belongs too (moto ignores conditions,
+//! session policies and session tags): one front for both jobs.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod faults;
+pub mod http;
+pub mod tcp;
+
+pub use faults::{HttpFault, HttpRule, Service};
+pub use http::HttpFront;
+pub use tcp::{TcpFront, TcpMode};
