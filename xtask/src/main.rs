@@ -43,6 +43,9 @@ pub struct Stack {
     pub pg_port: u16,
     pub moto_port: u16,
     pub verifier_port: u16,
+    /// Where the fault suite's TCP front before PostgreSQL listens; the
+    /// verifier accepts tokens signed for it too.
+    pub pg_front_port: u16,
     /// The functions' `TENANT_ISOLATION` (`LOCAL_TENANT_ISOLATION`).
     pub isolation: String,
 }
@@ -69,6 +72,7 @@ impl Stack {
             pg_port: port("LOCAL_PG_PORT", 55432)?,
             moto_port: port("LOCAL_MOTO_PORT", 55500)?,
             verifier_port: port("LOCAL_VERIFIER_PORT", 55389)?,
+            pg_front_port: port("LOCAL_PG_FRONT_PORT", 55433)?,
             isolation: match std::env::var("LOCAL_TENANT_ISOLATION") {
                 Err(_) => STRATEGIES[0].to_owned(),
                 Ok(v) if STRATEGIES.contains(&v.as_str()) => v,
@@ -163,6 +167,15 @@ impl Stack {
             "STACK_CLUSTER_RESOURCE_ID".into(),
             CLUSTER_RESOURCE_ID.into(),
         );
+        // The fault suite restarts PostgreSQL and stands a front before it.
+        stack.insert("STACK_PG_FRONT_PORT".into(), self.pg_front_port.to_string());
+        stack.insert("STACK_PG_CTL".into(), pg.pg_ctl().display().to_string());
+        stack.insert("STACK_PG_DATA".into(), pg.data().display().to_string());
+        stack.insert("STACK_PG_LOG".into(), pg.log().display().to_string());
+        stack.insert(
+            "STACK_PG_OS_USER".into(),
+            pg.os_user().unwrap_or_default().to_owned(),
+        );
         stack.insert(
             "STACK_VERIFIER_LOG".into(),
             Verifier::new(self).log().display().to_string(),
@@ -233,6 +246,13 @@ fn test(stack: &Stack) -> Result<()> {
         "warnings",
     ]))?;
     let started = stack.up()?;
+    let tenants = fault_tenants();
+    eprintln!(
+        "xtask: seeding {} tenants for the fault suite",
+        tenants.len()
+    );
+    Moto::new(stack).add_tenants(&tenants)?;
+    Postgres::ensure_installed(stack)?.add_tenants(&tenants)?;
     let mut totals = TestTotals::default();
     let result = totals
         .run(
@@ -463,34 +483,51 @@ fn bench(stack: &Stack, args: &[String]) -> Result<()> {
 /// or with `--local` apply it, and create the tenant's role and objects, on
 /// the running local stack. The IAM side on AWS is tenant-template.yaml.
 fn tenant(stack: &Stack, args: &[String]) -> Result<()> {
-    const USAGE: &str = "usage: cargo xtask tenant add <tenant id> [--local]";
-    let (Some("add"), Some(id)) = (args.first().map(String::as_str), args.get(1)) else {
+    const USAGE: &str = "usage: cargo xtask tenant add <tenant id>... [--local]";
+    let local = args.iter().any(|a| a == "--local");
+    let ids: Vec<String> = args
+        .iter()
+        .skip(1)
+        .filter(|a| *a != "--local")
+        .cloned()
+        .collect();
+    if args.first().map(String::as_str) != Some("add") || ids.is_empty() {
         return Err(USAGE.to_owned());
-    };
-    // The same rule as tenant_access::TenantId.
-    let valid = !id.is_empty()
-        && id.len() <= 63
-        && id
-            .bytes()
-            .next()
-            .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
-    if !valid || id.len() + "_dbuser".len() > 63 {
-        return Err(format!(
-            "`{id}` is not a tenant id: 1 to 56 characters of a-z, 0-9, '_' and '-', starting with a letter or digit (its DB user, <id>_dbuser, must fit Postgres' 63 bytes)"
-        ));
     }
-    if args.iter().skip(2).any(|a| a == "--local") {
+    for id in &ids {
+        // The same rule as tenant_access::TenantId.
+        let valid = !id.is_empty()
+            && id.len() <= 63
+            && id
+                .bytes()
+                .next()
+                .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+        if !valid || id.len() + "_dbuser".len() > 63 {
+            return Err(format!(
+                "`{id}` is not a tenant id: 1 to 56 characters of a-z, 0-9, '_' and '-', starting with a letter or digit (its DB user, <id>_dbuser, must fit Postgres' 63 bytes)"
+            ));
+        }
+    }
+    if local {
         stack.up()?;
-        Moto::new(stack).add_tenants(std::slice::from_ref(id))?;
-        Postgres::ensure_installed(stack)?.add_tenants(std::slice::from_ref(id))?;
-        eprintln!(
-            "xtask: tenant {id} onboarded on the local stack (role assumeRole-{id}, prefix {id}_home/, DB user {id}_dbuser)"
-        );
+        Moto::new(stack).add_tenants(&ids)?;
+        Postgres::ensure_installed(stack)?.add_tenants(&ids)?;
+        for id in &ids {
+            eprintln!(
+                "xtask: tenant {id} onboarded on the local stack (role assumeRole-{id}, prefix {id}_home/, DB user {id}_dbuser)"
+            );
+        }
         return Ok(());
     }
+    let [id] = ids.as_slice() else {
+        return Err(
+            "printing the onboarding script takes one tenant id (several only with --local)"
+                .to_owned(),
+        );
+    };
     let sql = fs::read_to_string(stack.root.join("db/tenant.sql")).map_err(|e| e.to_string())?;
     print!(
         "-- Onboard tenant {id}: run as the cluster's master user, e.g.\n\
@@ -510,6 +547,11 @@ fn tenant(stack: &Stack, args: &[String]) -> Result<()> {
 
 /// Tenants seeded for benchmarks: more than the default cache bounds.
 const BENCH_TENANTS: usize = 200;
+
+/// The fault suite's tenants (system-tests/tests/faults.rs): `fault001`..
+fn fault_tenants() -> Vec<String> {
+    (1..=50).map(|i| format!("fault{i:03}")).collect()
+}
 
 fn main() -> ExitCode {
     let command = std::env::args().nth(1).unwrap_or_default();

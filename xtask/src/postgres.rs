@@ -48,13 +48,20 @@ impl<'a> Postgres<'a> {
     fn dir(&self) -> PathBuf {
         self.stack.dir.join("pg")
     }
-    fn data(&self) -> PathBuf {
+    pub fn data(&self) -> PathBuf {
         self.dir().join("data")
+    }
+    pub fn pg_ctl(&self) -> PathBuf {
+        self.bin.join("pg_ctl")
+    }
+    /// The OS user the server runs as, when it is not the xtask's own.
+    pub fn os_user(&self) -> Option<&'static str> {
+        is_root().then_some(OS_USER)
     }
     pub fn ca_pem(&self) -> PathBuf {
         self.dir().join("ca.pem")
     }
-    fn log(&self) -> PathBuf {
+    pub fn log(&self) -> PathBuf {
         self.dir().join("postgres.log")
     }
     fn password_file(&self) -> PathBuf {

@@ -57,8 +57,8 @@ impl<'a> Verifier<'a> {
                 .args([
                     "--db-host",
                     "localhost",
-                    "--db-port",
-                    &self.stack.pg_port.to_string(),
+                    "--db-ports",
+                    &format!("{},{}", self.stack.pg_port, self.stack.pg_front_port),
                 ])
                 .args([
                     "--region",

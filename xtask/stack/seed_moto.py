@@ -228,6 +228,11 @@ def main() -> None:
             # answers it with a redirect to a presigned URL.
             s3.put_object(Bucket=bucket, Key=f"{home}/big.bin", Body=tenant.encode().ljust(4 * 1024 * 1024 + 1, b"."),
                           ContentType="application/octet-stream")
+            # Keys S3 holds but the API's object-key rules refuse: a folder
+            # marker, an empty segment, and a 1000-byte key (with the home
+            # prefix, near S3's 1024-byte limit). Listing must page past them.
+            for odd in ["odd/", "odd/a//b", "odd/" + "k" * 996]:
+                s3.put_object(Bucket=bucket, Key=f"{home}/{odd}", Body=b"")
 
     if key is not None:
         print(json.dumps({"access_key_id": key["AccessKeyId"], "secret_access_key": key["SecretAccessKey"],

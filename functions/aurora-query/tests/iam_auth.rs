@@ -201,7 +201,11 @@ async fn a_token_for_another_host_or_port_is_refused() {
     )
     .await;
     assert_refused(&stack, "tenant1_dbuser", &other_host, "not this server").await;
-    let other_port = tenant1_token(&stack, None, 1, "tenant1_dbuser", now).await;
+    // The port after the front's: neither the server's nor the front's.
+    let front: u16 = stack.var("STACK_PG_FRONT_PORT").parse().unwrap();
+    let pg: u16 = stack.var("DB_PORT").parse().unwrap();
+    let offset = front.max(pg) + 1 - pg;
+    let other_port = tenant1_token(&stack, None, offset, "tenant1_dbuser", now).await;
     assert_refused(&stack, "tenant1_dbuser", &other_port, "not this server").await;
 }
 

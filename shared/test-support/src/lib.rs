@@ -96,8 +96,45 @@ impl Stack {
             .endpoint_url(self.var("AWS_ENDPOINT_URL"))
             .credentials_provider(creds)
             .http_client(tenant_access::aws::https_client())
+            .retry_config(tenant_access::aws::retry_config())
+            .timeout_config(tenant_access::aws::timeout_config())
             .load()
             .await
+    }
+
+    /// Restart the local PostgreSQL (`pg_ctl restart -m fast`): every open
+    /// connection is closed with `57P01`, and the server refuses new ones
+    /// until it is back. Returns once it accepts connections again.
+    pub fn restart_postgres(&self) {
+        let pg_ctl = self.var("STACK_PG_CTL");
+        let user = self.var("STACK_PG_OS_USER");
+        let mut cmd = if user.is_empty() {
+            std::process::Command::new(&pg_ctl)
+        } else {
+            let mut cmd = std::process::Command::new("runuser");
+            cmd.args(["-u", &user, "--", &pg_ctl]);
+            cmd
+        };
+        // The server's output goes to its log: a server left holding this
+        // process's pipes would keep them open after pg_ctl exits.
+        let status = cmd
+            .args(["restart", "-m", "fast", "-w", "-t", "30"])
+            .args([
+                "-D",
+                &self.var("STACK_PG_DATA"),
+                "-l",
+                &self.var("STACK_PG_LOG"),
+            ])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .expect("pg_ctl runs");
+        assert!(
+            status.success(),
+            "pg_ctl restart failed ({status}); see {}",
+            self.var("STACK_PG_LOG")
+        );
     }
 
     /// Assume `tenant`'s role directly with the execution identity, bypassing
@@ -170,6 +207,28 @@ pub fn event(name: &str) -> Value {
 /// A lambda_http request from an event, as the runtime would build it.
 pub fn request(event: &Value) -> Request {
     lambda_http::request::from_str(&event.to_string()).expect("fixture is an API Gateway event")
+}
+
+/// `event` (HTTP API v2, JWT authorizer) as `tenant` would send it, with
+/// its own request id.
+pub fn as_tenant(event: &Value, tenant: &str, request_id: &str) -> Value {
+    let mut event = event.clone();
+    event["requestContext"]["authorizer"]["jwt"]["claims"]["custom:tenant_id"] =
+        Value::String(tenant.to_owned());
+    event["requestContext"]["requestId"] = Value::String(request_id.to_owned());
+    event
+}
+
+/// A request from `event` whose Lambda invocation ends at `deadline`, as
+/// the runtime would hand it over.
+pub fn request_until(event: &Value, deadline: std::time::SystemTime) -> Request {
+    use lambda_http::RequestExt;
+    let mut context = lambda_http::Context::default();
+    context.deadline = deadline
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after the epoch")
+        .as_millis() as u64;
+    request(event).with_lambda_context(context)
 }
 
 /// An s3-fetch event for `key` (set as API Gateway would: decoded in
