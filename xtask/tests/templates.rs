@@ -424,3 +424,104 @@ fn the_shared_tenant_role_trusts_the_functions_and_needs_the_tenant_tag() {
         }
     }
 }
+
+/// Whether `value` is `!Ref name`.
+fn is_ref(value: &Value, name: &str) -> bool {
+    matches!(value, Value::Tagged(t) if t.tag == "Ref" && t.value.as_str() == Some(name))
+}
+
+/// Whether `value` is `!Select [0, !Ref SecurityGroupIds]`: aurora-query's
+/// first security group.
+fn is_function_group(value: &Value) -> bool {
+    match value {
+        Value::Tagged(t) if t.tag == "Select" => {
+            let parts = t.value.as_sequence().expect("!Select takes a list");
+            parts[0].as_u64() == Some(0) && is_ref(&parts[1], "SecurityGroupIds")
+        }
+        _ => false,
+    }
+}
+
+/// One TCP rule on the database port.
+fn on_db_port(rule: &Value) -> bool {
+    rule["IpProtocol"].as_str() == Some("tcp")
+        && is_ref(&rule["FromPort"], "DbPort")
+        && is_ref(&rule["ToPort"], "DbPort")
+}
+
+/// The path aurora-query → RDS Proxy → cluster is open on the database port
+/// and nowhere else, and aurora-query in private subnets reaches STS through
+/// an interface endpoint with private DNS (on by default).
+#[test]
+fn aurora_query_reaches_the_proxy_the_cluster_and_sts() {
+    let template = load("template.yaml");
+    let proxy = &resource(&template, "Proxy")["Properties"];
+    let groups = proxy["VpcSecurityGroupIds"].as_sequence().expect("list");
+    assert!(
+        groups.len() == 1 && is_ref(&groups[0], "ProxySecurityGroup"),
+        "the proxy has a group of its own, not the cluster's (whose egress is closed)"
+    );
+    let proxy_group = &resource(&template, "ProxySecurityGroup")["Properties"];
+    let ingress = proxy_group["SecurityGroupIngress"].as_sequence().unwrap();
+    assert!(
+        ingress.len() == 1
+            && on_db_port(&ingress[0])
+            && is_function_group(&ingress[0]["SourceSecurityGroupId"]),
+        "into the proxy: the database port from aurora-query only"
+    );
+    let egress = proxy_group["SecurityGroupEgress"].as_sequence().unwrap();
+    assert!(
+        egress.len() == 1
+            && on_db_port(&egress[0])
+            && is_ref(
+                &egress[0]["DestinationSecurityGroupId"],
+                "ClusterSecurityGroup"
+            ),
+        "out of the proxy: the database port to the cluster only"
+    );
+    let back = &resource(&template, "ClusterIngressFromProxy")["Properties"];
+    assert!(is_ref(&back["GroupId"], "ClusterSecurityGroup"));
+    assert!(is_ref(&back["SourceSecurityGroupId"], "ProxySecurityGroup"));
+    assert!(
+        on_db_port(back),
+        "the cluster accepts the proxy on the database port"
+    );
+    let cluster_group = &resource(&template, "ClusterSecurityGroup")["Properties"];
+    let ingress = cluster_group["SecurityGroupIngress"].as_sequence().unwrap();
+    assert!(
+        ingress.len() == 1
+            && on_db_port(&ingress[0])
+            && is_function_group(&ingress[0]["SourceSecurityGroupId"]),
+        "the cluster accepts aurora-query directly (without a proxy)"
+    );
+
+    assert_eq!(
+        template["Parameters"]["CreateStsEndpoint"]["Default"].as_str(),
+        Some("true")
+    );
+    let sts = &resource(&template, "StsEndpoint");
+    assert_eq!(sts["Condition"].as_str(), Some("MakeStsEndpoint"));
+    let sts = &sts["Properties"];
+    assert_eq!(sts["VpcEndpointType"].as_str(), Some("Interface"));
+    assert_eq!(
+        text(&sts["ServiceName"]),
+        Some("com.amazonaws.${AWS::Region}.sts")
+    );
+    assert_eq!(sts["PrivateDnsEnabled"].as_bool(), Some(true));
+    let function = &resource(&template, "AuroraQueryFunction")["Properties"];
+    assert_eq!(
+        sts["SubnetIds"], function["VpcConfig"]["SubnetIds"],
+        "the endpoint is in aurora-query's subnets"
+    );
+    let endpoint_group = &resource(&template, "StsEndpointSecurityGroup")["Properties"];
+    let ingress = endpoint_group["SecurityGroupIngress"]
+        .as_sequence()
+        .unwrap();
+    assert!(
+        ingress.len() == 1
+            && ingress[0]["FromPort"].as_u64() == Some(443)
+            && ingress[0]["ToPort"].as_u64() == Some(443)
+            && is_function_group(&ingress[0]["SourceSecurityGroupId"]),
+        "HTTPS into the endpoint from aurora-query only"
+    );
+}
