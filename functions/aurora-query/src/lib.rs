@@ -476,4 +476,50 @@ mod tests {
             );
         }
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            /// Any cursor text is a valid position in range or a 400;
+            /// accepted positions round-trip.
+            #[test]
+            fn records_cursors_are_bounded(micros in any::<i64>(), id in "[0-9a-f-]{0,40}", junk in any::<String>()) {
+                let text = cursor::encode(&format!("{micros}:{id}"));
+                match Position::decode(&text) {
+                    Ok(position) => {
+                        prop_assert!((0..=MAX_CURSOR_MICROS).contains(&position.micros));
+                        prop_assert_eq!(Position::decode(&position.encode()).unwrap(), position);
+                    }
+                    Err(err) => prop_assert_eq!(err.code(), "bad_request"),
+                }
+                if let Err(err) = Position::decode(&junk) {
+                    prop_assert_eq!(err.code(), "bad_request");
+                }
+            }
+
+            /// Any JSON body is a record or a 4xx, and an accepted record
+            /// never carries a tenant.
+            #[test]
+            fn record_bodies_are_validated(name in any::<String>(), extra in any::<String>(), with_tenant in any::<bool>()) {
+                let mut body = serde_json::json!({"name": name});
+                if with_tenant {
+                    body["tenant_id"] = Value::String(extra.clone());
+                } else if !extra.is_empty() {
+                    body["data"] = serde_json::json!({ extra: 1 });
+                }
+                let mut request = Request::new(Body::Text(body.to_string()));
+                request.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                match NewRecord::from_request(&request) {
+                    Ok(record) => {
+                        prop_assert!(!with_tenant);
+                        prop_assert!(!record.name.trim().is_empty());
+                        prop_assert!(record.name.chars().count() <= MAX_RECORD_NAME_CHARS);
+                    }
+                    Err(err) => prop_assert!([400, 413, 415, 422].contains(&err.status().as_u16())),
+                }
+            }
+        }
+    }
 }

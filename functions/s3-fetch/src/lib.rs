@@ -341,3 +341,32 @@ fn requested_key(request: &Request) -> Result<String, Error> {
         .map(|key| key.into_owned())
         .map_err(|_| Error::BadRequest("invalid object key: it is not valid UTF-8".to_owned()))
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any `If-None-Match` and `Range` header values are read options or
+        /// a 400, never a panic.
+        #[test]
+        fn conditional_headers_are_read_or_refused(etag in any::<Vec<u8>>(), range in any::<Vec<u8>>()) {
+            let mut headers = HeaderMap::new();
+            if let Ok(value) = HeaderValue::from_bytes(&etag) {
+                headers.insert(header::IF_NONE_MATCH, value);
+            }
+            if let Ok(value) = HeaderValue::from_bytes(&range) {
+                headers.insert(header::RANGE, value);
+            }
+            match read_options(&headers) {
+                Ok(options) => {
+                    if let Some(etag) = options.if_none_match {
+                        prop_assert!(etag.len() <= 1024);
+                    }
+                }
+                Err(err) => prop_assert_eq!(err.status().as_u16(), 400),
+            }
+        }
+    }
+}
