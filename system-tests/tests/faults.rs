@@ -383,13 +383,11 @@ async fn faults_come_and_go_under_load() {
     // S3 refuses ten tenants' credentials once each: their sessions must be
     // dropped and replaced, not reused.
     set_phase("s3-expired-credentials");
-    let assumed_before = load
-        .apps
-        .read()
-        .unwrap()
-        .files
-        .sessions()
-        .assume_role_calls();
+    let assume_role_calls = || {
+        let apps = load.apps.read().unwrap().clone();
+        apps.files.sessions().assume_role_calls()
+    };
+    let assumed_before = assume_role_calls();
     for i in 1..=10 {
         aws.inject(
             HttpRule::new(HttpFault::ExpiredToken)
@@ -403,13 +401,7 @@ async fn faults_come_and_go_under_load() {
     clock
         .cleared
         .push(("s3-expired-credentials", Instant::now()));
-    let assumed_after = load
-        .apps
-        .read()
-        .unwrap()
-        .files
-        .sessions()
-        .assume_role_calls();
+    let assumed_after = assume_role_calls();
     sleep(1000).await;
 
     // The database stops answering: sockets stay open, nothing comes back.

@@ -219,8 +219,11 @@ impl TenantSessions {
                 Ok(session)
             }
             Err(err) => {
-                let fallback = state.fallback(now, &err);
-                state.failure = Some((now + FAILURE_MEMORY, err.clone()));
+                // Remembered from when the failure was seen: the call itself
+                // (with the SDK's retries) may have taken longer than that.
+                let seen = self.now();
+                let fallback = state.fallback(seen, &err);
+                state.failure = Some((seen + FAILURE_MEMORY, err.clone()));
                 match fallback {
                     Some(session) => {
                         tracing::warn!(
