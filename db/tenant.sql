@@ -18,6 +18,10 @@ ALTER ROLE :"tenant_user" SET statement_timeout = '5s';
 ALTER ROLE :"tenant_user" SET idle_in_transaction_session_timeout = '10s';
 GRANT CONNECT ON DATABASE :"dbname" TO :"tenant_user";
 GRANT USAGE ON SCHEMA public TO :"tenant_user";
-GRANT SELECT, INSERT, UPDATE, DELETE ON tenant_metadata TO :"tenant_user";
--- The API reads, creates and deletes records; it never updates them.
+-- Exactly what the routes need, nothing more: the API only reads a
+-- tenant's metadata (so a tenant cannot raise its own tier, clear its status
+-- or delete its row), and reads, creates and deletes records, never updates
+-- them. The REVOKEs take back wider grants of earlier versions.
+REVOKE ALL ON tenant_metadata, records FROM :"tenant_user";
+GRANT SELECT ON tenant_metadata TO :"tenant_user";
 GRANT SELECT, INSERT, DELETE ON records TO :"tenant_user";
