@@ -51,6 +51,33 @@ use crate::identity::TenantId;
 /// Postgres' limit on identifier length, in bytes.
 const MAX_ROLE_NAME_LEN: usize = 63;
 
+/// An RDS IAM auth token: a bearer credential for the tenant's DB login
+/// for 15 minutes. `Debug` shows only that it is one, and there is no
+/// `Display`, so formatting it into a log line leaks nothing;
+/// [`expose`](Self::expose) hands out the token where it must go (the
+/// login).
+///
+/// ```no_run
+/// # async fn run(db: &tenant_access::db::TenantDatabase, session: &tenant_access::TenantSession) -> Result<(), tenant_access::Error> {
+/// let token = db.auth_token(session).await?;
+/// assert_eq!(format!("{token:?}"), "DbToken(<redacted>)");
+/// # Ok(()) }
+/// ```
+pub struct DbToken(AuthToken);
+
+impl DbToken {
+    /// The token itself, to be used as the login password.
+    pub fn expose(&self) -> &str {
+        self.0.as_str()
+    }
+}
+
+impl std::fmt::Debug for DbToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DbToken(<redacted>)")
+    }
+}
+
 /// The CA bundle could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum TlsSetupError {
@@ -202,12 +229,12 @@ impl TenantDatabase {
 
     /// An RDS IAM auth token for the session tenant's DB user, signed with the
     /// session's credentials at the session config's time.
-    pub async fn auth_token(&self, session: &TenantSession) -> Result<AuthToken, Error> {
+    pub async fn auth_token(&self, session: &TenantSession) -> Result<DbToken, Error> {
         self.token_for(&self.db_user(session.tenant())?, session)
             .await
     }
 
-    async fn token_for(&self, user: &str, session: &TenantSession) -> Result<AuthToken, Error> {
+    async fn token_for(&self, user: &str, session: &TenantSession) -> Result<DbToken, Error> {
         let config = TokenConfig::builder()
             .hostname(&self.host)
             .port(u64::from(self.port))
@@ -221,6 +248,7 @@ impl TenantDatabase {
         AuthTokenGenerator::new(config)
             .auth_token(session.sdk_config())
             .await
+            .map(DbToken)
             .map_err(|e| Error::Upstream {
                 service: "db",
                 detail: format!("signing the auth token failed: {e}"),
@@ -266,7 +294,7 @@ impl TenantDatabase {
             .port(self.port)
             .dbname(&self.database)
             .user(&user)
-            .password(token.as_str())
+            .password(token.expose())
             .ssl_mode(tokio_postgres::config::SslMode::Require)
             .connect_timeout(self.connect_timeout)
             .keepalives(true)
@@ -555,7 +583,7 @@ mod tests {
         let ours = db.auth_token(&session).await.unwrap();
         let botocore = include_str!("../tests/fixtures/botocore-auth-token.txt").trim();
 
-        let (our_base, our_query) = parts(ours.as_str());
+        let (our_base, our_query) = parts(ours.expose());
         let (boto_base, boto_query) = parts(botocore);
         assert_eq!(our_base, boto_base, "host, port and path");
         assert_eq!(

@@ -303,12 +303,25 @@ impl ListPosition {
 pub const MAX_S3_KEY_LEN: usize = 1024;
 
 /// A presigned GET URL and when it stops working.
-#[derive(Debug, Clone)]
+///
+/// The URL is a bearer credential (it carries the session's access key,
+/// session token and signature), so `Debug` shows it only up to its query.
+#[derive(Clone)]
 pub struct PresignedGet {
     /// The URL; it carries the tenant session's credentials and limits.
     pub url: String,
     /// When it expires: never after the session's credentials do.
     pub expires_at: SystemTime,
+}
+
+impl fmt::Debug for PresignedGet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let without_query = self.url.split('?').next().unwrap_or_default();
+        f.debug_struct("PresignedGet")
+            .field("url", &format_args!("{without_query}?<redacted>"))
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
 }
 
 impl fmt::Debug for ObjectKey {
