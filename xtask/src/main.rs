@@ -494,22 +494,11 @@ fn tenant(stack: &Stack, args: &[String]) -> Result<()> {
     if args.first().map(String::as_str) != Some("add") || ids.is_empty() {
         return Err(USAGE.to_owned());
     }
+    // The functions' rule, for the reference design's names (the tenant
+    // role assumeRole-<id> and the DB user <id>_dbuser).
+    let max = tenant_id::max_len(&tenant_id::DEFAULT_TEMPLATES);
     for id in &ids {
-        // The same rule as tenant_access::TenantId.
-        let valid = !id.is_empty()
-            && id.len() <= 63
-            && id
-                .bytes()
-                .next()
-                .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-            && id
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
-        if !valid || id.len() + "_dbuser".len() > 63 {
-            return Err(format!(
-                "`{id}` is not a tenant id: 1 to 56 characters of a-z, 0-9, '_' and '-', starting with a letter or digit (its DB user, <id>_dbuser, must fit Postgres' 63 bytes)"
-            ));
-        }
+        tenant_id::check(id, max).map_err(|e| format!("`{id}` is not a tenant id: {e}"))?;
     }
     if local {
         stack.up()?;

@@ -163,6 +163,11 @@ impl TenantTemplate {
         Ok(TenantTemplate(template.to_owned()))
     }
 
+    /// The template as configured, with `{tenant}` in it.
+    pub fn pattern(&self) -> &str {
+        &self.0
+    }
+
     /// The template with the tenant filled in.
     pub fn render(&self, tenant: &TenantId) -> String {
         self.0.replace("{tenant}", tenant.as_str())
@@ -179,17 +184,39 @@ pub trait FromLookup: Sized {
     fn check(&self, _access: &AccessConfig) -> Result<(), ConfigError> {
         Ok(())
     }
+
+    /// The longest tenant id whose names built from these settings fit
+    /// their limits.
+    fn max_tenant_len(&self) -> usize {
+        tenant_id::ABSOLUTE_MAX_LEN
+    }
 }
 
 impl FromLookup for S3Config {
     fn from_lookup(env: impl Lookup) -> Result<Self, ConfigError> {
         S3Config::from_lookup(env)
     }
+
+    /// `<prefix>/<key>` must fit S3's 1024-byte keys with the longest key.
+    fn max_tenant_len(&self) -> usize {
+        tenant_id::max_len(&[tenant_id::Template {
+            pattern: self.prefix_template.pattern(),
+            limit: crate::s3::MAX_S3_KEY_LEN - 1 - crate::s3::MAX_KEY_LEN,
+        }])
+    }
 }
 
 impl FromLookup for DbConfig {
     fn from_lookup(env: impl Lookup) -> Result<Self, ConfigError> {
         DbConfig::from_lookup(env)
+    }
+
+    /// The DB user must fit Postgres' 63-byte identifiers.
+    fn max_tenant_len(&self) -> usize {
+        tenant_id::max_len(&[tenant_id::Template {
+            pattern: self.user_template.pattern(),
+            limit: tenant_id::POSTGRES_NAME_MAX,
+        }])
     }
 
     fn check(&self, access: &AccessConfig) -> Result<(), ConfigError> {
@@ -243,9 +270,10 @@ impl<S: FromLookup> FunctionConfig<S> {
     /// Read from any [`Lookup`].
     pub fn from_lookup(env: &impl Lookup) -> Result<Self, ConfigError> {
         let get = |name: &str| env.get(name);
-        let access = AccessConfig::from_lookup(get)?;
+        let mut access = AccessConfig::from_lookup(get)?;
         let service = S::from_lookup(get)?;
         service.check(&access)?;
+        access.max_tenant_len = access.max_tenant_len.min(service.max_tenant_len());
         Ok(FunctionConfig { access, service })
     }
 }
@@ -366,6 +394,12 @@ pub struct AccessConfig {
     /// A request's budget when the invocation carries no deadline
     /// (`REQUEST_TIMEOUT_MS`).
     pub request_timeout: Duration,
+    /// The longest tenant id served: every name built from it (the tenant
+    /// role's name within IAM's 64 characters; with [`FunctionConfig`], the
+    /// DB user within Postgres' 63 bytes and the S3 prefix within S3's key
+    /// length) must fit. Derived from the templates at cold start; a longer
+    /// claim is refused (403 `invalid_tenant`) before any AWS call.
+    pub max_tenant_len: usize,
 }
 
 impl AccessConfig {
@@ -445,7 +479,19 @@ impl AccessConfig {
         )?);
         let request_timeout =
             Duration::from_millis(bounded(&env, "REQUEST_TIMEOUT_MS", 10_000, 100..=900_000)?);
+        let max_tenant_len = match &role {
+            // The role name is what follows the last '/' of the ARN.
+            TenantRole::PerTenant(template) => tenant_id::max_len(&[tenant_id::Template {
+                pattern: template.pattern().rsplit('/').next().unwrap_or_default(),
+                limit: tenant_id::IAM_ROLE_NAME_MAX,
+            }]),
+            TenantRole::Shared(_) => tenant_id::max_len(&[tenant_id::Template {
+                pattern: "{tenant}",
+                limit: tenant_id::TAG_VALUE_MAX,
+            }]),
+        };
         Ok(AccessConfig {
+            max_tenant_len,
             deadline_margin,
             request_timeout,
             tenant_claim,
@@ -660,6 +706,44 @@ mod tests {
         );
         assert_eq!(c.tenant_claim, "custom:tenant_id");
         assert_eq!(c.session_duration, Duration::from_secs(900));
+        // assumeRole-<id> within IAM's 64 characters.
+        assert_eq!(c.max_tenant_len, 53);
+    }
+
+    #[test]
+    fn the_longest_tenant_id_fits_every_derived_name() {
+        let base = [
+            ("AWS_ACCOUNT_ID", "123456789012"),
+            ("TENANT_BUCKET", "b-1"),
+            ("DB_HOST", "h"),
+            ("DB_NAME", "d"),
+            ("DB_CA_BUNDLE", "/ca.pem"),
+        ];
+        let with = |extra: &[(&'static str, &'static str)]| {
+            let mut vars = base.to_vec();
+            vars.extend_from_slice(extra);
+            vars
+        };
+        let db = FunctionConfig::<DbConfig>::from_lookup(&env(&with(&[]))).unwrap();
+        assert_eq!(db.access.max_tenant_len, 53, "the role name binds first");
+        let db = FunctionConfig::<DbConfig>::from_lookup(&env(&with(&[
+            (
+                "TENANT_ROLE_ARN_TEMPLATE",
+                "arn:aws:iam::{account}:role/tenant/{tenant}",
+            ),
+            ("DB_USER_TEMPLATE", "{tenant}_database_login_role"),
+        ])))
+        .unwrap();
+        assert_eq!(db.access.max_tenant_len, 63 - 20, "then the DB user");
+        let shared = FunctionConfig::<S3Config>::from_lookup(&env(&with(&[
+            ("TENANT_ISOLATION", "session-tags"),
+            (
+                "TENANT_SHARED_ROLE_ARN",
+                "arn:aws:iam::{account}:role/shared",
+            ),
+        ])))
+        .unwrap();
+        assert_eq!(shared.access.max_tenant_len, 63, "only the alphabet rule");
     }
 
     #[test]

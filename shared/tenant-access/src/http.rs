@@ -34,16 +34,18 @@ use crate::{Caller, Error};
 #[derive(Debug, Clone)]
 pub struct Envelope {
     claim: String,
+    max_tenant_len: usize,
     margin: Duration,
     fallback: Duration,
 }
 
 impl Envelope {
-    /// The envelope `config` describes: `TENANT_CLAIM`,
-    /// `REQUEST_DEADLINE_MARGIN_MS` and `REQUEST_TIMEOUT_MS`.
+    /// The envelope `config` describes: `TENANT_CLAIM`, the longest tenant
+    /// id, `REQUEST_DEADLINE_MARGIN_MS` and `REQUEST_TIMEOUT_MS`.
     pub fn new(config: &AccessConfig) -> Self {
         Envelope {
             claim: config.tenant_claim.clone(),
+            max_tenant_len: config.max_tenant_len,
             margin: config.deadline_margin,
             fallback: config.request_timeout,
         }
@@ -87,7 +89,15 @@ impl Envelope {
         Fut: Future<Output = Result<Response<Body>, Error>>,
     {
         let deadline = self.deadline(request);
-        let caller = match Caller::from_request(request, &self.claim) {
+        let caller = Caller::from_request(request, &self.claim).and_then(|caller| {
+            if caller.tenant.as_str().len() > self.max_tenant_len {
+                // Its role or DB user could not exist: refused before any call.
+                Err(Error::InvalidTenant)
+            } else {
+                Ok(caller)
+            }
+        });
+        let caller = match caller {
             Ok(caller) => caller,
             Err(err) => {
                 err.log();
@@ -254,5 +264,87 @@ pub mod cursor {
         let invalid = || Error::BadRequest("`cursor` is not a cursor this API issued".to_owned());
         let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid())?;
         String::from_utf8(bytes).map_err(|_| invalid())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request_for(tenant: &str) -> Request {
+        let event = serde_json::json!({
+            "version": "2.0", "routeKey": "GET /tenant", "rawPath": "/tenant", "rawQueryString": "",
+            "headers": {}, "isBase64Encoded": false,
+            "requestContext": {
+                "accountId": "123456789012", "apiId": "api", "domainName": "example.com",
+                "domainPrefix": "api", "requestId": "req-1", "routeKey": "GET /tenant",
+                "stage": "$default", "time": "", "timeEpoch": 0,
+                "http": {"method": "GET", "path": "/tenant", "protocol": "HTTP/1.1",
+                         "sourceIp": "127.0.0.1", "userAgent": "unit"},
+                "authorizer": {"jwt": {"claims": {"custom:tenant_id": tenant}, "scopes": null}}
+            }
+        });
+        lambda_http::request::from_str(&event.to_string()).unwrap()
+    }
+
+    /// A tenant id longer than its names allow is refused with 403 before
+    /// the handler (and so any AWS call) runs; one at the limit is served.
+    #[tokio::test]
+    async fn ids_longer_than_their_names_allow_are_refused_first() {
+        let config = AccessConfig::from_lookup(|name: &str| {
+            (name == "AWS_ACCOUNT_ID").then(|| "123456789012".to_owned())
+        })
+        .unwrap();
+        let envelope = Envelope::new(&config);
+        let too_long = "a".repeat(config.max_tenant_len + 1);
+        let response = envelope
+            .serve(&request_for(&too_long), |_| async {
+                unreachable!("no handler for an id whose role cannot exist")
+            })
+            .await;
+        assert_eq!(response.status().as_u16(), 403);
+        let at_limit = "a".repeat(config.max_tenant_len);
+        let response = envelope
+            .serve(&request_for(&at_limit), |caller| async move {
+                assert_eq!(caller.tenant.as_str().len(), 53);
+                Ok(Response::new(Body::Empty))
+            })
+            .await;
+        assert_eq!(response.status().as_u16(), 200);
+    }
+
+    /// A request still running at its deadline is answered 504 then, with
+    /// Retry-After, not when it would have finished.
+    #[tokio::test]
+    async fn a_request_past_its_deadline_is_answered_504_in_time() {
+        use lambda_http::RequestExt;
+        let config = AccessConfig::from_lookup(|name: &str| match name {
+            "AWS_ACCOUNT_ID" => Some("123456789012".to_owned()),
+            "REQUEST_DEADLINE_MARGIN_MS" => Some("100".to_owned()),
+            _ => None,
+        })
+        .unwrap();
+        let mut context = lambda_http::Context::default();
+        let deadline = SystemTime::now() + Duration::from_millis(400);
+        context.deadline = deadline
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
+        let request = request_for("tenant1").with_lambda_context(context);
+        let started = std::time::Instant::now();
+        let response = Envelope::new(&config)
+            .serve(&request, |_| async {
+                tokio::time::sleep(Duration::from_secs(30)).await;
+                Ok(Response::new(Body::Empty))
+            })
+            .await;
+        let took = started.elapsed();
+        assert_eq!(response.status().as_u16(), 504);
+        assert_eq!(response.headers()["retry-after"], "1");
+        assert!(took < Duration::from_millis(400), "answered after {took:?}");
+        assert!(
+            took >= Duration::from_millis(250),
+            "answered early, after {took:?}"
+        );
     }
 }

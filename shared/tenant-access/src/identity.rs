@@ -14,17 +14,16 @@ use serde_json::Value;
 
 use crate::Error;
 
-/// The longest tenant identifier accepted.
-///
-/// 63 keeps `<tenant>_dbuser` inside Postgres' 63-byte role names only for
-/// short ids, so the DB user template is checked again at start-up; 63 is
-/// also the longest DNS label, a common bound for identifiers in URLs.
-pub const MAX_TENANT_ID_LEN: usize = 63;
+/// The longest tenant identifier the alphabet rule accepts. The functions
+/// accept only ids whose derived names fit too (see
+/// [`AccessConfig::max_tenant_len`](crate::config::AccessConfig::max_tenant_len)).
+pub const MAX_TENANT_ID_LEN: usize = tenant_id::ABSOLUTE_MAX_LEN;
 
 /// A validated tenant identifier.
 ///
 /// Only lowercase ASCII letters, digits, `_` and `-`, 1 to 63 characters,
-/// starting with a letter or digit. Such a value is safe as an S3 key segment,
+/// starting with a letter or digit (the `tenant-id` crate's rule, which the
+/// onboarding tooling uses too). Such a value is safe as an S3 key segment,
 /// in an IAM role name, as a session-tag value and in a Postgres role name.
 ///
 /// # Example
@@ -40,12 +39,7 @@ pub const MAX_TENANT_ID_LEN: usize = 63;
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TenantId(String);
 
-/// Why a string is not a [`TenantId`].
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "a tenant id is 1 to 63 characters of a-z, 0-9, '_' and '-', starting with a letter or digit"
-)]
-pub struct InvalidTenantId;
+pub use tenant_id::InvalidTenantId;
 
 impl TenantId {
     /// The identifier as a string slice.
@@ -58,18 +52,8 @@ impl std::str::FromStr for TenantId {
     type Err = InvalidTenantId;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let valid_char =
-            |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-';
-        let valid_first = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
-        let ok = !s.is_empty()
-            && s.len() <= MAX_TENANT_ID_LEN
-            && s.chars().all(valid_char)
-            && s.chars().next().is_some_and(valid_first);
-        if ok {
-            Ok(TenantId(s.to_owned()))
-        } else {
-            Err(InvalidTenantId)
-        }
+        tenant_id::check(s, MAX_TENANT_ID_LEN)?;
+        Ok(TenantId(s.to_owned()))
     }
 }
 
