@@ -10,9 +10,10 @@ use std::time::{Duration, SystemTime};
 use aws_smithy_async::time::{SharedTimeSource, TimeSource};
 use local_front::{HttpFault, HttpFront, HttpRule, Service};
 use tenant_access::config::{FunctionConfig, S3Config};
-use tenant_access::credentials::{FAILURE_MEMORY, MIN_REMAINING, REFRESH_BUFFER};
+use tenant_access::credentials::{FAILURE_MEMORY, MIN_REMAINING, REFRESH_AHEAD, REFRESH_BUFFER};
 use tenant_access::{Caller, Error, TenantSessions};
 use test_support::Stack;
+use tokio::time::timeout;
 
 /// The system clock plus an offset the test moves forward.
 #[derive(Debug, Default, Clone)]
@@ -160,4 +161,58 @@ async fn a_refused_shared_role_is_the_deployments_fault() {
     front.inject(HttpRule::new(HttpFault::AccessDenied).service(Service::Sts));
     let err = sessions.session(&caller("fault014")).await.unwrap_err();
     assert_eq!((err.status().as_u16(), err.code()), (500, "misconfigured"));
+}
+
+/// In the window before the refresh point, a request starts a refresh in
+/// the background and goes on with the current session: with STS taking 1 s
+/// to answer, the request is answered at once, a second one starts no second
+/// refresh, and the new session replaces the old one when STS answers.
+#[tokio::test]
+async fn sessions_are_replaced_ahead_of_expiry_while_requests_go_on() {
+    let stack = Stack::load();
+    let clock = Clock::default();
+    let (front, sessions) = sessions(&stack, &[], clock.clone()).await;
+    let me = caller("fault015");
+    let first = sessions.session(&me).await.expect("a session");
+    let expiry = first.credentials().expiry().unwrap();
+    let left = expiry.duration_since(clock.now()).unwrap();
+    // Still fresh, and just inside every session's refresh-ahead window
+    // (which opens between REFRESH_AHEAD/2 and REFRESH_AHEAD before the
+    // refresh point), leaving the refreshed session fresh by this clock too.
+    clock.advance(left - REFRESH_BUFFER - REFRESH_AHEAD / 2 + Duration::from_secs(1));
+    front.inject(
+        HttpRule::new(HttpFault::Delay { ms: 1000 })
+            .service(Service::Sts)
+            .times(1),
+    );
+    let during = timeout(Duration::from_millis(500), sessions.session(&me))
+        .await
+        .expect("the request does not wait for STS")
+        .unwrap();
+    assert!(
+        Arc::ptr_eq(&first, &during),
+        "the current session serves it"
+    );
+    let again = timeout(Duration::from_millis(500), sessions.session(&me))
+        .await
+        .expect("nor does the next")
+        .unwrap();
+    assert!(Arc::ptr_eq(&first, &again));
+    // STS answers the refresh after 1 s; then it replaces the session. (Read
+    // once: moto dates expirations by the real clock, so by the test's clock
+    // the new session is in its own refresh window and the next request
+    // would start the next refresh.)
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let replaced = sessions.session(&me).await.unwrap();
+    assert!(
+        !Arc::ptr_eq(&first, &replaced),
+        "the background refresh replaced the session"
+    );
+    assert!(replaced.credentials().expiry().unwrap() > expiry);
+    assert_eq!(
+        sessions.assume_role_calls(),
+        2,
+        "one refresh, in the background, for every request in the window"
+    );
+    assert_eq!(front.injected(), 1);
 }

@@ -22,6 +22,15 @@
 //! - a session whose credentials a service refused
 //!   ([`TenantSession::invalidate`]) is never served again.
 //!
+//! Off the request path, a session is replaced ahead of expiry: the first
+//! request that finds it within [`REFRESH_AHEAD`] (jittered per session) of
+//! the refresh point starts an `AssumeRole` in the background and goes on
+//! with the current session; at most [`MAX_BACKGROUND_REFRESHES`] run at
+//! once. A tenant with steady traffic never waits on STS after its first
+//! request. (In Lambda a background task runs while an invocation is in
+//! flight; one frozen between invocations finishes, or fails and is tried
+//! again, on the next.)
+//!
 //! Why not the SDK identity cache: it belongs to one client's runtime, while
 //! one tenant session feeds both an S3 client and the RDS auth-token
 //! generator. A session here is an immutable value (credentials plus an
@@ -55,11 +64,23 @@ pub const MIN_REMAINING: Duration = Duration::from_secs(60);
 /// tenant in that window get the same answer without calling STS.
 pub const FAILURE_MEMORY: Duration = Duration::from_secs(1);
 
+/// How long before [`REFRESH_BUFFER`] a session is replaced in the
+/// background, at the most: each session starts between half of this and
+/// all of it before, spread by its access key, so sessions assumed together
+/// are not refreshed together.
+pub const REFRESH_AHEAD: Duration = Duration::from_secs(300);
+
+/// Refreshes ahead of expiry running at once, per cache: STS sees a bounded
+/// trickle, never a burst.
+pub const MAX_BACKGROUND_REFRESHES: usize = 4;
+
 /// One tenant's cache entry: its session and its last `AssumeRole` failure.
 #[derive(Default)]
 struct SlotState {
     session: Option<Arc<TenantSession>>,
     failure: Option<(SystemTime, Error)>,
+    /// A refresh ahead of expiry is running for this slot.
+    refreshing: bool,
 }
 
 impl SlotState {
@@ -111,23 +132,31 @@ pub struct SessionRequest {
 /// # Ok(()) }
 /// ```
 pub struct TenantSessions {
-    sts: aws_sdk_sts::Client,
-    base: SdkConfig,
+    sts: Arc<Sts>,
     role: TenantRole,
-    isolation: Isolation,
     tag_key: String,
     scope: Option<SessionScope>,
-    duration: Duration,
     slots: Mutex<LruCache<SessionRequest, Slot>>,
-    assume_role_calls: AtomicU64,
+    /// Permits for refreshes ahead of expiry running at once.
+    refreshes: Arc<tokio::sync::Semaphore>,
+}
+
+/// What makes `AssumeRole` calls: shared with refreshes running in the
+/// background.
+struct Sts {
+    client: aws_sdk_sts::Client,
+    base: SdkConfig,
+    isolation: Isolation,
+    duration: Duration,
+    calls: AtomicU64,
 }
 
 impl std::fmt::Debug for TenantSessions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TenantSessions")
             .field("role", &self.role)
-            .field("isolation", &self.isolation)
-            .field("duration", &self.duration)
+            .field("isolation", &self.sts.isolation)
+            .field("duration", &self.sts.duration)
             .finish_non_exhaustive()
     }
 }
@@ -137,15 +166,18 @@ impl TenantSessions {
     /// role's) credentials.
     pub fn new(sdk: &SdkConfig, config: &AccessConfig) -> Self {
         TenantSessions {
-            sts: aws_sdk_sts::Client::new(sdk),
-            base: sdk.clone(),
+            sts: Arc::new(Sts {
+                client: aws_sdk_sts::Client::new(sdk),
+                base: sdk.clone(),
+                isolation: config.isolation,
+                duration: config.session_duration,
+                calls: AtomicU64::new(0),
+            }),
             role: config.role.clone(),
-            isolation: config.isolation,
             tag_key: config.tag_key.clone(),
             scope: None,
-            duration: config.session_duration,
             slots: Mutex::new(LruCache::new(config.tenant_cache_capacity)),
-            assume_role_calls: AtomicU64::new(0),
+            refreshes: Arc::new(tokio::sync::Semaphore::new(MAX_BACKGROUND_REFRESHES)),
         }
     }
 
@@ -164,15 +196,16 @@ impl TenantSessions {
     /// The AssumeRole request for `tenant` under the configured strategy.
     pub fn request_for(&self, tenant: &TenantId) -> Result<SessionRequest, Error> {
         let tag = self
+            .sts
             .isolation
             .tags()
             .then(|| (self.tag_key.clone(), tenant.as_str().to_owned()));
-        let policy = if self.isolation.policy() {
+        let policy = if self.sts.isolation.policy() {
             let scope = self.scope.as_ref().ok_or_else(|| Error::Misconfigured {
                 detail: "TENANT_ISOLATION asks for a session policy but this function set no scope"
                     .to_owned(),
             })?;
-            let region = self.base.region().map_or("us-east-1", |r| r.as_ref());
+            let region = self.sts.base.region().map_or("us-east-1", |r| r.as_ref());
             Some(scope.policy(tenant, partition(region))?)
         } else {
             None
@@ -187,7 +220,7 @@ impl TenantSessions {
 
     /// How many `AssumeRole` calls this cache has made.
     pub fn assume_role_calls(&self) -> u64 {
-        self.assume_role_calls.load(Ordering::Relaxed)
+        self.sts.calls.load(Ordering::Relaxed)
     }
 
     /// The caller's tenant session: the cached one while it is fresh, else a
@@ -201,21 +234,22 @@ impl TenantSessions {
         };
         let mut state = slot.lock().await;
         let now = self.now();
-        if let Some(session) = state.session.as_ref().filter(|s| s.is_fresh_at(now)) {
-            return Ok(session.clone());
+        if let Some(session) = state.session.clone().filter(|s| s.is_fresh_at(now)) {
+            if session.refresh_ahead_at(now) && !state.refreshing {
+                self.refresh_ahead(&slot, &mut state, caller, request);
+            }
+            return Ok(session);
         }
         if let Some((until, failure)) = &state.failure
             && now < *until
         {
             return state.fallback(now, failure).ok_or_else(|| failure.clone());
         }
-        match self.assume(caller, &request).await {
+        match self.sts.assume(caller, &request).await {
             Ok(session) => {
                 let session = Arc::new(session);
-                *state = SlotState {
-                    session: Some(session.clone()),
-                    failure: None,
-                };
+                state.session = Some(session.clone());
+                state.failure = None;
                 Ok(session)
             }
             Err(err) => {
@@ -239,16 +273,54 @@ impl TenantSessions {
     }
 
     fn now(&self) -> SystemTime {
-        now(&self.base)
+        now(&self.sts.base)
     }
 
+    /// Start replacing the slot's session in the background, unless the
+    /// refreshes already running use every permit (the next request in the
+    /// window tries again). The request that noticed goes on with the
+    /// current session, which is fresh for [`REFRESH_BUFFER`] more.
+    fn refresh_ahead(
+        &self,
+        slot: &Slot,
+        state: &mut SlotState,
+        caller: &Caller,
+        request: SessionRequest,
+    ) {
+        let Ok(permit) = self.refreshes.clone().try_acquire_owned() else {
+            return;
+        };
+        state.refreshing = true;
+        let (slot, sts, caller) = (slot.clone(), self.sts.clone(), caller.clone());
+        tokio::spawn(async move {
+            let result = sts.assume(&caller, &request).await;
+            drop(permit);
+            let mut state = slot.lock().await;
+            state.refreshing = false;
+            match result {
+                Ok(session) => {
+                    state.session = Some(Arc::new(session));
+                    state.failure = None;
+                }
+                Err(err) => {
+                    tracing::warn!(
+                        error.code = err.code(),
+                        "refreshing a tenant session ahead of expiry failed; the next request will try again"
+                    );
+                }
+            }
+        });
+    }
+}
+
+impl Sts {
     async fn assume(
         &self,
         caller: &Caller,
         request: &SessionRequest,
     ) -> Result<TenantSession, Error> {
         let session_name = session_name(&caller.tenant, &caller.request_id);
-        self.assume_role_calls.fetch_add(1, Ordering::Relaxed);
+        self.calls.fetch_add(1, Ordering::Relaxed);
         tracing::info!(role_session_name = %session_name, isolation = ?self.isolation, "assuming tenant role");
         let tags = request.tag.as_ref().map(|(key, value)| {
             vec![
@@ -260,7 +332,7 @@ impl TenantSessions {
             ]
         });
         let output = self
-            .sts
+            .client
             .assume_role()
             .role_arn(&request.role_arn)
             .role_session_name(&session_name)
@@ -394,6 +466,24 @@ impl TenantSession {
         self.is_valid_for(now, REFRESH_BUFFER)
     }
 
+    /// Whether `now` is in this session's window for a refresh ahead of
+    /// expiry: within [`REFRESH_BUFFER`] plus its share of
+    /// [`REFRESH_AHEAD`] of its expiry.
+    fn refresh_ahead_at(&self, now: SystemTime) -> bool {
+        let Some(expiry) = self.credentials.expiry() else {
+            return false;
+        };
+        // Jitter from the access key: half of REFRESH_AHEAD, plus up to half.
+        let spread = self
+            .credentials
+            .access_key_id()
+            .bytes()
+            .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)))
+            % 1000;
+        let ahead = REFRESH_AHEAD / 2 + REFRESH_AHEAD / 2 * spread / 1000;
+        now + REFRESH_BUFFER + ahead >= expiry
+    }
+
     /// Not invalidated, and valid for at least `remaining` after `now`.
     fn is_valid_for(&self, now: SystemTime, remaining: Duration) -> bool {
         !self.is_invalidated()
@@ -468,5 +558,36 @@ mod tests {
         assert!(session.is_fresh_at(now + Duration::from_secs(599)));
         assert!(!session.is_fresh_at(now + Duration::from_secs(600)));
         assert!(!session.is_fresh_at(now + Duration::from_secs(901)));
+    }
+
+    /// The refresh-ahead window opens between REFRESH_AHEAD/2 and
+    /// REFRESH_AHEAD before the refresh point, spread by access key.
+    #[test]
+    fn the_refresh_ahead_window_is_jittered_within_its_bounds() {
+        let base = SdkConfig::builder().build();
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let expiry = now + Duration::from_secs(3600);
+        let point = expiry - REFRESH_BUFFER;
+        let mut opens = std::collections::BTreeSet::new();
+        for i in 0..50 {
+            let creds = Credentials::new(
+                format!("ASIAKEY{i:04}"),
+                "s",
+                Some("t".into()),
+                Some(expiry),
+                "t",
+            );
+            let session = TenantSession::new(tenant("tenant1"), creds, &base);
+            assert!(!session.refresh_ahead_at(point - REFRESH_AHEAD - Duration::from_secs(1)));
+            assert!(session.refresh_ahead_at(point - REFRESH_AHEAD / 2));
+            let open = (0..=REFRESH_AHEAD.as_secs())
+                .find(|s| session.refresh_ahead_at(point - REFRESH_AHEAD + Duration::from_secs(*s)))
+                .unwrap();
+            opens.insert(open);
+        }
+        assert!(
+            opens.len() > 10,
+            "sessions open their windows at different times: {opens:?}"
+        );
     }
 }
