@@ -87,10 +87,7 @@ impl SlotState {
     /// The current session if it may still be served after a failed
     /// refresh: not invalidated, with at least [`MIN_REMAINING`] left.
     fn fallback(&self, now: SystemTime, failure: &Error) -> Option<Arc<TenantSession>> {
-        let transient = matches!(
-            failure,
-            Error::Throttled { .. } | Error::Unavailable { .. } | Error::DeadlineExceeded
-        );
+        let transient = matches!(failure, Error::Throttled { .. } | Error::Unavailable { .. });
         self.session
             .as_ref()
             .filter(|s| transient && s.is_valid_for(now, MIN_REMAINING))
