@@ -1,16 +1,11 @@
 //! `cargo xtask`: the local stack and the test run.
 //!
-//! ```text
-//! cargo xtask up      start PostgreSQL (TLS) and moto (IAM enforced), seeded
-//! cargo xtask dev     up, then serve both functions with `cargo lambda watch`
-//! cargo xtask test    fmt + clippy, up, every test of the workspace, down
-//! cargo xtask bench   up, seed benchmark tenants, run the benchmarks (see bench/)
-//! cargo xtask env     print the functions' environment for the running stack
-//! cargo xtask down    stop what `up` started
-//! ```
+//! `cargo xtask --help` lists the commands (`cli::COMMANDS`); `cargo xtask
+//! <command> --help` shows one's arguments.
 
 mod ca_bundle;
 mod call;
+mod cli;
 mod fixtures;
 mod http_bench;
 mod moto;
@@ -482,36 +477,25 @@ fn bench(stack: &Stack, args: &[String]) -> Result<()> {
 /// that onboards a tenant's database login (db/tenant.sql for its DB user),
 /// or with `--local` apply it, and create the tenant's role and objects, on
 /// the running local stack. The IAM side on AWS is tenant-template.yaml.
-fn tenant(stack: &Stack, args: &[String]) -> Result<()> {
-    const USAGE: &str = "usage: cargo xtask tenant add <tenant id>... [--local]";
-    let local = args.iter().any(|a| a == "--local");
-    let ids: Vec<String> = args
-        .iter()
-        .skip(1)
-        .filter(|a| *a != "--local")
-        .cloned()
-        .collect();
-    if args.first().map(String::as_str) != Some("add") || ids.is_empty() {
-        return Err(USAGE.to_owned());
-    }
+fn tenant(stack: &Stack, ids: &[String], local: bool) -> Result<()> {
     // The functions' rule, for the reference design's names (the tenant
     // role assumeRole-<id> and the DB user <id>_dbuser).
     let max = tenant_id::max_len(&tenant_id::DEFAULT_TEMPLATES);
-    for id in &ids {
+    for id in ids {
         tenant_id::check(id, max).map_err(|e| format!("`{id}` is not a tenant id: {e}"))?;
     }
     if local {
         stack.up()?;
-        Moto::new(stack).add_tenants(&ids)?;
-        Postgres::ensure_installed(stack)?.add_tenants(&ids)?;
-        for id in &ids {
+        Moto::new(stack).add_tenants(ids)?;
+        Postgres::ensure_installed(stack)?.add_tenants(ids)?;
+        for id in ids {
             eprintln!(
                 "xtask: tenant {id} onboarded on the local stack (role assumeRole-{id}, prefix {id}_home/, DB user {id}_dbuser)"
             );
         }
         return Ok(());
     }
-    let [id] = ids.as_slice() else {
+    let [id] = ids else {
         return Err(
             "printing the onboarding script takes one tenant id (several only with --local)"
                 .to_owned(),
@@ -543,22 +527,33 @@ fn fault_tenants() -> Vec<String> {
 }
 
 fn main() -> ExitCode {
-    let command = std::env::args().nth(1).unwrap_or_default();
-    let result = Stack::new().and_then(|stack| match command.as_str() {
-        "up" => stack.up().map(|_| ()),
-        "down" => stack.down(),
-        "dev" => dev(&stack),
-        "test" => test(&stack),
-        "bench" => bench(&stack, &std::env::args().skip(2).collect::<Vec<_>>()),
-        "ca-bundle" => ca_bundle::run_command(&stack.root),
-        "templates" => check_templates(&stack),
-        "tenant" => tenant(&stack, &std::env::args().skip(2).collect::<Vec<_>>()),
-        "call" => call::run(&std::env::args().skip(2).collect::<Vec<_>>()),
-        "fixtures" => fixtures::run(&stack.root, std::env::args().any(|a| a == "--check")),
-        "env" => fs::read_to_string(stack.functions_env_file())
+    // The whole command line is parsed first: help and mistakes cost nothing.
+    let cmd = match cli::parse(std::env::args_os().skip(1)) {
+        Ok(cli::Cmd::Help(topic)) => {
+            print!("{}", cli::help(topic));
+            return ExitCode::SUCCESS;
+        }
+        Ok(cmd) => cmd,
+        Err(e) => {
+            eprintln!("xtask: error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = Stack::new().and_then(|stack| match cmd {
+        cli::Cmd::Help(_) => Ok(()),
+        cli::Cmd::Up => stack.up().map(|_| ()),
+        cli::Cmd::Down => stack.down(),
+        cli::Cmd::Dev => dev(&stack),
+        cli::Cmd::Test => test(&stack),
+        cli::Cmd::Bench(args) => bench(&stack, &args),
+        cli::Cmd::CaBundle => ca_bundle::run_command(&stack.root),
+        cli::Cmd::Templates => check_templates(&stack),
+        cli::Cmd::Tenant { ids, local } => tenant(&stack, &ids, local),
+        cli::Cmd::Call(args) => call::run(&args),
+        cli::Cmd::Fixtures { check } => fixtures::run(&stack.root, check),
+        cli::Cmd::Env => fs::read_to_string(stack.functions_env_file())
             .map(|text| print!("{text}"))
             .map_err(|_| "the stack is not up: run `cargo xtask up`".to_owned()),
-        _ => Err("usage: cargo xtask <up|dev|call|tenant|test|templates|bench|fixtures|ca-bundle|env|down>".to_owned()),
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,

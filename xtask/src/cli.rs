@@ -1,0 +1,288 @@
+//! The command line: parsed whole before anything runs, so `--help` and a
+//! mistyped argument have no side effects.
+
+use std::ffi::OsString;
+
+use lexopt::prelude::*;
+
+/// What the command line asks for.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Cmd {
+    /// Print the command list, or one command's usage.
+    Help(Option<&'static Command>),
+    Up,
+    Dev,
+    Call(Vec<String>),
+    Tenant {
+        ids: Vec<String>,
+        local: bool,
+    },
+    Test,
+    Templates,
+    Bench(Vec<String>),
+    Fixtures {
+        check: bool,
+    },
+    CaBundle,
+    Env,
+    Down,
+}
+
+/// One subcommand: its name, its arguments and what it does.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Command {
+    pub name: &'static str,
+    pub args: &'static str,
+    pub about: &'static str,
+}
+
+pub const COMMANDS: &[Command] = &[
+    Command {
+        name: "up",
+        args: "",
+        about: "start PostgreSQL (TLS only), moto (IAM enforced) and the token verifier, seeded",
+    },
+    Command {
+        name: "dev",
+        args: "",
+        about: "up, then serve both functions with `cargo lambda watch` on 127.0.0.1:9000",
+    },
+    Command {
+        name: "call",
+        args: "[--tenant ID | --no-auth] [-H 'name: value']... [-d JSON] METHOD PATH",
+        about: "call a function through the watcher as a tenant, as API Gateway would",
+    },
+    Command {
+        name: "tenant",
+        args: "add ID... [--local]",
+        about: "print the psql script that onboards a tenant, or onboard tenants on the local stack",
+    },
+    Command {
+        name: "test",
+        args: "",
+        about: "fmt, fixtures, template checks, clippy, then every test against the local stack",
+    },
+    Command {
+        name: "templates",
+        args: "",
+        about: "the template checks alone: sam validate --lint, cfn-lint, checkov",
+    },
+    Command {
+        name: "bench",
+        args: "[--requests N] [--requests-over-bound N] [--tenants N,N] [--cold-runs N] [--out FILE] [--no-http]",
+        about: "benchmarks against the local stack; prints a table, writes target/bench/results.json",
+    },
+    Command {
+        name: "fixtures",
+        args: "[--check]",
+        about: "regenerate events/ (with --check, fail if it has drifted)",
+    },
+    Command {
+        name: "ca-bundle",
+        args: "",
+        about: "regenerate ca/rds-ca-bundle.pem from the pinned npm package",
+    },
+    Command {
+        name: "env",
+        args: "",
+        about: "print the functions' environment for the running stack",
+    },
+    Command {
+        name: "down",
+        args: "",
+        about: "stop everything `up` started",
+    },
+];
+
+/// The bench runner's options that take a value; `--no-http` is the xtask's.
+const BENCH_VALUES: [&str; 5] = [
+    "requests",
+    "requests-over-bound",
+    "tenants",
+    "cold-runs",
+    "out",
+];
+
+/// The help text: every command with a line, or one command's usage.
+pub fn help(topic: Option<&Command>) -> String {
+    match topic {
+        Some(c) => format!("usage: cargo xtask {} {}\n\n{}\n", c.name, c.args, c.about),
+        None => {
+            let mut text = String::from("usage: cargo xtask <command> [args]\n\ncommands:\n");
+            for c in COMMANDS {
+                text.push_str(&format!("  {:<10} {}\n", c.name, c.about));
+            }
+            text.push_str("\n`cargo xtask <command> --help` shows a command's arguments.\n");
+            text
+        }
+    }
+}
+
+fn command(name: &str) -> Option<&'static Command> {
+    COMMANDS.iter().find(|c| c.name == name)
+}
+
+fn text(value: OsString) -> Result<String, String> {
+    value
+        .into_string()
+        .map_err(|v| format!("`{}` is not valid UTF-8", v.to_string_lossy()))
+}
+
+/// Parse the arguments after `cargo xtask`.
+pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Cmd, String> {
+    let mut parser =
+        lexopt::Parser::from_iter(std::iter::once(OsString::from("xtask")).chain(args));
+    let name = match parser.next().map_err(|e| e.to_string())? {
+        None | Some(Short('h') | Long("help")) => return Ok(Cmd::Help(None)),
+        Some(Value(v)) if v == "help" => return Ok(Cmd::Help(None)),
+        Some(Value(v)) => text(v)?,
+        Some(other) => {
+            return Err(format!(
+                "{} before the command\n\n{}",
+                other.unexpected(),
+                help(None)
+            ));
+        }
+    };
+    let cmd =
+        command(&name).ok_or_else(|| format!("unknown command `{name}`\n\n{}", help(None)))?;
+    let unexpected = |arg: lexopt::Arg<'_>| format!("{}\n\n{}", arg.unexpected(), help(Some(cmd)));
+    let mut rest = Vec::new();
+    let (mut check, mut local) = (false, false);
+    while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
+        match (cmd.name, arg) {
+            (_, Short('h') | Long("help")) => return Ok(Cmd::Help(Some(cmd))),
+            ("fixtures", Long("check")) => check = true,
+            ("tenant", Long("local")) => local = true,
+            ("tenant", Value(v)) => rest.push(text(v)?),
+            ("bench", Long("no-http")) => rest.push("--no-http".to_owned()),
+            ("bench", Long(flag)) if BENCH_VALUES.contains(&flag) => {
+                let flag = format!("--{flag}");
+                rest.push(flag);
+                rest.push(text(parser.value().map_err(|e| e.to_string())?)?);
+            }
+            // call parses its own arguments (and refuses unknown ones).
+            ("call", Value(v)) => rest.push(text(v)?),
+            ("call", Short(c)) => rest.push(format!("-{c}")),
+            ("call", Long(flag)) => rest.push(format!("--{flag}")),
+            (_, other) => return Err(unexpected(other)),
+        }
+    }
+    Ok(match cmd.name {
+        "up" => Cmd::Up,
+        "dev" => Cmd::Dev,
+        "call" => Cmd::Call(rest),
+        "tenant" => match rest.split_first() {
+            Some((add, ids)) if add == "add" && !ids.is_empty() => Cmd::Tenant {
+                ids: ids.to_vec(),
+                local,
+            },
+            _ => return Err(format!("say what to do\n\n{}", help(Some(cmd)))),
+        },
+        "test" => Cmd::Test,
+        "templates" => Cmd::Templates,
+        "bench" => Cmd::Bench(rest),
+        "fixtures" => Cmd::Fixtures { check },
+        "ca-bundle" => Cmd::CaBundle,
+        "env" => Cmd::Env,
+        _ => Cmd::Down,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_str(args: &[&str]) -> Result<Cmd, String> {
+        parse(args.iter().map(OsString::from))
+    }
+
+    #[test]
+    fn help_and_mistakes_are_answered_before_anything_runs() {
+        for args in [&[][..], &["--help"], &["-h"], &["help"]] {
+            assert_eq!(parse_str(args), Ok(Cmd::Help(None)), "{args:?}");
+        }
+        for name in ["test", "bench", "fixtures", "tenant", "call", "up"] {
+            assert_eq!(
+                parse_str(&[name, "--help"]),
+                Ok(Cmd::Help(command(name))),
+                "{name}"
+            );
+        }
+        assert!(
+            parse_str(&["tset"])
+                .unwrap_err()
+                .contains("unknown command `tset`")
+        );
+        assert!(
+            parse_str(&["fixtures", "--chek"])
+                .unwrap_err()
+                .contains("--chek")
+        );
+        assert!(parse_str(&["up", "now"]).is_err());
+        assert!(parse_str(&["test", "--release"]).is_err());
+        assert!(parse_str(&["bench", "--bogus"]).is_err());
+        assert!(
+            parse_str(&["bench", "--requests"]).is_err(),
+            "a flag without its value"
+        );
+        assert!(parse_str(&["tenant"]).is_err());
+        assert!(parse_str(&["tenant", "remove", "acme"]).is_err());
+    }
+
+    #[test]
+    fn commands_and_their_arguments() {
+        assert_eq!(
+            parse_str(&["fixtures", "--check"]),
+            Ok(Cmd::Fixtures { check: true })
+        );
+        assert_eq!(
+            parse_str(&["tenant", "add", "a", "b", "--local"]),
+            Ok(Cmd::Tenant {
+                ids: vec!["a".into(), "b".into()],
+                local: true
+            })
+        );
+        assert_eq!(
+            parse_str(&[
+                "bench",
+                "--requests",
+                "100",
+                "--no-http",
+                "--tenants=10,200"
+            ]),
+            Ok(Cmd::Bench(
+                ["--requests", "100", "--no-http", "--tenants", "10,200"]
+                    .map(String::from)
+                    .to_vec()
+            ))
+        );
+        assert_eq!(
+            parse_str(&[
+                "call",
+                "--tenant",
+                "tenant1",
+                "-H",
+                "Range: bytes=0-1",
+                "GET",
+                "/files/x"
+            ]),
+            Ok(Cmd::Call(
+                [
+                    "--tenant",
+                    "tenant1",
+                    "-H",
+                    "Range: bytes=0-1",
+                    "GET",
+                    "/files/x"
+                ]
+                .map(String::from)
+                .to_vec()
+            ))
+        );
+        let listed = help(None);
+        for c in COMMANDS {
+            assert!(listed.contains(c.name), "{} is listed", c.name);
+        }
+    }
+}
