@@ -222,7 +222,7 @@ fn a_tenant_role_reaches_only_its_own_prefix_and_db_user() {
 }
 
 #[test]
-fn functions_are_arm64_rust_traced_and_log_with_retention() {
+fn functions_are_arm64_rust_traced_and_log_json_with_retention() {
     let template = load("template.yaml");
     let globals = &template["Globals"]["Function"];
     assert_eq!(globals["Runtime"].as_str(), Some("provided.al2023"));
@@ -246,6 +246,13 @@ fn functions_are_arm64_rust_traced_and_log_with_retention() {
         };
         assert_eq!(group.value.as_str(), Some(logs));
         assert!(!resource(&template, logs)["Properties"]["RetentionInDays"].is_null());
+        let logging = &f["Properties"]["LoggingConfig"];
+        assert_eq!(
+            logging["LogFormat"].as_str(),
+            Some("JSON"),
+            "{function} logs JSON lines, as it writes them"
+        );
+        assert!(logging["ApplicationLogLevel"].is_string());
     }
 }
 

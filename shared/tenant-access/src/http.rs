@@ -104,7 +104,14 @@ impl Envelope {
                 return err.to_response();
             }
         };
-        let span = tracing::info_span!("request", tenant = %caller.tenant, request_id = %caller.request_id);
+        let lambda = request.lambda_context_ref();
+        let span = tracing::info_span!(
+            "request",
+            tenant = %caller.tenant,
+            request_id = %caller.request_id,
+            lambda_request_id = lambda.map_or("", |c| c.request_id.as_str()),
+            trace_id = lambda.and_then(|c| c.xray_trace_id.as_deref()).unwrap_or(""),
+        );
         async move {
             let result = tokio::time::timeout_at(deadline, handle(caller))
                 .await
