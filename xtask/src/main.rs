@@ -276,8 +276,8 @@ fn test(stack: &Stack) -> Result<()> {
 }
 
 /// The offline template checks: `sam validate --lint`, cfn-lint on both
-/// templates, and checkov with exactly the skips listed (with reasons) in
-/// checkov-skips.txt. Tool versions are pinned in
+/// templates, openapi-spec-validator on openapi.yaml, and checkov with
+/// exactly the skips listed (with reasons) in checkov-skips.txt. Tool versions are pinned in
 /// xtask/stack/requirements-templates.txt, in a venv of their own.
 fn check_templates(stack: &Stack) -> Result<()> {
     let venv = stack.venv_named(
@@ -296,6 +296,8 @@ fn check_templates(stack: &Stack) -> Result<()> {
     run_visible(bin("sam").args(["validate", "--lint", "--template", "template.yaml"]))?;
     eprintln!("xtask: cfn-lint template.yaml tenant-template.yaml");
     run_visible(bin("cfn-lint").args(["template.yaml", "tenant-template.yaml"]))?;
+    eprintln!("xtask: openapi-spec-validator openapi.yaml");
+    run_visible(bin("openapi-spec-validator").arg("openapi.yaml"))?;
 
     let skips_file = stack.root.join("checkov-skips.txt");
     let text =
