@@ -73,16 +73,7 @@ async fn the_table_holds_both_tenants_behind_rls() {
 #[tokio::test]
 async fn rls_refuses_cross_tenant_reads_and_writes_on_the_tenant_connection() {
     let stack = Stack::load();
-    let config = Config::from_lookup(&stack.lookup()).unwrap();
-    let sdk = stack.sdk_config().await;
-    let sessions = tenant_access::TenantSessions::new(&sdk, &config.access);
-    let db = tenant_access::db::TenantDatabase::new(&config.service).unwrap();
-    let caller = tenant_access::Caller {
-        tenant: "tenant1".parse().unwrap(),
-        request_id: "rls-test".into(),
-    };
-    let session = sessions.session(&caller).await.unwrap();
-    let conn = db.connection(&session).await.unwrap();
+    let conn = stack.tenant_login("tenant1").await;
 
     let who: String = conn
         .query_one("SELECT current_user::text", &[])
@@ -129,15 +120,7 @@ async fn rls_refuses_cross_tenant_reads_and_writes_on_the_tenant_connection() {
 #[tokio::test]
 async fn tenant_logins_hold_only_the_privileges_the_routes_need() {
     let stack = Stack::load();
-    let config = Config::from_lookup(&stack.lookup()).unwrap();
-    let sessions = tenant_access::TenantSessions::new(&stack.sdk_config().await, &config.access);
-    let db = tenant_access::db::TenantDatabase::new(&config.service).unwrap();
-    let caller = tenant_access::Caller {
-        tenant: "tenant1".parse().unwrap(),
-        request_id: "grants-test".into(),
-    };
-    let session = sessions.session(&caller).await.unwrap();
-    let conn = db.connection(&session).await.unwrap();
+    let conn = stack.tenant_login("tenant1").await;
     for allowed in [
         "SELECT tier FROM tenant_metadata",
         "SELECT id FROM records",

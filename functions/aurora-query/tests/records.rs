@@ -200,15 +200,7 @@ async fn pages_walk_every_record_once_in_creation_order() {
 #[tokio::test]
 async fn postgres_refuses_records_for_another_tenant() {
     let stack = Stack::load();
-    let config = Config::from_lookup(&stack.lookup()).unwrap();
-    let sessions = tenant_access::TenantSessions::new(&stack.sdk_config().await, &config.access);
-    let db = tenant_access::db::TenantDatabase::new(&config.service).unwrap();
-    let caller = tenant_access::Caller {
-        tenant: "tenant1".parse().unwrap(),
-        request_id: "records-rls-test".into(),
-    };
-    let session = sessions.session(&caller).await.unwrap();
-    let conn = db.connection(&session).await.unwrap();
+    let conn = stack.tenant_login("tenant1").await;
 
     let forged = conn
         .execute(

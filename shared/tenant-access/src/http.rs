@@ -274,24 +274,31 @@ pub mod cursor {
     }
 }
 
+/// An HTTP API v2 request whose JWT authorizer verified `tenant`, for this
+/// crate's unit tests.
+#[cfg(test)]
+pub(crate) fn test_request(tenant: &str, request_id: &str) -> Request {
+    let event = serde_json::json!({
+        "version": "2.0", "routeKey": "GET /tenant", "rawPath": "/tenant", "rawQueryString": "",
+        "headers": {}, "isBase64Encoded": false,
+        "requestContext": {
+            "accountId": "123456789012", "apiId": "api", "domainName": "example.com",
+            "domainPrefix": "api", "requestId": request_id, "routeKey": "GET /tenant",
+            "stage": "$default", "time": "", "timeEpoch": 0,
+            "http": {"method": "GET", "path": "/tenant", "protocol": "HTTP/1.1",
+                     "sourceIp": "127.0.0.1", "userAgent": "unit"},
+            "authorizer": {"jwt": {"claims": {"custom:tenant_id": tenant}, "scopes": null}}
+        }
+    });
+    lambda_http::request::from_str(&event.to_string()).expect("a valid test event")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn request_for(tenant: &str) -> Request {
-        let event = serde_json::json!({
-            "version": "2.0", "routeKey": "GET /tenant", "rawPath": "/tenant", "rawQueryString": "",
-            "headers": {}, "isBase64Encoded": false,
-            "requestContext": {
-                "accountId": "123456789012", "apiId": "api", "domainName": "example.com",
-                "domainPrefix": "api", "requestId": "req-1", "routeKey": "GET /tenant",
-                "stage": "$default", "time": "", "timeEpoch": 0,
-                "http": {"method": "GET", "path": "/tenant", "protocol": "HTTP/1.1",
-                         "sourceIp": "127.0.0.1", "userAgent": "unit"},
-                "authorizer": {"jwt": {"claims": {"custom:tenant_id": tenant}, "scopes": null}}
-            }
-        });
-        lambda_http::request::from_str(&event.to_string()).unwrap()
+        test_request(tenant, "req-1")
     }
 
     /// A tenant id longer than its names allow is refused with 403 before

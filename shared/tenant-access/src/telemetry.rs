@@ -164,24 +164,10 @@ mod tests {
         use lambda_http::RequestExt;
         let out = Captured::default();
         let sub = subscriber(&env(&[]), out.clone());
-        let event = serde_json::json!({
-            "version": "2.0", "routeKey": "GET /tenant", "rawPath": "/tenant", "rawQueryString": "",
-            "headers": {}, "isBase64Encoded": false,
-            "requestContext": {
-                "accountId": "123456789012", "apiId": "api", "domainName": "example.com",
-                "domainPrefix": "api", "requestId": "gw-req-1", "routeKey": "GET /tenant",
-                "stage": "$default", "time": "", "timeEpoch": 0,
-                "http": {"method": "GET", "path": "/tenant", "protocol": "HTTP/1.1",
-                         "sourceIp": "127.0.0.1", "userAgent": "unit"},
-                "authorizer": {"jwt": {"claims": {"custom:tenant_id": "tenant1"}, "scopes": null}}
-            }
-        });
         let mut context = lambda_http::Context::default();
         context.request_id = "lambda-req-1".to_owned();
         context.xray_trace_id = Some("Root=1-abc;Parent=def;Sampled=1".to_owned());
-        let request = lambda_http::request::from_str(&event.to_string())
-            .unwrap()
-            .with_lambda_context(context);
+        let request = crate::http::test_request("tenant1", "gw-req-1").with_lambda_context(context);
         let config = crate::config::AccessConfig::from_lookup(|name: &str| {
             (name == "AWS_ACCOUNT_ID").then(|| "123456789012".to_owned())
         })

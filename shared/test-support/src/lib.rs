@@ -186,6 +186,22 @@ impl Stack {
         Ok(client)
     }
 
+    /// `tenant`'s own DB login, opened as aurora-query opens it: its STS
+    /// session, an IAM auth token for its DB user, verified TLS.
+    pub async fn tenant_login(&self, tenant: &str) -> tenant_access::db::TenantConnection {
+        use tenant_access::config::{DbConfig, FunctionConfig};
+        let config =
+            FunctionConfig::<DbConfig>::from_lookup(&self.lookup()).expect("the stack's config");
+        let sessions = tenant_access::TenantSessions::new(&self.sdk_config().await, &config.access);
+        let db = tenant_access::db::TenantDatabase::new(&config.service).expect("the stack's CA");
+        let caller = tenant_access::Caller {
+            tenant: tenant.parse().expect("a tenant id"),
+            request_id: "tenant-login".into(),
+        };
+        let session = sessions.session(&caller).await.expect("a tenant session");
+        db.connection(&session).await.expect("the tenant's login")
+    }
+
     /// An admin connection over verified TLS, to look behind RLS.
     pub async fn admin_db(&self) -> tokio_postgres::Client {
         self.connect(
