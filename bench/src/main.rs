@@ -63,11 +63,12 @@ impl App {
         let sdk = stack.sdk_config().await;
         match function {
             Function::S3Fetch => {
-                let config = s3_fetch::Config::from_lookup(&stack.lookup()).expect("config");
+                let config = s3_fetch::Config::from_lookup(&quiet(stack).lookup()).expect("config");
                 App::S3(s3_fetch::App::new(&config, &sdk))
             }
             Function::AuroraQuery => {
-                let config = aurora_query::Config::from_lookup(&stack.lookup()).expect("config");
+                let config =
+                    aurora_query::Config::from_lookup(&quiet(stack).lookup()).expect("config");
                 App::Db(aurora_query::App::new(&config, &sdk).expect("CA bundle"))
             }
         }
@@ -96,6 +97,12 @@ impl App {
 
 /// The default `TENANT_CACHE_CAPACITY`.
 const BOUND: usize = 100;
+
+/// The stack's environment without the per-request metrics lines: the
+/// in-process handlers would print one per request over the table.
+fn quiet(stack: &Stack) -> Stack {
+    stack.with(&[("METRICS_NAMESPACE", "none")])
+}
 
 fn tenant(i: usize) -> String {
     format!("bench{:03}", i + 1)

@@ -106,7 +106,7 @@ impl App {
             });
         }
         Ok(App {
-            envelope: Envelope::new(&config.access),
+            envelope: Envelope::new(&config.access).with_metrics(&config.access, "aurora-query"),
             sessions,
             db: TenantDatabase::new(&config.service)?,
         })
@@ -282,7 +282,11 @@ pub async fn function_handler(
     let request = &request;
     Ok(app
         .envelope
-        .serve(request, |caller| app.route(request, caller))
+        .serve_measured(
+            request,
+            || app.sessions.counts() + app.db.counts(),
+            |caller| app.route(request, caller),
+        )
         .await)
 }
 

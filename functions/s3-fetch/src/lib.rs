@@ -52,7 +52,7 @@ impl App {
     /// Clients for `config`; `sdk` carries the execution role's credentials.
     pub fn new(config: &Config, sdk: &SdkConfig) -> Self {
         App {
-            envelope: Envelope::new(&config.access),
+            envelope: Envelope::new(&config.access).with_metrics(&config.access, "s3-fetch"),
             sessions: TenantSessions::new(sdk, &config.access).with_scope(SessionScope::S3 {
                 bucket: config.service.bucket.clone(),
                 prefix_template: config.service.prefix_template.clone(),
@@ -207,7 +207,11 @@ pub async fn function_handler(
     let request = &request;
     Ok(app
         .envelope
-        .serve(request, |caller| app.route(request, caller))
+        .serve_measured(
+            request,
+            || app.sessions.counts(),
+            |caller| app.route(request, caller),
+        )
         .await)
 }
 

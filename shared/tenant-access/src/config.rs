@@ -16,6 +16,7 @@
 //! | `TENANT_CACHE_CAPACITY` | tenants whose sessions are kept warm | `100` |
 //! | `REQUEST_DEADLINE_MARGIN_MS` | how long before the Lambda deadline a request is answered 504 | `500` |
 //! | `REQUEST_TIMEOUT_MS` | a request's budget when there is no Lambda deadline (tests, emulators) | `10000` |
+//! | `METRICS_NAMESPACE` | CloudWatch namespace of the per-request EMF lines; `none` turns them off | `TenantAccess` |
 //! | `TENANT_BUCKET` | the shared bucket (s3-fetch) | required |
 //! | `TENANT_S3_PREFIX_TEMPLATE` | a tenant's home prefix; `{tenant}` | `{tenant}_home` |
 //! | `S3_FORCE_PATH_STYLE` | path-style addressing (`true`/`false`) | `false` |
@@ -400,6 +401,9 @@ pub struct AccessConfig {
     /// length) must fit. Derived from the templates at cold start; a longer
     /// claim is refused (403 `invalid_tenant`) before any AWS call.
     pub max_tenant_len: usize,
+    /// Namespace of the per-request EMF metric lines (`METRICS_NAMESPACE`);
+    /// `None` when set to `none`.
+    pub metrics_namespace: Option<String>,
 }
 
 impl AccessConfig {
@@ -490,7 +494,26 @@ impl AccessConfig {
                 limit: tenant_id::TAG_VALUE_MAX,
             }]),
         };
+        let metrics_namespace = match optional(&env, "METRICS_NAMESPACE").as_deref() {
+            None => Some("TenantAccess".to_owned()),
+            Some("none") => None,
+            Some(ns) => {
+                let valid = ns.len() <= 255
+                    && !ns.starts_with(':')
+                    && ns
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || " ._-/#:".contains(c));
+                if !valid {
+                    return Err(err(
+                        "METRICS_NAMESPACE",
+                        format!("`{ns}` is not a CloudWatch namespace (or `none`)"),
+                    ));
+                }
+                Some(ns.to_owned())
+            }
+        };
         Ok(AccessConfig {
+            metrics_namespace,
             max_tenant_len,
             deadline_margin,
             request_timeout,
@@ -793,6 +816,13 @@ mod tests {
                     ("REQUEST_TIMEOUT_MS", "-1"),
                 ],
                 "REQUEST_TIMEOUT_MS",
+            ),
+            (
+                vec![
+                    ("AWS_ACCOUNT_ID", "123456789012"),
+                    ("METRICS_NAMESPACE", "bad{namespace}"),
+                ],
+                "METRICS_NAMESPACE",
             ),
         ];
         for (vars, variable) in cases {

@@ -136,6 +136,9 @@ pub struct TenantSessions {
     slots: Mutex<LruCache<SessionRequest, Slot>>,
     /// Permits for refreshes ahead of expiry running at once.
     refreshes: Arc<tokio::sync::Semaphore>,
+    hits: AtomicU64,
+    misses: AtomicU64,
+    evictions: AtomicU64,
 }
 
 /// What makes `AssumeRole` calls: shared with refreshes running in the
@@ -175,6 +178,9 @@ impl TenantSessions {
             scope: None,
             slots: Mutex::new(LruCache::new(config.tenant_cache_capacity)),
             refreshes: Arc::new(tokio::sync::Semaphore::new(MAX_BACKGROUND_REFRESHES)),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+            evictions: AtomicU64::new(0),
         }
     }
 
@@ -220,6 +226,17 @@ impl TenantSessions {
         self.sts.calls.load(Ordering::Relaxed)
     }
 
+    /// This cache's totals since cold start, for metrics.
+    pub fn counts(&self) -> crate::metrics::Counts {
+        crate::metrics::Counts {
+            assume_role_calls: self.assume_role_calls(),
+            session_hits: self.hits.load(Ordering::Relaxed),
+            session_misses: self.misses.load(Ordering::Relaxed),
+            session_evictions: self.evictions.load(Ordering::Relaxed),
+            ..Default::default()
+        }
+    }
+
     /// The caller's tenant session: the cached one while it is fresh, else a
     /// new `AssumeRole` whose session name carries the tenant and request id.
     /// See the module docs for what happens when STS fails.
@@ -227,16 +244,21 @@ impl TenantSessions {
         let request = self.request_for(&caller.tenant)?;
         let slot = {
             let mut slots = self.slots.lock().expect("session cache lock poisoned");
+            if slots.len() == slots.cap().get() && !slots.contains(&request) {
+                self.evictions.fetch_add(1, Ordering::Relaxed);
+            }
             slots.get_or_insert(request.clone(), Slot::default).clone()
         };
         let mut state = slot.lock().await;
         let now = self.now();
         if let Some(session) = state.session.clone().filter(|s| s.is_fresh_at(now)) {
+            self.hits.fetch_add(1, Ordering::Relaxed);
             if session.refresh_ahead_at(now) && !state.refreshing {
                 self.refresh_ahead(&slot, &mut state, caller, request);
             }
             return Ok(session);
         }
+        self.misses.fetch_add(1, Ordering::Relaxed);
         if let Some((until, failure)) = &state.failure
             && now < *until
         {

@@ -167,6 +167,7 @@ pub struct TenantDatabase {
     slots: Mutex<LruCache<TenantId, Slot>>,
     connects: AtomicU64,
     tokens: AtomicU64,
+    reuses: AtomicU64,
 }
 
 impl std::fmt::Debug for TenantDatabase {
@@ -199,6 +200,7 @@ impl TenantDatabase {
             slots: Mutex::new(LruCache::new(capacity)),
             connects: AtomicU64::new(0),
             tokens: AtomicU64::new(0),
+            reuses: AtomicU64::new(0),
         }
     }
 
@@ -225,6 +227,16 @@ impl TenantDatabase {
     /// How many auth tokens have been generated.
     pub fn tokens_generated(&self) -> u64 {
         self.tokens.load(Ordering::Relaxed)
+    }
+
+    /// This pool's totals since cold start, for metrics.
+    pub fn counts(&self) -> crate::metrics::Counts {
+        crate::metrics::Counts {
+            db_connects: self.connections_opened(),
+            db_tokens: self.tokens_generated(),
+            db_reuses: self.reuses.load(Ordering::Relaxed),
+            ..Default::default()
+        }
     }
 
     /// An RDS IAM auth token for the session tenant's DB user, signed with the
@@ -268,7 +280,9 @@ impl TenantDatabase {
         let reusable = guard.as_ref().is_some_and(|open| {
             !open.busy && !open.client.is_closed() && open.opened.elapsed() < self.max_age
         });
-        if !reusable {
+        if reusable {
+            self.reuses.fetch_add(1, Ordering::Relaxed);
+        } else {
             // Drop the old connection (if any) before logging in again.
             guard.take();
             let client = self.connect(session).await?;

@@ -35,6 +35,7 @@ use crate::{Caller, Error};
 pub struct Envelope {
     claim: String,
     max_tenant_len: usize,
+    metrics: Option<(String, &'static str)>,
     margin: Duration,
     fallback: Duration,
 }
@@ -46,9 +47,74 @@ impl Envelope {
         Envelope {
             claim: config.tenant_claim.clone(),
             max_tenant_len: config.max_tenant_len,
+            metrics: None,
             margin: config.deadline_margin,
             fallback: config.request_timeout,
         }
+    }
+
+    /// Emit one EMF metrics line per request served by
+    /// [`serve_measured`](Self::serve_measured), for `function`, unless
+    /// `METRICS_NAMESPACE` is `none`.
+    pub fn with_metrics(mut self, config: &AccessConfig, function: &'static str) -> Self {
+        self.metrics = config
+            .metrics_namespace
+            .clone()
+            .map(|namespace| (namespace, function));
+        self
+    }
+
+    /// [`serve`](Self::serve), then one EMF line ([`crate::metrics`]) with
+    /// the answer's status, the latency, and what `counts` (the caches'
+    /// totals) moved by while serving it.
+    pub async fn serve_measured<F, Fut>(
+        &self,
+        request: &Request,
+        counts: impl Fn() -> crate::metrics::Counts,
+        handle: F,
+    ) -> Response<Body>
+    where
+        F: FnOnce(Caller) -> Fut,
+        Fut: Future<Output = Result<Response<Body>, Error>>,
+    {
+        let (response, line) = self.serve_and_measure(request, counts, handle).await;
+        if let Some(line) = line {
+            use std::io::Write;
+            let _ = writeln!(std::io::stdout().lock(), "{line}");
+        }
+        response
+    }
+
+    /// The answer and its EMF line (none when metrics are off).
+    async fn serve_and_measure<F, Fut>(
+        &self,
+        request: &Request,
+        counts: impl Fn() -> crate::metrics::Counts,
+        handle: F,
+    ) -> (Response<Body>, Option<String>)
+    where
+        F: FnOnce(Caller) -> Fut,
+        Fut: Future<Output = Result<Response<Body>, Error>>,
+    {
+        let before = counts();
+        let started = std::time::Instant::now();
+        let response = self.serve(request, handle).await;
+        let line = self.metrics.as_ref().map(|(namespace, function)| {
+            let caller = Caller::from_request(request, &self.claim).ok();
+            crate::metrics::line(
+                namespace,
+                SystemTime::now(),
+                &crate::metrics::Measured {
+                    function,
+                    tenant: caller.as_ref().map(|c| c.tenant.as_str()),
+                    request_id: caller.as_ref().map(|c| c.request_id.as_str()),
+                    status: response.status().as_u16(),
+                    latency: started.elapsed(),
+                    counts: counts() - before,
+                },
+            )
+        });
+        (response, line)
     }
 
     /// The claim holding the tenant id.
@@ -360,5 +426,52 @@ mod tests {
             took >= Duration::from_millis(250),
             "answered early, after {took:?}"
         );
+    }
+
+    /// serve_measured's line carries the function, the status class, the
+    /// tenant as a property, and what the caches did during the request.
+    #[tokio::test]
+    async fn a_measured_request_emits_its_metrics_line() {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        let config = AccessConfig::from_lookup(|name: &str| {
+            (name == "AWS_ACCOUNT_ID").then(|| "123456789012".to_owned())
+        })
+        .unwrap();
+        let envelope = Envelope::new(&config).with_metrics(&config, "s3-fetch");
+        let calls = AtomicU64::new(5);
+        let counts = || crate::metrics::Counts {
+            assume_role_calls: calls.load(Ordering::SeqCst),
+            ..Default::default()
+        };
+        let (response, line) = envelope
+            .serve_and_measure(&request_for("tenant1"), counts, |_| async {
+                calls.fetch_add(1, Ordering::SeqCst); // the request assumed a role
+                Err(Error::NotFound)
+            })
+            .await;
+        assert_eq!(response.status().as_u16(), 404);
+        let line: serde_json::Value = serde_json::from_str(&line.expect("a line")).unwrap();
+        assert_eq!(line["Function"], "s3-fetch");
+        assert_eq!(line["StatusClass"], "4xx");
+        assert_eq!(line["tenant"], "tenant1");
+        assert_eq!(line["AssumeRoleCalls"], 1, "the delta, not the total");
+        assert_eq!(
+            line["_aws"]["CloudWatchMetrics"][0]["Namespace"],
+            "TenantAccess"
+        );
+
+        let off = AccessConfig::from_lookup(|name: &str| match name {
+            "AWS_ACCOUNT_ID" => Some("123456789012".to_owned()),
+            "METRICS_NAMESPACE" => Some("none".to_owned()),
+            _ => None,
+        })
+        .unwrap();
+        let (_, line) = Envelope::new(&off)
+            .with_metrics(&off, "s3-fetch")
+            .serve_and_measure(&request_for("tenant1"), counts, |_| async {
+                Err(Error::NotFound)
+            })
+            .await;
+        assert!(line.is_none(), "METRICS_NAMESPACE=none turns them off");
     }
 }

@@ -26,6 +26,7 @@ pub mod db;
 mod error;
 pub mod http;
 pub mod identity;
+pub mod metrics;
 pub mod s3;
 pub mod session_policy;
 pub mod telemetry;

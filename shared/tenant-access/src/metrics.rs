@@ -1,0 +1,233 @@
+//! Per-request metrics as CloudWatch Embedded Metric Format (EMF) lines.
+//!
+//! After each request the function writes one JSON line to stdout that
+//! CloudWatch Logs turns into metrics in `METRICS_NAMESPACE` (default
+//! `TenantAccess`; `none` turns them off), under the dimension sets
+//! `[Function]` and `[Function, StatusClass]`:
+//!
+//! | metric | unit | what |
+//! |---|---|---|
+//! | `Requests` | Count | 1 per request |
+//! | `Latency` | Milliseconds | from the envelope's start to the answer |
+//! | `AssumeRoleCalls` | Count | STS calls the request caused (background refreshes included) |
+//! | `SessionCacheHits`, `SessionCacheMisses`, `SessionCacheEvictions` | Count | the tenant-session cache |
+//! | `DbConnects`, `DbTokens`, `DbConnectionReuses` | Count | aurora-query's connections |
+//!
+//! The tenant is a property of the line (searchable in Logs Insights), not a
+//! dimension: a dimension per tenant would be a metric per tenant.
+//! Counts are the difference of the caches' totals before and after the
+//! request, exact while the environment serves one invocation at a time
+//! (Lambda's model).
+
+use std::ops::{Add, Sub};
+use std::time::{Duration, SystemTime};
+
+use serde_json::{Map, Value, json};
+
+/// Totals of what the caches did since cold start.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// `AssumeRole` calls.
+    pub assume_role_calls: u64,
+    /// Requests served a cached session.
+    pub session_hits: u64,
+    /// Requests that had to get a session (or a remembered failure).
+    pub session_misses: u64,
+    /// Tenants dropped from the full session cache.
+    pub session_evictions: u64,
+    /// DB logins.
+    pub db_connects: u64,
+    /// RDS auth tokens signed.
+    pub db_tokens: u64,
+    /// Requests served on an open connection.
+    pub db_reuses: u64,
+}
+
+macro_rules! fieldwise {
+    ($trait:ident, $method:ident, $op:ident) => {
+        impl $trait for Counts {
+            type Output = Counts;
+            fn $method(self, other: Counts) -> Counts {
+                Counts {
+                    assume_role_calls: self.assume_role_calls.$op(other.assume_role_calls),
+                    session_hits: self.session_hits.$op(other.session_hits),
+                    session_misses: self.session_misses.$op(other.session_misses),
+                    session_evictions: self.session_evictions.$op(other.session_evictions),
+                    db_connects: self.db_connects.$op(other.db_connects),
+                    db_tokens: self.db_tokens.$op(other.db_tokens),
+                    db_reuses: self.db_reuses.$op(other.db_reuses),
+                }
+            }
+        }
+    };
+}
+fieldwise!(Add, add, wrapping_add);
+fieldwise!(Sub, sub, saturating_sub);
+
+/// One request, as measured.
+#[derive(Debug, Clone)]
+pub struct Measured<'a> {
+    /// The function's name, a dimension.
+    pub function: &'a str,
+    /// The verified tenant, when there was one: a property.
+    pub tenant: Option<&'a str>,
+    /// API Gateway's request id: a property.
+    pub request_id: Option<&'a str>,
+    /// The answer's HTTP status.
+    pub status: u16,
+    /// How long it took.
+    pub latency: Duration,
+    /// What the caches did for it.
+    pub counts: Counts,
+}
+
+/// The EMF line for one request in `namespace`, timestamped `at`.
+///
+/// ```
+/// use std::time::{Duration, SystemTime};
+/// use tenant_access::metrics::{Counts, Measured, line};
+///
+/// let text = line("TenantAccess", SystemTime::UNIX_EPOCH, &Measured {
+///     function: "s3-fetch", tenant: Some("tenant1"), request_id: None,
+///     status: 200, latency: Duration::from_millis(12), counts: Counts::default(),
+/// });
+/// let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+/// assert_eq!(json["StatusClass"], "2xx");
+/// assert_eq!(json["Requests"], 1);
+/// ```
+pub fn line(namespace: &str, at: SystemTime, m: &Measured<'_>) -> String {
+    let c = &m.counts;
+    let metrics: [(&str, &str, Value); 9] = [
+        ("Requests", "Count", json!(1)),
+        (
+            "Latency",
+            "Milliseconds",
+            json!(m.latency.as_secs_f64() * 1000.0),
+        ),
+        ("AssumeRoleCalls", "Count", json!(c.assume_role_calls)),
+        ("SessionCacheHits", "Count", json!(c.session_hits)),
+        ("SessionCacheMisses", "Count", json!(c.session_misses)),
+        ("SessionCacheEvictions", "Count", json!(c.session_evictions)),
+        ("DbConnects", "Count", json!(c.db_connects)),
+        ("DbTokens", "Count", json!(c.db_tokens)),
+        ("DbConnectionReuses", "Count", json!(c.db_reuses)),
+    ];
+    let timestamp = at
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    let mut root = Map::new();
+    root.insert(
+        "_aws".to_owned(),
+        json!({
+            "Timestamp": timestamp,
+            "CloudWatchMetrics": [{
+                "Namespace": namespace,
+                "Dimensions": [["Function"], ["Function", "StatusClass"]],
+                "Metrics": metrics
+                    .iter()
+                    .map(|(name, unit, _)| json!({"Name": name, "Unit": unit}))
+                    .collect::<Vec<_>>(),
+            }],
+        }),
+    );
+    root.insert("Function".to_owned(), json!(m.function));
+    root.insert(
+        "StatusClass".to_owned(),
+        json!(format!("{}xx", m.status / 100)),
+    );
+    for (name, _, value) in metrics {
+        root.insert(name.to_owned(), value);
+    }
+    root.insert("status".to_owned(), json!(m.status));
+    if let Some(tenant) = m.tenant {
+        root.insert("tenant".to_owned(), json!(tenant));
+    }
+    if let Some(id) = m.request_id {
+        root.insert("requestId".to_owned(), json!(id));
+    }
+    Value::Object(root).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The line is valid EMF (the specification's rules checked one by
+    /// one), with the tenant a property and never a dimension.
+    #[test]
+    fn lines_follow_the_emf_specification() {
+        let counts = Counts {
+            assume_role_calls: 1,
+            session_misses: 1,
+            db_connects: 1,
+            db_tokens: 1,
+            ..Counts::default()
+        };
+        let text = line(
+            "TenantAccess",
+            SystemTime::UNIX_EPOCH + Duration::from_secs(1_767_323_045),
+            &Measured {
+                function: "aurora-query",
+                tenant: Some("tenant1"),
+                request_id: Some("req-1"),
+                status: 503,
+                latency: Duration::from_micros(12_500),
+                counts,
+            },
+        );
+        assert!(!text.contains('\n'), "one line");
+        let root: Value = serde_json::from_str(&text).unwrap();
+        let aws = &root["_aws"];
+        assert_eq!(aws["Timestamp"], 1_767_323_045_000u64, "milliseconds");
+        let directives = aws["CloudWatchMetrics"].as_array().unwrap();
+        assert_eq!(directives.len(), 1);
+        let directive = &directives[0];
+        let namespace = directive["Namespace"].as_str().unwrap();
+        assert!(!namespace.is_empty() && namespace.len() <= 255);
+        let sets = directive["Dimensions"].as_array().unwrap();
+        for set in sets {
+            let keys = set.as_array().unwrap();
+            assert!(!keys.is_empty() && keys.len() <= 30);
+            for key in keys {
+                let key = key.as_str().unwrap();
+                assert!(root[key].is_string(), "dimension {key} is a string member");
+                assert_ne!(key, "tenant", "no dimension per tenant");
+            }
+        }
+        let metrics = directive["Metrics"].as_array().unwrap();
+        assert!(!metrics.is_empty() && metrics.len() <= 100);
+        let units = ["Count", "Milliseconds"];
+        for metric in metrics {
+            let name = metric["Name"].as_str().unwrap();
+            assert!(units.contains(&metric["Unit"].as_str().unwrap()));
+            assert!(root[name].is_number(), "metric {name} has a number");
+        }
+        assert_eq!(root["StatusClass"], "5xx");
+        assert_eq!(root["Latency"], 12.5);
+        assert_eq!(root["AssumeRoleCalls"], 1);
+        assert_eq!(root["SessionCacheHits"], 0);
+        assert_eq!(root["tenant"], "tenant1");
+        assert_eq!(root["requestId"], "req-1");
+    }
+
+    #[test]
+    fn counts_subtract_per_field() {
+        let before = Counts {
+            assume_role_calls: 3,
+            db_reuses: 10,
+            ..Counts::default()
+        };
+        let after = Counts {
+            assume_role_calls: 4,
+            db_reuses: 12,
+            session_hits: 1,
+            ..Counts::default()
+        };
+        let delta = after - before;
+        assert_eq!(
+            (delta.assume_role_calls, delta.db_reuses, delta.session_hits),
+            (1, 2, 1)
+        );
+        assert_eq!(before + delta, after);
+    }
+}
