@@ -179,7 +179,10 @@ impl Envelope {
             trace_id = lambda.and_then(|c| c.xray_trace_id.as_deref()).unwrap_or(""),
         );
         async move {
-            let result = tokio::time::timeout_at(deadline, handle(caller))
+            // Boxed: the handler's future is deep (STS, S3, Postgres), and a
+            // caller's future holding it inline can exceed the compiler's
+            // query depth when its layout is computed. One allocation.
+            let result = tokio::time::timeout_at(deadline, Box::pin(handle(caller)))
                 .await
                 .unwrap_or(Err(Error::DeadlineExceeded));
             match result {
