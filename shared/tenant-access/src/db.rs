@@ -384,6 +384,21 @@ fn transient(code: &SqlState) -> bool {
         || code == "40P01"
 }
 
+/// What is left once the specific SQLSTATEs are handled: a transient one,
+/// or none (the connection failed or closed), is 503; any other 502.
+fn unexpected_or_unavailable(code: Option<&SqlState>, detail: String) -> Error {
+    match code {
+        Some(code) if !transient(code) => Error::Upstream {
+            service: "db",
+            detail,
+        },
+        _ => Error::Unavailable {
+            service: "db",
+            detail,
+        },
+    }
+}
+
 fn connect_error(e: tokio_postgres::Error) -> Error {
     let detail = e.to_string();
     match e.code() {
@@ -393,14 +408,7 @@ fn connect_error(e: tokio_postgres::Error) -> Error {
         {
             Error::AccessDenied { detail }
         }
-        Some(code) if !transient(code) => Error::Upstream {
-            service: "db",
-            detail,
-        },
-        _ => Error::Unavailable {
-            service: "db",
-            detail,
-        },
+        code => unexpected_or_unavailable(code, detail),
     }
 }
 
@@ -413,14 +421,7 @@ fn query_error(e: tokio_postgres::Error) -> Error {
         Some(code) if *code == SqlState::UNIQUE_VIOLATION => {
             Error::Conflict("the request conflicts with an existing row".to_owned())
         }
-        Some(code) if !transient(code) => Error::Upstream {
-            service: "db",
-            detail,
-        },
-        _ => Error::Unavailable {
-            service: "db",
-            detail,
-        },
+        code => unexpected_or_unavailable(code, detail),
     }
 }
 

@@ -19,7 +19,7 @@ use tokio::time::timeout;
 const STS_AUTH: &str = "AWS4-HMAC-SHA256 Credential=AKID/20260101/us-east-1/sts/aws4_request, SignedHeaders=host, Signature=0";
 const S3_AUTH: &str = "AWS4-HMAC-SHA256 Credential=AKID/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0";
 
-/// An upstream that answers every HTTP request `200 upstream` and counts.
+/// An upstream that answers every HTTP request `200 upstream`.
 async fn upstream() -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -45,6 +45,23 @@ async fn upstream() -> SocketAddr {
 
 fn client() -> Client<HttpConnector, Full<Bytes>> {
     Client::builder(TokioExecutor::new()).build(HttpConnector::new())
+}
+
+/// An STS call (AssumeRole) through the front.
+async fn sts(front: &HttpFront) -> (StatusCode, String) {
+    send(
+        front,
+        Method::POST,
+        "/",
+        Some(STS_AUTH),
+        "Action=AssumeRole",
+    )
+    .await
+}
+
+/// An S3 GET of `path` through the front.
+async fn s3_get(front: &HttpFront, path: &str) -> (StatusCode, String) {
+    send(front, Method::GET, path, Some(S3_AUTH), "").await
 }
 
 async fn send(
@@ -74,14 +91,7 @@ async fn the_control_api_sets_rules_that_answer_as_the_service_would() {
     let front = HttpFront::start("127.0.0.1:0".parse().unwrap(), upstream().await)
         .await
         .unwrap();
-    let (status, body) = send(
-        &front,
-        Method::POST,
-        "/",
-        Some(STS_AUTH),
-        "Action=AssumeRole",
-    )
-    .await;
+    let (status, body) = sts(&front).await;
     assert_eq!((status, body.as_str()), (StatusCode::OK, "upstream"));
 
     let rule = r#"{"fault": {"kind": "throttle"}, "service": "sts", "times": 2}"#;
@@ -89,69 +99,27 @@ async fn the_control_api_sets_rules_that_answer_as_the_service_would() {
     assert_eq!(status, StatusCode::OK);
     assert!(listed.contains("throttle"), "{listed}");
     for _ in 0..2 {
-        let (status, body) = send(
-            &front,
-            Method::POST,
-            "/",
-            Some(STS_AUTH),
-            "Action=AssumeRole",
-        )
-        .await;
+        let (status, body) = sts(&front).await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
         assert!(body.contains("<Code>Throttling</Code>"), "{body}");
     }
-    let (status, _) = send(
-        &front,
-        Method::POST,
-        "/",
-        Some(STS_AUTH),
-        "Action=AssumeRole",
-    )
-    .await;
+    let (status, _) = sts(&front).await;
     assert_eq!(status, StatusCode::OK, "the rule hit its two requests only");
 
     let s3_rule =
         r#"{"fault": {"kind": "throttle"}, "service": "s3", "contains": "/tenant2_home/"}"#;
     send(&front, Method::POST, "/__front/faults", None, s3_rule).await;
-    let (status, body) = send(
-        &front,
-        Method::GET,
-        "/bucket/tenant2_home/x",
-        Some(S3_AUTH),
-        "",
-    )
-    .await;
+    let (status, body) = s3_get(&front, "/bucket/tenant2_home/x").await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert!(body.contains("<Code>SlowDown</Code>"), "{body}");
-    let (status, _) = send(
-        &front,
-        Method::GET,
-        "/bucket/tenant1_home/x",
-        Some(S3_AUTH),
-        "",
-    )
-    .await;
+    let (status, _) = s3_get(&front, "/bucket/tenant1_home/x").await;
     assert_eq!(status, StatusCode::OK, "another tenant's prefix passes");
-    let (status, _) = send(
-        &front,
-        Method::POST,
-        "/",
-        Some(STS_AUTH),
-        "Action=AssumeRole",
-    )
-    .await;
+    let (status, _) = sts(&front).await;
     assert_eq!(status, StatusCode::OK, "another service passes");
 
     let (status, listed) = send(&front, Method::DELETE, "/__front/faults", None, "").await;
     assert_eq!((status, listed.as_str()), (StatusCode::OK, "[]"));
-    let (status, _) = send(
-        &front,
-        Method::GET,
-        "/bucket/tenant2_home/x",
-        Some(S3_AUTH),
-        "",
-    )
-    .await;
+    let (status, _) = s3_get(&front, "/bucket/tenant2_home/x").await;
     assert_eq!(status, StatusCode::OK);
     let (status, _) = send(&front, Method::POST, "/__front/faults", None, "{not a rule").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
