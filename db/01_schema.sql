@@ -47,10 +47,38 @@ CREATE TABLE IF NOT EXISTS records (
 -- Keyset pagination walks (created_at, id) within one tenant.
 CREATE INDEX IF NOT EXISTS records_tenant_page ON records (tenant_id, created_at, id);
 
+-- Suspension, enforced where a code bug cannot skip it: true when the
+-- caller's own tenant_metadata row is 'active', else an error with a SQLSTATE
+-- of its own, which the functions answer as 403 tenant_suspended (TA001) or
+-- 403 tenant_not_onboarded (TA002, no row). It runs with the caller's rights
+-- (not SECURITY DEFINER): the caller sees only its own row through the
+-- policy above, so it learns nothing about any other tenant.
+CREATE OR REPLACE FUNCTION tenant_is_active() RETURNS boolean
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, public
+AS $$
+DECLARE
+    tenant_status text;
+BEGIN
+    SELECT status INTO tenant_status FROM public.tenant_metadata WHERE tenant_id = current_user;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'this tenant has no tenant_metadata row' USING ERRCODE = 'TA002';
+    END IF;
+    IF tenant_status IS DISTINCT FROM 'active' THEN
+        RAISE EXCEPTION 'this tenant is %', coalesce(tenant_status, 'not active') USING ERRCODE = 'TA001';
+    END IF;
+    RETURN true;
+END
+$$;
+
+-- A tenant's records are reachable only while the tenant is active. The
+-- guard is a sub-select, so Postgres evaluates it once per statement (an
+-- InitPlan), not per row; a status change applies to the next statement,
+-- pooled connections included.
 ALTER TABLE records ENABLE ROW LEVEL SECURITY;
 ALTER TABLE records FORCE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS records_isolation_policy ON records;
 CREATE POLICY records_isolation_policy ON records
     FOR ALL
-    USING (tenant_id = current_user)
-    WITH CHECK (tenant_id = current_user);
+    USING (tenant_id = current_user AND (SELECT tenant_is_active()))
+    WITH CHECK (tenant_id = current_user AND (SELECT tenant_is_active()));

@@ -25,3 +25,7 @@ GRANT USAGE ON SCHEMA public TO :"tenant_user";
 REVOKE ALL ON tenant_metadata, records FROM :"tenant_user";
 GRANT SELECT ON tenant_metadata TO :"tenant_user";
 GRANT SELECT, INSERT, DELETE ON records TO :"tenant_user";
+-- Every tenant has a metadata row, 'active' until an operator says
+-- otherwise: records are served only while it is (tenant_is_active).
+INSERT INTO tenant_metadata (tenant_id, status) VALUES (:'tenant_user', 'active')
+ON CONFLICT (tenant_id) DO NOTHING;

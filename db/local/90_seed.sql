@@ -1,8 +1,13 @@
--- Local stack only: the reference design's two tenants.
+-- Local stack only: the reference design's two tenants. The reference seeds
+-- tenant2 'suspended' but never enforces it; here status is enforced (see
+-- tenant_is_active in 01_schema.sql), so tenant2 is seeded active to keep two
+-- tenants to serve and to tell apart, and the suspension test suspends and
+-- reactivates a tenant itself.
 INSERT INTO tenant_metadata (tenant_id, email, status, tier) VALUES
     ('tenant1_dbuser', 'tenant1@example.com', 'active', 'gold'),
-    ('tenant2_dbuser', 'tenant2@example.com', 'suspended', 'silver')
-ON CONFLICT (tenant_id) DO NOTHING;
+    ('tenant2_dbuser', 'tenant2@example.com', 'active', 'silver')
+ON CONFLICT (tenant_id) DO UPDATE
+    SET email = EXCLUDED.email, status = EXCLUDED.status, tier = EXCLUDED.tier;
 
 -- Local stack only: fixed records the events/ fixtures address by id.
 -- Inserted with an explicit tenant_id by the local admin, a superuser, which

@@ -288,7 +288,7 @@ impl<'a> Postgres<'a> {
             .map(|t| format!("('{t}_dbuser', '{t}@example.com', 'active', 'bronze')"))
             .collect();
         script.push_str(&format!(
-            "INSERT INTO tenant_metadata (tenant_id, email, status, tier) VALUES {} ON CONFLICT (tenant_id) DO NOTHING;\n",
+            "INSERT INTO tenant_metadata (tenant_id, email, status, tier) VALUES {} ON CONFLICT (tenant_id) DO UPDATE SET email = EXCLUDED.email, tier = EXCLUDED.tier;\n",
             rows.join(", ")
         ));
         // psql resolves \ir next to the script: put a copy of db/tenant.sql there.

@@ -14,6 +14,12 @@
 //! defaults to `current_user`, and row-level security keyed on
 //! `current_user` filters reads and refuses writes for anyone else. Every
 //! statement is prepared, with bound parameters only.
+//!
+//! Suspension is the database's decision too: the records policy calls
+//! `tenant_is_active()`, which raises unless the caller's `tenant_metadata`
+//! row is `active` (403 `tenant_suspended`). The records statements also
+//! call it up front, so a suspended tenant gets that answer even when it
+//! has no rows; `GET /tenant` stays readable, so it can see its status.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -50,15 +56,15 @@ pub const LIST_RECORDS: &str = concat!(
     "SELECT ",
     record_columns!(),
     " FROM records \
-     WHERE $1::bigint IS NULL \
-        OR (created_at, id) > ('epoch'::timestamptz + $1::bigint * interval '1 microsecond', $2::text::uuid) \
+     WHERE tenant_is_active() AND ($1::bigint IS NULL \
+        OR (created_at, id) > ('epoch'::timestamptz + $1::bigint * interval '1 microsecond', $2::text::uuid)) \
      ORDER BY created_at, id LIMIT $3::bigint"
 );
 /// `GET /records/{id}`.
 pub const GET_RECORD: &str = concat!(
     "SELECT ",
     record_columns!(),
-    " FROM records WHERE id = $1::text::uuid"
+    " FROM records WHERE tenant_is_active() AND id = $1::text::uuid"
 );
 /// `POST /records`: `tenant_id` is left to its default, `current_user`.
 pub const INSERT_RECORD: &str = concat!(
@@ -66,7 +72,8 @@ pub const INSERT_RECORD: &str = concat!(
     record_columns!()
 );
 /// `DELETE /records/{id}`.
-pub const DELETE_RECORD: &str = "DELETE FROM records WHERE id = $1::text::uuid RETURNING id";
+pub const DELETE_RECORD: &str =
+    "DELETE FROM records WHERE tenant_is_active() AND id = $1::text::uuid RETURNING id";
 
 /// Records per page when `limit` is absent.
 pub const DEFAULT_RECORDS_LIMIT: usize = 20;

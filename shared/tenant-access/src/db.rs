@@ -412,10 +412,23 @@ fn connect_error(e: tokio_postgres::Error) -> Error {
     }
 }
 
+/// The SQLSTATE `tenant_is_active()` raises when the caller's
+/// `tenant_metadata` row is not `active`.
+pub const TENANT_NOT_ACTIVE: &str = "TA001";
+/// The SQLSTATE `tenant_is_active()` raises when the caller has no
+/// `tenant_metadata` row.
+pub const TENANT_WITHOUT_METADATA: &str = "TA002";
+
 fn query_error(e: tokio_postgres::Error) -> Error {
     let detail = e.to_string();
     match e.code() {
         Some(code) if *code == SqlState::INSUFFICIENT_PRIVILEGE => Error::AccessDenied { detail },
+        // Raised by db/01_schema.sql's tenant_is_active(), which the records
+        // policy calls: the database, not this code, decides suspension.
+        Some(code) if code.code() == TENANT_NOT_ACTIVE => Error::TenantSuspended { detail },
+        Some(code) if code.code() == TENANT_WITHOUT_METADATA => {
+            Error::TenantNotOnboarded { detail }
+        }
         // Unique constraints are per tenant (they include tenant_id), so a
         // clash is with the caller's own data.
         Some(code) if *code == SqlState::UNIQUE_VIOLATION => {

@@ -23,6 +23,8 @@
 //! | STS `AccessDenied` on a shared role | 500 `misconfigured` (alarm) | failure remembered briefly |
 //! | S3 `AccessDenied` | 404 `not_found` (like a missing key) | kept |
 //! | Postgres refuses the login (28000, 28P01) | 403 `access_denied` | connection dropped |
+//! | the tenant's `tenant_metadata` row is not `active` (TA001) | 403 `tenant_suspended` | kept |
+//! | the tenant has no `tenant_metadata` row (TA002) | 403 `tenant_not_onboarded` | kept |
 //! | Postgres unreachable, closed, restarting (57P*), statement time-out (57014) | 503 `upstream_unavailable`, `Retry-After` | connection dropped |
 //! | the request's deadline passes | 504 `deadline_exceeded`, `Retry-After` | an interrupted connection is dropped |
 //!
@@ -108,6 +110,13 @@ pub enum Error {
         /// Detail for the log, never for the response body.
         detail: String,
     },
+    /// The tenant's `tenant_metadata` row is not `active` (suspended or
+    /// disabled): the database refuses its records (row-level security).
+    #[error("this tenant is suspended")]
+    TenantSuspended {
+        /// Detail for the log, never for the response body.
+        detail: String,
+    },
     /// The deployment is wrong (the execution role may not assume the
     /// shared tenant role, a function lacks its session scope): a 5xx to
     /// alarm on, not the client's fault.
@@ -181,7 +190,9 @@ impl Error {
             Error::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::RangeNotSatisfiable => StatusCode::RANGE_NOT_SATISFIABLE,
             Error::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Error::AccessDenied { .. } | Error::TenantNotOnboarded { .. } => StatusCode::FORBIDDEN,
+            Error::AccessDenied { .. }
+            | Error::TenantNotOnboarded { .. }
+            | Error::TenantSuspended { .. } => StatusCode::FORBIDDEN,
             Error::Misconfigured { .. } => StatusCode::INTERNAL_SERVER_ERROR,
             Error::Upstream { .. } => StatusCode::BAD_GATEWAY,
             Error::Unavailable { .. }
@@ -213,6 +224,7 @@ impl Error {
             Error::Validation(_) => "validation_failed",
             Error::AccessDenied { .. } => "access_denied",
             Error::TenantNotOnboarded { .. } => "tenant_not_onboarded",
+            Error::TenantSuspended { .. } => "tenant_suspended",
             Error::Misconfigured { .. } => "misconfigured",
             Error::Throttled { .. } => "throttled",
             Error::CredentialsRejected { .. } => "credentials_rejected",
@@ -245,7 +257,9 @@ impl Error {
     /// the client's mistakes at `info`, upstream trouble at `error`.
     pub fn log(&self) {
         match self {
-            Error::AccessDenied { detail } | Error::TenantNotOnboarded { detail } => {
+            Error::AccessDenied { detail }
+            | Error::TenantNotOnboarded { detail }
+            | Error::TenantSuspended { detail } => {
                 tracing::warn!(error.code = self.code(), error.detail = %detail, "request denied")
             }
             Error::Misconfigured { detail } => {
@@ -306,6 +320,7 @@ impl Error {
         ("invalid_tenant", 403),
         ("access_denied", 403),
         ("tenant_not_onboarded", 403),
+        ("tenant_suspended", 403),
         ("not_found", 404),
         ("method_not_allowed", 405),
         ("conflict", 409),
@@ -443,6 +458,7 @@ mod tests {
             Error::Validation(detail()),
             Error::AccessDenied { detail: detail() },
             Error::TenantNotOnboarded { detail: detail() },
+            Error::TenantSuspended { detail: detail() },
             Error::Misconfigured { detail: detail() },
             Error::Throttled {
                 service: "sts",
