@@ -12,6 +12,11 @@
 //! For tenants A and B, A's session must be allowed A's objects, A's prefix
 //! in ListBucket and `rds-db:connect` as A's DB user, and denied B's
 //! objects, B's prefix, the bucket root, and B's DB user.
+//!
+//! And per function: the session policy is the one `TenantSessions` really
+//! builds for each function's scope, so an s3-fetch session must be denied
+//! `rds-db:connect` and an aurora-query session every S3 action, even as
+//! its own tenant, under every strategy.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -19,7 +24,8 @@ use std::path::PathBuf;
 use iam_rs::{Arn, Context, ContextValue, Decision, IAMPolicy, IAMRequest, Principal, PrincipalId};
 use serde_json::{Value as Json, json};
 use serde_norway::Value;
-use tenant_access::config::TenantTemplate;
+use tenant_access::TenantSessions;
+use tenant_access::config::{AccessConfig, TenantTemplate};
 use tenant_access::session_policy::SessionScope;
 
 const ACCOUNT: &str = "123456789012";
@@ -234,7 +240,6 @@ fn policies_of(role: &Json) -> Vec<Json> {
 
 fn session(strategy: &str, tenant: &str, function: &str) -> Session {
     let tags_strategy = strategy.contains("session-tags");
-    let policy_strategy = strategy.contains("session-policy");
     let conditions = HashMap::from([
         ("TagSessions", tags_strategy),
         ("SharedRole", strategy != "role-per-tenant"),
@@ -275,27 +280,49 @@ fn session(strategy: &str, tenant: &str, function: &str) -> Session {
         };
         (policies_of(&role), tags)
     };
-    let session_policy = policy_strategy.then(|| {
-        let scope = if function == "s3" {
-            SessionScope::S3 {
-                bucket: BUCKET.to_owned(),
-                prefix_template: TenantTemplate::parse("{tenant}_home").unwrap(),
-            }
-        } else {
-            SessionScope::Db {
-                resource_id: DB.to_owned(),
-                user_template: TenantTemplate::parse("{tenant}_dbuser").unwrap(),
-                region: REGION.to_owned(),
-                account: ACCOUNT.to_owned(),
-            }
-        };
-        serde_json::from_str(&scope.policy(&tenant.parse().unwrap(), "aws").unwrap()).unwrap()
-    });
+    let session_policy = sent_policy(strategy, tenant, function)
+        .map(|policy| serde_json::from_str(&policy).unwrap());
     Session {
         identity,
         session_policy,
         tags,
     }
+}
+
+/// The session policy the crate sends for `tenant` from `function`
+/// (`s3` or `db`), with the scope that function's `App::new` sets: built by
+/// `TenantSessions::request_for`, offline.
+fn sent_policy(strategy: &str, tenant: &str, function: &str) -> Option<String> {
+    let shared_role = format!("arn:aws:iam::{ACCOUNT}:role/tenant-access-shared-tenant");
+    let vars = HashMap::from([
+        ("TENANT_ISOLATION", strategy.to_owned()),
+        ("TENANT_SHARED_ROLE_ARN", shared_role),
+        ("AWS_ACCOUNT_ID", ACCOUNT.to_owned()),
+    ]);
+    let config = AccessConfig::from_lookup(|name: &str| vars.get(name).cloned())
+        .expect("the strategy's configuration");
+    let sdk = aws_config::SdkConfig::builder()
+        .region(aws_config::Region::new(REGION))
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .build();
+    let scope = if function == "s3" {
+        SessionScope::S3 {
+            bucket: BUCKET.to_owned(),
+            prefix_template: TenantTemplate::parse("{tenant}_home").unwrap(),
+        }
+    } else {
+        SessionScope::Db {
+            resource_id: DB.to_owned(),
+            user_template: TenantTemplate::parse("{tenant}_dbuser").unwrap(),
+            region: REGION.to_owned(),
+            account: ACCOUNT.to_owned(),
+        }
+    };
+    TenantSessions::new(&sdk, &config)
+        .with_scope(scope)
+        .request_for(&tenant.parse().unwrap())
+        .expect("a request")
+        .policy
 }
 
 fn object(tenant: &str) -> String {
@@ -355,6 +382,56 @@ fn every_strategy_confines_every_tenant_to_its_own_data() {
         }
     }
     assert_eq!(checked, 4 * 6 * 5 * 3);
+}
+
+/// Each function's session does only its own job: an s3-fetch session may
+/// not log into the database, an aurora-query session may not touch S3,
+/// not even the tenant's own data, under every strategy.
+#[test]
+fn every_strategy_confines_each_function_s_session_to_its_own_job() {
+    let bucket = format!("arn:aws:s3:::{BUCKET}");
+    let mut checked = 0;
+    for strategy in [
+        "role-per-tenant",
+        "session-tags",
+        "session-policy",
+        "session-tags+session-policy",
+    ] {
+        for a in TENANTS {
+            let s3 = session(strategy, a, "s3");
+            let db = session(strategy, a, "db");
+            let own_prefix = format!("{a}_home/");
+            assert!(
+                !s3.decide("rds-db:connect", &db_user(a), &[]),
+                "{strategy}: {a}'s s3-fetch session connects to the database"
+            );
+            assert!(
+                !db.decide("s3:GetObject", &object(a), &[]),
+                "{strategy}: {a}'s aurora-query session reads S3"
+            );
+            assert!(
+                !db.decide("s3:ListBucket", &bucket, &[("s3:prefix", &own_prefix)]),
+                "{strategy}: {a}'s aurora-query session lists S3"
+            );
+            checked += 3;
+        }
+    }
+    assert_eq!(checked, 4 * 6 * 3);
+}
+
+/// The function policy is what stops it: under role-per-tenant the tenant's
+/// role alone allows both jobs, so without the session policy an s3-fetch
+/// session could log in as its tenant.
+#[test]
+fn the_cross_function_denials_come_from_the_function_policy() {
+    let mut s3 = session("role-per-tenant", "tenant1", "s3");
+    assert!(!s3.decide("rds-db:connect", &db_user("tenant1"), &[]));
+    s3.session_policy = None;
+    assert!(s3.decide("rds-db:connect", &db_user("tenant1"), &[]));
+    let mut db = session("session-tags", "tenant1", "db");
+    assert!(!db.decide("s3:GetObject", &object("tenant1"), &[]));
+    db.session_policy = None;
+    assert!(db.decide("s3:GetObject", &object("tenant1"), &[]));
 }
 
 /// What the strategies rely on from each other: without its session policy,

@@ -99,19 +99,16 @@ impl App {
     /// Clients for `config`; `sdk` carries the execution role's credentials.
     /// Fails if the CA bundle cannot be loaded.
     pub fn new(config: &Config, sdk: &SdkConfig) -> Result<Self, TlsSetupError> {
-        let mut sessions = TenantSessions::new(sdk, &config.access);
         // Config::from_lookup checked that the session-policy strategies
-        // have both; without them no session policy is asked for.
-        if let (Some(resource_id), Some(account)) =
-            (&config.service.resource_id, &config.access.account)
-        {
-            sessions = sessions.with_scope(SessionScope::Db {
-                resource_id: resource_id.clone(),
-                user_template: config.service.user_template.clone(),
-                region: sdk.region().map_or_else(String::new, |r| r.to_string()),
-                account: account.clone(),
-            });
-        }
+        // have both; the others pass only the function policy, which
+        // falls back to any cluster and account when they are not set.
+        let any = || "*".to_owned();
+        let sessions = TenantSessions::new(sdk, &config.access).with_scope(SessionScope::Db {
+            resource_id: config.service.resource_id.clone().unwrap_or_else(any),
+            user_template: config.service.user_template.clone(),
+            region: sdk.region().map_or_else(any, |r| r.to_string()),
+            account: config.access.account.clone().unwrap_or_else(any),
+        });
         Ok(App {
             envelope: Envelope::new(&config.access).with_metrics(&config.access, "aurora-query"),
             sessions,

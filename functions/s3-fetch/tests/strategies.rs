@@ -2,83 +2,24 @@
 //!
 //! moto accepts session tags and session policies but enforces neither, so
 //! what matters locally is that the exact request leaves the process: the
-//! STS client is pointed at a recording proxy in front of moto, and the
-//! form-encoded `AssumeRole` body is read back as STS receives it.
+//! STS client is pointed at the local front before moto, which records each
+//! form-encoded `AssumeRole` body as STS receives it.
+//!
+//! Every strategy passes a session policy: the tenant's own under the
+//! session-policy strategies, else the function policy, which confines an
+//! s3-fetch session to S3 and an aurora-query session to `rds-db:connect`.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+
+use local_front::HttpFront;
 
 use tenant_access::config::{DbConfig, FunctionConfig, S3Config};
 use tenant_access::session_policy::SessionScope;
 use tenant_access::{Caller, TenantSessions};
 use test_support::Stack;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
 
 /// The local stack's shared tenant role (from template.yaml's SharedTenantRole).
 const SHARED_ROLE: &str = "arn:aws:iam::123456789012:role/tenant-access-shared-tenant";
-
-/// Read one HTTP/1.1 message (headers, then a Content-Length body).
-async fn read_message(stream: &mut TcpStream) -> Option<Vec<u8>> {
-    let mut buf = Vec::new();
-    let mut byte = [0u8; 1];
-    while !buf.ends_with(b"\r\n\r\n") {
-        if stream.read(&mut byte).await.ok()? == 0 {
-            return None;
-        }
-        buf.push(byte[0]);
-    }
-    let head = String::from_utf8_lossy(&buf).to_ascii_lowercase();
-    let length: usize = head
-        .lines()
-        .find_map(|l| l.strip_prefix("content-length:"))
-        .map_or(0, |v| v.trim().parse().unwrap());
-    let mut body = vec![0u8; length];
-    stream.read_exact(&mut body).await.ok()?;
-    buf.extend(body);
-    Some(buf)
-}
-
-/// A proxy to moto that records every request body it forwards.
-async fn recording_proxy(moto: String) -> (String, Arc<Mutex<Vec<String>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = format!("http://{}", listener.local_addr().unwrap());
-    let bodies = Arc::new(Mutex::new(Vec::new()));
-    let seen = bodies.clone();
-    tokio::spawn(async move {
-        loop {
-            let (mut client, _) = listener.accept().await.unwrap();
-            let seen = seen.clone();
-            let moto = moto.clone();
-            tokio::spawn(async move {
-                let mut upstream = TcpStream::connect(&moto).await.unwrap();
-                while let Some(request) = read_message(&mut client).await {
-                    let split = request.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
-                    let body = String::from_utf8_lossy(&request[split + 4..]).into_owned();
-                    seen.lock().unwrap().push(body);
-                    upstream.write_all(&request).await.unwrap();
-                    let response = read_message(&mut upstream).await.unwrap();
-                    client.write_all(&response).await.unwrap();
-                }
-            });
-        }
-    });
-    (address, bodies)
-}
-
-/// The `application/x-www-form-urlencoded` body as name → value.
-fn form(body: &str) -> BTreeMap<String, String> {
-    let decode = |s: &str| {
-        percent_encoding::percent_decode_str(&s.replace('+', " "))
-            .decode_utf8()
-            .expect("UTF-8 form field")
-            .into_owned()
-    };
-    body.split('&')
-        .filter_map(|pair| pair.split_once('='))
-        .map(|(k, v)| (decode(k), decode(v)))
-        .collect()
-}
 
 fn caller(tenant: &str) -> Caller {
     Caller {
@@ -97,13 +38,16 @@ async fn captured(
     let moto = stack
         .var("AWS_ENDPOINT_URL")
         .trim_start_matches("http://")
-        .to_owned();
-    let (proxy, bodies) = recording_proxy(moto).await;
+        .parse()
+        .expect("moto's address");
+    let front = HttpFront::start("127.0.0.1:0".parse().unwrap(), moto)
+        .await
+        .expect("the front starts");
     let env = stack.with(&[
         ("TENANT_ISOLATION", isolation),
         ("TENANT_SHARED_ROLE_ARN", SHARED_ROLE),
         ("DB_RESOURCE_ID", "cluster-LOCALSTACK0TENANTACCESS"),
-        ("AWS_ENDPOINT_URL", &proxy),
+        ("AWS_ENDPOINT_URL", &front.endpoint()),
     ]);
     let config =
         FunctionConfig::<S3Config>::from_lookup(&env.lookup()).expect("the strategy's config");
@@ -122,14 +66,35 @@ async fn captured(
         2,
         "tenant1's session is reused"
     );
-    let bodies = bodies.lock().unwrap().clone();
-    bodies
-        .iter()
-        .map(|b| form(b))
-        .filter(|f| f.get("Action").map(String::as_str) == Some("AssumeRole"))
-        .collect()
+    front.assume_role_requests()
 }
 
+/// aurora-query's scope, as its `App::new` builds it.
+fn db_scope(stack: &Stack) -> Option<SessionScope> {
+    let db = DbConfig::from_lookup(stack.lookup()).unwrap();
+    Some(SessionScope::Db {
+        resource_id: db.resource_id.unwrap(),
+        user_template: db.user_template,
+        region: stack.var("AWS_REGION"),
+        account: stack.var("AWS_ACCOUNT_ID"),
+    })
+}
+
+#[tokio::test]
+async fn an_aurora_query_session_under_role_per_tenant_may_only_connect() {
+    let stack = Stack::load();
+    let sent = captured(&stack, "role-per-tenant", db_scope).await;
+    assert_eq!(sent.len(), 2);
+    for request in &sent {
+        assert_eq!(
+            request["Policy"],
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"rds-db:connect","Resource":"arn:aws:rds-db:us-east-1:123456789012:dbuser:cluster-LOCALSTACK0TENANTACCESS/*"}]}"#,
+            "no S3 action: this session cannot read the bucket"
+        );
+    }
+}
+
+/// s3-fetch's scope, as its `App::new` builds it.
 fn s3_scope(stack: &Stack) -> Option<SessionScope> {
     let s3 = S3Config::from_lookup(stack.lookup()).unwrap();
     Some(SessionScope::S3 {
@@ -139,7 +104,7 @@ fn s3_scope(stack: &Stack) -> Option<SessionScope> {
 }
 
 #[tokio::test]
-async fn role_per_tenant_sends_the_tenant_role_and_nothing_else() {
+async fn role_per_tenant_sends_the_tenant_role_and_the_function_policy() {
     let stack = Stack::load();
     let sent = captured(&stack, "role-per-tenant", s3_scope).await;
     assert_eq!(sent.len(), 2);
@@ -153,6 +118,12 @@ async fn role_per_tenant_sends_the_tenant_role_and_nothing_else() {
             ),
             ("RoleSessionName", format!("{tenant}@wire-test")),
             ("DurationSeconds", "900".to_owned()),
+            // The same for every tenant: S3 only, so this session cannot
+            // log into the database whatever the tenant's role allows.
+            (
+                "Policy",
+                r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::tenant-data/*"},{"Effect":"Allow","Action":"s3:ListBucket","Resource":"arn:aws:s3:::tenant-data"}]}"#.to_owned(),
+            ),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
@@ -172,7 +143,15 @@ async fn session_tags_send_the_shared_role_and_the_tenant_tag() {
         assert_eq!(request["Tags.member.1.Key"], "TenantID");
         assert_eq!(request["Tags.member.1.Value"], tenant);
         assert!(!request.contains_key("Tags.member.2.Key"));
-        assert!(!request.contains_key("Policy"), "no session policy");
+        // The function policy, no tenant in it: the tag confines the tenant.
+        let policy: serde_json::Value = serde_json::from_str(&request["Policy"]).unwrap();
+        assert_eq!(
+            policy["Statement"],
+            serde_json::json!([
+                {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::tenant-data/*"},
+                {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::tenant-data"}
+            ])
+        );
         assert_eq!(request["DurationSeconds"], "900");
     }
 }
@@ -206,15 +185,6 @@ async fn session_policies_scope_each_tenant_down_to_its_own_prefix() {
 #[tokio::test]
 async fn both_together_send_the_tag_and_the_database_policy() {
     let stack = Stack::load();
-    let db_scope = |stack: &Stack| {
-        let db = DbConfig::from_lookup(stack.lookup()).unwrap();
-        Some(SessionScope::Db {
-            resource_id: db.resource_id.unwrap(),
-            user_template: db.user_template,
-            region: stack.var("AWS_REGION"),
-            account: stack.var("AWS_ACCOUNT_ID"),
-        })
-    };
     let sent = captured(&stack, "session-tags+session-policy", db_scope).await;
     assert_eq!(sent.len(), 2);
     for (request, tenant) in sent.iter().zip(["tenant1", "tenant2"]) {

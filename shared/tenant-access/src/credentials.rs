@@ -108,7 +108,9 @@ pub struct SessionRequest {
     pub role_arn: String,
     /// The session tag (key, value), under the session-tags strategies.
     pub tag: Option<(String, String)>,
-    /// The inline session policy, under the session-policy strategies.
+    /// The inline session policy: the tenant's under the session-policy
+    /// strategies, else the function policy of the scope set with
+    /// [`TenantSessions::with_scope`].
     pub policy: Option<String>,
 }
 
@@ -184,8 +186,12 @@ impl TenantSessions {
         }
     }
 
-    /// What this function's sessions may do, for the session policy of the
-    /// session-policy strategies. Each function sets its own.
+    /// What this function's sessions may do. Each function sets its own:
+    /// every AssumeRole then carries a session policy, the tenant's under
+    /// the session-policy strategies, else the
+    /// [function policy](SessionScope::function_policy), so a session can do
+    /// only its function's job. Without a scope, only the session-policy
+    /// strategies pass a policy (and they fail without one).
     pub fn with_scope(mut self, scope: SessionScope) -> Self {
         self.scope = Some(scope);
         self
@@ -203,15 +209,24 @@ impl TenantSessions {
             .isolation
             .tags()
             .then(|| (self.tag_key.clone(), tenant.as_str().to_owned()));
-        let policy = if self.sts.isolation.policy() {
-            let scope = self.scope.as_ref().ok_or_else(|| Error::Misconfigured {
-                detail: "TENANT_ISOLATION asks for a session policy but this function set no scope"
-                    .to_owned(),
-            })?;
-            let region = self.sts.base.region().map_or("us-east-1", |r| r.as_ref());
-            Some(scope.policy(tenant, partition(region))?)
-        } else {
-            None
+        let region = self.sts.base.region().map_or("us-east-1", |r| r.as_ref());
+        let policy = match &self.scope {
+            // The tenant's own scope-down: only this function's job, only
+            // on the tenant's resources.
+            Some(scope) if self.sts.isolation.policy() => {
+                Some(scope.policy(tenant, partition(region))?)
+            }
+            // The role (or tag) confines the tenant; this confines the
+            // session to the function's job.
+            Some(scope) => Some(scope.function_policy(partition(region))),
+            None if self.sts.isolation.policy() => {
+                return Err(Error::Misconfigured {
+                    detail:
+                        "TENANT_ISOLATION asks for a session policy but this function set no scope"
+                            .to_owned(),
+                });
+            }
+            None => None,
         };
         Ok(SessionRequest {
             tenant: tenant.clone(),

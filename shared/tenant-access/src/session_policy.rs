@@ -7,6 +7,12 @@
 //! deterministically (same tenant, same bytes, so the session cache can key
 //! on it), minimal (only what the function does), and checked against STS's
 //! limit of [`MAX_POLICY_CHARS`] characters before any call.
+//!
+//! The strategies that pass no tenant policy (`role-per-tenant`,
+//! `session-tags`) still pass a [function policy](SessionScope::function_policy):
+//! the same for every tenant, it confines the session to the function's own
+//! job, so an s3-fetch session cannot log into the database and an
+//! aurora-query session cannot read S3, whatever the tenant's role allows.
 
 use serde::Serialize;
 
@@ -99,7 +105,51 @@ pub fn partition(region: &str) -> &'static str {
     }
 }
 
+fn document(statement: Vec<Statement>) -> String {
+    serde_json::to_string(&Document {
+        version: "2012-10-17",
+        statement,
+    })
+    .expect("policy documents serialize")
+}
+
 impl SessionScope {
+    /// The function policy: this function's actions on its own resources,
+    /// for every tenant alike. Passed by the strategies without a tenant
+    /// session policy, it intersects with the tenant's role (or the shared
+    /// role and its tag), so the tenant confinement is the role's and the
+    /// function confinement is this policy's.
+    ///
+    /// ```
+    /// use tenant_access::config::TenantTemplate;
+    /// use tenant_access::session_policy::SessionScope;
+    ///
+    /// let scope = SessionScope::S3 {
+    ///     bucket: "shared".into(),
+    ///     prefix_template: TenantTemplate::parse("{tenant}_home").unwrap(),
+    /// };
+    /// let policy = scope.function_policy("aws");
+    /// assert!(policy.contains(r#""Resource":"arn:aws:s3:::shared/*""#));
+    /// assert!(!policy.contains("tenant1") && !policy.contains("rds-db"));
+    /// ```
+    pub fn function_policy(&self, p: &str) -> String {
+        document(match self {
+            SessionScope::S3 { bucket, .. } => vec![
+                allow("s3:GetObject", format!("arn:{p}:s3:::{bucket}/*")),
+                allow("s3:ListBucket", format!("arn:{p}:s3:::{bucket}")),
+            ],
+            SessionScope::Db {
+                resource_id,
+                region,
+                account,
+                ..
+            } => vec![allow(
+                "rds-db:connect",
+                format!("arn:{p}:rds-db:{region}:{account}:dbuser:{resource_id}/*"),
+            )],
+        })
+    }
+
     /// The session policy for one tenant, as the JSON STS receives.
     /// `partition` is the partition of the bucket's or database's region.
     ///
@@ -147,11 +197,7 @@ impl SessionScope {
                 ),
             )],
         };
-        let json = serde_json::to_string(&Document {
-            version: "2012-10-17",
-            statement,
-        })
-        .expect("policy documents serialize");
+        let json = document(statement);
         let chars = json.chars().count();
         if chars > MAX_POLICY_CHARS {
             return Err(Error::Misconfigured {
@@ -203,6 +249,24 @@ mod tests {
         assert_eq!(
             db.policy(&tenant("tenant2"), "aws").unwrap(),
             r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"rds-db:connect","Resource":"arn:aws:rds-db:us-east-1:123456789012:dbuser:cluster-ABC/tenant2_dbuser"}]}"#
+        );
+    }
+
+    #[test]
+    fn function_policies_name_no_tenant_and_only_the_function_s_service() {
+        assert_eq!(
+            s3("{tenant}_home").function_policy("aws"),
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::shared/*"},{"Effect":"Allow","Action":"s3:ListBucket","Resource":"arn:aws:s3:::shared"}]}"#
+        );
+        let db = SessionScope::Db {
+            resource_id: "cluster-ABC".into(),
+            user_template: TenantTemplate::parse("{tenant}_dbuser").unwrap(),
+            region: "us-east-1".into(),
+            account: "123456789012".into(),
+        };
+        assert_eq!(
+            db.function_policy("aws"),
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"rds-db:connect","Resource":"arn:aws:rds-db:us-east-1:123456789012:dbuser:cluster-ABC/*"}]}"#
         );
     }
 

@@ -1,5 +1,6 @@
 //! The HTTP front before moto.
 
+use std::collections::BTreeMap;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -30,6 +31,31 @@ struct Shared {
     rules: Mutex<Vec<HttpRule>>,
     injected: AtomicU64,
     passed: AtomicU64,
+    assume_roles: Mutex<Vec<Form>>,
+}
+
+/// A form-encoded request body (an STS query call), field name to value.
+pub type Form = BTreeMap<String, String>;
+
+/// Decode an `application/x-www-form-urlencoded` body.
+///
+/// ```
+/// let form = local_front::http::form(b"Action=AssumeRole&Policy=%7B%22a%22%3A1%7D&Name=a+b");
+/// assert_eq!(form["Action"], "AssumeRole");
+/// assert_eq!(form["Policy"], r#"{"a":1}"#);
+/// assert_eq!(form["Name"], "a b");
+/// ```
+pub fn form(body: &[u8]) -> Form {
+    let decode = |s: &str| {
+        percent_encoding::percent_decode_str(&s.replace('+', " "))
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    String::from_utf8_lossy(body)
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .map(|(k, v)| (decode(k), decode(v)))
+        .collect()
 }
 
 /// The HTTP front: a pass-through proxy to moto that injects faults on
@@ -73,6 +99,7 @@ impl HttpFront {
             rules: Mutex::new(Vec::new()),
             injected: AtomicU64::new(0),
             passed: AtomicU64::new(0),
+            assume_roles: Mutex::new(Vec::new()),
         });
         let accept = shared.clone();
         let task = tokio::spawn(async move {
@@ -126,6 +153,16 @@ impl HttpFront {
         self.shared.injected.load(Ordering::Relaxed)
     }
 
+    /// Every `AssumeRole` request that reached the front, oldest first, as
+    /// STS receives it (role, session name, tags, session policy, duration).
+    pub fn assume_role_requests(&self) -> Vec<Form> {
+        self.shared
+            .assume_roles
+            .lock()
+            .expect("record lock poisoned")
+            .clone()
+    }
+
     /// How many requests were passed to moto.
     pub fn passed(&self) -> u64 {
         self.shared.passed.load(Ordering::Relaxed)
@@ -160,6 +197,16 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Answe
         .and_then(|v| v.to_str().ok());
     let query = parts.uri.query().unwrap_or_default();
     let service = Service::of_request(authorization, query);
+    if service == Some(Service::Sts) {
+        let fields = form(&body);
+        if fields.get("Action").map(String::as_str) == Some("AssumeRole") {
+            shared
+                .assume_roles
+                .lock()
+                .expect("record lock poisoned")
+                .push(fields);
+        }
+    }
     let line = format!("{} {}", parts.method, parts.uri);
     let fault = {
         let mut rules = shared.rules.lock().expect("rules lock poisoned");
