@@ -203,6 +203,7 @@ def main() -> None:
             continue
         iam.create_role(
             RoleName=role,
+            Path=props["Path"],
             AssumeRolePolicyDocument=json.dumps(props["AssumeRolePolicyDocument"]),
             Tags=props["Tags"],
             MaxSessionDuration=props["MaxSessionDuration"],

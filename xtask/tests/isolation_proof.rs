@@ -419,6 +419,50 @@ fn every_strategy_confines_each_function_s_session_to_its_own_job() {
     assert_eq!(checked, 4 * 6 * 3);
 }
 
+/// Under role-per-tenant the functions may assume tenant roles under the
+/// `/tenant/` path only: a role named like a tenant's at any other path (made
+/// for something else, later, by anyone) is out of their reach.
+#[test]
+fn execution_roles_assume_only_roles_under_the_tenant_path() {
+    let resolver = Resolver {
+        params: main_params(),
+        conditions: HashMap::from([
+            ("TagSessions", false),
+            ("SharedRole", false),
+            ("MakeProxy", false),
+            ("MakeCluster", false),
+        ]),
+    };
+    let template = load("template.yaml");
+    for name in ["S3FetchRole", "AuroraQueryRole"] {
+        let role = resolver
+            .resolve(&template["Resources"][name]["Properties"])
+            .unwrap();
+        let execution = Session {
+            identity: policies_of(&role),
+            session_policy: None,
+            tags: HashMap::new(),
+        };
+        let role_arn = |path_and_name: &str| format!("arn:aws:iam::{ACCOUNT}:role/{path_and_name}");
+        assert!(execution.decide(
+            "sts:AssumeRole",
+            &role_arn("tenant/assumeRole-tenant1"),
+            &[]
+        ));
+        for outside in [
+            "assumeRole-tenant1",
+            "admin/assumeRole-tenant1",
+            "tenant/admin",
+            "tenant-access-shared-tenant",
+        ] {
+            assert!(
+                !execution.decide("sts:AssumeRole", &role_arn(outside), &[]),
+                "{name} may assume {outside}"
+            );
+        }
+    }
+}
+
 /// The function policy is what stops it: under role-per-tenant the tenant's
 /// role alone allows both jobs, so without the session policy an s3-fetch
 /// session could log in as its tenant.

@@ -134,9 +134,9 @@ fn execution_roles_hold_no_data_permissions() {
                         resources,
                         [
                             "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${AWS::StackName}-shared-tenant",
-                            "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${TenantRolePrefix}*"
+                            "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/tenant/${TenantRolePrefix}*"
                         ],
-                        "{role_name} may assume the shared tenant role or the tenant roles only"
+                        "{role_name} may assume the shared tenant role or the tenant roles (under /tenant/) only"
                     );
                 }
                 if action.starts_with("ec2:") && role_name == "S3FetchRole" {
@@ -161,6 +161,8 @@ fn a_tenant_role_reaches_only_its_own_prefix_and_db_user() {
         text(&props["RoleName"]),
         Some("${TenantRolePrefix}${TenantId}")
     );
+    // Under the path the functions' sts:AssumeRole names, and only there.
+    assert_eq!(text(&props["Path"]), Some("/tenant/"));
     let tags: Vec<(&str, &str)> = props["Tags"]
         .as_sequence()
         .unwrap()

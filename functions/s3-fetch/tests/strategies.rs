@@ -114,7 +114,7 @@ async fn role_per_tenant_sends_the_tenant_role_and_the_function_policy() {
             ("Version", "2011-06-15".to_owned()),
             (
                 "RoleArn",
-                format!("arn:aws:iam::123456789012:role/assumeRole-{tenant}"),
+                format!("arn:aws:iam::123456789012:role/tenant/assumeRole-{tenant}"),
             ),
             ("RoleSessionName", format!("{tenant}@wire-test")),
             ("DurationSeconds", "900".to_owned()),

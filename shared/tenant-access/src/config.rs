@@ -8,7 +8,7 @@
 //! |---|---|---|
 //! | `TENANT_CLAIM` | authorizer claim holding the tenant id | `custom:tenant_id` |
 //! | `TENANT_ISOLATION` | `role-per-tenant`, `session-tags`, `session-policy` or `session-tags+session-policy` | `role-per-tenant` |
-//! | `TENANT_ROLE_ARN_TEMPLATE` | role to assume per tenant (role-per-tenant); `{tenant}`, `{account}` | `arn:aws:iam::{account}:role/assumeRole-{tenant}` |
+//! | `TENANT_ROLE_ARN_TEMPLATE` | role to assume per tenant (role-per-tenant); `{tenant}`, `{account}` | `arn:aws:iam::{account}:role/tenant/assumeRole-{tenant}` |
 //! | `TENANT_SHARED_ROLE_ARN` | the one role every tenant assumes (the other strategies); `{account}` | required by them |
 //! | `TENANT_TAG_KEY` | session tag carrying the tenant (session-tags) | `TenantID` |
 //! | `AWS_ACCOUNT_ID` | fills `{account}` (only needed when the template has it) | none |
@@ -536,7 +536,7 @@ fn role_template(
     let template = fill_account(
         "TENANT_ROLE_ARN_TEMPLATE",
         optional(env, "TENANT_ROLE_ARN_TEMPLATE")
-            .unwrap_or_else(|| "arn:aws:iam::{account}:role/assumeRole-{tenant}".to_owned()),
+            .unwrap_or_else(|| "arn:aws:iam::{account}:role/tenant/assumeRole-{tenant}".to_owned()),
     )?;
     if !template.starts_with("arn:") || !template.contains(":role/") {
         return Err(err(
@@ -725,7 +725,7 @@ mod tests {
         let tenant: TenantId = "tenant1".parse().unwrap();
         assert_eq!(
             c.role.arn(&tenant),
-            "arn:aws:iam::123456789012:role/assumeRole-tenant1"
+            "arn:aws:iam::123456789012:role/tenant/assumeRole-tenant1"
         );
         assert_eq!(c.tenant_claim, "custom:tenant_id");
         assert_eq!(c.session_duration, Duration::from_secs(900));

@@ -142,7 +142,7 @@ impl Stack {
     pub async fn raw_tenant_credentials(&self, tenant: &str) -> Credentials {
         let sts = aws_sdk_sts::Client::new(&self.sdk_config().await);
         let role = format!(
-            "arn:aws:iam::{}:role/assumeRole-{tenant}",
+            "arn:aws:iam::{}:role/tenant/assumeRole-{tenant}",
             self.var("AWS_ACCOUNT_ID")
         );
         let out = sts
