@@ -49,8 +49,8 @@ pub const COMMANDS: &[Command] = &[
     },
     Command {
         name: "call",
-        args: "[--tenant ID | --no-auth] [-H 'name: value']... [-d JSON] METHOD PATH",
-        about: "call a function through the watcher as a tenant, as API Gateway would",
+        args: "[--tenant ID | --no-auth | --api-url URL --user NAME [--client-id ID]] [-H 'name: value']... [-d JSON] METHOD PATH",
+        about: "call a function through the watcher as a tenant, or a deployed API as a Cognito user",
     },
     Command {
         name: "tenant",

@@ -7,6 +7,7 @@ mod ca_bundle;
 mod call;
 mod cli;
 mod fixtures;
+mod http;
 mod http_bench;
 mod moto;
 mod postgres;

@@ -1,7 +1,6 @@
 //! Small helpers around `std::process` and loopback sockets.
 
 use std::fs;
-use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
@@ -130,7 +129,7 @@ pub fn http(port: u16, method: &str, path: &str, body: &str) -> Result<(u16, Str
     http_with_timeout(port, method, path, body, Duration::from_secs(10))
 }
 
-/// [`http`] with a read timeout of `timeout`.
+/// [`http`] with a timeout of `timeout` for the whole exchange.
 pub fn http_with_timeout(
     port: u16,
     method: &str,
@@ -138,33 +137,19 @@ pub fn http_with_timeout(
     body: &str,
     timeout: Duration,
 ) -> Result<(u16, String)> {
-    let mut stream = TcpStream::connect_timeout(&loopback(port), Duration::from_secs(2))
-        .map_err(|e| format!("connecting to 127.0.0.1:{port}: {e}"))?;
-    stream
-        .set_read_timeout(Some(timeout))
-        .map_err(|e| e.to_string())?;
-    let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: text/plain\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    stream
-        .write_all(request.as_bytes())
-        .map_err(|e| e.to_string())?;
-    let mut response = String::new();
-    stream
-        .read_to_string(&mut response)
-        .map_err(|e| e.to_string())?;
-    let status = response
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| format!("no HTTP status from 127.0.0.1:{port}"))?;
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    Ok((status, body))
+    let url = format!("http://127.0.0.1:{port}{path}");
+    let reply = crate::http::send(
+        method,
+        &url,
+        &[("content-type", "text/plain")],
+        Some(body.as_bytes()),
+        timeout,
+    )
+    .map_err(|e| format!("127.0.0.1:{port}: {e}"))?;
+    Ok((
+        reply.status,
+        String::from_utf8_lossy(&reply.body).into_owned(),
+    ))
 }
 
 /// Whether a process with this pid is alive.

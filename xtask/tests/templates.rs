@@ -534,3 +534,93 @@ fn aurora_query_reaches_the_proxy_the_cluster_and_sts() {
         "HTTPS into the endpoint from aurora-query only"
     );
 }
+
+/// `key = "value"` lines of one `[section]` of samconfig.toml.
+fn samconfig(section: &str) -> std::collections::BTreeMap<String, String> {
+    let text = std::fs::read_to_string(root().join("samconfig.toml")).expect("samconfig.toml");
+    let header = format!("[{section}]");
+    text.lines()
+        .skip_while(|line| line.trim() != header)
+        .skip(1)
+        .take_while(|line| !line.starts_with('['))
+        .filter_map(|line| line.split_once(" = "))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().trim_matches('"').to_owned()))
+        .collect()
+}
+
+/// The template deploys as the profiles are written: the named shared role
+/// needs CAPABILITY_NAMED_IAM, the default profile uses an existing cluster
+/// and lets a tenant user sign in with a password (for `xtask call
+/// --api-url`), prod does not, and the only parameters without a default
+/// are the network ones the samconfig comment's command line gives.
+#[test]
+fn the_sam_profiles_deploy_as_written() {
+    let template = load("template.yaml");
+    assert!(
+        text(&resource(&template, "SharedTenantRole")["Properties"]["RoleName"]).is_some(),
+        "the shared tenant role has a fixed name"
+    );
+    let comment: String = std::fs::read_to_string(root().join("samconfig.toml"))
+        .unwrap()
+        .lines()
+        .filter(|l| l.starts_with('#'))
+        .collect::<Vec<_>>()
+        .join("\n");
+    for (profile, password, cluster) in [("default", "true", "false"), ("prod", "false", "true")] {
+        let deploy = samconfig(&format!("{profile}.deploy.parameters"));
+        let capabilities: Vec<&str> = deploy["capabilities"].split(' ').collect();
+        assert!(
+            capabilities.contains(&"CAPABILITY_NAMED_IAM"),
+            "{profile}: {capabilities:?}"
+        );
+        let overrides = &deploy["parameter_overrides"];
+        assert!(
+            overrides.contains(&format!("AllowPasswordAuth={password}")),
+            "{profile}: {overrides}"
+        );
+        assert!(
+            overrides.contains(&format!("CreateCluster={cluster}")),
+            "{profile}: {overrides}"
+        );
+    }
+    let parameters = template["Parameters"].as_mapping().unwrap();
+    let required: Vec<&str> = parameters
+        .iter()
+        .filter(|(_, p)| p.get("Default").is_none())
+        .map(|(name, _)| name.as_str().unwrap())
+        .collect();
+    assert_eq!(required, ["VpcId", "SubnetIds", "SecurityGroupIds"]);
+    // The existing cluster's parameters, and the network ones, are on the
+    // documented command line, with the profile's own overrides repeated.
+    for name in required.iter().chain(&["DbHost", "DbResourceId"]) {
+        assert!(
+            comment.contains(&format!("{name}=<")),
+            "{name} undocumented"
+        );
+    }
+    assert!(comment.contains("CreateUserPool=true AllowPasswordAuth=true"));
+}
+
+/// Password sign-in is on only where the parameter asks for it.
+#[test]
+fn password_sign_in_is_behind_a_parameter() {
+    let template = load("template.yaml");
+    let flows = &resource(&template, "UserPoolClient")["Properties"]["ExplicitAuthFlows"];
+    let Value::Tagged(tagged) = flows else {
+        panic!("ExplicitAuthFlows is an !If: {flows:?}")
+    };
+    let parts = tagged.value.as_sequence().unwrap();
+    assert_eq!(parts[0].as_str(), Some("PasswordAuth"));
+    let has_password = |v: &Value| {
+        v.as_sequence()
+            .unwrap()
+            .iter()
+            .any(|f| f.as_str() == Some("ALLOW_USER_PASSWORD_AUTH"))
+    };
+    assert!(has_password(&parts[1]));
+    assert!(!has_password(&parts[2]));
+    assert_eq!(
+        template["Parameters"]["AllowPasswordAuth"]["Default"].as_str(),
+        Some("false")
+    );
+}
