@@ -95,8 +95,8 @@ pub fn run_command(root: &std::path::Path) -> Result<()> {
     let out = root.join("ca/rds-ca-bundle.pem");
     fs::create_dir_all(root.join("ca")).map_err(|e| e.to_string())?;
     fs::write(&out, header + &kept.concat()).map_err(|e| format!("{}: {e}", out.display()))?;
-    eprintln!(
-        "xtask: wrote {} ({} certificates, {expired} expired ones left out)",
+    progress!(
+        "wrote {} ({} certificates, {expired} expired ones left out)",
         out.display(),
         kept.len()
     );

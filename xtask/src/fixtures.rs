@@ -612,10 +612,7 @@ pub fn run(root: &Path, check: bool) -> Result<()> {
         .collect();
     if check {
         if stale.is_empty() && extra.is_empty() {
-            eprintln!(
-                "xtask: {} fixtures in events/ match the generator",
-                wanted.len()
-            );
+            progress!("{} fixtures in events/ match the generator", wanted.len());
             return Ok(());
         }
         return Err(format!(
@@ -632,6 +629,6 @@ pub fn run(root: &Path, check: bool) -> Result<()> {
         }
         fs::write(&file, text).map_err(|e| format!("{}: {e}", file.display()))?;
     }
-    eprintln!("xtask: wrote {} fixtures to events/", wanted.len());
+    progress!("wrote {} fixtures to events/", wanted.len());
     Ok(())
 }

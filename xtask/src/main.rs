@@ -3,6 +3,14 @@
 //! `cargo xtask --help` lists the commands (`cli::COMMANDS`); `cargo xtask
 //! <command> --help` shows one's arguments.
 
+/// A progress line on stderr: `xtask: [  12.3s] what`, the time since
+/// xtask started, so every slow step shows when it began and ended.
+macro_rules! progress {
+    ($($arg:tt)*) => {
+        eprintln!("xtask: [{:>6.1}s] {}", $crate::process::elapsed(), format_args!($($arg)*))
+    };
+}
+
 mod ca_bundle;
 mod call;
 mod cli;
@@ -21,7 +29,7 @@ use std::process::{Command, ExitCode};
 
 use moto::Moto;
 use postgres::Postgres;
-use process::{Result, run, run_visible};
+use process::{Result, run, run_visible, timed};
 use verifier::Verifier;
 
 pub const REGION: &str = "us-east-1";
@@ -98,7 +106,7 @@ impl Stack {
     pub fn venv_named(&self, name: &str, requirements: &[PathBuf]) -> Result<PathBuf> {
         let venv = self.dir.join(name);
         if !venv.join("bin/python").exists() {
-            eprintln!("xtask: creating the Python venv target/local-stack/{name}");
+            progress!("creating the Python venv target/local-stack/{name}");
             run(Command::new("python3").arg("-m").arg("venv").arg(&venv)).map_err(|e| {
                 format!("{e}\npython3 with the venv module is needed (Debian: apt-get install python3-venv)")
             })?;
@@ -112,12 +120,14 @@ impl Stack {
             if fs::read_to_string(&marker).ok().as_deref() == Some(wanted.as_str()) {
                 continue;
             }
-            eprintln!("xtask: installing {} into the venv", req.display());
-            run_visible(
-                Command::new(venv.join("bin/pip"))
-                    .args(["install", "--quiet", "--disable-pip-version-check", "-r"])
-                    .arg(req),
-            )?;
+            let what = format!("installing {} into the venv", req.display());
+            timed(&what, || {
+                run_visible(
+                    Command::new(venv.join("bin/pip"))
+                        .args(["install", "--quiet", "--disable-pip-version-check", "-r"])
+                        .arg(req),
+                )
+            })?;
             fs::write(&marker, wanted).map_err(|e| e.to_string())?;
         }
         Ok(venv)
@@ -177,10 +187,7 @@ impl Stack {
             Verifier::new(self).log().display().to_string(),
         );
         write_env(&self.env_file(), &stack)?;
-        eprintln!(
-            "xtask: stack is up; environment in {}",
-            self.env_file().display()
-        );
+        progress!("stack is up; environment in {}", self.env_file().display());
         Ok(!was_running)
     }
 
@@ -223,32 +230,34 @@ fn test(stack: &Stack) -> Result<()> {
                 .into(),
         );
     }
-    eprintln!("xtask: cargo fmt --check");
+    progress!("cargo fmt --check");
     run_visible(
         cargo()
             .current_dir(&stack.root)
             .args(["fmt", "--all", "--check"]),
     )?;
-    eprintln!("xtask: events/ fixtures match their generator");
+    progress!("events/ fixtures match their generator");
     fixtures::run(&stack.root, true)?;
     check_templates(stack)?;
-    eprintln!("xtask: cargo clippy");
-    run_visible(cargo().current_dir(&stack.root).args([
-        "clippy",
-        "--workspace",
-        "--all-targets",
-        "--",
-        "-D",
-        "warnings",
-    ]))?;
+    timed("cargo clippy", || {
+        run_visible(cargo().current_dir(&stack.root).args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ]))
+    })?;
     let started = stack.up()?;
     let tenants = fault_tenants();
-    eprintln!(
-        "xtask: seeding {} tenants for the fault suite",
-        tenants.len()
-    );
-    Moto::new(stack).add_tenants(&tenants)?;
-    Postgres::ensure_installed(stack)?.add_tenants(&tenants)?;
+    timed(
+        &format!("seeding {} tenants for the fault suite", tenants.len()),
+        || {
+            Moto::new(stack).add_tenants(&tenants)?;
+            Postgres::ensure_installed(stack)?.add_tenants(&tenants)
+        },
+    )?;
     let mut totals = TestTotals::default();
     let result = totals
         .run(
@@ -293,11 +302,11 @@ fn check_templates(stack: &Stack) -> Result<()> {
             .env("AWS_DEFAULT_REGION", REGION);
         cmd
     };
-    eprintln!("xtask: sam validate --lint");
+    progress!("sam validate --lint");
     run_visible(bin("sam").args(["validate", "--lint", "--template", "template.yaml"]))?;
-    eprintln!("xtask: cfn-lint template.yaml tenant-template.yaml");
+    progress!("cfn-lint template.yaml tenant-template.yaml");
     run_visible(bin("cfn-lint").args(["template.yaml", "tenant-template.yaml"]))?;
-    eprintln!("xtask: openapi-spec-validator openapi.yaml");
+    progress!("openapi-spec-validator openapi.yaml");
     run_visible(bin("openapi-spec-validator").arg("openapi.yaml"))?;
 
     let skips_file = stack.root.join("checkov-skips.txt");
@@ -317,7 +326,7 @@ fn check_templates(stack: &Stack) -> Result<()> {
         }
         skips.push(id.to_owned());
     }
-    eprintln!("xtask: checkov (skipping {})", skips.join(", "));
+    progress!("checkov (skipping {})", skips.join(", "));
     run_visible(bin("checkov").args([
         "--framework",
         "cloudformation",
@@ -433,21 +442,26 @@ fn bench(stack: &Stack, args: &[String]) -> Result<()> {
     let tenants: Vec<String> = (1..=BENCH_TENANTS)
         .map(|i| format!("bench{i:03}"))
         .collect();
-    eprintln!("xtask: seeding {} benchmark tenants", tenants.len());
-    Moto::new(stack).add_tenants(&tenants)?;
-    Postgres::ensure_installed(stack)?.add_tenants(&tenants)?;
-    eprintln!("xtask: building release binaries");
-    run_visible(cargo().current_dir(&stack.root).args([
-        "build",
-        "--release",
-        "--quiet",
-        "-p",
-        "s3-fetch",
-        "-p",
-        "aurora-query",
-        "-p",
-        "bench",
-    ]))?;
+    timed(
+        &format!("seeding {} benchmark tenants", tenants.len()),
+        || {
+            Moto::new(stack).add_tenants(&tenants)?;
+            Postgres::ensure_installed(stack)?.add_tenants(&tenants)
+        },
+    )?;
+    timed("building release binaries", || {
+        run_visible(cargo().current_dir(&stack.root).args([
+            "build",
+            "--release",
+            "--quiet",
+            "-p",
+            "s3-fetch",
+            "-p",
+            "aurora-query",
+            "-p",
+            "bench",
+        ]))
+    })?;
     // xtask's own flags; the rest go to the bench runner.
     let no_http = args.iter().any(|a| a == "--no-http");
     let runner_args: Vec<&String> = args.iter().filter(|a| *a != "--no-http").collect();
@@ -492,8 +506,8 @@ fn tenant(stack: &Stack, ids: &[String], local: bool) -> Result<()> {
         Moto::new(stack).add_tenants(ids)?;
         Postgres::ensure_installed(stack)?.add_tenants(ids)?;
         for id in ids {
-            eprintln!(
-                "xtask: tenant {id} onboarded on the local stack (role assumeRole-{id}, prefix {id}_home/, DB user {id}_dbuser)"
+            progress!(
+                "tenant {id} onboarded on the local stack (role /tenant/assumeRole-{id}, prefix {id}_home/, DB user {id}_dbuser)"
             );
         }
         return Ok(());
@@ -530,6 +544,8 @@ fn fault_tenants() -> Vec<String> {
 }
 
 fn main() -> ExitCode {
+    // Progress lines count from here.
+    process::elapsed();
     // The whole command line is parsed first: help and mistakes cost nothing.
     let cmd = match cli::parse(std::env::args_os().skip(1)) {
         Ok(cli::Cmd::Help(topic)) => {

@@ -48,7 +48,7 @@ impl<'a> Moto<'a> {
     pub fn up(&self) -> Result<ExecutionKeys> {
         let port = self.stack.moto_port;
         if self.is_running() {
-            eprintln!("xtask: moto already running on port {port}");
+            progress!("moto already running on port {port}");
             return self.keys();
         }
         require_free_port(port, "moto", "LOCAL_MOTO_PORT")?;
@@ -70,7 +70,7 @@ impl<'a> Moto<'a> {
         fs::write(self.keys_file(), &seeded).map_err(|e| e.to_string())?;
         self.enforce()?;
         let endpoint = self.endpoint();
-        eprintln!("xtask: moto started on {endpoint} with IAM enforcement on");
+        progress!("moto started on {endpoint} with IAM enforcement on");
         self.keys()
     }
 
@@ -143,7 +143,7 @@ impl<'a> Moto<'a> {
         if let Some(pid) = read_pid(&self.pid_file()).filter(|pid| pid_alive(*pid)) {
             // moto_server runs in its own process group: end the whole group.
             stop_group(pid);
-            eprintln!("xtask: moto stopped");
+            progress!("moto stopped");
         }
         let _ = fs::remove_file(self.pid_file());
         let _ = fs::remove_file(self.keys_file());

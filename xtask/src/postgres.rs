@@ -33,7 +33,7 @@ impl<'a> Postgres<'a> {
                             .into(),
                     );
                 }
-                eprintln!("xtask: installing PostgreSQL (apt-get install postgresql)");
+                progress!("installing PostgreSQL (apt-get install postgresql)");
                 apt_install(&["postgresql", "openssl"])?;
                 find_bin_dir()
                     .ok_or("apt-get installed postgresql but no server binaries were found")?
@@ -101,7 +101,7 @@ impl<'a> Postgres<'a> {
     pub fn up(&self) -> Result<()> {
         let port = self.stack.pg_port;
         if self.is_running() {
-            eprintln!("xtask: PostgreSQL already running on port {port}");
+            progress!("PostgreSQL already running on port {port}");
             self.write_hba()?;
             run(self
                 .as_server_user("pg_ctl")
@@ -133,7 +133,7 @@ impl<'a> Postgres<'a> {
                 .arg(opts))
             .map_err(|e| format!("{e}\nsee {}", self.log().display()))?;
             wait_for_port(port, "PostgreSQL", Duration::from_secs(30), &self.log())?;
-            eprintln!("xtask: PostgreSQL started on 127.0.0.1:{port} (TLS only)");
+            progress!("PostgreSQL started on 127.0.0.1:{port} (TLS only)");
         }
         self.apply_schema()
     }
@@ -144,7 +144,7 @@ impl<'a> Postgres<'a> {
                 .as_server_user("pg_ctl")
                 .args(["stop", "-m", "fast", "-D"])
                 .arg(self.data()))?;
-            eprintln!("xtask: PostgreSQL stopped");
+            progress!("PostgreSQL stopped");
         }
         Ok(())
     }
@@ -404,8 +404,8 @@ fn make_traversable(dir: &Path) -> Result<()> {
         };
         let mode = meta.permissions().mode();
         if mode & 0o001 == 0 {
-            eprintln!(
-                "xtask: allowing the postgres user to traverse {}",
+            progress!(
+                "allowing the postgres user to traverse {}",
                 ancestor.display()
             );
             fs::set_permissions(ancestor, fs::Permissions::from_mode(mode | 0o001))

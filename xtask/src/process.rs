@@ -166,3 +166,23 @@ pub fn read_pid(path: &Path) -> Option<u32> {
         .parse()
         .ok()
 }
+
+/// Seconds since xtask started (the first call marks the start).
+pub fn elapsed() -> f64 {
+    static START: OnceLock<Instant> = OnceLock::new();
+    START.get_or_init(Instant::now).elapsed().as_secs_f64()
+}
+
+/// Run a slow step between two progress lines: what starts, and how long it
+/// took (or that it failed, and after how long).
+pub fn timed<T>(what: &str, step: impl FnOnce() -> Result<T>) -> Result<T> {
+    progress!("{what} ...");
+    let start = Instant::now();
+    let result = step();
+    let took = start.elapsed().as_secs_f64();
+    match &result {
+        Ok(_) => progress!("{what}: done in {took:.1}s"),
+        Err(_) => progress!("{what}: failed after {took:.1}s"),
+    }
+    result
+}

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crate::process::{
     Result, pid_alive, read_pid, require_free_port, run_visible, spawn_background, stop_group,
-    wait_for_port,
+    timed, wait_for_port,
 };
 use crate::{ACCOUNT, CLUSTER_RESOURCE_ID, REGION, Stack, cargo};
 
@@ -39,16 +39,18 @@ impl<'a> Verifier<'a> {
     pub fn up(&self) -> Result<()> {
         let port = self.stack.verifier_port;
         if self.is_running() {
-            eprintln!("xtask: IAM-token verifier already running on port {port}");
+            progress!("IAM-token verifier already running on port {port}");
             return Ok(());
         }
         require_free_port(port, "the IAM-token verifier", "LOCAL_VERIFIER_PORT")?;
-        run_visible(cargo().current_dir(&self.stack.root).args([
-            "build",
-            "--quiet",
-            "-p",
-            "rds-iam-verifier",
-        ]))?;
+        timed("building the IAM-token verifier", || {
+            run_visible(cargo().current_dir(&self.stack.root).args([
+                "build",
+                "--quiet",
+                "-p",
+                "rds-iam-verifier",
+            ]))
+        })?;
         let binary = self.stack.root.join("target/debug/rds-iam-verifier");
         let child = spawn_background(
             Command::new(binary)
@@ -78,14 +80,14 @@ impl<'a> Verifier<'a> {
             Duration::from_secs(10),
             &self.log(),
         )?;
-        eprintln!("xtask: IAM-token verifier listening on 127.0.0.1:{port}");
+        progress!("IAM-token verifier listening on 127.0.0.1:{port}");
         Ok(())
     }
 
     pub fn down(&self) -> Result<()> {
         if let Some(pid) = read_pid(&self.pid_file()).filter(|pid| pid_alive(*pid)) {
             stop_group(pid);
-            eprintln!("xtask: IAM-token verifier stopped");
+            progress!("IAM-token verifier stopped");
         }
         let _ = fs::remove_file(self.pid_file());
         Ok(())
