@@ -348,6 +348,7 @@ impl TenantSessions {
 }
 
 impl Sts {
+    #[tracing::instrument(name = "sts.assume_role", skip_all, fields(rpc.service = "STS", otel.kind = "client"))]
     async fn assume(
         &self,
         caller: &Caller,

@@ -299,6 +299,7 @@ impl TenantDatabase {
         })
     }
 
+    #[tracing::instrument(name = "postgres.connect", skip_all, fields(db.system = "postgresql", otel.kind = "client"))]
     async fn connect(&self, session: &TenantSession) -> Result<Client, Error> {
         let user = self.db_user(session.tenant())?;
         let token = self.token_for(&user, session).await?;
@@ -487,6 +488,15 @@ impl TenantConnection {
             .map_err(Failure::into_error)
     }
 
+    #[tracing::instrument(
+        name = "postgres.query",
+        skip_all,
+        fields(
+            db.system = "postgresql",
+            db.operation = statement.split_whitespace().next().unwrap_or_default(),
+            otel.kind = "client"
+        )
+    )]
     async fn attempt(
         &mut self,
         statement: &str,
