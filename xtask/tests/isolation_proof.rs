@@ -33,6 +33,12 @@ const REGION: &str = "us-east-1";
 const BUCKET: &str = "tenant-bucket";
 const DB: &str = "cluster-PROOF0RESOURCE0ID";
 const TENANTS: [&str; 6] = ["tenant1", "tenant2", "acme", "a", "a-b", "ab"];
+const STRATEGIES: [&str; 4] = [
+    "role-per-tenant",
+    "session-tags",
+    "session-policy",
+    "session-tags+session-policy",
+];
 
 fn load(name: &str) -> Value {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -337,12 +343,7 @@ fn db_user(tenant: &str) -> String {
 fn every_strategy_confines_every_tenant_to_its_own_data() {
     let bucket = format!("arn:aws:s3:::{BUCKET}");
     let mut checked = 0;
-    for strategy in [
-        "role-per-tenant",
-        "session-tags",
-        "session-policy",
-        "session-tags+session-policy",
-    ] {
+    for strategy in STRATEGIES {
         for a in TENANTS {
             let s3 = session(strategy, a, "s3");
             let db = session(strategy, a, "db");
@@ -391,12 +392,7 @@ fn every_strategy_confines_every_tenant_to_its_own_data() {
 fn every_strategy_confines_each_function_s_session_to_its_own_job() {
     let bucket = format!("arn:aws:s3:::{BUCKET}");
     let mut checked = 0;
-    for strategy in [
-        "role-per-tenant",
-        "session-tags",
-        "session-policy",
-        "session-tags+session-policy",
-    ] {
+    for strategy in STRATEGIES {
         for a in TENANTS {
             let s3 = session(strategy, a, "s3");
             let db = session(strategy, a, "db");

@@ -221,6 +221,15 @@ mod tests {
         }
     }
 
+    fn db() -> SessionScope {
+        SessionScope::Db {
+            resource_id: "cluster-ABC".into(),
+            user_template: TenantTemplate::parse("{tenant}_dbuser").unwrap(),
+            region: "us-east-1".into(),
+            account: "123456789012".into(),
+        }
+    }
+
     fn tenant(id: &str) -> TenantId {
         id.parse().unwrap()
     }
@@ -240,12 +249,7 @@ mod tests {
                 .policy(&tenant("tenant1"), "aws")
                 .unwrap()
         );
-        let db = SessionScope::Db {
-            resource_id: "cluster-ABC".into(),
-            user_template: TenantTemplate::parse("{tenant}_dbuser").unwrap(),
-            region: "us-east-1".into(),
-            account: "123456789012".into(),
-        };
+        let db = db();
         assert_eq!(
             db.policy(&tenant("tenant2"), "aws").unwrap(),
             r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"rds-db:connect","Resource":"arn:aws:rds-db:us-east-1:123456789012:dbuser:cluster-ABC/tenant2_dbuser"}]}"#
@@ -258,12 +262,7 @@ mod tests {
             s3("{tenant}_home").function_policy("aws"),
             r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::shared/*"},{"Effect":"Allow","Action":"s3:ListBucket","Resource":"arn:aws:s3:::shared"}]}"#
         );
-        let db = SessionScope::Db {
-            resource_id: "cluster-ABC".into(),
-            user_template: TenantTemplate::parse("{tenant}_dbuser").unwrap(),
-            region: "us-east-1".into(),
-            account: "123456789012".into(),
-        };
+        let db = db();
         assert_eq!(
             db.function_policy("aws"),
             r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"rds-db:connect","Resource":"arn:aws:rds-db:us-east-1:123456789012:dbuser:cluster-ABC/*"}]}"#
