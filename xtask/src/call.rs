@@ -478,9 +478,15 @@ mod tests {
 
     /// The value of `name` in the running stack's environment file.
     fn stack_var(name: &str) -> String {
-        let path = std::env::var("TENANT_ACCESS_STACK_ENV").expect(
-            "TENANT_ACCESS_STACK_ENV: run under `cargo xtask test`, or after `cargo xtask up`",
-        );
+        // As the other tests find it: `cargo xtask test` names it, else
+        // the one `cargo xtask up` writes.
+        let path = std::env::var("TENANT_ACCESS_STACK_ENV").unwrap_or_else(|_| {
+            concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../target/local-stack/stack.env"
+            )
+            .to_owned()
+        });
         std::fs::read_to_string(&path)
             .expect("the stack's environment file")
             .lines()

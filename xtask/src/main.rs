@@ -14,7 +14,9 @@ macro_rules! progress {
 mod ca_bundle;
 mod call;
 mod cli;
+mod daemon;
 mod fixtures;
+mod front;
 mod http;
 mod http_bench;
 mod moto;
@@ -27,6 +29,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
+use front::Front;
 use moto::Moto;
 use postgres::Postgres;
 use process::{Result, run, run_visible, timed};
@@ -50,6 +53,8 @@ pub struct Stack {
     /// Where the fault suite's TCP front before PostgreSQL listens; the
     /// verifier accepts tokens signed for it too.
     pub pg_front_port: u16,
+    /// Where the AWS front before moto listens: `AWS_ENDPOINT_URL`.
+    pub front_port: u16,
     /// The functions' `TENANT_ISOLATION` (`LOCAL_TENANT_ISOLATION`).
     pub isolation: String,
 }
@@ -77,6 +82,7 @@ impl Stack {
             moto_port: port("LOCAL_MOTO_PORT", 55500)?,
             verifier_port: port("LOCAL_VERIFIER_PORT", 55389)?,
             pg_front_port: port("LOCAL_PG_FRONT_PORT", 55433)?,
+            front_port: port("LOCAL_FRONT_PORT", 55501)?,
             isolation: match std::env::var("LOCAL_TENANT_ISOLATION") {
                 Err(_) => STRATEGIES[0].to_owned(),
                 Ok(v) if STRATEGIES.contains(&v.as_str()) => v,
@@ -88,6 +94,12 @@ impl Stack {
                 }
             },
         })
+    }
+
+    /// The deployed roles, as the seed writes them for the front and the
+    /// verifier.
+    pub fn registry_file(&self) -> PathBuf {
+        self.dir.join("iam-roles.json")
     }
 
     fn env_file(&self) -> PathBuf {
@@ -138,10 +150,12 @@ impl Stack {
         let pg = Postgres::ensure_installed(self)?;
         let was_running = pg.is_running() && Moto::new(self).is_running();
         let keys = Moto::new(self).up()?;
+        Front::new(self).up()?;
         Verifier::new(self).up()?;
         pg.up()?;
 
-        let endpoint = format!("http://127.0.0.1:{}", self.moto_port);
+        // Everything reaches moto through the front.
+        let endpoint = format!("http://127.0.0.1:{}", self.front_port);
         let mut functions = BTreeMap::new();
         let mut set = |k: &str, v: String| functions.insert(k.to_owned(), v);
         set("AWS_ENDPOINT_URL", endpoint);
@@ -151,9 +165,16 @@ impl Stack {
         set("AWS_ACCOUNT_ID", ACCOUNT.into());
         set("TENANT_CLAIM", TENANT_CLAIM.into());
         set("TENANT_ISOLATION", self.isolation.clone());
+        // The template deploys the shared role's tag-keyed variant under the
+        // session-tags strategies; the seed makes it under its own name.
+        let shared_role = if self.isolation.contains("session-tags") {
+            "tenant-access-shared-tenant-tagged"
+        } else {
+            "tenant-access-shared-tenant"
+        };
         set(
             "TENANT_SHARED_ROLE_ARN",
-            format!("arn:aws:iam::{ACCOUNT}:role/tenant-access-shared-tenant"),
+            format!("arn:aws:iam::{ACCOUNT}:role/{shared_role}"),
         );
         set("DB_RESOURCE_ID", CLUSTER_RESOURCE_ID.into());
         set("TENANT_BUCKET", BUCKET.into());
@@ -175,6 +196,16 @@ impl Stack {
         );
         // The fault suite restarts PostgreSQL and stands a front before it.
         stack.insert("STACK_PG_FRONT_PORT".into(), self.pg_front_port.to_string());
+        // moto itself, behind the front (its own API: state, reset-auth).
+        stack.insert(
+            "STACK_MOTO_URL".into(),
+            format!("http://127.0.0.1:{}", self.moto_port),
+        );
+        // The session-tags variant of the shared role (the seed makes both).
+        stack.insert(
+            "STACK_SHARED_TAGGED_ROLE_ARN".into(),
+            format!("arn:aws:iam::{ACCOUNT}:role/tenant-access-shared-tenant-tagged"),
+        );
         stack.insert("STACK_PG_CTL".into(), pg.pg_ctl().display().to_string());
         stack.insert("STACK_PG_DATA".into(), pg.data().display().to_string());
         stack.insert("STACK_PG_LOG".into(), pg.log().display().to_string());
@@ -195,6 +226,7 @@ impl Stack {
         let _ = fs::remove_file(self.env_file());
         let _ = fs::remove_file(self.functions_env_file());
         Moto::new(self).down()?;
+        Front::new(self).down()?;
         Verifier::new(self).down()?;
         if let Ok(pg) = Postgres::ensure_installed(self) {
             pg.down()?;

@@ -90,6 +90,8 @@ impl<'a> Moto<'a> {
                 CLUSTER_RESOURCE_ID,
                 &tenants.join(","),
             ])
+            .arg("--registry")
+            .arg(self.stack.registry_file())
             .args(extra))?;
         Ok(out.stdout)
     }

@@ -10,6 +10,18 @@ data policy) from tenant-template.yaml, with their parameters filled in.
 moto evaluates role policies with literal ARNs only: it does not substitute
 ${aws:PrincipalTag/...}. So each tenant role's policy is then rendered from
 that role's own tags, the way IAM would evaluate it for that role.
+
+moto's copy is only what moto itself can check. What decides isolation
+locally is the registry this script writes (`--registry PATH`): each role's
+policies as deployed, variables and conditions kept, with its tags, which
+the local front (before S3) and the token verifier evaluate with the one
+local IAM evaluator, together with each session's policy and tags.
+
+The shared role exists twice, because the tests switch strategies: the
+session-policy variant `tenant-access-shared-tenant` and the session-tags
+variant `tenant-access-shared-tenant-tagged`. moto holds the spanning
+(session-policy) policy for both, so it never refuses what IAM would allow;
+the registry holds each one's real policy.
 """
 
 import json
@@ -121,8 +133,13 @@ def existing_roles(iam) -> set:
 def main() -> None:
     endpoint, region, account, bucket, cluster, tenants = sys.argv[1:7]
     tenants = tenants.split(",")
+    options = sys.argv[7:]
     # --tenants-only: add tenants to a seeded server (benchmarks).
-    tenants_only = "--tenants-only" in sys.argv[7:]
+    tenants_only = "--tenants-only" in options
+    registry_path = pathlib.Path(options[options.index("--registry") + 1])
+    registry = {"roles": {}}
+    if tenants_only and registry_path.exists():
+        registry = json.loads(registry_path.read_text())
     session = boto3.session.Session(
         aws_access_key_id="seed", aws_secret_access_key="seed", region_name=region
     )
@@ -158,6 +175,13 @@ def main() -> None:
                 "Statement"
             ]
         ]
+        # The session-tags variant of the shared role, under its own name.
+        statements.append({
+            "Sid": "AssumeTaggedSharedRole",
+            "Effect": "Allow",
+            "Action": ["sts:AssumeRole", "sts:TagSession"],
+            "Resource": f"arn:aws:iam::{account}:role/tenant-access-shared-tenant-tagged",
+        })
         for n, statement in enumerate(statements):
             statement["Sid"] = f"{statement['Sid']}{n}"
         iam.create_user(UserName="lambda-exec")
@@ -178,27 +202,42 @@ def main() -> None:
         # its copy is the session-policy variant, which spans all tenants:
         # locally these strategies are not confined by IAM (the offline
         # proof, xtask/tests/isolation_proof.rs, covers that); RLS still is.
-        shared = fill(
+        shared_params = dict(params, **{"S3FetchRole.Arn": exec_arn, "AuroraQueryRole.Arn": exec_arn})
+        spanning = fill(
             main["SharedTenantRole"]["Properties"],
-            dict(params, **{"S3FetchRole.Arn": exec_arn, "AuroraQueryRole.Arn": exec_arn}),
+            shared_params,
             dict(base_conditions, SharedRole=True, TagSessions=False),
         )
-        iam.create_role(
-            RoleName=shared["RoleName"],
-            AssumeRolePolicyDocument=json.dumps(shared["AssumeRolePolicyDocument"]),
-            MaxSessionDuration=shared["MaxSessionDuration"],
+        tagged = fill(
+            main["SharedTenantRole"]["Properties"],
+            shared_params,
+            dict(base_conditions, SharedRole=True, TagSessions=True),
         )
-        for entry in shared["Policies"]:
-            iam.put_role_policy(
-                RoleName=shared["RoleName"],
-                PolicyName=entry["PolicyName"],
-                PolicyDocument=json.dumps(entry["PolicyDocument"]),
+        for name, deployed in [(spanning["RoleName"], spanning), (spanning["RoleName"] + "-tagged", tagged)]:
+            iam.create_role(
+                RoleName=name,
+                AssumeRolePolicyDocument=json.dumps(deployed["AssumeRolePolicyDocument"]),
+                MaxSessionDuration=deployed["MaxSessionDuration"],
             )
+            for entry in spanning["Policies"]:
+                iam.put_role_policy(
+                    RoleName=name,
+                    PolicyName=entry["PolicyName"],
+                    PolicyDocument=json.dumps(entry["PolicyDocument"]),
+                )
+            registry["roles"][f"arn:aws:iam::{account}:role/{name}"] = {
+                "policies": [entry["PolicyDocument"] for entry in deployed["Policies"]],
+                "tags": {},
+            }
     for tenant in tenants:
         tenant_params = dict(params, TenantId=tenant)
         props = fill(tenant_role["Properties"], tenant_params, base_conditions)
         tags = {t["Key"]: t["Value"] for t in props["Tags"]}
         role = props["RoleName"]
+        registry["roles"][f"arn:aws:iam::{account}:role{props['Path']}{role}"] = {
+            "policies": [entry["PolicyDocument"] for entry in props["Policies"]],
+            "tags": tags,
+        }
         if tenants_only and role in existing_roles(iam):
             continue
         iam.create_role(
@@ -235,6 +274,7 @@ def main() -> None:
             for odd in ["odd/", "odd/a//b", "odd/" + "k" * 996]:
                 s3.put_object(Bucket=bucket, Key=f"{home}/{odd}", Body=b"")
 
+    registry_path.write_text(json.dumps(registry, indent=1))
     if key is not None:
         print(json.dumps({"access_key_id": key["AccessKeyId"], "secret_access_key": key["SecretAccessKey"],
                           "execution_arn": exec_arn}))

@@ -2,12 +2,12 @@
 //!
 //! moto enforces only literal role policies: no policy variables, no
 //! conditions, no session policies. So the policies as deployed (read from
-//! template.yaml and tenant-template.yaml) are evaluated here with an IAM
-//! policy evaluator that implements variables, conditions and wildcards
-//! (iam-rs, pinned), together with the session policy the crate really
-//! generates, intersected as STS intersects them: a request is allowed when
-//! the role's policies allow it and, if there is a session policy, that
-//! policy allows it too.
+//! template.yaml and tenant-template.yaml) are evaluated here with the local
+//! stack's one IAM evaluator (`local-iam`, on iam-rs), the one the local
+//! front and the token verifier use, together with the session policy the
+//! crate really generates, intersected as STS intersects them: a request is
+//! allowed when the role's policies allow it and, if there is a session
+//! policy, that policy allows it too.
 //!
 //! For tenants A and B, A's session must be allowed A's objects, A's prefix
 //! in ListBucket and `rds-db:connect` as A's DB user, and denied B's
@@ -21,7 +21,6 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use iam_rs::{Arn, Context, ContextValue, Decision, IAMPolicy, IAMRequest, Principal, PrincipalId};
 use serde_json::{Value as Json, json};
 use serde_norway::Value;
 use tenant_access::TenantSessions;
@@ -145,78 +144,9 @@ impl Resolver<'_> {
     }
 }
 
-/// iam-rs 0.8.0 substitutes policy variables in `Resource` but not inside
-/// `Condition` values, so `StringLike s3:prefix ${aws:PrincipalTag/x}/*`
-/// would never match. Expand them here, from the same tags the request
-/// carries, before evaluating (`the_evaluator_gap_this_works_around` shows
-/// the gap).
-fn expand_condition_variables(policy: &mut Json, tags: &HashMap<String, String>) {
-    fn walk(value: &mut Json, tags: &HashMap<String, String>) {
-        match value {
-            Json::String(s) => {
-                for (key, tag) in tags {
-                    *s = s.replace(&format!("${{aws:PrincipalTag/{key}}}"), tag);
-                }
-            }
-            Json::Array(items) => items.iter_mut().for_each(|i| walk(i, tags)),
-            Json::Object(map) => map.values_mut().for_each(|v| walk(v, tags)),
-            _ => {}
-        }
-    }
-    for statement in policy["Statement"].as_array_mut().unwrap() {
-        if let Some(condition) = statement.get_mut("Condition") {
-            walk(condition, tags);
-        }
-    }
-}
-
-/// A tenant's session as IAM would see it.
-struct Session {
-    /// The role's policies (variables left for the evaluator).
-    identity: Vec<Json>,
-    /// The inline session policy, if the strategy passes one.
-    session_policy: Option<Json>,
-    /// The session's principal tags (role tags, or session tags).
-    tags: HashMap<String, String>,
-}
-
-impl Session {
-    fn decide(&self, action: &str, resource: &str, extra: &[(&str, &str)]) -> bool {
-        let mut context = Context::new();
-        for (key, value) in &self.tags {
-            context.insert(
-                format!("aws:PrincipalTag/{key}"),
-                ContextValue::String(value.clone()),
-            );
-        }
-        for (key, value) in extra {
-            context.insert((*key).to_owned(), ContextValue::String((*value).to_owned()));
-        }
-        let request = IAMRequest::new_with_context(
-            Principal::Aws(PrincipalId::String(format!(
-                "arn:aws:sts::{ACCOUNT}:assumed-role/tenant-role/proof"
-            ))),
-            action,
-            Arn::parse(resource).unwrap(),
-            context,
-        );
-        let allows = |policy: &Json| {
-            let mut policy = policy.clone();
-            expand_condition_variables(&mut policy, &self.tags);
-            let policy = IAMPolicy::from_json(&policy.to_string()).unwrap();
-            iam_rs::evaluate_policy(&policy, &request).unwrap() == Decision::Allow
-        };
-        let denied_explicitly = self.identity.iter().chain(&self.session_policy).any(|p| {
-            let mut p = p.clone();
-            expand_condition_variables(&mut p, &self.tags);
-            let policy = IAMPolicy::from_json(&p.to_string()).unwrap();
-            iam_rs::evaluate_policy(&policy, &request).unwrap() == Decision::Deny
-        });
-        !denied_explicitly
-            && self.identity.iter().any(allows)
-            && self.session_policy.as_ref().is_none_or(allows)
-    }
-}
+/// A tenant's session as IAM would see it: the one local evaluator, which
+/// the local front and the token verifier use too.
+type Session = local_iam::Session;
 
 fn main_params() -> HashMap<&'static str, String> {
     HashMap::from([
@@ -280,16 +210,16 @@ fn session(strategy: &str, tenant: &str, function: &str) -> Session {
             .resolve(&load("template.yaml")["Resources"]["SharedTenantRole"]["Properties"])
             .unwrap();
         let tags = if tags_strategy {
-            HashMap::from([("TenantID".to_owned(), tenant.to_owned())])
+            [("TenantID".to_owned(), tenant.to_owned())].into()
         } else {
-            HashMap::new()
+            Default::default()
         };
         (policies_of(&role), tags)
     };
     let session_policy = sent_policy(strategy, tenant, function)
         .map(|policy| serde_json::from_str(&policy).unwrap());
     Session {
-        identity,
+        policies: identity,
         session_policy,
         tags,
     }
@@ -349,33 +279,33 @@ fn every_strategy_confines_every_tenant_to_its_own_data() {
             let db = session(strategy, a, "db");
             let own_prefix = format!("{a}_home/");
             assert!(
-                s3.decide("s3:GetObject", &object(a), &[]),
+                s3.allows("s3:GetObject", &object(a), &[]),
                 "{strategy}: {a} reads its object"
             );
             assert!(
-                s3.decide("s3:ListBucket", &bucket, &[("s3:prefix", &own_prefix)]),
+                s3.allows("s3:ListBucket", &bucket, &[("s3:prefix", &own_prefix)]),
                 "{strategy}: {a} lists its prefix"
             );
             assert!(
-                db.decide("rds-db:connect", &db_user(a), &[]),
+                db.allows("rds-db:connect", &db_user(a), &[]),
                 "{strategy}: {a} connects as itself"
             );
             assert!(
-                !s3.decide("s3:ListBucket", &bucket, &[("s3:prefix", "")]),
+                !s3.allows("s3:ListBucket", &bucket, &[("s3:prefix", "")]),
                 "{strategy}: {a} may not list the bucket root"
             );
             for b in TENANTS.iter().filter(|b| **b != a) {
                 let their_prefix = format!("{b}_home/");
                 assert!(
-                    !s3.decide("s3:GetObject", &object(b), &[]),
+                    !s3.allows("s3:GetObject", &object(b), &[]),
                     "{strategy}: {a} reads {b}'s object"
                 );
                 assert!(
-                    !s3.decide("s3:ListBucket", &bucket, &[("s3:prefix", &their_prefix)]),
+                    !s3.allows("s3:ListBucket", &bucket, &[("s3:prefix", &their_prefix)]),
                     "{strategy}: {a} lists {b}'s prefix"
                 );
                 assert!(
-                    !db.decide("rds-db:connect", &db_user(b), &[]),
+                    !db.allows("rds-db:connect", &db_user(b), &[]),
                     "{strategy}: {a} connects as {b}"
                 );
                 checked += 3;
@@ -398,15 +328,15 @@ fn every_strategy_confines_each_function_s_session_to_its_own_job() {
             let db = session(strategy, a, "db");
             let own_prefix = format!("{a}_home/");
             assert!(
-                !s3.decide("rds-db:connect", &db_user(a), &[]),
+                !s3.allows("rds-db:connect", &db_user(a), &[]),
                 "{strategy}: {a}'s s3-fetch session connects to the database"
             );
             assert!(
-                !db.decide("s3:GetObject", &object(a), &[]),
+                !db.allows("s3:GetObject", &object(a), &[]),
                 "{strategy}: {a}'s aurora-query session reads S3"
             );
             assert!(
-                !db.decide("s3:ListBucket", &bucket, &[("s3:prefix", &own_prefix)]),
+                !db.allows("s3:ListBucket", &bucket, &[("s3:prefix", &own_prefix)]),
                 "{strategy}: {a}'s aurora-query session lists S3"
             );
             checked += 3;
@@ -435,12 +365,12 @@ fn execution_roles_assume_only_roles_under_the_tenant_path() {
             .resolve(&template["Resources"][name]["Properties"])
             .unwrap();
         let execution = Session {
-            identity: policies_of(&role),
+            policies: policies_of(&role),
             session_policy: None,
-            tags: HashMap::new(),
+            tags: Default::default(),
         };
         let role_arn = |path_and_name: &str| format!("arn:aws:iam::{ACCOUNT}:role/{path_and_name}");
-        assert!(execution.decide(
+        assert!(execution.allows(
             "sts:AssumeRole",
             &role_arn("tenant/assumeRole-tenant1"),
             &[]
@@ -452,7 +382,7 @@ fn execution_roles_assume_only_roles_under_the_tenant_path() {
             "tenant-access-shared-tenant",
         ] {
             assert!(
-                !execution.decide("sts:AssumeRole", &role_arn(outside), &[]),
+                !execution.allows("sts:AssumeRole", &role_arn(outside), &[]),
                 "{name} may assume {outside}"
             );
         }
@@ -465,13 +395,13 @@ fn execution_roles_assume_only_roles_under_the_tenant_path() {
 #[test]
 fn the_cross_function_denials_come_from_the_function_policy() {
     let mut s3 = session("role-per-tenant", "tenant1", "s3");
-    assert!(!s3.decide("rds-db:connect", &db_user("tenant1"), &[]));
+    assert!(!s3.allows("rds-db:connect", &db_user("tenant1"), &[]));
     s3.session_policy = None;
-    assert!(s3.decide("rds-db:connect", &db_user("tenant1"), &[]));
+    assert!(s3.allows("rds-db:connect", &db_user("tenant1"), &[]));
     let mut db = session("session-tags", "tenant1", "db");
-    assert!(!db.decide("s3:GetObject", &object("tenant1"), &[]));
+    assert!(!db.allows("s3:GetObject", &object("tenant1"), &[]));
     db.session_policy = None;
-    assert!(db.decide("s3:GetObject", &object("tenant1"), &[]));
+    assert!(db.allows("s3:GetObject", &object("tenant1"), &[]));
 }
 
 /// What the strategies rely on from each other: without its session policy,
@@ -482,66 +412,9 @@ fn the_cross_function_denials_come_from_the_function_policy() {
 fn the_proof_depends_on_the_policy_and_the_tag() {
     let mut shared = session("session-policy", "tenant1", "s3");
     shared.session_policy = None;
-    assert!(shared.decide("s3:GetObject", &object("tenant2"), &[]));
+    assert!(shared.allows("s3:GetObject", &object("tenant2"), &[]));
     let mut tagged = session("session-tags", "tenant1", "db");
-    assert!(!tagged.decide("rds-db:connect", &db_user("tenant2"), &[]));
+    assert!(!tagged.allows("rds-db:connect", &db_user("tenant2"), &[]));
     tagged.tags.insert("TenantID".into(), "tenant2".into());
-    assert!(tagged.decide("rds-db:connect", &db_user("tenant2"), &[]));
-}
-
-/// The evaluator's behaviour on the cases relied on, pinned: it substitutes
-/// principal tags in `Resource`, and (the gap) not in `Condition` values.
-#[test]
-fn the_evaluator_gap_this_works_around() {
-    let policy = |condition_prefix: &str| {
-        IAMPolicy::from_json(
-            &json!({
-                "Version": "2012-10-17",
-                "Statement": [{
-                    "Effect": "Allow",
-                    "Action": "s3:ListBucket",
-                    "Resource": "arn:aws:s3:::b",
-                    "Condition": {"StringLike": {"s3:prefix": condition_prefix}}
-                }, {
-                    "Effect": "Allow",
-                    "Action": "s3:GetObject",
-                    "Resource": "arn:aws:s3:::b/${aws:PrincipalTag/home}/*"
-                }]
-            })
-            .to_string(),
-        )
-        .unwrap()
-    };
-    let request = |action: &str, resource: &str| {
-        let context = Context::new()
-            .with_string("aws:PrincipalTag/home", "t1_home")
-            .with_string("s3:prefix", "t1_home/");
-        IAMRequest::new_with_context(
-            Principal::Aws(PrincipalId::String(format!(
-                "arn:aws:iam::{ACCOUNT}:role/r"
-            ))),
-            action,
-            Arn::parse(resource).unwrap(),
-            context,
-        )
-    };
-    let decide = |p: &IAMPolicy, r: &IAMRequest| iam_rs::evaluate_policy(p, r).unwrap();
-    // Resource variables: substituted.
-    let get = request("s3:GetObject", "arn:aws:s3:::b/t1_home/x");
-    assert_eq!(decide(&policy("x"), &get), Decision::Allow);
-    assert_eq!(
-        decide(
-            &policy("x"),
-            &request("s3:GetObject", "arn:aws:s3:::b/t2_home/x")
-        ),
-        Decision::NotApplicable
-    );
-    // Condition variables: not substituted, so the right tenant is refused...
-    let list = request("s3:ListBucket", "arn:aws:s3:::b");
-    assert_eq!(
-        decide(&policy("${aws:PrincipalTag/home}/*"), &list),
-        Decision::NotApplicable
-    );
-    // ...until expanded, as expand_condition_variables does.
-    assert_eq!(decide(&policy("t1_home/*"), &list), Decision::Allow);
+    assert!(tagged.allows("rds-db:connect", &db_user("tenant2"), &[]));
 }

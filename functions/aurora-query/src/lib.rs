@@ -163,8 +163,7 @@ impl App {
         statement: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Vec<Row>, Error> {
-        let session = self.sessions.session(caller).await?;
-        self.db.query(&session, statement, params).await
+        self.statement(caller, statement, params, true).await
     }
 
     /// A write, never replayed: it may have committed before a failure.
@@ -174,8 +173,37 @@ impl App {
         statement: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Vec<Row>, Error> {
-        let session = self.sessions.session(caller).await?;
-        self.db.query_once(&session, statement, params).await
+        self.statement(caller, statement, params, false).await
+    }
+
+    /// Run `statement` on the tenant's connection. If the database refuses
+    /// the login (the session's credentials expired or were revoked before
+    /// the cache knew), the session is dropped and the login tried once more
+    /// with a new one: safe for writes too, since nothing ran.
+    async fn statement(
+        &self,
+        caller: &Caller,
+        statement: &str,
+        params: &[&(dyn ToSql + Sync)],
+        read: bool,
+    ) -> Result<Vec<Row>, Error> {
+        let mut session = self.sessions.session(caller).await?;
+        let mut renewed = false;
+        loop {
+            let result = if read {
+                self.db.query(&session, statement, params).await
+            } else {
+                self.db.query_once(&session, statement, params).await
+            };
+            match result {
+                Err(Error::AccessDenied { .. }) if session.is_invalidated() && !renewed => {
+                    tracing::warn!("the database refused the session's login; renewing it once");
+                    renewed = true;
+                    session = self.sessions.session(caller).await?;
+                }
+                other => return other,
+            }
+        }
     }
 
     async fn tenant(&self, caller: &Caller) -> Result<Response<Body>, Error> {

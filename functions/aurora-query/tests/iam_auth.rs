@@ -5,14 +5,9 @@
 
 use std::time::{Duration, SystemTime};
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
-use aws_sdk_rds::auth_token::{AuthTokenGenerator, Config as TokenConfig};
-use aws_smithy_async::time::StaticTimeSource;
 use test_support::Stack;
-use tokio_postgres::error::SqlState;
 
-/// A token as aws-sdk-rds generates it, for any host, port, user and time.
 async fn token(
     stack: &Stack,
     creds: Credentials,
@@ -21,24 +16,7 @@ async fn token(
     user: &str,
     signed_at: SystemTime,
 ) -> String {
-    let sdk = SdkConfig::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new(stack.var("AWS_REGION")))
-        .time_source(StaticTimeSource::new(signed_at))
-        .build();
-    let config = TokenConfig::builder()
-        .hostname(host)
-        .port(u64::from(port))
-        .username(user)
-        .credentials(creds)
-        .build()
-        .unwrap();
-    AuthTokenGenerator::new(config)
-        .auth_token(&sdk)
-        .await
-        .unwrap()
-        .as_str()
-        .to_owned()
+    stack.auth_token(creds, host, port, user, signed_at).await
 }
 
 fn exec_credentials(stack: &Stack) -> Credentials {
@@ -51,46 +29,8 @@ fn exec_credentials(stack: &Stack) -> Credentials {
     )
 }
 
-/// Asserts the login was refused by authentication, and that the verifier
-/// logged `reason` for `user` (so it failed for the reason under test).
 async fn assert_refused(stack: &Stack, user: &str, password: &str, reason: &str) {
-    let log_before = std::fs::read_to_string(stack.var("STACK_VERIFIER_LOG"))
-        .unwrap_or_default()
-        .len();
-    let err = stack
-        .connect(user, password)
-        .await
-        .err()
-        .unwrap_or_else(|| panic!("login as {user} must be refused ({reason})"));
-    let db = err
-        .as_db_error()
-        .unwrap_or_else(|| panic!("expected an auth error, got {err:?}"));
-    assert_eq!(
-        db.code(),
-        &SqlState::INVALID_AUTHORIZATION_SPECIFICATION,
-        "{db:?}"
-    );
-    assert!(
-        db.message().contains("LDAP authentication failed"),
-        "{}",
-        db.message()
-    );
-    assert!(
-        !db.message().contains(password),
-        "the server does not echo the token"
-    );
-    let log = std::fs::read_to_string(stack.var("STACK_VERIFIER_LOG")).unwrap();
-    let new = &log[log_before..];
-    let prefix = format!("refused login of {user}: ");
-    assert!(
-        new.lines()
-            .any(|l| l.starts_with(&prefix) && l.contains(reason)),
-        "verifier log: {new}"
-    );
-    assert!(
-        !new.contains("X-Amz-Signature"),
-        "the verifier never logs tokens"
-    );
+    stack.assert_login_refused(user, password, reason).await
 }
 
 /// A token signed by tenant1's own session (assumed directly).

@@ -11,7 +11,7 @@ use test_support::{Stack, body_json, event, request};
 async fn every_strategy_serves_each_tenant_its_own_row() {
     let stack = Stack::load();
     for isolation in tenant_access::config::Isolation::NAMES {
-        let env = stack.with(&[("TENANT_ISOLATION", isolation)]);
+        let env = stack.with_strategy(isolation);
         let config = Config::from_lookup(&env.lookup()).expect("the strategy's config");
         let app = App::new(&config, &env.sdk_config().await).expect("CA bundle loads");
         for tenant in ["tenant1", "tenant2"] {

@@ -255,7 +255,7 @@ fn a_shared_strategy_without_its_settings_fails_at_start_naming_the_variable() {
 async fn every_strategy_serves_each_tenant_its_own_object() {
     let stack = Stack::load();
     for isolation in tenant_access::config::Isolation::NAMES {
-        let env = stack.with(&[("TENANT_ISOLATION", isolation)]);
+        let env = stack.with_strategy(isolation);
         let config = s3_fetch::Config::from_lookup(&env.lookup()).unwrap();
         let app = s3_fetch::App::new(&config, &env.sdk_config().await);
         for tenant in ["tenant1", "tenant2"] {

@@ -328,7 +328,15 @@ impl TenantDatabase {
                     service: "db",
                     detail: format!("login did not finish within {:?}", self.connect_timeout),
                 })?
-                .map_err(connect_error)?;
+                .map_err(connect_error)
+                .inspect_err(|e| {
+                    // The database refused the session's token: the session
+                    // may have expired or been revoked early, so it is not
+                    // served again (the caller may retry once with a new one).
+                    if matches!(e, Error::AccessDenied { .. }) {
+                        session.invalidate();
+                    }
+                })?;
         tokio::spawn(async move {
             if let Err(e) = connection.await {
                 tracing::warn!(error.detail = %e, "database connection ended with an error");

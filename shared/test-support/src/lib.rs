@@ -76,6 +76,21 @@ impl Stack {
         Stack { vars }
     }
 
+    /// The stack's environment under isolation strategy `isolation`, with
+    /// the shared role the template deploys for it: the tag-keyed variant
+    /// under the session-tags strategies (the seed makes both variants).
+    pub fn with_strategy(&self, isolation: &str) -> Stack {
+        let shared = if isolation.contains("session-tags") {
+            self.var("STACK_SHARED_TAGGED_ROLE_ARN")
+        } else {
+            self.var("TENANT_SHARED_ROLE_ARN")
+        };
+        self.with(&[
+            ("TENANT_ISOLATION", isolation),
+            ("TENANT_SHARED_ROLE_ARN", &shared),
+        ])
+    }
+
     /// SDK configuration signing as the execution identity (the stand-in for
     /// the Lambda execution role).
     pub async fn sdk_config(&self) -> SdkConfig {
@@ -200,6 +215,94 @@ impl Stack {
         };
         let session = sessions.session(&caller).await.expect("a tenant session");
         db.connection(&session).await.expect("the tenant's login")
+    }
+
+    /// An RDS auth token as aws-sdk-rds generates it, signed by `creds` at
+    /// `signed_at`, for any host, port and user: what an attacker or a
+    /// buggy handler holding those credentials could make.
+    pub async fn auth_token(
+        &self,
+        creds: Credentials,
+        host: &str,
+        port: u16,
+        user: &str,
+        signed_at: std::time::SystemTime,
+    ) -> String {
+        use aws_sdk_rds::auth_token::{AuthTokenGenerator, Config as TokenConfig};
+        let sdk = SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(self.var("AWS_REGION")))
+            .time_source(aws_smithy_async::time::StaticTimeSource::new(signed_at))
+            .build();
+        let config = TokenConfig::builder()
+            .hostname(host)
+            .port(u64::from(port))
+            .username(user)
+            .credentials(creds)
+            .build()
+            .expect("a token configuration");
+        AuthTokenGenerator::new(config)
+            .auth_token(&sdk)
+            .await
+            .expect("a signed token")
+            .as_str()
+            .to_owned()
+    }
+
+    /// A token for `user` at the stack's database endpoint, signed now.
+    pub async fn auth_token_now(&self, creds: Credentials, user: &str) -> String {
+        let port = self.var("DB_PORT").parse().expect("DB_PORT is a port");
+        self.auth_token(
+            creds,
+            &self.var("DB_HOST"),
+            port,
+            user,
+            std::time::SystemTime::now(),
+        )
+        .await
+    }
+
+    /// Asserts a login as `user` with `password` is refused by
+    /// authentication, and that the token verifier logged `reason` for it
+    /// (so it failed for the reason under test), never the token.
+    pub async fn assert_login_refused(&self, user: &str, password: &str, reason: &str) {
+        let log_before = std::fs::read_to_string(self.var("STACK_VERIFIER_LOG"))
+            .unwrap_or_default()
+            .len();
+        let err = self
+            .connect(user, password)
+            .await
+            .err()
+            .unwrap_or_else(|| panic!("login as {user} must be refused ({reason})"));
+        let db = err
+            .as_db_error()
+            .unwrap_or_else(|| panic!("expected an auth error, got {err:?}"));
+        assert_eq!(
+            db.code(),
+            &tokio_postgres::error::SqlState::INVALID_AUTHORIZATION_SPECIFICATION,
+            "{db:?}"
+        );
+        assert!(
+            db.message().contains("LDAP authentication failed"),
+            "{}",
+            db.message()
+        );
+        assert!(
+            !db.message().contains(password),
+            "the server does not echo the token"
+        );
+        let log = std::fs::read_to_string(self.var("STACK_VERIFIER_LOG")).unwrap();
+        let new = &log[log_before..];
+        let prefix = format!("refused login of {user}: ");
+        assert!(
+            new.lines()
+                .any(|l| l.starts_with(&prefix) && l.contains(reason)),
+            "verifier log, looking for {reason:?}: {new}"
+        );
+        assert!(
+            !new.contains("X-Amz-Signature"),
+            "the verifier never logs tokens"
+        );
     }
 
     /// An admin connection over verified TLS, to look behind RLS.
@@ -497,39 +600,50 @@ mod tests {
     }
 }
 
-/// A plain HTTP/1.1 GET of `url` (an `http://` URL such as a presigned URL
-/// pointing at the local moto), returning status and body. Sends exactly
-/// the URL's host, path and query, as a browser following a redirect would.
+/// A GET of `url` (an `http://` URL such as a presigned URL pointing at the
+/// local stack), returning status and body; sends exactly the URL's host,
+/// path and query, as a browser following a redirect would.
 pub async fn http_get(url: &str) -> (u16, Vec<u8>) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let rest = url
-        .strip_prefix("http://")
-        .unwrap_or_else(|| panic!("not an http:// URL: {url}"));
-    let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    let mut stream = tokio::net::TcpStream::connect(host)
+    http("GET", url).await
+}
+
+/// A POST of an empty body to `url` (the local front's control API).
+pub async fn http_post(url: &str) -> (u16, Vec<u8>) {
+    http("POST", url).await
+}
+
+/// One request over the tools' HTTP client, off the async runtime.
+async fn http(method: &'static str, url: &str) -> (u16, Vec<u8>) {
+    let url = url.to_owned();
+    tokio::task::spawn_blocking(move || send(method, &url, b""))
         .await
-        .unwrap_or_else(|e| panic!("connect {host}: {e}"));
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.expect("send");
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).await.expect("receive");
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("an HTTP response");
-    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
-    assert!(
-        !head
-            .to_ascii_lowercase()
-            .contains("transfer-encoding: chunked"),
-        "chunked responses are not handled here"
-    );
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .expect("status code");
-    (status, raw[split + 4..].to_vec())
+        .expect("the HTTP call does not panic")
+}
+
+/// One blocking request over the tools' HTTP client (ureq): status and body.
+fn send(method: &str, url: &str, body: &[u8]) -> (u16, Vec<u8>) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(std::time::Duration::from_secs(30)))
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .build()
+        .into();
+    let request = ureq::http::Request::builder()
+        .method(method)
+        .uri(url)
+        .header("content-type", "text/plain")
+        .body(body.to_vec())
+        .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+    let mut response = agent
+        .run(request)
+        .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+    let body = response
+        .body_mut()
+        .with_config()
+        .limit(64 * 1024 * 1024)
+        .read_to_vec()
+        .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+    (response.status().as_u16(), body)
 }
 
 /// While alive, moto serves requests without IAM checks; dropping it turns
@@ -558,21 +672,9 @@ impl Drop for PausedEnforcement {
 /// `POST /moto-api/reset-auth`: how many more requests moto lets through
 /// before enforcing IAM again.
 fn moto_reset_auth(endpoint: &str, count: &str) {
-    use std::io::{Read, Write};
-    let host = endpoint.trim_start_matches("http://").trim_end_matches('/');
-    let mut stream = std::net::TcpStream::connect(host).expect("moto reachable");
-    write!(
-        stream,
-        "POST /moto-api/reset-auth HTTP/1.1\r\nHost: {host}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{count}",
-        count.len()
-    )
-    .expect("send");
-    let mut reply = String::new();
-    stream.read_to_string(&mut reply).expect("reply");
-    assert!(
-        reply.starts_with("HTTP/1.1 200") || reply.starts_with("HTTP/1.0 200"),
-        "{reply}"
-    );
+    let url = format!("{}/moto-api/reset-auth", endpoint.trim_end_matches('/'));
+    let (status, reply) = send("POST", &url, count.as_bytes());
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&reply));
 }
 
 /// The README's error examples for `function`: `(fixture, status, body)`

@@ -18,10 +18,15 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpListener;
 
-use crate::faults::{HttpRule, Service, answer};
+use crate::faults::{HttpFault, HttpRule, Service, answer};
+use crate::iam::{Enforcer, Refusal, SessionRecord, access_key};
 
 /// Where the control API lives; moto never sees these paths.
 pub const CONTROL_PATH: &str = "/__front/faults";
+/// The recorded STS sessions: `GET {SESSIONS_PATH}/<access key id>` answers
+/// one as JSON (404 if unknown); `POST {SESSIONS_PATH}/<access key id>/expire`
+/// expires it, `POST {SESSIONS_PATH}/expire` all of them.
+pub const SESSIONS_PATH: &str = "/__front/sessions";
 
 type Answer = Response<Full<Bytes>>;
 
@@ -32,6 +37,7 @@ struct Shared {
     injected: AtomicU64,
     passed: AtomicU64,
     assume_roles: Mutex<Vec<Form>>,
+    enforcer: Enforcer,
 }
 
 /// A form-encoded request body (an STS query call), field name to value.
@@ -87,8 +93,28 @@ impl std::fmt::Debug for HttpFront {
 }
 
 impl HttpFront {
-    /// Listen on `listen` (port 0 picks one) and pass requests to `upstream`.
+    /// Listen on `listen` (port 0 picks one) and pass requests to `upstream`,
+    /// recording sessions but enforcing nothing beyond moto.
     pub async fn start(listen: SocketAddr, upstream: SocketAddr) -> io::Result<Self> {
+        Self::start_with(listen, upstream, Enforcer::new(None)).await
+    }
+
+    /// [`start`](Self::start), and decide S3 requests of recorded sessions
+    /// as IAM would, over the deployed roles of the registry file at
+    /// `registry` (see [`crate::iam`]).
+    pub async fn start_enforcing(
+        listen: SocketAddr,
+        upstream: SocketAddr,
+        registry: std::path::PathBuf,
+    ) -> io::Result<Self> {
+        Self::start_with(listen, upstream, Enforcer::new(Some(registry))).await
+    }
+
+    async fn start_with(
+        listen: SocketAddr,
+        upstream: SocketAddr,
+        enforcer: Enforcer,
+    ) -> io::Result<Self> {
         let listener = TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
         let mut connector = HttpConnector::new();
@@ -100,6 +126,7 @@ impl HttpFront {
             injected: AtomicU64::new(0),
             passed: AtomicU64::new(0),
             assume_roles: Mutex::new(Vec::new()),
+            enforcer,
         });
         let accept = shared.clone();
         let task = tokio::spawn(async move {
@@ -163,6 +190,18 @@ impl HttpFront {
             .clone()
     }
 
+    /// The session of `access_key_id`, if the front saw its `AssumeRole`.
+    pub fn session(&self, access_key_id: &str) -> Option<SessionRecord> {
+        self.shared.enforcer.session(access_key_id)
+    }
+
+    /// Expire every session made so far; returns how many.
+    pub fn expire_sessions(&self) -> usize {
+        self.shared
+            .enforcer
+            .expire_all(std::time::SystemTime::now())
+    }
+
     /// How many requests were passed to moto.
     pub fn passed(&self) -> u64 {
         self.shared.passed.load(Ordering::Relaxed)
@@ -191,21 +230,24 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Answe
     if parts.uri.path() == CONTROL_PATH {
         return Ok(control(&shared, &parts.method, &body));
     }
+    if let Some(rest) = parts.uri.path().strip_prefix(SESSIONS_PATH) {
+        return Ok(sessions(&shared, &parts.method, rest));
+    }
     let authorization = parts
         .headers
         .get(hyper::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
     let query = parts.uri.query().unwrap_or_default();
     let service = Service::of_request(authorization, query);
-    if service == Some(Service::Sts) {
-        let fields = form(&body);
-        if fields.get("Action").map(String::as_str) == Some("AssumeRole") {
-            shared
-                .assume_roles
-                .lock()
-                .expect("record lock poisoned")
-                .push(fields);
-        }
+    let assume_role = (service == Some(Service::Sts))
+        .then(|| form(&body))
+        .filter(|fields| fields.get("Action").map(String::as_str) == Some("AssumeRole"));
+    if let Some(fields) = &assume_role {
+        shared
+            .assume_roles
+            .lock()
+            .expect("record lock poisoned")
+            .push(fields.clone());
     }
     let line = format!("{} {}", parts.method, parts.uri);
     let fault = {
@@ -227,18 +269,78 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Answe
             crate::HttpFault::Reset => return Err(io::Error::other("fault: reset")),
             other => {
                 let (status, xml) = answer(&other, service).expect("an answering fault");
-                let mut response =
-                    plain(StatusCode::from_u16(status).expect("a valid status"), xml);
-                response.headers_mut().insert(
-                    hyper::header::CONTENT_TYPE,
-                    hyper::header::HeaderValue::from_static("text/xml"),
-                );
-                return Ok(response);
+                return Ok(xml_answer(status, xml));
             }
         }
     }
+    let refusal = (service == Some(Service::S3))
+        .then(|| access_key(authorization, query))
+        .flatten()
+        .and_then(|key| {
+            shared.enforcer.check_s3(
+                &key,
+                parts.method.as_str(),
+                parts.uri.path(),
+                query,
+                std::time::SystemTime::now(),
+            )
+        });
+    if let Some(refusal) = refusal {
+        let fault = match refusal {
+            Refusal::Expired => HttpFault::ExpiredToken,
+            Refusal::Denied(_) => HttpFault::AccessDenied,
+        };
+        let (status, xml) = answer(&fault, service).expect("an answering fault");
+        return Ok(xml_answer(status, xml));
+    }
     shared.passed.fetch_add(1, Ordering::Relaxed);
-    forward(&shared, parts, body).await
+    let (head, answer) = forward(&shared, parts, body).await?;
+    if let Some(record) = assume_role
+        .filter(|_| head.status == StatusCode::OK)
+        .and_then(|fields| crate::iam::record(&fields, &String::from_utf8_lossy(&answer)))
+    {
+        shared.enforcer.remember(record);
+    }
+    Ok(Response::from_parts(head, Full::new(answer)))
+}
+
+fn xml_answer(status: u16, xml: String) -> Answer {
+    let mut response = plain(StatusCode::from_u16(status).expect("a valid status"), xml);
+    response.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("text/xml"),
+    );
+    response
+}
+
+/// The session records: `GET /<key>` one as JSON, `POST /<key>/expire`
+/// expires it, `POST /expire` expires all.
+fn sessions(shared: &Shared, method: &Method, rest: &str) -> Answer {
+    match (method, rest.trim_start_matches('/')) {
+        (&Method::POST, "expire") => {
+            let n = shared.enforcer.expire_all(std::time::SystemTime::now());
+            plain(StatusCode::OK, format!("{{\"expired\":{n}}}"))
+        }
+        (&Method::POST, path) if path.ends_with("/expire") => {
+            let key = path.trim_end_matches("/expire");
+            if shared.enforcer.expire(key, std::time::SystemTime::now()) {
+                plain(StatusCode::OK, "{\"expired\":1}")
+            } else {
+                plain(StatusCode::NOT_FOUND, "no such session\n")
+            }
+        }
+        (&Method::GET, key) if !key.is_empty() => match shared.enforcer.session(key) {
+            Some(record) => plain(
+                StatusCode::OK,
+                serde_json::to_string(&record).expect("records serialize"),
+            ),
+            None => plain(StatusCode::NOT_FOUND, "no such session\n"),
+        },
+        _ => plain(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "GET /<access key id>, POST /<access key id>/expire or POST /expire\n",
+        ),
+    }
 }
 
 /// Pass the request to moto unchanged (the `Host` header included, so the
@@ -247,7 +349,7 @@ async fn forward(
     shared: &Shared,
     parts: hyper::http::request::Parts,
     body: Bytes,
-) -> Result<Answer, io::Error> {
+) -> Result<(hyper::http::response::Parts, Bytes), io::Error> {
     let path = parts
         .uri
         .path_and_query()
@@ -261,10 +363,12 @@ async fn forward(
     let response = match shared.client.request(upstream).await {
         Ok(response) => response,
         Err(e) => {
-            return Ok(plain(
+            let (head, body) = plain(
                 StatusCode::BAD_GATEWAY,
                 format!("local-front: moto did not answer: {e}"),
-            ));
+            )
+            .into_parts();
+            return Ok((head, body.into_inner().unwrap_or_default()));
         }
     };
     let (parts, body) = response.into_parts();
@@ -273,7 +377,7 @@ async fn forward(
         .await
         .map_err(|e| io::Error::other(format!("reading moto's answer: {e}")))?
         .to_bytes();
-    Ok(Response::from_parts(parts, Full::new(body)))
+    Ok((parts, body))
 }
 
 /// `GET` lists the rules, `POST` adds one (JSON [`HttpRule`]), `DELETE`

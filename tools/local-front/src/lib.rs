@@ -10,15 +10,20 @@
 //!   end) and on command holds them (a paused server: half-open sockets),
 //!   closes every connection, or refuses new ones (a restarting server).
 //!
-//! Everything listens on loopback only. The HTTP side is where IAM
-//! enforcement in front of moto belongs too (moto ignores conditions,
-//! session policies and session tags): one front for both jobs.
+//! - The HTTP side also enforces IAM where moto cannot ([`iam`]): it
+//!   records every `AssumeRole` and refuses S3 requests of expired sessions
+//!   (`ExpiredToken`) and those the deployed role, the session policy, the
+//!   principal tags and the conditions do not allow (`AccessDenied`). One
+//!   front for both jobs: fault injection and enforcement.
+//!
+//! Everything listens on loopback only.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod faults;
 pub mod http;
+pub mod iam;
 pub mod tcp;
 
 pub use faults::{HttpFault, HttpRule, Service};

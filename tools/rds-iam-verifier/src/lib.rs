@@ -11,8 +11,13 @@
 //!   with the secret of the token's access key, looked up in moto, and whose
 //!   session token is that key's;
 //! - that has not expired (`X-Amz-Expires` at most 900 s);
-//! - whose signing principal's policies allow `rds-db:connect` on
-//!   `arn:aws:rds-db:<region>:<account>:dbuser:<cluster-resource-id>/<user>`.
+//! - whose signing session has not expired (its expiration as the local
+//!   front recorded it from `AssumeRole`; moto forgets it);
+//! - whose signing principal may `rds-db:connect` on
+//!   `arn:aws:rds-db:<region>:<account>:dbuser:<cluster-resource-id>/<user>`,
+//!   decided by the local stack's one IAM evaluator (`local-iam`) over the
+//!   role's policies as deployed, the session policy and the principal tags
+//!   (role tags and session tags), conditions included.
 //!
 //! Why LDAP and not PAM: `pam_exec`'s `expose_authtok` passes at most
 //! `PAM_MAX_RESP_SIZE` (512) bytes of the password, and a token carrying a
@@ -23,7 +28,6 @@
 
 pub mod ldap;
 pub mod moto;
-pub mod policy;
 pub mod token;
 pub mod verify;
 
@@ -64,13 +68,18 @@ pub enum Refusal {
     /// The signature does not verify.
     #[error("the signature does not match")]
     BadSignature,
+    /// The signing session's credentials have expired.
+    #[error("the signing session's credentials have expired")]
+    CredentialsExpired,
     /// The principal may not connect as this user.
-    #[error("{principal} is not allowed rds-db:connect on {resource}")]
+    #[error("{principal} is not allowed rds-db:connect on {resource} ({verdict:?})")]
     NotAuthorized {
         /// The signing principal.
         principal: String,
         /// The DB-user ARN.
         resource: String,
+        /// Why not.
+        verdict: local_iam::Verdict,
     },
     /// moto could not be asked.
     #[error("credential store: {0}")]

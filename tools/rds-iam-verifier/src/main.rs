@@ -1,4 +1,5 @@
-//! `rds-iam-verifier --listen 127.0.0.1:55389 --moto 127.0.0.1:55500 --db-host localhost
+//! `rds-iam-verifier --listen 127.0.0.1:55389 --moto 127.0.0.1:55500
+//! --front 127.0.0.1:55501 --registry target/local-stack/iam-roles.json --db-host localhost
 //! --db-ports 55432,55433 --region us-east-1 --account 123456789012 --cluster-resource-id cluster-X
 //! --dn-prefix uid= --dn-suffix ,ou=rds-iam`
 
@@ -103,10 +104,16 @@ fn main() -> Result<(), String> {
         account: flag("account")?,
         cluster_resource_id: flag("cluster-resource-id")?,
     };
+    let front = match flags.get("front") {
+        Some(front) => Some(front.parse().map_err(|_| "--front is not host:port")?),
+        None => None,
+    };
     let moto = Moto::new(
         flag("moto")?
             .parse()
             .map_err(|_| "--moto is not host:port")?,
+        front,
+        flags.get("registry").map(std::path::PathBuf::from),
     );
     let dn = Dn {
         prefix: flag("dn-prefix")?,

@@ -1,4 +1,6 @@
-//! Access keys and policies from moto's state (`/moto-api/data.json`).
+//! Access keys from moto's state (`/moto-api/data.json`); what a session
+//! may do from the local front's record of it and the seed's registry of
+//! deployed roles.
 //!
 //! moto offers no lookup by access key, only its whole state, which grows
 //! with every STS session. So the state is read into an index by access key
@@ -7,12 +9,13 @@
 //! the state again, one read at a time, and logins that waited for that read
 //! use its result instead of reading again.
 
-use std::collections::HashMap;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, UNIX_EPOCH};
 
+use local_iam::Registry;
 use serde_json::Value;
 
 use crate::verify::{CredentialStore, Principal};
@@ -23,12 +26,39 @@ pub const STATE_TTL: Duration = Duration::from_secs(2);
 
 struct Index {
     read_at: Instant,
-    principals: HashMap<String, Principal>,
+    principals: HashMap<String, Key>,
 }
 
-/// moto on a loopback port.
+/// An access key as moto holds it.
+#[derive(Debug, Clone)]
+struct Key {
+    arn: String,
+    secret_access_key: String,
+    session_token: Option<String>,
+    /// The role of an STS session.
+    role_arn: Option<String>,
+    /// moto's copy of the identity's inline policies.
+    policies: Vec<Value>,
+    /// The session policy moto kept, if any.
+    session_policy: Option<Value>,
+}
+
+/// A session as the local front recorded it (`local_front::iam::SessionRecord`).
+#[derive(Debug, serde::Deserialize)]
+struct Record {
+    role_arn: String,
+    policy: Option<String>,
+    tags: BTreeMap<String, String>,
+    expiration: u64,
+}
+
+/// moto on a loopback port, the local front before it, and the registry of
+/// deployed roles.
 pub struct Moto {
     addr: SocketAddr,
+    front: Option<SocketAddr>,
+    registry_path: Option<PathBuf>,
+    registry: Mutex<Registry>,
     index: Mutex<Option<Index>>,
     /// Held while reading moto's state: one read at a time.
     reading: Mutex<()>,
@@ -43,18 +73,26 @@ impl std::fmt::Debug for Moto {
 }
 
 impl Moto {
-    /// moto at `addr`.
-    pub fn new(addr: SocketAddr) -> Self {
+    /// moto at `addr`; sessions' records from the front at `front`, roles
+    /// as deployed from the registry file at `registry`.
+    pub fn new(addr: SocketAddr, front: Option<SocketAddr>, registry: Option<PathBuf>) -> Self {
+        let loaded = registry
+            .as_deref()
+            .and_then(|p| Registry::load(p).ok())
+            .unwrap_or_default();
         Moto {
             addr,
+            front,
+            registry_path: registry,
+            registry: Mutex::new(loaded),
             index: Mutex::new(None),
             reading: Mutex::new(()),
         }
     }
 
-    /// The principal for `key` from an index read after `since` and younger
-    /// than [`STATE_TTL`], if there is one that holds the key.
-    fn indexed(&self, key: &str, since: Option<Instant>) -> Option<Option<Principal>> {
+    /// The key from an index read after `since` and younger than
+    /// [`STATE_TTL`], if there is one that holds the key.
+    fn indexed(&self, key: &str, since: Option<Instant>) -> Option<Option<Key>> {
         let index = self.index.lock().expect("index lock poisoned");
         let index = index.as_ref()?;
         let fresh = index.read_at.elapsed() < STATE_TTL;
@@ -67,36 +105,113 @@ impl Moto {
     }
 
     fn state(&self) -> Result<Value, String> {
-        let mut stream = TcpStream::connect_timeout(&self.addr, Duration::from_secs(2))
-            .map_err(|e| format!("moto: {e}"))?;
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .map_err(|e| e.to_string())?;
-        // HTTP/1.0: the server closes after the body, no chunking.
-        write!(
-            stream,
-            "GET /moto-api/data.json HTTP/1.0\r\nHost: {}\r\n\r\n",
-            self.addr
-        )
-        .map_err(|e| e.to_string())?;
-        let mut response = Vec::new();
-        stream
-            .read_to_end(&mut response)
-            .map_err(|e| e.to_string())?;
-        let split = response
-            .windows(4)
-            .position(|w| w == b"\r\n\r\n")
-            .ok_or("moto: no HTTP body")?;
-        serde_json::from_slice(&response[split + 4..]).map_err(|e| format!("moto: {e}"))
+        let (status, body) = get(&format!("http://{}/moto-api/data.json", self.addr))?;
+        if status != 200 {
+            return Err(format!("moto: state answered {status}"));
+        }
+        serde_json::from_slice(&body).map_err(|e| format!("moto: {e}"))
+    }
+
+    /// The front's record of the session `key`, if it saw it made.
+    fn record(&self, key: &str) -> Result<Option<Record>, String> {
+        let Some(front) = self.front else {
+            return Ok(None);
+        };
+        match get(&format!("http://{front}/__front/sessions/{key}"))? {
+            (200, body) => serde_json::from_slice(&body)
+                .map(Some)
+                .map_err(|e| format!("front: {e}")),
+            (404, _) => Ok(None),
+            (status, _) => Err(format!("front: sessions answered {status}")),
+        }
+    }
+
+    /// The deployed role `role_arn` as a session with `policy` and `tags`,
+    /// re-reading the registry once if it does not hold the role yet.
+    fn deployed(
+        &self,
+        role_arn: &str,
+        policy: Option<Value>,
+        tags: &BTreeMap<String, String>,
+    ) -> Option<local_iam::Session> {
+        let found = self
+            .registry
+            .lock()
+            .expect("registry lock poisoned")
+            .session(role_arn, policy.clone(), tags);
+        if found.is_some() {
+            return found;
+        }
+        let fresh = Registry::load(self.registry_path.as_deref()?).ok()?;
+        let found = fresh.session(role_arn, policy, tags);
+        *self.registry.lock().expect("registry lock poisoned") = fresh;
+        found
+    }
+
+    /// What `key` may do and until when: a recorded session is its role as
+    /// deployed with its session policy and tags; an unrecorded one its
+    /// role as deployed with moto's session policy; anything else moto's
+    /// copy of its policies.
+    fn principal_of(&self, access_key_id: &str, key: Key) -> Result<Principal, String> {
+        let literal = || local_iam::Session {
+            policies: key.policies.clone(),
+            session_policy: key.session_policy.clone(),
+            tags: BTreeMap::new(),
+        };
+        let (access, expires_at) = match (&key.role_arn, self.record(access_key_id)?) {
+            (Some(_), Some(record)) => {
+                let policy = record
+                    .policy
+                    .as_deref()
+                    .map(|p| serde_json::from_str(p).unwrap_or(Value::Null));
+                let access = self
+                    .deployed(&record.role_arn, policy, &record.tags)
+                    .unwrap_or_else(literal);
+                (
+                    access,
+                    Some(UNIX_EPOCH + Duration::from_secs(record.expiration)),
+                )
+            }
+            (Some(role_arn), None) => (
+                self.deployed(role_arn, key.session_policy.clone(), &BTreeMap::new())
+                    .unwrap_or_else(literal),
+                None,
+            ),
+            (None, _) => (literal(), None),
+        };
+        Ok(Principal {
+            arn: key.arn,
+            secret_access_key: key.secret_access_key,
+            session_token: key.session_token,
+            access,
+            expires_at,
+        })
     }
 }
 
-fn inline_policies(entity: &Value) -> Vec<String> {
+/// One GET over the tools' HTTP client: status and body.
+fn get(url: &str) -> Result<(u16, Vec<u8>), String> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(10)))
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut response = agent.get(url).call().map_err(|e| format!("{url}: {e}"))?;
+    let body = response
+        .body_mut()
+        .with_config()
+        .limit(512 * 1024 * 1024)
+        .read_to_vec()
+        .map_err(|e| format!("{url}: {e}"))?;
+    Ok((response.status().as_u16(), body))
+}
+
+fn inline_policies(entity: &Value) -> Vec<Value> {
     entity["policies"]
         .as_object()
         .map(|m| {
             m.values()
-                .filter_map(|v| v.as_str().map(str::to_owned))
+                .filter_map(|v| serde_json::from_str(v.as_str()?).ok())
                 .collect()
         })
         .unwrap_or_default()
@@ -110,33 +225,39 @@ fn find<'a>(list: &'a Value, field: &str, value: &str) -> Option<&'a Value> {
 
 impl CredentialStore for Moto {
     fn principal(&self, access_key_id: &str) -> Result<Option<Principal>, String> {
-        if let Some(found) = self.indexed(access_key_id, None) {
-            return Ok(found);
-        }
-        let waiting_since = Instant::now();
-        let _reading = self.reading.lock().expect("read lock poisoned");
-        if let Some(found) = self.indexed(access_key_id, Some(waiting_since)) {
-            return Ok(found);
-        }
-        let read_at = Instant::now();
-        let principals = index(&self.state()?);
-        let found = principals.get(access_key_id).cloned();
-        *self.index.lock().expect("index lock poisoned") = Some(Index {
-            read_at,
-            principals,
-        });
-        Ok(found)
+        let key = match self.indexed(access_key_id, None) {
+            Some(found) => found,
+            None => {
+                let waiting_since = Instant::now();
+                let _reading = self.reading.lock().expect("read lock poisoned");
+                match self.indexed(access_key_id, Some(waiting_since)) {
+                    Some(found) => found,
+                    None => {
+                        let read_at = Instant::now();
+                        let principals = index(&self.state()?);
+                        let found = principals.get(access_key_id).cloned();
+                        *self.index.lock().expect("index lock poisoned") = Some(Index {
+                            read_at,
+                            principals,
+                        });
+                        found
+                    }
+                }
+            }
+        };
+        key.map(|key| self.principal_of(access_key_id, key))
+            .transpose()
     }
 }
 
-/// Every access key in moto's state with its principal: STS sessions (with
-/// their role's inline policies) and IAM users' active keys.
+/// Every access key in moto's state: STS sessions (with their role's
+/// inline policies, as moto holds them) and IAM users' active keys.
 ///
 /// moto lists an object from the moment it is allocated, so the state can
 /// hold a session whose access key is set but whose secret or session token
 /// is not yet: such a half-made session is left out, so looking its key up
 /// misses and reads the state again.
-fn index(state: &Value) -> HashMap<String, Principal> {
+fn index(state: &Value) -> HashMap<String, Key> {
     let iam = &state["iam"];
     let mut principals = HashMap::new();
     for session in state["sts"]["AssumedRole"].as_array().into_iter().flatten() {
@@ -152,15 +273,18 @@ fn index(state: &Value) -> HashMap<String, Principal> {
             .unwrap_or_default();
         principals.insert(
             key.to_owned(),
-            Principal {
+            Key {
                 arn: session["arn"].as_str().unwrap_or_default().to_owned(),
                 secret_access_key: session["secret_access_key"]
                     .as_str()
                     .unwrap_or_default()
                     .to_owned(),
                 session_token: session["session_token"].as_str().map(str::to_owned),
+                role_arn: Some(role_arn.to_owned()),
                 policies,
-                session_policy: session["policy"].as_str().map(str::to_owned),
+                session_policy: session["policy"]
+                    .as_str()
+                    .and_then(|p| serde_json::from_str(p).ok()),
             },
         );
     }
@@ -180,13 +304,14 @@ fn index(state: &Value) -> HashMap<String, Principal> {
         };
         principals.insert(
             id.to_owned(),
-            Principal {
+            Key {
                 arn: user["arn"].as_str().unwrap_or_default().to_owned(),
                 secret_access_key: key["secret_access_key"]
                     .as_str()
                     .unwrap_or_default()
                     .to_owned(),
                 session_token: None,
+                role_arn: None,
                 policies: inline_policies(user),
                 session_policy: None,
             },

@@ -8,7 +8,6 @@ use aws_sdk_rds::auth_token::{AuthTokenGenerator, Config as TokenConfig};
 use aws_smithy_async::time::StaticTimeSource;
 
 use crate::Refusal;
-use crate::policy::{Decision, evaluate};
 use crate::token::Token;
 
 /// What a valid token must be signed for.
@@ -41,10 +40,11 @@ pub struct Principal {
     pub secret_access_key: String,
     /// The session token, for temporary credentials.
     pub session_token: Option<String>,
-    /// Its identity policies (JSON documents).
-    pub policies: Vec<String>,
-    /// The session policy the session was created with, if any.
-    pub session_policy: Option<String>,
+    /// What IAM evaluates for it: identity policies (a role's as
+    /// deployed), the session policy and the principal tags.
+    pub access: local_iam::Session,
+    /// When temporary credentials expire, if known.
+    pub expires_at: Option<SystemTime>,
 }
 
 /// Where access keys are looked up.
@@ -93,6 +93,9 @@ pub fn verify(
         .principal(&token.access_key_id)
         .map_err(Refusal::Store)?
         .ok_or_else(|| Refusal::UnknownKey(token.access_key_id.clone()))?;
+    if principal.expires_at.is_some_and(|at| now >= at) {
+        return Err(Refusal::CredentialsExpired);
+    }
     if token.param("X-Amz-Security-Token") != principal.session_token.as_deref() {
         return Err(Refusal::SessionTokenMismatch);
     }
@@ -110,16 +113,12 @@ pub fn verify(
         "arn:aws:rds-db:{}:{}:dbuser:{}/{}",
         expected.region, expected.account, expected.cluster_resource_id, login_user
     );
-    let identity = evaluate(&principal.policies, "rds-db:connect", &resource);
-    let session = principal
-        .session_policy
-        .as_ref()
-        .map(|p| evaluate(std::slice::from_ref(p), "rds-db:connect", &resource));
-    match (identity, session) {
-        (Decision::Allow, None | Some(Decision::Allow)) => Ok(principal.arn),
-        _ => Err(Refusal::NotAuthorized {
+    match principal.access.decide("rds-db:connect", &resource, &[]) {
+        local_iam::Verdict::Allow => Ok(principal.arn),
+        verdict => Err(Refusal::NotAuthorized {
             principal: principal.arn,
             resource,
+            verdict,
         }),
     }
 }
@@ -200,10 +199,14 @@ mod tests {
             arn: "arn:aws:sts::111122223333:assumed-role/assumeRole-tenant1/s".into(),
             secret_access_key: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY".into(),
             session_token: Some("IQoJb3JpZ2luX2VjEXAMPLE+/token=".into()),
-            policies: vec![format!(
-                r#"{{"Statement":[{{"Effect":"Allow","Action":"rds-db:connect","Resource":"arn:aws:rds-db:us-west-2:111122223333:dbuser:cluster-X/{resource_user}"}}]}}"#
-            )],
-            session_policy: None,
+            access: local_iam::Session {
+                policies: vec![serde_json::json!({"Version": "2012-10-17", "Statement": [{
+                    "Effect": "Allow", "Action": "rds-db:connect",
+                    "Resource": "arn:aws:rds-db:us-west-2:111122223333:dbuser:cluster-X/${aws:PrincipalTag/dbuser}"}]})],
+                session_policy: None,
+                tags: [("dbuser".to_owned(), resource_user.to_owned())].into(),
+            },
+            expires_at: None,
         }
     }
 
@@ -267,13 +270,24 @@ mod tests {
             verify(token, USER, &expected(), &store2, at(10)),
             Err(Refusal::NotAuthorized { .. })
         ));
+        // An s3-fetch session: its function policy names no database.
         let mut scoped = principal(USER);
-        scoped.session_policy = Some(
-            r#"{"Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#.into(),
-        );
+        scoped.access.session_policy =
+            Some(serde_json::json!({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}));
         assert!(matches!(
             verify(token, USER, &expected(), &Fixed(Some(scoped)), at(10)),
-            Err(Refusal::NotAuthorized { .. })
+            Err(Refusal::NotAuthorized {
+                verdict: local_iam::Verdict::NotAllowedBySession,
+                ..
+            })
+        ));
+        // Credentials past their expiration, though the token is fresh.
+        let mut expired = principal(USER);
+        expired.expires_at = Some(at(5));
+        assert!(matches!(
+            verify(token, USER, &expected(), &Fixed(Some(expired)), at(10)),
+            Err(Refusal::CredentialsExpired)
         ));
         assert!(matches!(
             verify("plain-password", USER, &expected(), &store, at(10)),

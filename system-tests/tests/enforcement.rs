@@ -1,0 +1,260 @@
+//! Every isolation layer enforced on the local stack, under every strategy.
+//!
+//! Each test takes the sessions the functions really create (through their
+//! own `App`, so with their own session policies and tags) and goes around
+//! the crate with them, as a bug in a handler could: reads, lists and
+//! presigned URLs against S3, and logins to the database. moto alone would
+//! allow much of it (it ignores session tags, session policies and
+//! conditions, and its copy of the shared role spans all tenants); the
+//! refusals here come from the local AWS front (S3) and the token verifier
+//! (Postgres), which decide with the deployed policies, and each test
+//! checks that they, not moto, refused.
+
+use std::sync::Arc;
+
+use aws_sdk_s3::error::ProvideErrorMetadata;
+use aws_sdk_s3::presigning::PresigningConfig;
+use tenant_access::{Caller, Error, TenantSession};
+use test_support::{Stack, event, request};
+
+/// The two functions' sessions of `tenant` under `isolation`.
+struct Sessions {
+    s3_fetch: Arc<TenantSession>,
+    aurora_query: Arc<TenantSession>,
+}
+
+async fn sessions(stack: &Stack, isolation: &str, tenant: &str) -> Sessions {
+    let env = stack.with_strategy(isolation);
+    let sdk = env.sdk_config().await;
+    let s3 = s3_fetch::App::new(
+        &s3_fetch::Config::from_lookup(&env.lookup()).expect("s3-fetch config"),
+        &sdk,
+    );
+    let db = aurora_query::App::new(
+        &aurora_query::Config::from_lookup(&env.lookup()).expect("aurora-query config"),
+        &sdk,
+    )
+    .expect("CA bundle");
+    let caller = Caller {
+        tenant: tenant.parse().unwrap(),
+        request_id: format!("enforcement-{isolation}"),
+    };
+    Sessions {
+        s3_fetch: s3.sessions().session(&caller).await.expect("a session"),
+        aurora_query: db.sessions().session(&caller).await.expect("a session"),
+    }
+}
+
+fn s3(session: &TenantSession) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(session.sdk_config())
+            .force_path_style(true)
+            .build(),
+    )
+}
+
+/// What S3 answered: `Ok` or the error code, and whether the local front
+/// (not moto) answered it.
+async fn get(session: &TenantSession, bucket: &str, key: &str) -> Result<(), (String, bool)> {
+    s3(session)
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(refusal)
+}
+
+async fn list(session: &TenantSession, bucket: &str, prefix: &str) -> Result<(), (String, bool)> {
+    s3(session)
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(prefix)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(refusal)
+}
+
+fn refusal<E: ProvideErrorMetadata>(
+    e: aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
+) -> (String, bool) {
+    let from_front = e
+        .raw_response()
+        .and_then(|r| r.body().bytes())
+        .is_some_and(|b| String::from_utf8_lossy(b).contains("<RequestId>local-front</RequestId>"));
+    let code = e.code().unwrap_or("<no code>").to_owned();
+    (code, from_front)
+}
+
+fn denied_by_front() -> Result<(), (String, bool)> {
+    Err(("AccessDenied".to_owned(), true))
+}
+
+#[tokio::test]
+async fn a_tenant_s_raw_sessions_reach_only_its_own_data_and_job_under_every_strategy() {
+    let stack = Stack::load();
+    let bucket = stack.var("TENANT_BUCKET");
+    for isolation in tenant_access::config::Isolation::NAMES {
+        let own = sessions(&stack, isolation, "tenant1").await;
+
+        // The function's own job, on its own data: allowed.
+        assert_eq!(
+            get(&own.s3_fetch, &bucket, "tenant1_home/tenant.info").await,
+            Ok(()),
+            "{isolation}: tenant1 reads its own object"
+        );
+        assert_eq!(
+            list(&own.s3_fetch, &bucket, "tenant1_home/").await,
+            Ok(()),
+            "{isolation}: tenant1 lists its own prefix"
+        );
+        let login = stack
+            .auth_token_now(own.aurora_query.credentials().clone(), "tenant1_dbuser")
+            .await;
+        stack
+            .connect("tenant1_dbuser", &login)
+            .await
+            .unwrap_or_else(|e| panic!("{isolation}: tenant1 logs in as itself: {e}"));
+
+        // Another tenant's data: refused by the front, and by the verifier.
+        assert_eq!(
+            get(&own.s3_fetch, &bucket, "tenant2_home/tenant.info").await,
+            denied_by_front(),
+            "{isolation}: tenant1 reads tenant2's object"
+        );
+        for prefix in ["tenant2_home/", "", "tenant1"] {
+            assert_eq!(
+                list(&own.s3_fetch, &bucket, prefix).await,
+                denied_by_front(),
+                "{isolation}: tenant1 lists {prefix:?}"
+            );
+        }
+        let theirs = stack
+            .auth_token_now(own.aurora_query.credentials().clone(), "tenant2_dbuser")
+            .await;
+        stack
+            .assert_login_refused("tenant2_dbuser", &theirs, "not allowed rds-db:connect")
+            .await;
+
+        // A presigned URL for tenant2's object, made with tenant1's session.
+        let presigned = s3(&own.s3_fetch)
+            .get_object()
+            .bucket(&bucket)
+            .key("tenant2_home/tenant.info")
+            .presigned(PresigningConfig::expires_in(std::time::Duration::from_secs(60)).unwrap())
+            .await
+            .unwrap();
+        let (status, body) = test_support::http_get(presigned.uri()).await;
+        let body = String::from_utf8_lossy(&body);
+        assert_eq!(status, 403, "{isolation}: presigned tenant2 object: {body}");
+        assert!(body.contains("<Code>AccessDenied</Code>") && body.contains("local-front"));
+        assert!(!body.contains("tenant2 info"));
+
+        // The other function's job, even on its own data: refused.
+        assert_eq!(
+            get(&own.aurora_query, &bucket, "tenant1_home/tenant.info").await,
+            denied_by_front(),
+            "{isolation}: tenant1's aurora-query session reads S3"
+        );
+        let cross = stack
+            .auth_token_now(own.s3_fetch.credentials().clone(), "tenant1_dbuser")
+            .await;
+        stack
+            .assert_login_refused("tenant1_dbuser", &cross, "NotAllowedBySession")
+            .await;
+    }
+}
+
+/// A session past its expiration: the front answers S3 `ExpiredToken`, the
+/// verifier refuses its tokens, and the functions renew the session and
+/// serve again (s3-fetch on the next request, after a 503
+/// `credentials_rejected`; aurora-query within the request, since a
+/// refused login ran nothing and can be tried again).
+#[tokio::test]
+async fn expired_sessions_are_refused_and_the_functions_renew_them() {
+    let stack = Stack::load();
+    let bucket = stack.var("TENANT_BUCKET");
+    let env = stack.with_strategy("role-per-tenant");
+    let sdk = env.sdk_config().await;
+    let s3_app = s3_fetch::App::new(&s3_fetch::Config::from_lookup(&env.lookup()).unwrap(), &sdk);
+    // Connections replaced after a second, so a later request logs in.
+    let db_env = env.with(&[("DB_CONNECTION_MAX_AGE_SECONDS", "1")]);
+    let db_app = aurora_query::App::new(
+        &aurora_query::Config::from_lookup(&db_env.lookup()).unwrap(),
+        &sdk,
+    )
+    .unwrap();
+    let file = event("s3-fetch/tenant2-get.json");
+    let metadata = event("aurora-query/tenant2-tenant.json");
+    let status = |r: &lambda_http::Response<lambda_http::Body>| r.status().as_u16();
+
+    let served = s3_fetch::function_handler(&s3_app, request(&file))
+        .await
+        .unwrap();
+    assert_eq!(status(&served), 200);
+    let served = aurora_query::function_handler(&db_app, request(&metadata))
+        .await
+        .unwrap();
+    assert_eq!(status(&served), 200);
+    let caller = Caller {
+        tenant: "tenant2".parse().unwrap(),
+        request_id: "expiry".into(),
+    };
+    let old_s3 = s3_app.sessions().session(&caller).await.unwrap();
+    let old_db = db_app.sessions().session(&caller).await.unwrap();
+
+    // Both sessions are now past their expiration, as the front sees it.
+    let front = stack.var("AWS_ENDPOINT_URL");
+    for session in [&old_s3, &old_db] {
+        let key = session.credentials().access_key_id();
+        let (status, body) =
+            test_support::http_post(&format!("{front}/__front/sessions/{key}/expire")).await;
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    }
+
+    assert_eq!(
+        get(&old_s3, &bucket, "tenant2_home/tenant.info").await,
+        Err(("ExpiredToken".to_owned(), true))
+    );
+    let token = stack
+        .auth_token_now(old_db.credentials().clone(), "tenant2_dbuser")
+        .await;
+    stack
+        .assert_login_refused("tenant2_dbuser", &token, "credentials have expired")
+        .await;
+
+    // s3-fetch: one 503 (the session is dropped), then served.
+    let refused = s3_fetch::function_handler(&s3_app, request(&file))
+        .await
+        .unwrap();
+    assert_eq!(status(&refused), 503);
+    assert_eq!(
+        test_support::body_json(&refused)["error"],
+        Error::CredentialsRejected {
+            service: "s3",
+            detail: String::new()
+        }
+        .code()
+    );
+    let renewed = s3_fetch::function_handler(&s3_app, request(&file))
+        .await
+        .unwrap();
+    assert_eq!(status(&renewed), 200);
+    assert_eq!(test_support::body_bytes(&renewed), b"tenant2 info\n");
+
+    // aurora-query: served in the same request, on a renewed session.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let calls = db_app.sessions().assume_role_calls();
+    let renewed = aurora_query::function_handler(&db_app, request(&metadata))
+        .await
+        .unwrap();
+    assert_eq!(
+        status(&renewed),
+        200,
+        "{}",
+        test_support::body_json(&renewed)
+    );
+    assert_eq!(db_app.sessions().assume_role_calls(), calls + 1);
+}

@@ -1,0 +1,312 @@
+//! IAM enforcement before moto: what moto cannot do.
+//!
+//! moto verifies SigV4 signatures and evaluates role policies with literal
+//! resources, but ignores session policies, session tags, conditions and
+//! the sessions' expiration. The front records every `AssumeRole` (the
+//! request's role, session policy and tags; the answer's access key and
+//! expiration) and, for each S3 request signed by such a session, decides
+//! as IAM would with the one local evaluator ([`local_iam`]) over the
+//! role's policies *as deployed* (from the seed's registry): an expired
+//! session gets `ExpiredToken`, a request the policies (role ∩ session
+//! policy, with principal tags and `s3:prefix`) do not allow gets
+//! `AccessDenied`, both exactly as S3 answers them. Everything else passes
+//! to moto unchanged, and moto still checks the signature.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use local_iam::{Registry, Verdict};
+use serde::{Deserialize, Serialize};
+
+use crate::http::Form;
+
+/// An STS session as recorded from its `AssumeRole`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionRecord {
+    /// The session's access key id.
+    pub access_key_id: String,
+    /// The role assumed.
+    pub role_arn: String,
+    /// The inline session policy, if one was passed.
+    pub policy: Option<String>,
+    /// The session tags passed.
+    pub tags: BTreeMap<String, String>,
+    /// When the credentials expire, in seconds since the Unix epoch.
+    pub expiration: u64,
+}
+
+impl SessionRecord {
+    /// Whether the credentials have expired at `now`.
+    pub fn expired_at(&self, now: SystemTime) -> bool {
+        unix(now) >= self.expiration
+    }
+
+    /// The session as IAM evaluates it, from the deployed role in
+    /// `registry`; `None` if the registry does not know the role.
+    pub fn session(&self, registry: &Registry) -> Option<local_iam::Session> {
+        let policy = self
+            .policy
+            .as_deref()
+            .map(|p| serde_json::from_str(p).unwrap_or(serde_json::Value::Null));
+        registry.session(&self.role_arn, policy, &self.tags)
+    }
+}
+
+fn unix(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// The text of the first `<tag>...</tag>` in `xml`.
+fn element<'a>(xml: &'a str, tag: &str) -> Option<&'a str> {
+    let start = xml.find(&format!("<{tag}>"))? + tag.len() + 2;
+    let end = xml[start..].find(&format!("</{tag}>"))? + start;
+    Some(&xml[start..end])
+}
+
+/// The record of one `AssumeRole`: its form-encoded request and the XML of
+/// its successful answer.
+pub fn record(request: &Form, answer: &str) -> Option<SessionRecord> {
+    use aws_smithy_types::date_time::{DateTime, Format};
+    let expiration = DateTime::from_str(element(answer, "Expiration")?, Format::DateTime).ok()?;
+    let mut tags = BTreeMap::new();
+    for n in 1.. {
+        let (Some(key), Some(value)) = (
+            request.get(&format!("Tags.member.{n}.Key")),
+            request.get(&format!("Tags.member.{n}.Value")),
+        ) else {
+            break;
+        };
+        tags.insert(key.clone(), value.clone());
+    }
+    Some(SessionRecord {
+        access_key_id: element(answer, "AccessKeyId")?.to_owned(),
+        role_arn: request.get("RoleArn")?.clone(),
+        policy: request.get("Policy").cloned(),
+        tags,
+        expiration: u64::try_from(expiration.secs()).ok()?,
+    })
+}
+
+/// The access key a request is signed with: its `Authorization` header's
+/// credential, or a presigned URL's `X-Amz-Credential`.
+pub fn access_key(authorization: Option<&str>, query: &str) -> Option<String> {
+    let credential = match authorization {
+        Some(auth) => auth.split("Credential=").nth(1)?.to_owned(),
+        None => percent_encoding::percent_decode_str(
+            query
+                .split('&')
+                .find_map(|pair| pair.strip_prefix("X-Amz-Credential="))?,
+        )
+        .decode_utf8_lossy()
+        .into_owned(),
+    };
+    credential.split('/').next().map(str::to_owned)
+}
+
+/// What an S3 request (path-style) asks IAM for: action, resource ARN, and
+/// the `s3:prefix` context of a listing.
+///
+/// ```
+/// use local_front::iam::s3_action;
+/// let (action, resource, prefix) = s3_action("GET", "/b/t1_home/a%20b.txt", "").unwrap();
+/// assert_eq!((action, resource.as_str(), prefix), ("s3:GetObject", "arn:aws:s3:::b/t1_home/a b.txt", None));
+/// let (action, resource, prefix) = s3_action("GET", "/b", "list-type=2&prefix=t1_home%2F").unwrap();
+/// assert_eq!((action, resource.as_str(), prefix.as_deref()), ("s3:ListBucket", "arn:aws:s3:::b", Some("t1_home/")));
+/// ```
+pub fn s3_action(
+    method: &str,
+    path: &str,
+    query: &str,
+) -> Option<(&'static str, String, Option<String>)> {
+    let decode = |s: &str| {
+        percent_encoding::percent_decode_str(&s.replace('+', " "))
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    let path = path.strip_prefix('/')?;
+    let (bucket, key) = path.split_once('/').unwrap_or((path, ""));
+    if bucket.is_empty() {
+        return None;
+    }
+    let params: HashMap<String, String> = query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (decode(k), decode(v))
+        })
+        .collect();
+    if key.is_empty() {
+        let action = match method {
+            "GET" if params.contains_key("location") => "s3:GetBucketLocation",
+            "GET" | "HEAD" => "s3:ListBucket",
+            _ => "s3:UnmappedBucketOperation",
+        };
+        let prefix =
+            (action == "s3:ListBucket").then(|| params.get("prefix").cloned().unwrap_or_default());
+        return Some((action, format!("arn:aws:s3:::{bucket}"), prefix));
+    }
+    let action = match method {
+        "GET" | "HEAD" => "s3:GetObject",
+        "PUT" | "POST" => "s3:PutObject",
+        "DELETE" => "s3:DeleteObject",
+        _ => "s3:UnmappedObjectOperation",
+    };
+    Some((
+        action,
+        format!("arn:aws:s3:::{bucket}/{}", decode(key)),
+        None,
+    ))
+}
+
+/// Why the front answers instead of moto.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The session's credentials have expired.
+    Expired,
+    /// IAM would not allow it.
+    Denied(Verdict),
+}
+
+/// The sessions seen and the deployed roles: decides S3 requests.
+#[derive(Debug, Default)]
+pub struct Enforcer {
+    sessions: Mutex<HashMap<String, SessionRecord>>,
+    registry_path: Option<PathBuf>,
+    registry: Mutex<Registry>,
+}
+
+impl Enforcer {
+    /// Enforce with the deployed roles in the registry file at `path`
+    /// (re-read when a session's role is not in it yet: tenants are added
+    /// while the front runs); without one, sessions are only recorded.
+    pub fn new(registry_path: Option<PathBuf>) -> Self {
+        let registry = registry_path
+            .as_deref()
+            .and_then(|p| Registry::load(p).ok())
+            .unwrap_or_default();
+        Enforcer {
+            sessions: Mutex::default(),
+            registry_path,
+            registry: Mutex::new(registry),
+        }
+    }
+
+    /// Remember a session.
+    pub fn remember(&self, record: SessionRecord) {
+        self.sessions
+            .lock()
+            .expect("sessions lock poisoned")
+            .insert(record.access_key_id.clone(), record);
+    }
+
+    /// The session of `access_key_id`, if the front saw it made.
+    pub fn session(&self, access_key_id: &str) -> Option<SessionRecord> {
+        self.sessions
+            .lock()
+            .expect("sessions lock poisoned")
+            .get(access_key_id)
+            .cloned()
+    }
+
+    /// Expire every session seen so far (as if their time had run out);
+    /// returns how many. Sessions made afterwards are unaffected.
+    pub fn expire_all(&self, now: SystemTime) -> usize {
+        let mut sessions = self.sessions.lock().expect("sessions lock poisoned");
+        for record in sessions.values_mut() {
+            record.expiration = record.expiration.min(unix(now));
+        }
+        sessions.len()
+    }
+
+    /// Expire the session of `access_key_id`; whether the front knew it.
+    pub fn expire(&self, access_key_id: &str, now: SystemTime) -> bool {
+        let mut sessions = self.sessions.lock().expect("sessions lock poisoned");
+        match sessions.get_mut(access_key_id) {
+            Some(record) => {
+                record.expiration = record.expiration.min(unix(now));
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn deployed(&self, record: &SessionRecord) -> Option<local_iam::Session> {
+        let registry = self.registry.lock().expect("registry lock poisoned");
+        if let Some(session) = record.session(&registry) {
+            return Some(session);
+        }
+        drop(registry);
+        let fresh = Registry::load(self.registry_path.as_deref()?).ok()?;
+        let session = record.session(&fresh);
+        *self.registry.lock().expect("registry lock poisoned") = fresh;
+        session
+    }
+
+    /// Decide an S3 request signed by `access_key_id` at `now`: `None`
+    /// passes it to moto (not a recorded session, or a role the registry
+    /// does not hold, which moto then decides).
+    pub fn check_s3(
+        &self,
+        access_key_id: &str,
+        method: &str,
+        path: &str,
+        query: &str,
+        now: SystemTime,
+    ) -> Option<Refusal> {
+        let record = self.session(access_key_id)?;
+        if record.expired_at(now) {
+            return Some(Refusal::Expired);
+        }
+        let session = self.deployed(&record)?;
+        let Some((action, resource, prefix)) = s3_action(method, path, query) else {
+            return Some(Refusal::Denied(Verdict::NotAllowedByIdentity));
+        };
+        let context: Vec<(&str, &str)> = prefix
+            .as_deref()
+            .map(|p| vec![("s3:prefix", p)])
+            .unwrap_or_default();
+        match session.decide(action, &resource, &context) {
+            Verdict::Allow => None,
+            other => Some(Refusal::Denied(other)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn assume_role_is_recorded_from_its_request_and_answer() {
+        let request = crate::http::form(
+            b"Action=AssumeRole&RoleArn=arn%3Aaws%3Aiam%3A%3A1%3Arole%2Fr&Tags.member.1.Key=TenantID&Tags.member.1.Value=t1&Policy=%7B%7D",
+        );
+        let answer = "<AssumeRoleResponse><AssumeRoleResult><Credentials>\
+            <AccessKeyId>ASIAX</AccessKeyId><SecretAccessKey>s</SecretAccessKey>\
+            <SessionToken>t</SessionToken><Expiration>2026-11-23T13:00:00.000Z</Expiration>\
+            </Credentials></AssumeRoleResult></AssumeRoleResponse>";
+        let record = record(&request, answer).unwrap();
+        assert_eq!(record.access_key_id, "ASIAX");
+        assert_eq!(record.role_arn, "arn:aws:iam::1:role/r");
+        assert_eq!(record.tags["TenantID"], "t1");
+        assert_eq!(record.policy.as_deref(), Some("{}"));
+        assert_eq!(record.expiration, 1_795_438_800);
+    }
+
+    #[test]
+    fn the_access_key_comes_from_the_header_or_a_presigned_query() {
+        let auth = "AWS4-HMAC-SHA256 Credential=ASIAX/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0";
+        assert_eq!(access_key(Some(auth), "").as_deref(), Some("ASIAX"));
+        assert_eq!(
+            access_key(
+                None,
+                "X-Amz-Credential=ASIAY%2F20260101%2Fus-east-1%2Fs3%2Faws4_request"
+            )
+            .as_deref(),
+            Some("ASIAY")
+        );
+    }
+}
