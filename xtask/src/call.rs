@@ -24,8 +24,9 @@ use crate::process::Result;
 /// Where `cargo xtask dev` runs `cargo lambda watch`.
 pub const DEV_PORT: u16 = 9000;
 
-const USAGE: &str = "usage: cargo xtask call [--tenant ID | --no-auth | --api-url URL --user NAME [--client-id ID]] [-H 'name: value']... [-d JSON] METHOD PATH\n\
-    e.g. cargo xtask call --tenant tenant1 GET /files/docs/readme.md\n\
+const USAGE: &str = "usage: cargo xtask call [--user NAME [--api-url URL --client-id ID] | --tenant ID | --no-auth] [-H 'name: value']... [-d JSON] METHOD PATH\n\
+    e.g. cargo xtask call --user tenant1@example.com GET /files/docs/readme.md   (local API, JWT-authorized)\n\
+         cargo xtask call --tenant tenant1 GET /files/docs/readme.md           (the watcher, no authorizer)\n\
          cargo xtask call --tenant tenant2 POST /records -d '{\"name\": \"n1\"}'\n\
          TENANT_ACCESS_PASSWORD=... cargo xtask call --api-url https://abc.execute-api.us-east-1.amazonaws.com \\\n\
            --user alice@example.com --client-id <UserPoolClientId> GET /tenant";
@@ -48,6 +49,8 @@ struct Remote {
 
 struct Call {
     remote: Option<Remote>,
+    /// `--user` without `--api-url`: the local API of `cargo xtask dev`.
+    local_user: Option<String>,
     tenant: Option<String>,
     headers: Vec<(String, String)>,
     body: Option<String>,
@@ -87,7 +90,7 @@ fn parse(args: &[String]) -> Result<Call> {
             _ => positional.push(arg.clone()),
         }
     }
-    let remote = match (api_url, user) {
+    let remote = match (api_url, user.clone()) {
         (Some(api_url), Some(user)) => {
             if tenant.is_some() || no_auth {
                 return Err(
@@ -98,13 +101,15 @@ fn parse(args: &[String]) -> Result<Call> {
             Some(remote(api_url, user, client_id)?)
         }
         (None, None) if client_id.is_none() => None,
+        (None, Some(_)) if client_id.is_none() && tenant.is_none() && !no_auth => None,
         _ => {
             return Err(format!(
                 "--api-url, --user and --client-id go together\n{USAGE}"
             ));
         }
     };
-    if tenant.is_none() && !no_auth && remote.is_none() {
+    let local_user = user.filter(|_| remote.is_none());
+    if tenant.is_none() && !no_auth && remote.is_none() && local_user.is_none() {
         return Err(format!(
             "say which tenant calls (--tenant ID), or --no-auth\n{USAGE}"
         ));
@@ -127,6 +132,7 @@ fn parse(args: &[String]) -> Result<Call> {
     }
     Ok(Call {
         remote,
+        local_user,
         tenant,
         headers,
         body,
@@ -225,11 +231,10 @@ fn password() -> Result<String> {
     Ok(line.trim_end_matches(['\r', '\n']).to_owned())
 }
 
-/// Sign in, call the deployed API with the ID token, print the answer.
-fn run_remote(remote: &Remote, call: &Call) -> Result<()> {
-    let endpoint = std::env::var(COGNITO_ENDPOINT_VAR)
-        .unwrap_or_else(|_| format!("https://cognito-idp.{}.amazonaws.com/", remote.region));
-    let token = sign_in(&endpoint, &remote.client_id, &remote.user, &password()?)?;
+/// Sign in at Cognito's `endpoint`, call the API with the ID token, print
+/// the answer.
+fn run_remote(remote: &Remote, call: &Call, endpoint: &str, password: &str) -> Result<()> {
+    let token = sign_in(endpoint, &remote.client_id, &remote.user, password)?;
     let authorization = format!("Bearer {token}");
     let mut headers: Vec<(&str, &str)> = call
         .headers
@@ -303,11 +308,40 @@ fn route(path: &str) -> Result<Route> {
 
 /// Build the event, invoke the function through the watcher, print the
 /// response as status line, headers and body.
-pub fn run(args: &[String]) -> Result<()> {
+pub fn run(args: &[String], stack_env: &std::path::Path) -> Result<()> {
     use base64::Engine;
     let call = parse(args)?;
     if let Some(remote) = &call.remote {
-        return run_remote(remote, &call);
+        let endpoint = std::env::var(COGNITO_ENDPOINT_VAR)
+            .unwrap_or_else(|_| format!("https://cognito-idp.{}.amazonaws.com/", remote.region));
+        return run_remote(remote, &call, &endpoint, &password()?);
+    }
+    if let Some(user) = &call.local_user {
+        // The local API of `cargo xtask dev` and moto's user pool; every
+        // seeded user has the stack's local password.
+        let env = crate::read_env(stack_env)?;
+        let var = |name: &str| {
+            env.get(name).cloned().ok_or_else(|| {
+                format!("{name} is missing: restart the stack (`cargo xtask down`, then `up`)")
+            })
+        };
+        let remote = Remote {
+            api_url: var("STACK_API_URL")?,
+            user: user.clone(),
+            client_id: var("STACK_USER_POOL_CLIENT_ID")?,
+            region: var("AWS_REGION")?,
+        };
+        let password = match std::env::var(PASSWORD_VAR) {
+            Ok(p) => p,
+            Err(_) => var("STACK_USER_PASSWORD")?,
+        };
+        let endpoint = format!("{}/", var("AWS_ENDPOINT_URL")?);
+        return run_remote(&remote, &call, &endpoint, &password).map_err(|e| {
+            format!(
+                "{e}\nis `cargo xtask dev` running? it serves the API on {}",
+                remote.api_url
+            )
+        });
     }
     let (path, query) = call.path.split_once('?').unwrap_or((&call.path, ""));
     let (function, route_template, param) = route(path)?;
@@ -473,7 +507,14 @@ mod tests {
             ])
             .contains("https://")
         );
-        assert!(refused(&["--user", "u", "GET", "/tenant"]).contains("go together"));
+        assert!(
+            refused(&["--user", "u", "--client-id", "c", "GET", "/tenant"]).contains("go together")
+        );
+        assert!(refused(&["--api-url", api, "GET", "/tenant"]).contains("go together"));
+        // --user alone: the local API.
+        let local = parse(&args(&["--user", "tenant1@example.com", "GET", "/tenant"])).unwrap();
+        assert_eq!(local.local_user.as_deref(), Some("tenant1@example.com"));
+        assert!(local.remote.is_none());
     }
 
     /// The value of `name` in the running stack's environment file.

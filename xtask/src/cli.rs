@@ -49,8 +49,8 @@ pub const COMMANDS: &[Command] = &[
     },
     Command {
         name: "call",
-        args: "[--tenant ID | --no-auth | --api-url URL --user NAME [--client-id ID]] [-H 'name: value']... [-d JSON] METHOD PATH",
-        about: "call a function through the watcher as a tenant, or a deployed API as a Cognito user",
+        args: "[--user NAME [--api-url URL --client-id ID] | --tenant ID | --no-auth] [-H 'name: value']... [-d JSON] METHOD PATH",
+        about: "call the API as a Cognito user (local, or deployed with --api-url), or the watcher as a tenant",
     },
     Command {
         name: "tenant",

@@ -17,8 +17,10 @@ pub struct Daemon<'a> {
     pub stack: &'a Stack,
     /// What it is, for progress lines.
     pub what: &'static str,
-    /// Its package and binary name.
+    /// Its package.
     pub package: &'static str,
+    /// Its binary in that package.
+    pub binary: &'static str,
     /// Its pid file and log are `<stem>.pid` and `<stem>.log`.
     pub stem: &'static str,
     pub port: u16,
@@ -47,15 +49,17 @@ impl Daemon<'_> {
             return Ok(());
         }
         require_free_port(port, self.what, self.port_var)?;
-        timed(&format!("building {}", self.package), || {
+        timed(&format!("building {}", self.binary), || {
             run_visible(cargo().current_dir(&self.stack.root).args([
                 "build",
                 "--quiet",
                 "-p",
                 self.package,
+                "--bin",
+                self.binary,
             ]))
         })?;
-        let binary = self.stack.root.join("target/debug").join(self.package);
+        let binary = self.stack.root.join("target/debug").join(self.binary);
         let child = spawn_background(Command::new(binary).args(args), &self.log())?;
         fs::write(self.pid_file(), child.id().to_string()).map_err(|e| e.to_string())?;
         wait_for_port(port, self.what, Duration::from_secs(10), &self.log())?;

@@ -29,7 +29,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
-use front::Front;
+use front::{Api, Front};
 use moto::Moto;
 use postgres::Postgres;
 use process::{Result, run, run_visible, timed};
@@ -55,6 +55,8 @@ pub struct Stack {
     pub pg_front_port: u16,
     /// Where the AWS front before moto listens: `AWS_ENDPOINT_URL`.
     pub front_port: u16,
+    /// Where `cargo xtask dev` serves the API (the local API Gateway).
+    pub api_port: u16,
     /// The functions' `TENANT_ISOLATION` (`LOCAL_TENANT_ISOLATION`).
     pub isolation: String,
 }
@@ -83,6 +85,7 @@ impl Stack {
             verifier_port: port("LOCAL_VERIFIER_PORT", 55389)?,
             pg_front_port: port("LOCAL_PG_FRONT_PORT", 55433)?,
             front_port: port("LOCAL_FRONT_PORT", 55501)?,
+            api_port: port("LOCAL_API_PORT", 55502)?,
             isolation: match std::env::var("LOCAL_TENANT_ISOLATION") {
                 Err(_) => STRATEGIES[0].to_owned(),
                 Ok(v) if STRATEGIES.contains(&v.as_str()) => v,
@@ -160,8 +163,8 @@ impl Stack {
         let mut set = |k: &str, v: String| functions.insert(k.to_owned(), v);
         set("AWS_ENDPOINT_URL", endpoint);
         set("AWS_REGION", REGION.into());
-        set("AWS_ACCESS_KEY_ID", keys.access_key_id);
-        set("AWS_SECRET_ACCESS_KEY", keys.secret_access_key);
+        set("AWS_ACCESS_KEY_ID", keys.access_key_id.clone());
+        set("AWS_SECRET_ACCESS_KEY", keys.secret_access_key.clone());
         set("AWS_ACCOUNT_ID", ACCOUNT.into());
         set("TENANT_CLAIM", TENANT_CLAIM.into());
         set("TENANT_ISOLATION", self.isolation.clone());
@@ -201,6 +204,40 @@ impl Stack {
             "STACK_MOTO_URL".into(),
             format!("http://127.0.0.1:{}", self.moto_port),
         );
+        // The JWT issuer: moto's Cognito user pool, one user per tenant
+        // (<tenant>@example.com), and what the authorizer's tests need.
+        let issuer = format!(
+            "https://cognito-idp.{REGION}.amazonaws.com/{}",
+            keys.user_pool_id
+        );
+        for (name, value) in [
+            ("STACK_USER_POOL_ID", keys.user_pool_id.clone()),
+            (
+                "STACK_USER_POOL_CLIENT_ID",
+                keys.user_pool_client_id.clone(),
+            ),
+            ("STACK_OTHER_CLIENT_ID", keys.other_client_id.clone()),
+            ("STACK_OTHER_POOL_ID", keys.other_pool_id.clone()),
+            (
+                "STACK_OTHER_POOL_CLIENT_ID",
+                keys.other_pool_client_id.clone(),
+            ),
+            ("STACK_USER_PASSWORD", keys.user_password.clone()),
+            ("STACK_JWT_ISSUER", issuer),
+            (
+                "STACK_JWKS_URL",
+                format!(
+                    "http://127.0.0.1:{}/{}/.well-known/jwks.json",
+                    self.moto_port, keys.user_pool_id
+                ),
+            ),
+            (
+                "STACK_API_URL",
+                format!("http://127.0.0.1:{}", self.api_port),
+            ),
+        ] {
+            stack.insert(name.into(), value);
+        }
         // The session-tags variant of the shared role (the seed makes both).
         stack.insert(
             "STACK_SHARED_TAGGED_ROLE_ARN".into(),
@@ -227,6 +264,7 @@ impl Stack {
         let _ = fs::remove_file(self.functions_env_file());
         Moto::new(self).down()?;
         Front::new(self).down()?;
+        Api::new(self).down()?;
         Verifier::new(self).down()?;
         if let Ok(pg) = Postgres::ensure_installed(self) {
             pg.down()?;
@@ -244,6 +282,17 @@ fn port(variable: &str, default: u16) -> Result<u16> {
             .filter(|p| *p > 1024)
             .ok_or(format!("{variable}={v} is not a port above 1024")),
     }
+}
+
+/// The `NAME=value` lines of an environment file.
+pub fn read_env(path: &Path) -> Result<BTreeMap<String, String>> {
+    let text = fs::read_to_string(path)
+        .map_err(|_| "the stack is not up: run `cargo xtask up`".to_owned())?;
+    Ok(text
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect())
 }
 
 fn write_env(path: &Path, vars: &BTreeMap<String, String>) -> Result<()> {
@@ -424,16 +473,24 @@ fn dev(stack: &Stack) -> Result<()> {
         stack.root.join("xtask/stack/requirements-dev.txt"),
     ])?;
     let port = call::DEV_PORT;
-    println!("\nBoth functions are served by `cargo lambda watch` on http://127.0.0.1:{port}.");
+    Api::new(stack).up(&read_env(&stack.env_file())?, port)?;
+    println!("\nBoth functions are served by `cargo lambda watch` on http://127.0.0.1:{port},");
     println!(
-        "It runs no JWT authorizer, so call them as a tenant with an event carrying the claims\n\
-         API Gateway would have verified (in another terminal):\n"
+        "behind the local API on http://127.0.0.1:{}, which routes by template.yaml and checks\n\
+         every request's JWT (moto's Cognito user pool) as the HttpApi JWT authorizer does.\n\
+         Call it as a tenant's user (in another terminal):\n",
+        stack.api_port
     );
     for tenant in TENANTS {
-        println!("  cargo xtask call --tenant {tenant} GET /files/docs/readme.md");
-        println!("  cargo xtask call --tenant {tenant} GET /records");
+        println!("  cargo xtask call --user {tenant}@example.com GET /files/docs/readme.md");
+        println!("  cargo xtask call --user {tenant}@example.com GET /records");
     }
-    println!("  cargo xtask call --tenant tenant1 POST /records -d '{{\"name\": \"first\"}}'");
+    println!(
+        "  cargo xtask call --user tenant1@example.com POST /records -d '{{\"name\": \"first\"}}'"
+    );
+    println!(
+        "\n`--tenant ID` instead skips the authorizer: it invokes the watcher with the claims built in."
+    );
     println!(
         "\nor replay a fixture: cargo lambda invoke -A 127.0.0.1 s3-fetch --data-file events/s3-fetch/tenant1-get.json"
     );
@@ -600,7 +657,7 @@ fn main() -> ExitCode {
         cli::Cmd::CaBundle => ca_bundle::run_command(&stack.root),
         cli::Cmd::Templates => check_templates(&stack),
         cli::Cmd::Tenant { ids, local } => tenant(&stack, &ids, local),
-        cli::Cmd::Call(args) => call::run(&args),
+        cli::Cmd::Call(args) => call::run(&args, &stack.env_file()),
         cli::Cmd::Fixtures { check } => fixtures::run(&stack.root, check),
         cli::Cmd::Env => fs::read_to_string(stack.functions_env_file())
             .map(|text| print!("{text}"))

@@ -12,10 +12,18 @@ use crate::process::{
 };
 use crate::{ACCOUNT, BUCKET, CLUSTER_RESOURCE_ID, REGION, Stack, TENANTS};
 
-/// The execution identity's keys, as moto issued them.
+/// What the seed made that the stack's environment names: the execution
+/// identity's keys, and the Cognito user pool that issues the API's JWTs
+/// (with a second app client and a second pool for the authorizer's tests).
 pub struct ExecutionKeys {
     pub access_key_id: String,
     pub secret_access_key: String,
+    pub user_pool_id: String,
+    pub user_pool_client_id: String,
+    pub other_client_id: String,
+    pub other_pool_id: String,
+    pub other_pool_client_id: String,
+    pub user_password: String,
 }
 
 pub struct Moto<'a> {
@@ -138,6 +146,12 @@ impl<'a> Moto<'a> {
         Ok(ExecutionKeys {
             access_key_id: field("access_key_id")?,
             secret_access_key: field("secret_access_key")?,
+            user_pool_id: field("user_pool_id")?,
+            user_pool_client_id: field("user_pool_client_id")?,
+            other_client_id: field("other_client_id")?,
+            other_pool_id: field("other_pool_id")?,
+            other_pool_client_id: field("other_pool_client_id")?,
+            user_password: field("user_password")?,
         })
     }
 

@@ -22,6 +22,7 @@ impl<'a> Verifier<'a> {
                 stack,
                 what: "IAM-token verifier",
                 package: "rds-iam-verifier",
+                binary: "rds-iam-verifier",
                 stem: "verifier",
                 port: stack.verifier_port,
                 port_var: "LOCAL_VERIFIER_PORT",

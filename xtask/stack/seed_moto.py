@@ -122,6 +122,45 @@ def principal_tags(policy: str, tags: dict) -> str:
 
 _ROLES = None
 
+# Local only: every seeded user's password (moto's Cognito, on loopback).
+USER_PASSWORD = "Local-Tenant-Passw0rd!"
+POOL_NAME = "tenant-access-local"
+
+
+def cognito_user(cognito, pool: str, tenant: str) -> None:
+    """A user of `tenant` as the control plane makes one: e-mail user
+    name, the immutable custom:tenant_id, a permanent password."""
+    email = f"{tenant}@example.com"
+    try:
+        cognito.admin_get_user(UserPoolId=pool, Username=email)
+        return
+    except cognito.exceptions.UserNotFoundException:
+        pass
+    cognito.admin_create_user(
+        UserPoolId=pool,
+        Username=email,
+        UserAttributes=[{"Name": "email", "Value": email}, {"Name": "custom:tenant_id", "Value": tenant}],
+        MessageAction="SUPPRESS",
+    )
+    cognito.admin_set_user_password(UserPoolId=pool, Username=email, Password=USER_PASSWORD, Permanent=True)
+
+
+def user_pool(cognito, name: str) -> tuple:
+    """A pool shaped like the template's UserPool, and its app client with
+    password sign-in (AllowPasswordAuth=true)."""
+    pool = cognito.create_user_pool(
+        PoolName=name,
+        UsernameAttributes=["email"],
+        Schema=[{"Name": "tenant_id", "AttributeDataType": "String", "Mutable": False}],
+    )["UserPool"]["Id"]
+    client = cognito.create_user_pool_client(
+        UserPoolId=pool,
+        ClientName="api",
+        GenerateSecret=False,
+        ExplicitAuthFlows=["ALLOW_USER_SRP_AUTH", "ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+    )["UserPoolClient"]["ClientId"]
+    return pool, client
+
 
 def existing_roles(iam) -> set:
     global _ROLES
@@ -145,6 +184,7 @@ def main() -> None:
     )
     iam = session.client("iam", endpoint_url=endpoint)
     s3 = session.client("s3", endpoint_url=endpoint)
+    cognito = session.client("cognito-idp", endpoint_url=endpoint)
     params = {
         "AWS::Partition": "aws",
         "AWS::Region": region,
@@ -274,10 +314,27 @@ def main() -> None:
             for odd in ["odd/", "odd/a//b", "odd/" + "k" * 996]:
                 s3.put_object(Bucket=bucket, Key=f"{home}/{odd}", Body=b"")
 
+    # The JWT issuer: the API's user pool, one user per tenant; and, for the
+    # authorizer's negative tests, a second app client and a second pool.
+    if tenants_only:
+        pool = next(p["Id"] for p in cognito.list_user_pools(MaxResults=60)["UserPools"] if p["Name"] == POOL_NAME)
+    else:
+        pool, client = user_pool(cognito, POOL_NAME)
+        other_client = cognito.create_user_pool_client(
+            UserPoolId=pool, ClientName="other", GenerateSecret=False,
+            ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+        )["UserPoolClient"]["ClientId"]
+        other_pool, other_pool_client = user_pool(cognito, POOL_NAME + "-other")
+        cognito_user(cognito, other_pool, "tenant1")
+    for tenant in tenants:
+        cognito_user(cognito, pool, tenant)
+
     registry_path.write_text(json.dumps(registry, indent=1))
     if key is not None:
         print(json.dumps({"access_key_id": key["AccessKeyId"], "secret_access_key": key["SecretAccessKey"],
-                          "execution_arn": exec_arn}))
+                          "execution_arn": exec_arn, "user_pool_id": pool, "user_pool_client_id": client,
+                          "other_client_id": other_client, "other_pool_id": other_pool,
+                          "other_pool_client_id": other_pool_client, "user_password": USER_PASSWORD}))
 
 
 if __name__ == "__main__":

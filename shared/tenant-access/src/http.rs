@@ -124,13 +124,17 @@ impl Envelope {
 
     /// When `request` must be answered: the invocation's Lambda deadline
     /// less the margin, or the fallback budget from now when the invocation
-    /// carries no deadline.
+    /// carries no deadline. Lambda never hands over an invocation already
+    /// past its deadline, so such a deadline is not one (`cargo lambda
+    /// watch` 1.9 sends 600000, ten minutes after the epoch) and the
+    /// fallback applies.
     pub fn deadline(&self, request: &Request) -> Instant {
         let now = Instant::now();
         let lambda = request
             .lambda_context_ref()
             .filter(|context| context.deadline > 0)
-            .map(|context| context.deadline());
+            .map(|context| context.deadline())
+            .filter(|deadline| *deadline > SystemTime::now());
         match lambda {
             Some(deadline) => {
                 let left = deadline
@@ -429,6 +433,32 @@ mod tests {
             took >= Duration::from_millis(250),
             "answered early, after {took:?}"
         );
+    }
+
+    /// A deadline already past on arrival (a local emulator's) is no
+    /// deadline: the request gets the fallback budget, not an instant 504.
+    #[tokio::test]
+    async fn a_deadline_past_on_arrival_falls_back_to_the_request_timeout() {
+        use lambda_http::RequestExt;
+        let config = AccessConfig::from_lookup(|name: &str| match name {
+            "AWS_ACCOUNT_ID" => Some("123456789012".to_owned()),
+            "REQUEST_TIMEOUT_MS" => Some("300".to_owned()),
+            _ => None,
+        })
+        .unwrap();
+        let mut context = lambda_http::Context::default();
+        context.deadline = 600_000;
+        let request = request_for("tenant1").with_lambda_context(context);
+        let envelope = Envelope::new(&config);
+        let left = envelope.deadline(&request) - tokio::time::Instant::now();
+        assert!(
+            left > Duration::from_millis(200) && left <= Duration::from_millis(300),
+            "{left:?}"
+        );
+        let response = envelope
+            .serve(&request, |_| async { Ok(Response::new(Body::Empty)) })
+            .await;
+        assert_eq!(response.status().as_u16(), 200);
     }
 
     /// serve_measured's line carries the function, the status class, the

@@ -614,24 +614,75 @@ pub async fn http_post(url: &str) -> (u16, Vec<u8>) {
 
 /// One request over the tools' HTTP client, off the async runtime.
 async fn http(method: &'static str, url: &str) -> (u16, Vec<u8>) {
+    http_with(method, url, &[], b"").await
+}
+
+/// A request with `headers` and `body`, off the async runtime: status and
+/// body.
+pub async fn http_with(
+    method: &'static str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, Vec<u8>) {
     let url = url.to_owned();
-    tokio::task::spawn_blocking(move || send(method, &url, b""))
+    let headers: Vec<(String, String)> = headers
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    let body = body.to_vec();
+    tokio::task::spawn_blocking(move || send(method, &url, &headers, &body))
         .await
         .expect("the HTTP call does not panic")
 }
 
+/// Sign `user` in to a Cognito user pool's app client `client_id` at
+/// `endpoint` with `USER_PASSWORD_AUTH`: its ID token, or the refusal.
+pub async fn cognito_id_token(
+    endpoint: &str,
+    client_id: &str,
+    user: &str,
+    password: &str,
+) -> Result<String, String> {
+    let body = serde_json::json!({
+        "AuthFlow": "USER_PASSWORD_AUTH",
+        "ClientId": client_id,
+        "AuthParameters": { "USERNAME": user, "PASSWORD": password },
+    })
+    .to_string();
+    let (status, answer) = http_with(
+        "POST",
+        &format!("{}/", endpoint.trim_end_matches('/')),
+        &[
+            ("content-type", "application/x-amz-json-1.1"),
+            (
+                "x-amz-target",
+                "AWSCognitoIdentityProviderService.InitiateAuth",
+            ),
+        ],
+        body.as_bytes(),
+    )
+    .await;
+    let answer: Value = serde_json::from_slice(&answer).unwrap_or(Value::Null);
+    match answer["AuthenticationResult"]["IdToken"].as_str() {
+        Some(token) if status == 200 => Ok(token.to_owned()),
+        _ => Err(format!("{status}: {answer}")),
+    }
+}
+
 /// One blocking request over the tools' HTTP client (ureq): status and body.
-fn send(method: &str, url: &str, body: &[u8]) -> (u16, Vec<u8>) {
+fn send(method: &str, url: &str, headers: &[(String, String)], body: &[u8]) -> (u16, Vec<u8>) {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_global(Some(std::time::Duration::from_secs(30)))
         .http_status_as_error(false)
         .max_redirects(0)
         .build()
         .into();
-    let request = ureq::http::Request::builder()
-        .method(method)
-        .uri(url)
-        .header("content-type", "text/plain")
+    let mut request = ureq::http::Request::builder().method(method).uri(url);
+    for (name, value) in headers {
+        request = request.header(name, value);
+    }
+    let request = request
         .body(body.to_vec())
         .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
     let mut response = agent
@@ -673,7 +724,8 @@ impl Drop for PausedEnforcement {
 /// before enforcing IAM again.
 fn moto_reset_auth(endpoint: &str, count: &str) {
     let url = format!("{}/moto-api/reset-auth", endpoint.trim_end_matches('/'));
-    let (status, reply) = send("POST", &url, count.as_bytes());
+    let plain = [("content-type".to_owned(), "text/plain".to_owned())];
+    let (status, reply) = send("POST", &url, &plain, count.as_bytes());
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&reply));
 }
 

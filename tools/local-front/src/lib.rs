@@ -16,11 +16,16 @@
 //!   principal tags and the conditions do not allow (`AccessDenied`). One
 //!   front for both jobs: fault injection and enforcement.
 //!
+//! - [`api::ApiFront`] before the functions: API Gateway's HttpApi, routing
+//!   by template.yaml and authorizing each request with a real JWT check
+//!   against the issuer's JWKS (moto's Cognito user pool locally).
+//!
 //! Everything listens on loopback only.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod api;
 pub mod faults;
 pub mod http;
 pub mod iam;
