@@ -9,12 +9,19 @@
 //!   right before each handler request (paired, so server drift cancels);
 //! - **AWS calls**: AssumeRole calls, DB connections and tokens per 1000 requests;
 //! - **cold**: the release binary under a minimal Lambda Runtime API, from
-//!   exec to the first response, and its peak RSS.
+//!   exec to the first response, and its peak RSS;
+//! - **scale** (`scale.rs`): the memory of 10,000 cached sessions, a Zipf
+//!   mix over 10,000 tenants, 8 requests in flight, and a bare DB login;
+//!   connections opened per second past `DB_CONNECTION_CAPACITY`.
+//!
+//! `--quick` runs every scenario small (a couple of minutes). Progress
+//! lines go to stderr.
 //!
 //! Prints a table and writes `target/bench/results.json`. Not a test: no
 //! figure fails the run.
 
 mod runtime_api;
+mod scale;
 mod stats;
 
 use std::path::PathBuf;
@@ -28,8 +35,15 @@ use tenant_access::config::{DbConfig, FunctionConfig, S3Config};
 use tenant_access::{Caller, TenantSessions};
 use test_support::{Stack, event, request, with_key};
 
+/// A progress line on stderr, with the seconds since the bench started.
+pub(crate) fn progress(what: &str) {
+    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    let start = START.get_or_init(Instant::now);
+    eprintln!("bench: [{:>6.1}s] {what}", start.elapsed().as_secs_f64());
+}
+
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Function {
+pub(crate) enum Function {
     S3Fetch,
     AuroraQuery,
 }
@@ -53,7 +67,7 @@ impl Function {
     }
 }
 
-enum App {
+pub(crate) enum App {
     S3(s3_fetch::App),
     Db(aurora_query::App),
 }
@@ -96,15 +110,22 @@ impl App {
 }
 
 /// The default `TENANT_CACHE_CAPACITY`.
-const BOUND: usize = 100;
+const BOUND: usize = tenant_access::config::DEFAULT_TENANT_CACHE_CAPACITY;
+
+/// `DB_CONNECTION_CAPACITY` for the bench: a cluster's `max_connections`
+/// (1,000 here) over the containers expected to run at once (10).
+const DB_CAPACITY: usize = 100;
 
 /// The stack's environment without the per-request metrics lines: the
 /// in-process handlers would print one per request over the table.
-fn quiet(stack: &Stack) -> Stack {
-    stack.with(&[("METRICS_NAMESPACE", "none")])
+pub(crate) fn quiet(stack: &Stack) -> Stack {
+    stack.with(&[
+        ("METRICS_NAMESPACE", "none"),
+        ("DB_CONNECTION_CAPACITY", &DB_CAPACITY.to_string()),
+    ])
 }
 
-fn tenant(i: usize) -> String {
+pub(crate) fn tenant(i: usize) -> String {
     format!("bench{:03}", i + 1)
 }
 
@@ -113,6 +134,8 @@ struct Warm {
     floor: Percentiles,
     per_1000: (f64, f64, f64),
     totals: (u64, u64, u64),
+    /// DB connections opened per second of handler time.
+    connections_per_s: f64,
     failures: usize,
 }
 
@@ -212,6 +235,10 @@ impl Floor {
 /// request to the same tenant right before it, so both see the same server
 /// conditions and their ratio is the handler's own cost.
 async fn warm(stack: &Stack, function: Function, requests: usize, tenants: usize) -> Warm {
+    progress(&format!(
+        "{} warm: {tenants} tenants, {requests} requests paired with the floor",
+        function.name()
+    ));
     let app = App::new(function, stack).await;
     let mut floor = Floor::new(stack, function, tenants).await;
     // Warm-up: each tenant once, so the timed run starts in steady state.
@@ -239,7 +266,9 @@ async fn warm(stack: &Stack, function: Function, requests: usize, tenants: usize
     }
     let after = app.counters();
     let per = |a: u64, b: u64| (a - b) as f64 * 1000.0 / requests as f64;
+    let busy: f64 = samples.iter().map(Duration::as_secs_f64).sum();
     Warm {
+        connections_per_s: (after.1 - before.1) as f64 / busy,
         latency: percentiles(&samples),
         floor: percentiles(&floor_samples),
         per_1000: (
@@ -265,6 +294,7 @@ fn peak_rss_kib(pid: u32) -> Option<f64> {
 }
 
 fn cold(stack: &Stack, function: Function, runs: usize) -> Cold {
+    progress(&format!("{} cold: {runs} starts", function.name()));
     let binary = test_support::root()
         .join("target/release")
         .join(function.name());
@@ -334,6 +364,10 @@ struct Args {
     requests_over_bound: usize,
     tenants: Vec<usize>,
     cold_runs: usize,
+    /// Sessions cached for the memory scenario.
+    sessions: usize,
+    /// Tenants of the Zipf mix.
+    zipf_tenants: usize,
     out: PathBuf,
 }
 
@@ -341,8 +375,10 @@ fn args() -> Args {
     let mut a = Args {
         requests: 2000,
         requests_over_bound: 200,
-        tenants: vec![10, 200],
+        tenants: vec![10, 200, 1000],
         cold_runs: 10,
+        sessions: 10_000,
+        zipf_tenants: 10_000,
         out: PathBuf::from("target/bench/results.json"),
     };
     let argv: Vec<String> = std::env::args().skip(1).collect();
@@ -370,10 +406,19 @@ fn args() -> Args {
                     .map(|t| {
                         t.parse()
                             .ok()
-                            .filter(|n| (1..=200).contains(n))
-                            .unwrap_or_else(|| usage("--tenants: 1..=200, comma-separated"))
+                            .filter(|n| (1..=SEEDED).contains(n))
+                            .unwrap_or_else(|| usage("--tenants: 1..=1000, comma-separated"))
                     })
                     .collect()
+            }
+            // Every scenario, small: a couple of minutes.
+            "--quick" => {
+                a.requests = 300;
+                a.requests_over_bound = 100;
+                a.tenants = vec![10, 200];
+                a.cold_runs = 3;
+                a.sessions = 1000;
+                a.zipf_tenants = 2000;
             }
             "--cold-runs" => {
                 a.cold_runs = value()
@@ -389,7 +434,7 @@ fn args() -> Args {
 
 fn usage(problem: &str) -> ! {
     eprintln!(
-        "bench: {problem}\nusage: cargo xtask bench [--requests 2000] [--requests-over-bound 200] [--tenants 10,200] [--cold-runs 10] [--out FILE]"
+        "bench: {problem}\nusage: cargo xtask bench [--quick] [--requests 2000] [--requests-over-bound 200] [--tenants 10,200,1000] [--cold-runs 10] [--out FILE]"
     );
     std::process::exit(2)
 }
@@ -403,8 +448,18 @@ fn commit() -> String {
         .unwrap_or_default()
 }
 
+/// Tenants `cargo xtask bench` seeds (bench001..bench1000).
+const SEEDED: usize = 1000;
+
 #[tokio::main]
 async fn main() {
+    let argv: Vec<String> = std::env::args().collect();
+    if let [_, flag, n] = argv.as_slice()
+        && flag == "--session-memory-child"
+    {
+        scale::session_memory_child(n.parse().expect("a number")).await;
+        return;
+    }
     let args = args();
     let stack = Stack::load();
     let cores = std::thread::available_parallelism()
@@ -413,6 +468,7 @@ async fn main() {
     let mut scenarios = Vec::new();
     let mut table = Vec::new();
     for function in [Function::S3Fetch, Function::AuroraQuery] {
+        let stack = quiet(&stack);
         for &tenants in &args.tenants {
             // Past the session cache bound every request is a cache miss by
             // design (AssumeRole, new connection): fewer requests show that.
@@ -447,6 +503,10 @@ async fn main() {
                     w.latency.p99, w.latency.p50
                 ));
             }
+            let p99_ratio = w.latency.p99 / floor.p99;
+            if tenants >= 1000 && p99_ratio > 1.5 {
+                misses.push(format!("p99 {p99_ratio:.2} x the floor's p99 > 1.5"));
+            }
             if w.totals.0 > tenants as u64 {
                 misses.push(format!(
                     "{} AssumeRole calls for {tenants} tenants",
@@ -463,10 +523,18 @@ async fn main() {
                 "function": function.name(), "scenario": "warm", "tenants": tenants, "requests": requests,
                 "p50_us": w.latency.p50, "p90_us": w.latency.p90, "p99_us": w.latency.p99,
                 "floor_p50_us": floor.p50, "overhead": overhead,
+                "floor_p99_us": floor.p99, "p99_vs_floor_p99": p99_ratio,
                 "assume_role_per_1000": w.per_1000.0, "db_connections_per_1000": w.per_1000.1, "tokens_per_1000": w.per_1000.2,
                 "assume_role_total": w.totals.0, "db_connections_total": w.totals.1, "tokens_total": w.totals.2,
+                "db_connections_per_s": w.connections_per_s, "db_capacity": DB_CAPACITY,
                 "failures": w.failures, "targets_missed": misses,
             }));
+            if function == Function::AuroraQuery && tenants > DB_CAPACITY {
+                table.push(format!(
+                    "{:<13} {:<6} {:>4} {:.0} new connections/s past DB_CONNECTION_CAPACITY={DB_CAPACITY} ({:.0}% of RDS's 200/s per cluster)",
+                    "", "", tenants, w.connections_per_s, w.connections_per_s / 2.0
+                ));
+            }
             table.push(format!(
                 "{:<13} {:<6} {:>4} {:>9.0} {:>9.0} {:>9.0} {:>8.2} {:>7.1} {:>7.1} {:>7.1}",
                 function.name(),
@@ -491,6 +559,48 @@ async fn main() {
             function.name(), "cold", "", c.median_ms, c.peak_rss_kib / 1024.0, args.cold_runs, c.failures
         ));
     }
+    // Thousands of tenants per container.
+    let memory = scale::session_memory(args.sessions);
+    table.push(format!(
+        "sessions      memory {:>5} sessions: {:.0} bytes each, RSS {:.1} MiB after (peak {:.1} MiB), {} AssumeRole",
+        memory["sessions"],
+        memory["bytes_per_session"].as_f64().unwrap_or(f64::NAN),
+        memory["rss_after_kib"].as_f64().unwrap_or(f64::NAN) / 1024.0,
+        memory["peak_rss_kib"].as_f64().unwrap_or(f64::NAN) / 1024.0,
+        memory["assume_role_calls"],
+    ));
+    scenarios.push(json!({ "scenario": "session_memory", "result": memory }));
+    let zipf_warmup = args.zipf_tenants * 2;
+    let z = scale::zipf(&stack, args.zipf_tenants, 1.1, zipf_warmup, 1000, SEEDED).await;
+    table.push(format!(
+        "s3-fetch      zipf   {:>5} tenants s=1.1: STS/1k {:.1} after {} warm-up requests, hit rate {:.3}, p50 {:.0} us, p99 {:.0} us",
+        args.zipf_tenants,
+        z["assume_role_per_1000"].as_f64().unwrap_or(f64::NAN),
+        zipf_warmup,
+        z["hit_rate"].as_f64().unwrap_or(f64::NAN),
+        z["p50_us"].as_f64().unwrap_or(f64::NAN),
+        z["p99_us"].as_f64().unwrap_or(f64::NAN),
+    ));
+    scenarios.push(z);
+    for function in [Function::S3Fetch, Function::AuroraQuery] {
+        let c = scale::concurrency(&quiet(&stack), function, 50, args.requests, 8).await;
+        table.push(format!(
+            "{:<13} 8 in flight, 50 tenants: {:.0} requests/s vs {:.0} one at a time ({:.2}x)",
+            function.name(),
+            c["requests_per_s_concurrent"].as_f64().unwrap_or(f64::NAN),
+            c["requests_per_s_sequential"].as_f64().unwrap_or(f64::NAN),
+            c["speedup"].as_f64().unwrap_or(f64::NAN),
+        ));
+        scenarios.push(c);
+    }
+    let login = scale::login_cost(&stack, 50, args.requests_over_bound).await;
+    table.push(format!(
+        "aurora-query  bare login (TLS + IAM token check): p50 {:.0} us, p99 {:.0} us",
+        login.p50, login.p99
+    ));
+    scenarios.push(json!({
+        "scenario": "bare_login", "p50_us": login.p50, "p90_us": login.p90, "p99_us": login.p99,
+    }));
     let results =
         json!({ "machine": { "cores": cores, "commit": commit() }, "scenarios": scenarios });
     println!(

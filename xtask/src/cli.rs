@@ -69,7 +69,7 @@ pub const COMMANDS: &[Command] = &[
     },
     Command {
         name: "bench",
-        args: "[--requests N] [--requests-over-bound N] [--tenants N,N] [--cold-runs N] [--out FILE] [--no-http]",
+        args: "[--quick] [--requests N] [--requests-over-bound N] [--tenants N,N] [--cold-runs N] [--out FILE] [--no-http]",
         about: "benchmarks against the local stack; prints a table, writes target/bench/results.json",
     },
     Command {
@@ -156,6 +156,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Cmd, String> {
             ("tenant", Long("local")) => local = true,
             ("tenant", Value(v)) => rest.push(text(v)?),
             ("bench", Long("no-http")) => rest.push("--no-http".to_owned()),
+            ("bench", Long("quick")) => rest.push("--quick".to_owned()),
             ("bench", Long(flag)) if BENCH_VALUES.contains(&flag) => {
                 let flag = format!("--{flag}");
                 rest.push(flag);

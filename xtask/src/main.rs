@@ -625,7 +625,7 @@ fn tenant(stack: &Stack, ids: &[String], local: bool) -> Result<()> {
 }
 
 /// Tenants seeded for benchmarks: more than the default cache bounds.
-const BENCH_TENANTS: usize = 200;
+const BENCH_TENANTS: usize = 1000;
 
 /// The fault suite's tenants (system-tests/tests/faults.rs): `fault001`..
 fn fault_tenants() -> Vec<String> {

@@ -1,5 +1,7 @@
+use std::sync::Arc;
+
 use aurora_query::{App, Config, function_handler};
-use lambda_http::{Error, run, service_fn};
+use lambda_http::{Error, run_concurrent, service_fn};
 use tenant_access::telemetry::or_exit;
 
 #[tokio::main]
@@ -8,7 +10,13 @@ async fn main() -> Result<(), Error> {
     // A bad setting is one log line naming the variable, then exit 1.
     let config = or_exit(Config::from_env());
     let sdk = tenant_access::aws::load_sdk_config().await;
-    let app = or_exit(App::new(&config, &sdk));
-    let app = &app;
-    run(service_fn(move |request| function_handler(app, request))).await
+    let app = Arc::new(or_exit(App::new(&config, &sdk)));
+    // One invocation at a time on classic Lambda; on Lambda Managed
+    // Instances, AWS_LAMBDA_MAX_CONCURRENCY at once, sharing the caches
+    // (and each tenant's one connection).
+    run_concurrent(service_fn(move |request| {
+        let app = Arc::clone(&app);
+        async move { function_handler(&app, request).await }
+    }))
+    .await
 }

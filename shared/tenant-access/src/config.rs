@@ -110,6 +110,10 @@ fn number<T: std::str::FromStr>(
     }
 }
 
+/// The default `TENANT_CACHE_CAPACITY`: tenants whose sessions one
+/// container keeps.
+pub const DEFAULT_TENANT_CACHE_CAPACITY: usize = 100;
+
 fn bounded(
     env: &impl Lookup,
     name: &'static str,
@@ -474,7 +478,12 @@ impl AccessConfig {
         // what a Lambda execution role assuming a tenant role is.
         let session_duration =
             Duration::from_secs(bounded(&env, "TENANT_SESSION_SECONDS", 900, 900..=3600)?);
-        let capacity = bounded(&env, "TENANT_CACHE_CAPACITY", 100, 1..=100_000)?;
+        let capacity = bounded(
+            &env,
+            "TENANT_CACHE_CAPACITY",
+            DEFAULT_TENANT_CACHE_CAPACITY as u64,
+            1..=100_000,
+        )?;
         let deadline_margin = Duration::from_millis(bounded(
             &env,
             "REQUEST_DEADLINE_MARGIN_MS",

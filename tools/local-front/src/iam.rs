@@ -22,11 +22,20 @@ use serde::{Deserialize, Serialize};
 
 use crate::http::Form;
 
-/// An STS session as recorded from its `AssumeRole`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// An STS session as recorded from its `AssumeRole`. It holds the
+/// session's secret, as moto's own `/moto-api/data.json` does: this is a
+/// loopback tool for the local stack, and the token verifier needs it to
+/// check signatures without reading moto's whole state.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionRecord {
     /// The session's access key id.
     pub access_key_id: String,
+    /// The session's secret access key.
+    pub secret_access_key: String,
+    /// The session token.
+    pub session_token: String,
+    /// The assumed-role ARN of the session.
+    pub arn: String,
     /// The role assumed.
     pub role_arn: String,
     /// The inline session policy, if one was passed.
@@ -35,6 +44,18 @@ pub struct SessionRecord {
     pub tags: BTreeMap<String, String>,
     /// When the credentials expire, in seconds since the Unix epoch.
     pub expiration: u64,
+}
+
+impl std::fmt::Debug for SessionRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionRecord")
+            .field("access_key_id", &self.access_key_id)
+            .field("arn", &self.arn)
+            .field("role_arn", &self.role_arn)
+            .field("tags", &self.tags)
+            .field("expiration", &self.expiration)
+            .finish_non_exhaustive()
+    }
 }
 
 impl SessionRecord {
@@ -82,6 +103,9 @@ pub fn record(request: &Form, answer: &str) -> Option<SessionRecord> {
     }
     Some(SessionRecord {
         access_key_id: element(answer, "AccessKeyId")?.to_owned(),
+        secret_access_key: element(answer, "SecretAccessKey")?.to_owned(),
+        session_token: element(answer, "SessionToken")?.to_owned(),
+        arn: element(element(answer, "AssumedRoleUser")?, "Arn")?.to_owned(),
         role_arn: request.get("RoleArn")?.clone(),
         policy: request.get("Policy").cloned(),
         tags,
@@ -287,13 +311,23 @@ mod tests {
         let answer = "<AssumeRoleResponse><AssumeRoleResult><Credentials>\
             <AccessKeyId>ASIAX</AccessKeyId><SecretAccessKey>s</SecretAccessKey>\
             <SessionToken>t</SessionToken><Expiration>2026-11-23T13:00:00.000Z</Expiration>\
-            </Credentials></AssumeRoleResult></AssumeRoleResponse>";
+            </Credentials><AssumedRoleUser><AssumedRoleId>AROA:s</AssumedRoleId>\
+            <Arn>arn:aws:sts::1:assumed-role/r/s</Arn></AssumedRoleUser></AssumeRoleResult></AssumeRoleResponse>";
         let record = record(&request, answer).unwrap();
         assert_eq!(record.access_key_id, "ASIAX");
         assert_eq!(record.role_arn, "arn:aws:iam::1:role/r");
         assert_eq!(record.tags["TenantID"], "t1");
         assert_eq!(record.policy.as_deref(), Some("{}"));
         assert_eq!(record.expiration, 1_795_438_800);
+        assert_eq!(record.arn, "arn:aws:sts::1:assumed-role/r/s");
+        assert_eq!(
+            (
+                record.secret_access_key.as_str(),
+                record.session_token.as_str()
+            ),
+            ("s", "t")
+        );
+        assert!(!format!("{record:?}").contains("secret"));
     }
 
     #[test]

@@ -1,6 +1,8 @@
-//! Access keys from moto's state (`/moto-api/data.json`); what a session
-//! may do from the local front's record of it and the seed's registry of
-//! deployed roles.
+//! Access keys and what they may do: an STS session from the local front's
+//! record of it (its secret, role, session policy, tags and expiration, as
+//! the front saw `AssumeRole` answer) and the seed's registry of deployed
+//! roles; any other key (an IAM user's, or a session made around the front)
+//! from moto's state (`/moto-api/data.json`).
 //!
 //! moto offers no lookup by access key, only its whole state, which grows
 //! with every STS session. So the state is read into an index by access key
@@ -44,8 +46,11 @@ struct Key {
 }
 
 /// A session as the local front recorded it (`local_front::iam::SessionRecord`).
-#[derive(Debug, serde::Deserialize)]
+#[derive(serde::Deserialize)]
 struct Record {
+    secret_access_key: String,
+    session_token: String,
+    arn: String,
     role_arn: String,
     policy: Option<String>,
     tags: BTreeMap<String, String>,
@@ -148,44 +153,49 @@ impl Moto {
         found
     }
 
-    /// What `key` may do and until when: a recorded session is its role as
-    /// deployed with its session policy and tags; an unrecorded one its
-    /// role as deployed with moto's session policy; anything else moto's
-    /// copy of its policies.
-    fn principal_of(&self, access_key_id: &str, key: Key) -> Result<Principal, String> {
+    /// A session the front recorded: everything comes from the record (no
+    /// read of moto's state), what it may do from its role as deployed with
+    /// its session policy and tags.
+    fn recorded(&self, record: Record) -> Principal {
+        let policy = record
+            .policy
+            .as_deref()
+            .map(|p| serde_json::from_str(p).unwrap_or(Value::Null));
+        // A role the registry does not hold may do nothing here.
+        let access = self
+            .deployed(&record.role_arn, policy, &record.tags)
+            .unwrap_or_default();
+        Principal {
+            arn: record.arn,
+            secret_access_key: record.secret_access_key,
+            session_token: Some(record.session_token),
+            access,
+            expires_at: Some(UNIX_EPOCH + Duration::from_secs(record.expiration)),
+        }
+    }
+
+    /// A key the front did not see made, from moto's state: a session is
+    /// its role as deployed with moto's session policy; a user moto's copy
+    /// of its policies.
+    fn from_state(&self, key: Key) -> Principal {
         let literal = || local_iam::Session {
             policies: key.policies.clone(),
             session_policy: key.session_policy.clone(),
             tags: BTreeMap::new(),
         };
-        let (access, expires_at) = match (&key.role_arn, self.record(access_key_id)?) {
-            (Some(_), Some(record)) => {
-                let policy = record
-                    .policy
-                    .as_deref()
-                    .map(|p| serde_json::from_str(p).unwrap_or(Value::Null));
-                let access = self
-                    .deployed(&record.role_arn, policy, &record.tags)
-                    .unwrap_or_else(literal);
-                (
-                    access,
-                    Some(UNIX_EPOCH + Duration::from_secs(record.expiration)),
-                )
-            }
-            (Some(role_arn), None) => (
-                self.deployed(role_arn, key.session_policy.clone(), &BTreeMap::new())
-                    .unwrap_or_else(literal),
-                None,
-            ),
-            (None, _) => (literal(), None),
+        let access = match &key.role_arn {
+            Some(role_arn) => self
+                .deployed(role_arn, key.session_policy.clone(), &BTreeMap::new())
+                .unwrap_or_else(literal),
+            None => literal(),
         };
-        Ok(Principal {
+        Principal {
             arn: key.arn,
             secret_access_key: key.secret_access_key,
             session_token: key.session_token,
             access,
-            expires_at,
-        })
+            expires_at: None,
+        }
     }
 }
 
@@ -225,6 +235,9 @@ fn find<'a>(list: &'a Value, field: &str, value: &str) -> Option<&'a Value> {
 
 impl CredentialStore for Moto {
     fn principal(&self, access_key_id: &str) -> Result<Option<Principal>, String> {
+        if let Some(record) = self.record(access_key_id)? {
+            return Ok(Some(self.recorded(record)));
+        }
         let key = match self.indexed(access_key_id, None) {
             Some(found) => found,
             None => {
@@ -245,8 +258,7 @@ impl CredentialStore for Moto {
                 }
             }
         };
-        key.map(|key| self.principal_of(access_key_id, key))
-            .transpose()
+        Ok(key.map(|key| self.from_state(key)))
     }
 }
 

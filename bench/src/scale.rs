@@ -1,0 +1,280 @@
+//! Thousands of tenants per container: session memory, a Zipf mix over
+//! 10,000 tenants, requests in flight at once, and the cost of a bare
+//! database login.
+
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use tenant_access::{Caller, TenantSessions};
+use test_support::{Stack, request};
+
+use crate::stats::{Percentiles, percentiles};
+use crate::{App, Function, progress, quiet};
+
+/// Resident memory of this process (`VmRSS`) and its peak (`VmHWM`), KiB.
+pub fn rss_kib() -> (f64, f64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(f64::NAN)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// The child half of [`session_memory`]: a process holding nothing but a
+/// session cache, filled with `n` tenants' sessions (session-tags: one
+/// shared role, so no per-tenant IAM is needed). Prints one JSON line.
+pub async fn session_memory_child(n: usize) {
+    let stack = quiet(&Stack::load())
+        .with_strategy("session-tags")
+        .with(&[("TENANT_CACHE_CAPACITY", &n.to_string())]);
+    let config =
+        s3_fetch::Config::from_lookup(&stack.lookup()).expect("the session-tags configuration");
+    let sdk = stack.sdk_config().await;
+    let sessions = Arc::new(TenantSessions::new(&sdk, &config.access));
+    // Warm the SDK and the allocator with one session first.
+    let caller = |i: usize| Caller {
+        tenant: format!("mem{i:05}").parse().expect("tenant id"),
+        request_id: "bench-memory".into(),
+    };
+    sessions.session(&caller(0)).await.expect("a session");
+    let (before, _) = rss_kib();
+    let started = Instant::now();
+    let workers = 16;
+    let mut tasks = Vec::new();
+    for w in 0..workers {
+        let sessions = sessions.clone();
+        tasks.push(tokio::spawn(async move {
+            for i in (1..n).filter(|i| i % workers == w) {
+                sessions.session(&caller(i)).await.expect("a session");
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.expect("worker");
+    }
+    let (after, peak) = rss_kib();
+    let line = json!({
+        "sessions": n,
+        "rss_before_kib": before,
+        "rss_after_kib": after,
+        "peak_rss_kib": peak,
+        "bytes_per_session": (after - before) * 1024.0 / (n - 1) as f64,
+        "assume_role_calls": sessions.assume_role_calls(),
+        "seconds": started.elapsed().as_secs_f64(),
+    });
+    println!("{line}");
+}
+
+/// Session memory, measured in a child process of its own (so nothing
+/// else the bench holds counts): RSS before and after caching `n`
+/// sessions, the bytes one costs, and the peak.
+pub fn session_memory(n: usize) -> Value {
+    progress(&format!(
+        "session memory: {n} sessions in a process of their own (~{} s)",
+        n / 300 + 2
+    ));
+    let out = Command::new(std::env::current_exe().expect("the bench binary"))
+        .args(["--session-memory-child", &n.to_string()])
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("the child runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(text.lines().last().unwrap_or_default())
+        .unwrap_or_else(|e| json!({ "error": format!("no result from the child ({e}): {text}") }))
+}
+
+/// Ranks 1..=n drawn with probability proportional to 1/rank^s, from a
+/// fixed seed (xorshift64*), so every run draws the same sequence.
+pub struct Zipf {
+    cdf: Vec<f64>,
+    state: u64,
+}
+
+impl Zipf {
+    pub fn new(n: usize, s: f64) -> Zipf {
+        let mut cdf = Vec::with_capacity(n);
+        let mut total = 0.0;
+        for rank in 1..=n {
+            total += 1.0 / (rank as f64).powf(s);
+            cdf.push(total);
+        }
+        for c in &mut cdf {
+            *c /= total;
+        }
+        Zipf {
+            cdf,
+            state: 0x9E37_79B9_7F4A_7C15,
+        }
+    }
+
+    /// The next rank, 1-based.
+    pub fn next_rank(&mut self) -> usize {
+        self.state ^= self.state >> 12;
+        self.state ^= self.state << 25;
+        self.state ^= self.state >> 27;
+        let u = (self.state.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64;
+        self.cdf.partition_point(|c| *c < u) + 1
+    }
+}
+
+/// A tenant of the Zipf mix: the seeded bench tenants for the first ranks
+/// (they have objects), others past them (their GET is a 404, which costs
+/// the same session).
+fn zipf_tenant(rank: usize, seeded: usize) -> String {
+    if rank <= seeded {
+        crate::tenant(rank - 1)
+    } else {
+        format!("zipf{rank:05}")
+    }
+}
+
+/// s3-fetch under a Zipf (s) mix over `tenants` tenants with the default
+/// session cache: after `warmup` draws, `measured` requests, and how many
+/// AssumeRole calls and cache misses they cost. session-tags, so tenants
+/// need no IAM of their own.
+pub async fn zipf(
+    stack: &Stack,
+    tenants: usize,
+    s: f64,
+    warmup: usize,
+    measured: usize,
+    seeded: usize,
+) -> Value {
+    progress(&format!(
+        "s3-fetch Zipf s={s} over {tenants} tenants: {warmup} warm-up + {measured} measured requests (~{} s)",
+        (warmup + measured) / 200 + 1
+    ));
+    let env = stack.with_strategy("session-tags");
+    let app = App::new(Function::S3Fetch, &env).await;
+    let App::S3(inner) = &app else {
+        unreachable!("an s3-fetch app")
+    };
+    let mut draws = Zipf::new(tenants, s);
+    let mut distinct = std::collections::HashSet::new();
+    for _ in 0..warmup {
+        let tenant = zipf_tenant(draws.next_rank(), seeded);
+        distinct.insert(tenant.clone());
+        app.call(request(&Function::S3Fetch.event(&tenant))).await;
+    }
+    let before = inner.sessions().counts();
+    let mut samples = Vec::with_capacity(measured);
+    let mut failures = 0;
+    for _ in 0..measured {
+        let tenant = zipf_tenant(draws.next_rank(), seeded);
+        distinct.insert(tenant.clone());
+        let start = Instant::now();
+        let response = app.call(request(&Function::S3Fetch.event(&tenant))).await;
+        samples.push(start.elapsed());
+        if !matches!(response.status().as_u16(), 200 | 404) {
+            failures += 1;
+        }
+    }
+    let after = inner.sessions().counts();
+    let per_1000 = |a: u64, b: u64| (a - b) as f64 * 1000.0 / measured as f64;
+    let hits = after.session_hits - before.session_hits;
+    let misses = after.session_misses - before.session_misses;
+    let latency = percentiles(&samples);
+    json!({
+        "function": "s3-fetch", "scenario": "zipf", "tenants": tenants, "s": s,
+        "warmup_requests": warmup, "requests": measured, "distinct_tenants_seen": distinct.len(),
+        "assume_role_per_1000": per_1000(after.assume_role_calls, before.assume_role_calls),
+        "hit_rate": hits as f64 / (hits + misses).max(1) as f64,
+        "evictions": after.session_evictions - before.session_evictions,
+        "p50_us": latency.p50, "p90_us": latency.p90, "p99_us": latency.p99,
+        "failures": failures,
+    })
+}
+
+/// Requests per second with `in_flight` requests at once across `tenants`
+/// tenants, against one at a time, in the same run: what
+/// `lambda_http::run_concurrent` serves on Lambda Managed Instances.
+pub async fn concurrency(
+    stack: &Stack,
+    function: Function,
+    tenants: usize,
+    requests: usize,
+    in_flight: usize,
+) -> Value {
+    progress(&format!(
+        "{} {requests} requests across {tenants} tenants, 1 then {in_flight} in flight",
+        function.name()
+    ));
+    let app = Arc::new(App::new(function, stack).await);
+    for i in 0..tenants {
+        app.call(request(&function.event(&crate::tenant(i)))).await;
+    }
+    let rate = |took: Duration| requests as f64 / took.as_secs_f64();
+    let started = Instant::now();
+    for i in 0..requests {
+        app.call(request(&function.event(&crate::tenant(i % tenants))))
+            .await;
+    }
+    let sequential = rate(started.elapsed());
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for w in 0..in_flight {
+        let app = app.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut failures = 0;
+            for i in (0..requests).filter(|i| i % in_flight == w) {
+                let response = app
+                    .call(request(&function.event(&crate::tenant(i % tenants))))
+                    .await;
+                failures += usize::from(response.status() != 200);
+            }
+            failures
+        }));
+    }
+    let mut failures = 0;
+    for task in tasks {
+        failures += task.await.expect("worker");
+    }
+    let concurrent = rate(started.elapsed());
+    json!({
+        "function": function.name(), "scenario": "concurrency", "tenants": tenants,
+        "requests": requests, "in_flight": in_flight,
+        "requests_per_s_sequential": sequential, "requests_per_s_concurrent": concurrent,
+        "speedup": concurrent / sequential, "failures": failures,
+    })
+}
+
+/// The cost of one bare login (TCP, TLS, IAM token check) for tenants
+/// whose sessions are held: what a request past `DB_CONNECTION_CAPACITY`
+/// adds, and nothing else should.
+pub async fn login_cost(stack: &Stack, tenants: usize, logins: usize) -> Percentiles {
+    progress(&format!(
+        "bare database logins: {logins} over {tenants} tenants"
+    ));
+    let config = aurora_query::Config::from_lookup(&stack.lookup()).expect("config");
+    let sdk = stack.sdk_config().await;
+    let sessions = TenantSessions::new(&sdk, &config.access);
+    let db = tenant_access::db::TenantDatabase::new(&config.service).expect("CA bundle");
+    let mut held = Vec::new();
+    for i in 0..tenants {
+        let caller = Caller {
+            tenant: crate::tenant(i).parse().expect("tenant id"),
+            request_id: "bench-login".into(),
+        };
+        held.push(sessions.session(&caller).await.expect("a session"));
+    }
+    let mut samples = Vec::with_capacity(logins);
+    for i in 0..logins {
+        let session = &held[i % tenants];
+        let user = format!("{}_dbuser", session.tenant());
+        let token = db.auth_token(session).await.expect("a token");
+        let start = Instant::now();
+        stack
+            .connect(&user, token.expose())
+            .await
+            .expect("the tenant logs in");
+        samples.push(start.elapsed());
+    }
+    percentiles(&samples)
+}
