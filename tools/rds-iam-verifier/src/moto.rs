@@ -177,7 +177,7 @@ impl Moto {
     /// A key the front did not see made, from moto's state: a session is
     /// its role as deployed with moto's session policy; a user moto's copy
     /// of its policies.
-    fn from_state(&self, key: Key) -> Principal {
+    fn unrecorded(&self, key: Key) -> Principal {
         let literal = || local_iam::Session {
             policies: key.policies.clone(),
             session_policy: key.session_policy.clone(),
@@ -258,7 +258,7 @@ impl CredentialStore for Moto {
                 }
             }
         };
-        Ok(key.map(|key| self.from_state(key)))
+        Ok(key.map(|key| self.unrecorded(key)))
     }
 }
 
