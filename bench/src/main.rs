@@ -573,10 +573,14 @@ async fn main() {
     let zipf_warmup = args.zipf_tenants * 2;
     let z = scale::zipf(&stack, args.zipf_tenants, 1.1, zipf_warmup, 1000, SEEDED).await;
     table.push(format!(
-        "s3-fetch      zipf   {:>5} tenants s=1.1: STS/1k {:.1} after {} warm-up requests, hit rate {:.3}, p50 {:.0} us, p99 {:.0} us",
+        "s3-fetch      zipf   {:>5} tenants s=1.1: STS/1k {:.1} after {} warm-up requests ({:.1} first touches, {:.1} repeats), {} AssumeRole for {} tenants seen, hit rate {:.3}, p50 {:.0} us, p99 {:.0} us",
         args.zipf_tenants,
         z["assume_role_per_1000"].as_f64().unwrap_or(f64::NAN),
         zipf_warmup,
+        z["first_touches_per_1000"].as_f64().unwrap_or(f64::NAN),
+        z["repeat_assume_role_per_1000"].as_f64().unwrap_or(f64::NAN),
+        z["assume_role_total"],
+        z["distinct_tenants_seen"],
         z["hit_rate"].as_f64().unwrap_or(f64::NAN),
         z["p50_us"].as_f64().unwrap_or(f64::NAN),
         z["p99_us"].as_f64().unwrap_or(f64::NAN),

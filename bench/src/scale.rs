@@ -166,9 +166,14 @@ pub async fn zipf(
     let before = inner.sessions().counts();
     let mut samples = Vec::with_capacity(measured);
     let mut failures = 0;
+    // A tenant's first request must assume its role; any other AssumeRole
+    // is a repeat the cache should have saved.
+    let mut first_touches = 0u64;
     for _ in 0..measured {
         let tenant = zipf_tenant(draws.next_rank(), seeded);
-        distinct.insert(tenant.clone());
+        if distinct.insert(tenant.clone()) {
+            first_touches += 1;
+        }
         let start = Instant::now();
         let response = app.call(request(&Function::S3Fetch.event(&tenant))).await;
         samples.push(start.elapsed());
@@ -181,10 +186,14 @@ pub async fn zipf(
     let hits = after.session_hits - before.session_hits;
     let misses = after.session_misses - before.session_misses;
     let latency = percentiles(&samples);
+    let calls = after.assume_role_calls - before.assume_role_calls;
     json!({
         "function": "s3-fetch", "scenario": "zipf", "tenants": tenants, "s": s,
         "warmup_requests": warmup, "requests": measured, "distinct_tenants_seen": distinct.len(),
         "assume_role_per_1000": per_1000(after.assume_role_calls, before.assume_role_calls),
+        "first_touches_per_1000": first_touches as f64 * 1000.0 / measured as f64,
+        "repeat_assume_role_per_1000": calls.saturating_sub(first_touches) as f64 * 1000.0 / measured as f64,
+        "assume_role_total": after.assume_role_calls,
         "hit_rate": hits as f64 / (hits + misses).max(1) as f64,
         "evictions": after.session_evictions - before.session_evictions,
         "p50_us": latency.p50, "p90_us": latency.p90, "p99_us": latency.p99,

@@ -13,7 +13,7 @@
 //! | `TENANT_TAG_KEY` | session tag carrying the tenant (session-tags) | `TenantID` |
 //! | `AWS_ACCOUNT_ID` | fills `{account}` (only needed when the template has it) | none |
 //! | `TENANT_SESSION_SECONDS` | AssumeRole duration, 900 to 3600 | `900` |
-//! | `TENANT_CACHE_CAPACITY` | tenants whose sessions are kept warm | `100` |
+//! | `TENANT_CACHE_CAPACITY` | tenants whose sessions are kept warm (about 4 KB each) | `10000` |
 //! | `REQUEST_DEADLINE_MARGIN_MS` | how long before the Lambda deadline a request is answered 504 | `500` |
 //! | `REQUEST_TIMEOUT_MS` | a request's budget when there is no Lambda deadline (tests, emulators) | `10000` |
 //! | `METRICS_NAMESPACE` | CloudWatch namespace of the per-request EMF lines; `none` turns them off | `TenantAccess` |
@@ -111,8 +111,11 @@ fn number<T: std::str::FromStr>(
 }
 
 /// The default `TENANT_CACHE_CAPACITY`: tenants whose sessions one
-/// container keeps.
-pub const DEFAULT_TENANT_CACHE_CAPACITY: usize = 100;
+/// container keeps. A cached session costs about 4 KB (`cargo xtask
+/// bench`, session memory), so 10,000 cost about 40 MB: within a 128 MB
+/// function, and enough that a container never calls STS twice for a
+/// tenant within a credential lifetime at 10,000 tenants.
+pub const DEFAULT_TENANT_CACHE_CAPACITY: usize = 10_000;
 
 fn bounded(
     env: &impl Lookup,
