@@ -149,7 +149,7 @@ pub async fn zipf(
 ) -> Value {
     progress(&format!(
         "s3-fetch Zipf s={s} over {tenants} tenants: {warmup} warm-up + {measured} measured requests (~{} s)",
-        (warmup + measured) / 200 + 1
+        (warmup + measured) / 100 + 1
     ));
     let env = stack.with_strategy("session-tags");
     let app = App::new(Function::S3Fetch, &env).await;
