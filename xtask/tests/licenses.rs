@@ -71,7 +71,9 @@ fn the_expression_reader_is_strict() {
     assert!(satisfiable("MIT OR Apache-2.0"));
     assert!(satisfiable("MIT/Apache-2.0"));
     assert!(satisfiable("(MIT OR Apache-2.0) AND Unicode-3.0"));
-    assert!(satisfiable("Apache-2.0 WITH LLVM-exception OR Apache-2.0 OR MIT"));
+    assert!(satisfiable(
+        "Apache-2.0 WITH LLVM-exception OR Apache-2.0 OR MIT"
+    ));
     assert!(satisfiable("MIT OR Apache-2.0 OR LGPL-2.1-or-later"));
     assert!(!satisfiable("GPL-3.0-only"));
     assert!(!satisfiable("MIT AND GPL-3.0-only"));
