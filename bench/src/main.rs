@@ -114,7 +114,7 @@ const BOUND: usize = tenant_access::config::DEFAULT_TENANT_CACHE_CAPACITY;
 
 /// `DB_CONNECTION_CAPACITY` for the bench: a cluster's `max_connections`
 /// (1,000 here) over the containers expected to run at once (10).
-const DB_CAPACITY: usize = 100;
+pub(crate) const DB_CAPACITY: usize = 100;
 
 /// The stack's environment without the per-request metrics lines: the
 /// in-process handlers would print one per request over the table.
@@ -606,13 +606,25 @@ async fn main() {
         ));
         scenarios.push(c);
     }
-    let login = scale::login_cost(&stack, 50, args.requests_over_bound).await;
-    table.push(format!(
-        "aurora-query  bare login (TLS + IAM token check): p50 {:.0} us, p99 {:.0} us",
-        login.p50, login.p99
-    ));
+    let login = scale::login_cost(&quiet(&stack), 50, args.requests_over_bound).await;
+    for (what, p) in [
+        ("bare login (TLS + IAM token check)", login.bare),
+        (
+            "bare login, 100 other connections open",
+            login.bare_beside_open,
+        ),
+        ("login + prepare + query", login.with_statement),
+    ] {
+        table.push(format!(
+            "aurora-query  {what}: p50 {:.0} us, p99 {:.0} us",
+            p.p50, p.p99
+        ));
+    }
     scenarios.push(json!({
-        "scenario": "bare_login", "p50_us": login.p50, "p90_us": login.p90, "p99_us": login.p99,
+        "scenario": "login",
+        "bare": { "p50_us": login.bare.p50, "p90_us": login.bare.p90, "p99_us": login.bare.p99 },
+        "bare_beside_open": { "p50_us": login.bare_beside_open.p50, "p99_us": login.bare_beside_open.p99 },
+        "with_statement": { "p50_us": login.with_statement.p50, "p99_us": login.with_statement.p99 },
     }));
     let results =
         json!({ "machine": { "cores": cores, "commit": commit() }, "scenarios": scenarios });

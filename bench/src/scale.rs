@@ -254,36 +254,78 @@ pub async fn concurrency(
     })
 }
 
-/// The cost of one bare login (TCP, TLS, IAM token check) for tenants
-/// whose sessions are held: what a request past `DB_CONNECTION_CAPACITY`
-/// adds, and nothing else should.
-pub async fn login_cost(stack: &Stack, tenants: usize, logins: usize) -> Percentiles {
+/// What a login costs, three ways, for tenants whose sessions are held:
+/// bare (TCP, TLS, IAM token check) with nothing else open; bare with
+/// `DB_CAPACITY` other connections open, as past the bound; and with the
+/// statement prepared and run, as a request past the bound does.
+pub struct LoginCost {
+    pub bare: Percentiles,
+    pub bare_beside_open: Percentiles,
+    pub with_statement: Percentiles,
+}
+
+pub async fn login_cost(stack: &Stack, tenants: usize, logins: usize) -> LoginCost {
     progress(&format!(
-        "bare database logins: {logins} over {tenants} tenants"
+        "database logins: 3 x {logins} over {tenants} tenants (~{} s)",
+        logins * 3 / 60 + 2
     ));
     let config = aurora_query::Config::from_lookup(&stack.lookup()).expect("config");
     let sdk = stack.sdk_config().await;
     let sessions = TenantSessions::new(&sdk, &config.access);
     let db = tenant_access::db::TenantDatabase::new(&config.service).expect("CA bundle");
     let mut held = Vec::new();
-    for i in 0..tenants {
+    for i in 0..tenants + crate::DB_CAPACITY {
         let caller = Caller {
             tenant: crate::tenant(i).parse().expect("tenant id"),
             request_id: "bench-login".into(),
         };
         held.push(sessions.session(&caller).await.expect("a session"));
     }
-    let mut samples = Vec::with_capacity(logins);
-    for i in 0..logins {
+    let login = |i: usize| {
         let session = &held[i % tenants];
+        let db = &db;
+        async move {
+            let user = format!("{}_dbuser", session.tenant());
+            let token = db.auth_token(session).await.expect("a token");
+            let start = Instant::now();
+            let client = stack
+                .connect(&user, token.expose())
+                .await
+                .expect("the tenant logs in");
+            (start, client)
+        }
+    };
+    let mut bare = Vec::with_capacity(logins);
+    for i in 0..logins {
+        let (start, _client) = login(i).await;
+        bare.push(start.elapsed());
+    }
+    // As past the bound: the server holds DB_CAPACITY other connections.
+    let mut open = Vec::new();
+    for session in held.iter().skip(tenants).take(crate::DB_CAPACITY) {
         let user = format!("{}_dbuser", session.tenant());
         let token = db.auth_token(session).await.expect("a token");
-        let start = Instant::now();
-        stack
-            .connect(&user, token.expose())
-            .await
-            .expect("the tenant logs in");
-        samples.push(start.elapsed());
+        open.push(stack.connect(&user, token.expose()).await.expect("login"));
     }
-    percentiles(&samples)
+    let mut beside = Vec::with_capacity(logins);
+    let mut with_statement = Vec::with_capacity(logins);
+    for i in 0..logins {
+        let (start, _client) = login(i).await;
+        beside.push(start.elapsed());
+    }
+    for i in 0..logins {
+        let (start, client) = login(i).await;
+        let statement = client
+            .prepare(aurora_query::TENANT_METADATA_QUERY)
+            .await
+            .expect("prepare");
+        client.query(&statement, &[]).await.expect("query");
+        with_statement.push(start.elapsed());
+    }
+    drop(open);
+    LoginCost {
+        bare: percentiles(&bare),
+        bare_beside_open: percentiles(&beside),
+        with_statement: percentiles(&with_statement),
+    }
 }
