@@ -16,23 +16,20 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioIo};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Map, Value, json};
 use tokio::net::TcpListener;
 
-type Answer = Response<Full<Bytes>>;
+use crate::server::Answer;
 
 /// One `HttpApi` route: method, path template (`/files/{key+}`), and the
 /// function (the watcher's name for it, the template's `Binary`).
@@ -184,32 +181,16 @@ impl ApiFront {
     ) -> io::Result<Self> {
         let listener = TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
-        let mut connector = HttpConnector::new();
-        connector.set_connect_timeout(Some(Duration::from_secs(2)));
         let shared = Arc::new(Shared {
             routes,
             authorizer,
             watcher,
-            client: Client::builder(TokioExecutor::new()).build(connector),
+            client: crate::server::client(),
             keys: Mutex::default(),
             invocations: AtomicU64::new(0),
             skew: AtomicI64::new(0),
         });
-        let accept = shared.clone();
-        let task = tokio::spawn(async move {
-            loop {
-                let Ok((stream, peer)) = listener.accept().await else {
-                    continue;
-                };
-                let shared = accept.clone();
-                tokio::spawn(async move {
-                    let service = service_fn(move |request| handle(shared.clone(), request, peer));
-                    let _ = http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-        });
+        let task = crate::server::serve(listener, shared.clone(), handle);
         Ok(ApiFront { addr, shared, task })
     }
 

@@ -10,12 +10,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpListener;
 
 use crate::faults::{HttpFault, HttpRule, Service, answer};
@@ -28,7 +25,7 @@ pub const CONTROL_PATH: &str = "/__front/faults";
 /// expires it, `POST {SESSIONS_PATH}/expire` all of them.
 pub const SESSIONS_PATH: &str = "/__front/sessions";
 
-type Answer = Response<Full<Bytes>>;
+use crate::server::Answer;
 
 struct Shared {
     upstream: SocketAddr,
@@ -117,32 +114,18 @@ impl HttpFront {
     ) -> io::Result<Self> {
         let listener = TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
-        let mut connector = HttpConnector::new();
-        connector.set_connect_timeout(Some(Duration::from_secs(2)));
         let shared = Arc::new(Shared {
             upstream,
-            client: Client::builder(TokioExecutor::new()).build(connector),
+            client: crate::server::client(),
             rules: Mutex::new(Vec::new()),
             injected: AtomicU64::new(0),
             passed: AtomicU64::new(0),
             assume_roles: Mutex::new(Vec::new()),
             enforcer,
         });
-        let accept = shared.clone();
-        let task = tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    continue;
-                };
-                let shared = accept.clone();
-                tokio::spawn(async move {
-                    let service = service_fn(move |request| handle(shared.clone(), request));
-                    // A service error (the Reset fault) closes the connection.
-                    let _ = http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
+        // A service error (the Reset fault) closes the connection.
+        let task = crate::server::serve(listener, shared.clone(), |shared, request, _| {
+            handle(shared, request)
         });
         Ok(HttpFront { addr, shared, task })
     }

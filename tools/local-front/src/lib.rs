@@ -29,6 +29,7 @@ pub mod api;
 pub mod faults;
 pub mod http;
 pub mod iam;
+mod server;
 pub mod tcp;
 
 pub use faults::{HttpFault, HttpRule, Service};
