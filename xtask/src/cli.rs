@@ -40,12 +40,12 @@ pub const COMMANDS: &[Command] = &[
     Command {
         name: "up",
         args: "",
-        about: "start PostgreSQL (TLS only), moto (IAM enforced) and the token verifier, seeded",
+        about: "start PostgreSQL (TLS only), moto (IAM enforced), the AWS front before it and the token verifier, seeded",
     },
     Command {
         name: "dev",
         args: "",
-        about: "up, then serve both functions with `cargo lambda watch` on 127.0.0.1:9000",
+        about: "up, then serve both functions with `cargo lambda watch`, behind the JWT-authorized local API on 127.0.0.1:55502",
     },
     Command {
         name: "call",
