@@ -15,69 +15,13 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::Mutex;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
-use local_iam::{Registry, Verdict};
-use serde::{Deserialize, Serialize};
+use local_iam::{RegistryFile, Verdict, unix};
 
 use crate::http::Form;
 
-/// An STS session as recorded from its `AssumeRole`. It holds the
-/// session's secret, as moto's own `/moto-api/data.json` does: this is a
-/// loopback tool for the local stack, and the token verifier needs it to
-/// check signatures without reading moto's whole state.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SessionRecord {
-    /// The session's access key id.
-    pub access_key_id: String,
-    /// The session's secret access key.
-    pub secret_access_key: String,
-    /// The session token.
-    pub session_token: String,
-    /// The assumed-role ARN of the session.
-    pub arn: String,
-    /// The role assumed.
-    pub role_arn: String,
-    /// The inline session policy, if one was passed.
-    pub policy: Option<String>,
-    /// The session tags passed.
-    pub tags: BTreeMap<String, String>,
-    /// When the credentials expire, in seconds since the Unix epoch.
-    pub expiration: u64,
-}
-
-impl std::fmt::Debug for SessionRecord {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SessionRecord")
-            .field("access_key_id", &self.access_key_id)
-            .field("arn", &self.arn)
-            .field("role_arn", &self.role_arn)
-            .field("tags", &self.tags)
-            .field("expiration", &self.expiration)
-            .finish_non_exhaustive()
-    }
-}
-
-impl SessionRecord {
-    /// Whether the credentials have expired at `now`.
-    pub fn expired_at(&self, now: SystemTime) -> bool {
-        unix(now) >= self.expiration
-    }
-
-    /// The session as IAM evaluates it, from the deployed role in
-    /// `registry`; `None` if the registry does not know the role.
-    pub fn session(&self, registry: &Registry) -> Option<local_iam::Session> {
-        let policy = self
-            .policy
-            .as_deref()
-            .map(|p| serde_json::from_str(p).unwrap_or(serde_json::Value::Null));
-        registry.session(&self.role_arn, policy, &self.tags)
-    }
-}
-
-fn unix(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
-}
+pub use local_iam::SessionRecord;
 
 /// The text of the first `<tag>...</tag>` in `xml`.
 fn element<'a>(xml: &'a str, tag: &str) -> Option<&'a str> {
@@ -198,8 +142,7 @@ pub enum Refusal {
 #[derive(Debug, Default)]
 pub struct Enforcer {
     sessions: Mutex<HashMap<String, SessionRecord>>,
-    registry_path: Option<PathBuf>,
-    registry: Mutex<Registry>,
+    registry: RegistryFile,
 }
 
 impl Enforcer {
@@ -207,14 +150,9 @@ impl Enforcer {
     /// (re-read when a session's role is not in it yet: tenants are added
     /// while the front runs); without one, sessions are only recorded.
     pub fn new(registry_path: Option<PathBuf>) -> Self {
-        let registry = registry_path
-            .as_deref()
-            .and_then(|p| Registry::load(p).ok())
-            .unwrap_or_default();
         Enforcer {
             sessions: Mutex::default(),
-            registry_path,
-            registry: Mutex::new(registry),
+            registry: RegistryFile::new(registry_path),
         }
     }
 
@@ -257,18 +195,6 @@ impl Enforcer {
         }
     }
 
-    fn deployed(&self, record: &SessionRecord) -> Option<local_iam::Session> {
-        let registry = self.registry.lock().expect("registry lock poisoned");
-        if let Some(session) = record.session(&registry) {
-            return Some(session);
-        }
-        drop(registry);
-        let fresh = Registry::load(self.registry_path.as_deref()?).ok()?;
-        let session = record.session(&fresh);
-        *self.registry.lock().expect("registry lock poisoned") = fresh;
-        session
-    }
-
     /// Decide an S3 request signed by `access_key_id` at `now`: `None`
     /// passes it to moto (not a recorded session, or a role the registry
     /// does not hold, which moto then decides).
@@ -284,7 +210,7 @@ impl Enforcer {
         if record.expired_at(now) {
             return Some(Refusal::Expired);
         }
-        let session = self.deployed(&record)?;
+        let session = record.session(&self.registry)?;
         let Some((action, resource, prefix)) = s3_action(method, path, query) else {
             return Some(Refusal::Denied(Verdict::NotAllowedByIdentity));
         };

@@ -187,6 +187,115 @@ impl Registry {
     }
 }
 
+/// The registry file the seed writes, re-read when a role is not in it yet
+/// (tenants are added while the front and the verifier run).
+#[derive(Debug, Default)]
+pub struct RegistryFile {
+    path: Option<std::path::PathBuf>,
+    cached: std::sync::Mutex<Registry>,
+}
+
+impl RegistryFile {
+    /// The registry at `path`; without one, no role is known.
+    pub fn new(path: Option<std::path::PathBuf>) -> Self {
+        let cached = path
+            .as_deref()
+            .and_then(|p| Registry::load(p).ok())
+            .unwrap_or_default();
+        RegistryFile {
+            path,
+            cached: std::sync::Mutex::new(cached),
+        }
+    }
+
+    /// [`Registry::session`], re-reading the file once if the cached copy
+    /// does not hold the role.
+    pub fn session(
+        &self,
+        role_arn: &str,
+        session_policy: Option<Value>,
+        session_tags: &BTreeMap<String, String>,
+    ) -> Option<Session> {
+        let found = self.cached.lock().expect("registry lock poisoned").session(
+            role_arn,
+            session_policy.clone(),
+            session_tags,
+        );
+        if found.is_some() {
+            return found;
+        }
+        let fresh = Registry::load(self.path.as_deref()?).ok()?;
+        let found = fresh.session(role_arn, session_policy, session_tags);
+        *self.cached.lock().expect("registry lock poisoned") = fresh;
+        found
+    }
+}
+
+/// An STS session as the local front records it from its `AssumeRole`, and
+/// as the token verifier reads it back. It holds the session's secret, as
+/// moto's own `/moto-api/data.json` does: a loopback record of the local
+/// stack, so the verifier can check signatures without reading moto's whole
+/// state. Its `Debug` leaves the secret and the token out.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionRecord {
+    /// The session's access key id.
+    pub access_key_id: String,
+    /// The session's secret access key.
+    pub secret_access_key: String,
+    /// The session token.
+    pub session_token: String,
+    /// The assumed-role ARN of the session.
+    pub arn: String,
+    /// The role assumed.
+    pub role_arn: String,
+    /// The inline session policy, if one was passed.
+    pub policy: Option<String>,
+    /// The session tags passed.
+    pub tags: BTreeMap<String, String>,
+    /// When the credentials expire, in seconds since the Unix epoch.
+    pub expiration: u64,
+}
+
+impl std::fmt::Debug for SessionRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionRecord")
+            .field("access_key_id", &self.access_key_id)
+            .field("arn", &self.arn)
+            .field("role_arn", &self.role_arn)
+            .field("tags", &self.tags)
+            .field("expiration", &self.expiration)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SessionRecord {
+    /// Whether the credentials have expired at `now`.
+    pub fn expired_at(&self, now: std::time::SystemTime) -> bool {
+        unix(now) >= self.expiration
+    }
+
+    /// When the credentials expire.
+    pub fn expires_at(&self) -> std::time::SystemTime {
+        std::time::UNIX_EPOCH + std::time::Duration::from_secs(self.expiration)
+    }
+
+    /// The session as IAM evaluates it, from its deployed role; `None` if
+    /// the registry does not know the role.
+    pub fn session(&self, registry: &RegistryFile) -> Option<Session> {
+        let policy = self
+            .policy
+            .as_deref()
+            .map(|p| serde_json::from_str(p).unwrap_or(Value::Null));
+        registry.session(&self.role_arn, policy, &self.tags)
+    }
+}
+
+/// Seconds since the Unix epoch (0 before it).
+pub fn unix(t: std::time::SystemTime) -> u64 {
+    t.duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

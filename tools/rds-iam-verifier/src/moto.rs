@@ -15,9 +15,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Mutex;
-use std::time::{Duration, Instant, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use local_iam::Registry;
+use local_iam::{RegistryFile, SessionRecord};
 use serde_json::Value;
 
 use crate::verify::{CredentialStore, Principal};
@@ -45,25 +45,12 @@ struct Key {
     session_policy: Option<Value>,
 }
 
-/// A session as the local front recorded it (`local_front::iam::SessionRecord`).
-#[derive(serde::Deserialize)]
-struct Record {
-    secret_access_key: String,
-    session_token: String,
-    arn: String,
-    role_arn: String,
-    policy: Option<String>,
-    tags: BTreeMap<String, String>,
-    expiration: u64,
-}
-
 /// moto on a loopback port, the local front before it, and the registry of
 /// deployed roles.
 pub struct Moto {
     addr: SocketAddr,
     front: Option<SocketAddr>,
-    registry_path: Option<PathBuf>,
-    registry: Mutex<Registry>,
+    registry: RegistryFile,
     index: Mutex<Option<Index>>,
     /// Held while reading moto's state: one read at a time.
     reading: Mutex<()>,
@@ -81,15 +68,10 @@ impl Moto {
     /// moto at `addr`; sessions' records from the front at `front`, roles
     /// as deployed from the registry file at `registry`.
     pub fn new(addr: SocketAddr, front: Option<SocketAddr>, registry: Option<PathBuf>) -> Self {
-        let loaded = registry
-            .as_deref()
-            .and_then(|p| Registry::load(p).ok())
-            .unwrap_or_default();
         Moto {
             addr,
             front,
-            registry_path: registry,
-            registry: Mutex::new(loaded),
+            registry: RegistryFile::new(registry),
             index: Mutex::new(None),
             reading: Mutex::new(()),
         }
@@ -118,7 +100,7 @@ impl Moto {
     }
 
     /// The front's record of the session `key`, if it saw it made.
-    fn record(&self, key: &str) -> Result<Option<Record>, String> {
+    fn record(&self, key: &str) -> Result<Option<SessionRecord>, String> {
         let Some(front) = self.front else {
             return Ok(None);
         };
@@ -131,46 +113,18 @@ impl Moto {
         }
     }
 
-    /// The deployed role `role_arn` as a session with `policy` and `tags`,
-    /// re-reading the registry once if it does not hold the role yet.
-    fn deployed(
-        &self,
-        role_arn: &str,
-        policy: Option<Value>,
-        tags: &BTreeMap<String, String>,
-    ) -> Option<local_iam::Session> {
-        let found = self
-            .registry
-            .lock()
-            .expect("registry lock poisoned")
-            .session(role_arn, policy.clone(), tags);
-        if found.is_some() {
-            return found;
-        }
-        let fresh = Registry::load(self.registry_path.as_deref()?).ok()?;
-        let found = fresh.session(role_arn, policy, tags);
-        *self.registry.lock().expect("registry lock poisoned") = fresh;
-        found
-    }
-
     /// A session the front recorded: everything comes from the record (no
     /// read of moto's state), what it may do from its role as deployed with
     /// its session policy and tags.
-    fn recorded(&self, record: Record) -> Principal {
-        let policy = record
-            .policy
-            .as_deref()
-            .map(|p| serde_json::from_str(p).unwrap_or(Value::Null));
+    fn recorded(&self, record: SessionRecord) -> Principal {
         // A role the registry does not hold may do nothing here.
-        let access = self
-            .deployed(&record.role_arn, policy, &record.tags)
-            .unwrap_or_default();
+        let access = record.session(&self.registry).unwrap_or_default();
         Principal {
+            expires_at: Some(record.expires_at()),
             arn: record.arn,
             secret_access_key: record.secret_access_key,
             session_token: Some(record.session_token),
             access,
-            expires_at: Some(UNIX_EPOCH + Duration::from_secs(record.expiration)),
         }
     }
 
@@ -185,7 +139,8 @@ impl Moto {
         };
         let access = match &key.role_arn {
             Some(role_arn) => self
-                .deployed(role_arn, key.session_policy.clone(), &BTreeMap::new())
+                .registry
+                .session(role_arn, key.session_policy.clone(), &BTreeMap::new())
                 .unwrap_or_else(literal),
             None => literal(),
         };
