@@ -200,13 +200,23 @@ async fn connections_are_kept_per_tenant_and_reopened_when_closed() {
     assert_eq!(app.db().tokens_generated(), 1);
     assert_eq!(app.sessions().assume_role_calls(), 1);
 
-    // The server drops the connection (failover, idle timeout, restart).
+    // The server drops the connection (failover, idle timeout, restart):
+    // this app's connection only, not those of tests running beside it.
+    let caller = tenant_access::Caller {
+        tenant: "tenant2".parse().unwrap(),
+        request_id: "terminate".into(),
+    };
+    let session = app.sessions().session(&caller).await.unwrap();
+    let pid: i32 = {
+        let conn = app.db().connection(&session).await.unwrap();
+        conn.query_one("SELECT pg_backend_pid()", &[])
+            .await
+            .unwrap()
+            .get(0)
+    };
     let admin = stack.admin_db().await;
     admin
-        .execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'tenant2_dbuser' AND application_name = 'tenant-access'",
-            &[],
-        )
+        .execute("SELECT pg_terminate_backend($1)", &[&pid])
         .await
         .unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
