@@ -158,10 +158,7 @@ impl Floor {
     async fn new(stack: &Stack, function: Function, tenants: usize) -> Floor {
         let sdk = stack.sdk_config().await;
         let callers: Vec<Caller> = (0..tenants)
-            .map(|i| Caller {
-                tenant: tenant(i).parse().expect("tenant id"),
-                request_id: "bench-floor".into(),
-            })
+            .map(|i| Caller::new(tenant(i).parse().expect("tenant id"), "bench-floor"))
             .collect();
         match function {
             Function::S3Fetch => {

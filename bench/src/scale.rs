@@ -39,9 +39,11 @@ pub async fn session_memory_child(n: usize) {
     let sdk = stack.sdk_config().await;
     let sessions = Arc::new(TenantSessions::new(&sdk, &config.access));
     // Warm the SDK and the allocator with one session first.
-    let caller = |i: usize| Caller {
-        tenant: format!("mem{i:05}").parse().expect("tenant id"),
-        request_id: "bench-memory".into(),
+    let caller = |i: usize| {
+        Caller::new(
+            format!("mem{i:05}").parse().expect("tenant id"),
+            "bench-memory",
+        )
     };
     sessions.session(&caller(0)).await.expect("a session");
     let (before, _) = rss_kib();
@@ -275,10 +277,7 @@ pub async fn login_cost(stack: &Stack, tenants: usize, logins: usize) -> LoginCo
     let db = tenant_access::db::TenantDatabase::new(&config.service).expect("CA bundle");
     let mut held = Vec::new();
     for i in 0..tenants + crate::DB_CAPACITY {
-        let caller = Caller {
-            tenant: crate::tenant(i).parse().expect("tenant id"),
-            request_id: "bench-login".into(),
-        };
+        let caller = Caller::new(crate::tenant(i).parse().expect("tenant id"), "bench-login");
         held.push(sessions.session(&caller).await.expect("a session"));
     }
     let login = |i: usize| {

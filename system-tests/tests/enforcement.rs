@@ -35,10 +35,7 @@ async fn sessions(stack: &Stack, isolation: &str, tenant: &str) -> Sessions {
         &sdk,
     )
     .expect("CA bundle");
-    let caller = Caller {
-        tenant: tenant.parse().unwrap(),
-        request_id: format!("enforcement-{isolation}"),
-    };
+    let caller = Caller::new(tenant.parse().unwrap(), format!("enforcement-{isolation}"));
     Sessions {
         s3_fetch: s3.sessions().session(&caller).await.expect("a session"),
         aurora_query: db.sessions().session(&caller).await.expect("a session"),
@@ -198,10 +195,7 @@ async fn expired_sessions_are_refused_and_the_functions_renew_them() {
         .await
         .unwrap();
     assert_eq!(status(&served), 200);
-    let caller = Caller {
-        tenant: "tenant2".parse().unwrap(),
-        request_id: "expiry".into(),
-    };
+    let caller = Caller::new("tenant2".parse().unwrap(), "expiry");
     let old_s3 = s3_app.sessions().session(&caller).await.unwrap();
     let old_db = db_app.sessions().session(&caller).await.unwrap();
 

@@ -32,10 +32,7 @@ impl TimeSource for Clock {
 }
 
 fn caller(tenant: &str) -> Caller {
-    Caller {
-        tenant: tenant.parse().unwrap(),
-        request_id: "session-test".into(),
-    }
+    Caller::new(tenant.parse().unwrap(), "session-test")
 }
 
 /// Sessions whose STS calls go through a front, signed at `clock`'s time.

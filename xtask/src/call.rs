@@ -298,9 +298,15 @@ fn route(path: &str) -> Result<Route> {
             "/records/{id}",
             Some(("id", percent_decode(id))),
         ),
+        ["items"] | ["items", ""] => ("dynamodb-items", "/items", None),
+        ["items", id] => (
+            "dynamodb-items",
+            "/items/{id}",
+            Some(("id", percent_decode(id))),
+        ),
         _ => {
             return Err(format!(
-                "no route for {path}: the API serves /files, /files/{{key+}}, /tenant, /records and /records/{{id}}"
+                "no route for {path}: the API serves /files, /files/{{key+}}, /tenant, /records, /records/{{id}}, /items and /items/{{id}}"
             ));
         }
     })
@@ -425,6 +431,14 @@ mod tests {
         assert_eq!(param, Some(("key", "docs/a b.md".to_owned())));
         assert_eq!(route("/records/42").unwrap().1, "/records/{id}");
         assert_eq!(route("/tenant").unwrap().0, "aurora-query");
+        assert_eq!(
+            route("/items/a-1").unwrap(),
+            (
+                "dynamodb-items",
+                "/items/{id}",
+                Some(("id", "a-1".to_owned()))
+            )
+        );
         assert!(route("/admin").is_err());
     }
 

@@ -179,6 +179,12 @@ impl Stack {
             "TENANT_SHARED_ROLE_ARN",
             format!("arn:aws:iam::{ACCOUNT}:role/{shared_role}"),
         );
+        set("TENANT_IDENTITY_POOL_ID", keys.identity_pool_id.clone());
+        set(
+            "TENANT_IDENTITY_PROVIDER",
+            format!("cognito-idp.{REGION}.amazonaws.com/{}", keys.user_pool_id),
+        );
+        set("TENANT_TABLE", keys.table.clone());
         set("DB_RESOURCE_ID", CLUSTER_RESOURCE_ID.into());
         set("TENANT_BUCKET", BUCKET.into());
         set("S3_FORCE_PATH_STYLE", "true".into());
@@ -474,7 +480,7 @@ fn dev(stack: &Stack) -> Result<()> {
     ])?;
     let port = call::DEV_PORT;
     Api::new(stack).up(&read_env(&stack.env_file())?, port)?;
-    println!("\nBoth functions are served by `cargo lambda watch` on http://127.0.0.1:{port},");
+    println!("\nThe functions are served by `cargo lambda watch` on http://127.0.0.1:{port},");
     println!(
         "behind the local API on http://127.0.0.1:{}, which routes by template.yaml and checks\n\
          every request's JWT (moto's Cognito user pool) as the HttpApi JWT authorizer does.\n\
@@ -488,6 +494,10 @@ fn dev(stack: &Stack) -> Result<()> {
     println!(
         "  cargo xtask call --user tenant1@example.com POST /records -d '{{\"name\": \"first\"}}'"
     );
+    println!(
+        "  cargo xtask call --user tenant1@example.com PUT /items/first -d '{{\"colour\": \"blue\"}}'"
+    );
+    println!("  cargo xtask call --user tenant1@example.com GET /items");
     println!(
         "\n`--tenant ID` instead skips the authorizer: it invokes the watcher with the claims built in."
     );

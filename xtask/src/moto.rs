@@ -24,6 +24,10 @@ pub struct ExecutionKeys {
     pub other_pool_id: String,
     pub other_pool_client_id: String,
     pub user_password: String,
+    /// The local identity pool (served by the front), for `identity-pool`.
+    pub identity_pool_id: String,
+    /// The items table.
+    pub table: String,
 }
 
 pub struct Moto<'a> {
@@ -152,6 +156,8 @@ impl<'a> Moto<'a> {
             other_pool_id: field("other_pool_id")?,
             other_pool_client_id: field("other_pool_client_id")?,
             user_password: field("user_password")?,
+            identity_pool_id: field("identity_pool_id")?,
+            table: field("table")?,
         })
     }
 

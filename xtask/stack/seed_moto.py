@@ -107,9 +107,39 @@ def fill(node, params: dict, conditions: dict = None):
 
 def policy(resource: dict, name: str) -> dict:
     for entry in resource["Properties"]["Policies"]:
+        # A policy kept only under a condition: `!If [cond, policy, NoValue]`.
+        if set(entry) == {"Fn::If"}:
+            entry = entry["Fn::If"][1]
         if entry["PolicyName"] == name:
             return entry["PolicyDocument"]
     raise SystemExit(f"no policy {name}")
+
+
+# moto evaluates DynamoDB calls against Resource "*" only (it never builds
+# a table ARN) and ignores Condition, so its copy of every tenant-facing
+# role gets this statement; the registry keeps the real, table- and
+# LeadingKeys-scoped one, which the local front decides with.
+MOTO_ONLY_ITEMS = {
+    "Sid": "MotoOnlyItemCalls",
+    "Effect": "Allow",
+    "Action": ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem",
+               "dynamodb:DeleteItem"],
+    "Resource": "*",
+}
+
+
+def for_moto(document: dict) -> dict:
+    """A policy document as moto's copy holds it: MOTO_ONLY_ITEMS added."""
+    document = json.loads(json.dumps(document))
+    document["Statement"] = document["Statement"] + [MOTO_ONLY_ITEMS]
+    return document
+
+
+TABLE = "tenant-items"
+IDENTITY_POOL_NAME = "tenant_access_local"
+# The local stand-in for the Cognito service principal: the identity that
+# obtains the pool's authenticated-role credentials from moto.
+COGNITO_SERVICE_USER = "cognito-identity-service"
 
 
 def principal_tags(policy: str, tags: dict) -> str:
@@ -185,6 +215,9 @@ def main() -> None:
     iam = session.client("iam", endpoint_url=endpoint)
     s3 = session.client("s3", endpoint_url=endpoint)
     cognito = session.client("cognito-idp", endpoint_url=endpoint)
+    dynamodb = session.client("dynamodb", endpoint_url=endpoint)
+    identity = session.client("cognito-identity", endpoint_url=endpoint)
+    table_arn = f"arn:aws:dynamodb:{region}:{account}:table/{TABLE}"
     params = {
         "AWS::Partition": "aws",
         "AWS::Region": region,
@@ -194,10 +227,13 @@ def main() -> None:
         "TenantBucket": bucket,
         "DbResourceId": cluster,
         "AWS::StackName": "tenant-access",
+        "TableName": TABLE,
+        "TenantTable": TABLE,
+        "TenantTable.Arn": table_arn,
     }
     # The local stack has an existing cluster, no proxy; the strategy is the
     # functions' choice (TENANT_ISOLATION), so the seed provides for all.
-    base_conditions = {"MakeProxy": False, "MakeCluster": False}
+    base_conditions = {"MakeProxy": False, "MakeCluster": False, "AssumesRoles": True}
     main = load_template("template.yaml")["Resources"]
     tenant_role = load_template("tenant-template.yaml")["Resources"]["TenantRole"]
 
@@ -242,7 +278,8 @@ def main() -> None:
         # its copy is the session-policy variant, which spans all tenants:
         # locally these strategies are not confined by IAM (the offline
         # proof, xtask/tests/isolation_proof.rs, covers that); RLS still is.
-        shared_params = dict(params, **{"S3FetchRole.Arn": exec_arn, "AuroraQueryRole.Arn": exec_arn})
+        shared_params = dict(params, **{"S3FetchRole.Arn": exec_arn, "AuroraQueryRole.Arn": exec_arn,
+                                        "DynamoDbItemsRole.Arn": exec_arn})
         spanning = fill(
             main["SharedTenantRole"]["Properties"],
             shared_params,
@@ -263,7 +300,7 @@ def main() -> None:
                 iam.put_role_policy(
                     RoleName=name,
                     PolicyName=entry["PolicyName"],
-                    PolicyDocument=json.dumps(entry["PolicyDocument"]),
+                    PolicyDocument=json.dumps(for_moto(entry["PolicyDocument"])),
                 )
             registry["roles"][f"arn:aws:iam::{account}:role/{name}"] = {
                 "policies": [entry["PolicyDocument"] for entry in deployed["Policies"]],
@@ -291,7 +328,7 @@ def main() -> None:
             iam.put_role_policy(
                 RoleName=role,
                 PolicyName=entry["PolicyName"],
-                PolicyDocument=principal_tags(json.dumps(entry["PolicyDocument"]), tags),
+                PolicyDocument=principal_tags(json.dumps(for_moto(entry["PolicyDocument"])), tags),
             )
         home = tags["s3_home"]
         s3.put_object(Bucket=bucket, Key=f"{home}/tenant.info", Body=f"{tenant} info\n".encode(),
@@ -316,6 +353,7 @@ def main() -> None:
 
     # The JWT issuer: the API's user pool, one user per tenant; and, for the
     # authorizer's negative tests, a second app client and a second pool.
+    identity_pool_id = None
     if tenants_only:
         pool = next(p["Id"] for p in cognito.list_user_pools(MaxResults=60)["UserPools"] if p["Name"] == POOL_NAME)
     else:
@@ -326,6 +364,60 @@ def main() -> None:
         )["UserPoolClient"]["ClientId"]
         other_pool, other_pool_client = user_pool(cognito, POOL_NAME + "-other")
         cognito_user(cognito, other_pool, "tenant1")
+
+        # The items table, as the template's TenantTable.
+        table = load_template("template.yaml")["Resources"]["TenantTable"]["Properties"]
+        dynamodb.create_table(
+            TableName=TABLE,
+            AttributeDefinitions=table["AttributeDefinitions"],
+            KeySchema=table["KeySchema"],
+            BillingMode=table["BillingMode"],
+        )
+        registry.setdefault("tables", {})[TABLE] = {"arn": table_arn, "partition_key": "tenant_id"}
+
+        # The identity pool and its authenticated role, as the template's.
+        # The local front serves the pool's calls (moto's hands out fixed
+        # fake credentials); it obtains the role's credentials from moto as
+        # COGNITO_SERVICE_USER, whom moto's copy of the role trusts.
+        identity_pool_id = identity.create_identity_pool(
+            IdentityPoolName=IDENTITY_POOL_NAME, AllowUnauthenticatedIdentities=False,
+            CognitoIdentityProviders=[{"ProviderName": f"cognito-idp.{region}.amazonaws.com/{pool}",
+                                       "ClientId": client, "ServerSideTokenCheck": True}],
+        )["IdentityPoolId"]
+        pool_params = dict(params, IdentityPool=identity_pool_id, TenantClaim="custom:tenant_id")
+        pool_conditions = dict(base_conditions, MakeIdentityPool=True, IdentityPoolStrategy=True)
+        auth_role = fill(main["IdentityPoolAuthenticatedRole"]["Properties"], pool_params, pool_conditions)
+        auth_role_name = "tenant-access-identity-pool-authenticated"
+        auth_role_arn = f"arn:aws:iam::{account}:role/{auth_role_name}"
+        service_arn = f"arn:aws:iam::{account}:user/{COGNITO_SERVICE_USER}"
+        iam.create_role(
+            RoleName=auth_role_name,
+            AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Principal": {"AWS": service_arn}, "Action": "sts:AssumeRole"}]}),
+            MaxSessionDuration=auth_role["MaxSessionDuration"],
+        )
+        for entry in auth_role["Policies"]:
+            iam.put_role_policy(RoleName=auth_role_name, PolicyName=entry["PolicyName"],
+                                PolicyDocument=json.dumps(for_moto(entry["PolicyDocument"])))
+        registry["roles"][auth_role_arn] = {
+            "policies": [entry["PolicyDocument"] for entry in auth_role["Policies"]],
+            "tags": {},
+        }
+        iam.create_user(UserName=COGNITO_SERVICE_USER)
+        iam.put_user_policy(UserName=COGNITO_SERVICE_USER, PolicyName="assume-authenticated-role",
+                            PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{
+                                "Effect": "Allow", "Action": "sts:AssumeRole", "Resource": auth_role_arn}]}))
+        service_key = iam.create_access_key(UserName=COGNITO_SERVICE_USER)["AccessKey"]
+        tags = main["IdentityPoolTags"]["Properties"]["PrincipalTags"]
+        registry.setdefault("identity_pools", {})[identity_pool_id] = {
+            "provider": f"cognito-idp.{region}.amazonaws.com/{pool}",
+            "client_ids": [client],
+            "jwks_url": f"{endpoint}/{pool}/.well-known/jwks.json",
+            "role_arn": auth_role_arn,
+            "principal_tags": {tag: fill(claim, pool_params) for tag, claim in tags.items()},
+            "service_access_key_id": service_key["AccessKeyId"],
+            "service_secret_access_key": service_key["SecretAccessKey"],
+        }
     for tenant in tenants:
         cognito_user(cognito, pool, tenant)
 
@@ -334,7 +426,8 @@ def main() -> None:
         print(json.dumps({"access_key_id": key["AccessKeyId"], "secret_access_key": key["SecretAccessKey"],
                           "execution_arn": exec_arn, "user_pool_id": pool, "user_pool_client_id": client,
                           "other_client_id": other_client, "other_pool_id": other_pool,
-                          "other_pool_client_id": other_pool_client, "user_password": USER_PASSWORD}))
+                          "other_pool_client_id": other_pool_client, "user_password": USER_PASSWORD,
+                          "identity_pool_id": identity_pool_id, "table": TABLE}))
 
 
 if __name__ == "__main__":

@@ -202,10 +202,7 @@ async fn connections_are_kept_per_tenant_and_reopened_when_closed() {
 
     // The server drops the connection (failover, idle timeout, restart):
     // this app's connection only, not those of tests running beside it.
-    let caller = tenant_access::Caller {
-        tenant: "tenant2".parse().unwrap(),
-        request_id: "terminate".into(),
-    };
+    let caller = tenant_access::Caller::new("tenant2".parse().unwrap(), "terminate");
     let session = app.sessions().session(&caller).await.unwrap();
     let pid: i32 = {
         let conn = app.db().connection(&session).await.unwrap();

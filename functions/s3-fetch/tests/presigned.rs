@@ -52,10 +52,7 @@ async fn presigned_urls_are_signed_by_the_tenant_session_and_address_its_object(
         assert_eq!(response.headers()["cache-control"], "no-store");
 
         // Signed by the tenant's cached STS session, not the execution role.
-        let caller = tenant_access::Caller {
-            tenant: tenant.parse().unwrap(),
-            request_id: "presign-test".into(),
-        };
+        let caller = tenant_access::Caller::new(tenant.parse().unwrap(), "presign-test");
         let session = app
             .sessions()
             .session(&caller)

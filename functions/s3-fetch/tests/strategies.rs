@@ -22,10 +22,7 @@ use test_support::Stack;
 const SHARED_ROLE: &str = "arn:aws:iam::123456789012:role/tenant-access-shared-tenant";
 
 fn caller(tenant: &str) -> Caller {
-    Caller {
-        tenant: tenant.parse().unwrap(),
-        request_id: "wire-test".into(),
-    }
+    Caller::new(tenant.parse().unwrap(), "wire-test")
 }
 
 /// The AssumeRole body for tenant1 and tenant2 under `isolation`, with the

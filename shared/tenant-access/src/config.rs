@@ -7,10 +7,12 @@
 //! | variable | meaning | default |
 //! |---|---|---|
 //! | `TENANT_CLAIM` | authorizer claim holding the tenant id | `custom:tenant_id` |
-//! | `TENANT_ISOLATION` | `role-per-tenant`, `session-tags`, `session-policy` or `session-tags+session-policy` | `role-per-tenant` |
+//! | `TENANT_ISOLATION` | `role-per-tenant`, `session-tags`, `session-policy`, `session-tags+session-policy` or `identity-pool` | `role-per-tenant` |
 //! | `TENANT_ROLE_ARN_TEMPLATE` | role to assume per tenant (role-per-tenant); `{tenant}`, `{account}` | `arn:aws:iam::{account}:role/tenant/assumeRole-{tenant}` |
 //! | `TENANT_SHARED_ROLE_ARN` | the one role every tenant assumes (the other strategies); `{account}` | required by them |
 //! | `TENANT_TAG_KEY` | session tag carrying the tenant (session-tags) | `TenantID` |
+//! | `TENANT_IDENTITY_POOL_ID` | the Cognito identity pool (`<region>:<uuid>`) whose authenticated role tenants get (identity-pool) | required by it |
+//! | `TENANT_IDENTITY_PROVIDER` | the pool's provider name, `cognito-idp.<region>.amazonaws.com/<user pool id>`: the `Logins` key, and the tokens' issuer | required by it |
 //! | `AWS_ACCOUNT_ID` | fills `{account}` (only needed when the template has it) | none |
 //! | `TENANT_SESSION_SECONDS` | AssumeRole duration, 900 to 3600 | `900` |
 //! | `TENANT_CACHE_CAPACITY` | tenants whose sessions are kept warm (about 4 KB each) | `10000` |
@@ -22,6 +24,7 @@
 //! | `S3_FORCE_PATH_STYLE` | path-style addressing (`true`/`false`) | `false` |
 //! | `S3_INLINE_MAX_BYTES` | largest object answered inline; larger ones redirect to a presigned URL | `4194304` (the most that fits Lambda's 6 MB response once base64-encoded) |
 //! | `S3_PRESIGN_SECONDS` | longest life of a presigned URL, 1 to 3600 (never past the session's expiry) | `300` |
+//! | `TENANT_TABLE` | the shared DynamoDB table (dynamodb-items); partition key `tenant_id`, sort key `item_id` | required |
 //! | `DB_HOST`, `DB_PORT`, `DB_NAME` | the cluster endpoint (aurora-query) | host, name required; port `5432` |
 //! | `DB_USER_TEMPLATE` | a tenant's DB login role; `{tenant}` | `{tenant}_dbuser` |
 //! | `DB_CA_BUNDLE` | PEM file of CAs the server certificate must chain to | required |
@@ -305,16 +308,35 @@ pub enum Isolation {
     SessionPolicy,
     /// One shared role, with both the session tag and the session policy.
     SessionTagsAndPolicy,
+    /// No AssumeRole by the function: the caller's own ID token is
+    /// exchanged at a Cognito identity pool for credentials of its
+    /// authenticated role, tagged by the pool from the token's claims.
+    IdentityPool,
 }
 
 impl Isolation {
     /// Every strategy's `TENANT_ISOLATION` value.
-    pub const NAMES: [&'static str; 4] = [
+    pub const NAMES: [&'static str; 5] = [
+        "role-per-tenant",
+        "session-tags",
+        "session-policy",
+        "session-tags+session-policy",
+        "identity-pool",
+    ];
+
+    /// The strategies whose sessions the function obtains with STS
+    /// `AssumeRole` (all but `identity-pool`).
+    pub const ASSUME_ROLE_NAMES: [&'static str; 4] = [
         "role-per-tenant",
         "session-tags",
         "session-policy",
         "session-tags+session-policy",
     ];
+
+    /// Whether the caller's own token is exchanged at an identity pool.
+    pub fn identity_pool(self) -> bool {
+        self == Isolation::IdentityPool
+    }
 
     /// Whether AssumeRole passes the tenant session tag.
     pub fn tags(self) -> bool {
@@ -332,9 +354,12 @@ impl Isolation {
         )
     }
 
-    /// Whether all tenants assume one shared role.
+    /// Whether all tenants assume one shared role with `AssumeRole`.
     pub fn shared_role(self) -> bool {
-        self != Isolation::RolePerTenant
+        matches!(
+            self,
+            Isolation::SessionTags | Isolation::SessionPolicy | Isolation::SessionTagsAndPolicy
+        )
     }
 }
 
@@ -347,8 +372,9 @@ impl std::str::FromStr for Isolation {
             "session-tags" => Ok(Isolation::SessionTags),
             "session-policy" => Ok(Isolation::SessionPolicy),
             "session-tags+session-policy" => Ok(Isolation::SessionTagsAndPolicy),
+            "identity-pool" => Ok(Isolation::IdentityPool),
             other => Err(format!(
-                "`{other}` is not role-per-tenant, session-tags, session-policy or session-tags+session-policy"
+                "`{other}` is not role-per-tenant, session-tags, session-policy, session-tags+session-policy or identity-pool"
             )),
         }
     }
@@ -361,10 +387,40 @@ pub enum TenantRole {
     PerTenant(TenantTemplate),
     /// One role for all tenants (`TENANT_SHARED_ROLE_ARN`).
     Shared(String),
+    /// The authenticated role of an identity pool, which the pool (not the
+    /// function) chooses and assumes for the caller.
+    IdentityPool(IdentityPool),
+}
+
+/// A Cognito identity pool, as the `identity-pool` strategy uses it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdentityPool {
+    /// `TENANT_IDENTITY_POOL_ID`: `<region>:<uuid>`.
+    pub pool_id: String,
+    /// `TENANT_IDENTITY_PROVIDER`: `cognito-idp.<region>.amazonaws.com/<user
+    /// pool id>`, the key of the `Logins` map.
+    pub provider: String,
+}
+
+impl IdentityPool {
+    /// The issuer (`iss`) of the provider's tokens: `https://<provider>`.
+    ///
+    /// ```
+    /// use tenant_access::config::IdentityPool;
+    /// let pool = IdentityPool {
+    ///     pool_id: "us-east-1:00000000-0000-0000-0000-000000000000".into(),
+    ///     provider: "cognito-idp.us-east-1.amazonaws.com/us-east-1_abc".into(),
+    /// };
+    /// assert_eq!(pool.issuer(), "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_abc");
+    /// ```
+    pub fn issuer(&self) -> String {
+        format!("https://{}", self.provider)
+    }
 }
 
 impl TenantRole {
-    /// The role ARN for `tenant`.
+    /// The role ARN for `tenant`; for an identity pool, the pool's id
+    /// (where the session comes from: the pool picks the role).
     ///
     /// ```
     /// use tenant_access::config::TenantRole;
@@ -375,6 +431,7 @@ impl TenantRole {
         match self {
             TenantRole::PerTenant(template) => template.render(tenant),
             TenantRole::Shared(arn) => arn.clone(),
+            TenantRole::IdentityPool(pool) => pool.pool_id.clone(),
         }
     }
 }
@@ -447,7 +504,9 @@ impl AccessConfig {
             })?;
             Ok(value.replace("{account}", account))
         };
-        let role = if isolation.shared_role() {
+        let role = if isolation.identity_pool() {
+            TenantRole::IdentityPool(identity_pool(&env)?)
+        } else if isolation.shared_role() {
             let arn = required(&env, "TENANT_SHARED_ROLE_ARN").map_err(|_| {
                 err(
                     "TENANT_SHARED_ROLE_ARN",
@@ -501,10 +560,12 @@ impl AccessConfig {
                 pattern: template.pattern().rsplit('/').next().unwrap_or_default(),
                 limit: tenant_id::IAM_ROLE_NAME_MAX,
             }]),
-            TenantRole::Shared(_) => tenant_id::max_len(&[tenant_id::Template {
-                pattern: "{tenant}",
-                limit: tenant_id::TAG_VALUE_MAX,
-            }]),
+            TenantRole::Shared(_) | TenantRole::IdentityPool(_) => {
+                tenant_id::max_len(&[tenant_id::Template {
+                    pattern: "{tenant}",
+                    limit: tenant_id::TAG_VALUE_MAX,
+                }])
+            }
         };
         let metrics_namespace = match optional(&env, "METRICS_NAMESPACE").as_deref() {
             None => Some("TenantAccess".to_owned()),
@@ -539,6 +600,41 @@ impl AccessConfig {
                 .expect("bounded above zero"),
         })
     }
+}
+
+fn identity_pool(env: &impl Lookup) -> Result<IdentityPool, ConfigError> {
+    let needed = |name: &'static str| {
+        required(env, name).map_err(|_| err(name, "is required by the identity-pool strategy"))
+    };
+    let pool_id = needed("TENANT_IDENTITY_POOL_ID")?;
+    let valid_id = pool_id.split_once(':').is_some_and(|(region, id)| {
+        !region.is_empty()
+            && region
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !id.is_empty()
+            && id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-')
+    });
+    if !valid_id {
+        return Err(err(
+            "TENANT_IDENTITY_POOL_ID",
+            format!("`{pool_id}` is not an identity pool id (<region>:<uuid>)"),
+        ));
+    }
+    let provider = needed("TENANT_IDENTITY_PROVIDER")?;
+    let valid_provider = !provider.contains("://")
+        && provider
+            .split_once('/')
+            .is_some_and(|(host, pool)| host.contains('.') && !pool.is_empty());
+    if !valid_provider {
+        return Err(err(
+            "TENANT_IDENTITY_PROVIDER",
+            format!(
+                "`{provider}` is not a provider name (cognito-idp.<region>.amazonaws.com/<user pool id>, no scheme)"
+            ),
+        ));
+    }
+    Ok(IdentityPool { pool_id, provider })
 }
 
 fn role_template(
@@ -621,6 +717,43 @@ impl S3Config {
             )?,
             presign_ttl: Duration::from_secs(bounded(&env, "S3_PRESIGN_SECONDS", 300, 1..=3600)?),
         })
+    }
+}
+
+/// Settings of the tenant-scoped DynamoDB access.
+#[derive(Debug, Clone)]
+pub struct DynamoDbConfig {
+    /// The shared table (`TENANT_TABLE`): partition key `tenant_id`, sort
+    /// key `item_id`, both strings.
+    pub table: String,
+}
+
+impl DynamoDbConfig {
+    /// Read from the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(ProcessEnv)
+    }
+
+    /// Read from any [`Lookup`].
+    pub fn from_lookup(env: impl Lookup) -> Result<Self, ConfigError> {
+        let table = required(&env, "TENANT_TABLE")?;
+        let valid = (3..=255).contains(&table.len())
+            && table
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b));
+        if !valid {
+            return Err(err(
+                "TENANT_TABLE",
+                format!("`{table}` is not a DynamoDB table name"),
+            ));
+        }
+        Ok(DynamoDbConfig { table })
+    }
+}
+
+impl FromLookup for DynamoDbConfig {
+    fn from_lookup(env: impl Lookup) -> Result<Self, ConfigError> {
+        DynamoDbConfig::from_lookup(env)
     }
 }
 
@@ -915,7 +1048,8 @@ mod tests {
                 Isolation::RolePerTenant,
                 Isolation::SessionTags,
                 Isolation::SessionPolicy,
-                Isolation::SessionTagsAndPolicy
+                Isolation::SessionTagsAndPolicy,
+                Isolation::IdentityPool
             ]
         );
         assert!("session-tags+".parse::<Isolation>().is_err());
@@ -933,6 +1067,64 @@ mod tests {
             "arn:aws:iam::123456789012:role/shared",
             "every tenant assumes the one role"
         );
+    }
+
+    #[test]
+    fn the_identity_pool_strategy_needs_its_pool_and_provider() {
+        let pool = [
+            ("TENANT_ISOLATION", "identity-pool"),
+            (
+                "TENANT_IDENTITY_POOL_ID",
+                "us-east-1:0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0",
+            ),
+            (
+                "TENANT_IDENTITY_PROVIDER",
+                "cognito-idp.us-east-1.amazonaws.com/us-east-1_abc",
+            ),
+        ];
+        let c = AccessConfig::from_lookup(env(&pool)).unwrap();
+        assert!(c.isolation.identity_pool() && !c.isolation.shared_role());
+        let TenantRole::IdentityPool(p) = &c.role else {
+            panic!("{:?}", c.role)
+        };
+        assert_eq!(
+            p.issuer(),
+            "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_abc"
+        );
+        assert_eq!(c.max_tenant_len, 63, "only the alphabet rule binds");
+        for (drop, variable) in [
+            (1, "TENANT_IDENTITY_POOL_ID"),
+            (2, "TENANT_IDENTITY_PROVIDER"),
+        ] {
+            let vars: Vec<_> = pool
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| *i != drop)
+                .map(|(_, v)| *v)
+                .collect();
+            assert_eq!(
+                AccessConfig::from_lookup(env(&vars)).unwrap_err().variable,
+                variable
+            );
+        }
+        for (variable, bad) in [
+            ("TENANT_IDENTITY_POOL_ID", "not-a-pool"),
+            ("TENANT_IDENTITY_POOL_ID", "us-east-1:zz"),
+            (
+                "TENANT_IDENTITY_PROVIDER",
+                "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_abc",
+            ),
+            ("TENANT_IDENTITY_PROVIDER", "cognito-idp"),
+        ] {
+            let mut vars = pool.to_vec();
+            vars.push((variable, bad));
+            vars.retain(|(k, v)| *k != variable || *v == bad);
+            assert_eq!(
+                AccessConfig::from_lookup(env(&vars)).unwrap_err().variable,
+                variable,
+                "{bad}"
+            );
+        }
     }
 
     #[test]

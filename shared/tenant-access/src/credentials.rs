@@ -1,9 +1,21 @@
-//! Per-tenant STS sessions, cached and bounded.
+//! Per-tenant sessions, cached and bounded.
 //!
-//! A request for tenant `T` runs on credentials of the role rendered from the
-//! role-ARN template for `T`, obtained with STS `AssumeRole`. Those
-//! credentials are the only ones that reach S3 or the database, so IAM itself
-//! confines the request to `T`'s data.
+//! A request for tenant `T` runs on credentials confined to `T`, and those
+//! credentials are the only ones that reach S3, DynamoDB or the database,
+//! so IAM itself confines the request to `T`'s data. They come from one of
+//! two places, with the same cache in front of both:
+//!
+//! - **STS `AssumeRole`** by the function (every strategy but
+//!   `identity-pool`): the tenant's own role, or the shared role with the
+//!   tenant as a session tag and/or an inline session policy.
+//! - **A Cognito identity pool** (`identity-pool`): the caller's own ID
+//!   token is exchanged (`GetId`, then `GetCredentialsForIdentity` with
+//!   `Logins`) for credentials of the pool's authenticated role, tagged by
+//!   the pool from the token's claims. The function's own role takes no
+//!   part, so an event with forged claims gets nothing: no valid token, no
+//!   credentials. Sessions are cached per token (by its SHA-256), so a
+//!   cached session is only ever served to a request carrying the very
+//!   token Cognito accepted, and never past that token's `exp`.
 //!
 //! Sessions are cached per tenant and reused until [`REFRESH_BUFFER`] before
 //! they expire. Each tenant has its own slot behind an async mutex, so at most
@@ -47,7 +59,7 @@ use aws_credential_types::Credentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
 use lru::LruCache;
 
-use crate::config::{AccessConfig, Isolation, TenantRole};
+use crate::config::{AccessConfig, IdentityPool, Isolation, TenantRole};
 use crate::identity::{Caller, TenantId};
 use crate::session_policy::{SessionScope, partition};
 use crate::{Error, upstream};
@@ -112,6 +124,9 @@ pub struct SessionRequest {
     /// strategies, else the function policy of the scope set with
     /// [`TenantSessions::with_scope`].
     pub policy: Option<String>,
+    /// Under `identity-pool`, the SHA-256 of the caller's ID token: the
+    /// session is that token's, and no other request's.
+    pub token_digest: Option<[u8; 32]>,
 }
 
 /// The cache of per-tenant STS sessions. Build once at cold start.
@@ -131,9 +146,10 @@ pub struct SessionRequest {
 /// # Ok(()) }
 /// ```
 pub struct TenantSessions {
-    sts: Arc<Sts>,
+    sts: Arc<Source>,
     role: TenantRole,
     tag_key: String,
+    claim: String,
     scope: Option<SessionScope>,
     slots: Mutex<LruCache<SessionRequest, Slot>>,
     /// Permits for refreshes ahead of expiry running at once.
@@ -143,14 +159,24 @@ pub struct TenantSessions {
     evictions: AtomicU64,
 }
 
-/// What makes `AssumeRole` calls: shared with refreshes running in the
+/// Where sessions come from: shared with refreshes running in the
 /// background.
-struct Sts {
-    client: aws_sdk_sts::Client,
+struct Source {
+    provider: Provider,
     base: SdkConfig,
     isolation: Isolation,
     duration: Duration,
     calls: AtomicU64,
+}
+
+enum Provider {
+    /// `AssumeRole` with the function's own credentials.
+    Sts(aws_sdk_sts::Client),
+    /// The caller's token, exchanged at an identity pool.
+    IdentityPool {
+        client: aws_sdk_cognitoidentity::Client,
+        pool: IdentityPool,
+    },
 }
 
 impl std::fmt::Debug for TenantSessions {
@@ -165,11 +191,19 @@ impl std::fmt::Debug for TenantSessions {
 
 impl TenantSessions {
     /// A cache whose `AssumeRole` calls are made with `sdk`'s (the execution
-    /// role's) credentials.
+    /// role's) credentials; under `identity-pool`, whose identity-pool
+    /// calls carry only the caller's token.
     pub fn new(sdk: &SdkConfig, config: &AccessConfig) -> Self {
+        let provider = match &config.role {
+            TenantRole::IdentityPool(pool) => Provider::IdentityPool {
+                client: aws_sdk_cognitoidentity::Client::new(sdk),
+                pool: pool.clone(),
+            },
+            _ => Provider::Sts(aws_sdk_sts::Client::new(sdk)),
+        };
         TenantSessions {
-            sts: Arc::new(Sts {
-                client: aws_sdk_sts::Client::new(sdk),
+            sts: Arc::new(Source {
+                provider,
                 base: sdk.clone(),
                 isolation: config.isolation,
                 duration: config.session_duration,
@@ -177,6 +211,7 @@ impl TenantSessions {
             }),
             role: config.role.clone(),
             tag_key: config.tag_key.clone(),
+            claim: config.tenant_claim.clone(),
             scope: None,
             slots: Mutex::new(LruCache::new(config.tenant_cache_capacity)),
             refreshes: Arc::new(tokio::sync::Semaphore::new(MAX_BACKGROUND_REFRESHES)),
@@ -202,8 +237,19 @@ impl TenantSessions {
         self.role.arn(tenant)
     }
 
-    /// The AssumeRole request for `tenant` under the configured strategy.
+    /// The AssumeRole request for `tenant` under the configured strategy
+    /// (under `identity-pool`, the pool's id and no tag or policy: the pool
+    /// decides the role and the tags).
     pub fn request_for(&self, tenant: &TenantId) -> Result<SessionRequest, Error> {
+        if self.sts.isolation.identity_pool() {
+            return Ok(SessionRequest {
+                tenant: tenant.clone(),
+                role_arn: self.role_arn(tenant),
+                tag: None,
+                policy: None,
+                token_digest: None,
+            });
+        }
         let tag = self
             .sts
             .isolation
@@ -233,18 +279,47 @@ impl TenantSessions {
             role_arn: self.role_arn(tenant),
             tag,
             policy,
+            token_digest: None,
         })
+    }
+
+    /// The cache key of `caller`'s session: [`request_for`](Self::request_for)
+    /// its tenant, and under `identity-pool` its token's digest. A caller
+    /// without a token valid for the pool gets [`Error::Unauthenticated`].
+    fn key_for(&self, caller: &Caller) -> Result<SessionRequest, Error> {
+        let mut request = self.request_for(&caller.tenant)?;
+        if let Provider::IdentityPool { pool, .. } = &self.sts.provider {
+            let token = caller.verify_token(&self.claim, &pool.issuer(), self.now())?;
+            let digest = ring::digest::digest(&ring::digest::SHA256, token.as_str().as_bytes());
+            let mut bytes = [0u8; 32];
+            bytes.copy_from_slice(digest.as_ref());
+            request.token_digest = Some(bytes);
+        }
+        Ok(request)
     }
 
     /// How many `AssumeRole` calls this cache has made.
     pub fn assume_role_calls(&self) -> u64 {
-        self.sts.calls.load(Ordering::Relaxed)
+        match self.sts.provider {
+            Provider::Sts(_) => self.sts.calls.load(Ordering::Relaxed),
+            Provider::IdentityPool { .. } => 0,
+        }
+    }
+
+    /// How many identity-pool exchanges (`GetId` then
+    /// `GetCredentialsForIdentity`) this cache has made.
+    pub fn identity_pool_calls(&self) -> u64 {
+        match self.sts.provider {
+            Provider::Sts(_) => 0,
+            Provider::IdentityPool { .. } => self.sts.calls.load(Ordering::Relaxed),
+        }
     }
 
     /// This cache's totals since cold start, for metrics.
     pub fn counts(&self) -> crate::metrics::Counts {
         crate::metrics::Counts {
             assume_role_calls: self.assume_role_calls(),
+            identity_pool_calls: self.identity_pool_calls(),
             session_hits: self.hits.load(Ordering::Relaxed),
             session_misses: self.misses.load(Ordering::Relaxed),
             session_evictions: self.evictions.load(Ordering::Relaxed),
@@ -256,7 +331,7 @@ impl TenantSessions {
     /// new `AssumeRole` whose session name carries the tenant and request id.
     /// See the module docs for what happens when STS fails.
     pub async fn session(&self, caller: &Caller) -> Result<Arc<TenantSession>, Error> {
-        let request = self.request_for(&caller.tenant)?;
+        let request = self.key_for(caller)?;
         let slot = {
             let mut slots = self.slots.lock().expect("session cache lock poisoned");
             if slots.len() == slots.cap().get() && !slots.contains(&request) {
@@ -268,7 +343,10 @@ impl TenantSessions {
         let now = self.now();
         if let Some(session) = state.session.clone().filter(|s| s.is_fresh_at(now)) {
             self.hits.fetch_add(1, Ordering::Relaxed);
-            if session.refresh_ahead_at(now) && !state.refreshing {
+            // A session from the identity pool is its token's: refreshing
+            // it with the same token would not outlive the token.
+            let ahead = matches!(self.sts.provider, Provider::Sts(_));
+            if ahead && session.refresh_ahead_at(now) && !state.refreshing {
                 self.refresh_ahead(&slot, &mut state, caller, request);
             }
             return Ok(session);
@@ -347,15 +425,111 @@ impl TenantSessions {
     }
 }
 
-impl Sts {
-    #[tracing::instrument(name = "sts.assume_role", skip_all, fields(rpc.service = "STS", otel.kind = "client"))]
+impl Source {
+    /// A new session for `caller`, from wherever this cache's come from.
     async fn assume(
         &self,
         caller: &Caller,
         request: &SessionRequest,
     ) -> Result<TenantSession, Error> {
-        let session_name = session_name(&caller.tenant, &caller.request_id);
         self.calls.fetch_add(1, Ordering::Relaxed);
+        match &self.provider {
+            Provider::Sts(client) => self.assume_role(client, caller, request).await,
+            Provider::IdentityPool { client, pool } => self.exchange(client, pool, caller).await,
+        }
+    }
+
+    /// The caller's token, exchanged at the identity pool: `GetId`, then
+    /// `GetCredentialsForIdentity`, both with `Logins` holding the token and
+    /// nothing of the function's own. Cognito verifies the token; a token
+    /// it refuses (forged, expired, another pool's) is
+    /// [`Error::Unauthenticated`].
+    #[tracing::instrument(name = "cognito_identity.exchange", skip_all, fields(rpc.service = "CognitoIdentity", otel.kind = "client"))]
+    async fn exchange(
+        &self,
+        client: &aws_sdk_cognitoidentity::Client,
+        pool: &IdentityPool,
+        caller: &Caller,
+    ) -> Result<TenantSession, Error> {
+        use aws_sdk_cognitoidentity::error::ProvideErrorMetadata;
+        let token = caller.token.as_ref().ok_or(Error::Unauthenticated)?;
+        let logins =
+            std::collections::HashMap::from([(pool.provider.clone(), token.as_str().to_owned())]);
+        fn refine(err: Error, code: Option<&str>) -> Error {
+            match (code, err) {
+                (Some("NotAuthorizedException"), _) => Error::Unauthenticated,
+                (
+                    Some("ResourceNotFoundException" | "InvalidIdentityPoolConfigurationException"),
+                    Error::Upstream { detail, .. },
+                ) => Error::Misconfigured { detail },
+                (_, other) => other,
+            }
+        }
+        let id = client
+            .get_id()
+            .identity_pool_id(&pool.pool_id)
+            .set_logins(Some(logins.clone()))
+            .send()
+            .await
+            .map_err(|e| {
+                let code = e.code().map(str::to_owned);
+                refine(upstream("cognito-identity", e), code.as_deref())
+            })?;
+        let identity_id = id.identity_id().ok_or_else(|| Error::Upstream {
+            service: "cognito-identity",
+            detail: "GetId returned no identity id".to_owned(),
+        })?;
+        let output = client
+            .get_credentials_for_identity()
+            .identity_id(identity_id)
+            .set_logins(Some(logins))
+            .send()
+            .await
+            .map_err(|e| {
+                let code = e.code().map(str::to_owned);
+                refine(upstream("cognito-identity", e), code.as_deref())
+            })?;
+        let creds = output.credentials().ok_or_else(|| Error::Upstream {
+            service: "cognito-identity",
+            detail: "GetCredentialsForIdentity returned no credentials".to_owned(),
+        })?;
+        let missing = || Error::Upstream {
+            service: "cognito-identity",
+            detail: "GetCredentialsForIdentity returned incomplete credentials".to_owned(),
+        };
+        let expiry = creds
+            .expiration()
+            .and_then(|t| SystemTime::try_from(*t).ok())
+            .ok_or_else(missing)?;
+        // Never past the token's own life: a session outliving its token
+        // would serve a caller whose token no longer proves anything.
+        let token_expiry = token
+            .expires_at()
+            .map(|exp| std::time::UNIX_EPOCH + Duration::from_secs(exp))
+            .unwrap_or(expiry);
+        let credentials = Credentials::new(
+            creds.access_key_id().ok_or_else(missing)?,
+            creds.secret_key().ok_or_else(missing)?,
+            Some(creds.session_token().ok_or_else(missing)?.to_owned()),
+            Some(expiry.min(token_expiry)),
+            "tenant-access-identity-pool",
+        );
+        tracing::info!("exchanged the caller's token at the identity pool");
+        Ok(TenantSession::new(
+            caller.tenant.clone(),
+            credentials,
+            &self.base,
+        ))
+    }
+
+    #[tracing::instrument(name = "sts.assume_role", skip_all, fields(rpc.service = "STS", otel.kind = "client"))]
+    async fn assume_role(
+        &self,
+        client: &aws_sdk_sts::Client,
+        caller: &Caller,
+        request: &SessionRequest,
+    ) -> Result<TenantSession, Error> {
+        let session_name = session_name(&caller.tenant, &caller.request_id);
         tracing::info!(role_session_name = %session_name, isolation = ?self.isolation, "assuming tenant role");
         let tags = request.tag.as_ref().map(|(key, value)| {
             vec![
@@ -366,8 +540,7 @@ impl Sts {
                     .expect("key and value are set"),
             ]
         });
-        let output = self
-            .client
+        let output = client
             .assume_role()
             .role_arn(&request.role_arn)
             .role_session_name(&session_name)
@@ -433,6 +606,7 @@ pub struct TenantSession {
     sdk_config: SdkConfig,
     invalid: AtomicBool,
     pub(crate) s3: OnceLock<aws_sdk_s3::Client>,
+    pub(crate) dynamodb: OnceLock<aws_sdk_dynamodb::Client>,
 }
 
 impl TenantSession {
@@ -461,6 +635,7 @@ impl TenantSession {
             sdk_config,
             invalid: AtomicBool::new(false),
             s3: OnceLock::new(),
+            dynamodb: OnceLock::new(),
         }
     }
 

@@ -82,6 +82,10 @@ pub enum Error {
     /// The request conflicts with the tenant's current state.
     #[error("{0}")]
     Conflict(String),
+    /// A conditional write's precondition (`If-Match`, `If-None-Match`)
+    /// does not hold: another writer changed the resource first.
+    #[error("the resource changed: the request's precondition does not hold")]
+    PreconditionFailed,
     /// The request body is larger than the route accepts.
     #[error("the body is larger than {limit} bytes")]
     PayloadTooLarge {
@@ -186,6 +190,7 @@ impl Error {
             Error::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Error::NotFound => StatusCode::NOT_FOUND,
             Error::Conflict(_) => StatusCode::CONFLICT,
+            Error::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Error::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Error::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::RangeNotSatisfiable => StatusCode::RANGE_NOT_SATISFIABLE,
@@ -218,6 +223,7 @@ impl Error {
             Error::MethodNotAllowed { .. } => "method_not_allowed",
             Error::NotFound => "not_found",
             Error::Conflict(_) => "conflict",
+            Error::PreconditionFailed => "precondition_failed",
             Error::PayloadTooLarge { .. } => "payload_too_large",
             Error::UnsupportedMediaType => "unsupported_media_type",
             Error::RangeNotSatisfiable => "range_not_satisfiable",
@@ -324,6 +330,7 @@ impl Error {
         ("not_found", 404),
         ("method_not_allowed", 405),
         ("conflict", 409),
+        ("precondition_failed", 412),
         ("payload_too_large", 413),
         ("unsupported_media_type", 415),
         ("range_not_satisfiable", 416),
@@ -368,6 +375,7 @@ const THROTTLING_CODES: &[&str] = &[
     "RequestLimitExceeded",
     "SlowDown",
     "PriorRequestNotComplete",
+    "ProvisionedThroughputExceededException",
 ];
 
 /// AWS error codes that mean the request's credentials were refused: the
@@ -378,6 +386,8 @@ const CREDENTIAL_CODES: &[&str] = &[
     "InvalidToken",
     "InvalidAccessKeyId",
     "InvalidClientTokenId",
+    "UnrecognizedClientException",
+    "InvalidSignatureException",
     "SignatureDoesNotMatch",
     "RequestTimeTooSkewed",
     "RequestExpired",
@@ -452,6 +462,7 @@ mod tests {
             Error::MethodNotAllowed { allow: "GET" },
             Error::NotFound,
             Error::Conflict(detail()),
+            Error::PreconditionFailed,
             Error::PayloadTooLarge { limit: 1 },
             Error::UnsupportedMediaType,
             Error::RangeNotSatisfiable,

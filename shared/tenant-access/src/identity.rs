@@ -98,6 +98,10 @@ pub struct Caller {
     /// The API Gateway request id (or the Lambda invocation id), for logs and
     /// for the STS session name.
     pub request_id: String,
+    /// The caller's own ID token, as it arrived in the `Authorization`
+    /// header: what the `identity-pool` strategy exchanges for the caller's
+    /// credentials. `None` when the request carries none.
+    pub token: Option<IdentityToken>,
 }
 
 impl Caller {
@@ -114,7 +118,156 @@ impl Caller {
         let value = tenant_claim(context, claim)?;
         let tenant = value.parse().map_err(|_| Error::InvalidTenant)?;
         let request_id = request_id(request, context);
-        Ok(Caller { tenant, request_id })
+        let token = IdentityToken::from_request(request);
+        Ok(Caller {
+            tenant,
+            request_id,
+            token,
+        })
+    }
+
+    /// A caller of `tenant` for request `request_id`, with no token: for
+    /// tests, benchmarks and callers that identify tenants themselves.
+    ///
+    /// ```
+    /// let caller = tenant_access::Caller::new("tenant1".parse().unwrap(), "req-1");
+    /// assert!(caller.token.is_none());
+    /// ```
+    pub fn new(tenant: TenantId, request_id: impl Into<String>) -> Self {
+        Caller {
+            tenant,
+            request_id: request_id.into(),
+            token: None,
+        }
+    }
+
+    /// Check that the caller's token stands behind the verified identity:
+    /// it is present and well-formed, its issuer is `issuer`, it has not
+    /// expired at `now`, and its `claim` names the same tenant as the
+    /// request context. Anything else is [`Error::Unauthenticated`]: the
+    /// event's claims have no valid token behind them (an event forged by
+    /// someone who may invoke the function directly), so no AWS call is
+    /// made for it.
+    ///
+    /// The token's signature is not checked here: the identity pool checks
+    /// it when the token is exchanged, and refuses a forged one.
+    pub fn verify_token(
+        &self,
+        claim: &str,
+        issuer: &str,
+        now: std::time::SystemTime,
+    ) -> Result<&IdentityToken, Error> {
+        let token = self.token.as_ref().ok_or(Error::Unauthenticated)?;
+        let unix = now
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let same_tenant = token.claim(claim) == Some(self.tenant.as_str());
+        let same_issuer = token.issuer() == Some(issuer);
+        let fresh = token.expires_at().is_some_and(|exp| exp > unix);
+        if same_tenant && same_issuer && fresh {
+            Ok(token)
+        } else {
+            tracing::info!(
+                same_tenant,
+                same_issuer,
+                fresh,
+                "the request's token does not stand behind its verified claims"
+            );
+            Err(Error::Unauthenticated)
+        }
+    }
+}
+
+/// A caller's ID token (a JWT), read from the request's `Authorization`
+/// header (`Bearer <jwt>` or the bare JWT, as API Gateway's JWT authorizer
+/// accepts). Its payload is decoded but its signature is not verified here:
+/// API Gateway verified it, and the identity pool verifies it again when it
+/// is exchanged. Its `Debug` never shows the token.
+///
+/// ```
+/// use base64::Engine;
+/// use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+/// use tenant_access::identity::IdentityToken;
+///
+/// let payload = B64.encode(r#"{"iss":"https://issuer","sub":"u1","custom:tenant_id":"tenant1","exp":4102444800}"#);
+/// let token = IdentityToken::parse(&format!("e30.{payload}.c2ln")).unwrap();
+/// assert_eq!(token.claim("custom:tenant_id"), Some("tenant1"));
+/// assert_eq!(token.expires_at(), Some(4102444800));
+/// assert!(!format!("{token:?}").contains(&payload));
+/// assert!(IdentityToken::parse("not a jwt").is_none());
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct IdentityToken {
+    raw: std::sync::Arc<str>,
+    claims: serde_json::Map<String, Value>,
+}
+
+impl IdentityToken {
+    /// The token in `request`'s `Authorization` header, if it holds a
+    /// well-formed JWT.
+    pub fn from_request(request: &Request) -> Option<Self> {
+        let header = request
+            .headers()
+            .get(lambda_http::http::header::AUTHORIZATION)?
+            .to_str()
+            .ok()?
+            .trim();
+        let jwt = match header.split_once(' ') {
+            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest.trim(),
+            Some(_) => return None,
+            None => header,
+        };
+        Self::parse(jwt)
+    }
+
+    /// A well-formed JWT: three base64url parts, the second a JSON object.
+    pub fn parse(jwt: &str) -> Option<Self> {
+        use base64::Engine;
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let mut parts = jwt.split('.');
+        let (Some(_header), Some(payload), Some(_signature), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return None;
+        };
+        let bytes = URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
+        let claims = match serde_json::from_slice(&bytes).ok()? {
+            Value::Object(claims) => claims,
+            _ => return None,
+        };
+        Some(IdentityToken {
+            raw: jwt.into(),
+            claims,
+        })
+    }
+
+    /// The token as sent, for the identity pool's `Logins` map.
+    pub fn as_str(&self) -> &str {
+        &self.raw
+    }
+
+    /// A string claim of the payload.
+    pub fn claim(&self, name: &str) -> Option<&str> {
+        self.claims.get(name).and_then(Value::as_str)
+    }
+
+    /// The `iss` claim.
+    pub fn issuer(&self) -> Option<&str> {
+        self.claim("iss")
+    }
+
+    /// The `exp` claim, in seconds since the Unix epoch.
+    pub fn expires_at(&self) -> Option<u64> {
+        self.claims.get("exp").and_then(Value::as_u64)
+    }
+}
+
+impl fmt::Debug for IdentityToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IdentityToken")
+            .field("sub", &self.claim("sub"))
+            .field("exp", &self.expires_at())
+            .finish_non_exhaustive()
     }
 }
 

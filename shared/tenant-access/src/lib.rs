@@ -23,6 +23,7 @@ pub mod aws;
 pub mod config;
 pub mod credentials;
 pub mod db;
+pub mod dynamodb;
 mod error;
 pub mod http;
 pub mod identity;

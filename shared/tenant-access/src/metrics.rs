@@ -10,6 +10,7 @@
 //! | `Requests` | Count | 1 per request |
 //! | `Latency` | Milliseconds | from the envelope's start to the answer |
 //! | `AssumeRoleCalls` | Count | STS calls the request caused (background refreshes included) |
+//! | `IdentityPoolCalls` | Count | Cognito identity-pool exchanges (`GetId` + `GetCredentialsForIdentity`) the request caused |
 //! | `SessionCacheHits`, `SessionCacheMisses`, `SessionCacheEvictions` | Count | the tenant-session cache |
 //! | `DbConnects`, `DbTokens`, `DbConnectionReuses` | Count | aurora-query's connections |
 //!
@@ -29,6 +30,8 @@ use serde_json::{Map, Value, json};
 pub struct Counts {
     /// `AssumeRole` calls.
     pub assume_role_calls: u64,
+    /// Identity-pool exchanges (`GetId` then `GetCredentialsForIdentity`).
+    pub identity_pool_calls: u64,
     /// Requests served a cached session.
     pub session_hits: u64,
     /// Requests that had to get a session (or a remembered failure).
@@ -50,6 +53,7 @@ macro_rules! fieldwise {
             fn $method(self, other: Counts) -> Counts {
                 Counts {
                     assume_role_calls: self.assume_role_calls.$op(other.assume_role_calls),
+                    identity_pool_calls: self.identity_pool_calls.$op(other.identity_pool_calls),
                     session_hits: self.session_hits.$op(other.session_hits),
                     session_misses: self.session_misses.$op(other.session_misses),
                     session_evictions: self.session_evictions.$op(other.session_evictions),
@@ -97,7 +101,7 @@ pub struct Measured<'a> {
 /// ```
 pub fn line(namespace: &str, at: SystemTime, m: &Measured<'_>) -> String {
     let c = &m.counts;
-    let metrics: [(&str, &str, Value); 9] = [
+    let metrics: [(&str, &str, Value); 10] = [
         ("Requests", "Count", json!(1)),
         (
             "Latency",
@@ -105,6 +109,7 @@ pub fn line(namespace: &str, at: SystemTime, m: &Measured<'_>) -> String {
             json!(m.latency.as_secs_f64() * 1000.0),
         ),
         ("AssumeRoleCalls", "Count", json!(c.assume_role_calls)),
+        ("IdentityPoolCalls", "Count", json!(c.identity_pool_calls)),
         ("SessionCacheHits", "Count", json!(c.session_hits)),
         ("SessionCacheMisses", "Count", json!(c.session_misses)),
         ("SessionCacheEvictions", "Count", json!(c.session_evictions)),

@@ -45,7 +45,26 @@ pub enum SessionScope {
         /// The database's account.
         account: String,
     },
+    /// dynamodb-items: item calls on the tenant's partition of one table.
+    Table {
+        /// The shared table (`TENANT_TABLE`).
+        table: String,
+        /// The table's region.
+        region: String,
+        /// The table's account.
+        account: String,
+    },
 }
+
+/// The item calls dynamodb-items makes, and the only ones a tenant session
+/// may make on the table: never `Scan`, never a batch or transaction.
+pub const TABLE_ACTIONS: [&str; 5] = [
+    "dynamodb:GetItem",
+    "dynamodb:Query",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+];
 
 #[derive(Serialize)]
 struct Document {
@@ -60,32 +79,31 @@ struct Statement {
     #[serde(rename = "Effect")]
     effect: &'static str,
     #[serde(rename = "Action")]
-    action: &'static str,
+    action: Action,
     #[serde(rename = "Resource")]
     resource: String,
     #[serde(rename = "Condition", skip_serializing_if = "Option::is_none")]
-    condition: Option<Condition>,
+    condition: Option<serde_json::Value>,
 }
 
 #[derive(Serialize)]
-struct Condition {
-    #[serde(rename = "StringLike")]
-    string_like: PrefixCondition,
-}
-
-#[derive(Serialize)]
-struct PrefixCondition {
-    #[serde(rename = "s3:prefix")]
-    prefix: String,
+#[serde(untagged)]
+enum Action {
+    One(&'static str),
+    Many(&'static [&'static str]),
 }
 
 fn allow(action: &'static str, resource: String) -> Statement {
     Statement {
         effect: "Allow",
-        action,
+        action: Action::One(action),
         resource,
         condition: None,
     }
+}
+
+fn table_arn(p: &str, region: &str, account: &str, table: &str) -> String {
+    format!("arn:{p}:dynamodb:{region}:{account}:table/{table}")
 }
 
 /// The partition of a region: `aws-cn` for `cn-*`, `aws-us-gov` for
@@ -138,6 +156,14 @@ impl SessionScope {
                 allow("s3:GetObject", format!("arn:{p}:s3:::{bucket}/*")),
                 allow("s3:ListBucket", format!("arn:{p}:s3:::{bucket}")),
             ],
+            SessionScope::Table {
+                table,
+                region,
+                account,
+            } => vec![Statement {
+                action: Action::Many(&TABLE_ACTIONS),
+                ..allow("", table_arn(p, region, account, table))
+            }],
             SessionScope::Db {
                 resource_id,
                 region,
@@ -175,15 +201,26 @@ impl SessionScope {
                 vec![
                     allow("s3:GetObject", format!("arn:{p}:s3:::{bucket}/{prefix}/*")),
                     Statement {
-                        condition: Some(Condition {
-                            string_like: PrefixCondition {
-                                prefix: format!("{prefix}/*"),
-                            },
-                        }),
+                        condition: Some(serde_json::json!({
+                            "StringLike": {"s3:prefix": format!("{prefix}/*")}
+                        })),
                         ..allow("s3:ListBucket", format!("arn:{p}:s3:::{bucket}"))
                     },
                 ]
             }
+            // Only the tenant's own partition: every key of every item call
+            // must lead with the tenant.
+            SessionScope::Table {
+                table,
+                region,
+                account,
+            } => vec![Statement {
+                action: Action::Many(&TABLE_ACTIONS),
+                condition: Some(serde_json::json!({
+                    "ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [tenant.as_str()]}
+                })),
+                ..allow("", table_arn(p, region, account, table))
+            }],
             SessionScope::Db {
                 resource_id,
                 user_template,
@@ -267,6 +304,22 @@ mod tests {
             db.function_policy("aws"),
             r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"rds-db:connect","Resource":"arn:aws:rds-db:us-east-1:123456789012:dbuser:cluster-ABC/*"}]}"#
         );
+    }
+
+    #[test]
+    fn table_policies_lead_with_the_tenant_and_never_scan() {
+        let table = SessionScope::Table {
+            table: "items".into(),
+            region: "us-east-1".into(),
+            account: "123456789012".into(),
+        };
+        assert_eq!(
+            table.policy(&tenant("tenant1"), "aws").unwrap(),
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["dynamodb:GetItem","dynamodb:Query","dynamodb:PutItem","dynamodb:UpdateItem","dynamodb:DeleteItem"],"Resource":"arn:aws:dynamodb:us-east-1:123456789012:table/items","Condition":{"ForAllValues:StringEquals":{"dynamodb:LeadingKeys":["tenant1"]}}}]}"#
+        );
+        let function = table.function_policy("aws");
+        assert!(!function.contains("tenant1") && !function.contains("Scan"));
+        assert!(function.contains("arn:aws:dynamodb:us-east-1:123456789012:table/items"));
     }
 
     #[test]

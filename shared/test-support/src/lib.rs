@@ -209,10 +209,8 @@ impl Stack {
             FunctionConfig::<DbConfig>::from_lookup(&self.lookup()).expect("the stack's config");
         let sessions = tenant_access::TenantSessions::new(&self.sdk_config().await, &config.access);
         let db = tenant_access::db::TenantDatabase::new(&config.service).expect("the stack's CA");
-        let caller = tenant_access::Caller {
-            tenant: tenant.parse().expect("a tenant id"),
-            request_id: "tenant-login".into(),
-        };
+        let caller =
+            tenant_access::Caller::new(tenant.parse().expect("a tenant id"), "tenant-login");
         let session = sessions.session(&caller).await.expect("a tenant session");
         db.connection(&session).await.expect("the tenant's login")
     }

@@ -11,11 +11,10 @@
 //! no function runs; a path or method with no route gets 404
 //! `{"message":"Not Found"}`, as API Gateway answers.
 
-use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
@@ -25,10 +24,11 @@ use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Map, Value, json};
 use tokio::net::TcpListener;
 
+pub use crate::jwt::Authorizer;
+use crate::jwt::{JwtVerifier, Unauthorized};
 use crate::server::Answer;
 
 /// One `HttpApi` route: method, path template (`/files/{key+}`), and the
@@ -131,26 +131,12 @@ pub fn routes_from_template(yaml: &str) -> Result<Vec<Route>, String> {
     Ok(routes)
 }
 
-/// The authorizer's settings, as the template's `JwtConfiguration`.
-#[derive(Debug, Clone)]
-pub struct Authorizer {
-    /// The issuer (`iss`), e.g. `https://cognito-idp.<region>.amazonaws.com/<pool>`.
-    pub issuer: String,
-    /// Accepted audiences (app client ids).
-    pub audience: Vec<String>,
-    /// Where the issuer's JWKS is served.
-    pub jwks_url: String,
-}
-
 struct Shared {
     routes: Vec<Route>,
-    authorizer: Authorizer,
+    verifier: JwtVerifier,
     watcher: SocketAddr,
     client: Client<HttpConnector, Full<Bytes>>,
-    keys: Mutex<HashMap<String, DecodingKey>>,
     invocations: AtomicU64,
-    /// Seconds added to the clock the authorizer checks `exp`/`nbf` with.
-    skew: AtomicI64,
 }
 
 /// The local API Gateway, running on the current tokio runtime until
@@ -183,12 +169,10 @@ impl ApiFront {
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
             routes,
-            authorizer,
+            verifier: JwtVerifier::new(authorizer),
             watcher,
             client: crate::server::client(),
-            keys: Mutex::default(),
             invocations: AtomicU64::new(0),
-            skew: AtomicI64::new(0),
         });
         let task = crate::server::serve(listener, shared.clone(), handle);
         Ok(ApiFront { addr, shared, task })
@@ -206,7 +190,7 @@ impl ApiFront {
 
     /// Check tokens as if the clock were `seconds` ahead (expiry tests).
     pub fn skew_clock(&self, seconds: i64) {
-        self.shared.skew.store(seconds, Ordering::Relaxed);
+        self.shared.verifier.skew_clock(seconds);
     }
 }
 
@@ -226,115 +210,6 @@ fn message(status: StatusCode, text: &str) -> Answer {
         hyper::header::HeaderValue::from_static("application/json"),
     );
     response
-}
-
-/// Why a token is refused (for the log; the client sees only 401).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Unauthorized(pub String);
-
-impl Shared {
-    async fn key(&self, kid: &str) -> Result<DecodingKey, Unauthorized> {
-        if let Some(key) = self.keys.lock().expect("keys lock poisoned").get(kid) {
-            return Ok(key.clone());
-        }
-        // An unknown key id: fetch the JWKS again (keys rotate).
-        let uri: hyper::Uri = self
-            .authorizer
-            .jwks_url
-            .parse()
-            .map_err(|e| Unauthorized(format!("JWKS URL: {e}")))?;
-        let request = Request::get(uri)
-            .body(Full::new(Bytes::new()))
-            .expect("a GET request");
-        let response = self
-            .client
-            .request(request)
-            .await
-            .map_err(|e| Unauthorized(format!("fetching the JWKS: {e}")))?;
-        let body = response
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| Unauthorized(format!("reading the JWKS: {e}")))?
-            .to_bytes();
-        let jwks: Value = serde_json::from_slice(&body)
-            .map_err(|e| Unauthorized(format!("the JWKS is not JSON: {e}")))?;
-        let mut keys = self.keys.lock().expect("keys lock poisoned");
-        for key in jwks["keys"].as_array().into_iter().flatten() {
-            let (Some(id), Some(n), Some(e), Some("RSA")) = (
-                key["kid"].as_str(),
-                key["n"].as_str(),
-                key["e"].as_str(),
-                key["kty"].as_str(),
-            ) else {
-                continue;
-            };
-            if let Ok(decoding) = DecodingKey::from_rsa_components(n, e) {
-                keys.insert(id.to_owned(), decoding);
-            }
-        }
-        keys.get(kid)
-            .cloned()
-            .ok_or_else(|| Unauthorized(format!("no key {kid} in the issuer's JWKS")))
-    }
-
-    /// The verified claims of `authorization` (`Bearer <jwt>` or the bare
-    /// token, as API Gateway takes either).
-    async fn authorize(
-        &self,
-        authorization: Option<&str>,
-    ) -> Result<Map<String, Value>, Unauthorized> {
-        let token = authorization
-            .map(|v| v.strip_prefix("Bearer ").unwrap_or(v).trim())
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| Unauthorized("no Authorization header".into()))?;
-        let header = jsonwebtoken::decode_header(token)
-            .map_err(|e| Unauthorized(format!("not a JWT: {e}")))?;
-        if header.alg != Algorithm::RS256 {
-            return Err(Unauthorized(format!("algorithm {:?}", header.alg)));
-        }
-        let kid = header.kid.ok_or_else(|| Unauthorized("no key id".into()))?;
-        let key = self.key(&kid).await?;
-        let mut validation = Validation::new(Algorithm::RS256);
-        validation.set_issuer(&[&self.authorizer.issuer]);
-        validation.set_required_spec_claims(&["iss", "exp"]);
-        // Checked below against this front's clock, and the audience by
-        // token use.
-        validation.validate_exp = false;
-        validation.validate_nbf = false;
-        validation.validate_aud = false;
-        let claims = jsonwebtoken::decode::<Map<String, Value>>(token, &key, &validation)
-            .map_err(|e| Unauthorized(format!("invalid token: {e}")))?
-            .claims;
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64)
-            + self.skew.load(Ordering::Relaxed);
-        let number = |name: &str| claims.get(name).and_then(Value::as_i64);
-        if number("exp").is_none_or(|exp| now >= exp) {
-            return Err(Unauthorized("the token has expired".into()));
-        }
-        if number("nbf").is_some_and(|nbf| now < nbf) {
-            return Err(Unauthorized("the token is not valid yet".into()));
-        }
-        let audience = match claims.get("token_use").and_then(Value::as_str) {
-            Some("id") => claims.get("aud"),
-            Some("access") => claims.get("client_id"),
-            other => return Err(Unauthorized(format!("token use {other:?}"))),
-        };
-        let audience_ok = match audience {
-            Some(Value::String(a)) => self.authorizer.audience.contains(a),
-            Some(Value::Array(list)) => list
-                .iter()
-                .filter_map(Value::as_str)
-                .any(|a| self.authorizer.audience.iter().any(|ok| ok == a)),
-            _ => false,
-        };
-        if !audience_ok {
-            return Err(Unauthorized("the token is for another audience".into()));
-        }
-        Ok(claims)
-    }
 }
 
 async fn handle(
@@ -361,7 +236,7 @@ async fn handle(
         .headers
         .get(hyper::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    let claims = match shared.authorize(authorization).await {
+    let claims = match shared.verifier.authorize(authorization).await {
         Ok(claims) => claims,
         Err(Unauthorized(why)) => {
             eprintln!("local-api: 401 for {} {path}: {why}", parts.method);

@@ -12,6 +12,14 @@ pub enum Service {
     S3,
     /// IAM.
     Iam,
+    /// DynamoDB (JSON protocol).
+    #[serde(rename = "dynamodb")]
+    DynamoDb,
+    /// Cognito identity pools (JSON protocol, unsigned calls).
+    #[serde(rename = "cognito-identity")]
+    CognitoIdentity,
+    /// KMS (JSON protocol).
+    Kms,
 }
 
 impl Service {
@@ -26,6 +34,30 @@ impl Service {
     /// assert_eq!(Service::of_request(None, "X-Amz-Credential=AKID%2F20260101%2Fus-east-1%2Fs3%2Faws4_request"), Some(Service::S3));
     /// ```
     pub fn of_request(authorization: Option<&str>, query: &str) -> Option<Service> {
+        Self::of(authorization, query, None)
+    }
+
+    /// [`of_request`](Self::of_request), also telling the JSON-protocol
+    /// services by their `X-Amz-Target` (the identity pool's calls are
+    /// unsigned, so they have no credential scope).
+    ///
+    /// ```
+    /// use local_front::Service;
+    /// let target = Some("AWSCognitoIdentityService.GetId");
+    /// assert_eq!(Service::of(None, "", target), Some(Service::CognitoIdentity));
+    /// ```
+    pub fn of(authorization: Option<&str>, query: &str, target: Option<&str>) -> Option<Service> {
+        if let Some(target) = target {
+            if target.starts_with("AWSCognitoIdentityService.") {
+                return Some(Service::CognitoIdentity);
+            }
+            if target.starts_with("DynamoDB_") {
+                return Some(Service::DynamoDb);
+            }
+            if target.starts_with("TrentService.") {
+                return Some(Service::Kms);
+            }
+        }
         let scope = match authorization {
             Some(auth) => auth
                 .split("Credential=")
@@ -132,9 +164,34 @@ impl HttpRule {
     }
 }
 
-/// The answer a service gives for `fault`: (status, `Content-Type`, body).
-/// `None` for faults that are not an answer (delay, reset).
+/// Whether `service` speaks the JSON protocol (errors as `{"__type"}`).
+pub(crate) fn json_protocol(service: Option<Service>) -> bool {
+    matches!(
+        service,
+        Some(Service::DynamoDb | Service::CognitoIdentity | Service::Kms)
+    )
+}
+
+/// The answer a service gives for `fault`: (status, body). `None` for
+/// faults that are not an answer (delay, reset).
 pub(crate) fn answer(fault: &HttpFault, service: Option<Service>) -> Option<(u16, String)> {
+    if json_protocol(service) {
+        let (status, code, message) = match (fault, service) {
+            (HttpFault::Throttle, Some(Service::CognitoIdentity)) => {
+                (400, "TooManyRequestsException", "Rate exceeded")
+            }
+            (HttpFault::Throttle, _) => (400, "ThrottlingException", "Rate exceeded"),
+            (HttpFault::ServerError, _) => (500, "InternalServerError", "Internal server error"),
+            (HttpFault::ExpiredToken, _) => (
+                400,
+                "ExpiredTokenException",
+                "The security token included in the request is expired",
+            ),
+            (HttpFault::AccessDenied, _) => (400, "AccessDeniedException", "Access denied"),
+            (HttpFault::Delay { .. } | HttpFault::Reset, _) => return None,
+        };
+        return Some((status, json_error(code, message)));
+    }
     let (status, code, message) = match (fault, service) {
         (HttpFault::Throttle, Some(Service::S3)) => {
             (503, "SlowDown", "Please reduce your request rate.")
@@ -168,4 +225,9 @@ pub(crate) fn answer(fault: &HttpFault, service: Option<Service>) -> Option<(u16
         ),
     };
     Some((status, body))
+}
+
+/// A JSON-protocol error body.
+pub(crate) fn json_error(code: &str, message: &str) -> String {
+    serde_json::json!({"__type": code, "message": message}).to_string()
 }

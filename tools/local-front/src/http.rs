@@ -27,14 +27,15 @@ pub const SESSIONS_PATH: &str = "/__front/sessions";
 
 use crate::server::Answer;
 
-struct Shared {
-    upstream: SocketAddr,
+pub(crate) struct Shared {
+    pub(crate) upstream: SocketAddr,
     client: Client<HttpConnector, Full<Bytes>>,
     rules: Mutex<Vec<HttpRule>>,
     injected: AtomicU64,
     passed: AtomicU64,
     assume_roles: Mutex<Vec<Form>>,
-    enforcer: Enforcer,
+    pub(crate) enforcer: Enforcer,
+    pub(crate) identity: crate::cognito_identity::Identities,
 }
 
 /// A form-encoded request body (an STS query call), field name to value.
@@ -122,6 +123,7 @@ impl HttpFront {
             passed: AtomicU64::new(0),
             assume_roles: Mutex::new(Vec::new()),
             enforcer,
+            identity: crate::cognito_identity::Identities::default(),
         });
         // A service error (the Reset fault) closes the connection.
         let task = crate::server::serve(listener, shared.clone(), |shared, request, _| {
@@ -221,7 +223,12 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Answe
         .get(hyper::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
     let query = parts.uri.query().unwrap_or_default();
-    let service = Service::of_request(authorization, query);
+    let target = parts
+        .headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let service = Service::of(authorization, query, target.as_deref());
     let assume_role = (service == Some(Service::Sts))
         .then(|| form(&body))
         .filter(|fields| fields.get("Action").map(String::as_str) == Some("AssumeRole"));
@@ -251,30 +258,38 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Answe
             crate::HttpFault::Delay { ms } => tokio::time::sleep(Duration::from_millis(ms)).await,
             crate::HttpFault::Reset => return Err(io::Error::other("fault: reset")),
             other => {
-                let (status, xml) = answer(&other, service).expect("an answering fault");
-                return Ok(xml_answer(status, xml));
+                let (status, text) = answer(&other, service).expect("an answering fault");
+                return Ok(service_answer(status, text, service));
             }
         }
     }
-    let refusal = (service == Some(Service::S3))
-        .then(|| access_key(authorization, query))
-        .flatten()
-        .and_then(|key| {
-            shared.enforcer.check_s3(
-                &key,
-                parts.method.as_str(),
-                parts.uri.path(),
-                query,
-                std::time::SystemTime::now(),
-            )
-        });
+    if service == Some(Service::CognitoIdentity) {
+        // The identity pool is served here, not by moto (whose pool hands
+        // out fixed fake credentials without looking at the token).
+        let target = target.unwrap_or_default();
+        return Ok(crate::cognito_identity::serve(&shared, &target, &body).await);
+    }
+    let now = std::time::SystemTime::now();
+    let refusal = match (service, access_key(authorization, query)) {
+        (Some(Service::S3), Some(key)) => {
+            shared
+                .enforcer
+                .check_s3(&key, parts.method.as_str(), parts.uri.path(), query, now)
+        }
+        (Some(Service::DynamoDb), Some(key)) => {
+            shared
+                .enforcer
+                .check_dynamodb(&key, target.as_deref().unwrap_or_default(), &body, now)
+        }
+        _ => None,
+    };
     if let Some(refusal) = refusal {
         let fault = match refusal {
             Refusal::Expired => HttpFault::ExpiredToken,
             Refusal::Denied(_) => HttpFault::AccessDenied,
         };
-        let (status, xml) = answer(&fault, service).expect("an answering fault");
-        return Ok(xml_answer(status, xml));
+        let (status, text) = answer(&fault, service).expect("an answering fault");
+        return Ok(service_answer(status, text, service));
     }
     shared.passed.fetch_add(1, Ordering::Relaxed);
     let (head, answer) = forward(&shared, parts, body).await?;
@@ -287,11 +302,18 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Answe
     Ok(Response::from_parts(head, Full::new(answer)))
 }
 
-fn xml_answer(status: u16, xml: String) -> Answer {
-    let mut response = plain(StatusCode::from_u16(status).expect("a valid status"), xml);
+/// A service's own error answer: XML, or JSON for the JSON-protocol
+/// services.
+pub(crate) fn service_answer(status: u16, text: String, service: Option<Service>) -> Answer {
+    let mut response = plain(StatusCode::from_u16(status).expect("a valid status"), text);
+    let content_type = if crate::faults::json_protocol(service) {
+        "application/x-amz-json-1.0"
+    } else {
+        "text/xml"
+    };
     response.headers_mut().insert(
         hyper::header::CONTENT_TYPE,
-        hyper::header::HeaderValue::from_static("text/xml"),
+        hyper::header::HeaderValue::from_static(content_type),
     );
     response
 }

@@ -225,6 +225,54 @@ impl Enforcer {
     }
 }
 
+impl Enforcer {
+    /// Decide a DynamoDB request (`X-Amz-Target` `target`, JSON `body`)
+    /// signed by `access_key_id` at `now`, with `dynamodb:LeadingKeys` from
+    /// its keys ([`crate::dynamodb`]). `None` passes it to moto: not a
+    /// recorded session.
+    pub fn check_dynamodb(
+        &self,
+        access_key_id: &str,
+        target: &str,
+        body: &[u8],
+        now: SystemTime,
+    ) -> Option<Refusal> {
+        let record = self.session(access_key_id)?;
+        if record.expired_at(now) {
+            return Some(Refusal::Expired);
+        }
+        let denied = Some(Refusal::Denied(Verdict::NotAllowedByIdentity));
+        let Some(session) = record.session(&self.registry) else {
+            // A session of a role the registry does not hold: moto's copy
+            // of such a role allows item calls on any table, so refuse.
+            return denied;
+        };
+        let request = match crate::dynamodb::table_request(target, body, |table| {
+            self.registry.table(table).map(|t| t.partition_key)
+        }) {
+            Ok(request) => request,
+            Err(_) => return denied,
+        };
+        let Some(table) = self.registry.table(&request.table) else {
+            return denied;
+        };
+        let lists: Vec<(&str, &[String])> = request
+            .leading_keys
+            .as_deref()
+            .map(|keys| vec![("dynamodb:LeadingKeys", keys)])
+            .unwrap_or_default();
+        match session.decide_with(&request.action, &table.arn, &[], &lists) {
+            Verdict::Allow => None,
+            other => Some(Refusal::Denied(other)),
+        }
+    }
+
+    /// The registry the enforcer decides with.
+    pub fn registry(&self) -> &RegistryFile {
+        &self.registry
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

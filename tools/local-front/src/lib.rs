@@ -26,9 +26,12 @@
 #![warn(missing_docs)]
 
 pub mod api;
+pub mod cognito_identity;
+pub mod dynamodb;
 pub mod faults;
 pub mod http;
 pub mod iam;
+pub mod jwt;
 mod server;
 pub mod tcp;
 

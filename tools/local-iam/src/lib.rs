@@ -68,6 +68,20 @@ impl Session {
 
     /// [`allows`](Self::allows), with the reason.
     pub fn decide(&self, action: &str, resource: &str, context: &[(&str, &str)]) -> Verdict {
+        self.decide_with(action, resource, context, &[])
+    }
+
+    /// [`decide`](Self::decide), with multi-valued context keys beside
+    /// (`dynamodb:LeadingKeys`, `aws:TagKeys`), for `ForAllValues:` and
+    /// `ForAnyValue:` conditions. A key left out is absent, as in a `Scan`
+    /// (where `ForAllValues:` holds vacuously, as on AWS).
+    pub fn decide_with(
+        &self,
+        action: &str,
+        resource: &str,
+        context: &[(&str, &str)],
+        lists: &[(&str, &[String])],
+    ) -> Verdict {
         let Ok(resource) = Arn::parse(resource) else {
             return Verdict::NotAllowedByIdentity;
         };
@@ -80,6 +94,9 @@ impl Session {
         }
         for (key, value) in context {
             ctx.insert((*key).to_owned(), ContextValue::String((*value).to_owned()));
+        }
+        for (key, values) in lists {
+            ctx.insert((*key).to_owned(), ContextValue::StringList(values.to_vec()));
         }
         let request = IAMRequest::new_with_context(
             Principal::Aws(PrincipalId::String(
@@ -153,11 +170,59 @@ pub struct Role {
 
 /// The deployed roles by ARN: what the local seed writes next to moto
 /// (`target/local-stack/iam-roles.json`), because moto keeps only a literal
-/// copy it can evaluate.
+/// copy it can evaluate. Beside them, what the local front needs to stand
+/// in for the services moto does not model: the tables' keys and the
+/// identity pools.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Registry {
     /// Role ARN to role.
     pub roles: BTreeMap<String, Role>,
+    /// DynamoDB table name to its ARN and partition key.
+    #[serde(default)]
+    pub tables: BTreeMap<String, Table>,
+    /// Identity pool id to the pool as deployed.
+    #[serde(default)]
+    pub identity_pools: BTreeMap<String, IdentityPool>,
+}
+
+/// A DynamoDB table as IAM sees it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Table {
+    /// The table's ARN.
+    pub arn: String,
+    /// The partition key attribute, whose values are `dynamodb:LeadingKeys`.
+    pub partition_key: String,
+}
+
+/// A Cognito identity pool as deployed: its one provider, its
+/// authenticated role, and its attributes for access control.
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct IdentityPool {
+    /// The provider name (`cognito-idp.<region>.amazonaws.com/<pool id>`).
+    pub provider: String,
+    /// The app clients whose ID tokens the pool accepts.
+    pub client_ids: Vec<String>,
+    /// Where the provider's JWKS is served.
+    pub jwks_url: String,
+    /// The authenticated role.
+    pub role_arn: String,
+    /// Principal tag to the token claim it is taken from.
+    pub principal_tags: BTreeMap<String, String>,
+    /// Locally, the identity that obtains the role's credentials from moto
+    /// (the stand-in for the Cognito service principal): its access key.
+    pub service_access_key_id: String,
+    /// Its secret.
+    pub service_secret_access_key: String,
+}
+
+impl std::fmt::Debug for IdentityPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IdentityPool")
+            .field("provider", &self.provider)
+            .field("role_arn", &self.role_arn)
+            .field("principal_tags", &self.principal_tags)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Registry {
@@ -216,16 +281,27 @@ impl RegistryFile {
         session_policy: Option<Value>,
         session_tags: &BTreeMap<String, String>,
     ) -> Option<Session> {
-        let found = self.cached.lock().expect("registry lock poisoned").session(
-            role_arn,
-            session_policy.clone(),
-            session_tags,
-        );
+        self.find(|registry| registry.session(role_arn, session_policy.clone(), session_tags))
+    }
+
+    /// The table called `name`.
+    pub fn table(&self, name: &str) -> Option<Table> {
+        self.find(|registry| registry.tables.get(name).cloned())
+    }
+
+    /// The identity pool `id`.
+    pub fn identity_pool(&self, id: &str) -> Option<IdentityPool> {
+        self.find(|registry| registry.identity_pools.get(id).cloned())
+    }
+
+    /// What `look` finds in the cached copy, else in the file read anew.
+    fn find<T>(&self, look: impl Fn(&Registry) -> Option<T>) -> Option<T> {
+        let found = look(&self.cached.lock().expect("registry lock poisoned"));
         if found.is_some() {
             return found;
         }
         let fresh = Registry::load(self.path.as_deref()?).ok()?;
-        let found = fresh.session(role_arn, session_policy, session_tags);
+        let found = look(&fresh);
         *self.cached.lock().expect("registry lock poisoned") = fresh;
         found
     }
@@ -363,6 +439,8 @@ mod tests {
     #[test]
     fn session_tags_override_role_tags_and_unknown_roles_have_no_session() {
         let registry = Registry {
+            tables: BTreeMap::new(),
+            identity_pools: BTreeMap::new(),
             roles: [(
                 "arn:aws:iam::111122223333:role/r".to_owned(),
                 Role {
@@ -381,6 +459,39 @@ mod tests {
             registry
                 .session("arn:aws:iam::111122223333:role/x", None, &tags)
                 .is_none()
+        );
+    }
+
+    /// `ForAllValues:StringEquals` on `dynamodb:LeadingKeys` holds only when
+    /// every key leads with the tenant; the policy allows no Scan at all.
+    #[test]
+    fn leading_keys_confine_items_to_the_tagged_partition() {
+        let s = Session {
+            policies: vec![json!({"Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow",
+                "Action": ["dynamodb:GetItem", "dynamodb:Query"],
+                "Resource": "arn:aws:dynamodb:us-east-1:111122223333:table/items",
+                "Condition": {"ForAllValues:StringEquals": {
+                    "dynamodb:LeadingKeys": ["${aws:PrincipalTag/TenantID}"]}}}]})],
+            session_policy: None,
+            tags: [("TenantID".to_owned(), "t1".to_owned())].into(),
+        };
+        let table = "arn:aws:dynamodb:us-east-1:111122223333:table/items";
+        let get = |keys: &[&str]| {
+            let keys: Vec<String> = keys.iter().map(|k| (*k).to_owned()).collect();
+            s.decide_with(
+                "dynamodb:GetItem",
+                table,
+                &[],
+                &[("dynamodb:LeadingKeys", &keys)],
+            )
+        };
+        assert_eq!(get(&["t1"]), Verdict::Allow);
+        assert_eq!(get(&["t2"]), Verdict::NotAllowedByIdentity);
+        assert_eq!(get(&["t1", "t2"]), Verdict::NotAllowedByIdentity);
+        assert_eq!(
+            s.decide_with("dynamodb:Scan", table, &[], &[]),
+            Verdict::NotAllowedByIdentity
         );
     }
 

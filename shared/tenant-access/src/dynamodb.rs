@@ -1,0 +1,492 @@
+//! Tenant-scoped items in the shared DynamoDB table.
+//!
+//! Every tenant's items live in one table whose partition key
+//! ([`PARTITION_KEY`]) is the tenant id and whose sort key ([`SORT_KEY`]) is
+//! the item's id. Every key is built here from the *session's* tenant,
+//! never from the request: a request names only an [`ItemId`]. The calls are
+//! signed with the tenant session's credentials, whose policy allows item
+//! calls only where `dynamodb:LeadingKeys` is that tenant, so even a bug
+//! that built another tenant's key would be refused by IAM. Scan is never
+//! allowed; listing is a `Query` on the tenant's own partition.
+//!
+//! Writes are optimistic: each item carries a `version` that every write
+//! increments atomically, and a write or delete can be made conditional on
+//! it ([`Precondition`]), answered [`Error::PreconditionFailed`] when another
+//! writer got there first.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use aws_smithy_types::DateTime;
+use aws_smithy_types::date_time::Format;
+
+use crate::config::DynamoDbConfig;
+use crate::credentials::TenantSession;
+use crate::{Error, upstream};
+
+/// The partition key attribute: the tenant id.
+pub const PARTITION_KEY: &str = "tenant_id";
+/// The sort key attribute: the item id.
+pub const SORT_KEY: &str = "item_id";
+/// The longest item id, in bytes.
+pub const MAX_ITEM_ID_LEN: usize = 128;
+
+/// A validated item id: 1 to [`MAX_ITEM_ID_LEN`] characters of `A-Z`,
+/// `a-z`, `0-9`, `_`, `-` and `.`, not `.` or `..`: safe as a path segment
+/// and as a sort key, with nothing to decode.
+///
+/// ```
+/// use tenant_access::dynamodb::ItemId;
+///
+/// assert_eq!(ItemId::parse("order-42").unwrap().as_str(), "order-42");
+/// assert!(ItemId::parse("").is_err());
+/// assert!(ItemId::parse("a/b").is_err());
+/// assert!(ItemId::parse("..").is_err());
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ItemId(String);
+
+impl ItemId {
+    /// Validate an item id (400 `bad_request` when it is not one).
+    pub fn parse(id: &str) -> Result<Self, Error> {
+        let valid = (1..=MAX_ITEM_ID_LEN).contains(&id.len())
+            && id != "."
+            && id != ".."
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b));
+        if valid {
+            Ok(ItemId(id.to_owned()))
+        } else {
+            Err(Error::BadRequest(format!(
+                "invalid item id: 1 to {MAX_ITEM_ID_LEN} characters of A-Z, a-z, 0-9, '_', '-', '.'"
+            )))
+        }
+    }
+
+    /// The id.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for ItemId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ItemId({})", self.0)
+    }
+}
+
+/// One item as the API shows it: no tenant in it, since it can only be the
+/// caller's.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Item {
+    /// The item's id.
+    pub id: String,
+    /// Incremented by every write; the `ETag` is `"<version>"`.
+    pub version: u64,
+    /// The JSON the tenant stored.
+    pub data: serde_json::Value,
+    /// When it was last written (RFC 3339, UTC).
+    pub updated_at: String,
+}
+
+impl Item {
+    /// The item's entity tag: its version, quoted.
+    ///
+    /// ```
+    /// let item = tenant_access::dynamodb::Item {
+    ///     id: "a".into(), version: 3, data: serde_json::json!({}), updated_at: String::new(),
+    /// };
+    /// assert_eq!(item.etag(), "\"3\"");
+    /// ```
+    pub fn etag(&self) -> String {
+        format!("\"{}\"", self.version)
+    }
+}
+
+/// One page of a tenant's items, in id order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ItemPage {
+    /// The items.
+    pub items: Vec<Item>,
+    /// The id to pass as `after` for the next page, when there may be one.
+    pub last: Option<ItemId>,
+}
+
+/// What a write or delete requires of the item's current state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Precondition {
+    /// Nothing: write whatever is there (a delete still needs the item).
+    None,
+    /// `If-Match: "<version>"`: the item exists at this version.
+    Version(u64),
+    /// `If-None-Match: *`: the item does not exist yet.
+    Absent,
+}
+
+impl Precondition {
+    /// From the request's `If-Match` and `If-None-Match` headers: a quoted
+    /// version (or `*`, any version), and only `*` for `If-None-Match`.
+    ///
+    /// ```
+    /// use tenant_access::dynamodb::Precondition;
+    /// assert_eq!(Precondition::from_headers(Some("\"3\""), None).unwrap(), Precondition::Version(3));
+    /// assert_eq!(Precondition::from_headers(None, Some("*")).unwrap(), Precondition::Absent);
+    /// assert!(Precondition::from_headers(Some("3"), None).is_err());
+    /// ```
+    pub fn from_headers(
+        if_match: Option<&str>,
+        if_none_match: Option<&str>,
+    ) -> Result<Self, Error> {
+        match (if_match.map(str::trim), if_none_match.map(str::trim)) {
+            (None, None) => Ok(Precondition::None),
+            (None, Some("*")) => Ok(Precondition::Absent),
+            (None, Some(_)) => Err(Error::BadRequest(
+                "`If-None-Match` accepts only `*` here".to_owned(),
+            )),
+            (Some(tag), None) => tag
+                .strip_prefix('"')
+                .and_then(|t| t.strip_suffix('"'))
+                .and_then(|v| v.parse().ok())
+                .map(Precondition::Version)
+                .ok_or_else(|| {
+                    Error::BadRequest(
+                        "`If-Match` must be an ETag this API issued, such as \"3\"".to_owned(),
+                    )
+                }),
+            (Some(_), Some(_)) => Err(Error::BadRequest(
+                "`If-Match` and `If-None-Match` cannot be combined".to_owned(),
+            )),
+        }
+    }
+}
+
+/// The shared table, seen through one tenant's session at a time.
+///
+/// ```
+/// use tenant_access::config::DynamoDbConfig;
+/// use tenant_access::dynamodb::TenantTable;
+///
+/// let config = DynamoDbConfig::from_lookup(|name: &str| {
+///     (name == "TENANT_TABLE").then(|| "tenant-items".to_owned())
+/// }).unwrap();
+/// let table = TenantTable::new(&config);
+/// assert_eq!(table.name(), "tenant-items");
+/// ```
+#[derive(Debug, Clone)]
+pub struct TenantTable {
+    table: String,
+}
+
+fn s(value: &str) -> AttributeValue {
+    AttributeValue::S(value.to_owned())
+}
+
+fn n(value: u64) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+fn is_code<E: aws_sdk_dynamodb::error::ProvideErrorMetadata>(err: &E, code: &str) -> bool {
+    err.code() == Some(code)
+}
+
+impl TenantTable {
+    /// The table `config` names.
+    pub fn new(config: &DynamoDbConfig) -> Self {
+        TenantTable {
+            table: config.table.clone(),
+        }
+    }
+
+    /// The table's name.
+    pub fn name(&self) -> &str {
+        &self.table
+    }
+
+    /// A DynamoDB client that signs with the session's credentials only.
+    /// Built once per session.
+    pub fn client<'s>(&self, session: &'s TenantSession) -> &'s aws_sdk_dynamodb::Client {
+        session
+            .dynamodb
+            .get_or_init(|| aws_sdk_dynamodb::Client::new(session.sdk_config()))
+    }
+
+    /// The item's full key: the session's tenant, and the id.
+    fn key(session: &TenantSession, id: &ItemId) -> HashMap<String, AttributeValue> {
+        HashMap::from([
+            (PARTITION_KEY.to_owned(), s(session.tenant().as_str())),
+            (SORT_KEY.to_owned(), s(id.as_str())),
+        ])
+    }
+
+    /// One item of the session's tenant; [`Error::NotFound`] when it has none
+    /// by that id.
+    pub async fn get(&self, session: &TenantSession, id: &ItemId) -> Result<Item, Error> {
+        let output = self
+            .client(session)
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(session, id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| fail(session, upstream("dynamodb", e)))?;
+        output.item().map(item).transpose()?.ok_or(Error::NotFound)
+    }
+
+    /// Up to `limit` items of the session's tenant in id order, after
+    /// `after`: a `Query` on the tenant's partition, never a `Scan`.
+    pub async fn list(
+        &self,
+        session: &TenantSession,
+        limit: u16,
+        after: Option<&ItemId>,
+    ) -> Result<ItemPage, Error> {
+        let output = self
+            .client(session)
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :tenant")
+            .expression_attribute_names("#pk", PARTITION_KEY)
+            .expression_attribute_values(":tenant", s(session.tenant().as_str()))
+            .limit(i32::from(limit))
+            .set_exclusive_start_key(after.map(|id| Self::key(session, id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| fail(session, upstream("dynamodb", e)))?;
+        let items = output
+            .items()
+            .iter()
+            .map(item)
+            .collect::<Result<Vec<_>, _>>()?;
+        let last = match output.last_evaluated_key() {
+            Some(key) => Some(
+                key.get(SORT_KEY)
+                    .and_then(|v| v.as_s().ok())
+                    .map(|id| ItemId::parse(id))
+                    .transpose()?
+                    .ok_or_else(|| malformed("a page ended on a key without an item id"))?,
+            ),
+            None => None,
+        };
+        Ok(ItemPage { items, last })
+    }
+
+    /// Write `data` as the item `id` of the session's tenant, creating it or
+    /// replacing it, if `condition` holds; its version is incremented
+    /// atomically. Returns the item as written and whether it was created.
+    pub async fn put(
+        &self,
+        session: &TenantSession,
+        id: &ItemId,
+        data: &serde_json::Value,
+        condition: Precondition,
+    ) -> Result<(Item, bool), Error> {
+        let now = DateTime::from(session.now())
+            .fmt(Format::DateTime)
+            .map_err(|e| malformed(&format!("the clock: {e}")))?;
+        let request = self
+            .client(session)
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(session, id)))
+            .update_expression("SET #v = if_not_exists(#v, :zero) + :one, #d = :data, #u = :now")
+            .expression_attribute_names("#v", "version")
+            .expression_attribute_names("#d", "data")
+            .expression_attribute_names("#u", "updated_at")
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":data", s(&data.to_string()))
+            .expression_attribute_values(":now", s(&now))
+            .return_values(ReturnValue::AllNew);
+        let request = match condition {
+            Precondition::None => request,
+            Precondition::Version(v) => request
+                .condition_expression("#v = :expected")
+                .expression_attribute_values(":expected", n(v)),
+            Precondition::Absent => request
+                .condition_expression("attribute_not_exists(#id)")
+                .expression_attribute_names("#id", SORT_KEY),
+        };
+        let output = request.send().await.map_err(|e| {
+            if e.as_service_error()
+                .is_some_and(|se| is_code(se, "ConditionalCheckFailedException"))
+            {
+                Error::PreconditionFailed
+            } else {
+                fail(session, upstream("dynamodb", e))
+            }
+        })?;
+        let written = item(
+            output
+                .attributes()
+                .ok_or_else(|| malformed("UpdateItem returned no attributes"))?,
+        )?;
+        let created = written.version == 1;
+        Ok((written, created))
+    }
+
+    /// Delete the item `id` of the session's tenant if `condition` holds:
+    /// [`Error::NotFound`] when there is no such item (without a
+    /// precondition), [`Error::PreconditionFailed`] when the precondition
+    /// fails (a missing item fails `If-Match`).
+    pub async fn delete(
+        &self,
+        session: &TenantSession,
+        id: &ItemId,
+        condition: Precondition,
+    ) -> Result<(), Error> {
+        if condition == Precondition::Absent {
+            // "Delete it only if it does not exist" can never delete.
+            return Err(Error::PreconditionFailed);
+        }
+        let request = self
+            .client(session)
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(session, id)));
+        let (request, missing) = match condition {
+            Precondition::None | Precondition::Absent => (
+                request
+                    .condition_expression("attribute_exists(#id)")
+                    .expression_attribute_names("#id", SORT_KEY),
+                Error::NotFound,
+            ),
+            Precondition::Version(v) => (
+                request
+                    .condition_expression("#v = :expected")
+                    .expression_attribute_names("#v", "version")
+                    .expression_attribute_values(":expected", n(v)),
+                Error::PreconditionFailed,
+            ),
+        };
+        request.send().await.map_err(|e| {
+            if e.as_service_error()
+                .is_some_and(|se| is_code(se, "ConditionalCheckFailedException"))
+            {
+                missing
+            } else {
+                fail(session, upstream("dynamodb", e))
+            }
+        })?;
+        Ok(())
+    }
+}
+
+/// A refused session is never served again (the next request gets a new one).
+fn fail(session: &TenantSession, err: Error) -> Error {
+    if matches!(err, Error::CredentialsRejected { .. }) {
+        session.invalidate();
+    }
+    err
+}
+
+fn malformed(detail: &str) -> Error {
+    Error::Upstream {
+        service: "dynamodb",
+        detail: detail.to_owned(),
+    }
+}
+
+/// An item as stored, as the API shows it.
+fn item(attributes: &HashMap<String, AttributeValue>) -> Result<Item, Error> {
+    let text = |name: &str| {
+        attributes
+            .get(name)
+            .and_then(|v| v.as_s().ok())
+            .ok_or_else(|| malformed(&format!("an item without `{name}`")))
+    };
+    let version = attributes
+        .get("version")
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| malformed("an item without a numeric `version`"))?;
+    let data = serde_json::from_str(text("data")?)
+        .map_err(|e| malformed(&format!("an item whose `data` is not JSON: {e}")))?;
+    Ok(Item {
+        id: text(SORT_KEY)?.clone(),
+        version,
+        data,
+        updated_at: text("updated_at")?.clone(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn item_ids_are_safe_segments() {
+        for good in ["a", "A-b_c.d", &"x".repeat(MAX_ITEM_ID_LEN), "..."] {
+            assert!(ItemId::parse(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "",
+            ".",
+            "..",
+            "a/b",
+            "a%2Fb",
+            "tenant2#x",
+            "é",
+            "a b",
+            &"x".repeat(MAX_ITEM_ID_LEN + 1),
+        ] {
+            let err = ItemId::parse(bad).unwrap_err();
+            assert_eq!(err.status().as_u16(), 400, "{bad}");
+        }
+    }
+
+    #[test]
+    fn preconditions_come_from_the_headers() {
+        use Precondition::{Absent, Version};
+        assert_eq!(
+            Precondition::from_headers(Option::None, Option::None).unwrap(),
+            Precondition::None
+        );
+        assert_eq!(
+            Precondition::from_headers(Some(" \"12\" "), Option::None).unwrap(),
+            Version(12)
+        );
+        assert_eq!(
+            Precondition::from_headers(Option::None, Some("*")).unwrap(),
+            Absent
+        );
+        for (m, nm) in [
+            (Some("12"), Option::None),
+            (Some("\"x\""), Option::None),
+            (Some("W/\"1\""), Option::None),
+            (Option::None, Some("\"1\"")),
+            (Some("\"1\""), Some("*")),
+        ] {
+            assert_eq!(
+                Precondition::from_headers(m, nm)
+                    .unwrap_err()
+                    .status()
+                    .as_u16(),
+                400,
+                "{m:?} {nm:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn stored_items_read_back_and_malformed_ones_are_upstream_errors() {
+        let mut stored = HashMap::from([
+            (PARTITION_KEY.to_owned(), s("tenant1")),
+            (SORT_KEY.to_owned(), s("a")),
+            ("version".to_owned(), n(2)),
+            ("data".to_owned(), s(r#"{"x":1}"#)),
+            ("updated_at".to_owned(), s("2026-12-01T00:00:00Z")),
+        ]);
+        let read = item(&stored).unwrap();
+        assert_eq!(read.id, "a");
+        assert_eq!(read.version, 2);
+        assert_eq!(read.data, serde_json::json!({"x": 1}));
+        stored.insert("data".to_owned(), s("{not json"));
+        assert_eq!(item(&stored).unwrap_err().status().as_u16(), 502);
+        stored.remove("version");
+        assert_eq!(item(&stored).unwrap_err().status().as_u16(), 502);
+    }
+}
