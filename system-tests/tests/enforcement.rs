@@ -1,14 +1,16 @@
 //! Every isolation layer enforced on the local stack, under every strategy.
 //!
 //! Each test takes the sessions the functions really create (through their
-//! own `App`, so with their own session policies and tags) and goes around
-//! the crate with them, as a bug in a handler could: reads, lists and
-//! presigned URLs against S3, and logins to the database. moto alone would
-//! allow much of it (it ignores session tags, session policies and
-//! conditions, and its copy of the shared role spans all tenants); the
-//! refusals here come from the local AWS front (S3) and the token verifier
-//! (Postgres), which decide with the deployed policies, and each test
-//! checks that they, not moto, refused.
+//! own `App`, so with their own session policies and tags; under
+//! `identity-pool` from the tenant user's own ID token, exchanged at the
+//! local identity pool) and goes around the crate with them, as a bug in a
+//! handler could: reads, lists and presigned URLs against S3, item calls
+//! against DynamoDB, and logins to the database. moto alone would allow
+//! much of it (it ignores session tags, session policies and conditions
+//! such as `dynamodb:LeadingKeys`, and its copies of the shared roles span
+//! all tenants); the refusals here come from the local AWS front (S3,
+//! DynamoDB) and the token verifier (Postgres), which decide with the
+//! deployed policies, and each test checks that they, not moto, refused.
 
 use std::sync::Arc;
 
@@ -21,6 +23,7 @@ use test_support::{Stack, event, request};
 struct Sessions {
     s3_fetch: Arc<TenantSession>,
     aurora_query: Arc<TenantSession>,
+    dynamodb_items: Arc<TenantSession>,
 }
 
 async fn sessions(stack: &Stack, isolation: &str, tenant: &str) -> Sessions {
@@ -35,10 +38,17 @@ async fn sessions(stack: &Stack, isolation: &str, tenant: &str) -> Sessions {
         &sdk,
     )
     .expect("CA bundle");
-    let caller = Caller::new(tenant.parse().unwrap(), format!("enforcement-{isolation}"));
+    let items = dynamodb_items::App::new(
+        &dynamodb_items::Config::from_lookup(&env.lookup()).expect("dynamodb-items config"),
+        &sdk,
+    );
+    let caller = stack
+        .caller(tenant, isolation, &format!("enforcement-{isolation}"))
+        .await;
     Sessions {
         s3_fetch: s3.sessions().session(&caller).await.expect("a session"),
         aurora_query: db.sessions().session(&caller).await.expect("a session"),
+        dynamodb_items: items.sessions().session(&caller).await.expect("a session"),
     }
 }
 
@@ -149,7 +159,12 @@ async fn a_tenant_s_raw_sessions_reach_only_its_own_data_and_job_under_every_str
         assert!(body.contains("<Code>AccessDenied</Code>") && body.contains("local-front"));
         assert!(!body.contains("tenant2 info"));
 
-        // The other function's job, even on its own data: refused.
+        // The other function's job, even on its own data: refused. Under
+        // identity-pool the session is the user's own, the same for every
+        // function: it is confined to the tenant, not to a function.
+        if isolation == "identity-pool" {
+            continue;
+        }
         assert_eq!(
             get(&own.aurora_query, &bucket, "tenant1_home/tenant.info").await,
             denied_by_front(),
@@ -251,4 +266,169 @@ async fn expired_sessions_are_refused_and_the_functions_renew_them() {
         test_support::body_json(&renewed)
     );
     assert_eq!(db_app.sessions().assume_role_calls(), calls + 1);
+}
+
+/// What DynamoDB answered: `Ok` or the error code, and whether the local
+/// front (not moto) answered it.
+fn item_refusal<E: aws_sdk_dynamodb::error::ProvideErrorMetadata>(
+    e: aws_sdk_dynamodb::error::SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>,
+) -> (String, bool) {
+    let from_front = e
+        .raw_response()
+        .and_then(|r| r.headers().get("x-amzn-requestid"))
+        == Some("local-front");
+    (e.code().unwrap_or("<no code>").to_owned(), from_front)
+}
+
+fn item_denied_by_front() -> Result<(), (String, bool)> {
+    Err(("AccessDeniedException".to_owned(), true))
+}
+
+/// Item calls with a raw session of `tenant1`, around the crate: every key
+/// names a partition, and only tenant1's is allowed (`dynamodb:LeadingKeys`
+/// as the literal tenant, the principal tag, or the session policy's).
+#[tokio::test]
+async fn a_tenant_s_raw_sessions_reach_only_its_own_partition_under_every_strategy() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let stack = Stack::load();
+    let table = stack.var("TENANT_TABLE");
+    let key = |tenant: &str, id: &str| {
+        std::collections::HashMap::from([
+            ("tenant_id".to_owned(), AttributeValue::S(tenant.to_owned())),
+            ("item_id".to_owned(), AttributeValue::S(id.to_owned())),
+        ])
+    };
+    for isolation in tenant_access::config::Isolation::NAMES {
+        let own = sessions(&stack, isolation, "tenant1").await;
+        let theirs = sessions(&stack, isolation, "tenant2").await;
+        let items = aws_sdk_dynamodb::Client::new(own.dynamodb_items.sdk_config());
+        let tenant2_items = aws_sdk_dynamodb::Client::new(theirs.dynamodb_items.sdk_config());
+        let id = format!("enforcement-{isolation}");
+        // tenant2's own item, written with tenant2's session.
+        let mut theirs_item = key("tenant2", &id);
+        theirs_item.insert(
+            "data".to_owned(),
+            AttributeValue::S("tenant2 secret".into()),
+        );
+        tenant2_items
+            .put_item()
+            .table_name(&table)
+            .set_item(Some(theirs_item.clone()))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{isolation}: tenant2 writes its own item: {e:?}"));
+
+        // Its own partition: allowed.
+        let mut mine = key("tenant1", &id);
+        mine.insert("data".to_owned(), AttributeValue::S("tenant1 data".into()));
+        items
+            .put_item()
+            .table_name(&table)
+            .set_item(Some(mine))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{isolation}: tenant1 writes its own item: {e:?}"));
+        let got = items
+            .get_item()
+            .table_name(&table)
+            .set_key(Some(key("tenant1", &id)))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{isolation}: tenant1 reads its own item: {e:?}"));
+        assert!(got.item().is_some(), "{isolation}");
+        let page = items
+            .query()
+            .table_name(&table)
+            .key_condition_expression("tenant_id = :t")
+            .expression_attribute_values(":t", AttributeValue::S("tenant1".into()))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{isolation}: tenant1 queries its partition: {e:?}"));
+        assert!(page.count() >= 1, "{isolation}");
+
+        // tenant2's partition, and the whole table: refused by the front.
+        let get = items
+            .get_item()
+            .table_name(&table)
+            .set_key(Some(key("tenant2", &id)))
+            .send()
+            .await;
+        assert_eq!(
+            get.map(|_| ()).map_err(item_refusal),
+            item_denied_by_front(),
+            "{isolation}: tenant1 reads tenant2's item"
+        );
+        let mut planted = key("tenant2", &id);
+        planted.insert("data".to_owned(), AttributeValue::S("overwritten".into()));
+        let put = items
+            .put_item()
+            .table_name(&table)
+            .set_item(Some(planted))
+            .send()
+            .await;
+        assert_eq!(
+            put.map(|_| ()).map_err(item_refusal),
+            item_denied_by_front(),
+            "{isolation}: tenant1 writes into tenant2's partition"
+        );
+        let delete = items
+            .delete_item()
+            .table_name(&table)
+            .set_key(Some(key("tenant2", &id)))
+            .send()
+            .await;
+        assert_eq!(
+            delete.map(|_| ()).map_err(item_refusal),
+            item_denied_by_front(),
+            "{isolation}: tenant1 deletes tenant2's item"
+        );
+        let query = items
+            .query()
+            .table_name(&table)
+            .key_condition_expression("tenant_id = :t")
+            .expression_attribute_values(":t", AttributeValue::S("tenant2".into()))
+            .send()
+            .await;
+        assert_eq!(
+            query.map(|_| ()).map_err(item_refusal),
+            item_denied_by_front(),
+            "{isolation}: tenant1 queries tenant2's partition"
+        );
+        let scan = items.scan().table_name(&table).send().await;
+        assert_eq!(
+            scan.map(|_| ()).map_err(item_refusal),
+            item_denied_by_front(),
+            "{isolation}: tenant1 scans the table"
+        );
+        // tenant2's item is as tenant2 wrote it.
+        let kept = tenant2_items
+            .get_item()
+            .table_name(&table)
+            .set_key(Some(key("tenant2", &id)))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            kept.item().and_then(|i| i.get("data")),
+            Some(&AttributeValue::S("tenant2 secret".into())),
+            "{isolation}"
+        );
+
+        // Another function's session on its own partition: refused, but
+        // under identity-pool (one session per user, for every function).
+        if isolation != "identity-pool" {
+            let s3_items = aws_sdk_dynamodb::Client::new(own.s3_fetch.sdk_config());
+            let cross = s3_items
+                .get_item()
+                .table_name(&table)
+                .set_key(Some(key("tenant1", &id)))
+                .send()
+                .await;
+            assert_eq!(
+                cross.map(|_| ()).map_err(item_refusal),
+                item_denied_by_front(),
+                "{isolation}: tenant1's s3-fetch session reads items"
+            );
+        }
+    }
 }

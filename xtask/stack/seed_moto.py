@@ -128,9 +128,14 @@ MOTO_ONLY_ITEMS = {
 }
 
 
-def for_moto(document: dict) -> dict:
-    """A policy document as moto's copy holds it: MOTO_ONLY_ITEMS added."""
-    document = json.loads(json.dumps(document))
+def for_moto(document: dict, span_tags: bool = False) -> dict:
+    """A policy document as moto's copy holds it: MOTO_ONLY_ITEMS added,
+    and with `span_tags` every principal tag a wildcard (moto substitutes
+    none; the registry keeps the tag-keyed original, which decides)."""
+    text = json.dumps(document)
+    if span_tags:
+        text = re.sub(r"\$\{aws:PrincipalTag/[^}]+\}", "*", text)
+    document = json.loads(text)
     document["Statement"] = document["Statement"] + [MOTO_ONLY_ITEMS]
     return document
 
@@ -398,7 +403,7 @@ def main() -> None:
         )
         for entry in auth_role["Policies"]:
             iam.put_role_policy(RoleName=auth_role_name, PolicyName=entry["PolicyName"],
-                                PolicyDocument=json.dumps(for_moto(entry["PolicyDocument"])))
+                                PolicyDocument=json.dumps(for_moto(entry["PolicyDocument"], span_tags=True)))
         registry["roles"][auth_role_arn] = {
             "policies": [entry["PolicyDocument"] for entry in auth_role["Policies"]],
             "tags": {},

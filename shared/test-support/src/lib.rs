@@ -152,6 +152,39 @@ impl Stack {
         );
     }
 
+    /// The ID token of `user` (`<tenant>@example.com`), signed in at the
+    /// stack's user pool with the local password.
+    pub async fn id_token(&self, user: &str) -> String {
+        cognito_id_token(
+            &self.var("AWS_ENDPOINT_URL"),
+            &self.var("STACK_USER_POOL_CLIENT_ID"),
+            user,
+            &self.var("STACK_USER_PASSWORD"),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{user} signs in: {e}"))
+    }
+
+    /// A caller of `tenant`, as the functions see one under `isolation`:
+    /// under `identity-pool` carrying the ID token of the tenant's user,
+    /// which the crate exchanges at the (local) identity pool.
+    pub async fn caller(
+        &self,
+        tenant: &str,
+        isolation: &str,
+        request_id: &str,
+    ) -> tenant_access::Caller {
+        let mut caller =
+            tenant_access::Caller::new(tenant.parse().expect("a tenant id"), request_id);
+        if isolation == "identity-pool" {
+            let token = self.id_token(&format!("{tenant}@example.com")).await;
+            caller.token = Some(
+                tenant_access::identity::IdentityToken::parse(&token).expect("a well-formed JWT"),
+            );
+        }
+        caller
+    }
+
     /// Assume `tenant`'s role directly with the execution identity, bypassing
     /// the crate: what a buggy handler could do at worst.
     pub async fn raw_tenant_credentials(&self, tenant: &str) -> Credentials {

@@ -40,9 +40,24 @@ pub struct Identities {
     ids: Mutex<HashMap<String, (String, String)>>,
     /// `GetCredentialsForIdentity` calls answered with credentials.
     issued: AtomicU64,
+    /// Seconds added to the clock tokens are checked with.
+    skew: std::sync::atomic::AtomicI64,
 }
 
 impl Identities {
+    /// Check tokens as if the clock were `seconds` ahead.
+    pub fn skew_clock(&self, seconds: i64) {
+        self.skew.store(seconds, Ordering::Relaxed);
+        for verifier in self
+            .verifiers
+            .lock()
+            .expect("verifiers lock poisoned")
+            .values()
+        {
+            verifier.skew_clock(seconds);
+        }
+    }
+
     /// How many credentials the local pools have issued.
     pub fn issued(&self) -> u64 {
         self.issued.load(Ordering::Relaxed)
@@ -143,11 +158,13 @@ async fn verified(
         verifiers
             .entry(pool_id.to_owned())
             .or_insert_with(|| {
-                Arc::new(JwtVerifier::new(Authorizer {
+                let verifier = JwtVerifier::new(Authorizer {
                     issuer: format!("https://{}", pool.provider),
                     audience: pool.client_ids.clone(),
                     jwks_url: pool.jwks_url.clone(),
-                }))
+                });
+                verifier.skew_clock(shared.identity.skew.load(Ordering::Relaxed));
+                Arc::new(verifier)
             })
             .clone()
     };

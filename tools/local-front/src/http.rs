@@ -187,6 +187,17 @@ impl HttpFront {
             .expire_all(std::time::SystemTime::now())
     }
 
+    /// How many credentials the local identity pool has issued.
+    pub fn identity_credentials_issued(&self) -> u64 {
+        self.shared.identity.issued()
+    }
+
+    /// Check identity-pool tokens as if the clock were `seconds` ahead
+    /// (expiry tests).
+    pub fn skew_identity_clock(&self, seconds: i64) {
+        self.shared.identity.skew_clock(seconds);
+    }
+
     /// How many requests were passed to moto.
     pub fn passed(&self) -> u64 {
         self.shared.passed.load(Ordering::Relaxed)
@@ -314,6 +325,13 @@ pub(crate) fn service_answer(status: u16, text: String, service: Option<Service>
     response.headers_mut().insert(
         hyper::header::CONTENT_TYPE,
         hyper::header::HeaderValue::from_static(content_type),
+    );
+    // Who answered: the JSON protocols' request-id header (S3's XML body
+    // carries <RequestId>local-front</RequestId>), so a test can tell the
+    // front's refusal from moto's.
+    response.headers_mut().insert(
+        "x-amzn-requestid",
+        hyper::header::HeaderValue::from_static("local-front"),
     );
     response
 }
