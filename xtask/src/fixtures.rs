@@ -99,6 +99,7 @@ impl Case {
 
 const S3: &str = "s3-fetch";
 const DB: &str = "aurora-query";
+const ITEMS: &str = "dynamodb-items";
 const TENANTS: [&str; 2] = ["tenant1", "tenant2"];
 
 /// ETag of the seeded `<tenant>_home/tenant.info` ("<tenant> info\n"): its MD5.
@@ -364,6 +365,129 @@ fn cases() -> Vec<Case> {
             .query("cursor", "bm9wZQ")
             .tenant(t),
     );
+    cases.extend(item_cases());
+    cases
+}
+
+/// dynamodb-items: every route in both API formats, writes, preconditions,
+/// and what must not work. The seed gives each tenant the items `welcome`
+/// and `to-delete` (and tenant2 `only-tenant2`); the fixture test puts
+/// `to-delete` back and removes `fixture-*` before it runs.
+fn item_cases() -> Vec<Case> {
+    let item = |name: String, method: &'static str, id: &str| {
+        Case::new(ITEMS, name, method, "/items/{id}", &format!("/items/{id}")).param("id", id)
+    };
+    let list = |name: String| Case::new(ITEMS, name, "GET", "/items", "/items");
+    let json = "application/json";
+    let mut cases = Vec::new();
+    for t in TENANTS {
+        cases.push(list(format!("{t}-items")).tenant(t).with_v1());
+        cases.push(
+            list(format!("{t}-items-page"))
+                .query("limit", "1")
+                .tenant(t),
+        );
+        cases.push(
+            item(format!("{t}-item"), "GET", "welcome")
+                .tenant(t)
+                .with_v1(),
+        );
+        cases.push(
+            item(format!("{t}-put"), "PUT", "fixture-put")
+                .body(json, r#"{"colour": "blue", "size": 3}"#)
+                .header("if-none-match", "*")
+                .tenant(t),
+        );
+        cases.push(
+            item(format!("{t}-put-v1"), "PUT", "fixture-put-v1")
+                .body(json, r#"{"colour": "green"}"#)
+                .tenant(t),
+        );
+        cases.push(item(format!("{t}-delete"), "DELETE", "to-delete").tenant(t));
+        cases.push(
+            item(
+                format!("{t}-delete-missing-v1"),
+                "DELETE",
+                "fixture-never-written",
+            )
+            .tenant(t),
+        );
+        cases.push(
+            item(format!("{t}-put-stale"), "PUT", "welcome")
+                .body(json, r#"{"overwritten": true}"#)
+                .header("if-match", "\"999\"")
+                .tenant(t),
+        );
+        cases.push(
+            item(format!("{t}-put-exists"), "PUT", "welcome")
+                .body(json, r#"{"overwritten": true}"#)
+                .header("if-none-match", "*")
+                .tenant(t),
+        );
+    }
+    // tenant1 asking for tenant2's only item: the key is tenant1's, so no item.
+    let t = "tenant1";
+    cases.push(item(format!("{t}-other-tenant-item"), "GET", "only-tenant2").tenant(t));
+    cases.push(
+        item(
+            format!("{t}-delete-other-tenant-item"),
+            "DELETE",
+            "only-tenant2",
+        )
+        .tenant(t),
+    );
+    cases.push(list("no-authorizer".into()));
+    cases.push(
+        list("claim-missing".into())
+            .header("x-tenant-id", "tenant2")
+            .auth(Auth::ClaimMissing),
+    );
+    cases.push(list("bad-tenant".into()).auth(Auth::BadClaim("tenant2#x")));
+    cases.push({
+        let mut c = list("method-not-allowed".into()).tenant(t);
+        c.method = "POST";
+        c
+    });
+    cases.push({
+        let mut c = item("item-method-not-allowed".into(), "GET", "welcome").tenant(t);
+        c.method = "PATCH";
+        c
+    });
+    cases.push(Case::new(ITEMS, "unknown-route", "GET", "/$default", "/items/a/b").tenant(t));
+    cases.push(list("bad-limit".into()).query("limit", "501").tenant(t));
+    cases.push(
+        list("bad-cursor".into())
+            .query("cursor", "not-a-cursor!")
+            .tenant(t),
+    );
+    cases.push(
+        list("unknown-parameter".into())
+            .query("tenant", "tenant2")
+            .tenant(t),
+    );
+    cases.push(item("invalid-item-id".into(), "GET", "a b").tenant(t));
+    cases.push(
+        item("wrong-content-type".into(), "PUT", "fixture-x")
+            .body("text/plain", "colour=blue")
+            .tenant(t),
+    );
+    cases.push(
+        item("bad-json".into(), "PUT", "fixture-x")
+            .body(json, r#"{"colour": "#)
+            .tenant(t),
+    );
+    let oversized = format!(r#"{{"blob": "{}"}}"#, "x".repeat(65 * 1024));
+    cases.push(
+        item("oversized-body".into(), "PUT", "fixture-x")
+            .body(json, &oversized)
+            .tenant(t),
+    );
+    cases.push(
+        item("bad-if-match".into(), "PUT", "fixture-x")
+            .body(json, "{}")
+            .header("if-match", "3")
+            .tenant(t),
+    );
     cases
 }
 
@@ -587,7 +711,7 @@ pub fn run(root: &Path, check: bool) -> Result<()> {
     let events = root.join("events");
     let wanted = render();
     let mut present = BTreeMap::new();
-    for function in [S3, DB] {
+    for function in [S3, DB, ITEMS] {
         let dir = events.join(function);
         let Ok(entries) = fs::read_dir(&dir) else {
             continue;

@@ -197,6 +197,13 @@ def user_pool(cognito, name: str) -> tuple:
     return pool, client
 
 
+def seed_item(tenant: str, item_id: str, data: dict) -> dict:
+    """An item as dynamodb-items stores it, at version 1."""
+    return {"tenant_id": {"S": tenant}, "item_id": {"S": item_id}, "version": {"N": "1"},
+            "data": {"S": json.dumps(data, separators=(",", ":"))},
+            "updated_at": {"S": "2026-01-01T00:00:00Z"}}
+
+
 def existing_roles(iam) -> set:
     global _ROLES
     if _ROLES is None:
@@ -278,6 +285,16 @@ def main() -> None:
     params["ExecutionRoleArns"] = [exec_arn]
     if not tenants_only:
         s3.create_bucket(Bucket=bucket)
+        # The items table, as the template's TenantTable.
+        table = load_template("template.yaml")["Resources"]["TenantTable"]["Properties"]
+        dynamodb.create_table(
+            TableName=TABLE,
+            AttributeDefinitions=table["AttributeDefinitions"],
+            KeySchema=table["KeySchema"],
+            BillingMode=table["BillingMode"],
+        )
+        registry.setdefault("tables", {})[TABLE] = {"arn": table_arn, "partition_key": "tenant_id"}
+
         # The shared role of the session-tags and session-policy strategies.
         # moto substitutes no session tags and ignores session policies, so
         # its copy is the session-policy variant, which spans all tenants:
@@ -345,6 +362,13 @@ def main() -> None:
         s3.put_object(Bucket=bucket, Key=f"{home}/bench-1k.bin", Body=bytes(range(256)) * 4,
                       ContentType="application/octet-stream")
 
+        # Items of the tenant's partition (the fixtures and the bench read them).
+        ITEMS = [("welcome", {"message": "welcome"}), ("second", {"n": 2}), ("to-delete", {"doomed": True})]
+        if tenant == "tenant2":
+            ITEMS.append(("only-tenant2", {"secret": "tenant2 only"}))
+        for item_id, data in ITEMS:
+            dynamodb.put_item(TableName=TABLE, Item=seed_item(tenant, item_id, data))
+
         if not tenants_only:
             # One byte over the functions' default inline limit (4 MiB): GET
             # answers it with a redirect to a presigned URL.
@@ -369,16 +393,6 @@ def main() -> None:
         )["UserPoolClient"]["ClientId"]
         other_pool, other_pool_client = user_pool(cognito, POOL_NAME + "-other")
         cognito_user(cognito, other_pool, "tenant1")
-
-        # The items table, as the template's TenantTable.
-        table = load_template("template.yaml")["Resources"]["TenantTable"]["Properties"]
-        dynamodb.create_table(
-            TableName=TABLE,
-            AttributeDefinitions=table["AttributeDefinitions"],
-            KeySchema=table["KeySchema"],
-            BillingMode=table["BillingMode"],
-        )
-        registry.setdefault("tables", {})[TABLE] = {"arn": table_arn, "partition_key": "tenant_id"}
 
         # The identity pool and its authenticated role, as the template's.
         # The local front serves the pool's calls (moto's hands out fixed

@@ -10,13 +10,21 @@
 //! policy, that policy allows it too.
 //!
 //! For tenants A and B, A's session must be allowed A's objects, A's prefix
-//! in ListBucket and `rds-db:connect` as A's DB user, and denied B's
-//! objects, B's prefix, the bucket root, and B's DB user.
+//! in ListBucket, `rds-db:connect` as A's DB user and item calls on A's
+//! partition (`dynamodb:LeadingKeys` = A), and denied B's objects, B's
+//! prefix, the bucket root, B's DB user, any item call whose keys include
+//! B's partition, and Scan.
+//!
+//! `identity-pool` is proved the same way: the pool's authenticated role
+//! with the tags the pool sets from the token (`TenantID`, `username`), and
+//! no session policy (the function sends none).
 //!
 //! And per function: the session policy is the one `TenantSessions` really
 //! builds for each function's scope, so an s3-fetch session must be denied
-//! `rds-db:connect` and an aurora-query session every S3 action, even as
-//! its own tenant, under every strategy.
+//! `rds-db:connect` and item calls, an aurora-query session every S3 and
+//! item call, and a dynamodb-items session S3 and the database, even as its
+//! own tenant, under every strategy that assumes roles. (Under
+//! `identity-pool` a session is the user's, one for every function.)
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -32,7 +40,18 @@ const REGION: &str = "us-east-1";
 const BUCKET: &str = "tenant-bucket";
 const DB: &str = "cluster-PROOF0RESOURCE0ID";
 const TENANTS: [&str; 6] = ["tenant1", "tenant2", "acme", "a", "a-b", "ab"];
-const STRATEGIES: [&str; 4] = [
+const TABLE: &str = "tenant-items";
+const POOL: &str = "us-east-1:00000000-0000-4000-8000-000000000000";
+const STRATEGIES: [&str; 5] = [
+    "role-per-tenant",
+    "session-tags",
+    "session-policy",
+    "session-tags+session-policy",
+    "identity-pool",
+];
+/// The strategies in which the function assumes the role (and so sends a
+/// session policy): every one but `identity-pool`.
+const ASSUMING: [&str; 4] = [
     "role-per-tenant",
     "session-tags",
     "session-policy",
@@ -131,6 +150,8 @@ impl Resolver<'_> {
                             .get(name)
                             .unwrap_or_else(|| panic!("no value for {name}"))
                     )
+                } else if tagged.tag == "GetAtt" && inner.as_str() == Some("TenantTable.Arn") {
+                    json!(table())
                 } else if tagged.tag == "GetAtt" {
                     json!(format!(
                         "arn:aws:iam::{ACCOUNT}:role/{}",
@@ -158,6 +179,8 @@ fn main_params() -> HashMap<&'static str, String> {
         ("BucketName", BUCKET.to_owned()),
         ("DbResourceId", DB.to_owned()),
         ("TenantRolePrefix", "assumeRole-".to_owned()),
+        ("TableName", TABLE.to_owned()),
+        ("IdentityPool", POOL.to_owned()),
         (
             "ExecutionRoleArns",
             format!("arn:aws:iam::{ACCOUNT}:role/execution"),
@@ -176,13 +199,34 @@ fn policies_of(role: &Json) -> Vec<Json> {
 
 fn session(strategy: &str, tenant: &str, function: &str) -> Session {
     let tags_strategy = strategy.contains("session-tags");
+    let pool = strategy == "identity-pool";
     let conditions = HashMap::from([
         ("TagSessions", tags_strategy),
-        ("SharedRole", strategy != "role-per-tenant"),
+        ("SharedRole", strategy != "role-per-tenant" && !pool),
         ("MakeProxy", false),
         ("MakeCluster", false),
+        ("AssumesRoles", !pool),
+        ("IdentityPoolStrategy", pool),
+        ("MakeIdentityPool", pool),
     ]);
-    let (identity, tags) = if strategy == "role-per-tenant" {
+    let (identity, tags) = if pool {
+        let resolver = Resolver {
+            params: main_params(),
+            conditions,
+        };
+        let role = resolver
+            .resolve(
+                &load("template.yaml")["Resources"]["IdentityPoolAuthenticatedRole"]["Properties"],
+            )
+            .unwrap();
+        // What the pool's attributes for access control set from the token.
+        let tags = [
+            ("TenantID".to_owned(), tenant.to_owned()),
+            ("username".to_owned(), format!("sub-of-{tenant}")),
+        ]
+        .into();
+        (policies_of(&role), tags)
+    } else if strategy == "role-per-tenant" {
         let mut params = main_params();
         params.insert("TenantId", tenant.to_owned());
         let resolver = Resolver { params, conditions };
@@ -234,6 +278,11 @@ fn sent_policy(strategy: &str, tenant: &str, function: &str) -> Option<String> {
         ("TENANT_ISOLATION", strategy.to_owned()),
         ("TENANT_SHARED_ROLE_ARN", shared_role),
         ("AWS_ACCOUNT_ID", ACCOUNT.to_owned()),
+        ("TENANT_IDENTITY_POOL_ID", POOL.to_owned()),
+        (
+            "TENANT_IDENTITY_PROVIDER",
+            "cognito-idp.us-east-1.amazonaws.com/us-east-1_proof".to_owned(),
+        ),
     ]);
     let config = AccessConfig::from_lookup(|name: &str| vars.get(name).cloned())
         .expect("the strategy's configuration");
@@ -241,18 +290,22 @@ fn sent_policy(strategy: &str, tenant: &str, function: &str) -> Option<String> {
         .region(aws_config::Region::new(REGION))
         .behavior_version(aws_config::BehaviorVersion::latest())
         .build();
-    let scope = if function == "s3" {
-        SessionScope::S3 {
+    let scope = match function {
+        "s3" => SessionScope::S3 {
             bucket: BUCKET.to_owned(),
             prefix_template: TenantTemplate::parse("{tenant}_home").unwrap(),
-        }
-    } else {
-        SessionScope::Db {
+        },
+        "db" => SessionScope::Db {
             resource_id: DB.to_owned(),
             user_template: TenantTemplate::parse("{tenant}_dbuser").unwrap(),
             region: REGION.to_owned(),
             account: ACCOUNT.to_owned(),
-        }
+        },
+        _ => SessionScope::Table {
+            table: TABLE.to_owned(),
+            region: REGION.to_owned(),
+            account: ACCOUNT.to_owned(),
+        },
     };
     TenantSessions::new(&sdk, &config)
         .with_scope(scope)
@@ -264,6 +317,30 @@ fn sent_policy(strategy: &str, tenant: &str, function: &str) -> Option<String> {
 fn object(tenant: &str) -> String {
     format!("arn:aws:s3:::{BUCKET}/{tenant}_home/report.csv")
 }
+
+fn table() -> String {
+    format!("arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{TABLE}")
+}
+
+/// Whether `session` may make item call `action` whose keys lead with
+/// `keys` (none: a Scan).
+fn items(session: &Session, action: &str, keys: &[&str]) -> bool {
+    let keys: Vec<String> = keys.iter().map(|k| (*k).to_owned()).collect();
+    let lists: Vec<(&str, &[String])> = if keys.is_empty() {
+        vec![]
+    } else {
+        vec![("dynamodb:LeadingKeys", &keys)]
+    };
+    session.decide_with(action, &table(), &[], &lists) == local_iam::Verdict::Allow
+}
+
+const ITEM_CALLS: [&str; 5] = [
+    "dynamodb:GetItem",
+    "dynamodb:Query",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+];
 
 fn db_user(tenant: &str) -> String {
     format!("arn:aws:rds-db:{REGION}:{ACCOUNT}:dbuser:{DB}/{tenant}_dbuser")
@@ -277,11 +354,23 @@ fn every_strategy_confines_every_tenant_to_its_own_data() {
         for a in TENANTS {
             let s3 = session(strategy, a, "s3");
             let db = session(strategy, a, "db");
+            let item = session(strategy, a, "items");
             let own_prefix = format!("{a}_home/");
             assert!(
                 s3.allows("s3:GetObject", &object(a), &[]),
                 "{strategy}: {a} reads its object"
             );
+            for call in ITEM_CALLS {
+                assert!(
+                    items(&item, call, &[a]),
+                    "{strategy}: {a} {call} on its partition"
+                );
+            }
+            // A call without keys satisfies `ForAllValues:` vacuously (as on
+            // AWS), so only the action list keeps Scan and batches out.
+            for call in ["dynamodb:Scan", "dynamodb:BatchGetItem"] {
+                assert!(!items(&item, call, &[]), "{strategy}: {a} {call}");
+            }
             assert!(
                 s3.allows("s3:ListBucket", &bucket, &[("s3:prefix", &own_prefix)]),
                 "{strategy}: {a} lists its prefix"
@@ -308,11 +397,21 @@ fn every_strategy_confines_every_tenant_to_its_own_data() {
                     !db.allows("rds-db:connect", &db_user(b), &[]),
                     "{strategy}: {a} connects as {b}"
                 );
-                checked += 3;
+                for call in ITEM_CALLS {
+                    assert!(
+                        !items(&item, call, &[b]),
+                        "{strategy}: {a} {call} on {b}'s partition"
+                    );
+                    assert!(
+                        !items(&item, call, &[a, b]),
+                        "{strategy}: {a} {call} on its and {b}'s"
+                    );
+                }
+                checked += 4;
             }
         }
     }
-    assert_eq!(checked, 4 * 6 * 5 * 3);
+    assert_eq!(checked, 5 * 6 * 5 * 4);
 }
 
 /// Each function's session does only its own job: an s3-fetch session may
@@ -322,11 +421,30 @@ fn every_strategy_confines_every_tenant_to_its_own_data() {
 fn every_strategy_confines_each_function_s_session_to_its_own_job() {
     let bucket = format!("arn:aws:s3:::{BUCKET}");
     let mut checked = 0;
-    for strategy in STRATEGIES {
+    for strategy in ASSUMING {
         for a in TENANTS {
             let s3 = session(strategy, a, "s3");
             let db = session(strategy, a, "db");
+            let item = session(strategy, a, "items");
             let own_prefix = format!("{a}_home/");
+            for call in ITEM_CALLS {
+                assert!(
+                    !items(&s3, call, &[a]),
+                    "{strategy}: {a}'s s3-fetch session {call}"
+                );
+                assert!(
+                    !items(&db, call, &[a]),
+                    "{strategy}: {a}'s aurora-query session {call}"
+                );
+            }
+            assert!(
+                !item.allows("s3:GetObject", &object(a), &[]),
+                "{strategy}: {a}'s dynamodb-items session reads S3"
+            );
+            assert!(
+                !item.allows("rds-db:connect", &db_user(a), &[]),
+                "{strategy}: {a}'s dynamodb-items session connects to the database"
+            );
             assert!(
                 !s3.allows("rds-db:connect", &db_user(a), &[]),
                 "{strategy}: {a}'s s3-fetch session connects to the database"
@@ -357,10 +475,11 @@ fn execution_roles_assume_only_roles_under_the_tenant_path() {
             ("SharedRole", false),
             ("MakeProxy", false),
             ("MakeCluster", false),
+            ("AssumesRoles", true),
         ]),
     };
     let template = load("template.yaml");
-    for name in ["S3FetchRole", "AuroraQueryRole"] {
+    for name in ["S3FetchRole", "AuroraQueryRole", "DynamoDbItemsRole"] {
         let role = resolver
             .resolve(&template["Resources"][name]["Properties"])
             .unwrap();
@@ -417,4 +536,17 @@ fn the_proof_depends_on_the_policy_and_the_tag() {
     assert!(!tagged.allows("rds-db:connect", &db_user("tenant2"), &[]));
     tagged.tags.insert("TenantID".into(), "tenant2".into());
     assert!(tagged.allows("rds-db:connect", &db_user("tenant2"), &[]));
+    // The identity pool's tag is what confines its role, and the
+    // LeadingKeys condition what confines items (without it, any partition).
+    let mut pooled = session("identity-pool", "tenant1", "items");
+    assert!(!items(&pooled, "dynamodb:GetItem", &["tenant2"]));
+    pooled.tags.insert("TenantID".into(), "tenant2".into());
+    assert!(items(&pooled, "dynamodb:GetItem", &["tenant2"]));
+    let mut unconditioned = session("identity-pool", "tenant1", "items");
+    for policy in &mut unconditioned.policies {
+        for statement in policy["Statement"].as_array_mut().unwrap() {
+            statement.as_object_mut().unwrap().remove("Condition");
+        }
+    }
+    assert!(items(&unconditioned, "dynamodb:GetItem", &["tenant2"]));
 }

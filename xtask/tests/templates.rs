@@ -53,12 +53,15 @@ fn many(value: &Value) -> Vec<&Value> {
         .collect()
 }
 
-/// Every statement of every inline policy of an IAM role.
+/// Every statement of every inline policy of an IAM role (both branches
+/// of a policy kept under `!If`).
 fn statements(role: &Value) -> Vec<&Value> {
     role["Properties"]["Policies"]
         .as_sequence()
         .expect("inline policies")
         .iter()
+        .flat_map(branches)
+        .filter(|p| p.is_mapping())
         .flat_map(|p| {
             p["PolicyDocument"]["Statement"]
                 .as_sequence()
@@ -80,6 +83,7 @@ fn execution_roles_hold_no_data_permissions() {
     for (function, role_name) in [
         ("S3FetchFunction", "S3FetchRole"),
         ("AuroraQueryFunction", "AuroraQueryRole"),
+        ("DynamoDbItemsFunction", "DynamoDbItemsRole"),
     ] {
         let function = resource(&template, function);
         let role_ref = &function["Properties"]["Role"];
@@ -149,6 +153,21 @@ fn execution_roles_hold_no_data_permissions() {
             assume, 2,
             "{role_name} assumes tenant roles in one statement"
         );
+        // And that policy exists only while the strategy assumes roles:
+        // under identity-pool the function holds no power at all.
+        let conditional: Vec<&Value> = role["Properties"]["Policies"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .filter(|p| !p.is_mapping())
+            .collect();
+        let [Value::Tagged(only)] = conditional.as_slice() else {
+            panic!("{role_name}: the assume policy is kept under one !If")
+        };
+        let parts = only.value.as_sequence().unwrap();
+        assert_eq!(parts[0].as_str(), Some("AssumesRoles"));
+        assert_eq!(parts[1]["PolicyName"].as_str(), Some("assume-tenant-roles"));
+        assert!(is_ref(&parts[2], "AWS::NoValue"), "{role_name}");
     }
 }
 
@@ -196,6 +215,17 @@ fn a_tenant_role_reaches_only_its_own_prefix_and_db_user() {
     for statement in statements(role) {
         assert_eq!(statement["Effect"].as_str(), Some("Allow"));
         let actions = actions(statement);
+        if actions[0].starts_with("dynamodb:") {
+            // every_tenant_policy_confines_items_to_the_tenant_s_partition
+            assert_eq!(
+                text(&statement["Resource"]),
+                Some(
+                    "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/${TableName}"
+                )
+            );
+            seen.insert("dynamodb".to_owned());
+            continue;
+        }
         assert_eq!(actions.len(), 1, "one action per statement");
         let resource = text(&statement["Resource"]).expect("one resource");
         match actions[0].as_str() {
@@ -220,7 +250,7 @@ fn a_tenant_role_reaches_only_its_own_prefix_and_db_user() {
         }
         seen.insert(actions[0].clone());
     }
-    assert_eq!(seen.len(), 3);
+    assert_eq!(seen.len(), 4);
 }
 
 #[test]
@@ -233,6 +263,11 @@ fn functions_are_arm64_rust_traced_and_log_json_with_retention() {
     for (function, binary, logs) in [
         ("S3FetchFunction", "s3-fetch", "S3FetchLogs"),
         ("AuroraQueryFunction", "aurora-query", "AuroraQueryLogs"),
+        (
+            "DynamoDbItemsFunction",
+            "dynamodb-items",
+            "DynamoDbItemsLogs",
+        ),
     ] {
         let f = resource(&template, function);
         assert_eq!(
@@ -265,7 +300,11 @@ fn the_api_routes_every_path_through_the_jwt_authorizer() {
     assert_eq!(auth["DefaultAuthorizer"].as_str(), Some("TenantJwt"));
     assert!(!auth["Authorizers"]["TenantJwt"]["JwtConfiguration"].is_null());
     let mut routes = BTreeSet::new();
-    for function in ["S3FetchFunction", "AuroraQueryFunction"] {
+    for function in [
+        "S3FetchFunction",
+        "AuroraQueryFunction",
+        "DynamoDbItemsFunction",
+    ] {
         for (_, event) in resource(&template, function)["Properties"]["Events"]
             .as_mapping()
             .unwrap()
@@ -289,6 +328,10 @@ fn the_api_routes_every_path_through_the_jwt_authorizer() {
         "POST /records",
         "GET /records/{id}",
         "DELETE /records/{id}",
+        "GET /items",
+        "GET /items/{id}",
+        "PUT /items/{id}",
+        "DELETE /items/{id}",
     ]
     .into_iter()
     .map(String::from)
@@ -373,7 +416,14 @@ fn the_shared_tenant_role_trusts_the_functions_and_needs_the_tenant_tag() {
                 other => panic!("a trusted principal that is not an execution role: {other:?}"),
             })
             .collect();
-        assert_eq!(principals, ["S3FetchRole.Arn", "AuroraQueryRole.Arn"]);
+        assert_eq!(
+            principals,
+            [
+                "S3FetchRole.Arn",
+                "AuroraQueryRole.Arn",
+                "DynamoDbItemsRole.Arn"
+            ]
+        );
         for action in actions(statement) {
             if action == "sts:TagSession" {
                 let condition = &statement["Condition"];
@@ -399,6 +449,14 @@ fn the_shared_tenant_role_trusts_the_functions_and_needs_the_tenant_tag() {
     // Under session-tags the policy keys on the tag; under session-policy
     // alone it spans the tenants and the session policy narrows it.
     for statement in statements(role) {
+        if actions(statement)[0].starts_with("dynamodb:") {
+            let (Value::Tagged(table), "dynamodb:GetItem") =
+                (&statement["Resource"], actions(statement)[0].as_str())
+            else {
+                panic!("the table's statement")
+            };
+            assert_eq!(table.value.as_str(), Some("TenantTable.Arn"));
+        }
         let resources: Vec<&Value> = many(&statement["Resource"]);
         let first = resources
             .first()
@@ -409,7 +467,7 @@ fn the_shared_tenant_role_trusts_the_functions_and_needs_the_tenant_tag() {
                     .or_else(|| t.value.as_sequence().and_then(|s| s[0].as_str())),
                 _ => None,
             })
-            .expect("a !Sub resource");
+            .unwrap_or_default();
         match actions(statement)[0].as_str() {
             "s3:GetObject" => assert!(
                 first.ends_with("/${!aws:PrincipalTag/TenantID}_home/*"),
@@ -429,6 +487,17 @@ fn the_shared_tenant_role_trusts_the_functions_and_needs_the_tenant_tag() {
                 first.ends_with("/${!aws:PrincipalTag/TenantID}_dbuser"),
                 "{first}"
             ),
+            "dynamodb:GetItem" => {
+                // The tag under session-tags; the session policy's literal
+                // tenant under session-policy alone.
+                let conditions = branches(&statement["Condition"]);
+                assert_eq!(conditions.len(), 2);
+                assert_eq!(
+                    conditions[0]["ForAllValues:StringEquals"]["dynamodb:LeadingKeys"][0].as_str(),
+                    Some("${aws:PrincipalTag/TenantID}")
+                );
+                assert!(is_ref(conditions[1], "AWS::NoValue"));
+            }
             other => panic!("the shared tenant role may not {other}"),
         }
     }
@@ -622,5 +691,235 @@ fn password_sign_in_is_behind_a_parameter() {
     assert_eq!(
         template["Parameters"]["AllowPasswordAuth"]["Default"].as_str(),
         Some("false")
+    );
+}
+
+/// The item actions a tenant policy grants, with its `LeadingKeys` values:
+/// no Scan, no batch, only the table.
+fn item_statement(role: &Value) -> (Vec<String>, Vec<String>) {
+    let items: Vec<&Value> = statements(role)
+        .into_iter()
+        .filter(|s| actions(s).iter().any(|a| a.starts_with("dynamodb:")))
+        .collect();
+    assert_eq!(items.len(), 1, "one statement for the table");
+    let statement = items[0];
+    let keys = branches(&statement["Condition"])
+        .into_iter()
+        .filter(|c| c.is_mapping())
+        .flat_map(|c| {
+            c["ForAllValues:StringEquals"]["dynamodb:LeadingKeys"]
+                .as_sequence()
+                .expect("LeadingKeys as a list")
+                .iter()
+                .map(|v| match v {
+                    Value::Tagged(t) if t.tag == "Ref" => {
+                        format!("!Ref {}", t.value.as_str().unwrap())
+                    }
+                    other => other.as_str().unwrap().to_owned(),
+                })
+        })
+        .collect();
+    (actions(statement), keys)
+}
+
+#[test]
+fn every_tenant_policy_confines_items_to_the_tenant_s_partition() {
+    let expected = [
+        "dynamodb:GetItem",
+        "dynamodb:Query",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+    ];
+    let tenant = load("tenant-template.yaml");
+    let (granted, keys) = item_statement(resource(&tenant, "TenantRole"));
+    assert_eq!(granted, expected);
+    assert_eq!(
+        keys,
+        ["!Ref TenantId"],
+        "the literal tenant, per tenant role"
+    );
+    let main = load("template.yaml");
+    for role in ["SharedTenantRole", "IdentityPoolAuthenticatedRole"] {
+        let (granted, keys) = item_statement(resource(&main, role));
+        assert_eq!(granted, expected, "{role}");
+        assert_eq!(
+            keys,
+            ["${aws:PrincipalTag/TenantID}"],
+            "{role}: the principal tag"
+        );
+    }
+    // The same actions as the crate's session policies.
+    assert_eq!(tenant_access::session_policy::TABLE_ACTIONS, expected);
+}
+
+#[test]
+fn the_table_is_on_demand_recoverable_protected_and_encrypted() {
+    let template = load("template.yaml");
+    let table = resource(&template, "TenantTable");
+    assert_eq!(table["DeletionPolicy"].as_str(), Some("Retain"));
+    let p = &table["Properties"];
+    assert_eq!(p["BillingMode"].as_str(), Some("PAY_PER_REQUEST"));
+    assert_eq!(
+        p["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"].as_bool(),
+        Some(true)
+    );
+    assert_eq!(p["DeletionProtectionEnabled"].as_bool(), Some(true));
+    assert_eq!(p["SSESpecification"]["SSEEnabled"].as_bool(), Some(true));
+    assert!(is_ref(&p["SSESpecification"]["KMSMasterKeyId"], "TableKey"));
+    let keys: Vec<(&str, &str)> = p["KeySchema"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|k| {
+            (
+                k["AttributeName"].as_str().unwrap(),
+                k["KeyType"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            (tenant_access::dynamodb::PARTITION_KEY, "HASH"),
+            (tenant_access::dynamodb::SORT_KEY, "RANGE")
+        ],
+        "the tenant leads every key"
+    );
+    let function = &resource(&template, "DynamoDbItemsFunction")["Properties"];
+    assert!(is_ref(
+        &function["Environment"]["Variables"]["TENANT_TABLE"],
+        "TenantTable"
+    ));
+}
+
+/// The identity pool: authenticated identities only, tags from the token's
+/// claims, and a role only Cognito may assume for this pool.
+#[test]
+fn the_identity_pool_tags_sessions_and_its_role_trusts_only_cognito() {
+    let template = load("template.yaml");
+    let pool = resource(&template, "IdentityPool");
+    assert_eq!(pool["Condition"].as_str(), Some("MakeIdentityPool"));
+    assert_eq!(
+        pool["Properties"]["AllowUnauthenticatedIdentities"].as_bool(),
+        Some(false)
+    );
+    assert_eq!(
+        pool["Properties"]["AllowClassicFlow"].as_bool(),
+        Some(false)
+    );
+    let tags = &resource(&template, "IdentityPoolTags")["Properties"];
+    assert_eq!(tags["UseDefaults"].as_bool(), Some(false));
+    assert!(is_ref(&tags["PrincipalTags"]["TenantID"], "TenantClaim"));
+    assert_eq!(tags["PrincipalTags"]["username"].as_str(), Some("sub"));
+    let attached = &resource(&template, "IdentityPoolRoles")["Properties"]["Roles"];
+    assert!(
+        matches!(&attached["authenticated"], Value::Tagged(t) if t.value.as_str() == Some("IdentityPoolAuthenticatedRole.Arn"))
+    );
+    assert!(attached["unauthenticated"].is_null());
+
+    let role = &resource(&template, "IdentityPoolAuthenticatedRole")["Properties"];
+    let trust = role["AssumeRolePolicyDocument"]["Statement"]
+        .as_sequence()
+        .unwrap();
+    assert_eq!(trust.len(), 1);
+    let t = &trust[0];
+    assert_eq!(
+        t["Principal"]["Federated"].as_str(),
+        Some("cognito-identity.amazonaws.com")
+    );
+    assert_eq!(
+        actions(t),
+        ["sts:AssumeRoleWithWebIdentity", "sts:TagSession"]
+    );
+    assert!(is_ref(
+        &t["Condition"]["StringEquals"]["cognito-identity.amazonaws.com:aud"],
+        "IdentityPool"
+    ));
+    assert_eq!(
+        t["Condition"]["ForAnyValue:StringLike"]["cognito-identity.amazonaws.com:amr"].as_str(),
+        Some("authenticated")
+    );
+    // Its S3 and database statements key on the tag too.
+    let resources: Vec<String> = statements(&resource(&template, "IdentityPoolAuthenticatedRole"))
+        .into_iter()
+        .flat_map(|s| many(&s["Resource"]))
+        .filter_map(|r| match r {
+            Value::Tagged(t) if t.tag == "Sub" => t
+                .value
+                .as_str()
+                .or_else(|| t.value.as_sequence().and_then(|s| s[0].as_str()))
+                .map(str::to_owned),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        resources
+            .iter()
+            .any(|r| r.ends_with("/${!aws:PrincipalTag/TenantID}_home/*"))
+    );
+    assert!(
+        resources
+            .iter()
+            .any(|r| r.ends_with("/${!aws:PrincipalTag/TenantID}_dbuser"))
+    );
+    // The functions learn the pool and its provider from the template.
+    let env = &template["Globals"]["Function"]["Environment"]["Variables"];
+    assert!(!env["TENANT_IDENTITY_POOL_ID"].is_null());
+    assert!(!env["TENANT_IDENTITY_PROVIDER"].is_null());
+}
+
+/// The VPC functions reach their per-request services without a NAT
+/// gateway: STS (or, under identity-pool, cognito-identity, which takes
+/// GetId and GetCredentialsForIdentity through an interface endpoint) with
+/// private DNS in their subnets, and the table through a DynamoDB gateway
+/// endpoint on their route tables that admits item calls on it only.
+#[test]
+fn vpc_functions_reach_cognito_identity_and_the_table_through_endpoints() {
+    let template = load("template.yaml");
+    let cognito = resource(&template, "CognitoIdentityEndpoint");
+    assert_eq!(
+        cognito["Condition"].as_str(),
+        Some("MakeCognitoIdentityEndpoint")
+    );
+    let conditions = &template["Conditions"];
+    let Value::Tagged(and) = &conditions["MakeCognitoIdentityEndpoint"] else {
+        panic!("a condition")
+    };
+    assert_eq!(and.tag, "And");
+    assert!(format!("{:?}", and.value).contains("IdentityPoolStrategy"));
+    let Value::Tagged(sts_and) = &conditions["MakeStsEndpoint"] else {
+        panic!("a condition")
+    };
+    assert!(format!("{:?}", sts_and.value).contains("AssumesRoles"));
+    let c = &cognito["Properties"];
+    assert_eq!(c["VpcEndpointType"].as_str(), Some("Interface"));
+    assert_eq!(
+        text(&c["ServiceName"]),
+        Some("com.amazonaws.${AWS::Region}.cognito-identity")
+    );
+    assert_eq!(c["PrivateDnsEnabled"].as_bool(), Some(true));
+    for function in ["AuroraQueryFunction", "DynamoDbItemsFunction"] {
+        let f = &resource(&template, function)["Properties"];
+        assert_eq!(c["SubnetIds"], f["VpcConfig"]["SubnetIds"], "{function}");
+    }
+    let dynamodb = resource(&template, "DynamoDbEndpoint");
+    assert_eq!(dynamodb["Condition"].as_str(), Some("MakeDynamoDbEndpoint"));
+    let d = &dynamodb["Properties"];
+    assert_eq!(d["VpcEndpointType"].as_str(), Some("Gateway"));
+    assert_eq!(
+        text(&d["ServiceName"]),
+        Some("com.amazonaws.${AWS::Region}.dynamodb")
+    );
+    assert!(is_ref(&d["RouteTableIds"], "RouteTableIds"));
+    let statement = &d["PolicyDocument"]["Statement"][0];
+    assert!(
+        matches!(&statement["Resource"], Value::Tagged(t) if t.value.as_str() == Some("TenantTable.Arn")),
+        "the endpoint admits the tenant table only"
+    );
+    assert!(
+        !actions(statement)
+            .iter()
+            .any(|a| a == "dynamodb:Scan" || a == "dynamodb:*")
     );
 }

@@ -10,7 +10,7 @@ use test_support::{Stack, body_json, event, request};
 #[tokio::test]
 async fn every_strategy_serves_each_tenant_its_own_row() {
     let stack = Stack::load();
-    for isolation in tenant_access::config::Isolation::NAMES {
+    for isolation in tenant_access::config::Isolation::ASSUME_ROLE_NAMES {
         let env = stack.with_strategy(isolation);
         let config = Config::from_lookup(&env.lookup()).expect("the strategy's config");
         let app = App::new(&config, &env.sdk_config().await).expect("CA bundle loads");

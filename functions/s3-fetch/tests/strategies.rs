@@ -251,7 +251,7 @@ fn a_shared_strategy_without_its_settings_fails_at_start_naming_the_variable() {
 #[tokio::test]
 async fn every_strategy_serves_each_tenant_its_own_object() {
     let stack = Stack::load();
-    for isolation in tenant_access::config::Isolation::NAMES {
+    for isolation in tenant_access::config::Isolation::ASSUME_ROLE_NAMES {
         let env = stack.with_strategy(isolation);
         let config = s3_fetch::Config::from_lookup(&env.lookup()).unwrap();
         let app = s3_fetch::App::new(&config, &env.sdk_config().await);

@@ -1,0 +1,184 @@
+//! dynamodb-items against the local stack: a tenant writes, reads back,
+//! pages and deletes its items; two writers racing on one version get
+//! exactly one winner; and another tenant's items stay out of reach.
+
+use dynamodb_items::{App, Config, function_handler};
+use lambda_http::{Body, Response};
+use serde_json::{Value, json};
+use test_support::{Stack, body_json, event, request};
+
+async fn app(stack: &Stack) -> App {
+    let config = Config::from_lookup(&stack.lookup()).expect("stack config is valid");
+    App::new(&config, &stack.sdk_config().await)
+}
+
+/// `tenant`'s request `method path` with `body` and `headers`, from the
+/// list fixture's shape.
+fn call(
+    tenant: &str,
+    method: &str,
+    path: &str,
+    body: Option<&Value>,
+    headers: &[(&str, &str)],
+) -> lambda_http::Request {
+    let mut e = test_support::as_tenant(&event("dynamodb-items/tenant1-items.json"), tenant, path);
+    e["requestContext"]["http"]["method"] = json!(method);
+    e["requestContext"]["http"]["path"] = json!(path);
+    e["rawPath"] = json!(path);
+    e["routeKey"] = json!(format!("{method} {path}"));
+    for (k, v) in headers {
+        e["headers"][*k] = json!(v);
+    }
+    if let Some(body) = body {
+        e["headers"]["content-type"] = json!("application/json");
+        e["body"] = json!(body.to_string());
+    }
+    request(&e)
+}
+
+fn status(r: &Response<Body>) -> u16 {
+    r.status().as_u16()
+}
+
+#[tokio::test]
+async fn a_tenant_writes_reads_pages_and_deletes_its_items() {
+    let stack = Stack::load();
+    let app = app(&stack).await;
+    let serve = |r| function_handler(&app, r);
+    let id = "round-trip";
+    let path = format!("/items/{id}");
+    let _ = serve(call("tenant1", "DELETE", &path, None, &[])).await;
+
+    let created = serve(call("tenant1", "PUT", &path, Some(&json!({"a": 1})), &[]))
+        .await
+        .unwrap();
+    assert_eq!(status(&created), 201);
+    assert_eq!(created.headers()["etag"], "\"1\"");
+    let replaced = serve(call(
+        "tenant1",
+        "PUT",
+        &path,
+        Some(&json!({"a": 2})),
+        &[("if-match", "\"1\"")],
+    ))
+    .await
+    .unwrap();
+    assert_eq!(status(&replaced), 200);
+    assert_eq!(body_json(&replaced)["version"], 2);
+    let read = serve(call("tenant1", "GET", &path, None, &[]))
+        .await
+        .unwrap();
+    assert_eq!(body_json(&read)["data"], json!({"a": 2}));
+
+    // tenant2 has no such item: the key is always the caller's own.
+    let theirs = serve(call("tenant2", "GET", &path, None, &[]))
+        .await
+        .unwrap();
+    assert_eq!(status(&theirs), 404);
+    let theirs = serve(call("tenant2", "DELETE", &path, None, &[]))
+        .await
+        .unwrap();
+    assert_eq!(status(&theirs), 404);
+
+    // Paging walks every item once, in id order.
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..20 {
+        let mut r = call("tenant1", "GET", "/items", None, &[]);
+        let mut query = std::collections::HashMap::from([("limit".to_owned(), "1".to_owned())]);
+        if let Some(c) = &cursor {
+            query.insert("cursor".to_owned(), c.clone());
+        }
+        r = lambda_http::RequestExt::with_query_string_parameters(r, query);
+        let page = body_json(&serve(r).await.unwrap());
+        seen.extend(
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i["id"].as_str().unwrap().to_owned()),
+        );
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    assert!(seen.contains(&id.to_owned()) && seen.contains(&"welcome".to_owned()));
+    let mut sorted = seen.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(seen, sorted, "in id order, each once");
+    assert!(!seen.contains(&"only-tenant2".to_owned()));
+
+    let stale = serve(call(
+        "tenant1",
+        "DELETE",
+        &path,
+        None,
+        &[("if-match", "\"1\"")],
+    ))
+    .await
+    .unwrap();
+    assert_eq!(status(&stale), 412);
+    let deleted = serve(call(
+        "tenant1",
+        "DELETE",
+        &path,
+        None,
+        &[("if-match", "\"2\"")],
+    ))
+    .await
+    .unwrap();
+    assert_eq!(status(&deleted), 204);
+    let gone = serve(call("tenant1", "GET", &path, None, &[]))
+        .await
+        .unwrap();
+    assert_eq!(status(&gone), 404);
+}
+
+/// Eight writers with the same `If-Match` version: exactly one wins, the
+/// others get 412, and the item holds the winner's data.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_conditional_write_race_has_exactly_one_winner() {
+    let stack = Stack::load();
+    let app = std::sync::Arc::new(app(&stack).await);
+    let path = "/items/race";
+    let _ = function_handler(&app, call("tenant1", "DELETE", path, None, &[])).await;
+    let created = function_handler(
+        &app,
+        call("tenant1", "PUT", path, Some(&json!({"w": -1})), &[]),
+    )
+    .await
+    .unwrap();
+    assert_eq!(status(&created), 201);
+    let mut writers = tokio::task::JoinSet::new();
+    for w in 0..8 {
+        let app = app.clone();
+        writers.spawn(async move {
+            let r = call(
+                "tenant1",
+                "PUT",
+                path,
+                Some(&json!({"w": w})),
+                &[("if-match", "\"1\"")],
+            );
+            (w, status(&function_handler(&app, r).await.unwrap()))
+        });
+    }
+    let answers = writers.join_all().await;
+    let winners: Vec<i64> = answers
+        .iter()
+        .filter(|(_, s)| *s == 200)
+        .map(|(w, _)| *w)
+        .collect();
+    assert_eq!(winners.len(), 1, "{answers:?}");
+    assert!(
+        answers.iter().all(|(_, s)| *s == 200 || *s == 412),
+        "{answers:?}"
+    );
+    let read = function_handler(&app, call("tenant1", "GET", path, None, &[]))
+        .await
+        .unwrap();
+    assert_eq!(body_json(&read)["data"], json!({"w": winners[0]}));
+    assert_eq!(body_json(&read)["version"], 2);
+}

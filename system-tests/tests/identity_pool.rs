@@ -1,0 +1,270 @@
+//! The identity-pool strategy's failures: no valid token, no credentials.
+//!
+//! A front of its own stands before moto (so its clock can be moved and its
+//! counts read), serving the local identity pool from the seed's registry.
+//! - Through the function: a caller's own token is exchanged once and then
+//!   served from the cache; an event whose claims have no valid token
+//!   behind them (none, another user's, a forged one) answers 401, and the
+//!   first two make no AWS call at all.
+//! - At the pool: a token of another user pool, an expired token, a token
+//!   whose claims were altered, and a user whose tenant claim is not a valid
+//!   session tag value get no credentials.
+//!
+//! One test, in steps: the last step pauses moto's IAM enforcement to add a
+//! user, which must not overlap other tests' refusals.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use lambda_http::{Body, Response};
+use local_front::HttpFront;
+use serde_json::{Value, json};
+use test_support::{Stack, http_with};
+
+/// An HTTP API v2 event for `GET /items` whose JWT authorizer claims name
+/// `tenant`, with `token` (if any) in the Authorization header.
+fn event(tenant: &str, token: Option<&str>) -> lambda_http::Request {
+    let mut headers = json!({});
+    if let Some(token) = token {
+        headers["authorization"] = json!(format!("Bearer {token}"));
+    }
+    let event = json!({
+        "version": "2.0", "routeKey": "GET /items", "rawPath": "/items", "rawQueryString": "",
+        "headers": headers, "isBase64Encoded": false,
+        "requestContext": {
+            "accountId": "123456789012", "apiId": "api", "domainName": "localhost",
+            "domainPrefix": "api", "requestId": "identity-pool-test", "routeKey": "GET /items",
+            "stage": "$default", "time": "", "timeEpoch": 0,
+            "http": {"method": "GET", "path": "/items", "protocol": "HTTP/1.1",
+                     "sourceIp": "127.0.0.1", "userAgent": "test"},
+            "authorizer": {"jwt": {"claims": {"custom:tenant_id": tenant, "sub": "forged"}, "scopes": null}}
+        }
+    });
+    test_support::request(&event)
+}
+
+fn status_and_code(response: &Response<Body>) -> (u16, String) {
+    let body = test_support::body_json(response);
+    (
+        response.status().as_u16(),
+        body["error"].as_str().unwrap_or_default().to_owned(),
+    )
+}
+
+/// `token` with its payload's `claim` set to `value`, signature unchanged.
+fn altered(token: &str, claim: &str, value: &str) -> String {
+    let parts: Vec<&str> = token.split('.').collect();
+    let mut payload: Value = serde_json::from_slice(&B64.decode(parts[1]).unwrap()).unwrap();
+    payload[claim] = json!(value);
+    format!(
+        "{}.{}.{}",
+        parts[0],
+        B64.encode(payload.to_string()),
+        parts[2]
+    )
+}
+
+/// An unsigned token (`alg: none`) with the pool's issuer and audience,
+/// claiming `tenant`: what a forger who can invoke the function would send.
+fn forged(issuer: &str, audience: &str, tenant: &str) -> String {
+    let header = B64.encode(r#"{"alg":"none","typ":"JWT"}"#);
+    let payload = B64.encode(
+        json!({"iss": issuer, "aud": audience, "sub": "forged", "token_use": "id",
+               "custom:tenant_id": tenant, "exp": 4_102_444_800u64})
+        .to_string(),
+    );
+    format!("{header}.{payload}.")
+}
+
+/// One identity-pool call at `front`: status and the error type (or the
+/// answer).
+async fn pool_call(front: &str, operation: &str, body: Value) -> (u16, Value) {
+    let (status, answer) = http_with(
+        "POST",
+        &format!("{front}/"),
+        &[
+            ("content-type", "application/x-amz-json-1.1"),
+            (
+                "x-amz-target",
+                &format!("AWSCognitoIdentityService.{operation}"),
+            ),
+        ],
+        body.to_string().as_bytes(),
+    )
+    .await;
+    (
+        status,
+        serde_json::from_slice(&answer).unwrap_or(Value::Null),
+    )
+}
+
+/// GetId then GetCredentialsForIdentity with `token`: the credentials'
+/// access key, or the refusal's type.
+async fn exchange(front: &str, pool: &str, provider: &str, token: &str) -> Result<String, String> {
+    let logins = json!({ provider: token });
+    let (status, id) = pool_call(
+        front,
+        "GetId",
+        json!({"IdentityPoolId": pool, "Logins": logins}),
+    )
+    .await;
+    if status != 200 {
+        return Err(id["__type"].as_str().unwrap_or("?").to_owned());
+    }
+    let (status, creds) = pool_call(
+        front,
+        "GetCredentialsForIdentity",
+        json!({"IdentityId": id["IdentityId"], "Logins": logins}),
+    )
+    .await;
+    match creds["Credentials"]["AccessKeyId"].as_str() {
+        Some(key) if status == 200 => Ok(key.to_owned()),
+        _ => Err(creds["__type"].as_str().unwrap_or("?").to_owned()),
+    }
+}
+
+#[tokio::test]
+async fn no_valid_token_no_credentials() {
+    let stack = Stack::load();
+    let moto = stack
+        .var("STACK_MOTO_URL")
+        .trim_start_matches("http://")
+        .parse()
+        .expect("moto's address");
+    let registry = test_support::root().join("target/local-stack/iam-roles.json");
+    let front = HttpFront::start_enforcing("127.0.0.1:0".parse().unwrap(), moto, registry)
+        .await
+        .expect("a front");
+    let endpoint = front.endpoint();
+    let env = stack
+        .with_strategy("identity-pool")
+        .with(&[("AWS_ENDPOINT_URL", &endpoint)]);
+    let app = dynamodb_items::App::new(
+        &dynamodb_items::Config::from_lookup(&env.lookup()).expect("config"),
+        &env.sdk_config().await,
+    );
+    let pool = env.var("TENANT_IDENTITY_POOL_ID");
+    let provider = env.var("TENANT_IDENTITY_PROVIDER");
+    let issuer = format!("https://{provider}");
+    let token = stack.id_token("tenant1@example.com").await;
+    let serve = |request| dynamodb_items::function_handler(&app, request);
+
+    // The caller's own token: exchanged once, then served from the cache.
+    let first = serve(event("tenant1", Some(&token))).await.unwrap();
+    assert_eq!(first.status().as_u16(), 200, "{:?}", first.body());
+    let again = serve(event("tenant1", Some(&token))).await.unwrap();
+    assert_eq!(again.status().as_u16(), 200);
+    assert_eq!(app.sessions().identity_pool_calls(), 1);
+    assert_eq!(app.sessions().assume_role_calls(), 0);
+    assert_eq!(front.identity_credentials_issued(), 1);
+    assert!(
+        front.assume_role_requests().is_empty(),
+        "the function assumed no role itself"
+    );
+
+    // Forged claims with no valid token behind them: 401, no AWS call.
+    let passed = front.passed();
+    for (tenant, token) in [
+        ("tenant2", None),
+        ("tenant2", Some(token.as_str())),
+        ("tenant2", Some("not.a.jwt")),
+    ] {
+        let response = serve(event(tenant, token)).await.unwrap();
+        assert_eq!(
+            status_and_code(&response),
+            (401, "unauthenticated".to_owned()),
+            "claims of {tenant} with token {:?}",
+            token.map(|t| &t[..8.min(t.len())])
+        );
+    }
+    assert_eq!(app.sessions().identity_pool_calls(), 1, "no exchange tried");
+    assert_eq!(front.passed(), passed, "no call reached AWS");
+
+    // A forged token with matching claims: Cognito (the local pool) refuses
+    // it, so 401 and still no credentials.
+    let fake = forged(&issuer, &env.var("STACK_USER_POOL_CLIENT_ID"), "tenant2");
+    let response = serve(event("tenant2", Some(&fake))).await.unwrap();
+    assert_eq!(status_and_code(&response), (401, "unauthenticated".into()));
+    assert_eq!(front.identity_credentials_issued(), 1);
+
+    // At the pool itself.
+    assert!(exchange(&endpoint, &pool, &provider, &token).await.is_ok());
+    let other_pool = test_support::cognito_id_token(
+        &stack.var("AWS_ENDPOINT_URL"),
+        &stack.var("STACK_OTHER_POOL_CLIENT_ID"),
+        "tenant1@example.com",
+        &stack.var("STACK_USER_PASSWORD"),
+    )
+    .await
+    .expect("a user of the other pool signs in");
+    for (what, token) in [
+        ("another user pool's token", other_pool),
+        (
+            "a token whose tenant claim was altered",
+            altered(&token, "custom:tenant_id", "tenant2"),
+        ),
+        ("a forged, unsigned token", fake.clone()),
+    ] {
+        assert_eq!(
+            exchange(&endpoint, &pool, &provider, &token).await,
+            Err("NotAuthorizedException".to_owned()),
+            "{what}"
+        );
+    }
+    // Expired: the same token an hour and a half later.
+    front.skew_identity_clock(5400);
+    assert_eq!(
+        exchange(&endpoint, &pool, &provider, &token).await,
+        Err("NotAuthorizedException".to_owned()),
+        "an expired token"
+    );
+    front.skew_identity_clock(0);
+    assert!(exchange(&endpoint, &pool, &provider, &token).await.is_ok());
+    let issued = front.identity_credentials_issued();
+
+    // A user whose tenant claim STS would refuse as a tag value ("*" would
+    // otherwise widen ${aws:PrincipalTag/TenantID}_home/* to every prefix).
+    let user = "wildcard@example.com";
+    {
+        let _paused = stack.pause_iam_enforcement();
+        let admin = |operation: &'static str, body: Value| {
+            let moto = stack.var("STACK_MOTO_URL");
+            async move {
+                http_with(
+                    "POST",
+                    &format!("{moto}/"),
+                    &[
+                        ("content-type", "application/x-amz-json-1.1"),
+                        (
+                            "x-amz-target",
+                            &format!("AWSCognitoIdentityProviderService.{operation}"),
+                        ),
+                    ],
+                    body.to_string().as_bytes(),
+                )
+                .await
+            }
+        };
+        let pool_id = stack.var("STACK_USER_POOL_ID");
+        let (status, _) = admin(
+            "AdminCreateUser",
+            json!({"UserPoolId": pool_id, "Username": user, "MessageAction": "SUPPRESS",
+                   "UserAttributes": [{"Name": "email", "Value": user},
+                                      {"Name": "custom:tenant_id", "Value": "*"}]}),
+        )
+        .await;
+        assert!(status == 200 || status == 400, "AdminCreateUser: {status}");
+        let (status, _) = admin(
+            "AdminSetUserPassword",
+            json!({"UserPoolId": pool_id, "Username": user,
+                   "Password": stack.var("STACK_USER_PASSWORD"), "Permanent": true}),
+        )
+        .await;
+        assert_eq!(status, 200, "AdminSetUserPassword");
+    }
+    let wildcard = stack.id_token(user).await;
+    assert_eq!(
+        exchange(&endpoint, &pool, &provider, &wildcard).await,
+        Err("InvalidParameterException".to_owned())
+    );
+    assert_eq!(front.identity_credentials_issued(), issued, "none issued");
+}
