@@ -841,7 +841,7 @@ fn the_identity_pool_tags_sessions_and_its_role_trusts_only_cognito() {
         Some("authenticated")
     );
     // Its S3 and database statements key on the tag too.
-    let resources: Vec<String> = statements(&resource(&template, "IdentityPoolAuthenticatedRole"))
+    let resources: Vec<String> = statements(resource(&template, "IdentityPoolAuthenticatedRole"))
         .into_iter()
         .flat_map(|s| many(&s["Resource"]))
         .filter_map(|r| match r {
