@@ -10,6 +10,9 @@
 //! - **AWS calls**: AssumeRole calls, DB connections and tokens per 1000 requests;
 //! - **cold**: the release binary under a minimal Lambda Runtime API, from
 //!   exec to the first response, and its peak RSS;
+//! - **items** (`items.rs`): dynamodb-items warm against the same GetItem
+//!   with held credentials, and the identity-pool strategy against
+//!   role-per-tenant, with identity-pool exchanges per 1,000 requests;
 //! - **scale** (`scale.rs`): the memory of 10,000 cached sessions, a Zipf
 //!   mix over 10,000 tenants, 8 requests in flight, and a bare DB login;
 //!   connections opened per second past `DB_CONNECTION_CAPACITY`.
@@ -20,6 +23,7 @@
 //! Prints a table and writes `target/bench/results.json`. Not a test: no
 //! figure fails the run.
 
+mod items;
 mod runtime_api;
 mod scale;
 mod stats;
@@ -564,6 +568,30 @@ async fn main() {
             "{:<13} {:<6} {:>4} cold start median {:.1} ms, peak RSS {:.1} MiB ({} runs, {} failed)",
             function.name(), "cold", "", c.median_ms, c.peak_rss_kib / 1024.0, args.cold_runs, c.failures
         ));
+    }
+    for s in items::items(&quiet(&stack), args.requests, 10).await {
+        if s["scenario"] == "warm" {
+            table.push(format!(
+                "{:<13} {:<6} {:>4} {:>9.0} {:>9.0} {:>9.0} {:>8.2}   (floor: GetItem p50 {:.0} us)",
+                "dynamodb-items",
+                "warm",
+                s["tenants"],
+                s["p50_us"].as_f64().unwrap_or(f64::NAN),
+                s["p90_us"].as_f64().unwrap_or(f64::NAN),
+                s["p99_us"].as_f64().unwrap_or(f64::NAN),
+                s["overhead"].as_f64().unwrap_or(f64::NAN),
+                s["floor_p50_us"].as_f64().unwrap_or(f64::NAN),
+            ));
+        } else {
+            table.push(format!(
+                "dynamodb-items identity-pool p50 {:.0} us vs role-per-tenant {:.0} us ({:.2}x), Cognito calls/1k warm {:.1}",
+                s["identity_pool_p50_us"].as_f64().unwrap_or(f64::NAN),
+                s["role_per_tenant_p50_us"].as_f64().unwrap_or(f64::NAN),
+                s["ratio_p50"].as_f64().unwrap_or(f64::NAN),
+                s["identity_pool_calls_per_1000"].as_f64().unwrap_or(f64::NAN),
+            ));
+        }
+        scenarios.push(s);
     }
     // Thousands of tenants per container.
     let memory = scale::session_memory(args.sessions);
