@@ -308,7 +308,7 @@ async fn a_tenant_s_raw_sessions_reach_only_its_own_partition_under_every_strate
         let mut theirs_item = key("tenant2", &id);
         theirs_item.insert(
             "data".to_owned(),
-            AttributeValue::S("tenant2 secret".into()),
+            AttributeValue::S(r#""tenant2 secret""#.into()),
         );
         tenant2_items
             .put_item()
@@ -320,7 +320,7 @@ async fn a_tenant_s_raw_sessions_reach_only_its_own_partition_under_every_strate
 
         // Its own partition: allowed.
         let mut mine = key("tenant1", &id);
-        mine.insert("data".to_owned(), AttributeValue::S("tenant1 data".into()));
+        mine.insert("data".to_owned(), AttributeValue::S("{}".into()));
         items
             .put_item()
             .table_name(&table)
@@ -359,7 +359,10 @@ async fn a_tenant_s_raw_sessions_reach_only_its_own_partition_under_every_strate
             "{isolation}: tenant1 reads tenant2's item"
         );
         let mut planted = key("tenant2", &id);
-        planted.insert("data".to_owned(), AttributeValue::S("overwritten".into()));
+        planted.insert(
+            "data".to_owned(),
+            AttributeValue::S(r#""overwritten""#.into()),
+        );
         let put = items
             .put_item()
             .table_name(&table)
@@ -410,9 +413,20 @@ async fn a_tenant_s_raw_sessions_reach_only_its_own_partition_under_every_strate
             .unwrap();
         assert_eq!(
             kept.item().and_then(|i| i.get("data")),
-            Some(&AttributeValue::S("tenant2 secret".into())),
+            Some(&AttributeValue::S(r#""tenant2 secret""#.into())),
             "{isolation}"
         );
+        // Each tenant removes its own item: the partitions stay as seeded
+        // (dynamodb-items' tests list them).
+        for (client, tenant) in [(&items, "tenant1"), (&tenant2_items, "tenant2")] {
+            client
+                .delete_item()
+                .table_name(&table)
+                .set_key(Some(key(tenant, &id)))
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("{isolation}: {tenant} deletes its own item: {e:?}"));
+        }
 
         // Another function's session on its own partition: refused, but
         // under identity-pool (one session per user, for every function).

@@ -89,7 +89,10 @@ fn ok(body: Value) -> Answer {
 pub fn valid_tag_value(value: &str) -> bool {
     value.chars().count() <= 256
         && value.chars().all(|c| {
-            c.is_alphabetic() || c.is_whitespace() || c.is_numeric() || "_.:/=+-@".contains(c)
+            c.is_alphabetic()
+                || (c.is_whitespace() && !c.is_control())
+                || c.is_numeric()
+                || "_.:/=+-@".contains(c)
         })
 }
 
