@@ -62,11 +62,12 @@ pub struct Stack {
 }
 
 /// The strategies `LOCAL_TENANT_ISOLATION` accepts (the crate's TENANT_ISOLATION).
-const STRATEGIES: [&str; 4] = [
+const STRATEGIES: [&str; 5] = [
     "role-per-tenant",
     "session-tags",
     "session-policy",
     "session-tags+session-policy",
+    "identity-pool",
 ];
 
 impl Stack {
