@@ -288,9 +288,49 @@ fn cases() -> Vec<Case> {
     cases.push(file("bad-tenant".into(), "tenant.info").auth(Auth::BadClaim("Tenant1; DROP")));
     cases.push({
         let mut c = file("method-not-allowed".into(), "tenant.info").tenant(t);
-        c.method = "DELETE";
+        c.method = "PATCH";
         c
     });
+    // Writes: SSE-KMS with the tenant's key, conditional, presigned.
+    let write = |name: &str, method: &'static str, key: &str| {
+        let mut c = file(name.to_owned(), key).tenant(t);
+        c.method = method;
+        c
+    };
+    cases.push(
+        write("tenant1-put", "PUT", "fixture/written.txt")
+            .body("text/plain", "written by a fixture\n"),
+    );
+    cases.push(
+        write("tenant1-put-exists", "PUT", "tenant.info")
+            .body("text/plain", "overwritten\n")
+            .header("if-none-match", "*"),
+    );
+    cases.push(
+        write("tenant1-put-stale", "PUT", "tenant.info")
+            .body("text/plain", "overwritten\n")
+            .header("if-match", "\"00000000000000000000000000000000\""),
+    );
+    cases.push(write("tenant1-upload-url", "PUT", "fixture/large.bin").query("upload", "url"));
+    cases.push(write("bad-upload", "PUT", "fixture/large.bin").query("upload", "zip"));
+    cases.push(
+        write("bad-if-none-match", "PUT", "fixture/x.txt")
+            .body("text/plain", "x")
+            .header("if-none-match", "\"abc\""),
+    );
+    cases.push(write(
+        "tenant1-delete-file",
+        "DELETE",
+        "fixture/deleted.txt",
+    ));
+    cases.push(
+        write(
+            "tenant1-put-traversal",
+            "PUT",
+            "../tenant2_home/planted.txt",
+        )
+        .body("text/plain", "x"),
+    );
     cases.push(Case::new(S3, "unknown-route", "GET", "/$default", "/nothing-here").tenant(t));
     cases.push(
         Case::new(S3, "bad-limit", "GET", "/files", "/files")

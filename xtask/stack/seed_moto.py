@@ -197,6 +197,14 @@ def user_pool(cognito, name: str) -> tuple:
     return pool, client
 
 
+def tenant_key(kms, alias: str):
+    """The ARN of the key behind `alias`, if it exists (a re-run)."""
+    try:
+        return kms.describe_key(KeyId=alias)["KeyMetadata"]["Arn"]
+    except kms.exceptions.NotFoundException:
+        return None
+
+
 def seed_item(tenant: str, item_id: str, data: dict) -> dict:
     """An item as dynamodb-items stores it, at version 1."""
     return {"tenant_id": {"S": tenant}, "item_id": {"S": item_id}, "version": {"N": "1"},
@@ -228,6 +236,7 @@ def main() -> None:
     s3 = session.client("s3", endpoint_url=endpoint)
     cognito = session.client("cognito-idp", endpoint_url=endpoint)
     dynamodb = session.client("dynamodb", endpoint_url=endpoint)
+    kms = session.client("kms", endpoint_url=endpoint)
     identity = session.client("cognito-identity", endpoint_url=endpoint)
     table_arn = f"arn:aws:dynamodb:{region}:{account}:table/{TABLE}"
     params = {
@@ -285,6 +294,11 @@ def main() -> None:
     params["ExecutionRoleArns"] = [exec_arn]
     if not tenants_only:
         s3.create_bucket(Bucket=bucket)
+        # The bucket policy as deployed (the SSE-KMS rule): moto keeps no
+        # copy it enforces; the front evaluates this one.
+        bucket_policy = fill(main["TenantBucketPolicy"]["Properties"]["PolicyDocument"],
+                             dict(params, **{"TenantBucket.Arn": f"arn:aws:s3:::{bucket}"}), base_conditions)
+        registry.setdefault("buckets", {})[bucket] = bucket_policy
         # The items table, as the template's TenantTable.
         table = load_template("template.yaml")["Resources"]["TenantTable"]["Properties"]
         dynamodb.create_table(
@@ -328,9 +342,27 @@ def main() -> None:
                 "policies": [entry["PolicyDocument"] for entry in deployed["Policies"]],
                 "tags": {},
             }
+    tenant_resources = load_template("tenant-template.yaml")["Resources"]
     for tenant in tenants:
         tenant_params = dict(params, TenantId=tenant)
-        props = fill(tenant_role["Properties"], tenant_params, base_conditions)
+        # The tenant's key, as tenant-template.yaml's TenantKey: tagged
+        # TenantID, alias alias/tenant/<tenant>, rotation on.
+        key_props = fill(tenant_resources["TenantKey"]["Properties"], tenant_params, base_conditions)
+        alias = f"alias/tenant/{tenant}"
+        key_arn = tenant_key(kms, alias)
+        if key_arn is None:
+            created = kms.create_key(Description=key_props["Description"],
+                                     Tags=[{"TagKey": t["Key"], "TagValue": t["Value"]} for t in key_props["Tags"]])
+            key_arn = created["KeyMetadata"]["Arn"]
+            kms.create_alias(AliasName=alias, TargetKeyId=created["KeyMetadata"]["KeyId"])
+            kms.enable_key_rotation(KeyId=created["KeyMetadata"]["KeyId"])
+        registry.setdefault("keys", {})[key_arn] = {
+            "tags": {t["Key"]: t["Value"] for t in key_props["Tags"]},
+            "aliases": [f"arn:aws:kms:{region}:{account}:{alias}"],
+            "state": "Enabled",
+        }
+        sse = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": key_arn}
+        props = fill(tenant_role["Properties"], tenant_params, dict(base_conditions, MakeRole=True))
         tags = {t["Key"]: t["Value"] for t in props["Tags"]}
         role = props["RoleName"]
         registry["roles"][f"arn:aws:iam::{account}:role{props['Path']}{role}"] = {
@@ -354,13 +386,16 @@ def main() -> None:
             )
         home = tags["s3_home"]
         s3.put_object(Bucket=bucket, Key=f"{home}/tenant.info", Body=f"{tenant} info\n".encode(),
-                      ContentType="text/plain")
+                      ContentType="text/plain", **sse)
         s3.put_object(Bucket=bucket, Key=f"{home}/docs/readme.md", Body=f"# {tenant} docs\n".encode(),
-                      ContentType="text/markdown")
+                      ContentType="text/markdown", **sse)
 
-        # A 1 KiB object for the benchmarks.
+        # A 1 KiB object for the benchmarks, and its SSE-S3 twin (the KMS
+        # layer's cost is the ratio of their reads).
         s3.put_object(Bucket=bucket, Key=f"{home}/bench-1k.bin", Body=bytes(range(256)) * 4,
-                      ContentType="application/octet-stream")
+                      ContentType="application/octet-stream", **sse)
+        s3.put_object(Bucket=bucket, Key=f"{home}/bench-1k-sse-s3.bin", Body=bytes(range(256)) * 4,
+                      ContentType="application/octet-stream", ServerSideEncryption="AES256")
 
         # Items of the tenant's partition (the fixtures and the bench read them).
         ITEMS = [("welcome", {"message": "welcome"}), ("second", {"n": 2}), ("to-delete", {"doomed": True})]
@@ -373,12 +408,12 @@ def main() -> None:
             # One byte over the functions' default inline limit (4 MiB): GET
             # answers it with a redirect to a presigned URL.
             s3.put_object(Bucket=bucket, Key=f"{home}/big.bin", Body=tenant.encode().ljust(4 * 1024 * 1024 + 1, b"."),
-                          ContentType="application/octet-stream")
+                          ContentType="application/octet-stream", **sse)
             # Keys S3 holds but the API's object-key rules refuse: a folder
             # marker, an empty segment, and a 1000-byte key (with the home
             # prefix, near S3's 1024-byte limit). Listing must page past them.
             for odd in ["odd/", "odd/a//b", "odd/" + "k" * 996]:
-                s3.put_object(Bucket=bucket, Key=f"{home}/{odd}", Body=b"")
+                s3.put_object(Bucket=bucket, Key=f"{home}/{odd}", Body=b"", **sse)
 
     # The JWT issuer: the API's user pool, one user per tenant; and, for the
     # authorizer's negative tests, a second app client and a second pool.

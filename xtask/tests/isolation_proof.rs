@@ -318,6 +318,22 @@ fn object(tenant: &str) -> String {
     format!("arn:aws:s3:::{BUCKET}/{tenant}_home/report.csv")
 }
 
+/// A tenant's KMS key (tagged `TenantID`).
+fn key(tenant: &str) -> String {
+    format!("arn:aws:kms:{REGION}:{ACCOUNT}:key/key-of-{tenant}")
+}
+
+/// Whether `session` may have S3 use `owner`'s key for `action`; with
+/// `through_s3` false, as a direct KMS call.
+fn uses_key(session: &Session, action: &str, owner: &str, through_s3: bool) -> bool {
+    let via = format!("s3.{REGION}.amazonaws.com");
+    let mut context = vec![("aws:ResourceTag/TenantID", owner)];
+    if through_s3 {
+        context.push(("kms:ViaService", via.as_str()));
+    }
+    session.allows(action, &key(owner), &context)
+}
+
 fn table() -> String {
     format!("arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{TABLE}")
 }
@@ -366,6 +382,22 @@ fn every_strategy_confines_every_tenant_to_its_own_data() {
                     "{strategy}: {a} {call} on its partition"
                 );
             }
+            for action in ["s3:PutObject", "s3:DeleteObject"] {
+                assert!(
+                    s3.allows(action, &object(a), &[]),
+                    "{strategy}: {a} {action}"
+                );
+            }
+            for action in ["kms:Decrypt", "kms:GenerateDataKey"] {
+                assert!(
+                    uses_key(&s3, action, a, true),
+                    "{strategy}: {a} {action} own key"
+                );
+                assert!(
+                    !uses_key(&s3, action, a, false),
+                    "{strategy}: {a} {action} outside S3"
+                );
+            }
             // A call without keys satisfies `ForAllValues:` vacuously (as on
             // AWS), so only the action list keeps Scan and batches out.
             for call in ["dynamodb:Scan", "dynamodb:BatchGetItem"] {
@@ -397,6 +429,18 @@ fn every_strategy_confines_every_tenant_to_its_own_data() {
                     !db.allows("rds-db:connect", &db_user(b), &[]),
                     "{strategy}: {a} connects as {b}"
                 );
+                for action in ["s3:PutObject", "s3:DeleteObject"] {
+                    assert!(
+                        !s3.allows(action, &object(b), &[]),
+                        "{strategy}: {a} {action} {b}'s"
+                    );
+                }
+                for action in ["kms:Decrypt", "kms:GenerateDataKey"] {
+                    assert!(
+                        !uses_key(&s3, action, b, true),
+                        "{strategy}: {a} {action} with {b}'s key"
+                    );
+                }
                 for call in ITEM_CALLS {
                     assert!(
                         !items(&item, call, &[b]),

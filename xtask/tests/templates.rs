@@ -215,6 +215,11 @@ fn a_tenant_role_reaches_only_its_own_prefix_and_db_user() {
     for statement in statements(role) {
         assert_eq!(statement["Effect"].as_str(), Some("Allow"));
         let actions = actions(statement);
+        if actions[0].starts_with("kms:") || actions[0] == "s3:PutObject" {
+            // every_tenant_policy_writes_its_prefix_with_its_own_key_only
+            seen.insert(actions[0].clone());
+            continue;
+        }
         if actions[0].starts_with("dynamodb:") {
             // every_tenant_policy_confines_items_to_the_tenant_s_partition
             assert_eq!(
@@ -250,7 +255,7 @@ fn a_tenant_role_reaches_only_its_own_prefix_and_db_user() {
         }
         seen.insert(actions[0].clone());
     }
-    assert_eq!(seen.len(), 4);
+    assert_eq!(seen.len(), 6);
 }
 
 #[test]
@@ -323,6 +328,8 @@ fn the_api_routes_every_path_through_the_jwt_authorizer() {
         "GET /files",
         "GET /files/{key+}",
         "HEAD /files/{key+}",
+        "PUT /files/{key+}",
+        "DELETE /files/{key+}",
         "GET /tenant",
         "GET /records",
         "POST /records",
@@ -449,6 +456,9 @@ fn the_shared_tenant_role_trusts_the_functions_and_needs_the_tenant_tag() {
     // Under session-tags the policy keys on the tag; under session-policy
     // alone it spans the tenants and the session policy narrows it.
     for statement in statements(role) {
+        if actions(statement)[0].starts_with("kms:") || actions(statement)[0] == "s3:PutObject" {
+            continue; // every_tenant_policy_writes_its_prefix_with_its_own_key_only
+        }
         if actions(statement)[0].starts_with("dynamodb:") {
             let (Value::Tagged(table), "dynamodb:GetItem") =
                 (&statement["Resource"], actions(statement)[0].as_str())
@@ -921,5 +931,121 @@ fn vpc_functions_reach_cognito_identity_and_the_table_through_endpoints() {
         !actions(statement)
             .iter()
             .any(|a| a == "dynamodb:Scan" || a == "dynamodb:*")
+    );
+}
+
+/// The key condition of a tenant policy's KMS statement: (the
+/// `aws:ResourceTag/TenantID` values, the `kms:ViaService` values), across
+/// the branches of an `!If`.
+fn key_conditions(role: &Value) -> (Vec<String>, Vec<String>) {
+    let kms: Vec<&Value> = statements(role)
+        .into_iter()
+        .filter(|s| actions(s).iter().any(|a| a.starts_with("kms:")))
+        .collect();
+    assert_eq!(kms.len(), 1, "one statement for the keys");
+    assert_eq!(actions(kms[0]), ["kms:Decrypt", "kms:GenerateDataKey"]);
+    assert_eq!(
+        text(&kms[0]["Resource"]),
+        Some("arn:${AWS::Partition}:kms:${AWS::Region}:${AWS::AccountId}:key/*")
+    );
+    let value = |v: &Value| match v {
+        Value::Tagged(t) if t.tag == "Ref" => format!("!Ref {}", t.value.as_str().unwrap()),
+        other => text(other).expect("a string").to_owned(),
+    };
+    let (mut tags, mut via) = (Vec::new(), Vec::new());
+    for condition in branches(&kms[0]["Condition"]) {
+        for operator in ["StringEquals", "StringLike"] {
+            if let Some(t) = condition[operator].get("aws:ResourceTag/TenantID") {
+                tags.push(value(t));
+            }
+            if let Some(v) = condition[operator].get("kms:ViaService") {
+                via.push(value(v));
+            }
+        }
+    }
+    (tags, via)
+}
+
+/// Every tenant policy writes only under its own prefix, and uses only its
+/// own key (the key's `TenantID` tag), only through S3: the reference
+/// design's ABAC condition, the literal tenant per tenant role, the tag for
+/// the shared and identity-pool roles.
+#[test]
+fn every_tenant_policy_writes_its_prefix_with_its_own_key_only() {
+    let via = "s3.${AWS::Region}.amazonaws.com";
+    let tenant = load("tenant-template.yaml");
+    let (tags, vias) = key_conditions(resource(&tenant, "TenantRole"));
+    assert_eq!(tags, ["!Ref TenantId"]);
+    assert_eq!(vias, [via]);
+    let main = load("template.yaml");
+    let (tags, vias) = key_conditions(resource(&main, "IdentityPoolAuthenticatedRole"));
+    assert_eq!(tags, ["${aws:PrincipalTag/TenantID}"]);
+    assert_eq!(vias, [via]);
+    let (tags, vias) = key_conditions(resource(&main, "SharedTenantRole"));
+    assert_eq!(
+        tags,
+        ["${aws:PrincipalTag/TenantID}", "?*"],
+        "the tag under session-tags; any tenant key under session-policy alone"
+    );
+    assert_eq!(vias, [via, via]);
+    for (template, role, prefix) in [
+        (&tenant, "TenantRole", "/${!aws:PrincipalTag/s3_home}/*"),
+        (
+            &main,
+            "IdentityPoolAuthenticatedRole",
+            "/${!aws:PrincipalTag/TenantID}_home/*",
+        ),
+    ] {
+        let writes: Vec<&Value> = statements(resource(template, role))
+            .into_iter()
+            .filter(|s| actions(s).contains(&"s3:PutObject".to_owned()))
+            .collect();
+        assert_eq!(writes.len(), 1, "{role}");
+        assert_eq!(actions(writes[0]), ["s3:PutObject", "s3:DeleteObject"]);
+        assert!(
+            text(&writes[0]["Resource"]).unwrap().ends_with(prefix),
+            "{role}"
+        );
+    }
+
+    // The key itself: tagged, aliased, rotated, its policy delegating to IAM.
+    let key = resource(&tenant, "TenantKey");
+    assert_eq!(key["Properties"]["EnableKeyRotation"].as_bool(), Some(true));
+    let tag = &key["Properties"]["Tags"][0];
+    assert_eq!(tag["Key"].as_str(), Some("TenantID"));
+    assert!(is_ref(&tag["Value"], "TenantId"));
+    let statements = key["Properties"]["KeyPolicy"]["Statement"]
+        .as_sequence()
+        .unwrap();
+    assert_eq!(statements.len(), 1);
+    assert_eq!(
+        text(&statements[0]["Principal"]["AWS"]),
+        Some("arn:${AWS::Partition}:iam::${AWS::AccountId}:root"),
+        "the key policy only delegates to IAM in the account"
+    );
+    let alias = &resource(&tenant, "TenantKeyAlias")["Properties"];
+    assert_eq!(text(&alias["AliasName"]), Some("alias/tenant/${TenantId}"));
+}
+
+/// The bucket refuses any write that is not SSE-KMS, whoever makes it.
+#[test]
+fn the_bucket_refuses_writes_without_sse_kms() {
+    let template = load("template.yaml");
+    let policy = &resource(&template, "TenantBucketPolicy")["Properties"]["PolicyDocument"];
+    let denies: Vec<&Value> = policy["Statement"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .filter(|s| s["Action"].as_str() == Some("s3:PutObject"))
+        .collect();
+    assert_eq!(denies.len(), 2);
+    assert!(denies.iter().all(|s| s["Effect"].as_str() == Some("Deny")));
+    assert_eq!(
+        denies[0]["Condition"]["StringNotEquals"]["s3:x-amz-server-side-encryption"].as_str(),
+        Some("aws:kms")
+    );
+    assert_eq!(
+        denies[1]["Condition"]["Null"]["s3:x-amz-server-side-encryption"].as_str(),
+        Some("true")
     );
 }

@@ -1,5 +1,6 @@
-//! `s3-fetch`: read-only access to the caller's own prefix of the shared
-//! bucket, with the caller's tenant-role credentials.
+//! `s3-fetch`: the caller's own files, read and written in its prefix of
+//! the shared bucket with the caller's tenant credentials, each object
+//! encrypted with the tenant's own KMS key.
 //!
 //! | route | answer |
 //! |---|---|
@@ -7,6 +8,9 @@
 //! | `GET /files/{key+}` | the object (`Range` gives 206, `If-None-Match` 304); over the inline limit, 302 to a presigned URL |
 //! | `HEAD /files/{key+}` | the object's headers |
 //! | `GET /files/{key+}?download=url` | a presigned URL as JSON, for any size |
+//! | `PUT /files/{key+}` | write the body (up to the inline limit), SSE-KMS with the tenant's key; `If-Match` / `If-None-Match: *` make it conditional (412) |
+//! | `PUT /files/{key+}?upload=url` | a presigned PUT URL as JSON, bound to the tenant's key, for a larger body |
+//! | `DELETE /files/{key+}` | delete (204); `If-Match` makes it conditional |
 //!
 //! Keys are relative to the tenant's home prefix, which this crate adds and
 //! the client never sees. Another tenant's key answers exactly like a missing
@@ -25,8 +29,8 @@ use std::time::{Duration, SystemTime};
 use tenant_access::config::{FunctionConfig, S3Config};
 use tenant_access::http::{Envelope, cursor, limit, only_query, query, segments};
 use tenant_access::s3::{
-    ByteRange, Fetched, KeyPrefix, ListPosition, ObjectKey, ObjectMeta, PresignedGet, Read,
-    ReadOptions, TenantBucket,
+    ByteRange, Fetched, KeyPrefix, ListPosition, ObjectKey, ObjectMeta, PresignedGet, PresignedPut,
+    Read, ReadOptions, TenantBucket, WriteCondition,
 };
 use tenant_access::session_policy::SessionScope;
 use tenant_access::{Caller, Error, TenantSession, TenantSessions, json_response};
@@ -73,8 +77,14 @@ impl App {
             ["files"] => Err(Error::MethodNotAllowed { allow: "GET" }),
             ["files", _, ..] => {
                 let method = request.method().clone();
+                if method == Method::PUT || method == Method::DELETE {
+                    let key = ObjectKey::parse(&requested_key(request)?)?;
+                    return self.write(request, &caller, &key).await;
+                }
                 if method != Method::GET && method != Method::HEAD {
-                    return Err(Error::MethodNotAllowed { allow: "GET, HEAD" });
+                    return Err(Error::MethodNotAllowed {
+                        allow: "GET, HEAD, PUT, DELETE",
+                    });
                 }
                 let key = ObjectKey::parse(&requested_key(request)?)?;
                 let options = read_options(request.headers())?;
@@ -188,6 +198,85 @@ impl App {
         )))
     }
 
+    /// `PUT` and `DELETE` of `key`.
+    async fn write(
+        &self,
+        request: &Request,
+        caller: &Caller,
+        key: &ObjectKey,
+    ) -> Result<Response<Body>, Error> {
+        let headers = request.headers();
+        let text = |name: header::HeaderName| -> Result<Option<&str>, Error> {
+            headers
+                .get(&name)
+                .map(|v| {
+                    v.to_str()
+                        .map_err(|_| Error::BadRequest(format!("the {name} header is not valid")))
+                })
+                .transpose()
+        };
+        let condition =
+            WriteCondition::from_headers(text(header::IF_MATCH)?, text(header::IF_NONE_MATCH)?)?;
+        if request.method() == Method::DELETE {
+            only_query(request, &[])?;
+            if condition == WriteCondition::IfNoneMatch {
+                return Err(Error::BadRequest(
+                    "`If-None-Match` does not apply to DELETE".to_owned(),
+                ));
+            }
+            let if_match = match &condition {
+                WriteCondition::IfMatch(etag) => Some(etag.as_str()),
+                _ => None,
+            };
+            let session = self.sessions.session(caller).await?;
+            self.bucket.delete_object(&session, key, if_match).await?;
+            let mut response = Response::new(Body::Empty);
+            *response.status_mut() = StatusCode::NO_CONTENT;
+            return Ok(response);
+        }
+        only_query(request, &["upload"])?;
+        match query(request, "upload")?.as_deref() {
+            None => {}
+            Some("url") => {
+                let session = self.sessions.session(caller).await?;
+                let presigned = self
+                    .bucket
+                    .presign_put(&session, key, self.presign_ttl)
+                    .await?;
+                return Ok(no_store(json_response(
+                    StatusCode::OK,
+                    &UploadResponse::new(&presigned),
+                )));
+            }
+            Some(_) => {
+                return Err(Error::BadRequest("`upload` accepts only `url`".to_owned()));
+            }
+        }
+        let body: &[u8] = request.body().as_ref();
+        let limit = self.bucket.inline_max_bytes();
+        if body.len() as u64 > limit {
+            return Err(Error::PayloadTooLarge {
+                limit: limit as usize,
+            });
+        }
+        let content_type = text(header::CONTENT_TYPE)?;
+        let session = self.sessions.session(caller).await?;
+        let etag = self
+            .bucket
+            .put_object(&session, key, body.to_vec(), content_type, &condition)
+            .await?;
+        let mut response = json_response(
+            StatusCode::OK,
+            &Written {
+                key: key.as_str(),
+                etag: etag.as_deref(),
+                size: body.len() as u64,
+            },
+        );
+        set(&mut response, header::ETAG, etag.as_deref());
+        Ok(private(response))
+    }
+
     async fn presign(
         &self,
         session: &TenantSession,
@@ -228,6 +317,44 @@ struct ListItem<'a> {
     size: u64,
     etag: Option<&'a str>,
     last_modified: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Written<'a> {
+    key: &'a str,
+    etag: Option<&'a str>,
+    size: u64,
+}
+
+#[derive(Serialize)]
+struct UploadResponse<'a> {
+    url: &'a str,
+    method: &'static str,
+    headers: std::collections::BTreeMap<&'a str, &'a str>,
+    expires_at: String,
+    expires_in: u64,
+}
+
+impl<'a> UploadResponse<'a> {
+    fn new(presigned: &'a PresignedPut) -> Self {
+        let expires_in = presigned
+            .expires_at
+            .duration_since(SystemTime::now())
+            .unwrap_or_default();
+        UploadResponse {
+            url: &presigned.url,
+            method: "PUT",
+            headers: presigned
+                .headers
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect(),
+            expires_at: DateTime::from(presigned.expires_at)
+                .fmt(Format::DateTime)
+                .unwrap_or_default(),
+            expires_in: expires_in.as_secs_f64().round() as u64,
+        }
+    }
 }
 
 #[derive(Serialize)]

@@ -119,7 +119,7 @@ async fn role_per_tenant_sends_the_tenant_role_and_the_function_policy() {
             // log into the database whatever the tenant's role allows.
             (
                 "Policy",
-                r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::tenant-data/*"},{"Effect":"Allow","Action":"s3:ListBucket","Resource":"arn:aws:s3:::tenant-data"}]}"#.to_owned(),
+                r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:GetObject","s3:PutObject","s3:DeleteObject"],"Resource":"arn:aws:s3:::tenant-data/*"},{"Effect":"Allow","Action":"s3:ListBucket","Resource":"arn:aws:s3:::tenant-data"},{"Effect":"Allow","Action":["kms:Decrypt","kms:GenerateDataKey"],"Resource":"arn:aws:kms:*:*:key/*","Condition":{"StringLike":{"kms:ViaService":"s3.*.amazonaws.com"}}}]}"#.to_owned(),
             ),
         ]
         .into_iter()
@@ -145,8 +145,12 @@ async fn session_tags_send_the_shared_role_and_the_tenant_tag() {
         assert_eq!(
             policy["Statement"],
             serde_json::json!([
-                {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::tenant-data/*"},
-                {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::tenant-data"}
+                {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                 "Resource": "arn:aws:s3:::tenant-data/*"},
+                {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::tenant-data"},
+                {"Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+                 "Resource": "arn:aws:kms:*:*:key/*",
+                 "Condition": {"StringLike": {"kms:ViaService": "s3.*.amazonaws.com"}}}
             ])
         );
         assert_eq!(request["DurationSeconds"], "900");
@@ -167,8 +171,13 @@ async fn session_policies_scope_each_tenant_down_to_its_own_prefix() {
             serde_json::json!({
                 "Version": "2012-10-17",
                 "Statement": [
-                    {"Effect": "Allow", "Action": "s3:GetObject",
+                    {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
                      "Resource": format!("arn:aws:s3:::tenant-data/{tenant}_home/*")},
+                    // Only the tenant's own key (its TenantID tag), through S3.
+                    {"Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+                     "Resource": "arn:aws:kms:*:*:key/*",
+                     "Condition": {"StringEquals": {"aws:ResourceTag/TenantID": tenant},
+                                   "StringLike": {"kms:ViaService": "s3.*.amazonaws.com"}}},
                     {"Effect": "Allow", "Action": "s3:ListBucket",
                      "Resource": "arn:aws:s3:::tenant-data",
                      "Condition": {"StringLike": {"s3:prefix": format!("{tenant}_home/*")}}}

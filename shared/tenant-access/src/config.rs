@@ -23,6 +23,7 @@
 //! | `TENANT_S3_PREFIX_TEMPLATE` | a tenant's home prefix; `{tenant}` | `{tenant}_home` |
 //! | `S3_FORCE_PATH_STYLE` | path-style addressing (`true`/`false`) | `false` |
 //! | `S3_INLINE_MAX_BYTES` | largest object answered inline; larger ones redirect to a presigned URL | `4194304` (the most that fits Lambda's 6 MB response once base64-encoded) |
+//! | `TENANT_KMS_KEY_TEMPLATE` | the tenant's KMS key for SSE-KMS writes; `{tenant}` | `arn:aws:kms:<AWS_REGION>:<AWS_ACCOUNT_ID>:alias/tenant/{tenant}` |
 //! | `S3_PRESIGN_SECONDS` | longest life of a presigned URL, 1 to 3600 (never past the session's expiry) | `300` |
 //! | `TENANT_TABLE` | the shared DynamoDB table (dynamodb-items); partition key `tenant_id`, sort key `item_id` | required |
 //! | `DB_HOST`, `DB_PORT`, `DB_NAME` | the cluster endpoint (aurora-query) | host, name required; port `5432` |
@@ -670,6 +671,11 @@ pub struct S3Config {
     pub inline_max_bytes: u64,
     /// Longest life of a presigned URL (`S3_PRESIGN_SECONDS`).
     pub presign_ttl: Duration,
+    /// The tenant's KMS key, as S3's SSE-KMS key id
+    /// (`TENANT_KMS_KEY_TEMPLATE`): by default the alias ARN
+    /// `arn:<partition>:kms:<AWS_REGION>:<AWS_ACCOUNT_ID>:alias/tenant/{tenant}`,
+    /// or `alias/tenant/{tenant}` when either is unset.
+    pub kms_key_template: TenantTemplate,
 }
 
 /// Lambda's response payload limit is 6 MB; base64 turns 3 bytes into 4, and
@@ -716,6 +722,7 @@ impl S3Config {
                 1..=MAX_INLINE_BYTES,
             )?,
             presign_ttl: Duration::from_secs(bounded(&env, "S3_PRESIGN_SECONDS", 300, 1..=3600)?),
+            kms_key_template: kms_key_template(&env)?,
         })
     }
 }
@@ -755,6 +762,27 @@ impl FromLookup for DynamoDbConfig {
     fn from_lookup(env: impl Lookup) -> Result<Self, ConfigError> {
         DynamoDbConfig::from_lookup(env)
     }
+}
+
+fn kms_key_template(env: &impl Lookup) -> Result<TenantTemplate, ConfigError> {
+    let template = match optional(env, "TENANT_KMS_KEY_TEMPLATE") {
+        Some(template) => template,
+        None => match (optional(env, "AWS_REGION"), optional(env, "AWS_ACCOUNT_ID")) {
+            (Some(region), Some(account)) => format!(
+                "arn:{}:kms:{region}:{account}:alias/tenant/{{tenant}}",
+                crate::session_policy::partition(&region)
+            ),
+            _ => "alias/tenant/{tenant}".to_owned(),
+        },
+    };
+    let valid = template.starts_with("alias/") || template.starts_with("arn:");
+    if !valid {
+        return Err(err(
+            "TENANT_KMS_KEY_TEMPLATE",
+            format!("`{template}` is not a KMS alias (alias/...) or ARN"),
+        ));
+    }
+    TenantTemplate::parse(&template).map_err(|reason| err("TENANT_KMS_KEY_TEMPLATE", reason))
 }
 
 /// Settings of the IAM-authenticated TLS Postgres access.

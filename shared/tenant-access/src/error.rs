@@ -25,6 +25,8 @@
 //! | Postgres refuses the login (28000, 28P01) | 403 `access_denied` | connection dropped |
 //! | the tenant's `tenant_metadata` row is not `active` (TA001) | 403 `tenant_suspended` | kept |
 //! | the tenant has no `tenant_metadata` row (TA002) | 403 `tenant_not_onboarded` | kept |
+//! | S3 passes on a KMS refusal of the tenant's key (`KMS.DisabledException`, `KMS.KMSInvalidStateException`, `KMS.NotFoundException`) | 403 `key_unavailable` | kept |
+//! | KMS throttles S3's call (`ThrottlingException`) | 503 `throttled`, `Retry-After` | kept |
 //! | Postgres unreachable, closed, restarting (57P*), statement time-out (57014) | 503 `upstream_unavailable`, `Retry-After` | connection dropped |
 //! | the request's deadline passes | 504 `deadline_exceeded`, `Retry-After` | an interrupted connection is dropped |
 //!
@@ -121,6 +123,14 @@ pub enum Error {
         /// Detail for the log, never for the response body.
         detail: String,
     },
+    /// The tenant's KMS key cannot be used: disabled, pending deletion or
+    /// gone (an offboarded tenant, or an operator's action). Its objects
+    /// can be neither read nor written until the key is enabled again.
+    #[error("this tenant's encryption key is not available")]
+    KeyUnavailable {
+        /// Detail for the log, never for the response body.
+        detail: String,
+    },
     /// The deployment is wrong (the execution role may not assume the
     /// shared tenant role, a function lacks its session scope): a 5xx to
     /// alarm on, not the client's fault.
@@ -197,7 +207,8 @@ impl Error {
             Error::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Error::AccessDenied { .. }
             | Error::TenantNotOnboarded { .. }
-            | Error::TenantSuspended { .. } => StatusCode::FORBIDDEN,
+            | Error::TenantSuspended { .. }
+            | Error::KeyUnavailable { .. } => StatusCode::FORBIDDEN,
             Error::Misconfigured { .. } => StatusCode::INTERNAL_SERVER_ERROR,
             Error::Upstream { .. } => StatusCode::BAD_GATEWAY,
             Error::Unavailable { .. }
@@ -231,6 +242,7 @@ impl Error {
             Error::AccessDenied { .. } => "access_denied",
             Error::TenantNotOnboarded { .. } => "tenant_not_onboarded",
             Error::TenantSuspended { .. } => "tenant_suspended",
+            Error::KeyUnavailable { .. } => "key_unavailable",
             Error::Misconfigured { .. } => "misconfigured",
             Error::Throttled { .. } => "throttled",
             Error::CredentialsRejected { .. } => "credentials_rejected",
@@ -265,7 +277,8 @@ impl Error {
         match self {
             Error::AccessDenied { detail }
             | Error::TenantNotOnboarded { detail }
-            | Error::TenantSuspended { detail } => {
+            | Error::TenantSuspended { detail }
+            | Error::KeyUnavailable { detail } => {
                 tracing::warn!(error.code = self.code(), error.detail = %detail, "request denied")
             }
             Error::Misconfigured { detail } => {
@@ -327,6 +340,7 @@ impl Error {
         ("access_denied", 403),
         ("tenant_not_onboarded", 403),
         ("tenant_suspended", 403),
+        ("key_unavailable", 403),
         ("not_found", 404),
         ("method_not_allowed", 405),
         ("conflict", 409),
@@ -470,6 +484,7 @@ mod tests {
             Error::AccessDenied { detail: detail() },
             Error::TenantNotOnboarded { detail: detail() },
             Error::TenantSuspended { detail: detail() },
+            Error::KeyUnavailable { detail: detail() },
             Error::Misconfigured { detail: detail() },
             Error::Throttled {
                 service: "sts",

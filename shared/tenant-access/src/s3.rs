@@ -1,4 +1,4 @@
-//! Tenant-scoped reads from the shared bucket.
+//! Tenant-scoped reads and writes in the shared bucket.
 //!
 //! A client asks for a key *relative to its tenant's home prefix*; the final
 //! key is always `<tenant prefix>/<key>`, built here and nowhere else, and the
@@ -11,6 +11,13 @@
 //! themselves (`ExpiredToken`, `InvalidAccessKeyId`, `SignatureDoesNotMatch`,
 //! `RequestTimeTooSkewed`, ...) is no denial: it invalidates the session and
 //! answers 503 `credentials_rejected`, so the next request gets a new one.
+//!
+//! Every write is SSE-KMS with the tenant's own key (`alias/tenant/<tenant>`
+//! by default), named here and nowhere else: the tenant policies allow
+//! `kms:GenerateDataKey` and `kms:Decrypt` only on keys tagged with the
+//! session's tenant, so an object encrypted with another tenant's key stays
+//! unreadable even if it lands under this tenant's prefix. A key that is
+//! disabled or pending deletion answers 403 `key_unavailable`.
 
 use std::fmt;
 use std::time::{Duration, SystemTime};
@@ -354,8 +361,71 @@ pub struct Object {
 pub struct TenantBucket {
     bucket: String,
     prefix_template: TenantTemplate,
+    kms_key_template: TenantTemplate,
     force_path_style: bool,
     inline_max_bytes: u64,
+}
+
+/// What a write requires of the object already at its key: S3's
+/// conditional writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteCondition {
+    /// Write whatever is there.
+    Any,
+    /// `If-Match: <etag>`: only over this version.
+    IfMatch(String),
+    /// `If-None-Match: *`: only if there is no object yet.
+    IfNoneMatch,
+}
+
+impl WriteCondition {
+    /// From a request's `If-Match` and `If-None-Match` headers (S3 takes
+    /// only `*` for the latter on writes).
+    ///
+    /// ```
+    /// use tenant_access::s3::WriteCondition;
+    /// assert_eq!(WriteCondition::from_headers(None, Some("*")).unwrap(), WriteCondition::IfNoneMatch);
+    /// assert!(WriteCondition::from_headers(None, Some("\"abc\"")).is_err());
+    /// ```
+    pub fn from_headers(
+        if_match: Option<&str>,
+        if_none_match: Option<&str>,
+    ) -> Result<Self, Error> {
+        match (if_match.map(str::trim), if_none_match.map(str::trim)) {
+            (None, None) => Ok(WriteCondition::Any),
+            (None, Some("*")) => Ok(WriteCondition::IfNoneMatch),
+            (Some(etag), None) if !etag.is_empty() && etag.is_ascii() => {
+                Ok(WriteCondition::IfMatch(etag.to_owned()))
+            }
+            (Some(_), Some(_)) => Err(Error::BadRequest(
+                "`If-Match` and `If-None-Match` cannot be combined".to_owned(),
+            )),
+            _ => Err(Error::BadRequest(
+                "`If-None-Match` accepts only `*` on writes, and `If-Match` an ETag".to_owned(),
+            )),
+        }
+    }
+}
+
+/// A presigned PUT URL: a credential until it expires (its `Debug` leaves
+/// the URL out), bound to the tenant's key by the signed SSE headers the
+/// uploader must send with it.
+#[derive(Clone)]
+pub struct PresignedPut {
+    /// The URL.
+    pub url: String,
+    /// The headers the upload must carry, exactly (they are signed).
+    pub headers: Vec<(String, String)>,
+    /// When it stops working.
+    pub expires_at: SystemTime,
+}
+
+impl fmt::Debug for PresignedPut {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PresignedPut")
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
 }
 
 impl TenantBucket {
@@ -364,6 +434,7 @@ impl TenantBucket {
         TenantBucket {
             bucket: config.bucket.clone(),
             prefix_template: config.prefix_template.clone(),
+            kms_key_template: config.kms_key_template.clone(),
             force_path_style: config.force_path_style,
             inline_max_bytes: config.inline_max_bytes,
         }
@@ -383,6 +454,11 @@ impl TenantBucket {
     /// The tenant's home prefix, without a trailing `/`.
     pub fn prefix(&self, tenant: &TenantId) -> String {
         self.prefix_template.render(tenant)
+    }
+
+    /// The tenant's KMS key, as S3's SSE-KMS key id.
+    pub fn kms_key(&self, tenant: &TenantId) -> String {
+        self.kms_key_template.render(tenant)
     }
 
     /// The full key: `<tenant prefix>/<key>`.
@@ -550,6 +626,145 @@ impl TenantBucket {
     }
 }
 
+impl TenantBucket {
+    /// Write `body` at `key` in the session tenant's prefix, SSE-KMS with
+    /// the tenant's own key, if `condition` holds. Returns the new ETag.
+    ///
+    /// A failed condition is [`Error::PreconditionFailed`] (an `If-Match`
+    /// on a missing key too); a concurrent conditional write to the same key
+    /// is [`Error::Conflict`]; a refused key is [`Error::KeyUnavailable`] or
+    /// [`Error::AccessDenied`].
+    pub async fn put_object(
+        &self,
+        session: &TenantSession,
+        key: &ObjectKey,
+        body: Vec<u8>,
+        content_type: Option<&str>,
+        condition: &WriteCondition,
+    ) -> Result<Option<String>, Error> {
+        let request = self
+            .client(session)
+            .put_object()
+            .bucket(&self.bucket)
+            .key(self.full_key(session.tenant(), key))
+            .server_side_encryption(aws_sdk_s3::types::ServerSideEncryption::AwsKms)
+            .ssekms_key_id(self.kms_key(session.tenant()))
+            .set_content_type(content_type.map(str::to_owned))
+            .body(body.into());
+        let request = match condition {
+            WriteCondition::Any => request,
+            WriteCondition::IfMatch(etag) => request.if_match(etag),
+            WriteCondition::IfNoneMatch => request.if_none_match("*"),
+        };
+        match request.send().await {
+            Ok(output) => Ok(output.e_tag().map(str::to_owned)),
+            Err(err) => Err(write_error(session, err)),
+        }
+    }
+
+    /// Delete `key` from the session tenant's prefix; with `if_match`,
+    /// only that version ([`Error::PreconditionFailed`] otherwise). Deleting
+    /// a missing key succeeds, as in S3.
+    pub async fn delete_object(
+        &self,
+        session: &TenantSession,
+        key: &ObjectKey,
+        if_match: Option<&str>,
+    ) -> Result<(), Error> {
+        self.client(session)
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(self.full_key(session.tenant(), key))
+            .set_if_match(if_match.map(str::to_owned))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|err| write_error(session, err))
+    }
+
+    /// A presigned PUT URL for `key`, signed with the session's credentials
+    /// and bound to the tenant's key: the SSE-KMS headers are signed, so the
+    /// upload must send them as given, and the bucket policy refuses it
+    /// without them. Valid for `ttl` or until the credentials expire.
+    pub async fn presign_put(
+        &self,
+        session: &TenantSession,
+        key: &ObjectKey,
+        ttl: Duration,
+    ) -> Result<PresignedPut, Error> {
+        let now = session.now();
+        let remaining = session
+            .credentials()
+            .expiry()
+            .and_then(|expiry| expiry.duration_since(now).ok())
+            .unwrap_or(ttl);
+        let ttl = ttl.min(remaining);
+        if ttl < Duration::from_secs(1) {
+            return Err(Error::Unavailable {
+                service: "sts",
+                detail: "the tenant session expires too soon to presign".to_owned(),
+            });
+        }
+        let presigning = PresigningConfig::builder()
+            .start_time(now)
+            .expires_in(ttl)
+            .build()
+            .map_err(|e| Error::Upstream {
+                service: "s3",
+                detail: format!("presigning config: {e}"),
+            })?;
+        let kms_key = self.kms_key(session.tenant());
+        let request = self
+            .client(session)
+            .put_object()
+            .bucket(&self.bucket)
+            .key(self.full_key(session.tenant(), key))
+            .server_side_encryption(aws_sdk_s3::types::ServerSideEncryption::AwsKms)
+            .ssekms_key_id(&kms_key)
+            .presigned(presigning)
+            .await
+            .map_err(|e| refused(session, upstream("s3", e)))?;
+        let headers = request
+            .headers()
+            .filter(|(name, _)| name.starts_with("x-amz-server-side-encryption"))
+            .map(|(name, value)| (name.to_owned(), value.to_owned()))
+            .collect();
+        Ok(PresignedPut {
+            url: request.uri().to_owned(),
+            headers,
+            expires_at: now + ttl,
+        })
+    }
+}
+
+/// KMS refusals S3 passes on: the tenant's key cannot be used.
+const KEY_CODES: &[&str] = &[
+    "KMS.DisabledException",
+    "KMS.KMSInvalidStateException",
+    "KMS.NotFoundException",
+    "KMS.InvalidStateException",
+];
+
+/// Map a failed write.
+fn write_error<E>(session: &TenantSession, err: SdkError<E, HttpResponse>) -> Error
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let status = err.raw_response().map(|r| r.status().as_u16());
+    let code = err.as_service_error().and_then(|e| e.code());
+    let detail = || aws_sdk_s3::error::DisplayErrorContext(&err).to_string();
+    match (status, code) {
+        (Some(412), _) | (_, Some("PreconditionFailed")) => Error::PreconditionFailed,
+        // If-Match on a key that has no object.
+        (Some(404), _) => Error::PreconditionFailed,
+        (Some(409), _) => Error::Conflict(
+            "another conditional write to this key is in progress; retry".to_owned(),
+        ),
+        (_, Some(c)) if KEY_CODES.contains(&c) => Error::KeyUnavailable { detail: detail() },
+        _ => refused(session, upstream("s3", err)),
+    }
+}
+
 /// Map a failed read: 304 is "not modified"; 404, and 403 `AccessDenied`
 /// (or a 403 without a code, as HEAD answers), are "not found"; 416 is an
 /// unsatisfiable range; the rest go through [`upstream`] and [`refused`].
@@ -575,6 +790,9 @@ where
             Err(Error::NotFound)
         }
         (Some(416), _) => Err(Error::RangeNotSatisfiable),
+        (_, Some(c)) if KEY_CODES.contains(&c) => Err(Error::KeyUnavailable {
+            detail: aws_sdk_s3::error::DisplayErrorContext(&err).to_string(),
+        }),
         _ => Err(refused(session, upstream("s3", err))),
     }
 }

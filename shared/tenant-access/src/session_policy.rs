@@ -56,6 +56,15 @@ pub enum SessionScope {
     },
 }
 
+/// What s3-fetch does with objects under the tenant's prefix.
+pub const OBJECT_ACTIONS: [&str; 3] = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"];
+
+/// What S3 asks KMS for on the tenant's behalf, for SSE-KMS objects.
+pub const KEY_ACTIONS: [&str; 2] = ["kms:Decrypt", "kms:GenerateDataKey"];
+
+/// The tag every tenant key carries, naming its tenant.
+pub const KEY_TENANT_TAG: &str = "TenantID";
+
 /// The item calls dynamodb-items makes, and the only ones a tenant session
 /// may make on the table: never `Scan`, never a batch or transaction.
 pub const TABLE_ACTIONS: [&str; 5] = [
@@ -99,6 +108,24 @@ fn allow(action: &'static str, resource: String) -> Statement {
         action: Action::One(action),
         resource,
         condition: None,
+    }
+}
+
+/// Tenant keys, used through S3 only: `tenant` names the one key (by its
+/// tag) under the session-policy strategies; `None` (the function policy)
+/// any key, which the role's own ABAC condition narrows.
+fn keys_through_s3(p: &str, tenant: Option<&TenantId>) -> Statement {
+    let mut condition = serde_json::json!({
+        "StringLike": {"kms:ViaService": "s3.*.amazonaws.com"}
+    });
+    if let Some(tenant) = tenant {
+        condition["StringEquals"] =
+            serde_json::json!({ format!("aws:ResourceTag/{KEY_TENANT_TAG}"): tenant.as_str() });
+    }
+    Statement {
+        action: Action::Many(&KEY_ACTIONS),
+        condition: Some(condition),
+        ..allow("", format!("arn:{p}:kms:*:*:key/*"))
     }
 }
 
@@ -153,8 +180,12 @@ impl SessionScope {
     pub fn function_policy(&self, p: &str) -> String {
         document(match self {
             SessionScope::S3 { bucket, .. } => vec![
-                allow("s3:GetObject", format!("arn:{p}:s3:::{bucket}/*")),
+                Statement {
+                    action: Action::Many(&OBJECT_ACTIONS),
+                    ..allow("", format!("arn:{p}:s3:::{bucket}/*"))
+                },
                 allow("s3:ListBucket", format!("arn:{p}:s3:::{bucket}")),
+                keys_through_s3(p, None),
             ],
             SessionScope::Table {
                 table,
@@ -199,7 +230,11 @@ impl SessionScope {
             } => {
                 let prefix = prefix_template.render(tenant);
                 vec![
-                    allow("s3:GetObject", format!("arn:{p}:s3:::{bucket}/{prefix}/*")),
+                    Statement {
+                        action: Action::Many(&OBJECT_ACTIONS),
+                        ..allow("", format!("arn:{p}:s3:::{bucket}/{prefix}/*"))
+                    },
+                    keys_through_s3(p, Some(tenant)),
                     Statement {
                         condition: Some(serde_json::json!({
                             "StringLike": {"s3:prefix": format!("{prefix}/*")}
@@ -278,7 +313,7 @@ mod tests {
             .unwrap();
         assert_eq!(
             policy,
-            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::shared/tenant1_home/*"},{"Effect":"Allow","Action":"s3:ListBucket","Resource":"arn:aws:s3:::shared","Condition":{"StringLike":{"s3:prefix":"tenant1_home/*"}}}]}"#
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:GetObject","s3:PutObject","s3:DeleteObject"],"Resource":"arn:aws:s3:::shared/tenant1_home/*"},{"Effect":"Allow","Action":["kms:Decrypt","kms:GenerateDataKey"],"Resource":"arn:aws:kms:*:*:key/*","Condition":{"StringEquals":{"aws:ResourceTag/TenantID":"tenant1"},"StringLike":{"kms:ViaService":"s3.*.amazonaws.com"}}},{"Effect":"Allow","Action":"s3:ListBucket","Resource":"arn:aws:s3:::shared","Condition":{"StringLike":{"s3:prefix":"tenant1_home/*"}}}]}"#
         );
         assert_eq!(
             policy,
@@ -297,7 +332,7 @@ mod tests {
     fn function_policies_name_no_tenant_and_only_the_function_s_service() {
         assert_eq!(
             s3("{tenant}_home").function_policy("aws"),
-            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::shared/*"},{"Effect":"Allow","Action":"s3:ListBucket","Resource":"arn:aws:s3:::shared"}]}"#
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:GetObject","s3:PutObject","s3:DeleteObject"],"Resource":"arn:aws:s3:::shared/*"},{"Effect":"Allow","Action":"s3:ListBucket","Resource":"arn:aws:s3:::shared"},{"Effect":"Allow","Action":["kms:Decrypt","kms:GenerateDataKey"],"Resource":"arn:aws:kms:*:*:key/*","Condition":{"StringLike":{"kms:ViaService":"s3.*.amazonaws.com"}}}]}"#
         );
         let db = db();
         assert_eq!(

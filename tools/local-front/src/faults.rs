@@ -100,6 +100,8 @@ pub enum HttpFault {
     },
     /// Close the connection without an answer.
     Reset,
+    /// For `kms` rules: the key is disabled (`KMS.DisabledException`).
+    KeyDisabled,
 }
 
 /// Which requests a fault hits, and how often.
@@ -188,6 +190,7 @@ pub(crate) fn answer(fault: &HttpFault, service: Option<Service>) -> Option<(u16
                 "The security token included in the request is expired",
             ),
             (HttpFault::AccessDenied, _) => (400, "AccessDeniedException", "Access denied"),
+            (HttpFault::KeyDisabled, _) => (400, "DisabledException", "The KMS key is disabled"),
             (HttpFault::Delay { .. } | HttpFault::Reset, _) => return None,
         };
         return Some((status, json_error(code, message)));
@@ -211,6 +214,7 @@ pub(crate) fn answer(fault: &HttpFault, service: Option<Service>) -> Option<(u16
             "The security token included in the request is expired",
         ),
         (HttpFault::AccessDenied, _) => (403, "AccessDenied", "Access Denied"),
+        (HttpFault::KeyDisabled, _) => (400, "KMS.DisabledException", "The KMS key is disabled"),
         (HttpFault::Delay { .. } | HttpFault::Reset, _) => return None,
     };
     let body = match service {
@@ -230,4 +234,34 @@ pub(crate) fn answer(fault: &HttpFault, service: Option<Service>) -> Option<(u16
 /// A JSON-protocol error body.
 pub(crate) fn json_error(code: &str, message: &str) -> String {
     serde_json::json!({"__type": code, "message": message}).to_string()
+}
+
+/// S3's REST-XML error body.
+pub(crate) fn s3_error(code: &str, message: &str) -> String {
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>{message}</Message><RequestId>local-front</RequestId></Error>"
+    )
+}
+
+/// How S3 passes on a KMS fault injected at its KMS call: (status, code,
+/// message).
+pub(crate) fn kms_answer(fault: &HttpFault) -> (u16, &'static str, &'static str) {
+    match fault {
+        HttpFault::Throttle => (
+            503,
+            "ThrottlingException",
+            "You have exceeded the rate at which you may call KMS. Reduce the frequency of your calls.",
+        ),
+        HttpFault::KeyDisabled => (400, "KMS.DisabledException", "The KMS key is disabled"),
+        HttpFault::AccessDenied => (
+            403,
+            "AccessDenied",
+            "not authorized to perform the KMS call",
+        ),
+        _ => (
+            500,
+            "KMS.InternalException",
+            "KMS could not be reached. Please try again.",
+        ),
+    }
 }

@@ -17,6 +17,7 @@ use tokio::net::TcpListener;
 
 use crate::faults::{HttpFault, HttpRule, Service, answer};
 use crate::iam::{Enforcer, Refusal, SessionRecord, access_key};
+use crate::kms::KmsUse;
 
 /// Where the control API lives; moto never sees these paths.
 pub const CONTROL_PATH: &str = "/__front/faults";
@@ -36,6 +37,8 @@ pub(crate) struct Shared {
     assume_roles: Mutex<Vec<Form>>,
     pub(crate) enforcer: Enforcer,
     pub(crate) identity: crate::cognito_identity::Identities,
+    /// Held across a conditional S3 write (check and write as one).
+    conditional_writes: tokio::sync::Mutex<()>,
 }
 
 /// A form-encoded request body (an STS query call), field name to value.
@@ -124,6 +127,7 @@ impl HttpFront {
             assume_roles: Mutex::new(Vec::new()),
             enforcer,
             identity: crate::cognito_identity::Identities::default(),
+            conditional_writes: tokio::sync::Mutex::new(()),
         });
         // A service error (the Reset fault) closes the connection.
         let task = crate::server::serve(listener, shared.clone(), |shared, request, _| {
@@ -281,29 +285,69 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Answe
         return Ok(crate::cognito_identity::serve(&shared, &target, &body).await);
     }
     let now = std::time::SystemTime::now();
-    let refusal = match (service, access_key(authorization, query)) {
-        (Some(Service::S3), Some(key)) => {
-            shared
-                .enforcer
-                .check_s3(&key, parts.method.as_str(), parts.uri.path(), query, now)
-        }
+    let signer = access_key(authorization, query);
+    let region = crate::kms::signed_region(authorization).unwrap_or_else(|| "us-east-1".into());
+    let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
+    let sse = header("x-amz-server-side-encryption");
+    let refusal = match (service, signer.as_deref()) {
+        (Some(Service::S3), Some(key)) => shared
+            .enforcer
+            .check_s3(
+                key,
+                parts.method.as_str(),
+                parts.uri.path(),
+                query,
+                sse,
+                now,
+            )
+            .or_else(|| {
+                // S3 asks KMS for a data key before it writes an SSE-KMS
+                // object.
+                let writes = parts.method == Method::PUT
+                    && parts.uri.path().trim_start_matches('/').contains('/');
+                (writes && sse == Some("aws:kms"))
+                    .then(|| {
+                        let target = header("x-amz-server-side-encryption-aws-kms-key-id")
+                            .unwrap_or("alias/aws/s3");
+                        kms_check(&shared, key, target, KmsUse::GenerateDataKey, &region)
+                    })
+                    .flatten()
+            }),
         (Some(Service::DynamoDb), Some(key)) => {
             shared
                 .enforcer
-                .check_dynamodb(&key, target.as_deref().unwrap_or_default(), &body, now)
+                .check_dynamodb(key, target.as_deref().unwrap_or_default(), &body, now)
         }
         _ => None,
     };
     if let Some(refusal) = refusal {
-        let fault = match refusal {
-            Refusal::Expired => HttpFault::ExpiredToken,
-            Refusal::Denied(_) => HttpFault::AccessDenied,
-        };
-        let (status, text) = answer(&fault, service).expect("an answering fault");
-        return Ok(service_answer(status, text, service));
+        return Ok(refused(refusal, service));
     }
     shared.passed.fetch_add(1, Ordering::Relaxed);
+    let is_get = parts.method == Method::GET;
+    // Conditional writes are checked and made as one step, as S3 makes
+    // them (moto serves requests on threads and checks, then writes).
+    let conditional = service == Some(Service::S3)
+        && (parts.method == Method::PUT || parts.method == Method::DELETE)
+        && (parts.headers.contains_key(hyper::header::IF_MATCH)
+            || parts.headers.contains_key(hyper::header::IF_NONE_MATCH));
+    let guard = if conditional {
+        Some(shared.conditional_writes.lock().await)
+    } else {
+        None
+    };
     let (head, answer) = forward(&shared, parts, body).await?;
+    drop(guard);
+    // S3 decrypts an SSE-KMS object with the reader's own permission.
+    if let (Some(Service::S3), Some(key), true) = (service, signer.as_deref(), is_get) {
+        let stored_with = |name: &str| head.headers.get(name).and_then(|v| v.to_str().ok());
+        if stored_with("x-amz-server-side-encryption") == Some("aws:kms")
+            && let Some(object_key) = stored_with("x-amz-server-side-encryption-aws-kms-key-id")
+            && let Some(refusal) = kms_check(&shared, key, object_key, KmsUse::Decrypt, &region)
+        {
+            return Ok(refused(refusal, service));
+        }
+    }
     if let Some(record) = assume_role
         .filter(|_| head.status == StatusCode::OK)
         .and_then(|fields| crate::iam::record(&fields, &String::from_utf8_lossy(&answer)))
@@ -311,6 +355,55 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Answe
         shared.enforcer.remember(record);
     }
     Ok(Response::from_parts(head, Full::new(answer)))
+}
+
+/// S3's KMS call for a request signed by `signer`: an injected KMS fault
+/// first (a rule for `kms`), else the enforcer's decision.
+fn kms_check(
+    shared: &Shared,
+    signer: &str,
+    key: &str,
+    use_: KmsUse,
+    region: &str,
+) -> Option<Refusal> {
+    let line = format!("kms {} {key}", use_.action());
+    let fault = {
+        let mut rules = shared.rules.lock().expect("rules lock poisoned");
+        rules
+            .iter_mut()
+            .find(|rule| {
+                rule.service == Some(Service::Kms) && rule.matches(Some(Service::Kms), &line, b"")
+            })
+            .map(|rule| {
+                if let Some(n) = rule.times.as_mut() {
+                    *n -= 1;
+                }
+                rule.fault.clone()
+            })
+    };
+    if let Some(fault) = fault {
+        shared.injected.fetch_add(1, Ordering::Relaxed);
+        return Some(Refusal::KmsFault(fault));
+    }
+    shared.enforcer.check_kms(signer, key, use_, region)
+}
+
+/// The answer for a refusal, as the service gives it.
+fn refused(refusal: Refusal, service: Option<Service>) -> Answer {
+    let fault = match refusal {
+        Refusal::Expired => HttpFault::ExpiredToken,
+        Refusal::Denied(_) => HttpFault::AccessDenied,
+        Refusal::Kms(kms) => {
+            let (status, code, message) = kms.answer();
+            return service_answer(status, crate::faults::s3_error(code, &message), service);
+        }
+        Refusal::KmsFault(fault) => {
+            let (status, code, message) = crate::faults::kms_answer(&fault);
+            return service_answer(status, crate::faults::s3_error(code, message), service);
+        }
+    };
+    let (status, text) = answer(&fault, service).expect("an answering fault");
+    service_answer(status, text, service)
 }
 
 /// A service's own error answer: XML, or JSON for the JSON-protocol

@@ -130,12 +130,16 @@ pub fn s3_action(
 }
 
 /// Why the front answers instead of moto.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
     /// The session's credentials have expired.
     Expired,
     /// IAM would not allow it.
     Denied(Verdict),
+    /// KMS would not let S3 use the object's key.
+    Kms(crate::kms::KmsRefusal),
+    /// An injected KMS fault (a rule for `kms`), answered as S3 passes it on.
+    KmsFault(crate::faults::HttpFault),
 }
 
 /// The sessions seen and the deployed roles: decides S3 requests.
@@ -198,26 +202,44 @@ impl Enforcer {
     /// Decide an S3 request signed by `access_key_id` at `now`: `None`
     /// passes it to moto (not a recorded session, or a role the registry
     /// does not hold, which moto then decides).
+    ///
+    /// The bucket's policy as deployed takes part (its `Deny` statements
+    /// win), with `s3:x-amz-server-side-encryption` from the request's
+    /// `sse` header, so a write without SSE-KMS is refused as the bucket
+    /// policy refuses it. The front stands for S3's TLS endpoint, so
+    /// `aws:SecureTransport` is true.
     pub fn check_s3(
         &self,
         access_key_id: &str,
         method: &str,
         path: &str,
         query: &str,
+        sse: Option<&str>,
         now: SystemTime,
     ) -> Option<Refusal> {
         let record = self.session(access_key_id)?;
         if record.expired_at(now) {
             return Some(Refusal::Expired);
         }
-        let session = record.session(&self.registry)?;
+        let mut session = record.session(&self.registry)?;
         let Some((action, resource, prefix)) = s3_action(method, path, query) else {
             return Some(Refusal::Denied(Verdict::NotAllowedByIdentity));
         };
-        let context: Vec<(&str, &str)> = prefix
-            .as_deref()
-            .map(|p| vec![("s3:prefix", p)])
+        let bucket = path
+            .trim_start_matches('/')
+            .split('/')
+            .next()
             .unwrap_or_default();
+        if let Some(policy) = self.registry.bucket_policy(bucket) {
+            session.policies.push(policy);
+        }
+        let mut context: Vec<(&str, &str)> = vec![("aws:SecureTransport", "true")];
+        if let Some(prefix) = prefix.as_deref() {
+            context.push(("s3:prefix", prefix));
+        }
+        if let Some(sse) = sse {
+            context.push(("s3:x-amz-server-side-encryption", sse));
+        }
         match session.decide(action, &resource, &context) {
             Verdict::Allow => None,
             other => Some(Refusal::Denied(other)),
@@ -265,6 +287,25 @@ impl Enforcer {
             Verdict::Allow => None,
             other => Some(Refusal::Denied(other)),
         }
+    }
+
+    /// Decide the KMS call S3 makes for a request signed by
+    /// `access_key_id` ([`crate::kms`]): `None` when allowed, or for a
+    /// session the front did not record.
+    pub fn check_kms(
+        &self,
+        access_key_id: &str,
+        key: &str,
+        use_: crate::kms::KmsUse,
+        region: &str,
+    ) -> Option<Refusal> {
+        let record = self.session(access_key_id)?;
+        let Some(session) = record.session(&self.registry) else {
+            return Some(Refusal::Denied(Verdict::NotAllowedByIdentity));
+        };
+        crate::kms::decide(&self.registry, &session, key, use_, region)
+            .err()
+            .map(Refusal::Kms)
     }
 
     /// The registry the enforcer decides with.

@@ -32,6 +32,7 @@ pub mod faults;
 pub mod http;
 pub mod iam;
 pub mod jwt;
+pub mod kms;
 mod server;
 pub mod tcp;
 

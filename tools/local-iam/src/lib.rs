@@ -183,6 +183,63 @@ pub struct Registry {
     /// Identity pool id to the pool as deployed.
     #[serde(default)]
     pub identity_pools: BTreeMap<String, IdentityPool>,
+    /// KMS key ARN to the key's tags, aliases and state.
+    #[serde(default)]
+    pub keys: BTreeMap<String, Key>,
+    /// Bucket name to its bucket policy as deployed.
+    #[serde(default)]
+    pub buckets: BTreeMap<String, Value>,
+}
+
+/// A KMS key as IAM and S3 see it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Key {
+    /// The key's tags: `aws:ResourceTag/*` when a policy is evaluated.
+    pub tags: BTreeMap<String, String>,
+    /// Its aliases, as alias ARNs.
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    /// `Enabled`, `Disabled` or `PendingDeletion`.
+    #[serde(default = "enabled")]
+    pub state: String,
+}
+
+fn enabled() -> String {
+    "Enabled".to_owned()
+}
+
+impl Registry {
+    /// The key `reference` names, with its ARN: a key ARN, an alias ARN,
+    /// an alias name (`alias/...`) or a key id.
+    ///
+    /// ```
+    /// use local_iam::{Key, Registry};
+    /// let arn = "arn:aws:kms:us-east-1:111122223333:key/k1";
+    /// let mut registry = Registry::default();
+    /// registry.keys.insert(arn.into(), Key {
+    ///     aliases: vec!["arn:aws:kms:us-east-1:111122223333:alias/tenant/t1".into()],
+    ///     ..Key::default()
+    /// });
+    /// for name in [arn, "k1", "alias/tenant/t1", "arn:aws:kms:us-east-1:111122223333:alias/tenant/t1"] {
+    ///     assert_eq!(registry.key(name).map(|(a, _)| a), Some(arn.to_owned()), "{name}");
+    /// }
+    /// assert!(registry.key("alias/tenant/t2").is_none());
+    /// ```
+    pub fn key(&self, reference: &str) -> Option<(String, Key)> {
+        self.keys
+            .iter()
+            .find(|(arn, key)| {
+                arn.as_str() == reference
+                    || arn.rsplit('/').next() == Some(reference)
+                    || key.aliases.iter().any(|alias| {
+                        alias == reference
+                            || alias
+                                .split_once(":alias/")
+                                .is_some_and(|(_, name)| reference == format!("alias/{name}"))
+                    })
+            })
+            .map(|(arn, key)| (arn.clone(), key.clone()))
+    }
 }
 
 /// A DynamoDB table as IAM sees it.
@@ -258,11 +315,14 @@ impl Registry {
 pub struct RegistryFile {
     path: Option<std::path::PathBuf>,
     cached: std::sync::Mutex<Registry>,
+    /// The file's modification time when `cached` was read.
+    read_at: std::sync::Mutex<Option<std::time::SystemTime>>,
 }
 
 impl RegistryFile {
     /// The registry at `path`; without one, no role is known.
     pub fn new(path: Option<std::path::PathBuf>) -> Self {
+        let read_at = path.as_deref().and_then(modified);
         let cached = path
             .as_deref()
             .and_then(|p| Registry::load(p).ok())
@@ -270,6 +330,7 @@ impl RegistryFile {
         RegistryFile {
             path,
             cached: std::sync::Mutex::new(cached),
+            read_at: std::sync::Mutex::new(read_at),
         }
     }
 
@@ -294,15 +355,34 @@ impl RegistryFile {
         self.find(|registry| registry.identity_pools.get(id).cloned())
     }
 
+    /// The KMS key `reference` names ([`Registry::key`]).
+    pub fn key(&self, reference: &str) -> Option<(String, Key)> {
+        self.find(|registry| registry.key(reference))
+    }
+
+    /// The bucket policy of `bucket`, if the registry holds one.
+    pub fn bucket_policy(&self, bucket: &str) -> Option<Value> {
+        self.find(|registry| registry.buckets.get(bucket).cloned())
+    }
+
     /// What `look` finds in the cached copy, else in the file read anew.
+    /// A file rewritten since it was read (a key disabled, a tenant
+    /// offboarded) is read again first.
     fn find<T>(&self, look: impl Fn(&Registry) -> Option<T>) -> Option<T> {
-        let found = look(&self.cached.lock().expect("registry lock poisoned"));
-        if found.is_some() {
-            return found;
+        let changed = self.path.as_deref().and_then(modified)
+            != *self.read_at.lock().expect("registry lock poisoned");
+        if !changed {
+            let found = look(&self.cached.lock().expect("registry lock poisoned"));
+            if found.is_some() {
+                return found;
+            }
         }
-        let fresh = Registry::load(self.path.as_deref()?).ok()?;
+        let path = self.path.as_deref()?;
+        let stamp = modified(path);
+        let fresh = Registry::load(path).ok()?;
         let found = look(&fresh);
         *self.cached.lock().expect("registry lock poisoned") = fresh;
+        *self.read_at.lock().expect("registry lock poisoned") = stamp;
         found
     }
 }
@@ -364,6 +444,10 @@ impl SessionRecord {
             .map(|p| serde_json::from_str(p).unwrap_or(Value::Null));
         registry.session(&self.role_arn, policy, &self.tags)
     }
+}
+
+fn modified(path: &std::path::Path) -> Option<std::time::SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 
 /// Seconds since the Unix epoch (0 before it).
@@ -441,6 +525,8 @@ mod tests {
         let registry = Registry {
             tables: BTreeMap::new(),
             identity_pools: BTreeMap::new(),
+            keys: BTreeMap::new(),
+            buckets: BTreeMap::new(),
             roles: [(
                 "arn:aws:iam::111122223333:role/r".to_owned(),
                 Role {
