@@ -10,6 +10,9 @@
 //! - **AWS calls**: AssumeRole calls, DB connections and tokens per 1000 requests;
 //! - **cold**: the release binary under a minimal Lambda Runtime API, from
 //!   exec to the first response, and its peak RSS;
+//! - **files** (`files.rs`): s3-fetch's PUT against the same PutObject,
+//!   GET of an SSE-KMS object against the same under SSE-S3, and KMS calls
+//!   per 1,000 requests;
 //! - **items** (`items.rs`): dynamodb-items warm against the same GetItem
 //!   with held credentials, and the identity-pool strategy against
 //!   role-per-tenant, with identity-pool exchanges per 1,000 requests;
@@ -23,6 +26,7 @@
 //! Prints a table and writes `target/bench/results.json`. Not a test: no
 //! figure fails the run.
 
+mod files;
 mod items;
 mod runtime_api;
 mod scale;
@@ -568,6 +572,31 @@ async fn main() {
             "{:<13} {:<6} {:>4} cold start median {:.1} ms, peak RSS {:.1} MiB ({} runs, {} failed)",
             function.name(), "cold", "", c.median_ms, c.peak_rss_kib / 1024.0, args.cold_runs, c.failures
         ));
+    }
+    for s in files::files(&quiet(&stack), args.requests, 10).await {
+        if s["scenario"] == "put_warm" {
+            table.push(format!(
+                "{:<13} {:<6} {:>4} {:>9.0} {:>9.0} {:>9.0} {:>8.2}   (floor: PutObject SSE-KMS p50 {:.0} us; KMS calls/1k pairs {:.0})",
+                "s3-fetch",
+                "put",
+                s["tenants"],
+                s["p50_us"].as_f64().unwrap_or(f64::NAN),
+                s["p90_us"].as_f64().unwrap_or(f64::NAN),
+                s["p99_us"].as_f64().unwrap_or(f64::NAN),
+                s["overhead"].as_f64().unwrap_or(f64::NAN),
+                s["floor_p50_us"].as_f64().unwrap_or(f64::NAN),
+                s["kms_calls_per_1000_pairs"].as_f64().unwrap_or(f64::NAN),
+            ));
+        } else {
+            table.push(format!(
+                "s3-fetch      GET SSE-KMS p50 {:.0} us vs SSE-S3 {:.0} us ({:.2}x); KMS calls/1k SSE-KMS GETs {:.0}",
+                s["sse_kms_p50_us"].as_f64().unwrap_or(f64::NAN),
+                s["sse_s3_p50_us"].as_f64().unwrap_or(f64::NAN),
+                s["ratio_p50"].as_f64().unwrap_or(f64::NAN),
+                s["kms_calls_per_1000_sse_kms_gets"].as_f64().unwrap_or(f64::NAN),
+            ));
+        }
+        scenarios.push(s);
     }
     for s in items::items(&quiet(&stack), args.requests, 10).await {
         if s["scenario"] == "warm" {

@@ -446,3 +446,61 @@ async fn a_tenant_s_raw_sessions_reach_only_its_own_partition_under_every_strate
         }
     }
 }
+
+/// The front refuses an `AssumeRole` STS would refuse: a session tag value
+/// of `*` (which `${aws:PrincipalTag/TenantID}_home/*` would read as a
+/// wildcard over every tenant), and a role that does not exist.
+#[tokio::test]
+async fn assume_role_is_refused_where_sts_refuses_it() {
+    let stack = Stack::load();
+    let sts = aws_sdk_sts::Client::new(&stack.sdk_config().await);
+    let tagged = stack.var("STACK_SHARED_TAGGED_ROLE_ARN");
+    let wildcard = sts
+        .assume_role()
+        .role_arn(&tagged)
+        .role_session_name("wildcard-test")
+        .tags(
+            aws_sdk_sts::types::Tag::builder()
+                .key("TenantID")
+                .value("*")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .expect_err("STS refuses the tag value");
+    let front = |e: &aws_sdk_sts::error::SdkError<_, aws_sdk_sts::config::http::HttpResponse>| {
+        e.raw_response()
+            .and_then(|r| r.body().bytes())
+            .is_some_and(|b| String::from_utf8_lossy(b).contains("local-front"))
+    };
+    use aws_sdk_sts::error::ProvideErrorMetadata;
+    assert_eq!(wildcard.code(), Some("ValidationError"));
+    assert!(front(&wildcard), "refused by the front, not moto");
+    let missing = sts
+        .assume_role()
+        .role_arn(format!(
+            "arn:aws:iam::{}:role/tenant/assumeRole-nobody",
+            stack.var("AWS_ACCOUNT_ID")
+        ))
+        .role_session_name("missing-test")
+        .send()
+        .await
+        .expect_err("no such role");
+    assert_eq!(missing.code(), Some("AccessDenied"));
+    assert!(front(&missing));
+    // The same call with a valid tag is served.
+    sts.assume_role()
+        .role_arn(&tagged)
+        .role_session_name("valid-test")
+        .tags(
+            aws_sdk_sts::types::Tag::builder()
+                .key("TenantID")
+                .value("tenant1")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .expect("a valid tag");
+}

@@ -103,6 +103,13 @@ pub fn run_http(stack: &Stack, results: &mut serde_json::Value, seconds: u64) ->
                 pct("90%"),
                 pct("99%")
             );
+            // A scenario that measured nothing is a failed bench, not zeros
+            // in the results.
+            if requests == 0 || non_2xx == requests {
+                return Err(format!(
+                    "{function} http: wrk completed {requests} requests ({non_2xx} non-2xx): nothing was measured; wrk said:\n{text}"
+                ));
+            }
             if let Some(list) = results["scenarios"].as_array_mut() {
                 list.push(serde_json::json!({
                     "function": function, "scenario": "http", "tenants": 1, "requests": requests,

@@ -649,6 +649,9 @@ impl TenantBucket {
             .key(self.full_key(session.tenant(), key))
             .server_side_encryption(aws_sdk_s3::types::ServerSideEncryption::AwsKms)
             .ssekms_key_id(self.kms_key(session.tenant()))
+            // Every read and write authorized by KMS against the caller's
+            // own session (README: Bucket Keys).
+            .bucket_key_enabled(false)
             .set_content_type(content_type.map(str::to_owned))
             .body(body.into());
         let request = match condition {
@@ -721,6 +724,7 @@ impl TenantBucket {
             .key(self.full_key(session.tenant(), key))
             .server_side_encryption(aws_sdk_s3::types::ServerSideEncryption::AwsKms)
             .ssekms_key_id(&kms_key)
+            .bucket_key_enabled(false)
             .presigned(presigning)
             .await
             .map_err(|e| refused(session, upstream("s3", e)))?;

@@ -21,6 +21,10 @@ use crate::kms::KmsUse;
 
 /// Where the control API lives; moto never sees these paths.
 pub const CONTROL_PATH: &str = "/__front/faults";
+/// What the front has counted, as JSON: the KMS calls S3 would have made
+/// (`kms_calls`), identity-pool credentials issued, requests passed to moto
+/// and faults injected.
+pub const COUNTERS_PATH: &str = "/__front/counters";
 /// The recorded STS sessions: `GET {SESSIONS_PATH}/<access key id>` answers
 /// one as JSON (404 if unknown); `POST {SESSIONS_PATH}/<access key id>/expire`
 /// expires it, `POST {SESSIONS_PATH}/expire` all of them.
@@ -39,6 +43,9 @@ pub(crate) struct Shared {
     pub(crate) identity: crate::cognito_identity::Identities,
     /// Held across a conditional S3 write (check and write as one).
     conditional_writes: tokio::sync::Mutex<()>,
+    /// The KMS calls S3 makes for the requests seen (one per SSE-KMS read
+    /// or write: Bucket Keys are off).
+    kms_calls: AtomicU64,
 }
 
 /// A form-encoded request body (an STS query call), field name to value.
@@ -128,6 +135,7 @@ impl HttpFront {
             enforcer,
             identity: crate::cognito_identity::Identities::default(),
             conditional_writes: tokio::sync::Mutex::new(()),
+            kms_calls: AtomicU64::new(0),
         });
         // A service error (the Reset fault) closes the connection.
         let task = crate::server::serve(listener, shared.clone(), |shared, request, _| {
@@ -202,6 +210,11 @@ impl HttpFront {
         self.shared.identity.skew_clock(seconds);
     }
 
+    /// How many KMS calls S3 would have made for the requests seen.
+    pub fn kms_calls(&self) -> u64 {
+        self.shared.kms_calls.load(Ordering::Relaxed)
+    }
+
     /// How many requests were passed to moto.
     pub fn passed(&self) -> u64 {
         self.shared.passed.load(Ordering::Relaxed)
@@ -233,6 +246,15 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Answe
     if let Some(rest) = parts.uri.path().strip_prefix(SESSIONS_PATH) {
         return Ok(sessions(&shared, &parts.method, rest));
     }
+    if parts.uri.path() == COUNTERS_PATH {
+        let counters = serde_json::json!({
+            "kms_calls": shared.kms_calls.load(Ordering::Relaxed),
+            "identity_credentials_issued": shared.identity.issued(),
+            "passed": shared.passed.load(Ordering::Relaxed),
+            "injected": shared.injected.load(Ordering::Relaxed),
+        });
+        return Ok(plain(StatusCode::OK, counters.to_string()));
+    }
     let authorization = parts
         .headers
         .get(hyper::header::AUTHORIZATION)
@@ -253,6 +275,14 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Answe
             .lock()
             .expect("record lock poisoned")
             .push(fields.clone());
+        let registry = shared.enforcer.registry();
+        let registry = registry.is_configured().then_some(registry);
+        if let Err((status, code, message)) = crate::sts::check_assume_role(fields, registry) {
+            let xml = format!(
+                "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error><RequestId>local-front</RequestId></ErrorResponse>"
+            );
+            return Ok(service_answer(status, xml, service));
+        }
     }
     let line = format!("{} {}", parts.method, parts.uri);
     let fault = {
@@ -366,6 +396,7 @@ fn kms_check(
     use_: KmsUse,
     region: &str,
 ) -> Option<Refusal> {
+    shared.kms_calls.fetch_add(1, Ordering::Relaxed);
     let line = format!("kms {} {key}", use_.action());
     let fault = {
         let mut rules = shared.rules.lock().expect("rules lock poisoned");

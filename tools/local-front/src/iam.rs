@@ -291,7 +291,7 @@ impl Enforcer {
 
     /// Decide the KMS call S3 makes for a request signed by
     /// `access_key_id` ([`crate::kms`]): `None` when allowed, or for a
-    /// session the front did not record.
+    /// session the front did not record or whose role it does not know.
     pub fn check_kms(
         &self,
         access_key_id: &str,
@@ -300,9 +300,9 @@ impl Enforcer {
         region: &str,
     ) -> Option<Refusal> {
         let record = self.session(access_key_id)?;
-        let Some(session) = record.session(&self.registry) else {
-            return Some(Refusal::Denied(Verdict::NotAllowedByIdentity));
-        };
+        // A role the registry does not hold (or a front without one, as the
+        // fault suite's) is moto's to decide, as for S3 itself.
+        let session = record.session(&self.registry)?;
         crate::kms::decide(&self.registry, &session, key, use_, region)
             .err()
             .map(Refusal::Kms)

@@ -34,6 +34,7 @@ pub mod iam;
 pub mod jwt;
 pub mod kms;
 mod server;
+pub mod sts;
 pub mod tcp;
 
 pub use faults::{HttpFault, HttpRule, Service};

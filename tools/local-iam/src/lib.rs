@@ -345,6 +345,17 @@ impl RegistryFile {
         self.find(|registry| registry.session(role_arn, session_policy.clone(), session_tags))
     }
 
+    /// The role `arn`, if the registry holds it.
+    pub fn role(&self, arn: &str) -> Option<Role> {
+        self.find(|registry| registry.roles.get(arn).cloned())
+    }
+
+    /// Whether a registry file backs this (a front without one decides
+    /// nothing beyond moto).
+    pub fn is_configured(&self) -> bool {
+        self.path.is_some()
+    }
+
     /// The table called `name`.
     pub fn table(&self, name: &str) -> Option<Table> {
         self.find(|registry| registry.tables.get(name).cloned())
