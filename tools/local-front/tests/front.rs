@@ -54,7 +54,7 @@ async fn sts(front: &HttpFront) -> (StatusCode, String) {
         Method::POST,
         "/",
         Some(STS_AUTH),
-        "Action=AssumeRole",
+        "Action=AssumeRole&RoleArn=arn%3Aaws%3Aiam%3A%3A123456789012%3Arole%2Fr&RoleSessionName=front-test",
     )
     .await
 }
