@@ -196,6 +196,60 @@ async fn each_tenant_s_key_serves_only_that_tenant_under_every_strategy() {
             .await
             .unwrap_or_else(|e| panic!("{isolation}: tenant1 deletes its own: {e:?}"));
     }
+    // A presigned PUT URL, bound to tenant1's key: sent with the headers
+    // it was signed with, it writes SSE-KMS; without them the bucket policy
+    // refuses it. (moto cannot check presigned signatures under
+    // enforcement, so it is paused; the front still decides.)
+    {
+        let app = s3_fetch::App::new(
+            &s3_fetch::Config::from_lookup(&stack.lookup()).expect("config"),
+            &stack.sdk_config().await,
+        );
+        let mut e = test_support::with_key(
+            &test_support::event("s3-fetch/tenant1-upload-url.json"),
+            "kms-test/uploaded.bin",
+        );
+        e["requestContext"]["http"]["method"] = "PUT".into();
+        let response = s3_fetch::function_handler(&app, test_support::request(&e))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let upload = test_support::body_json(&response);
+        let url = upload["url"].as_str().unwrap().to_owned();
+        let headers: Vec<(String, String)> = upload["headers"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned()))
+            .collect();
+        assert!(
+            headers
+                .iter()
+                .any(|(k, v)| k == "x-amz-server-side-encryption-aws-kms-key-id"
+                    && v.ends_with("alias/tenant/tenant1")),
+            "{headers:?}"
+        );
+        let _paused = stack.pause_iam_enforcement();
+        let with: Vec<(&str, &str)> = headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let (status, body) = test_support::http_with("PUT", &url, &with, b"uploaded").await;
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+        let (status, body) = test_support::http_with("PUT", &url, &[], b"unencrypted").await;
+        assert_eq!(status, 403, "{}", String::from_utf8_lossy(&body));
+        assert!(String::from_utf8_lossy(&body).contains("local-front"));
+    }
+    let s3 = session(&stack, "role-per-tenant", "tenant1").await;
+    let uploaded = s3
+        .get_object()
+        .bucket(&bucket)
+        .key("tenant1_home/kms-test/uploaded.bin")
+        .send()
+        .await
+        .expect("the upload is there");
+    assert_eq!(uploaded.ssekms_key_id(), Some(key1.as_str()));
+
     // tenant2's objects are as seeded.
     let theirs = session(&stack, "role-per-tenant", "tenant2").await;
     let body = theirs
@@ -211,4 +265,57 @@ async fn each_tenant_s_key_serves_only_that_tenant_under_every_strategy() {
         .unwrap()
         .into_bytes();
     assert_eq!(&body[..], b"tenant2 info\n");
+}
+
+/// KMS on a bad day, injected at the front's KMS call (a `kms` rule): a
+/// disabled key answers 403 `key_unavailable`, throttling 503 `throttled`;
+/// the next request, with the fault gone, is served.
+#[tokio::test]
+async fn kms_faults_answer_as_the_fault_model_says() {
+    use local_front::{HttpFault, HttpFront, HttpRule, Service};
+    let stack = Stack::load();
+    let moto = stack
+        .var("STACK_MOTO_URL")
+        .trim_start_matches("http://")
+        .parse()
+        .expect("moto's address");
+    let registry = test_support::root().join("target/local-stack/iam-roles.json");
+    let front = HttpFront::start_enforcing("127.0.0.1:0".parse().unwrap(), moto, registry)
+        .await
+        .expect("a front");
+    let env = stack.with(&[("AWS_ENDPOINT_URL", &front.endpoint())]);
+    let app = s3_fetch::App::new(
+        &s3_fetch::Config::from_lookup(&env.lookup()).expect("config"),
+        &env.sdk_config().await,
+    );
+    let get = || async {
+        let response = s3_fetch::function_handler(
+            &app,
+            test_support::request(&test_support::event("s3-fetch/tenant1-get.json")),
+        )
+        .await
+        .unwrap();
+        let code = test_support::body_json(&response)["error"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        (response.status().as_u16(), code)
+    };
+    assert_eq!(get().await.0, 200);
+    let calls = front.kms_calls();
+    assert!(calls >= 1, "the read asked KMS");
+    front.inject(
+        HttpRule::new(HttpFault::KeyDisabled)
+            .service(Service::Kms)
+            .times(1),
+    );
+    assert_eq!(get().await, (403, "key_unavailable".to_owned()));
+    front.inject(
+        HttpRule::new(HttpFault::Throttle)
+            .service(Service::Kms)
+            .times(3),
+    );
+    assert_eq!(get().await, (503, "throttled".to_owned()));
+    front.clear();
+    assert_eq!(get().await.0, 200);
 }

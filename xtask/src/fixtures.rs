@@ -323,6 +323,16 @@ fn cases() -> Vec<Case> {
         "DELETE",
         "fixture/deleted.txt",
     ));
+    // The REST API (v1) shapes of a write and a delete.
+    cases.push(
+        write("tenant1-put-v1", "PUT", "fixture/written-v1.txt")
+            .body("text/plain", "written through the REST API\n"),
+    );
+    cases.push(write(
+        "tenant1-delete-file-v1",
+        "DELETE",
+        "fixture/written-v1.txt",
+    ));
     cases.push(
         write(
             "tenant1-put-traversal",

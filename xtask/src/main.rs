@@ -500,6 +500,9 @@ fn dev(stack: &Stack) -> Result<()> {
     );
     println!("  cargo xtask call --user tenant1@example.com GET /items");
     println!(
+        "  cargo xtask call --user tenant1@example.com -H 'Content-Type: text/plain' PUT /files/notes/first.txt -d 'hello'"
+    );
+    println!(
         "\n`--tenant ID` instead skips the authorizer: it invokes the watcher with the claims built in."
     );
     println!(

@@ -109,10 +109,12 @@ impl Session {
         let decide = |policy: &Value| {
             let mut policy = policy.clone();
             expand_condition_variables(&mut policy, &self.tags);
-            match IAMPolicy::from_json(&policy.to_string()) {
-                Ok(policy) => iam_rs::evaluate_policy(&policy, &request).unwrap_or(Decision::Deny),
+            match parsed(&policy.to_string()) {
+                Some(policy) => {
+                    iam_rs::evaluate_policy(&policy, &request).unwrap_or(Decision::Deny)
+                }
                 // A policy the evaluator cannot read allows nothing.
-                Err(_) => Decision::NotApplicable,
+                None => Decision::NotApplicable,
             }
         };
         let identity: Vec<Decision> = self.policies.iter().map(decide).collect();
@@ -128,6 +130,31 @@ impl Session {
         }
     }
 }
+
+/// The policy `text` as the evaluator reads it, parsed once per distinct
+/// text (the same few documents decide every request of the local stack):
+/// `None` for one it cannot read. The cache is dropped whole when it holds
+/// [`PARSED_CAPACITY`] texts.
+fn parsed(text: &str) -> Option<std::sync::Arc<IAMPolicy>> {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex, OnceLock};
+    type Cache = Mutex<HashMap<String, Option<Arc<IAMPolicy>>>>;
+    static CACHE: OnceLock<Cache> = OnceLock::new();
+    let cache = CACHE.get_or_init(Mutex::default);
+    if let Some(found) = cache.lock().expect("policy cache poisoned").get(text) {
+        return found.clone();
+    }
+    let policy = IAMPolicy::from_json(text).ok().map(Arc::new);
+    let mut cache = cache.lock().expect("policy cache poisoned");
+    if cache.len() >= PARSED_CAPACITY {
+        cache.clear();
+    }
+    cache.insert(text.to_owned(), policy.clone());
+    policy
+}
+
+/// Distinct policy texts [`parsed`] keeps.
+const PARSED_CAPACITY: usize = 4096;
 
 /// iam-rs 0.8.0 substitutes policy variables in `Resource` but not inside
 /// `Condition` values, so `StringLike s3:prefix ${aws:PrincipalTag/x}/*`
@@ -226,6 +253,9 @@ impl Registry {
     /// assert!(registry.key("alias/tenant/t2").is_none());
     /// ```
     pub fn key(&self, reference: &str) -> Option<(String, Key)> {
+        if let Some(key) = self.keys.get(reference) {
+            return Some((reference.to_owned(), key.clone()));
+        }
         self.keys
             .iter()
             .find(|(arn, key)| {
@@ -233,9 +263,9 @@ impl Registry {
                     || arn.rsplit('/').next() == Some(reference)
                     || key.aliases.iter().any(|alias| {
                         alias == reference
-                            || alias
-                                .split_once(":alias/")
-                                .is_some_and(|(_, name)| reference == format!("alias/{name}"))
+                            || alias.split_once(":alias/").is_some_and(|(_, name)| {
+                                reference.strip_prefix("alias/") == Some(name)
+                            })
                     })
             })
             .map(|(arn, key)| (arn.clone(), key.clone()))
