@@ -412,6 +412,9 @@ def main() -> None:
             # Keys S3 holds but the API's object-key rules refuse: a folder
             # marker, an empty segment, and a 1000-byte key (with the home
             # prefix, near S3's 1024-byte limit). Listing must page past them.
+            # The home's own folder marker too (a console's "create folder"),
+            # which is no object of the tenant's and must not end a page.
+            s3.put_object(Bucket=bucket, Key=f"{home}/", Body=b"", **sse)
             for odd in ["odd/", "odd/a//b", "odd/" + "k" * 996]:
                 s3.put_object(Bucket=bucket, Key=f"{home}/{odd}", Body=b"", **sse)
 

@@ -465,16 +465,25 @@ impl Source {
                 (_, other) => other,
             }
         }
+        fn failed<E>(
+            e: aws_sdk_cognitoidentity::error::SdkError<
+                E,
+                aws_sdk_cognitoidentity::config::http::HttpResponse,
+            >,
+        ) -> Error
+        where
+            E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        {
+            let code = e.code().map(str::to_owned);
+            refine(upstream("cognito-identity", e), code.as_deref())
+        }
         let id = client
             .get_id()
             .identity_pool_id(&pool.pool_id)
             .set_logins(Some(logins.clone()))
             .send()
             .await
-            .map_err(|e| {
-                let code = e.code().map(str::to_owned);
-                refine(upstream("cognito-identity", e), code.as_deref())
-            })?;
+            .map_err(failed)?;
         let identity_id = id.identity_id().ok_or_else(|| Error::Upstream {
             service: "cognito-identity",
             detail: "GetId returned no identity id".to_owned(),
@@ -485,10 +494,7 @@ impl Source {
             .set_logins(Some(logins))
             .send()
             .await
-            .map_err(|e| {
-                let code = e.code().map(str::to_owned);
-                refine(upstream("cognito-identity", e), code.as_deref())
-            })?;
+            .map_err(failed)?;
         let creds = output.credentials().ok_or_else(|| Error::Upstream {
             service: "cognito-identity",
             detail: "GetCredentialsForIdentity returned no credentials".to_owned(),

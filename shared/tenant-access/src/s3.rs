@@ -551,7 +551,14 @@ impl TenantBucket {
             .bucket(&self.bucket)
             .prefix(format!("{home}{}", prefix.as_str()))
             .max_keys(i32::from(limit))
-            .set_start_after(after.map(|key| format!("{home}{}", key.as_str())))
+            // From the position given, else just past the home's own
+            // folder marker (`<home>/`, an empty relative key): it is no
+            // object of the tenant's, and a page ending on it would have no
+            // cursor to give.
+            .start_after(match after {
+                Some(key) => format!("{home}{}", key.as_str()),
+                None => home.clone(),
+            })
             .send()
             .await
             .map_err(|e| refused(session, upstream("s3", e)))?;
@@ -590,27 +597,7 @@ impl TenantBucket {
         key: &ObjectKey,
         ttl: Duration,
     ) -> Result<PresignedGet, Error> {
-        let now = session.now();
-        let remaining = session
-            .credentials()
-            .expiry()
-            .and_then(|expiry| expiry.duration_since(now).ok())
-            .unwrap_or(ttl);
-        let ttl = ttl.min(remaining);
-        if ttl < Duration::from_secs(1) {
-            return Err(Error::Unavailable {
-                service: "sts",
-                detail: "the tenant session expires too soon to presign".to_owned(),
-            });
-        }
-        let presigning = PresigningConfig::builder()
-            .start_time(now)
-            .expires_in(ttl)
-            .build()
-            .map_err(|e| Error::Upstream {
-                service: "s3",
-                detail: format!("presigning config: {e}"),
-            })?;
+        let (presigning, expires_at) = presigning(session, ttl)?;
         let request = self
             .client(session)
             .get_object()
@@ -621,7 +608,7 @@ impl TenantBucket {
             .map_err(|e| refused(session, upstream("s3", e)))?;
         Ok(PresignedGet {
             url: request.uri().to_owned(),
-            expires_at: now + ttl,
+            expires_at,
         })
     }
 }
@@ -695,27 +682,7 @@ impl TenantBucket {
         key: &ObjectKey,
         ttl: Duration,
     ) -> Result<PresignedPut, Error> {
-        let now = session.now();
-        let remaining = session
-            .credentials()
-            .expiry()
-            .and_then(|expiry| expiry.duration_since(now).ok())
-            .unwrap_or(ttl);
-        let ttl = ttl.min(remaining);
-        if ttl < Duration::from_secs(1) {
-            return Err(Error::Unavailable {
-                service: "sts",
-                detail: "the tenant session expires too soon to presign".to_owned(),
-            });
-        }
-        let presigning = PresigningConfig::builder()
-            .start_time(now)
-            .expires_in(ttl)
-            .build()
-            .map_err(|e| Error::Upstream {
-                service: "s3",
-                detail: format!("presigning config: {e}"),
-            })?;
+        let (presigning, expires_at) = presigning(session, ttl)?;
         let kms_key = self.kms_key(session.tenant());
         let request = self
             .client(session)
@@ -736,9 +703,40 @@ impl TenantBucket {
         Ok(PresignedPut {
             url: request.uri().to_owned(),
             headers,
-            expires_at: now + ttl,
+            expires_at,
         })
     }
+}
+
+/// How long a URL presigned now by `session` may live: `ttl`, or until the
+/// session's credentials expire, whichever is sooner (at least a second);
+/// its presigning settings and its expiry.
+fn presigning(
+    session: &TenantSession,
+    ttl: Duration,
+) -> Result<(PresigningConfig, SystemTime), Error> {
+    let now = session.now();
+    let remaining = session
+        .credentials()
+        .expiry()
+        .and_then(|expiry| expiry.duration_since(now).ok())
+        .unwrap_or(ttl);
+    let ttl = ttl.min(remaining);
+    if ttl < Duration::from_secs(1) {
+        return Err(Error::Unavailable {
+            service: "sts",
+            detail: "the tenant session expires too soon to presign".to_owned(),
+        });
+    }
+    let config = PresigningConfig::builder()
+        .start_time(now)
+        .expires_in(ttl)
+        .build()
+        .map_err(|e| Error::Upstream {
+            service: "s3",
+            detail: format!("presigning config: {e}"),
+        })?;
+    Ok((config, now + ttl))
 }
 
 /// KMS refusals S3 passes on: the tenant's key cannot be used.
