@@ -125,15 +125,13 @@ async fn exchange(front: &str, pool: &str, provider: &str, token: &str) -> Resul
 #[tokio::test]
 async fn no_valid_token_no_credentials() {
     let stack = Stack::load();
-    let moto = stack
-        .var("STACK_MOTO_URL")
-        .trim_start_matches("http://")
-        .parse()
-        .expect("moto's address");
-    let registry = test_support::root().join("target/local-stack/iam-roles.json");
-    let front = HttpFront::start_enforcing("127.0.0.1:0".parse().unwrap(), moto, registry)
-        .await
-        .expect("a front");
+    let front = HttpFront::start_enforcing(
+        "127.0.0.1:0".parse().unwrap(),
+        stack.moto_addr(),
+        stack.registry_file(),
+    )
+    .await
+    .expect("a front");
     let endpoint = front.endpoint();
     let env = stack
         .with_strategy("identity-pool")

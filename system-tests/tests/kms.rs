@@ -32,8 +32,8 @@ async fn session(stack: &Stack, isolation: &str, tenant: &str) -> aws_sdk_s3::Cl
 }
 
 /// The key ARN of `tenant`, from the seed's registry.
-fn key_of(tenant: &str) -> String {
-    let path = test_support::root().join("target/local-stack/iam-roles.json");
+fn key_of(stack: &Stack, tenant: &str) -> String {
+    let path = stack.registry_file();
     let registry: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(path).expect("registry")).expect("JSON");
     registry["keys"]
@@ -65,7 +65,7 @@ fn refusal<E: ProvideErrorMetadata>(
 async fn each_tenant_s_key_serves_only_that_tenant_under_every_strategy() {
     let stack = Stack::load();
     let bucket = stack.var("TENANT_BUCKET");
-    let (key1, key2) = (key_of("tenant1"), key_of("tenant2"));
+    let (key1, key2) = (key_of(&stack, "tenant1"), key_of(&stack, "tenant2"));
 
     // An operator's mistake: an object under tenant1's prefix, encrypted
     // with tenant2's key. Written straight to moto with IAM paused.
@@ -280,15 +280,13 @@ async fn each_tenant_s_key_serves_only_that_tenant_under_every_strategy() {
 async fn kms_faults_answer_as_the_fault_model_says() {
     use local_front::{HttpFault, HttpFront, HttpRule, Service};
     let stack = Stack::load();
-    let moto = stack
-        .var("STACK_MOTO_URL")
-        .trim_start_matches("http://")
-        .parse()
-        .expect("moto's address");
-    let registry = test_support::root().join("target/local-stack/iam-roles.json");
-    let front = HttpFront::start_enforcing("127.0.0.1:0".parse().unwrap(), moto, registry)
-        .await
-        .expect("a front");
+    let front = HttpFront::start_enforcing(
+        "127.0.0.1:0".parse().unwrap(),
+        stack.moto_addr(),
+        stack.registry_file(),
+    )
+    .await
+    .expect("a front");
     let env = stack.with(&[("AWS_ENDPOINT_URL", &front.endpoint())]);
     let app = s3_fetch::App::new(
         &s3_fetch::Config::from_lookup(&env.lookup()).expect("config"),

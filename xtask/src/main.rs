@@ -206,6 +206,11 @@ impl Stack {
         );
         // The fault suite restarts PostgreSQL and stands a front before it.
         stack.insert("STACK_PG_FRONT_PORT".into(), self.pg_front_port.to_string());
+        // The deployed roles, keys, tables and pools the front decides with.
+        stack.insert(
+            "STACK_IAM_REGISTRY".into(),
+            self.registry_file().display().to_string(),
+        );
         // moto itself, behind the front (its own API: state, reset-auth).
         stack.insert(
             "STACK_MOTO_URL".into(),

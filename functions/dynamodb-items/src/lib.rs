@@ -25,7 +25,9 @@ use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 use tenant_access::config::{DynamoDbConfig, FunctionConfig};
 use tenant_access::dynamodb::{Item, ItemId, Precondition, TenantTable};
-use tenant_access::http::{Envelope, cursor, json_body, limit, only_query, query, segments};
+use tenant_access::http::{
+    Envelope, cursor, json_body, limit, only_query, private, query, segments,
+};
 use tenant_access::session_policy::SessionScope;
 use tenant_access::{Caller, Error, TenantSessions, json_response};
 
@@ -242,13 +244,6 @@ pub async fn function_handler(
 struct ListResponse {
     items: Vec<Item>,
     next_cursor: Option<String>,
-}
-
-fn private(mut response: Response<Body>) -> Response<Body> {
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("private"));
-    response
 }
 
 fn with_etag(response: Response<Body>, item: &Item) -> Response<Body> {

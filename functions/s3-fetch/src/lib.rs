@@ -27,7 +27,7 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
 use std::time::{Duration, SystemTime};
 use tenant_access::config::{FunctionConfig, S3Config};
-use tenant_access::http::{Envelope, cursor, limit, only_query, query, segments};
+use tenant_access::http::{Envelope, cursor, limit, only_query, private, query, segments};
 use tenant_access::s3::{
     ByteRange, Fetched, KeyPrefix, ListPosition, ObjectKey, ObjectMeta, PresignedGet, PresignedPut,
     Read, ReadOptions, TenantBucket, WriteCondition,
@@ -441,14 +441,6 @@ fn not_modified(etag: Option<String>) -> Response<Body> {
     *response.status_mut() = StatusCode::NOT_MODIFIED;
     set(&mut response, header::ETAG, etag.as_deref());
     private(response)
-}
-
-/// A tenant's data must never be served to someone else from a shared cache.
-fn private(mut response: Response<Body>) -> Response<Body> {
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("private"));
-    response
 }
 
 /// Presigned URLs are credentials for a short while: not to be stored.

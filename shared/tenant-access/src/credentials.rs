@@ -146,7 +146,7 @@ pub struct SessionRequest {
 /// # Ok(()) }
 /// ```
 pub struct TenantSessions {
-    sts: Arc<Source>,
+    source: Arc<Source>,
     role: TenantRole,
     tag_key: String,
     claim: String,
@@ -183,8 +183,8 @@ impl std::fmt::Debug for TenantSessions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TenantSessions")
             .field("role", &self.role)
-            .field("isolation", &self.sts.isolation)
-            .field("duration", &self.sts.duration)
+            .field("isolation", &self.source.isolation)
+            .field("duration", &self.source.duration)
             .finish_non_exhaustive()
     }
 }
@@ -202,7 +202,7 @@ impl TenantSessions {
             _ => Provider::Sts(aws_sdk_sts::Client::new(sdk)),
         };
         TenantSessions {
-            sts: Arc::new(Source {
+            source: Arc::new(Source {
                 provider,
                 base: sdk.clone(),
                 isolation: config.isolation,
@@ -241,7 +241,7 @@ impl TenantSessions {
     /// (under `identity-pool`, the pool's id and no tag or policy: the pool
     /// decides the role and the tags).
     pub fn request_for(&self, tenant: &TenantId) -> Result<SessionRequest, Error> {
-        if self.sts.isolation.identity_pool() {
+        if self.source.isolation.identity_pool() {
             return Ok(SessionRequest {
                 tenant: tenant.clone(),
                 role_arn: self.role_arn(tenant),
@@ -251,21 +251,25 @@ impl TenantSessions {
             });
         }
         let tag = self
-            .sts
+            .source
             .isolation
             .tags()
             .then(|| (self.tag_key.clone(), tenant.as_str().to_owned()));
-        let region = self.sts.base.region().map_or("us-east-1", |r| r.as_ref());
+        let region = self
+            .source
+            .base
+            .region()
+            .map_or("us-east-1", |r| r.as_ref());
         let policy = match &self.scope {
             // The tenant's own scope-down: only this function's job, only
             // on the tenant's resources.
-            Some(scope) if self.sts.isolation.policy() => {
+            Some(scope) if self.source.isolation.policy() => {
                 Some(scope.policy(tenant, partition(region))?)
             }
             // The role (or tag) confines the tenant; this confines the
             // session to the function's job.
             Some(scope) => Some(scope.function_policy(partition(region))),
-            None if self.sts.isolation.policy() => {
+            None if self.source.isolation.policy() => {
                 return Err(Error::Misconfigured {
                     detail:
                         "TENANT_ISOLATION asks for a session policy but this function set no scope"
@@ -288,7 +292,7 @@ impl TenantSessions {
     /// without a token valid for the pool gets [`Error::Unauthenticated`].
     fn key_for(&self, caller: &Caller) -> Result<SessionRequest, Error> {
         let mut request = self.request_for(&caller.tenant)?;
-        if let Provider::IdentityPool { pool, .. } = &self.sts.provider {
+        if let Provider::IdentityPool { pool, .. } = &self.source.provider {
             let token = caller.verify_token(&self.claim, &pool.issuer(), self.now())?;
             let digest = ring::digest::digest(&ring::digest::SHA256, token.as_str().as_bytes());
             let mut bytes = [0u8; 32];
@@ -300,8 +304,8 @@ impl TenantSessions {
 
     /// How many `AssumeRole` calls this cache has made.
     pub fn assume_role_calls(&self) -> u64 {
-        match self.sts.provider {
-            Provider::Sts(_) => self.sts.calls.load(Ordering::Relaxed),
+        match self.source.provider {
+            Provider::Sts(_) => self.source.calls.load(Ordering::Relaxed),
             Provider::IdentityPool { .. } => 0,
         }
     }
@@ -309,9 +313,9 @@ impl TenantSessions {
     /// How many identity-pool exchanges (`GetId` then
     /// `GetCredentialsForIdentity`) this cache has made.
     pub fn identity_pool_calls(&self) -> u64 {
-        match self.sts.provider {
+        match self.source.provider {
             Provider::Sts(_) => 0,
-            Provider::IdentityPool { .. } => self.sts.calls.load(Ordering::Relaxed),
+            Provider::IdentityPool { .. } => self.source.calls.load(Ordering::Relaxed),
         }
     }
 
@@ -345,7 +349,7 @@ impl TenantSessions {
             self.hits.fetch_add(1, Ordering::Relaxed);
             // A session from the identity pool is its token's: refreshing
             // it with the same token would not outlive the token.
-            let ahead = matches!(self.sts.provider, Provider::Sts(_));
+            let ahead = matches!(self.source.provider, Provider::Sts(_));
             if ahead && session.refresh_ahead_at(now) && !state.refreshing {
                 self.refresh_ahead(&slot, &mut state, caller, request);
             }
@@ -357,7 +361,7 @@ impl TenantSessions {
         {
             return state.fallback(now, failure).ok_or_else(|| failure.clone());
         }
-        match self.sts.assume(caller, &request).await {
+        match self.source.assume(caller, &request).await {
             Ok(session) => {
                 let session = Arc::new(session);
                 state.session = Some(session.clone());
@@ -385,7 +389,7 @@ impl TenantSessions {
     }
 
     fn now(&self) -> SystemTime {
-        now(&self.sts.base)
+        now(&self.source.base)
     }
 
     /// Start replacing the slot's session in the background, unless the
@@ -403,9 +407,9 @@ impl TenantSessions {
             return;
         };
         state.refreshing = true;
-        let (slot, sts, caller) = (slot.clone(), self.sts.clone(), caller.clone());
+        let (slot, source, caller) = (slot.clone(), self.source.clone(), caller.clone());
         tokio::spawn(async move {
-            let result = sts.assume(&caller, &request).await;
+            let result = source.assume(&caller, &request).await;
             drop(permit);
             let mut state = slot.lock().await;
             state.refreshing = false;

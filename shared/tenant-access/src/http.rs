@@ -205,6 +205,21 @@ impl Envelope {
     }
 }
 
+/// Mark `response` `Cache-Control: private`: a tenant's data must never be
+/// served to someone else from a shared cache.
+///
+/// ```
+/// let response = tenant_access::http::private(lambda_http::Response::new(lambda_http::Body::Empty));
+/// assert_eq!(response.headers()["cache-control"], "private");
+/// ```
+pub fn private(mut response: Response<Body>) -> Response<Body> {
+    response.headers_mut().insert(
+        lambda_http::http::header::CACHE_CONTROL,
+        lambda_http::http::HeaderValue::from_static("private"),
+    );
+    response
+}
+
 /// The request path's segments, without API Gateway's stage, percent-encoded
 /// as received. `/files/a%2Fb` gives `["files", "a%2Fb"]`.
 ///

@@ -630,15 +630,7 @@ impl TenantBucket {
         condition: &WriteCondition,
     ) -> Result<Option<String>, Error> {
         let request = self
-            .client(session)
-            .put_object()
-            .bucket(&self.bucket)
-            .key(self.full_key(session.tenant(), key))
-            .server_side_encryption(aws_sdk_s3::types::ServerSideEncryption::AwsKms)
-            .ssekms_key_id(self.kms_key(session.tenant()))
-            // Every read and write authorized by KMS against the caller's
-            // own session (README: Bucket Keys).
-            .bucket_key_enabled(false)
+            .sse_kms_put(session, key)
             .set_content_type(content_type.map(str::to_owned))
             .body(body.into());
         let request = match condition {
@@ -650,6 +642,24 @@ impl TenantBucket {
             Ok(output) => Ok(output.e_tag().map(str::to_owned)),
             Err(err) => Err(write_error(session, err)),
         }
+    }
+
+    /// A PutObject of `key` in the session tenant's prefix, SSE-KMS with the
+    /// tenant's own key: the one way this crate writes. Bucket Keys off, so
+    /// KMS authorizes every read and write against the caller's own session
+    /// (README: Bucket Keys).
+    fn sse_kms_put(
+        &self,
+        session: &TenantSession,
+        key: &ObjectKey,
+    ) -> aws_sdk_s3::operation::put_object::builders::PutObjectFluentBuilder {
+        self.client(session)
+            .put_object()
+            .bucket(&self.bucket)
+            .key(self.full_key(session.tenant(), key))
+            .server_side_encryption(aws_sdk_s3::types::ServerSideEncryption::AwsKms)
+            .ssekms_key_id(self.kms_key(session.tenant()))
+            .bucket_key_enabled(false)
     }
 
     /// Delete `key` from the session tenant's prefix; with `if_match`,
@@ -683,15 +693,8 @@ impl TenantBucket {
         ttl: Duration,
     ) -> Result<PresignedPut, Error> {
         let (presigning, expires_at) = presigning(session, ttl)?;
-        let kms_key = self.kms_key(session.tenant());
         let request = self
-            .client(session)
-            .put_object()
-            .bucket(&self.bucket)
-            .key(self.full_key(session.tenant(), key))
-            .server_side_encryption(aws_sdk_s3::types::ServerSideEncryption::AwsKms)
-            .ssekms_key_id(&kms_key)
-            .bucket_key_enabled(false)
+            .sse_kms_put(session, key)
             .presigned(presigning)
             .await
             .map_err(|e| refused(session, upstream("s3", e)))?;

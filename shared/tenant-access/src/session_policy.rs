@@ -129,8 +129,28 @@ fn keys_through_s3(p: &str, tenant: Option<&TenantId>) -> Statement {
     }
 }
 
-fn table_arn(p: &str, region: &str, account: &str, table: &str) -> String {
-    format!("arn:{p}:dynamodb:{region}:{account}:table/{table}")
+/// The item calls on `table`: on `tenant`'s partition only (every key must
+/// lead with it) under the session-policy strategies; `None` (the function
+/// policy) any partition, which the role's own condition narrows.
+fn items_on_table(
+    p: &str,
+    region: &str,
+    account: &str,
+    table: &str,
+    tenant: Option<&TenantId>,
+) -> Statement {
+    Statement {
+        action: Action::Many(&TABLE_ACTIONS),
+        condition: tenant.map(|tenant| {
+            serde_json::json!({
+                "ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [tenant.as_str()]}
+            })
+        }),
+        ..allow(
+            "",
+            format!("arn:{p}:dynamodb:{region}:{account}:table/{table}"),
+        )
+    }
 }
 
 /// The partition of a region: `aws-cn` for `cn-*`, `aws-us-gov` for
@@ -191,10 +211,7 @@ impl SessionScope {
                 table,
                 region,
                 account,
-            } => vec![Statement {
-                action: Action::Many(&TABLE_ACTIONS),
-                ..allow("", table_arn(p, region, account, table))
-            }],
+            } => vec![items_on_table(p, region, account, table, None)],
             SessionScope::Db {
                 resource_id,
                 region,
@@ -249,13 +266,7 @@ impl SessionScope {
                 table,
                 region,
                 account,
-            } => vec![Statement {
-                action: Action::Many(&TABLE_ACTIONS),
-                condition: Some(serde_json::json!({
-                    "ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [tenant.as_str()]}
-                })),
-                ..allow("", table_arn(p, region, account, table))
-            }],
+            } => vec![items_on_table(p, region, account, table, Some(tenant))],
             SessionScope::Db {
                 resource_id,
                 user_template,

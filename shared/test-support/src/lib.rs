@@ -152,6 +152,20 @@ impl Stack {
         );
     }
 
+    /// moto's own address (behind the front), for a front of a test's own.
+    pub fn moto_addr(&self) -> std::net::SocketAddr {
+        self.var("STACK_MOTO_URL")
+            .trim_start_matches("http://")
+            .parse()
+            .expect("moto's address")
+    }
+
+    /// The seed's registry: the deployed roles, keys, tables and identity
+    /// pools the local front decides with.
+    pub fn registry_file(&self) -> PathBuf {
+        PathBuf::from(self.var("STACK_IAM_REGISTRY"))
+    }
+
     /// The ID token of `user` (`<tenant>@example.com`), signed in at the
     /// stack's user pool with the local password.
     pub async fn id_token(&self, user: &str) -> String {
