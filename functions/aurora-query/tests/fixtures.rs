@@ -1,6 +1,6 @@
 //! Every `events/aurora-query/` fixture through the handler against the
-//! local stack, checked against `events/expectations.json`, and the README's
-//! error examples replayed.
+//! local stack, checked against `events/expectations.json`, and the error
+//! examples of docs/api.md replayed.
 
 use aurora_query::{App, Config, function_handler};
 use test_support::{Stack, check_fixture_table, root};

@@ -1,6 +1,6 @@
 //! Every `events/dynamodb-items/` fixture through the handler against the
-//! local stack, checked against `events/expectations.json`, and the README's
-//! error examples replayed.
+//! local stack, checked against `events/expectations.json`, and the error
+//! examples of docs/api.md replayed.
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use dynamodb_items::{App, Config, function_handler};

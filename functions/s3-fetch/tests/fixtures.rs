@@ -1,6 +1,6 @@
 //! Every `events/s3-fetch/` fixture through the handler against the local
-//! stack, checked against `events/expectations.json`, and the README's
-//! error examples replayed.
+//! stack, checked against `events/expectations.json`, and the error
+//! examples of docs/api.md replayed.
 
 use s3_fetch::{App, Config, function_handler};
 use test_support::{Stack, check_fixture_table};

@@ -507,9 +507,9 @@ mod tests {
     }
 
     /// CONTRACT is exactly the (code, status) pairs the variants produce,
-    /// and the README's error table lists exactly CONTRACT.
+    /// and the error table of docs/api.md lists exactly CONTRACT.
     #[test]
-    fn the_contract_covers_every_variant_and_the_readme_lists_it() {
+    fn the_contract_covers_every_variant_and_the_docs_list_it() {
         let mut produced: Vec<(&str, u16)> = every_variant()
             .iter()
             .map(|e| (e.code(), e.status().as_u16()))
@@ -519,11 +519,11 @@ mod tests {
         contract.sort();
         assert_eq!(produced, contract);
 
-        let readme = include_str!("../../../README.md");
-        let table = readme
+        let api_doc = include_str!("../../../docs/api.md");
+        let table = api_doc
             .split("| status | code | when |")
             .nth(1)
-            .expect("README has the error table");
+            .expect("docs/api.md has the error table");
         let mut documented: Vec<(&str, u16)> = table
             .lines()
             .skip(2)
@@ -625,14 +625,14 @@ mod tests {
         );
     }
 
-    /// The README's examples of the errors the fixtures cannot produce:
-    /// each `(unit test: <code>)` line is exactly what the variant answers,
-    /// and every code outside the fixtures' reach has one.
+    /// The examples in docs/api.md of the errors the fixtures cannot
+    /// produce: each `(unit test: <code>)` line is exactly what the variant
+    /// answers, and every code outside the fixtures' reach has one.
     #[test]
-    fn readme_examples_of_upstream_failures() {
-        let readme = include_str!("../../../README.md");
+    fn documented_examples_of_upstream_failures() {
+        let api_doc = include_str!("../../../docs/api.md");
         let mut documented = Vec::new();
-        for line in readme.lines() {
+        for line in api_doc.lines() {
             let Some(rest) = line.strip_prefix("(unit test: ") else {
                 continue;
             };
@@ -640,14 +640,14 @@ mod tests {
             let err = every_variant()
                 .into_iter()
                 .find(|e| e.code() == code)
-                .unwrap_or_else(|| panic!("README names an unknown code {code}"));
+                .unwrap_or_else(|| panic!("docs/api.md names an unknown code {code}"));
             let Body::Text(body) = err.to_response().body().clone() else {
                 panic!("JSON text body")
             };
             assert_eq!(
                 example.trim(),
                 format!("{} {body}", err.status().as_u16()),
-                "README example of {code}"
+                "docs/api.md example of {code}"
             );
             documented.push(code.to_owned());
         }
@@ -663,7 +663,7 @@ mod tests {
         ] {
             assert!(
                 documented.iter().any(|d| d == code),
-                "no README example of {code}"
+                "no docs/api.md example of {code}"
             );
         }
     }

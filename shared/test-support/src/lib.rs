@@ -774,14 +774,14 @@ fn moto_reset_auth(endpoint: &str, count: &str) {
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&reply));
 }
 
-/// The README's error examples for `function`: `(fixture, status, body)`
-/// from the lines of its error-example block that name a fixture.
-pub fn readme_error_examples(function: &str) -> Vec<(String, u16, Value)> {
-    let readme = std::fs::read_to_string(root().join("README.md")).expect("README.md");
-    let start = readme
+/// The error examples of docs/api.md for `function`: `(fixture, status,
+/// body)` from the lines of its error-example block that name a fixture.
+pub fn documented_error_examples(function: &str) -> Vec<(String, u16, Value)> {
+    let api_doc = std::fs::read_to_string(root().join("docs/api.md")).expect("docs/api.md");
+    let start = api_doc
         .find("One example of each, as the client sees it")
-        .expect("README has the error examples");
-    let block = readme[start..]
+        .expect("docs/api.md has the error examples");
+    let block = api_doc[start..]
         .split("```text\n")
         .nth(1)
         .and_then(|rest| rest.split("```").next())
@@ -807,8 +807,8 @@ pub fn readme_error_examples(function: &str) -> Vec<(String, u16, Value)> {
 
 /// Run every fixture of `function` through `handle` (the function's
 /// handler) and check each answer against `events/expectations.json`; then
-/// replay the README's error examples for `function` and check they are
-/// exactly what the handler answers. Panics listing every mismatch.
+/// replay the error examples of docs/api.md for `function` and check they
+/// are exactly what the handler answers. Panics listing every mismatch.
 pub async fn check_fixture_table<F, Fut>(function: &str, handle: F)
 where
     F: Fn(Request) -> Fut,
@@ -825,18 +825,18 @@ where
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 
-    let examples = readme_error_examples(function);
+    let examples = documented_error_examples(function);
     assert!(
         !examples.is_empty(),
-        "the README has examples for {function}"
+        "docs/api.md has examples for {function}"
     );
     for (fixture, status, body) in examples {
         let response = handle(request(&event(&fixture))).await;
         assert_eq!(
             response.status().as_u16(),
             status,
-            "README example {fixture}"
+            "api.md example {fixture}"
         );
-        assert_eq!(body_json(&response), body, "README example {fixture}");
+        assert_eq!(body_json(&response), body, "api.md example {fixture}");
     }
 }
