@@ -76,8 +76,8 @@ impl Function {
 }
 
 pub(crate) enum App {
-    S3(s3_fetch::App),
-    Db(aurora_query::App),
+    S3(Box<s3_fetch::App>),
+    Db(Box<aurora_query::App>),
 }
 
 impl App {
@@ -86,12 +86,14 @@ impl App {
         match function {
             Function::S3Fetch => {
                 let config = s3_fetch::Config::from_lookup(&quiet(stack).lookup()).expect("config");
-                App::S3(s3_fetch::App::new(&config, &sdk))
+                App::S3(Box::new(s3_fetch::App::new(&config, &sdk)))
             }
             Function::AuroraQuery => {
                 let config =
                     aurora_query::Config::from_lookup(&quiet(stack).lookup()).expect("config");
-                App::Db(aurora_query::App::new(&config, &sdk).expect("CA bundle"))
+                App::Db(Box::new(
+                    aurora_query::App::new(&config, &sdk).expect("CA bundle"),
+                ))
             }
         }
     }

@@ -7,13 +7,17 @@
 //! refused credentials, dropped connections; a database that stops
 //! answering (half-open sockets), drops every connection, restarts for
 //! real, and a tenant whose login is revoked. Every answer is checked
-//! against its caller and the fault model (README, "On a bad day"):
+//! against its caller and the fault model (docs/faults.md):
 //!
 //! - no answer carries another tenant's data;
-//! - every failure is a documented 503/504 (403 for the revoked tenant),
-//!   never another 5xx, and none comes later than its Lambda deadline;
+//! - every failure is one its phase's fault explains, with its documented
+//!   status and code (503 `throttled` for throttling, 504
+//!   `deadline_exceeded` for slowness, 403 for the revoked tenant, ...),
+//!   every 503/504 carries `Retry-After`, and none comes later than its
+//!   deadline less the margin;
 //! - service recovers within 2 s of a fault clearing;
-//! - the revoked tenant gets nothing past the connection max age;
+//! - the revoked tenant gets nothing past the connection max age, and its
+//!   requests cost at most one AssumeRole per refusal memory;
 //! - no record is lost, and none is written twice.
 //!
 //! One test, so nothing else shares the database while it restarts.
@@ -42,6 +46,11 @@ const MAX_AGE: Duration = Duration::from_secs(3);
 const RECOVERY_BOUND: Duration = Duration::from_secs(2);
 /// The tenant whose DB login is revoked.
 const REVOKED: usize = TENANTS;
+/// DB_REFUSED_LOGIN_MEMORY_SECONDS for the suite.
+const REFUSAL_MEMORY: Duration = Duration::from_secs(2);
+/// How late past its due time (deadline less margin) an answer may be on a
+/// busy two-core machine: the scheduling of the answer, not the margin.
+const LATE_SLACK: Duration = Duration::from_millis(100);
 
 fn tenant(i: usize) -> String {
     format!("fault{i:03}")
@@ -67,6 +76,8 @@ struct Outcome {
     elapsed: Duration,
     status: u16,
     code: Option<String>,
+    /// The `Retry-After` header.
+    retry_after: Option<String>,
     /// The record name a `Create` asked for.
     name: Option<String>,
     /// What is wrong with the answer's content, if anything.
@@ -182,6 +193,11 @@ impl Load {
                     elapsed,
                     status,
                     code: error_code(&response),
+                    retry_after: response
+                        .headers()
+                        .get("retry-after")
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_owned),
                     name,
                     wrong: check_content(route, tenant_index, status, &body_bytes(&response)),
                 }
@@ -194,6 +210,7 @@ impl Load {
                 elapsed,
                 status: 0,
                 code: Some("hung".to_owned()),
+                retry_after: None,
                 name,
                 wrong: None,
             },
@@ -222,25 +239,31 @@ async fn build_apps(env: &Stack) -> Apps {
     Apps { files, records }
 }
 
-/// A phase's allowed failure answers, beyond success.
+/// A phase's allowed failure answers, beyond success: exactly what its
+/// fault explains. Too slow is 504 `deadline_exceeded` anywhere a fault
+/// can slow a request (retries and back-off count against the deadline).
 fn allowed(phase: &str, outcome: &Outcome) -> bool {
-    let code = outcome.code.as_deref().unwrap_or("");
-    let transient = matches!(
-        (outcome.status, code),
-        (
-            503,
-            "upstream_unavailable" | "throttled" | "credentials_rejected"
-        ) | (504, "deadline_exceeded")
-    );
+    let answer = (outcome.status, outcome.code.as_deref().unwrap_or(""));
+    let late = answer == (504, "deadline_exceeded");
+    let unavailable = answer == (503, "upstream_unavailable");
     match phase {
         "baseline" | "recovered" => false,
+        // Cold sessions and logins for every tenant at once.
+        "warm-up" => late,
+        "sts-throttling" | "s3-throttling" => late || answer == (503, "throttled"),
+        "s3-slower-than-deadline" => late,
+        "s3-errors"
+        | "s3-connection-resets"
+        | "db-paused"
+        | "db-connections-dropped"
+        | "db-restart" => late || unavailable,
+        "s3-expired-credentials" => late || answer == (503, "credentials_rejected"),
         "revoked" => {
-            transient
-                || (outcome.tenant == REVOKED
-                    && outcome.route != Route::File
-                    && (outcome.status, code) == (403, "access_denied"))
+            outcome.tenant == REVOKED
+                && outcome.route != Route::File
+                && answer == (403, "access_denied")
         }
-        _ => transient,
+        other => panic!("no rule for phase {other}"),
     }
 }
 
@@ -290,13 +313,21 @@ async fn faults_come_and_go_under_load() {
         ("AWS_ENDPOINT_URL", &aws.endpoint()),
         ("DB_PORT", &front_port),
         ("REQUEST_DEADLINE_MARGIN_MS", &MARGIN_MS.to_string()),
-        ("DB_CONNECT_TIMEOUT_SECONDS", "1"),
+        // A login slower than this is cut off: 2 s, past the answer's due
+        // time, so a login slowed by load (the verifier shares the machine)
+        // is answered 504 in time; a paused server is caught by the
+        // statement time-out.
+        ("DB_CONNECT_TIMEOUT_SECONDS", "2"),
         ("DB_STATEMENT_TIMEOUT_MS", "1000"),
         (
             "DB_CONNECTION_MAX_AGE_SECONDS",
             &MAX_AGE.as_secs().to_string(),
         ),
         ("DB_CONNECTION_CAPACITY", "100"),
+        (
+            "DB_REFUSED_LOGIN_MEMORY_SECONDS",
+            &REFUSAL_MEMORY.as_secs().to_string(),
+        ),
         ("TENANT_CACHE_CAPACITY", "100"),
     ]);
     let admin = stack.admin_db().await;
@@ -444,20 +475,33 @@ async fn faults_come_and_go_under_load() {
         .unwrap();
     clock.revoked_at = Some(Instant::now());
     clock.faults += 1;
+    // Counts the revoked tenant's AssumeRole calls as they pass.
+    aws.inject(
+        HttpRule::new(HttpFault::Delay { ms: 0 })
+            .service(Service::Sts)
+            .contains(format!("assumeRole-{}", tenant(REVOKED))),
+    );
+    let injected_before = aws.injected();
     sleep((MAX_AGE + LAMBDA_BUDGET).as_millis() as u64 + 1500).await;
-    set_phase("recovered");
     admin
         .batch_execute(&format!("ALTER ROLE {}_dbuser LOGIN", tenant(REVOKED)))
         .await
         .unwrap();
+    let assumed_while_revoked = aws.injected() - injected_before;
+    aws.clear();
+    // Counted, not faults.
+    let counted = assumed_while_revoked;
     clock.restored_at = Some(Instant::now());
+    // The refusal is remembered a moment past the restore.
+    sleep((REFUSAL_MEMORY + RECOVERY_BOUND).as_millis() as u64).await;
+    set_phase("recovered");
     sleep(2000).await;
     load.running.store(false, Ordering::Relaxed);
     for worker in workers {
         worker.await.unwrap();
     }
     let outcomes = load.outcomes.lock().unwrap().clone();
-    clock.faults += aws.injected();
+    clock.faults += aws.injected() - counted;
     clock.began = began.lock().unwrap().clone();
 
     // Records: every 201 is in the database once, as its caller's.
@@ -513,9 +557,19 @@ async fn faults_come_and_go_under_load() {
                 .entry(format!("{} {}", o.status, o.code.as_deref().unwrap_or("?")))
                 .or_default() += 1;
         }
-        if o.elapsed > LAMBDA_BUDGET {
+        if o.elapsed > LAMBDA_BUDGET - Duration::from_millis(MARGIN_MS) + LATE_SLACK {
             late += 1;
-            problems.push(format!("{o:?}: answered after its deadline"));
+            problems.push(format!(
+                "{o:?}: answered after its deadline less the margin"
+            ));
+        }
+        if matches!(o.status, 503 | 504)
+            && o.retry_after
+                .as_deref()
+                .and_then(|v| v.parse::<u32>().ok())
+                .is_none_or(|secs| secs == 0)
+        {
+            problems.push(format!("{o:?}: a transient failure without Retry-After"));
         }
         if let Some(wrong) = &o.wrong {
             wrong_tenant += 1;
@@ -524,7 +578,17 @@ async fn faults_come_and_go_under_load() {
         if o.status >= 500 && !matches!(o.status, 503 | 504) {
             other_5xx += 1;
         }
-        if o.status >= 300 && o.phase != "warm-up" && !allowed(o.phase, o) {
+        // A request that started just before the next phase's fault and was
+        // answered after it may show that fault.
+        let next = clock
+            .began
+            .iter()
+            .skip_while(|(p, _)| *p != o.phase)
+            .nth(1)
+            .copied();
+        let explained = allowed(o.phase, o)
+            || next.is_some_and(|(p, at)| o.started + o.elapsed >= at && allowed(p, o));
+        if o.status >= 300 && !explained {
             problems.push(format!("{o:?}: not an answer this phase allows"));
         }
         if o.status == 409 {
@@ -588,6 +652,20 @@ async fn faults_come_and_go_under_load() {
         .any(|o| o.started > cutoff && o.code.as_deref() == Some("access_denied"))
     {
         problems.push("the revoked tenant was never refused with access_denied".to_owned());
+    }
+    // Without the refusal memory every DB request of the revoked tenant
+    // would assume its role again; with it, one per memory period (and the
+    // refusal that opens each period).
+    let revoked_requests = revoked.len();
+    let refusal_window = restored_at - revoked_at;
+    let bound = (refusal_window.as_secs_f64() / REFUSAL_MEMORY.as_secs_f64()).ceil() as u64 + 1;
+    println!(
+        "revoked tenant: {revoked_requests} DB requests, {assumed_while_revoked} AssumeRole calls in {refusal_window:?} (bound {bound})"
+    );
+    if assumed_while_revoked > bound {
+        problems.push(format!(
+            "the revoked tenant drove STS: {assumed_while_revoked} AssumeRole calls for {revoked_requests} requests in {refusal_window:?}, bound {bound}"
+        ));
     }
     if assumed_after < assumed_before + 10 {
         problems.push(format!(

@@ -1,7 +1,9 @@
-//! Tenant sessions when STS fails, through the local front, with a clock
-//! the test moves: a still-valid session is served while a refresh fails,
-//! a failure is remembered briefly (one STS call for a burst of requests),
-//! and STS refusals are told apart by strategy.
+//! Tenant sessions when STS fails or is slow, through the local front, with
+//! a clock the test moves: a still-valid session is served while a refresh
+//! fails or takes long, a failure is remembered with a back-off (one STS
+//! call per tenant per period, not one per request), STS refusals are told
+//! apart by strategy, and S3's refusal of a session's credentials on HEAD
+//! or a download URL replaces the session as on GET.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -10,9 +12,11 @@ use std::time::{Duration, SystemTime};
 use aws_smithy_async::time::{SharedTimeSource, TimeSource};
 use local_front::{HttpFault, HttpFront, HttpRule, Service};
 use tenant_access::config::{FunctionConfig, S3Config};
-use tenant_access::credentials::{FAILURE_MEMORY, MIN_REMAINING, REFRESH_AHEAD, REFRESH_BUFFER};
+use tenant_access::credentials::{
+    FAILURE_MEMORY, MAX_BACKOFF, MIN_REMAINING, REFRESH_AHEAD, REFRESH_BUFFER,
+};
 use tenant_access::{Caller, Error, TenantSessions};
-use test_support::Stack;
+use test_support::{Stack, as_tenant, body_json, event, request_until};
 use tokio::time::timeout;
 
 /// The system clock plus an offset the test moves forward.
@@ -35,12 +39,15 @@ fn caller(tenant: &str) -> Caller {
     Caller::new(tenant.parse().unwrap(), "session-test")
 }
 
-/// Sessions whose STS calls go through a front, signed at `clock`'s time.
-async fn sessions(
+/// A front before moto, the stack's environment pointing at it (plus
+/// `overrides`), and an SDK configuration signing at `clock`'s time with
+/// one attempt per call (so each STS call the code makes is one the front
+/// sees).
+async fn through_front(
     stack: &Stack,
     overrides: &[(&str, &str)],
     clock: Clock,
-) -> (HttpFront, TenantSessions) {
+) -> (HttpFront, Stack, aws_config::SdkConfig) {
     let moto = stack
         .var("AWS_ENDPOINT_URL")
         .trim_start_matches("http://")
@@ -53,18 +60,42 @@ async fn sessions(
     let mut vars = vec![("AWS_ENDPOINT_URL", endpoint.as_str())];
     vars.extend_from_slice(overrides);
     let env = stack.with(&vars);
-    let config = FunctionConfig::<S3Config>::from_lookup(&env.lookup()).unwrap();
     let sdk = env
         .sdk_config()
         .await
         .into_builder()
         .time_source(SharedTimeSource::new(clock))
+        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(1))
         .build();
+    (front, env, sdk)
+}
+
+/// Sessions whose STS calls go through a front, signed at `clock`'s time.
+async fn sessions(
+    stack: &Stack,
+    overrides: &[(&str, &str)],
+    clock: Clock,
+) -> (HttpFront, TenantSessions) {
+    let (front, env, sdk) = through_front(stack, overrides, clock).await;
+    let config = FunctionConfig::<S3Config>::from_lookup(&env.lookup()).unwrap();
     (front, TenantSessions::new(&sdk, &config.access))
 }
 
+/// Wait until the front has seen `n` injected answers, and a moment more
+/// for the call's task to record its outcome.
+async fn injected(front: &HttpFront, n: u64) {
+    timeout(Duration::from_secs(10), async {
+        while front.injected() < n {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("{n} injected answers, saw {}", front.injected()));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+}
+
 #[tokio::test]
-async fn a_valid_session_outlives_a_failed_refresh_and_the_failure_is_remembered() {
+async fn a_valid_session_outlives_a_failed_refresh_and_the_failure_backs_off() {
     let stack = Stack::load();
     let clock = Clock::default();
     let (front, sessions) = sessions(&stack, &[], clock.clone()).await;
@@ -77,33 +108,94 @@ async fn a_valid_session_outlives_a_failed_refresh_and_the_failure_is_remembered
     // Into the refresh window, with minutes still left: STS throttles.
     clock.advance(left - REFRESH_BUFFER + Duration::from_secs(60));
     front.inject(HttpRule::new(HttpFault::Throttle).service(Service::Sts));
-    let during = sessions.session(&me).await.expect("the current session");
+    let during = timeout(Duration::from_millis(500), sessions.session(&me))
+        .await
+        .expect("the request does not wait for the refresh")
+        .expect("the current session");
     assert!(
         Arc::ptr_eq(&first, &during),
         "the still-valid session is served"
     );
+    injected(&front, 1).await;
     assert_eq!(sessions.assume_role_calls(), 2, "a refresh was tried");
-    let tried = front.injected();
-    assert!(tried >= 1, "STS was asked (and retried by the SDK)");
 
-    // Within FAILURE_MEMORY, nothing asks STS again.
-    let again = sessions.session(&me).await.unwrap();
-    assert!(Arc::ptr_eq(&first, &again));
-    assert_eq!(front.injected(), tried, "the failure was remembered");
-    assert_eq!(sessions.assume_role_calls(), 2);
+    // Within the first back-off (FAILURE_MEMORY), nothing asks STS again.
+    for _ in 0..5 {
+        let again = sessions.session(&me).await.unwrap();
+        assert!(Arc::ptr_eq(&first, &again));
+    }
+    assert_eq!(front.injected(), 1, "the failure was remembered");
 
-    // Less than MIN_REMAINING left: the failure is the answer.
+    // Past it, one request tries again, and fails again: the next back-off
+    // is twice as long, so a moment past the first period asks nothing.
+    clock.advance(FAILURE_MEMORY * 3 / 2 + Duration::from_millis(1));
+    assert!(Arc::ptr_eq(&first, &sessions.session(&me).await.unwrap()));
+    injected(&front, 2).await;
+    clock.advance(FAILURE_MEMORY * 3 / 2 + Duration::from_millis(1));
+    assert!(Arc::ptr_eq(&first, &sessions.session(&me).await.unwrap()));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(front.injected(), 2, "the back-off doubled");
+    assert_eq!(sessions.assume_role_calls(), 3);
+
+    // Less than MIN_REMAINING left: no session to serve, the failure is the
+    // answer.
     let left = expiry.duration_since(clock.now()).unwrap();
     clock.advance(left - MIN_REMAINING + Duration::from_secs(1));
     let err = sessions.session(&me).await.unwrap_err();
     assert!(matches!(err, Error::Throttled { .. }), "{err:?}");
     assert_eq!(err.status().as_u16(), 503);
 
-    // STS is back: once the memory lapses, a new session.
+    // STS is back: once the back-off lapses, a new session.
     front.clear();
-    clock.advance(FAILURE_MEMORY);
+    clock.advance(MAX_BACKOFF * 3 / 2 + Duration::from_millis(1));
     let fresh = sessions.session(&me).await.expect("a new session");
     assert!(!Arc::ptr_eq(&first, &fresh));
+}
+
+/// The worst of a slow STS: 200 s left on the tenant's session, STS
+/// answering after 4 s, each request's deadline 2 s away. Every request is
+/// answered 200 from the current session, in time, and STS sees one call.
+#[tokio::test]
+async fn a_slow_sts_costs_one_call_and_no_request_waits_for_it() {
+    let stack = Stack::load();
+    let clock = Clock::default();
+    let (front, env, sdk) = through_front(&stack, &[], clock.clone()).await;
+    let config = s3_fetch::Config::from_lookup(&env.lookup()).unwrap();
+    let app = s3_fetch::App::new(&config, &sdk);
+    let get = event("s3-fetch/tenant1-get.json");
+    let call = |n: u32| {
+        let request = request_until(
+            &as_tenant(&get, "fault016", &format!("slow-sts-{n}")),
+            SystemTime::now() + Duration::from_secs(2),
+        );
+        let app = &app;
+        async move {
+            let started = std::time::Instant::now();
+            let response = s3_fetch::function_handler(app, request).await.unwrap();
+            (response, started.elapsed())
+        }
+    };
+    let (warm, _) = call(0).await;
+    assert_eq!(warm.status(), 200, "{:?}", body_json(&warm));
+    assert_eq!(app.sessions().assume_role_calls(), 1);
+
+    // Moto dates sessions by the real clock: move this one's to 200 s left.
+    let duration = config.access.session_duration;
+    clock.advance(duration - Duration::from_secs(200));
+    front.inject(HttpRule::new(HttpFault::Delay { ms: 4000 }).service(Service::Sts));
+    for n in 1..=8 {
+        let (response, took) = call(n).await;
+        assert_eq!(
+            response.status(),
+            200,
+            "request {n}: {:?}",
+            body_json(&response)
+        );
+        assert!(took < Duration::from_secs(2), "request {n} took {took:?}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert_eq!(front.injected(), 1, "one STS call, however many requests");
+    assert_eq!(app.sessions().assume_role_calls(), 2);
 }
 
 #[tokio::test]
@@ -195,21 +287,86 @@ async fn sessions_are_replaced_ahead_of_expiry_while_requests_go_on() {
         .expect("nor does the next")
         .unwrap();
     assert!(Arc::ptr_eq(&first, &again));
-    // STS answers the refresh after 1 s; then it replaces the session. (Read
-    // once: moto dates expirations by the real clock, so by the test's clock
-    // the new session is in its own refresh window and the next request
-    // would start the next refresh.)
+    // STS answers the refresh after 1 s; then it replaces the session.
+    // (Moto dates expirations by the real clock, so by the test's clock the
+    // new session is in its own refresh window: reading it starts the next
+    // refresh.)
     tokio::time::sleep(Duration::from_millis(2500)).await;
-    let replaced = sessions.session(&me).await.unwrap();
-    assert!(
-        !Arc::ptr_eq(&first, &replaced),
-        "the background refresh replaced the session"
-    );
-    assert!(replaced.credentials().expiry().unwrap() > expiry);
+    // Counted before that read, which may start the next refresh.
     assert_eq!(
         sessions.assume_role_calls(),
         2,
         "one refresh, in the background, for every request in the window"
     );
     assert_eq!(front.injected(), 1);
+    let replaced = sessions.session(&me).await.unwrap();
+    assert!(
+        !Arc::ptr_eq(&first, &replaced),
+        "the background refresh replaced the session"
+    );
+    assert!(replaced.credentials().expiry().unwrap() > expiry);
+}
+
+/// S3 refuses the session's credentials on a HEAD (whose answer has no
+/// body, so no error code) and on the HEAD behind a download URL: both are
+/// 503 `credentials_rejected`, not 404, and the session is replaced.
+#[tokio::test]
+async fn head_and_download_urls_tell_refused_credentials_from_a_missing_key() {
+    let stack = Stack::load();
+    let (front, env, sdk) = through_front(&stack, &[], Clock::default()).await;
+    let config = s3_fetch::Config::from_lookup(&env.lookup()).unwrap();
+    let app = s3_fetch::App::new(&config, &sdk);
+    let tenant = "fault017";
+    for (n, fixture) in [
+        "s3-fetch/tenant1-head.json",
+        "s3-fetch/tenant1-download-url.json",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let event = as_tenant(&event(fixture), tenant, &format!("head-{n}"));
+        let request = || request_until(&event, SystemTime::now() + Duration::from_secs(5));
+        let ok = s3_fetch::function_handler(&app, request()).await.unwrap();
+        assert_eq!(ok.status(), 200, "{fixture}");
+        let assumed = app.sessions().assume_role_calls();
+
+        front.inject(
+            HttpRule::new(HttpFault::ExpiredToken)
+                .service(Service::S3)
+                .contains(format!("/{tenant}_home/"))
+                .times(2),
+        );
+        let refused = s3_fetch::function_handler(&app, request()).await.unwrap();
+        assert_eq!(
+            (
+                refused.status().as_u16(),
+                body_json(&refused)["error"].clone()
+            ),
+            (503, "credentials_rejected".into()),
+            "{fixture}"
+        );
+        assert_eq!(refused.headers()["retry-after"], "1");
+        front.clear();
+        let again = s3_fetch::function_handler(&app, request()).await.unwrap();
+        assert_eq!(again.status(), 200, "{fixture}");
+        assert_eq!(
+            app.sessions().assume_role_calls(),
+            assumed + 1,
+            "{fixture}: the refused session was replaced"
+        );
+    }
+    // A key that is really missing is still 404.
+    let mut missing = as_tenant(
+        &event("s3-fetch/tenant1-missing.json"),
+        tenant,
+        "head-missing",
+    );
+    missing["requestContext"]["http"]["method"] = "HEAD".into();
+    let response = s3_fetch::function_handler(
+        &app,
+        request_until(&missing, SystemTime::now() + Duration::from_secs(5)),
+    )
+    .await
+    .unwrap();
+    assert_eq!(response.status(), 404);
 }

@@ -179,7 +179,10 @@ impl App {
     /// Run `statement` on the tenant's connection. If the database refuses
     /// the login (the session's credentials expired or were revoked before
     /// the cache knew), the session is dropped and the login tried once more
-    /// with a new one: safe for writes too, since nothing ran.
+    /// with a new one (unless it was obtained for this very request): safe
+    /// for writes too, since nothing ran. A refusal is
+    /// remembered for `DB_REFUSED_LOGIN_MEMORY_SECONDS`: the tenant's
+    /// requests meanwhile are refused before any STS call or login.
     async fn statement(
         &self,
         caller: &Caller,
@@ -187,6 +190,8 @@ impl App {
         params: &[&(dyn ToSql + Sync)],
         read: bool,
     ) -> Result<Vec<Row>, Error> {
+        self.db.refused_login(&caller.tenant)?;
+        let started = std::time::Instant::now();
         let mut session = self.sessions.session(caller).await?;
         let mut renewed = false;
         loop {
@@ -196,7 +201,9 @@ impl App {
                 self.db.query_once(&session, statement, params).await
             };
             match result {
-                Err(Error::AccessDenied { .. }) if session.is_invalidated() && !renewed => {
+                Err(Error::AccessDenied { .. })
+                    if session.is_invalidated() && !renewed && session.obtained() < started =>
+                {
                     tracing::warn!("the database refused the session's login; renewing it once");
                     renewed = true;
                     session = self.sessions.session(caller).await?;
@@ -314,11 +321,7 @@ pub async fn function_handler(
     let request = &request;
     Ok(app
         .envelope
-        .serve_measured(
-            request,
-            || app.sessions.counts() + app.db.counts(),
-            |caller| app.route(request, caller),
-        )
+        .serve_measured(request, |caller| app.route(request, caller))
         .await)
 }
 

@@ -229,14 +229,10 @@ pub async fn function_handler(
     let request = &request;
     Ok(app
         .envelope
-        .serve_measured(
-            request,
-            || app.sessions.counts(),
-            |caller| async move {
-                let route = Route::parse(request)?;
-                app.serve(route, &caller).await
-            },
-        )
+        .serve_measured(request, |caller| async move {
+            let route = Route::parse(request)?;
+            app.serve(route, &caller).await
+        })
         .await)
 }
 

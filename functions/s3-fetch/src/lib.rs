@@ -296,11 +296,7 @@ pub async fn function_handler(
     let request = &request;
     Ok(app
         .envelope
-        .serve_measured(
-            request,
-            || app.sessions.counts(),
-            |caller| app.route(request, caller),
-        )
+        .serve_measured(request, |caller| app.route(request, caller))
         .await)
 }
 

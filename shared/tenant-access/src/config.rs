@@ -32,7 +32,9 @@
 //! | `DB_CONNECT_TIMEOUT_SECONDS` | TCP+TLS+auth timeout | `5` |
 //! | `DB_STATEMENT_TIMEOUT_MS` | longest wait for one statement's answer | `5000` |
 //! | `DB_CONNECTION_MAX_AGE_SECONDS` | a connection is replaced after this long, so revoking a login takes effect | `900` |
-//! | `DB_CONNECTION_CAPACITY` | tenants whose connections are kept open | `20` |
+//! | `DB_CONNECTION_CAPACITY` | connections kept open, over all tenants | `20` |
+//! | `DB_CONNECTIONS_PER_TENANT` | a tenant's connections in use at once (its concurrent requests beyond wait) | `4` |
+//! | `DB_REFUSED_LOGIN_MEMORY_SECONDS` | after the database refuses a tenant's renewed login, its requests are refused this long without calling STS | `60` |
 //! | `DB_RESOURCE_ID` | `cluster-...` or `prx-...`, for session policies | required by the session-policy strategies |
 
 use std::num::NonZeroUsize;
@@ -808,8 +810,16 @@ pub struct DbConfig {
     /// (`DB_CONNECTION_MAX_AGE_SECONDS`), so a revoked login stops working
     /// within this bound.
     pub connection_max_age: Duration,
-    /// How many tenants' connections are kept open (`DB_CONNECTION_CAPACITY`).
+    /// How many connections are kept open, over all tenants
+    /// (`DB_CONNECTION_CAPACITY`).
     pub connection_capacity: NonZeroUsize,
+    /// How many of a tenant's connections may be in use at once
+    /// (`DB_CONNECTIONS_PER_TENANT`): a tenant's concurrent requests run in
+    /// parallel up to this, and wait beyond it.
+    pub connections_per_tenant: NonZeroUsize,
+    /// How long a tenant whose renewed login the database refused is
+    /// refused at once, with no STS call (`DB_REFUSED_LOGIN_MEMORY_SECONDS`).
+    pub refused_login_memory: Duration,
     /// The cluster's or proxy's resource id, `cluster-...` or `prx-...`
     /// (`DB_RESOURCE_ID`); needed for session policies.
     pub resource_id: Option<String>,
@@ -851,6 +861,13 @@ impl DbConfig {
             1..=86_400,
         )?);
         let capacity = bounded(&env, "DB_CONNECTION_CAPACITY", 20, 1..=10_000)?;
+        let per_tenant = bounded(&env, "DB_CONNECTIONS_PER_TENANT", 4, 1..=64)?;
+        let refused_login_memory = Duration::from_secs(bounded(
+            &env,
+            "DB_REFUSED_LOGIN_MEMORY_SECONDS",
+            60,
+            0..=3_600,
+        )?);
         let resource_id = optional(&env, "DB_RESOURCE_ID");
         if let Some(id) = &resource_id {
             let body = id
@@ -875,6 +892,9 @@ impl DbConfig {
             statement_timeout,
             connection_max_age,
             connection_capacity: NonZeroUsize::new(capacity as usize).expect("bounded above zero"),
+            connections_per_tenant: NonZeroUsize::new(per_tenant as usize)
+                .expect("bounded above zero"),
+            refused_login_memory,
         })
     }
 }

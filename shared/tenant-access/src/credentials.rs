@@ -17,31 +17,38 @@
 //!   cached session is only ever served to a request carrying the very
 //!   token Cognito accepted, and never past that token's `exp`.
 //!
-//! Sessions are cached per tenant and reused until [`REFRESH_BUFFER`] before
-//! they expire. Each tenant has its own slot behind an async mutex, so at most
-//! one `AssumeRole` per tenant is in flight and concurrent requests of the
-//! same tenant wait for it; other tenants are not blocked. The slots live in
-//! an LRU map bounded by `TENANT_CACHE_CAPACITY`.
+//! Sessions are cached per tenant in an LRU map bounded by
+//! `TENANT_CACHE_CAPACITY`. Each tenant's slot is locked only for a moment,
+//! never across a call: at most one `AssumeRole` per tenant is in flight,
+//! it runs in its own task, and every request that needs its result waits
+//! on it. A request cancelled while it waits (its deadline passed) leaves
+//! the call to finish and record what it got; other tenants never wait.
+//!
+//! A session is served while it has at least [`MIN_REMAINING`] left, so a
+//! request never waits on STS while its tenant's session has more than a
+//! minute to live. It is replaced ahead of expiry, in the background: the
+//! first request that finds it within [`REFRESH_BUFFER`] plus its share of
+//! [`REFRESH_AHEAD`] (jittered per session) of expiry starts the call and
+//! goes on with the current session; at most [`MAX_BACKGROUND_REFRESHES`]
+//! run at once. A tenant with steady traffic never waits on STS after its
+//! first request. (In Lambda a background task runs while an invocation is
+//! in flight; one frozen between invocations finishes, or fails and is
+//! tried again, on the next.)
 //!
 //! On a bad day:
-//! - a refresh that fails for a transient reason (throttling, STS
-//!   unavailable) keeps serving the current session while it has at least
-//!   [`MIN_REMAINING`] left, so an STS outage shorter than the refresh window
-//!   is invisible;
-//! - a failed `AssumeRole` is remembered for [`FAILURE_MEMORY`]: the
-//!   tenant's queued requests get the same answer at once instead of each
-//!   calling STS again;
+//! - a failed call is remembered per tenant with a jittered back-off: a
+//!   transient failure (throttling, STS unavailable or slow) for
+//!   [`FAILURE_MEMORY`], doubling for each one in a row up to
+//!   [`MAX_BACKOFF`]; a refusal (the tenant's role is missing or does not
+//!   trust the function) for [`REFUSAL_MEMORY`]. Meanwhile no request of the
+//!   tenant calls STS, so a slow, throttling or refusing STS sees at most
+//!   one call per tenant per back-off period;
+//! - during a transient failure the current session is still served while
+//!   it has [`MIN_REMAINING`] left, so an STS outage shorter than the
+//!   refresh window is invisible; after a refusal it is served no longer
+//!   than [`REFRESH_BUFFER`] before its expiry;
 //! - a session whose credentials a service refused
 //!   ([`TenantSession::invalidate`]) is never served again.
-//!
-//! Off the request path, a session is replaced ahead of expiry: the first
-//! request that finds it within [`REFRESH_AHEAD`] (jittered per session) of
-//! the refresh point starts an `AssumeRole` in the background and goes on
-//! with the current session; at most [`MAX_BACKGROUND_REFRESHES`] run at
-//! once. A tenant with steady traffic never waits on STS after its first
-//! request. (In Lambda a background task runs while an invocation is in
-//! flight; one frozen between invocations finishes, or fails and is tried
-//! again, on the next.)
 //!
 //! Why not the SDK identity cache: it belongs to one client's runtime, while
 //! one tenant session feeds both an S3 client and the RDS auth-token
@@ -64,17 +71,30 @@ use crate::identity::{Caller, TenantId};
 use crate::session_policy::{SessionScope, partition};
 use crate::{Error, upstream};
 
-/// Credentials are replaced this long before they expire, so a request never
-/// starts with credentials that lapse half-way.
+/// A session is replaced from this long before it expires (in the
+/// background, while it is still served), so a request never starts with
+/// credentials that lapse half-way.
 pub const REFRESH_BUFFER: Duration = Duration::from_secs(300);
 
-/// After a transient refresh failure, the current session is still served
-/// while it has at least this long left.
+/// A session is served while it has at least this long left, even inside
+/// [`REFRESH_BUFFER`] (where its replacement is on the way): a request waits
+/// on STS only when its tenant has no session with a minute left.
 pub const MIN_REMAINING: Duration = Duration::from_secs(60);
 
-/// How long a failed `AssumeRole` is remembered per tenant: requests of the
-/// tenant in that window get the same answer without calling STS.
+/// How long a transient `AssumeRole` failure (throttling, STS unavailable,
+/// too slow) is first remembered per tenant; each further failure in a row
+/// doubles it, up to [`MAX_BACKOFF`]. Meanwhile no request of the tenant
+/// calls STS: they get the same answer at once, or the current session
+/// while it is servable.
 pub const FAILURE_MEMORY: Duration = Duration::from_secs(1);
+
+/// The longest back-off after transient failures in a row.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(16);
+
+/// How long a refusal (the tenant's role is missing or does not trust this
+/// function, or the token was refused) is remembered: an offboarded
+/// tenant's clients cost at most one STS call per tenant per this period.
+pub const REFUSAL_MEMORY: Duration = Duration::from_secs(60);
 
 /// How long before [`REFRESH_BUFFER`] a session is replaced in the
 /// background, at the most: each session starts between half of this and
@@ -86,28 +106,86 @@ pub const REFRESH_AHEAD: Duration = Duration::from_secs(300);
 /// trickle, never a burst.
 pub const MAX_BACKGROUND_REFRESHES: usize = 4;
 
-/// One tenant's cache entry: its session and its last `AssumeRole` failure.
-#[derive(Default)]
-struct SlotState {
-    session: Option<Arc<TenantSession>>,
-    failure: Option<(SystemTime, Error)>,
-    /// A refresh ahead of expiry is running for this slot.
-    refreshing: bool,
+/// What a session request in flight ends with, once it has.
+type Outcome = Option<Result<Arc<TenantSession>, Error>>;
+
+/// A failure and until when it is the answer.
+struct Failure {
+    until: SystemTime,
+    error: Error,
 }
 
-impl SlotState {
-    /// The current session if it may still be served after a failed
-    /// refresh: not invalidated, with at least [`MIN_REMAINING`] left.
-    fn fallback(&self, now: SystemTime, failure: &Error) -> Option<Arc<TenantSession>> {
-        let transient = matches!(failure, Error::Throttled { .. } | Error::Unavailable { .. });
-        self.session
-            .as_ref()
-            .filter(|s| transient && s.is_valid_for(now, MIN_REMAINING))
-            .cloned()
+impl Failure {
+    /// Throttling or an unavailable STS: the current session may still be
+    /// served. A refusal stops it at [`REFRESH_BUFFER`].
+    fn transient(&self) -> bool {
+        matches!(
+            self.error,
+            Error::Throttled { .. } | Error::Unavailable { .. } | Error::DeadlineExceeded
+        )
     }
 }
 
-type Slot = Arc<tokio::sync::Mutex<SlotState>>;
+/// How long the `failures`th failure in a row is remembered: the period,
+/// plus up to half of it again (`jitter` in `0..1`), so tenants that failed
+/// together do not come back together. Never less than the period.
+fn backoff(error: &Error, failures: u32, jitter: f64) -> Duration {
+    let period = match error {
+        Error::Throttled { .. } | Error::Unavailable { .. } | Error::DeadlineExceeded => {
+            FAILURE_MEMORY
+                .saturating_mul(1 << failures.saturating_sub(1).min(16))
+                .min(MAX_BACKOFF)
+        }
+        _ => REFUSAL_MEMORY,
+    };
+    period + period.mul_f64(jitter.clamp(0.0, 1.0) / 2.0)
+}
+
+/// A number in `0..1` that differs between calls: the back-off's jitter.
+/// Not for anything secret.
+fn jitter() -> f64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(
+        SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    (hasher.finish() % 10_000) as f64 / 10_000.0
+}
+
+/// One tenant's cache entry: its session, its last `AssumeRole` failure and
+/// the call in flight, if any. Locked only briefly, never across a call.
+#[derive(Default)]
+struct SlotState {
+    session: Option<Arc<TenantSession>>,
+    failure: Option<Failure>,
+    /// Failures in a row, for the back-off.
+    failures: u32,
+    /// The `AssumeRole` in flight for this slot (ahead of expiry or for a
+    /// waiting request): every request that needs its result waits on it.
+    inflight: Option<tokio::sync::watch::Receiver<Outcome>>,
+}
+
+impl SlotState {
+    /// The session, if it may serve a request at `now`: not invalidated,
+    /// with at least [`MIN_REMAINING`] left, and, inside [`REFRESH_BUFFER`],
+    /// only while its refresh has not been refused.
+    fn servable(&self, now: SystemTime) -> Option<Arc<TenantSession>> {
+        let refused = self.failure.as_ref().is_some_and(|f| !f.transient());
+        self.session
+            .as_ref()
+            .filter(|s| s.is_valid_for(now, MIN_REMAINING) && (s.is_fresh_at(now) || !refused))
+            .cloned()
+    }
+
+    /// Whether a new call may start: none in flight, no back-off running.
+    fn may_call(&self, now: SystemTime) -> bool {
+        self.inflight.is_none() && self.failure.as_ref().is_none_or(|f| now >= f.until)
+    }
+}
+
+type Slot = Arc<Mutex<SlotState>>;
 
 /// Everything that shapes a tenant's session: the cache key, so one
 /// tenant's credentials can never serve a request that would have asked STS
@@ -331,101 +409,124 @@ impl TenantSessions {
         }
     }
 
-    /// The caller's tenant session: the cached one while it is fresh, else a
-    /// new `AssumeRole` whose session name carries the tenant and request id.
-    /// See the module docs for what happens when STS fails.
+    /// The caller's tenant session: the cached one while it is servable,
+    /// else a new `AssumeRole` whose session name carries the tenant and
+    /// request id. See the module docs for what happens when STS fails.
     pub async fn session(&self, caller: &Caller) -> Result<Arc<TenantSession>, Error> {
         let request = self.key_for(caller)?;
         let slot = {
             let mut slots = self.slots.lock().expect("session cache lock poisoned");
             if slots.len() == slots.cap().get() && !slots.contains(&request) {
                 self.evictions.fetch_add(1, Ordering::Relaxed);
+                crate::metrics::record(|c| c.session_evictions += 1);
             }
             slots.get_or_insert(request.clone(), Slot::default).clone()
         };
-        let mut state = slot.lock().await;
-        let now = self.now();
-        if let Some(session) = state.session.clone().filter(|s| s.is_fresh_at(now)) {
-            self.hits.fetch_add(1, Ordering::Relaxed);
-            // A session from the identity pool is its token's: refreshing
-            // it with the same token would not outlive the token.
-            let ahead = matches!(self.source.provider, Provider::Sts(_));
-            if ahead && session.refresh_ahead_at(now) && !state.refreshing {
-                self.refresh_ahead(&slot, &mut state, caller, request);
-            }
-            return Ok(session);
-        }
-        self.misses.fetch_add(1, Ordering::Relaxed);
-        if let Some((until, failure)) = &state.failure
-            && now < *until
-        {
-            return state.fallback(now, failure).ok_or_else(|| failure.clone());
-        }
-        match self.source.assume(caller, &request).await {
-            Ok(session) => {
-                let session = Arc::new(session);
-                state.session = Some(session.clone());
-                state.failure = None;
-                Ok(session)
-            }
-            Err(err) => {
-                // Remembered from when the failure was seen: the call itself
-                // (with the SDK's retries) may have taken longer than that.
-                let seen = self.now();
-                let fallback = state.fallback(seen, &err);
-                state.failure = Some((seen + FAILURE_MEMORY, err.clone()));
-                match fallback {
-                    Some(session) => {
-                        tracing::warn!(
-                            error.code = err.code(),
-                            "refreshing the tenant session failed; serving the current one until it expires"
-                        );
-                        Ok(session)
+        let mut inflight = {
+            let mut state = slot.lock().expect("session slot lock poisoned");
+            let now = self.now();
+            if let Some(session) = state.servable(now) {
+                self.hits.fetch_add(1, Ordering::Relaxed);
+                crate::metrics::record(|c| c.session_hits += 1);
+                // A session from the identity pool is its token's: a new
+                // exchange with the same token would not outlive it.
+                let ahead = matches!(self.source.provider, Provider::Sts(_));
+                if ahead && session.refresh_ahead_at(now) && state.may_call(now) {
+                    // Without a permit, a later request in the window tries.
+                    if let Ok(permit) = self.refreshes.clone().try_acquire_owned() {
+                        self.start(&slot, &mut state, caller, request, Some(permit));
                     }
-                    None => Err(err),
                 }
+                return Ok(session);
             }
-        }
+            self.misses.fetch_add(1, Ordering::Relaxed);
+            crate::metrics::record(|c| c.session_misses += 1);
+            match (&state.inflight, &state.failure) {
+                (Some(inflight), _) => inflight.clone(),
+                (None, Some(failure)) if now < failure.until => return Err(failure.error.clone()),
+                (None, _) => self.start(&slot, &mut state, caller, request, None),
+            }
+        };
+        // The call runs in its own task: a request cancelled here (its
+        // deadline passed) leaves it to finish and record what it got.
+        let outcome = inflight
+            .wait_for(Option::is_some)
+            .await
+            .map_err(|_| Error::Upstream {
+                service: "sts",
+                detail: "the session request ended without an answer".to_owned(),
+            })?;
+        outcome.clone().expect("waited for an outcome")
     }
 
-    fn now(&self) -> SystemTime {
-        now(&self.source.base)
-    }
-
-    /// Start replacing the slot's session in the background, unless the
-    /// refreshes already running use every permit (the next request in the
-    /// window tries again). The request that noticed goes on with the
-    /// current session, which is fresh for [`REFRESH_BUFFER`] more.
-    fn refresh_ahead(
+    /// Start a call for a new session of `request` in its own task, which
+    /// records the outcome in the slot (the session, or the failure with its
+    /// back-off) whether or not anyone still waits. With a `permit`, it is a
+    /// refresh ahead of expiry.
+    fn start(
         &self,
         slot: &Slot,
         state: &mut SlotState,
         caller: &Caller,
         request: SessionRequest,
-    ) {
-        let Ok(permit) = self.refreshes.clone().try_acquire_owned() else {
-            return;
-        };
-        state.refreshing = true;
-        let (slot, source, caller) = (slot.clone(), self.source.clone(), caller.clone());
-        tokio::spawn(async move {
-            let result = source.assume(&caller, &request).await;
-            drop(permit);
-            let mut state = slot.lock().await;
-            state.refreshing = false;
-            match result {
-                Ok(session) => {
-                    state.session = Some(Arc::new(session));
-                    state.failure = None;
-                }
-                Err(err) => {
-                    tracing::warn!(
-                        error.code = err.code(),
-                        "refreshing a tenant session ahead of expiry failed; the next request will try again"
-                    );
-                }
+        permit: Option<tokio::sync::OwnedSemaphorePermit>,
+    ) -> tokio::sync::watch::Receiver<Outcome> {
+        use tracing::Instrument;
+        let (tx, rx) = tokio::sync::watch::channel(None);
+        state.inflight = Some(rx.clone());
+        // Counted here, in the request that caused the call.
+        self.source.calls.fetch_add(1, Ordering::Relaxed);
+        let identity_pool = matches!(self.source.provider, Provider::IdentityPool { .. });
+        crate::metrics::record(|c| {
+            if identity_pool {
+                c.identity_pool_calls += 1;
+            } else {
+                c.assume_role_calls += 1;
             }
         });
+        let (slot, source, caller) = (slot.clone(), self.source.clone(), caller.clone());
+        let task = async move {
+            let result = source.assume(&caller, &request).await.map(Arc::new);
+            let ahead = permit.is_some();
+            drop(permit);
+            let seen = now(&source.base);
+            {
+                let mut state = slot.lock().expect("session slot lock poisoned");
+                state.inflight = None;
+                match &result {
+                    Ok(session) => {
+                        state.session = Some(session.clone());
+                        state.failure = None;
+                        state.failures = 0;
+                    }
+                    Err(err) => {
+                        // Remembered from when the failure was seen: the
+                        // call itself (with the SDK's retries) may have
+                        // taken longer than the back-off.
+                        state.failures = state.failures.saturating_add(1);
+                        let until = seen + backoff(err, state.failures, jitter());
+                        state.failure = Some(Failure {
+                            until,
+                            error: err.clone(),
+                        });
+                        if ahead || state.servable(seen).is_some() {
+                            tracing::warn!(
+                                error.code = err.code(),
+                                "refreshing the tenant session failed; serving the current one while it may be, and backing off"
+                            );
+                        }
+                    }
+                }
+            }
+            // Nobody waiting is fine: the slot has the outcome.
+            let _ = tx.send(Some(result));
+        };
+        tokio::spawn(task.instrument(tracing::Span::current()));
+        rx
+    }
+
+    fn now(&self) -> SystemTime {
+        now(&self.source.base)
     }
 }
 
@@ -436,7 +537,6 @@ impl Source {
         caller: &Caller,
         request: &SessionRequest,
     ) -> Result<TenantSession, Error> {
-        self.calls.fetch_add(1, Ordering::Relaxed);
         match &self.provider {
             Provider::Sts(client) => self.assume_role(client, caller, request).await,
             Provider::IdentityPool { client, pool } => self.exchange(client, pool, caller).await,
@@ -614,6 +714,7 @@ pub struct TenantSession {
     tenant: TenantId,
     credentials: Credentials,
     sdk_config: SdkConfig,
+    obtained: std::time::Instant,
     invalid: AtomicBool,
     pub(crate) s3: OnceLock<aws_sdk_s3::Client>,
     pub(crate) dynamodb: OnceLock<aws_sdk_dynamodb::Client>,
@@ -643,6 +744,7 @@ impl TenantSession {
             tenant,
             credentials,
             sdk_config,
+            obtained: std::time::Instant::now(),
             invalid: AtomicBool::new(false),
             s3: OnceLock::new(),
             dynamodb: OnceLock::new(),
@@ -654,6 +756,12 @@ impl TenantSession {
     /// serves it again; the tenant's next request assumes its role anew.
     pub fn invalidate(&self) {
         self.invalid.store(true, Ordering::Relaxed);
+    }
+
+    /// When this session was obtained (by the monotonic clock): a request
+    /// whose fresh session was refused has nothing to gain from another.
+    pub fn obtained(&self) -> std::time::Instant {
+        self.obtained
     }
 
     /// Whether [`invalidate`](Self::invalidate) was called.
@@ -760,6 +868,32 @@ mod tests {
         let name = session_name(&tenant("tenant1"), &"9".repeat(100));
         assert_eq!(name.len(), 64);
         assert!(name.starts_with("tenant1@"));
+    }
+
+    #[test]
+    fn failures_back_off_with_jitter_and_refusals_for_a_minute() {
+        let throttled = Error::Throttled {
+            service: "sts",
+            detail: String::new(),
+        };
+        assert_eq!(backoff(&throttled, 1, 0.0), FAILURE_MEMORY);
+        assert_eq!(backoff(&throttled, 2, 0.0), FAILURE_MEMORY * 2);
+        assert_eq!(backoff(&throttled, 3, 0.0), FAILURE_MEMORY * 4);
+        assert_eq!(backoff(&throttled, 40, 0.0), MAX_BACKOFF);
+        assert_eq!(backoff(&throttled, 1, 1.0), FAILURE_MEMORY * 3 / 2);
+        assert_eq!(
+            backoff(&Error::DeadlineExceeded, 1, 0.5),
+            FAILURE_MEMORY * 5 / 4
+        );
+        let refused = Error::TenantNotOnboarded {
+            detail: String::new(),
+        };
+        assert_eq!(backoff(&refused, 1, 0.0), REFUSAL_MEMORY);
+        assert_eq!(backoff(&refused, 5, 0.0), REFUSAL_MEMORY);
+        let draws: std::collections::BTreeSet<u64> =
+            (0..50).map(|_| (jitter() * 10_000.0) as u64).collect();
+        assert!(draws.iter().all(|d| *d < 10_000));
+        assert!(draws.len() > 10, "the jitter varies: {draws:?}");
     }
 
     #[test]

@@ -7,9 +7,15 @@
 //! is no fallback to plain TCP. Row-level security keyed on `current_user`
 //! then confines every statement to the tenant's rows.
 //!
-//! Connections are kept per tenant in an LRU map bounded by
-//! `DB_CONNECTION_CAPACITY`, checked before reuse, and reopened with a fresh
-//! token when the server closed them.
+//! Each tenant has a small pool: up to `DB_CONNECTIONS_PER_TENANT` of its
+//! connections in use at once, so a tenant's concurrent requests (under
+//! `run_concurrent`) run side by side instead of queueing on one
+//! connection; a connection serves one request at a time, so a
+//! transaction's state is never shared. Over all tenants at most
+//! `DB_CONNECTION_CAPACITY` connections are open: a new one closes the
+//! least recently used tenant's idle connection first. Connections are
+//! checked before reuse and reopened with a fresh token when the server
+//! closed them.
 //!
 //! On a bad day:
 //! - a login (TCP, TLS and IAM authentication together) is bounded by
@@ -23,7 +29,10 @@
 //!   before use, so revoking a tenant's login reaches warm containers
 //!   within that bound;
 //! - only reads ([`TenantDatabase::query`]) are retried on a fresh connection;
-//!   writes ([`TenantDatabase::query_once`]) never run twice.
+//!   writes ([`TenantDatabase::query_once`]) never run twice;
+//! - a refused login is remembered ([`TenantDatabase::refused_login`]) for
+//!   `DB_REFUSED_LOGIN_MEMORY_SECONDS`, so a revoked tenant's clients cost
+//!   no STS call and no login for that long.
 
 use std::collections::HashMap;
 use std::num::NonZeroUsize;
@@ -37,7 +46,7 @@ use aws_sdk_rds::auth_token::{AuthToken, AuthTokenGenerator, Config as TokenConf
 use lru::LruCache;
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
-use tokio::sync::OwnedMutexGuard;
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Row, Statement};
@@ -137,9 +146,28 @@ struct Open {
     /// A statement was sent and its answer not yet read. A connection left
     /// in this state is dropped, never reused.
     busy: bool,
+    /// Its place under `DB_CONNECTION_CAPACITY`, given back when it closes.
+    _open: OwnedSemaphorePermit,
 }
 
-type Slot = Arc<tokio::sync::Mutex<Option<Open>>>;
+/// One tenant's connections: the idle ones, and permits for those in use.
+struct Pool {
+    idle: Mutex<Vec<Open>>,
+    in_use: Arc<Semaphore>,
+}
+
+impl Pool {
+    fn new(size: NonZeroUsize) -> Arc<Self> {
+        Arc::new(Pool {
+            idle: Mutex::new(Vec::new()),
+            in_use: Arc::new(Semaphore::new(size.get())),
+        })
+    }
+
+    fn idle(&self) -> std::sync::MutexGuard<'_, Vec<Open>> {
+        self.idle.lock().expect("connection pool lock poisoned")
+    }
+}
 
 /// The tenants' database access. Build once at cold start.
 ///
@@ -164,7 +192,15 @@ pub struct TenantDatabase {
     statement_timeout: Duration,
     max_age: Duration,
     tls: MakeRustlsConnect,
-    slots: Mutex<LruCache<TenantId, Slot>>,
+    pools: Mutex<LruCache<TenantId, Arc<Pool>>>,
+    per_tenant: NonZeroUsize,
+    /// Permits for open connections, `DB_CONNECTION_CAPACITY` in all.
+    open: Arc<Semaphore>,
+    /// Signalled when a connection goes back idle or closes.
+    returned: Arc<Notify>,
+    /// Tenants whose login was refused, and when.
+    refused: Mutex<LruCache<TenantId, std::time::Instant>>,
+    refused_login_memory: Duration,
     connects: AtomicU64,
     tokens: AtomicU64,
     reuses: AtomicU64,
@@ -197,7 +233,12 @@ impl TenantDatabase {
             statement_timeout: config.statement_timeout,
             max_age: config.connection_max_age,
             tls: MakeRustlsConnect::new(tls),
-            slots: Mutex::new(LruCache::new(capacity)),
+            pools: Mutex::new(LruCache::new(capacity)),
+            per_tenant: config.connections_per_tenant,
+            open: Arc::new(Semaphore::new(capacity.get())),
+            returned: Arc::new(Notify::new()),
+            refused: Mutex::new(LruCache::new(capacity)),
+            refused_login_memory: config.refused_login_memory,
             connects: AtomicU64::new(0),
             tokens: AtomicU64::new(0),
             reuses: AtomicU64::new(0),
@@ -257,6 +298,7 @@ impl TenantDatabase {
                 detail: format!("token config: {e}"),
             })?;
         self.tokens.fetch_add(1, Ordering::Relaxed);
+        crate::metrics::record(|c| c.db_tokens += 1);
         AuthTokenGenerator::new(config)
             .auth_token(session.sdk_config())
             .await
@@ -267,36 +309,94 @@ impl TenantDatabase {
             })
     }
 
-    /// The session tenant's open connection, opening one if there is none,
-    /// the cached one was closed, or it is older than the maximum age.
+    /// `Err(AccessDenied)` if the database refused `tenant`'s login within
+    /// `DB_REFUSED_LOGIN_MEMORY_SECONDS`: check it before asking STS for a
+    /// session, so a revoked tenant's requests cost neither. A later login
+    /// that succeeds clears it.
+    pub fn refused_login(&self, tenant: &TenantId) -> Result<(), Error> {
+        let mut refused = self.refused.lock().expect("refusal memory lock poisoned");
+        match refused.get(tenant) {
+            Some(at) if at.elapsed() < self.refused_login_memory => Err(Error::AccessDenied {
+                detail: "the database refused this tenant's login a moment ago".to_owned(),
+            }),
+            Some(_) => {
+                refused.pop(tenant);
+                Ok(())
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// One of the session tenant's connections, held until dropped:
+    /// an idle one if it is still usable (open, younger than the maximum
+    /// age), else a new login. With `DB_CONNECTIONS_PER_TENANT` already in
+    /// use, this waits for one of them.
     pub async fn connection(&self, session: &TenantSession) -> Result<TenantConnection, Error> {
-        let slot = {
-            let mut slots = self.slots.lock().expect("connection cache lock poisoned");
-            slots
-                .get_or_insert(session.tenant().clone(), Slot::default)
+        let pool = {
+            let mut pools = self.pools.lock().expect("connection cache lock poisoned");
+            pools
+                .get_or_insert(session.tenant().clone(), || Pool::new(self.per_tenant))
                 .clone()
         };
-        let mut guard = slot.lock_owned().await;
-        let reusable = guard.as_ref().is_some_and(|open| {
+        let permit = pool
+            .in_use
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("a pool's semaphore is never closed");
+        let reusable = |open: &Open| {
             !open.busy && !open.client.is_closed() && open.opened.elapsed() < self.max_age
-        });
-        if reusable {
-            self.reuses.fetch_add(1, Ordering::Relaxed);
-        } else {
-            // Drop the old connection (if any) before logging in again.
-            guard.take();
-            let client = self.connect(session).await?;
-            *guard = Some(Open {
-                client,
-                statements: HashMap::new(),
-                opened: std::time::Instant::now(),
-                busy: false,
-            });
-        }
+        };
+        // The most recently returned first; the stale ones close here.
+        let idle = {
+            let mut idle = pool.idle();
+            std::iter::from_fn(|| idle.pop()).find(reusable)
+        };
+        let open = match idle {
+            Some(open) => {
+                self.reuses.fetch_add(1, Ordering::Relaxed);
+                crate::metrics::record(|c| c.db_reuses += 1);
+                open
+            }
+            None => {
+                let place = self.place().await;
+                Open {
+                    client: self.connect(session).await?,
+                    statements: HashMap::new(),
+                    opened: std::time::Instant::now(),
+                    busy: false,
+                    _open: place,
+                }
+            }
+        };
         Ok(TenantConnection {
-            slot: guard,
+            open: Some(open),
+            pool,
+            _permit: permit,
+            returned: self.returned.clone(),
             statement_timeout: self.statement_timeout,
         })
+    }
+
+    /// A place for one more open connection under `DB_CONNECTION_CAPACITY`:
+    /// a free one, else the least recently used tenant's idle connection is
+    /// closed for it, else (every connection is in use) the next that comes
+    /// back is.
+    async fn place(&self) -> OwnedSemaphorePermit {
+        loop {
+            let returned = self.returned.notified();
+            if let Ok(place) = self.open.clone().try_acquire_owned() {
+                return place;
+            }
+            let closed = {
+                let pools = self.pools.lock().expect("connection cache lock poisoned");
+                // Least recently used first.
+                pools.iter().rev().find_map(|(_, pool)| pool.idle().pop())
+            };
+            if closed.is_none() {
+                returned.await;
+            }
+        }
     }
 
     #[tracing::instrument(name = "postgres.connect", skip_all, fields(db.system = "postgresql", otel.kind = "client"))]
@@ -319,6 +419,7 @@ impl TenantDatabase {
             .tcp_user_timeout(self.statement_timeout.max(Duration::from_secs(1)))
             .application_name("tenant-access");
         self.connects.fetch_add(1, Ordering::Relaxed);
+        crate::metrics::record(|c| c.db_connects += 1);
         // connect_timeout above bounds only the TCP connect; this bounds the
         // whole login, TLS handshake and IAM authentication included.
         let (client, connection) =
@@ -332,11 +433,20 @@ impl TenantDatabase {
                 .inspect_err(|e| {
                     // The database refused the session's token: the session
                     // may have expired or been revoked early, so it is not
-                    // served again (the caller may retry once with a new one).
+                    // served again (the caller may retry once with a new
+                    // one), and the refusal is remembered.
                     if matches!(e, Error::AccessDenied { .. }) {
                         session.invalidate();
+                        self.refused
+                            .lock()
+                            .expect("refusal memory lock poisoned")
+                            .put(session.tenant().clone(), std::time::Instant::now());
                     }
                 })?;
+        self.refused
+            .lock()
+            .expect("refusal memory lock poisoned")
+            .pop(session.tenant());
         tokio::spawn(async move {
             if let Err(e) = connection.await {
                 tracing::warn!(error.detail = %e, "database connection ended with an error");
@@ -465,19 +575,23 @@ impl Failure {
     }
 }
 
-/// A tenant's connection, held exclusively while in use.
+/// One of a tenant's connections, held exclusively while in use and given
+/// back to the tenant's pool when dropped.
 ///
 /// Dropping it while a statement is in flight (the request's deadline
-/// passed, or its future was cancelled) drops the connection too, so a
+/// passed, or its future was cancelled) closes the connection instead, so a
 /// connection in an unknown state is never reused.
 pub struct TenantConnection {
-    slot: OwnedMutexGuard<Option<Open>>,
+    open: Option<Open>,
+    pool: Arc<Pool>,
+    _permit: OwnedSemaphorePermit,
+    returned: Arc<Notify>,
     statement_timeout: Duration,
 }
 
 impl TenantConnection {
     fn open(&mut self) -> &mut Open {
-        self.slot
+        self.open
             .as_mut()
             .expect("a TenantConnection always holds a connection")
     }
@@ -546,10 +660,15 @@ impl TenantConnection {
 
 impl Drop for TenantConnection {
     fn drop(&mut self) {
-        if self.slot.as_ref().is_some_and(|open| open.busy) {
-            tracing::warn!("a statement did not complete; dropping its connection");
-            self.slot.take();
+        if let Some(open) = self.open.take() {
+            if open.busy {
+                tracing::warn!("a statement did not complete; dropping its connection");
+            } else if !open.client.is_closed() {
+                self.pool.idle().push(open);
+            }
         }
+        // Back idle or closed: either way a waiter for a place may go on.
+        self.returned.notify_one();
     }
 }
 
@@ -558,7 +677,7 @@ impl Deref for TenantConnection {
 
     fn deref(&self) -> &Client {
         &self
-            .slot
+            .open
             .as_ref()
             .expect("a TenantConnection always holds a connection")
             .client

@@ -65,19 +65,14 @@ impl Envelope {
     }
 
     /// [`serve`](Self::serve), then one EMF line ([`crate::metrics`]) with
-    /// the answer's status, the latency, and what `counts` (the caches'
-    /// totals) moved by while serving it.
-    pub async fn serve_measured<F, Fut>(
-        &self,
-        request: &Request,
-        counts: impl Fn() -> crate::metrics::Counts,
-        handle: F,
-    ) -> Response<Body>
+    /// the answer's status, the latency, and what serving it caused in the
+    /// caches (this request's own counts, under concurrency too).
+    pub async fn serve_measured<F, Fut>(&self, request: &Request, handle: F) -> Response<Body>
     where
         F: FnOnce(Caller) -> Fut,
         Fut: Future<Output = Result<Response<Body>, Error>>,
     {
-        let (response, line) = self.serve_and_measure(request, counts, handle).await;
+        let (response, line) = self.serve_and_measure(request, handle).await;
         if let Some(line) = line {
             use std::io::Write;
             let _ = writeln!(std::io::stdout().lock(), "{line}");
@@ -89,16 +84,14 @@ impl Envelope {
     async fn serve_and_measure<F, Fut>(
         &self,
         request: &Request,
-        counts: impl Fn() -> crate::metrics::Counts,
         handle: F,
     ) -> (Response<Body>, Option<String>)
     where
         F: FnOnce(Caller) -> Fut,
         Fut: Future<Output = Result<Response<Body>, Error>>,
     {
-        let before = counts();
         let started = std::time::Instant::now();
-        let response = self.serve(request, handle).await;
+        let (response, counts) = crate::metrics::measure(self.serve(request, handle)).await;
         let line = self.metrics.as_ref().map(|(namespace, function)| {
             let caller = Caller::from_request(request, &self.claim).ok();
             crate::metrics::line(
@@ -110,7 +103,7 @@ impl Envelope {
                     request_id: caller.as_ref().map(|c| c.request_id.as_str()),
                     status: response.status().as_u16(),
                     latency: started.elapsed(),
-                    counts: counts() - before,
+                    counts,
                 },
             )
         });
@@ -477,32 +470,37 @@ mod tests {
     }
 
     /// serve_measured's line carries the function, the status class, the
-    /// tenant as a property, and what the caches did during the request.
+    /// tenant as a property, and what the caches did for this request: not
+    /// what a request running next to it did.
     #[tokio::test]
     async fn a_measured_request_emits_its_metrics_line() {
-        use std::sync::atomic::{AtomicU64, Ordering};
         let config = AccessConfig::from_lookup(|name: &str| {
             (name == "AWS_ACCOUNT_ID").then(|| "123456789012".to_owned())
         })
         .unwrap();
         let envelope = Envelope::new(&config).with_metrics(&config, "s3-fetch");
-        let calls = AtomicU64::new(5);
-        let counts = || crate::metrics::Counts {
-            assume_role_calls: calls.load(Ordering::SeqCst),
-            ..Default::default()
-        };
-        let (response, line) = envelope
-            .serve_and_measure(&request_for("tenant1"), counts, |_| async {
-                calls.fetch_add(1, Ordering::SeqCst); // the request assumed a role
-                Err(Error::NotFound)
-            })
-            .await;
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let request = request_for("tenant1");
+        let measured = envelope.serve_and_measure(&request, |_| async {
+            crate::metrics::record(|c| c.assume_role_calls += 1); // the request assumed a role
+            rx.await.unwrap(); // ...while its neighbour runs
+            Err(Error::NotFound)
+        });
+        let neighbour = request_for("tenant2");
+        let other = envelope.serve_and_measure(&neighbour, |_| async {
+            crate::metrics::record(|c| c.assume_role_calls += 3);
+            tx.send(()).unwrap();
+            Err(Error::NotFound)
+        });
+        let ((response, line), (_, other)) = tokio::join!(measured, other);
+        let other: serde_json::Value = serde_json::from_str(&other.unwrap()).unwrap();
+        assert_eq!(other["AssumeRoleCalls"], 3);
         assert_eq!(response.status().as_u16(), 404);
         let line: serde_json::Value = serde_json::from_str(&line.expect("a line")).unwrap();
         assert_eq!(line["Function"], "s3-fetch");
         assert_eq!(line["StatusClass"], "4xx");
         assert_eq!(line["tenant"], "tenant1");
-        assert_eq!(line["AssumeRoleCalls"], 1, "the delta, not the total");
+        assert_eq!(line["AssumeRoleCalls"], 1, "its own, not its neighbour's");
         assert_eq!(
             line["_aws"]["CloudWatchMetrics"][0]["Namespace"],
             "TenantAccess"
@@ -516,9 +514,7 @@ mod tests {
         .unwrap();
         let (_, line) = Envelope::new(&off)
             .with_metrics(&off, "s3-fetch")
-            .serve_and_measure(&request_for("tenant1"), counts, |_| async {
-                Err(Error::NotFound)
-            })
+            .serve_and_measure(&request_for("tenant1"), |_| async { Err(Error::NotFound) })
             .await;
         assert!(line.is_none(), "METRICS_NAMESPACE=none turns them off");
     }

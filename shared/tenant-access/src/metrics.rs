@@ -16,10 +16,12 @@
 //!
 //! The tenant is a property of the line (searchable in Logs Insights), not a
 //! dimension: a dimension per tenant would be a metric per tenant.
-//! Counts are the difference of the caches' totals before and after the
-//! request, exact while the environment serves one invocation at a time
-//! (Lambda's model).
+//! Counts are the request's own, also when the environment serves several
+//! invocations at once (`run_concurrent` on Lambda Managed Instances): each
+//! request is measured in its own task-local scope ([`measure`]), and a
+//! call started for it in the background is counted when it starts.
 
+use std::cell::RefCell;
 use std::ops::{Add, Sub};
 use std::time::{Duration, SystemTime};
 
@@ -44,6 +46,34 @@ pub struct Counts {
     pub db_tokens: u64,
     /// Requests served on an open connection.
     pub db_reuses: u64,
+}
+
+tokio::task_local! {
+    static REQUEST: RefCell<Counts>;
+}
+
+/// Run `work` and return, with its output, what it alone caused: the
+/// counts recorded by the caches while it ran, not those of requests
+/// running next to it.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let (answer, counts) = tenant_access::metrics::measure(async { 42 }).await;
+/// assert_eq!((answer, counts), (42, tenant_access::metrics::Counts::default()));
+/// # });
+/// ```
+pub async fn measure<F: Future>(work: F) -> (F::Output, Counts) {
+    REQUEST
+        .scope(RefCell::new(Counts::default()), async {
+            let output = work.await;
+            (output, REQUEST.with(|counts| *counts.borrow()))
+        })
+        .await
+}
+
+/// Count something for the request being [`measure`]d, if any.
+pub(crate) fn record(count: impl FnOnce(&mut Counts)) {
+    let _ = REQUEST.try_with(|counts| count(&mut counts.borrow_mut()));
 }
 
 macro_rules! fieldwise {

@@ -515,7 +515,10 @@ impl TenantBucket {
         })))
     }
 
-    /// `key`'s metadata, with the same not-found rule as [`get_object`](Self::get_object).
+    /// `key`'s metadata, with the same not-found rule as
+    /// [`get_object`](Self::get_object), and the same credential faults: a
+    /// HEAD refusal carries no error code, so an ambiguous one is settled
+    /// by a one-byte GET of the key.
     pub async fn head_object(
         &self,
         session: &TenantSession,
@@ -527,6 +530,40 @@ impl TenantBucket {
             .await;
         match result {
             Ok(output) => Ok(Read::Found(object_meta!(output))),
+            // A HEAD answer has no body, so no error code: a 403 may be a
+            // missing key (no s3:ListBucket) or refused credentials
+            // (`ExpiredToken`, `InvalidAccessKeyId`), and a 400 may be an
+            // expired token. One ranged GET of the same key, whose error
+            // has a body, tells them apart (and invalidates the session
+            // when S3 refused its credentials).
+            Err(err)
+                if err.as_service_error().and_then(|e| e.code()).is_none()
+                    && matches!(
+                        err.raw_response().map(|r| r.status().as_u16()),
+                        Some(400 | 403)
+                    ) =>
+            {
+                let probe = self
+                    .client(session)
+                    .get_object()
+                    .bucket(&self.bucket)
+                    .key(self.full_key(session.tenant(), key))
+                    .range("bytes=0-0")
+                    .send()
+                    .await;
+                match probe {
+                    Err(probe) => read_error(session, probe),
+                    // The GET passed where the HEAD did not: nothing to
+                    // tell the client but that S3 misbehaved.
+                    Ok(_) => Err(Error::Upstream {
+                        service: "s3",
+                        detail: format!(
+                            "HEAD refused but a GET of the same key passed: {}",
+                            aws_sdk_s3::error::DisplayErrorContext(&err)
+                        ),
+                    }),
+                }
+            }
             Err(err) => read_error(session, err),
         }
     }
@@ -647,7 +684,7 @@ impl TenantBucket {
     /// A PutObject of `key` in the session tenant's prefix, SSE-KMS with the
     /// tenant's own key: the one way this crate writes. Bucket Keys off, so
     /// KMS authorizes every read and write against the caller's own session
-    /// (README: Bucket Keys).
+    /// (docs/api.md: Bucket Keys).
     fn sse_kms_put(
         &self,
         session: &TenantSession,
