@@ -159,9 +159,12 @@ async fn a_tenant_s_raw_sessions_reach_only_its_own_data_and_job_under_every_str
         assert!(body.contains("<Code>AccessDenied</Code>") && body.contains("local-front"));
         assert!(!body.contains("tenant2 info"));
 
-        // The other function's job, even on its own data: refused. Under
-        // identity-pool the session is the user's own, the same for every
-        // function: it is confined to the tenant, not to a function.
+        // The other function's job, even on its own data: refused, by the
+        // role itself (each function assumes a role, or under
+        // role-per-tenant carries a Scope tag, that can do only its job),
+        // not only by the session policy. Under identity-pool the session
+        // is the user's own, the same for every function: it is confined
+        // to the tenant, not to a function.
         if isolation == "identity-pool" {
             continue;
         }
@@ -174,7 +177,7 @@ async fn a_tenant_s_raw_sessions_reach_only_its_own_data_and_job_under_every_str
             .auth_token_now(own.s3_fetch.credentials().clone(), "tenant1_dbuser")
             .await;
         stack
-            .assert_login_refused("tenant1_dbuser", &cross, "NotAllowedBySession")
+            .assert_login_refused("tenant1_dbuser", &cross, "NotAllowedByIdentity")
             .await;
     }
 }
@@ -454,7 +457,9 @@ async fn a_tenant_s_raw_sessions_reach_only_its_own_partition_under_every_strate
 async fn assume_role_is_refused_where_sts_refuses_it() {
     let stack = Stack::load();
     let sts = aws_sdk_sts::Client::new(&stack.sdk_config().await);
-    let tagged = stack.var("STACK_SHARED_TAGGED_ROLE_ARN");
+    let tagged = stack
+        .var("STACK_SHARED_TAGGED_ROLE_ARN")
+        .replace("{scope}", "s3");
     let wildcard = sts
         .assume_role()
         .role_arn(&tagged)

@@ -169,12 +169,13 @@ impl Stack {
         set("AWS_ACCOUNT_ID", ACCOUNT.into());
         set("TENANT_CLAIM", TENANT_CLAIM.into());
         set("TENANT_ISOLATION", self.isolation.clone());
-        // The template deploys the shared role's tag-keyed variant under the
-        // session-tags strategies; the seed makes it under its own name.
+        // One shared role per job ({scope}: s3, db, dynamodb). The template
+        // deploys their tag-keyed variants under the session-tags
+        // strategies; the seed makes those under their own names.
         let shared_role = if self.isolation.contains("session-tags") {
-            "tenant-access-shared-tenant-tagged"
+            "tenant-access-shared-{scope}-tagged"
         } else {
-            "tenant-access-shared-tenant"
+            "tenant-access-shared-{scope}"
         };
         set(
             "TENANT_SHARED_ROLE_ARN",
@@ -253,7 +254,7 @@ impl Stack {
         // The session-tags variant of the shared role (the seed makes both).
         stack.insert(
             "STACK_SHARED_TAGGED_ROLE_ARN".into(),
-            format!("arn:aws:iam::{ACCOUNT}:role/tenant-access-shared-tenant-tagged"),
+            format!("arn:aws:iam::{ACCOUNT}:role/tenant-access-shared-{{scope}}-tagged"),
         );
         stack.insert("STACK_PG_CTL".into(), pg.pg_ctl().display().to_string());
         stack.insert("STACK_PG_DATA".into(), pg.data().display().to_string());

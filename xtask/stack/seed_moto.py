@@ -17,9 +17,10 @@ policies as deployed, variables and conditions kept, with its tags, which
 the local front (before S3) and the token verifier evaluate with the one
 local IAM evaluator, together with each session's policy and tags.
 
-The shared role exists twice, because the tests switch strategies: the
-session-policy variant `tenant-access-shared-tenant` and the session-tags
-variant `tenant-access-shared-tenant-tagged`. moto holds the spanning
+The shared roles (one per function's job: s3, db, dynamodb) exist twice,
+because the tests switch strategies: the session-policy variant
+`tenant-access-shared-<job>` and the session-tags variant
+`tenant-access-shared-<job>-tagged`. moto holds the spanning
 (session-policy) policy for both, so it never refuses what IAM would allow;
 the registry holds each one's real policy.
 """
@@ -61,7 +62,7 @@ NO_VALUE = object()
 
 
 def fill(node, params: dict, conditions: dict = None):
-    """Resolve !Sub, !Ref, !GetAtt and !If against params and conditions;
+    """Resolve !Sub, !Ref, !GetAtt, !Select and !If against params and conditions;
     `${!x}` becomes a literal `${x}`, `AWS::NoValue` drops the element."""
     conditions = conditions or {}
     if isinstance(node, list):
@@ -92,6 +93,9 @@ def fill(node, params: dict, conditions: dict = None):
                     raise SystemExit(f"template parameter {name} has no local value")
                 return value
             return re.sub(r"\$\{([^}]+)\}", one, template)
+        if set(node) == {"Fn::Select"}:
+            index, values = node["Fn::Select"]
+            return fill(values, params, conditions)[int(index)]
         if set(node) == {"Ref"}:
             if node["Ref"] == "AWS::NoValue":
                 return NO_VALUE
@@ -261,23 +265,27 @@ def main() -> None:
     exec_arn = f"arn:aws:iam::{account}:user/lambda-exec"
     key = None
     if not tenants_only:
-        # The stand-in for the Lambda execution role: may only assume tenant
-        # roles, per tenant or the shared one (its policy under both
-        # strategies, merged, so the functions may run either).
-        assume = policy(main["S3FetchRole"], "assume-tenant-roles")
+        # The stand-in for the three Lambda execution roles (one identity
+        # locally: moto's trust policies must name the caller's exact ARN):
+        # may only assume tenant roles, per tenant or the shared ones (their
+        # policies under both strategies, merged, so the functions may run
+        # either). Which function may assume which role is proved offline
+        # (xtask/tests/isolation_proof.rs) against the template's trust
+        # policies.
         statements = [
             statement
+            for execution in ("S3FetchRole", "AuroraQueryRole", "DynamoDbItemsRole")
             for shared in (False, True)
-            for statement in fill(assume, params, dict(base_conditions, SharedRole=shared, TagSessions=shared))[
-                "Statement"
-            ]
+            for statement in fill(policy(main[execution], "assume-tenant-roles"), params,
+                                  dict(base_conditions, SharedRole=shared, TagSessions=shared))["Statement"]
         ]
-        # The session-tags variant of the shared role, under its own name.
+        # The session-tags variants of the shared roles, under their own names.
         statements.append({
-            "Sid": "AssumeTaggedSharedRole",
+            "Sid": "AssumeTaggedSharedRoles",
             "Effect": "Allow",
             "Action": ["sts:AssumeRole", "sts:TagSession"],
-            "Resource": f"arn:aws:iam::{account}:role/tenant-access-shared-tenant-tagged",
+            "Resource": [f"arn:aws:iam::{account}:role/tenant-access-shared-{job}-tagged"
+                         for job in ("s3", "db", "dynamodb")],
         })
         for n, statement in enumerate(statements):
             statement["Sid"] = f"{statement['Sid']}{n}"
@@ -291,7 +299,7 @@ def main() -> None:
 
     # The trust policy names the execution identity's exact ARN, as the
     # template does with ExecutionRoleArns (moto needs the exact ARN anyway).
-    params["ExecutionRoleArns"] = [exec_arn]
+    params["ExecutionRoleArns"] = [exec_arn, exec_arn, exec_arn]
     if not tenants_only:
         s3.create_bucket(Bucket=bucket)
         # The bucket policy as deployed (the SSE-KMS rule): moto keeps no
@@ -309,39 +317,40 @@ def main() -> None:
         )
         registry.setdefault("tables", {})[TABLE] = {"arn": table_arn, "partition_key": "tenant_id"}
 
-        # The shared role of the session-tags and session-policy strategies.
-        # moto substitutes no session tags and ignores session policies, so
-        # its copy is the session-policy variant, which spans all tenants:
-        # locally these strategies are not confined by IAM (the offline
-        # proof, xtask/tests/isolation_proof.rs, covers that); RLS still is.
+        # The shared roles of the session-tags and session-policy
+        # strategies, one per job. moto substitutes no session tags and
+        # ignores session policies, so its copy is the session-policy
+        # variant, which spans all tenants; the registry holds each one's
+        # real policy, which the front and the verifier decide with.
         shared_params = dict(params, **{"S3FetchRole.Arn": exec_arn, "AuroraQueryRole.Arn": exec_arn,
                                         "DynamoDbItemsRole.Arn": exec_arn})
-        spanning = fill(
-            main["SharedTenantRole"]["Properties"],
-            shared_params,
-            dict(base_conditions, SharedRole=True, TagSessions=False),
-        )
-        tagged = fill(
-            main["SharedTenantRole"]["Properties"],
-            shared_params,
-            dict(base_conditions, SharedRole=True, TagSessions=True),
-        )
-        for name, deployed in [(spanning["RoleName"], spanning), (spanning["RoleName"] + "-tagged", tagged)]:
-            iam.create_role(
-                RoleName=name,
-                AssumeRolePolicyDocument=json.dumps(deployed["AssumeRolePolicyDocument"]),
-                MaxSessionDuration=deployed["MaxSessionDuration"],
+        for resource in ("SharedS3Role", "SharedDbRole", "SharedDynamoDbRole"):
+            spanning = fill(
+                main[resource]["Properties"],
+                shared_params,
+                dict(base_conditions, SharedRole=True, TagSessions=False),
             )
-            for entry in spanning["Policies"]:
-                iam.put_role_policy(
+            tagged = fill(
+                main[resource]["Properties"],
+                shared_params,
+                dict(base_conditions, SharedRole=True, TagSessions=True),
+            )
+            for name, deployed in [(spanning["RoleName"], spanning), (spanning["RoleName"] + "-tagged", tagged)]:
+                iam.create_role(
                     RoleName=name,
-                    PolicyName=entry["PolicyName"],
-                    PolicyDocument=json.dumps(for_moto(entry["PolicyDocument"])),
+                    AssumeRolePolicyDocument=json.dumps(deployed["AssumeRolePolicyDocument"]),
+                    MaxSessionDuration=deployed["MaxSessionDuration"],
                 )
-            registry["roles"][f"arn:aws:iam::{account}:role/{name}"] = {
-                "policies": [entry["PolicyDocument"] for entry in deployed["Policies"]],
-                "tags": {},
-            }
+                for entry in spanning["Policies"]:
+                    iam.put_role_policy(
+                        RoleName=name,
+                        PolicyName=entry["PolicyName"],
+                        PolicyDocument=json.dumps(for_moto(entry["PolicyDocument"])),
+                    )
+                registry["roles"][f"arn:aws:iam::{account}:role/{name}"] = {
+                    "policies": [entry["PolicyDocument"] for entry in deployed["Policies"]],
+                    "tags": {},
+                }
     tenant_resources = load_template("tenant-template.yaml")["Resources"]
     for tenant in tenants:
         tenant_params = dict(params, TenantId=tenant)

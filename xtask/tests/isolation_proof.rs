@@ -23,8 +23,11 @@
 //! builds for each function's scope, so an s3-fetch session must be denied
 //! `rds-db:connect` and item calls, an aurora-query session every S3 and
 //! item call, and a dynamodb-items session S3 and the database, even as its
-//! own tenant, under every strategy that assumes roles. (Under
-//! `identity-pool` a session is the user's, one for every function.)
+//! own tenant, under every strategy that assumes roles; and still without
+//! its session policy, since each function assumes a role (or, under
+//! role-per-tenant, carries a `Scope` tag its trust policy pins) that can do
+//! only its job. (Under `identity-pool` a session is the user's, one for
+//! every function.)
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -150,12 +153,20 @@ impl Resolver<'_> {
                             .get(name)
                             .unwrap_or_else(|| panic!("no value for {name}"))
                     )
+                } else if tagged.tag == "Select" {
+                    let parts = inner.as_sequence().unwrap();
+                    let index = parts[0].as_u64().unwrap() as usize;
+                    // A CommaDelimitedList parameter is a string here.
+                    return match self.resolve(&parts[1]).unwrap() {
+                        Json::String(list) => list.split(',').nth(index).map(|v| json!(v)),
+                        other => other.get(index).cloned(),
+                    };
                 } else if tagged.tag == "GetAtt" && inner.as_str() == Some("TenantTable.Arn") {
                     json!(table())
                 } else if tagged.tag == "GetAtt" {
                     json!(format!(
                         "arn:aws:iam::{ACCOUNT}:role/{}",
-                        inner.as_str().unwrap()
+                        inner.as_str().unwrap().trim_end_matches(".Arn")
                     ))
                 } else {
                     panic!("unsupported intrinsic !{} in a policy", tagged.tag)
@@ -181,11 +192,33 @@ fn main_params() -> HashMap<&'static str, String> {
         ("TenantRolePrefix", "assumeRole-".to_owned()),
         ("TableName", TABLE.to_owned()),
         ("IdentityPool", POOL.to_owned()),
-        (
-            "ExecutionRoleArns",
-            format!("arn:aws:iam::{ACCOUNT}:role/execution"),
-        ),
+        ("ExecutionRoleArns", EXECUTION_ROLES.join(",")),
     ])
+}
+
+/// The execution roles as the main stack's `ExecutionRoleArns` output lists
+/// them (s3-fetch, aurora-query, dynamodb-items), as resolved by `!GetAtt`.
+const EXECUTION_ROLES: [&str; 3] = [
+    "arn:aws:iam::123456789012:role/S3FetchRole",
+    "arn:aws:iam::123456789012:role/AuroraQueryRole",
+    "arn:aws:iam::123456789012:role/DynamoDbItemsRole",
+];
+
+/// Each function's job (its `SessionScope::name`), its execution role and
+/// its shared role's logical id.
+const JOBS: [(&str, &str, &str); 3] = [
+    ("s3", "S3FetchRole", "SharedS3Role"),
+    ("db", "AuroraQueryRole", "SharedDbRole"),
+    ("dynamodb", "DynamoDbItemsRole", "SharedDynamoDbRole"),
+];
+
+/// The job (`SessionScope::name`) of a function as this file names them.
+fn job(function: &str) -> &'static str {
+    match function {
+        "s3" => "s3",
+        "db" => "db",
+        _ => "dynamodb",
+    }
 }
 
 fn policies_of(role: &Json) -> Vec<Json> {
@@ -233,7 +266,7 @@ fn session(strategy: &str, tenant: &str, function: &str) -> Session {
         let role = resolver
             .resolve(&load("tenant-template.yaml")["Resources"]["TenantRole"]["Properties"])
             .unwrap();
-        let tags = role["Tags"]
+        let mut tags: std::collections::BTreeMap<String, String> = role["Tags"]
             .as_array()
             .unwrap()
             .iter()
@@ -244,14 +277,23 @@ fn session(strategy: &str, tenant: &str, function: &str) -> Session {
                 )
             })
             .collect();
+        // The session tag the function sends: its job.
+        for (key, value) in sent_tags(strategy, tenant, function) {
+            tags.insert(key, value);
+        }
         (policies_of(&role), tags)
     } else {
         let resolver = Resolver {
             params: main_params(),
             conditions,
         };
+        let shared = JOBS
+            .iter()
+            .find(|(j, _, _)| *j == job(function))
+            .map(|(_, _, role)| *role)
+            .unwrap();
         let role = resolver
-            .resolve(&load("template.yaml")["Resources"]["SharedTenantRole"]["Properties"])
+            .resolve(&load("template.yaml")["Resources"][shared]["Properties"])
             .unwrap();
         let tags = if tags_strategy {
             [("TenantID".to_owned(), tenant.to_owned())].into()
@@ -270,10 +312,24 @@ fn session(strategy: &str, tenant: &str, function: &str) -> Session {
 }
 
 /// The session policy the crate sends for `tenant` from `function`
-/// (`s3` or `db`), with the scope that function's `App::new` sets: built by
-/// `TenantSessions::request_for`, offline.
+/// (`s3`, `db` or `items`), with the scope that function's `App::new` sets:
+/// built by `TenantSessions::request_for`, offline.
 fn sent_policy(strategy: &str, tenant: &str, function: &str) -> Option<String> {
-    let shared_role = format!("arn:aws:iam::{ACCOUNT}:role/tenant-access-shared-tenant");
+    sent(strategy, tenant, function).policy
+}
+
+/// The session tags the crate sends, likewise.
+fn sent_tags(strategy: &str, tenant: &str, function: &str) -> Vec<(String, String)> {
+    sent(strategy, tenant, function).tags
+}
+
+/// The AssumeRole request the crate builds for `tenant` from `function`.
+fn sent(
+    strategy: &str,
+    tenant: &str,
+    function: &str,
+) -> tenant_access::credentials::SessionRequest {
+    let shared_role = format!("arn:aws:iam::{ACCOUNT}:role/tenant-access-shared-{{scope}}");
     let vars = HashMap::from([
         ("TENANT_ISOLATION", strategy.to_owned()),
         ("TENANT_SHARED_ROLE_ARN", shared_role),
@@ -311,7 +367,6 @@ fn sent_policy(strategy: &str, tenant: &str, function: &str) -> Option<String> {
         .with_scope(scope)
         .request_for(&tenant.parse().unwrap())
         .expect("a request")
-        .policy
 }
 
 fn object(tenant: &str) -> String {
@@ -552,19 +607,204 @@ fn execution_roles_assume_only_roles_under_the_tenant_path() {
     }
 }
 
-/// The function policy is what stops it: under role-per-tenant the tenant's
-/// role alone allows both jobs, so without the session policy an s3-fetch
-/// session could log in as its tenant.
+/// Under the shared strategies each execution role's own policy names only
+/// its function's shared role (the other side of the trust policies).
 #[test]
-fn the_cross_function_denials_come_from_the_function_policy() {
-    let mut s3 = session("role-per-tenant", "tenant1", "s3");
-    assert!(!s3.allows("rds-db:connect", &db_user("tenant1"), &[]));
-    s3.session_policy = None;
-    assert!(s3.allows("rds-db:connect", &db_user("tenant1"), &[]));
-    let mut db = session("session-tags", "tenant1", "db");
-    assert!(!db.allows("s3:GetObject", &object("tenant1"), &[]));
-    db.session_policy = None;
-    assert!(db.allows("s3:GetObject", &object("tenant1"), &[]));
+fn execution_roles_assume_only_their_own_shared_role() {
+    for tags in [false, true] {
+        let resolver = Resolver {
+            params: main_params(),
+            conditions: HashMap::from([
+                ("TagSessions", tags),
+                ("SharedRole", true),
+                ("MakeProxy", false),
+                ("MakeCluster", false),
+                ("AssumesRoles", true),
+            ]),
+        };
+        for (job, execution, _) in JOBS {
+            let role = resolver
+                .resolve(&load("template.yaml")["Resources"][execution]["Properties"])
+                .unwrap();
+            let caller = Session {
+                policies: policies_of(&role),
+                session_policy: None,
+                tags: Default::default(),
+            };
+            for (other, _, _) in JOBS {
+                let arn = format!("arn:aws:iam::{ACCOUNT}:role/tenant-access-shared-{other}");
+                assert_eq!(
+                    caller.allows("sts:AssumeRole", &arn, &[]),
+                    job == other,
+                    "{execution} assuming {arn}"
+                );
+            }
+        }
+    }
+}
+
+/// Without its session policy (a compromised function skipping it), a
+/// session still does only its function's job: the shared strategies give
+/// each function its own role, and under role-per-tenant every statement of
+/// the tenant's role requires the session's `Scope` tag. A session assumed
+/// without the tag can do nothing at all.
+#[test]
+fn without_its_session_policy_a_session_still_does_only_its_function_s_job() {
+    for strategy in ASSUMING {
+        let mut s3 = session(strategy, "tenant1", "s3");
+        let mut db = session(strategy, "tenant1", "db");
+        let mut item = session(strategy, "tenant1", "items");
+        for session in [&mut s3, &mut db, &mut item] {
+            session.session_policy = None;
+        }
+        assert!(
+            s3.allows("s3:GetObject", &object("tenant1"), &[]),
+            "{strategy}"
+        );
+        assert!(
+            !s3.allows("rds-db:connect", &db_user("tenant1"), &[]),
+            "{strategy}"
+        );
+        assert!(!items(&s3, "dynamodb:GetItem", &["tenant1"]), "{strategy}");
+        assert!(
+            db.allows("rds-db:connect", &db_user("tenant1"), &[]),
+            "{strategy}"
+        );
+        assert!(
+            !db.allows("s3:GetObject", &object("tenant1"), &[]),
+            "{strategy}"
+        );
+        assert!(!uses_key(&db, "kms:Decrypt", "tenant1", true), "{strategy}");
+        assert!(!items(&db, "dynamodb:GetItem", &["tenant1"]), "{strategy}");
+        assert!(items(&item, "dynamodb:GetItem", &["tenant1"]), "{strategy}");
+        assert!(
+            !item.allows("s3:GetObject", &object("tenant1"), &[]),
+            "{strategy}"
+        );
+        assert!(
+            !item.allows("rds-db:connect", &db_user("tenant1"), &[]),
+            "{strategy}"
+        );
+    }
+    // Role-per-tenant: the tag decides. Without it, nothing; with another
+    // job's, that job (which the trust policy keeps from this function:
+    // `each_execution_role_may_assume_only_for_its_own_job`).
+    let mut untagged = session("role-per-tenant", "tenant1", "db");
+    untagged.session_policy = None;
+    untagged.tags.remove("Scope");
+    assert!(!untagged.allows("rds-db:connect", &db_user("tenant1"), &[]));
+    assert!(!untagged.allows("s3:GetObject", &object("tenant1"), &[]));
+    untagged.tags.insert("Scope".into(), "s3".into());
+    assert!(untagged.allows("s3:GetObject", &object("tenant1"), &[]));
+}
+
+/// The trust policies, evaluated with the one evaluator as STS would for
+/// each execution role: a function may assume its own shared role and no
+/// other function's, and a tenant's role only with the `Scope` tag of its
+/// own job, and nothing else in the tag set.
+#[test]
+fn each_execution_role_may_assume_only_for_its_own_job() {
+    let statements_for = |trust: &Json, principal: &str| -> Json {
+        let statements: Vec<Json> = trust["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["Principal"]["AWS"] == json!(principal))
+            .map(|s| {
+                // As an identity statement: the principal matched, the
+                // resource is the role itself.
+                let mut s = s.clone();
+                let statement = s.as_object_mut().unwrap();
+                statement.remove("Principal");
+                statement.insert("Resource".to_owned(), json!("*"));
+                s
+            })
+            .collect();
+        json!({"Version": "2012-10-17", "Statement": statements})
+    };
+    let as_caller = |trust: &Json, principal: &str| Session {
+        policies: vec![statements_for(trust, principal)],
+        session_policy: None,
+        tags: Default::default(),
+    };
+    let mut checked = 0;
+    for tags in [false, true] {
+        let resolver = Resolver {
+            params: main_params(),
+            conditions: HashMap::from([
+                ("TagSessions", tags),
+                ("SharedRole", true),
+                ("MakeProxy", false),
+                ("MakeCluster", false),
+                ("AssumesRoles", true),
+            ]),
+        };
+        for (job, _, shared) in JOBS {
+            let role = resolver
+                .resolve(&load("template.yaml")["Resources"][shared]["Properties"])
+                .unwrap();
+            let arn = format!(
+                "arn:aws:iam::{ACCOUNT}:role/{}",
+                role["RoleName"].as_str().unwrap()
+            );
+            assert!(arn.ends_with(&format!("-shared-{job}")));
+            for (other_job, execution, _) in JOBS {
+                let caller = as_caller(
+                    &role["AssumeRolePolicyDocument"],
+                    &format!("arn:aws:iam::{ACCOUNT}:role/{execution}"),
+                );
+                assert_eq!(
+                    caller.allows("sts:AssumeRole", &arn, &[]),
+                    job == other_job,
+                    "{execution} assuming {arn}"
+                );
+                checked += 1;
+            }
+        }
+    }
+    let mut params = main_params();
+    params.insert("TenantId", "tenant1".to_owned());
+    let resolver = Resolver {
+        params,
+        conditions: HashMap::from([("MakeRole", true)]),
+    };
+    let role = resolver
+        .resolve(&load("tenant-template.yaml")["Resources"]["TenantRole"]["Properties"])
+        .unwrap();
+    let arn = format!("arn:aws:iam::{ACCOUNT}:role/tenant/assumeRole-tenant1");
+    for ((job, _, _), execution) in JOBS.iter().zip(EXECUTION_ROLES) {
+        let caller = as_caller(&role["AssumeRolePolicyDocument"], execution);
+        for (tag, _, _) in JOBS {
+            let keys = ["Scope".to_owned()];
+            let allowed = caller.decide_with(
+                "sts:AssumeRole",
+                &arn,
+                &[("aws:RequestTag/Scope", tag)],
+                &[("aws:TagKeys", &keys)],
+            ) == local_iam::Verdict::Allow;
+            assert_eq!(allowed, *job == tag, "{execution} with Scope={tag}");
+            checked += 1;
+        }
+        // No tag: refused; and no other tag may ride along.
+        assert!(
+            !caller.allows("sts:AssumeRole", &arn, &[]),
+            "{execution} untagged"
+        );
+        let keys = ["Scope".to_owned(), "TenantID".to_owned()];
+        assert!(
+            caller.decide_with(
+                "sts:TagSession",
+                &arn,
+                &[
+                    ("aws:RequestTag/Scope", job),
+                    ("aws:RequestTag/TenantID", "tenant2")
+                ],
+                &[("aws:TagKeys", &keys)],
+            ) != local_iam::Verdict::Allow,
+            "{execution} with an extra tag"
+        );
+    }
+    assert_eq!(checked, 2 * 9 + 9);
 }
 
 /// What the strategies rely on from each other: without its session policy,

@@ -134,13 +134,18 @@ fn execution_roles_hold_no_data_permissions() {
                         .into_iter()
                         .map(|r| text(r).expect("a resource string"))
                         .collect();
+                    let job = match role_name {
+                        "S3FetchRole" => "s3",
+                        "AuroraQueryRole" => "db",
+                        _ => "dynamodb",
+                    };
                     assert_eq!(
                         resources,
                         [
-                            "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${AWS::StackName}-shared-tenant",
+                            format!("arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/${{AWS::StackName}}-shared-{job}").as_str(),
                             "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/tenant/${TenantRolePrefix}*"
                         ],
-                        "{role_name} may assume the shared tenant role or the tenant roles (under /tenant/) only"
+                        "{role_name} may assume its own shared tenant role or the tenant roles (under /tenant/) only"
                     );
                 }
                 if action.starts_with("ec2:") && role_name == "S3FetchRole" {
@@ -148,9 +153,10 @@ fn execution_roles_hold_no_data_permissions() {
                 }
             }
         }
-        // Once in each branch of `!If [TagSessions, [AssumeRole, TagSession], AssumeRole]`.
+        // Once in each branch of `!If [SharedRole, !If [TagSessions,
+        // [AssumeRole, TagSession], AssumeRole], [AssumeRole, TagSession]]`.
         assert_eq!(
-            assume, 2,
+            assume, 3,
             "{role_name} assumes tenant roles in one statement"
         );
         // And that policy exists only while the strategy assumes roles:
@@ -197,19 +203,47 @@ fn a_tenant_role_reaches_only_its_own_prefix_and_db_user() {
     );
     assert!(props["MaxSessionDuration"].as_u64().unwrap() <= 3600);
 
-    // Only the functions' execution roles may assume it.
+    // Only the functions' execution roles may assume it, each with the
+    // Scope tag of its own job and no other tag (ExecutionRoleArns lists
+    // s3-fetch's, aurora-query's, dynamodb-items' in that order).
     let trust = props["AssumeRolePolicyDocument"]["Statement"]
         .as_sequence()
         .unwrap();
-    assert_eq!(trust.len(), 1);
-    let Value::Tagged(principal) = &trust[0]["Principal"]["AWS"] else {
-        panic!("the trusted principals are a parameter")
-    };
-    assert_eq!(
-        (principal.tag.to_string().as_str(), principal.value.as_str()),
-        ("!Ref", Some("ExecutionRoleArns"))
-    );
-    assert_eq!(actions(&trust[0]), ["sts:AssumeRole"]);
+    assert_eq!(trust.len(), 3);
+    for (index, (statement, job)) in trust.iter().zip(["s3", "db", "dynamodb"]).enumerate() {
+        let Value::Tagged(principal) = &statement["Principal"]["AWS"] else {
+            panic!("the trusted principal is one of a parameter's")
+        };
+        let parts = principal.value.as_sequence().expect("!Select [i, list]");
+        assert_eq!(principal.tag.to_string(), "!Select");
+        assert_eq!(parts[0].as_u64(), Some(index as u64));
+        assert!(is_ref(&parts[1], "ExecutionRoleArns"));
+        assert_eq!(actions(statement), ["sts:AssumeRole", "sts:TagSession"]);
+        assert_eq!(
+            statement["Condition"]["StringEquals"]["aws:RequestTag/Scope"].as_str(),
+            Some(job)
+        );
+        assert_eq!(
+            statement["Condition"]["ForAllValues:StringEquals"]["aws:TagKeys"]
+                .as_sequence()
+                .map(Vec::len),
+            Some(1)
+        );
+    }
+    // Every statement serves one job, named by the session's Scope tag.
+    for statement in statements(role) {
+        let first = actions(statement)[0].clone();
+        let job = match first.split(':').next().unwrap() {
+            "s3" | "kms" => "s3",
+            "rds-db" => "db",
+            _ => "dynamodb",
+        };
+        assert_eq!(
+            statement["Condition"]["StringEquals"]["aws:PrincipalTag/Scope"].as_str(),
+            Some(job),
+            "{first} requires Scope={job}"
+        );
+    }
 
     let mut seen = BTreeSet::new();
     for statement in statements(role) {
@@ -403,14 +437,48 @@ fn the_database_uses_iam_auth_and_the_shipped_ca_bundle() {
 }
 
 #[test]
-fn the_shared_tenant_role_trusts_the_functions_and_needs_the_tenant_tag() {
+fn the_shared_tenant_roles_trust_one_function_each_and_need_the_tenant_tag() {
     let template = load("template.yaml");
-    let role = resource(&template, "SharedTenantRole");
+    for (name, job, function, granted) in [
+        (
+            "SharedS3Role",
+            "s3",
+            "S3FetchRole.Arn",
+            &[
+                "s3:GetObject",
+                "s3:PutObject",
+                "kms:Decrypt",
+                "s3:ListBucket",
+            ][..],
+        ),
+        (
+            "SharedDbRole",
+            "db",
+            "AuroraQueryRole.Arn",
+            &["rds-db:connect"][..],
+        ),
+        (
+            "SharedDynamoDbRole",
+            "dynamodb",
+            "DynamoDbItemsRole.Arn",
+            &["dynamodb:GetItem"][..],
+        ),
+    ] {
+        shared_role_trusts_its_function(&template, name, job, function, granted);
+    }
+}
+
+fn shared_role_trusts_its_function(
+    template: &Value,
+    name: &str,
+    job: &str,
+    function: &str,
+    granted: &[&str],
+) {
+    let role = resource(template, name);
     let props = &role["Properties"];
-    assert_eq!(
-        text(&props["RoleName"]),
-        Some("${AWS::StackName}-shared-tenant")
-    );
+    let expected_name = format!("${{AWS::StackName}}-shared-{job}");
+    assert_eq!(text(&props["RoleName"]), Some(expected_name.as_str()));
     let trust = props["AssumeRolePolicyDocument"]["Statement"]
         .as_sequence()
         .unwrap();
@@ -425,11 +493,8 @@ fn the_shared_tenant_role_trusts_the_functions_and_needs_the_tenant_tag() {
             .collect();
         assert_eq!(
             principals,
-            [
-                "S3FetchRole.Arn",
-                "AuroraQueryRole.Arn",
-                "DynamoDbItemsRole.Arn"
-            ]
+            [function],
+            "{name} trusts its own function only"
         );
         for action in actions(statement) {
             if action == "sts:TagSession" {
@@ -453,6 +518,12 @@ fn the_shared_tenant_role_trusts_the_functions_and_needs_the_tenant_tag() {
         ["sts:AssumeRole", "sts:TagSession"]
     );
 
+    // Only its own job's statements.
+    let firsts: Vec<String> = statements(role)
+        .into_iter()
+        .map(|s| actions(s)[0].clone())
+        .collect();
+    assert_eq!(firsts, granted, "{name}");
     // Under session-tags the policy keys on the tag; under session-policy
     // alone it spans the tenants and the session policy narrows it.
     for statement in statements(role) {
@@ -508,7 +579,7 @@ fn the_shared_tenant_role_trusts_the_functions_and_needs_the_tenant_tag() {
                 );
                 assert!(is_ref(conditions[1], "AWS::NoValue"));
             }
-            other => panic!("the shared tenant role may not {other}"),
+            other => panic!("{name} may not {other}"),
         }
     }
 }
@@ -635,10 +706,12 @@ fn samconfig(section: &str) -> std::collections::BTreeMap<String, String> {
 #[test]
 fn the_sam_profiles_deploy_as_written() {
     let template = load("template.yaml");
-    assert!(
-        text(&resource(&template, "SharedTenantRole")["Properties"]["RoleName"]).is_some(),
-        "the shared tenant role has a fixed name"
-    );
+    for role in ["SharedS3Role", "SharedDbRole", "SharedDynamoDbRole"] {
+        assert!(
+            text(&resource(&template, role)["Properties"]["RoleName"]).is_some(),
+            "the shared tenant role {role} has a fixed name"
+        );
+    }
     let comment: String = std::fs::read_to_string(root().join("samconfig.toml"))
         .unwrap()
         .lines()
@@ -750,7 +823,7 @@ fn every_tenant_policy_confines_items_to_the_tenant_s_partition() {
         "the literal tenant, per tenant role"
     );
     let main = load("template.yaml");
-    for role in ["SharedTenantRole", "IdentityPoolAuthenticatedRole"] {
+    for role in ["SharedDynamoDbRole", "IdentityPoolAuthenticatedRole"] {
         let (granted, keys) = item_statement(resource(&main, role));
         assert_eq!(granted, expected, "{role}");
         assert_eq!(
@@ -981,7 +1054,7 @@ fn every_tenant_policy_writes_its_prefix_with_its_own_key_only() {
     let (tags, vias) = key_conditions(resource(&main, "IdentityPoolAuthenticatedRole"));
     assert_eq!(tags, ["${aws:PrincipalTag/TenantID}"]);
     assert_eq!(vias, [via]);
-    let (tags, vias) = key_conditions(resource(&main, "SharedTenantRole"));
+    let (tags, vias) = key_conditions(resource(&main, "SharedS3Role"));
     assert_eq!(
         tags,
         ["${aws:PrincipalTag/TenantID}", "?*"],

@@ -42,7 +42,7 @@ async fn tenant1_token(
     signed_at: SystemTime,
 ) -> String {
     let ep = endpoint(stack);
-    let creds = stack.raw_tenant_credentials("tenant1").await;
+    let creds = stack.raw_tenant_credentials_as("tenant1", Some("db")).await;
     token(
         stack,
         creds,
@@ -181,4 +181,57 @@ async fn the_execution_identity_cannot_log_in_as_a_tenant() {
         "user/lambda-exec is not allowed rds-db:connect",
     )
     .await;
+}
+
+/// A session for another function's job logs in as nobody, even with no
+/// session policy to stop it: tenant1's role assumed without the `Scope`
+/// tag, or with s3-fetch's or dynamodb-items' (which the trust policy
+/// keeps from aurora-query on AWS), and the shared roles of the other
+/// jobs, assumed with no session policy at all.
+#[tokio::test]
+async fn a_session_for_another_job_cannot_log_in() {
+    let stack = Stack::load();
+    let ep = endpoint(&stack);
+    for scope in [None, Some("s3"), Some("dynamodb")] {
+        let creds = stack.raw_tenant_credentials_as("tenant1", scope).await;
+        let password = token(
+            &stack,
+            creds,
+            &ep.host,
+            ep.port,
+            "tenant1_dbuser",
+            SystemTime::now(),
+        )
+        .await;
+        assert_refused(
+            &stack,
+            "tenant1_dbuser",
+            &password,
+            "is not allowed rds-db:connect",
+        )
+        .await;
+    }
+    for job in ["s3", "dynamodb"] {
+        let role = format!(
+            "arn:aws:iam::{}:role/tenant-access-shared-{job}",
+            stack.var("AWS_ACCOUNT_ID")
+        );
+        let creds = stack.raw_role_credentials(&role, None).await;
+        let password = token(
+            &stack,
+            creds,
+            &ep.host,
+            ep.port,
+            "tenant1_dbuser",
+            SystemTime::now(),
+        )
+        .await;
+        assert_refused(
+            &stack,
+            "tenant1_dbuser",
+            &password,
+            "is not allowed rds-db:connect",
+        )
+        .await;
+    }
 }

@@ -19,7 +19,8 @@ use tenant_access::{Caller, TenantSessions};
 use test_support::Stack;
 
 /// The local stack's shared tenant role (from template.yaml's SharedTenantRole).
-const SHARED_ROLE: &str = "arn:aws:iam::123456789012:role/tenant-access-shared-tenant";
+/// The shared roles, one per job: s3-fetch assumes `...-shared-s3`.
+const SHARED_ROLE: &str = "arn:aws:iam::123456789012:role/tenant-access-shared-{scope}";
 
 fn caller(tenant: &str) -> Caller {
     Caller::new(tenant.parse().unwrap(), "wire-test")
@@ -115,6 +116,10 @@ async fn role_per_tenant_sends_the_tenant_role_and_the_function_policy() {
             ),
             ("RoleSessionName", format!("{tenant}@wire-test")),
             ("DurationSeconds", "900".to_owned()),
+            // The function's job, which the tenant role's statements
+            // require and its trust policy pins to this function's role.
+            ("Tags.member.1.Key", "Scope".to_owned()),
+            ("Tags.member.1.Value", "s3".to_owned()),
             // The same for every tenant: S3 only, so this session cannot
             // log into the database whatever the tenant's role allows.
             (
@@ -135,7 +140,7 @@ async fn session_tags_send_the_shared_role_and_the_tenant_tag() {
     let sent = captured(&stack, "session-tags", s3_scope).await;
     assert_eq!(sent.len(), 2);
     for (request, tenant) in sent.iter().zip(["tenant1", "tenant2"]) {
-        assert_eq!(request["RoleArn"], SHARED_ROLE);
+        assert_eq!(request["RoleArn"], SHARED_ROLE.replace("{scope}", "s3"));
         assert_eq!(request["RoleSessionName"], format!("{tenant}@wire-test"));
         assert_eq!(request["Tags.member.1.Key"], "TenantID");
         assert_eq!(request["Tags.member.1.Value"], tenant);
@@ -163,7 +168,7 @@ async fn session_policies_scope_each_tenant_down_to_its_own_prefix() {
     let sent = captured(&stack, "session-policy", s3_scope).await;
     assert_eq!(sent.len(), 2);
     for (request, tenant) in sent.iter().zip(["tenant1", "tenant2"]) {
-        assert_eq!(request["RoleArn"], SHARED_ROLE);
+        assert_eq!(request["RoleArn"], SHARED_ROLE.replace("{scope}", "s3"));
         assert!(!request.contains_key("Tags.member.1.Key"), "no session tag");
         let policy: serde_json::Value = serde_json::from_str(&request["Policy"]).unwrap();
         assert_eq!(
@@ -194,6 +199,7 @@ async fn both_together_send_the_tag_and_the_database_policy() {
     let sent = captured(&stack, "session-tags+session-policy", db_scope).await;
     assert_eq!(sent.len(), 2);
     for (request, tenant) in sent.iter().zip(["tenant1", "tenant2"]) {
+        assert_eq!(request["RoleArn"], SHARED_ROLE.replace("{scope}", "db"));
         assert_eq!(request["Tags.member.1.Value"], tenant);
         let policy: serde_json::Value = serde_json::from_str(&request["Policy"]).unwrap();
         assert_eq!(

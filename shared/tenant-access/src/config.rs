@@ -9,7 +9,7 @@
 //! | `TENANT_CLAIM` | authorizer claim holding the tenant id | `custom:tenant_id` |
 //! | `TENANT_ISOLATION` | `role-per-tenant`, `session-tags`, `session-policy`, `session-tags+session-policy` or `identity-pool` | `role-per-tenant` |
 //! | `TENANT_ROLE_ARN_TEMPLATE` | role to assume per tenant (role-per-tenant); `{tenant}`, `{account}` | `arn:aws:iam::{account}:role/tenant/assumeRole-{tenant}` |
-//! | `TENANT_SHARED_ROLE_ARN` | the one role every tenant assumes (the other strategies); `{account}` | required by them |
+//! | `TENANT_SHARED_ROLE_ARN` | the role every tenant assumes (the shared strategies); `{account}`, and `{scope}` for one role per job (`s3`, `db`, `dynamodb`) | required by them |
 //! | `TENANT_TAG_KEY` | session tag carrying the tenant (session-tags) | `TenantID` |
 //! | `TENANT_IDENTITY_POOL_ID` | the Cognito identity pool (`<region>:<uuid>`) whose authenticated role tenants get (identity-pool) | required by it |
 //! | `TENANT_IDENTITY_PROVIDER` | the pool's provider name, `cognito-idp.<region>.amazonaws.com/<user pool id>`: the `Logins` key, and the tokens' issuer | required by it |
@@ -388,7 +388,9 @@ impl std::str::FromStr for Isolation {
 pub enum TenantRole {
     /// One role per tenant (`TENANT_ROLE_ARN_TEMPLATE`).
     PerTenant(TenantTemplate),
-    /// One role for all tenants (`TENANT_SHARED_ROLE_ARN`).
+    /// One role for all tenants (`TENANT_SHARED_ROLE_ARN`), per job when
+    /// the ARN holds `{scope}` (filled with
+    /// [`SessionScope::name`](crate::session_policy::SessionScope::name)).
     Shared(String),
     /// The authenticated role of an identity pool, which the pool (not the
     /// function) chooses and assumes for the caller.
@@ -422,18 +424,26 @@ impl IdentityPool {
 }
 
 impl TenantRole {
-    /// The role ARN for `tenant`; for an identity pool, the pool's id
-    /// (where the session comes from: the pool picks the role).
+    /// The role ARN for `tenant`, for a function whose job is `scope`
+    /// (`s3`, `db`, `dynamodb`; it fills `{scope}` in a shared role's ARN);
+    /// for an identity pool, the pool's id (where the session comes from:
+    /// the pool picks the role).
     ///
     /// ```
     /// use tenant_access::config::TenantRole;
-    /// let shared = TenantRole::Shared("arn:aws:iam::123456789012:role/tenant-access".into());
-    /// assert_eq!(shared.arn(&"tenant1".parse().unwrap()), "arn:aws:iam::123456789012:role/tenant-access");
+    /// let shared = TenantRole::Shared("arn:aws:iam::123456789012:role/tenant-access-shared-{scope}".into());
+    /// assert_eq!(
+    ///     shared.arn(&"tenant1".parse().unwrap(), Some("s3")),
+    ///     "arn:aws:iam::123456789012:role/tenant-access-shared-s3"
+    /// );
     /// ```
-    pub fn arn(&self, tenant: &TenantId) -> String {
+    pub fn arn(&self, tenant: &TenantId, scope: Option<&str>) -> String {
         match self {
             TenantRole::PerTenant(template) => template.render(tenant),
-            TenantRole::Shared(arn) => arn.clone(),
+            TenantRole::Shared(arn) => match scope {
+                Some(scope) => arn.replace("{scope}", scope),
+                None => arn.clone(),
+            },
             TenantRole::IdentityPool(pool) => pool.pool_id.clone(),
         }
     }
@@ -517,7 +527,8 @@ impl AccessConfig {
                 )
             })?;
             let arn = fill_account("TENANT_SHARED_ROLE_ARN", arn)?;
-            if !arn.starts_with("arn:") || !arn.contains(":role/") || arn.contains(['{', '}']) {
+            let bare = arn.replace("{scope}", "");
+            if !arn.starts_with("arn:") || !arn.contains(":role/") || bare.contains(['{', '}']) {
                 return Err(err(
                     "TENANT_SHARED_ROLE_ARN",
                     format!("`{arn}` is not an IAM role ARN"),
@@ -917,7 +928,7 @@ mod tests {
         let c = AccessConfig::from_lookup(env(&[("AWS_ACCOUNT_ID", "123456789012")])).unwrap();
         let tenant: TenantId = "tenant1".parse().unwrap();
         assert_eq!(
-            c.role.arn(&tenant),
+            c.role.arn(&tenant, None),
             "arn:aws:iam::123456789012:role/tenant/assumeRole-tenant1"
         );
         assert_eq!(c.tenant_claim, "custom:tenant_id");
@@ -1111,7 +1122,7 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(
-            shared.role.arn(&"tenant9".parse().unwrap()),
+            shared.role.arn(&"tenant9".parse().unwrap(), None),
             "arn:aws:iam::123456789012:role/shared",
             "every tenant assumes the one role"
         );

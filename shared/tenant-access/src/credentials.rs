@@ -68,7 +68,7 @@ use lru::LruCache;
 
 use crate::config::{AccessConfig, IdentityPool, Isolation, TenantRole};
 use crate::identity::{Caller, TenantId};
-use crate::session_policy::{SessionScope, partition};
+use crate::session_policy::{SCOPE_TAG, SessionScope, partition};
 use crate::{Error, upstream};
 
 /// A session is replaced from this long before it expires (in the
@@ -196,8 +196,10 @@ pub struct SessionRequest {
     pub tenant: TenantId,
     /// The role assumed.
     pub role_arn: String,
-    /// The session tag (key, value), under the session-tags strategies.
-    pub tag: Option<(String, String)>,
+    /// The session tags (key, value): the tenant's under the session-tags
+    /// strategies; the function's job ([`SCOPE_TAG`]) under role-per-tenant,
+    /// which the tenant role's trust policy pins per execution role.
+    pub tags: Vec<(String, String)>,
     /// The inline session policy: the tenant's under the session-policy
     /// strategies, else the function policy of the scope set with
     /// [`TenantSessions::with_scope`].
@@ -310,9 +312,11 @@ impl TenantSessions {
         self
     }
 
-    /// The role ARN assumed for `tenant`.
+    /// The role ARN assumed for `tenant` (a shared role's `{scope}` filled
+    /// with this function's job).
     pub fn role_arn(&self, tenant: &TenantId) -> String {
-        self.role.arn(tenant)
+        self.role
+            .arn(tenant, self.scope.as_ref().map(SessionScope::name))
     }
 
     /// The AssumeRole request for `tenant` under the configured strategy
@@ -323,16 +327,28 @@ impl TenantSessions {
             return Ok(SessionRequest {
                 tenant: tenant.clone(),
                 role_arn: self.role_arn(tenant),
-                tag: None,
+                tags: Vec::new(),
                 policy: None,
                 token_digest: None,
             });
         }
-        let tag = self
-            .source
-            .isolation
-            .tags()
-            .then(|| (self.tag_key.clone(), tenant.as_str().to_owned()));
+        let mut tags = Vec::new();
+        if self.source.isolation.tags() {
+            tags.push((self.tag_key.clone(), tenant.as_str().to_owned()));
+        }
+        let role_arn = self.role_arn(tenant);
+        if let TenantRole::Shared(_) = &self.role
+            && role_arn.contains("{scope}")
+        {
+            return Err(Error::Misconfigured {
+                detail:
+                    "TENANT_SHARED_ROLE_ARN names a role per {scope} but this function set no scope"
+                        .to_owned(),
+            });
+        }
+        if let (TenantRole::PerTenant(_), Some(scope)) = (&self.role, &self.scope) {
+            tags.push((SCOPE_TAG.to_owned(), scope.name().to_owned()));
+        }
         let region = self
             .source
             .base
@@ -358,8 +374,8 @@ impl TenantSessions {
         };
         Ok(SessionRequest {
             tenant: tenant.clone(),
-            role_arn: self.role_arn(tenant),
-            tag,
+            role_arn,
+            tags,
             policy,
             token_digest: None,
         })
@@ -641,14 +657,18 @@ impl Source {
     ) -> Result<TenantSession, Error> {
         let session_name = session_name(&caller.tenant, &caller.request_id);
         tracing::info!(role_session_name = %session_name, isolation = ?self.isolation, "assuming tenant role");
-        let tags = request.tag.as_ref().map(|(key, value)| {
-            vec![
-                aws_sdk_sts::types::Tag::builder()
-                    .key(key)
-                    .value(value)
-                    .build()
-                    .expect("key and value are set"),
-            ]
+        let tags = (!request.tags.is_empty()).then(|| {
+            request
+                .tags
+                .iter()
+                .map(|(key, value)| {
+                    aws_sdk_sts::types::Tag::builder()
+                        .key(key)
+                        .value(value)
+                        .build()
+                        .expect("key and value are set")
+                })
+                .collect()
         });
         let output = client
             .assume_role()

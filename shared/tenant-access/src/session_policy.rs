@@ -56,6 +56,35 @@ pub enum SessionScope {
     },
 }
 
+/// The session tag naming a session's job under role-per-tenant, which the
+/// tenant role's trust policy pins per execution role and its statements
+/// require: a session assumed without it, or by another function, can do
+/// nothing, or only that function's job.
+pub const SCOPE_TAG: &str = "Scope";
+
+impl SessionScope {
+    /// The job's name: `s3`, `db` or `dynamodb`. It is the [`SCOPE_TAG`]
+    /// value, and fills `{scope}` in `TENANT_SHARED_ROLE_ARN`, so each
+    /// function assumes a shared role that can do only its job.
+    ///
+    /// ```
+    /// use tenant_access::session_policy::SessionScope;
+    /// let scope = SessionScope::Table {
+    ///     table: "tenant-items".into(),
+    ///     region: "us-east-1".into(),
+    ///     account: "123456789012".into(),
+    /// };
+    /// assert_eq!(scope.name(), "dynamodb");
+    /// ```
+    pub fn name(&self) -> &'static str {
+        match self {
+            SessionScope::S3 { .. } => "s3",
+            SessionScope::Db { .. } => "db",
+            SessionScope::Table { .. } => "dynamodb",
+        }
+    }
+}
+
 /// What s3-fetch does with objects under the tenant's prefix.
 pub const OBJECT_ACTIONS: [&str; 3] = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"];
 

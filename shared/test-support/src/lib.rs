@@ -200,20 +200,49 @@ impl Stack {
     }
 
     /// Assume `tenant`'s role directly with the execution identity, bypassing
-    /// the crate: what a buggy handler could do at worst.
+    /// the crate: what a buggy s3-fetch could do at worst (its `Scope` tag,
+    /// `s3`, is the one its execution role may set).
     pub async fn raw_tenant_credentials(&self, tenant: &str) -> Credentials {
-        let sts = aws_sdk_sts::Client::new(&self.sdk_config().await);
+        self.raw_tenant_credentials_as(tenant, Some("s3")).await
+    }
+
+    /// Tenant `tenant`'s role assumed directly by the execution identity,
+    /// with no session policy, carrying the `Scope` tag `scope` (the job
+    /// the tenant role's statements require; `None`: no tag, as a caller
+    /// skipping it would).
+    pub async fn raw_tenant_credentials_as(
+        &self,
+        tenant: &str,
+        scope: Option<&str>,
+    ) -> Credentials {
         let role = format!(
             "arn:aws:iam::{}:role/tenant/assumeRole-{tenant}",
             self.var("AWS_ACCOUNT_ID")
         );
+        self.raw_role_credentials(&role, scope).await
+    }
+
+    /// Role `role` assumed directly by the execution identity, with no
+    /// session policy and the `Scope` tag `scope`, if any.
+    pub async fn raw_role_credentials(&self, role: &str, scope: Option<&str>) -> Credentials {
+        let sts = aws_sdk_sts::Client::new(&self.sdk_config().await);
+        let tags = scope.map(|scope| {
+            vec![
+                aws_sdk_sts::types::Tag::builder()
+                    .key("Scope")
+                    .value(scope)
+                    .build()
+                    .expect("key and value"),
+            ]
+        });
         let out = sts
             .assume_role()
             .role_arn(role)
             .role_session_name("test-bypass")
+            .set_tags(tags)
             .send()
             .await
-            .expect("the execution identity may assume tenant roles");
+            .expect("the execution identity may assume the role");
         let c = out.credentials().expect("credentials");
         Credentials::new(
             c.access_key_id(),
@@ -254,7 +283,17 @@ impl Stack {
         use tenant_access::config::{DbConfig, FunctionConfig};
         let config =
             FunctionConfig::<DbConfig>::from_lookup(&self.lookup()).expect("the stack's config");
-        let sessions = tenant_access::TenantSessions::new(&self.sdk_config().await, &config.access);
+        let sdk = self.sdk_config().await;
+        let any = || "*".to_owned();
+        // The scope aurora-query sets: its job, so the session carries its
+        // Scope tag (role-per-tenant) or assumes its shared role.
+        let scope = tenant_access::session_policy::SessionScope::Db {
+            resource_id: config.service.resource_id.clone().unwrap_or_else(any),
+            user_template: config.service.user_template.clone(),
+            region: sdk.region().map_or_else(any, |r| r.to_string()),
+            account: config.access.account.clone().unwrap_or_else(any),
+        };
+        let sessions = tenant_access::TenantSessions::new(&sdk, &config.access).with_scope(scope);
         let db = tenant_access::db::TenantDatabase::new(&config.service).expect("the stack's CA");
         let caller =
             tenant_access::Caller::new(tenant.parse().expect("a tenant id"), "tenant-login");
