@@ -1,5 +1,5 @@
 -- Onboard one tenant's database login. Idempotent: safe to run again.
--- psql -v tenant_user=tenant1_dbuser -v dbname=<db> -f db/tenant.sql
+-- psql -v tenant_user=tenant1_dbuser -v dbname=<db> [-v statement_timeout_ms=<ms>] -f db/tenant.sql
 --
 -- The role can log in only through IAM authentication (rds_iam), owns
 -- nothing, cannot bypass row-level security, and holds only the table
@@ -13,8 +13,13 @@ ALTER ROLE :"tenant_user" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS;
 GRANT rds_iam TO :"tenant_user";
 -- The server's own bounds on the tenant's sessions, whatever the client
 -- asks: no statement runs longer than the client waits for it
--- (DB_STATEMENT_TIMEOUT_MS), and no transaction is left open.
-ALTER ROLE :"tenant_user" SET statement_timeout = '5s';
+-- (statement_timeout_ms: the functions' DB_STATEMENT_TIMEOUT_MS, 5000 as
+-- theirs unless given), and no transaction is left open.
+\if :{?statement_timeout_ms}
+\else
+\set statement_timeout_ms 5000
+\endif
+ALTER ROLE :"tenant_user" SET statement_timeout = :'statement_timeout_ms';
 ALTER ROLE :"tenant_user" SET idle_in_transaction_session_timeout = '10s';
 GRANT CONNECT ON DATABASE :"dbname" TO :"tenant_user";
 GRANT USAGE ON SCHEMA public TO :"tenant_user";

@@ -16,9 +16,14 @@
 //! - **items** (`items.rs`): dynamodb-items warm against the same GetItem
 //!   with held credentials, and the identity-pool strategy against
 //!   role-per-tenant, with identity-pool exchanges per 1,000 requests;
-//! - **scale** (`scale.rs`): the memory of 10,000 cached sessions, a Zipf
-//!   mix over 10,000 tenants, 8 requests in flight, and a bare DB login;
-//!   connections opened per second past `DB_CONNECTION_CAPACITY`.
+//! - **scale** (`scale.rs`): the memory of 10,000 cached sessions (each
+//!   with the S3 client s3-fetch builds for it), a Zipf mix over 10,000
+//!   tenants, 8 requests in flight, one hot tenant at 8 in flight against 8
+//!   tenants, and a bare DB login; connections opened per second past
+//!   `DB_CONNECTION_CAPACITY`;
+//! - **soak** (`soak.rs`, only with `--soak`): both functions for 100,000
+//!   requests, 8 in flight over 1,000 tenants, with faults coming and going;
+//!   memory, descriptors, connections and sessions at every 10,000.
 //!
 //! `--quick` runs every scenario small (a couple of minutes). Progress
 //! lines go to stderr.
@@ -30,6 +35,7 @@ mod files;
 mod items;
 mod runtime_api;
 mod scale;
+mod soak;
 mod stats;
 
 use std::path::PathBuf;
@@ -39,8 +45,8 @@ use std::time::{Duration, Instant};
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 use stats::{Percentiles, median, percentiles};
+use tenant_access::Caller;
 use tenant_access::config::{DbConfig, FunctionConfig, S3Config};
-use tenant_access::{Caller, TenantSessions};
 use test_support::{Stack, event, request, with_key};
 
 /// A progress line on stderr, with the seconds since the bench started.
@@ -174,7 +180,9 @@ impl Floor {
             Function::S3Fetch => {
                 let config =
                     FunctionConfig::<S3Config>::from_lookup(&stack.lookup()).expect("config");
-                let sessions = TenantSessions::new(&sdk, &config.access);
+                // s3-fetch's own sessions (its job's scope), held.
+                let app = s3_fetch::App::new(&config, &sdk);
+                let sessions = app.sessions();
                 let mut clients = Vec::new();
                 for caller in &callers {
                     let session = sessions.session(caller).await.expect("session");
@@ -193,7 +201,8 @@ impl Floor {
             Function::AuroraQuery => {
                 let config =
                     FunctionConfig::<DbConfig>::from_lookup(&stack.lookup()).expect("config");
-                let sessions = TenantSessions::new(&sdk, &config.access);
+                let app = aurora_query::App::new(&config, &sdk).expect("CA");
+                let sessions = app.sessions();
                 let db = tenant_access::db::TenantDatabase::new(&config.service).expect("CA");
                 let open = tenants.min(config.service.connection_capacity.get());
                 let mut conns = Vec::new();
@@ -384,6 +393,10 @@ struct Args {
     sessions: usize,
     /// Tenants of the Zipf mix.
     zipf_tenants: usize,
+    /// Run the soak instead of the other scenarios.
+    soak: bool,
+    /// Requests of the soak.
+    soak_requests: u64,
     out: PathBuf,
 }
 
@@ -395,6 +408,8 @@ fn args() -> Args {
         cold_runs: 10,
         sessions: 10_000,
         zipf_tenants: 10_000,
+        soak: false,
+        soak_requests: 100_000,
         out: PathBuf::from("target/bench/results.json"),
     };
     let argv: Vec<String> = std::env::args().skip(1).collect();
@@ -442,6 +457,14 @@ fn args() -> Args {
                     .unwrap_or_else(|_| usage("--cold-runs takes a number"))
             }
             "--out" => a.out = PathBuf::from(value()),
+            "--soak" => a.soak = true,
+            "--soak-requests" => {
+                a.soak_requests = value()
+                    .parse()
+                    .ok()
+                    .filter(|n| *n >= 30_000)
+                    .unwrap_or_else(|| usage("--soak-requests takes a number of at least 30000"))
+            }
             _ => usage(&format!("unknown argument {flag}")),
         }
     }
@@ -450,7 +473,7 @@ fn args() -> Args {
 
 fn usage(problem: &str) -> ! {
     eprintln!(
-        "bench: {problem}\nusage: cargo xtask bench [--quick] [--requests 2000] [--requests-over-bound 200] [--tenants 10,200,1000] [--cold-runs 10] [--out FILE]"
+        "bench: {problem}\nusage: cargo xtask bench [--quick] [--requests 2000] [--requests-over-bound 200] [--tenants 10,200,1000] [--cold-runs 10] [--out FILE] [--soak [--soak-requests 100000]]"
     );
     std::process::exit(2)
 }
@@ -481,6 +504,17 @@ async fn main() {
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(0);
+    if args.soak {
+        let result = soak::soak(&stack, args.soak_requests, SEEDED, 8).await;
+        let out = args.out.with_file_name("soak.json");
+        if let Some(dir) = out.parent() {
+            std::fs::create_dir_all(dir).expect("results dir");
+        }
+        std::fs::write(&out, serde_json::to_string_pretty(&result).expect("JSON"))
+            .expect("write results");
+        println!("results: {}", out.display());
+        return;
+    }
     let mut scenarios = Vec::new();
     let mut table = Vec::new();
     for function in [Function::S3Fetch, Function::AuroraQuery] {
@@ -627,7 +661,7 @@ async fn main() {
     // Thousands of tenants per container.
     let memory = scale::session_memory(args.sessions);
     table.push(format!(
-        "sessions      memory {:>5} sessions: {:.0} bytes each, RSS {:.1} MiB after (peak {:.1} MiB), {} AssumeRole",
+        "sessions      memory {:>5} sessions with their S3 clients: {:.0} bytes each, RSS {:.1} MiB after (peak {:.1} MiB), {} AssumeRole",
         memory["sessions"],
         memory["bytes_per_session"].as_f64().unwrap_or(f64::NAN),
         memory["rss_after_kib"].as_f64().unwrap_or(f64::NAN) / 1024.0,
@@ -662,6 +696,17 @@ async fn main() {
         ));
         scenarios.push(c);
     }
+    let hot = scale::hot_tenant(&quiet(&stack), args.requests, 8).await;
+    table.push(format!(
+        "aurora-query  8 in flight, one hot tenant: {:.0} requests/s vs {:.0} over 8 tenants ({:.2}x the time; target 1.5), {:.0} with one connection per tenant; p99 {:.0} us vs {:.0} us",
+        hot["requests_per_s_hot"].as_f64().unwrap_or(f64::NAN),
+        hot["requests_per_s_spread"].as_f64().unwrap_or(f64::NAN),
+        hot["hot_vs_spread_time"].as_f64().unwrap_or(f64::NAN),
+        hot["requests_per_s_hot_one_connection"].as_f64().unwrap_or(f64::NAN),
+        hot["hot_p99_us"].as_f64().unwrap_or(f64::NAN),
+        hot["spread_p99_us"].as_f64().unwrap_or(f64::NAN),
+    ));
+    scenarios.push(hot);
     let login = scale::login_cost(&quiet(&stack), 50, args.requests_over_bound).await;
     for (what, p) in [
         ("bare login (TLS + IAM token check)", login.bare),

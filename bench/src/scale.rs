@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use tenant_access::{Caller, TenantSessions};
+use tenant_access::Caller;
 use test_support::{Stack, request};
 
 use crate::stats::{Percentiles, percentiles};
@@ -27,9 +27,11 @@ pub fn rss_kib() -> (f64, f64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
-/// The child half of [`session_memory`]: a process holding nothing but a
-/// session cache, filled with `n` tenants' sessions (session-tags: one
-/// shared role, so no per-tenant IAM is needed). Prints one JSON line.
+/// The child half of [`session_memory`]: a process holding nothing but
+/// s3-fetch's session cache, filled with `n` tenants' sessions, each with
+/// the S3 client s3-fetch builds for it (`TenantBucket::client`)
+/// (session-tags: one shared role, so no per-tenant IAM is needed). Prints
+/// one JSON line.
 pub async fn session_memory_child(n: usize) {
     let stack = quiet(&Stack::load())
         .with_strategy("session-tags")
@@ -37,7 +39,8 @@ pub async fn session_memory_child(n: usize) {
     let config =
         s3_fetch::Config::from_lookup(&stack.lookup()).expect("the session-tags configuration");
     let sdk = stack.sdk_config().await;
-    let sessions = Arc::new(TenantSessions::new(&sdk, &config.access));
+    let app = Arc::new(s3_fetch::App::new(&config, &sdk));
+    let bucket = Arc::new(tenant_access::s3::TenantBucket::new(&config.service));
     // Warm the SDK and the allocator with one session first.
     let caller = |i: usize| {
         Caller::new(
@@ -45,16 +48,19 @@ pub async fn session_memory_child(n: usize) {
             "bench-memory",
         )
     };
-    sessions.session(&caller(0)).await.expect("a session");
+    let sessions = || app.sessions();
+    let warm = sessions().session(&caller(0)).await.expect("a session");
+    bucket.client(&warm);
     let (before, _) = rss_kib();
     let started = Instant::now();
     let workers = 16;
     let mut tasks = Vec::new();
     for w in 0..workers {
-        let sessions = sessions.clone();
+        let (app, bucket) = (app.clone(), bucket.clone());
         tasks.push(tokio::spawn(async move {
             for i in (1..n).filter(|i| i % workers == w) {
-                sessions.session(&caller(i)).await.expect("a session");
+                let session = app.sessions().session(&caller(i)).await.expect("a session");
+                bucket.client(&session);
             }
         }));
     }
@@ -68,7 +74,9 @@ pub async fn session_memory_child(n: usize) {
         "rss_after_kib": after,
         "peak_rss_kib": peak,
         "bytes_per_session": (after - before) * 1024.0 / (n - 1) as f64,
-        "assume_role_calls": sessions.assume_role_calls(),
+        "assume_role_calls": sessions().assume_role_calls(),
+        "cached": sessions().cached(),
+        "with_s3_client": true,
         "seconds": started.elapsed().as_secs_f64(),
     });
     println!("{line}");
@@ -273,7 +281,8 @@ pub async fn login_cost(stack: &Stack, tenants: usize, logins: usize) -> LoginCo
     ));
     let config = aurora_query::Config::from_lookup(&stack.lookup()).expect("config");
     let sdk = stack.sdk_config().await;
-    let sessions = TenantSessions::new(&sdk, &config.access);
+    let app = aurora_query::App::new(&config, &sdk).expect("CA bundle");
+    let sessions = app.sessions();
     let db = tenant_access::db::TenantDatabase::new(&config.service).expect("CA bundle");
     let mut held = Vec::new();
     for i in 0..tenants + crate::DB_CAPACITY {
@@ -327,4 +336,75 @@ pub async fn login_cost(stack: &Stack, tenants: usize, logins: usize) -> LoginCo
         bare_beside_open: percentiles(&beside),
         with_statement: percentiles(&with_statement),
     }
+}
+
+/// One hot tenant: `in_flight` aurora-query requests at once all for one
+/// tenant, against as many spread over `in_flight` tenants, in the same run
+/// (alternating, twice each, so server drift cancels); and the hot tenant
+/// again with one connection per tenant, as before the pools, for scale.
+pub async fn hot_tenant(stack: &Stack, requests: usize, in_flight: usize) -> Value {
+    progress(&format!(
+        "aurora-query: {requests} requests, {in_flight} in flight on one tenant vs {in_flight} tenants"
+    ));
+    async fn drive(
+        app: Arc<App>,
+        requests: usize,
+        in_flight: usize,
+        tenants: usize,
+    ) -> (f64, Percentiles) {
+        let started = Instant::now();
+        let mut tasks = Vec::new();
+        for w in 0..in_flight {
+            let app = app.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut took = Vec::new();
+                for _ in (0..requests).filter(|i| i % in_flight == w) {
+                    let event = Function::AuroraQuery.event(&crate::tenant(w % tenants));
+                    let start = Instant::now();
+                    let response = app.call(request(&event)).await;
+                    assert_eq!(response.status(), 200, "hot tenant bench");
+                    took.push(start.elapsed());
+                }
+                took
+            }));
+        }
+        let mut all = Vec::new();
+        for task in tasks {
+            all.extend(task.await.expect("worker"));
+        }
+        (
+            requests as f64 / started.elapsed().as_secs_f64(),
+            percentiles(&all),
+        )
+    }
+    let app = Arc::new(App::new(Function::AuroraQuery, stack).await);
+    let serial = Arc::new(
+        App::new(
+            Function::AuroraQuery,
+            &stack.with(&[("DB_CONNECTIONS_PER_TENANT", "1")]),
+        )
+        .await,
+    );
+    // Warm: every tenant's session, and the hot tenant's pool full.
+    drive(app.clone(), in_flight * 4, in_flight, in_flight).await;
+    drive(app.clone(), in_flight * 4, in_flight, 1).await;
+    drive(serial.clone(), in_flight * 4, in_flight, 1).await;
+    let (mut spread, mut hot, mut one) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..2 {
+        spread.push(drive(app.clone(), requests / 2, in_flight, in_flight).await);
+        hot.push(drive(app.clone(), requests / 2, in_flight, 1).await);
+        one.push(drive(serial.clone(), requests / 2, in_flight, 1).await);
+    }
+    let rate =
+        |runs: &[(f64, Percentiles)]| runs.iter().map(|r| r.0).sum::<f64>() / runs.len() as f64;
+    let (spread_rate, hot_rate, one_rate) = (rate(&spread), rate(&hot), rate(&one));
+    json!({
+        "function": "aurora-query", "scenario": "hot_tenant", "requests": requests, "in_flight": in_flight,
+        "requests_per_s_spread": spread_rate, "requests_per_s_hot": hot_rate,
+        "requests_per_s_hot_one_connection": one_rate,
+        "hot_vs_spread_time": spread_rate / hot_rate,
+        "hot_p50_us": hot[1].1.p50, "hot_p99_us": hot[1].1.p99,
+        "spread_p50_us": spread[1].1.p50, "spread_p99_us": spread[1].1.p99,
+        "target": 1.5,
+    })
 }

@@ -306,6 +306,8 @@ impl<'a> Postgres<'a> {
             .psql(db)?
             .arg("-v")
             .arg(format!("dbname={db}"))
+            .arg("-v")
+            .arg(format!("statement_timeout_ms={}", statement_timeout_ms()?))
             .arg("-f")
             .arg(path))?;
         Ok(())
@@ -335,9 +337,12 @@ impl<'a> Postgres<'a> {
             file(&mut cmd, script);
             run(&mut cmd)?;
         }
+        let timeout_ms = statement_timeout_ms()?;
         for tenant in crate::TENANTS {
             let mut cmd = self.psql(db)?;
             cmd.arg("-v").arg(format!("tenant_user={tenant}_dbuser"));
+            cmd.arg("-v")
+                .arg(format!("statement_timeout_ms={timeout_ms}"));
             file(&mut cmd, sql.join("tenant.sql"));
             run(&mut cmd)?;
         }
@@ -345,6 +350,24 @@ impl<'a> Postgres<'a> {
         file(&mut cmd, sql.join("local/90_seed.sql"));
         run(&mut cmd)?;
         Ok(())
+    }
+}
+
+/// The tenant logins' server-side `statement_timeout` (db/tenant.sql's
+/// `statement_timeout_ms`): the functions' `DB_STATEMENT_TIMEOUT_MS` when it
+/// is set for the stack (`cargo xtask dev` passes the environment on to
+/// them), else their default, so the server bounds a statement exactly as
+/// long as the client waits for it.
+fn statement_timeout_ms() -> Result<u64> {
+    match std::env::var("DB_STATEMENT_TIMEOUT_MS") {
+        Err(_) => Ok(5000),
+        Ok(v) => v
+            .parse()
+            .ok()
+            .filter(|ms| (10..=900_000).contains(ms))
+            .ok_or(format!(
+                "DB_STATEMENT_TIMEOUT_MS={v} is not a number of milliseconds in 10..=900000"
+            )),
     }
 }
 

@@ -162,6 +162,71 @@ async fn tenant_logins_hold_only_the_privileges_the_routes_need() {
     );
 }
 
+/// db/tenant.sql gives a tenant login the server-side `statement_timeout`
+/// it is given (`-v statement_timeout_ms`, which the xtask sets from the
+/// functions' `DB_STATEMENT_TIMEOUT_MS`), else the functions' default of
+/// 5000 ms. Applied to a probe role inside a transaction that is rolled
+/// back: no other test ever sees the role.
+#[test]
+fn onboarding_sets_the_statement_timeout_it_is_given() {
+    let stack = Stack::load();
+    let user = format!("timeout_probe_{}_dbuser", std::process::id());
+    let onboarded_config = |timeout_ms: Option<&str>| {
+        let psql = std::path::Path::new(&stack.var("STACK_PG_CTL")).with_file_name("psql");
+        let mut cmd = std::process::Command::new(psql);
+        cmd.env("PGPASSWORD", stack.var("STACK_DB_ADMIN_PASSWORD"))
+            .arg(format!(
+                "host={} port={} dbname={} user={} sslmode=verify-full sslrootcert={}",
+                stack.var("DB_HOST"),
+                stack.var("DB_PORT"),
+                stack.var("DB_NAME"),
+                stack.var("STACK_DB_ADMIN_USER"),
+                stack.var("DB_CA_BUNDLE"),
+            ))
+            .args(["-X", "-q", "-tA", "-v", "ON_ERROR_STOP=1"])
+            .arg("-v")
+            .arg(format!("tenant_user={user}"))
+            .arg("-v")
+            .arg(format!("dbname={}", stack.var("DB_NAME")));
+        if let Some(ms) = timeout_ms {
+            cmd.arg("-v").arg(format!("statement_timeout_ms={ms}"));
+        }
+        cmd.args(["-c", "BEGIN", "-f"])
+            .arg(test_support::root().join("db/tenant.sql"))
+            .arg("-c")
+            .arg(format!(
+                "SELECT array_to_string(rolconfig, ',') FROM pg_roles WHERE rolname = '{user}'"
+            ))
+            .args(["-c", "ROLLBACK"]);
+        let out = cmd.output().expect("psql runs");
+        assert!(
+            out.status.success(),
+            "db/tenant.sql: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout)
+            .expect("UTF-8")
+            .trim()
+            .to_owned()
+    };
+    let given = onboarded_config(Some("1234"));
+    assert!(
+        given.split(',').any(|s| s == "statement_timeout=1234"),
+        "{given}"
+    );
+    let default = onboarded_config(None);
+    assert!(
+        default.split(',').any(|s| s == "statement_timeout=5000"),
+        "{default}"
+    );
+    assert!(
+        default
+            .split(',')
+            .any(|s| s == "idle_in_transaction_session_timeout=10s"),
+        "{default}"
+    );
+}
+
 #[tokio::test]
 async fn requests_without_a_verified_tenant_are_refused_before_any_aws_or_db_call() {
     let stack = Stack::load();
@@ -235,4 +300,108 @@ async fn a_server_not_signed_by_the_bundle_ca_is_refused() {
     let response = call(&app, &event("aurora-query/tenant1-tenant.json")).await;
     assert_eq!(response.status(), 503);
     assert_eq!(body_json(&response)["error"], "upstream_unavailable");
+}
+
+/// A TCP relay on 127.0.0.2 to the stack's PostgreSQL: loopback, but an
+/// address the server certificate does not name (it names `localhost` and
+/// 127.0.0.1 only; xtask/src/postgres.rs). Returns the relay's port and a
+/// count of the connections it relayed.
+async fn relay_from_an_unnamed_address(
+    stack: &Stack,
+) -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = tokio::net::TcpListener::bind("127.0.0.2:0")
+        .await
+        .expect("127.0.0.2 is loopback on Linux");
+    let port = listener.local_addr().expect("bound").port();
+    let upstream = format!("127.0.0.1:{}", stack.var("DB_PORT"));
+    let relayed = std::sync::Arc::new(AtomicUsize::new(0));
+    let count = relayed.clone();
+    tokio::spawn(async move {
+        while let Ok((mut inbound, _)) = listener.accept().await {
+            count.fetch_add(1, Ordering::SeqCst);
+            let upstream = upstream.clone();
+            tokio::spawn(async move {
+                if let Ok(mut outbound) = tokio::net::TcpStream::connect(&upstream).await {
+                    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                }
+            });
+        }
+    });
+    (port, relayed)
+}
+
+/// Every message of `err` and of its sources, for asserting why it failed.
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(inner) = source {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    text
+}
+
+/// The server certificate must also name the host connected to: with the
+/// right CA but a host the certificate does not carry, the login fails at
+/// the TLS handshake (503 `upstream_unavailable`, no rows), before any
+/// password or token is sent; the same connection under a name the
+/// certificate carries gets through.
+#[tokio::test]
+async fn a_server_certificate_for_another_host_name_is_refused() {
+    let stack = Stack::load();
+    let (port, relayed) = relay_from_an_unnamed_address(&stack).await;
+    let port_text = port.to_string();
+
+    // The function, with DB_HOST an address the certificate does not name.
+    // Were the name not checked, the login would reach authentication and
+    // be refused there (403 `access_denied`: the token is signed for this
+    // host), not at the handshake.
+    let unnamed = stack.with(&[("DB_HOST", "127.0.0.2"), ("DB_PORT", &port_text)]);
+    let app = app_with(&unnamed).await;
+    let response = call(&app, &event("aurora-query/tenant1-tenant.json")).await;
+    let status = response.status().as_u16();
+    let body = body_json(&response);
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (503, Some("upstream_unavailable")),
+        "{body}"
+    );
+    assert!(body.get("tenant").is_none(), "no rows: {body}");
+    assert!(
+        relayed.load(std::sync::atomic::Ordering::SeqCst) >= 1,
+        "the login reached the server"
+    );
+
+    // Why, with the functions' own TLS configuration and the admin login:
+    // the certificate is refused for the name; through the same relay
+    // under the name `localhost`, which it carries, the login succeeds.
+    let tls = tenant_access::db::tls_config(stack.var("DB_CA_BUNDLE").as_ref()).expect("stack CA");
+    let login = |name: &'static str| {
+        let mut config = tokio_postgres::Config::new();
+        config
+            .host(name)
+            .hostaddr(std::net::Ipv4Addr::new(127, 0, 0, 2).into())
+            .port(port)
+            .dbname(stack.var("DB_NAME"))
+            .user(stack.var("STACK_DB_ADMIN_USER"))
+            .password(stack.var("STACK_DB_ADMIN_PASSWORD"))
+            .ssl_mode(tokio_postgres::config::SslMode::Require);
+        let tls = tokio_postgres_rustls::MakeRustlsConnect::new(tls.clone());
+        async move {
+            let (client, connection) = config.connect(tls).await?;
+            tokio::spawn(connection);
+            client.query_one("SELECT 1", &[]).await
+        }
+    };
+    let err = login("127.0.0.2")
+        .await
+        .expect_err("a certificate that does not name 127.0.0.2 is refused");
+    let why = error_chain(&err);
+    assert!(why.contains("not valid for name"), "{why}");
+    let row = login("localhost")
+        .await
+        .expect("the same server, under a name its certificate carries");
+    assert_eq!(row.get::<_, i32>(0), 1);
 }

@@ -1,6 +1,7 @@
 //! Suspension is enforced by the database: once an operator sets a tenant's
 //! `tenant_metadata.status` to anything but `active`, the records policy
-//! refuses the tenant's next statement on the connection it already holds,
+//! refuses the tenant's next statement (list, get, create or delete) on the
+//! connection it already holds,
 //! and the function answers 403 `tenant_suspended`. Reactivating serves it
 //! again, with no restart and no wait for the connection's max age.
 //!
@@ -11,17 +12,44 @@ use aurora_query::{App, Config, function_handler};
 use serde_json::{Value, json};
 use test_support::{Stack, body_json, event, request};
 
+/// The status and the JSON body (`null` for none, as a 204 has).
 async fn call(app: &App, event: &Value) -> (u16, Value) {
     let response = function_handler(app, request(event))
         .await
         .expect("the handler never fails the invocation");
-    (response.status().as_u16(), body_json(&response))
+    let body = match response.body() {
+        lambda_http::Body::Empty => Value::Null,
+        _ => body_json(&response),
+    };
+    (response.status().as_u16(), body)
 }
 
 fn create(name: &str) -> Value {
     let mut e = event("aurora-query/tenant2-create.json");
     e["body"] = json!({ "name": name }).to_string().into();
     e
+}
+
+/// tenant2's `DELETE /records/{id}`.
+fn delete(id: &str) -> Value {
+    let mut e = event("aurora-query/tenant2-delete.json");
+    e["pathParameters"]["id"] = id.into();
+    e["rawPath"] = format!("/records/{id}").into();
+    e["requestContext"]["http"]["path"] = format!("/records/{id}").into();
+    e
+}
+
+/// Whether the admin (behind row-level security) sees record `id`.
+async fn record_exists(admin: &tokio_postgres::Client, id: &str) -> bool {
+    admin
+        .query_one(
+            "SELECT count(*) FROM records WHERE id = $1::text::uuid",
+            &[&id],
+        )
+        .await
+        .expect("admin counts")
+        .get::<_, i64>(0)
+        == 1
 }
 
 async fn set_status(admin: &tokio_postgres::Client, status: &str) {
@@ -53,6 +81,17 @@ async fn suspend_refuses_on_the_next_statement_and_reactivate_serves_again() {
         // Active: served, and the connection is now pooled.
         let (status, _) = call(&app, &records).await;
         assert_eq!(status, 200);
+        // A record of tenant2's own, which it may delete while active.
+        let name = format!(
+            "doomed-{}",
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+        );
+        let (status, body) = call(&app, &create(&name)).await;
+        assert_eq!(status, 201, "{body}");
+        let doomed = body["id"].as_str().expect("the new record's id").to_owned();
         let opened = app.db().connections_opened();
 
         for not_active in ["suspended", "disabled"] {
@@ -61,6 +100,7 @@ async fn suspend_refuses_on_the_next_statement_and_reactivate_serves_again() {
                 ("list", &records),
                 ("get", &record),
                 ("create", &create(&format!("while-{not_active}"))),
+                ("delete", &delete(&doomed)),
             ] {
                 let (status, body) = call(&app, e).await;
                 assert_eq!(
@@ -71,6 +111,10 @@ async fn suspend_refuses_on_the_next_statement_and_reactivate_serves_again() {
                 // The fixed message, never the database's own text.
                 assert_eq!(body["message"], "this tenant is suspended", "{body}");
             }
+            assert!(
+                record_exists(&admin, &doomed).await,
+                "the delete while {not_active} removed nothing"
+            );
             // The tenant can still read its own status.
             let (status, body) = call(&app, &metadata).await;
             assert_eq!(status, 200, "{body}");
@@ -116,6 +160,10 @@ async fn suspend_refuses_on_the_next_statement_and_reactivate_serves_again() {
         assert_eq!(status, 200, "{body}");
         let (status, body) = call(&app, &record).await;
         assert_eq!(status, 200, "{body}");
+        // The delete refused while suspended is served once active.
+        let (status, body) = call(&app, &delete(&doomed)).await;
+        assert_eq!(status, 204, "{body}");
+        assert!(!record_exists(&admin, &doomed).await, "deleted once active");
         assert_eq!(
             app.db().connections_opened(),
             opened,
@@ -157,13 +205,24 @@ async fn the_guard_is_the_database_s_not_the_function_s() {
         )
         .await
         .expect("admin suspends tenant1");
-    let read = login.query("SELECT name FROM records", &[]).await;
+    let read = login.query("SELECT name FROM records", &[]).await.map(drop);
     let write = login
         .query(
             "INSERT INTO records (name) VALUES ('raw-while-suspended')",
             &[],
         )
-        .await;
+        .await
+        .map(drop);
+    // A DELETE with no WHERE reads no column, so only the policy's DELETE
+    // side applies (not its SELECT side): all of tenant1's records, in a
+    // transaction rolled back whatever happens.
+    let delete = async {
+        login.batch_execute("BEGIN").await?;
+        let deleted = login.execute("DELETE FROM records", &[]).await.map(drop);
+        login.batch_execute("ROLLBACK").await?;
+        deleted
+    }
+    .await;
     admin
         .execute(
             "UPDATE tenant_metadata SET status = 'active' WHERE tenant_id = 'tenant1_dbuser'",
@@ -171,7 +230,7 @@ async fn the_guard_is_the_database_s_not_the_function_s() {
         )
         .await
         .expect("admin reactivates tenant1");
-    for (what, result) in [("read", read), ("write", write)] {
+    for (what, result) in [("read", read), ("write", write), ("delete", delete)] {
         let err = result.expect_err(what);
         assert_eq!(
             err.code().map(|c| c.code()),
@@ -179,4 +238,8 @@ async fn the_guard_is_the_database_s_not_the_function_s() {
             "{what}: {err}"
         );
     }
+    assert!(
+        record_exists(&admin, "11111111-1111-4111-8111-111111111111").await,
+        "tenant1's seeded record is still there"
+    );
 }

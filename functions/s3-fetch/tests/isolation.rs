@@ -222,11 +222,9 @@ async fn the_execution_identity_cannot_read_any_tenant_data() {
     }
 }
 
-/// A tenant that was never onboarded gets no data and no 500. On AWS, STS
-/// refuses the AssumeRole (403 `tenant_not_onboarded`, pinned by the unit
-/// test of the error mapping and by the session tests through the front);
-/// moto issues credentials for a missing role and then fails the S3 call
-/// with a 500, which the fault model answers 503 `upstream_unavailable`.
+/// A tenant that was never onboarded gets no data and no 500: STS refuses
+/// the AssumeRole of a role that does not exist, and the function answers
+/// exactly 403 `tenant_not_onboarded` (not a retryable 503).
 #[tokio::test]
 async fn a_tenant_without_a_role_gets_no_data() {
     let stack = Stack::load();
@@ -281,54 +279,139 @@ async fn no_download_url_or_metadata_for_another_tenants_key() {
     assert_eq!(call(&app, &head).await.status(), 404);
 }
 
-/// Following `next_cursor` with a small page size visits every key of the
-/// tenant once, in order, and nothing of the other tenant: folder markers,
+/// Every full key under `home` (e.g. `tenant2_home/`), listed with `s3`.
+async fn raw_keys(s3: &aws_sdk_s3::Client, bucket: &str, home: &str) -> Vec<String> {
+    let mut keys = Vec::new();
+    let mut pages = s3
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(home)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.expect("a tenant lists its own home");
+        keys.extend(
+            page.contents()
+                .iter()
+                .filter_map(|o| o.key().map(str::to_owned)),
+        );
+    }
+    keys
+}
+
+/// Following `next_cursor` with small page sizes visits every key of the
+/// tenant once, in order, and nothing of the other tenant: the home's own
+/// folder marker (`tenant1_home/`, an empty relative key), folder markers,
 /// empty segments and 1000-byte keys included, which a cursor built from an
 /// object key could not get past.
 #[tokio::test]
 async fn listing_pages_walk_the_tenant_prefix_only() {
     let stack = Stack::load();
     let app = app(&stack).await;
-    let base = event("s3-fetch/tenant1-list.json");
-    let mut keys: Vec<String> = Vec::new();
-    let mut cursor: Option<String> = None;
-    for _ in 0..100 {
-        let mut query = vec![("limit", "1")];
-        if let Some(c) = cursor.as_deref() {
-            query.push(("cursor", c));
-        }
-        let response = call(&app, &with_query(&base, &query)).await;
-        assert_eq!(response.status(), 200);
-        let body = body_json(&response);
-        assert!(!body.to_string().contains("tenant2"), "{body}");
-        let items = body["items"].as_array().unwrap();
-        assert!(items.len() <= 1);
-        // Keys other tests write (fixture/...) come and go: the seeded
-        // ones are what is checked.
-        keys.extend(
-            items
-                .iter()
-                .map(|i| i["key"].as_str().unwrap().to_owned())
-                .filter(|k| !k.starts_with("fixture/")),
-        );
-        match body["next_cursor"].as_str() {
-            Some(next) => cursor = Some(next.to_owned()),
-            None => break,
-        }
-    }
-    let long = format!("odd/{}", "k".repeat(996));
-    assert_eq!(
-        keys,
-        [
-            "bench-1k-sse-s3.bin",
-            "bench-1k.bin",
-            "big.bin",
-            "docs/readme.md",
-            "odd/",
-            "odd/a//b",
-            long.as_str(),
-            "tenant.info"
-        ],
-        "every seeded key once, in order"
+    let bucket = stack.var("TENANT_BUCKET");
+    let tenant1: tenant_access::TenantId = "tenant1".parse().unwrap();
+
+    // The home's folder marker, as a console's "create folder" makes it,
+    // written as the tenant itself, through the session the function
+    // holds for it (the execution identity has no data permissions), and
+    // SSE-KMS with the tenant's key as every write is.
+    let s3_config = tenant_access::config::S3Config::from_lookup(stack.lookup())
+        .expect("the stack's S3 config");
+    let bucket_access = tenant_access::s3::TenantBucket::new(&s3_config);
+    let session = |tenant: &str| {
+        let caller = tenant_access::Caller::new(tenant.parse().unwrap(), "listing-test");
+        let sessions = app.sessions();
+        async move { sessions.session(&caller).await.expect("a tenant session") }
+    };
+    let own_session = session("tenant1").await;
+    let own = bucket_access.client(&own_session);
+    own.put_object()
+        .bucket(&bucket)
+        .key("tenant1_home/")
+        .body(Vec::new().into())
+        .server_side_encryption(aws_sdk_s3::types::ServerSideEncryption::AwsKms)
+        .ssekms_key_id(bucket_access.kms_key(&tenant1))
+        .bucket_key_enabled(false)
+        .send()
+        .await
+        .expect("tenant1 writes its home's folder marker");
+    assert!(
+        raw_keys(own, &bucket, "tenant1_home/")
+            .await
+            .iter()
+            .any(|k| k == "tenant1_home/"),
+        "the marker is there to be paged past"
     );
+    // The other tenant's keys, as full keys: none may be listed, whole or
+    // as a key under its home.
+    let other_session = session("tenant2").await;
+    let others = raw_keys(
+        bucket_access.client(&other_session),
+        &bucket,
+        "tenant2_home/",
+    )
+    .await;
+    assert!(others.iter().any(|k| k == "tenant2_home/tenant.info"));
+
+    let base = event("s3-fetch/tenant1-list.json");
+    let long = format!("odd/{}", "k".repeat(996));
+    let seeded = [
+        "bench-1k-sse-s3.bin",
+        "bench-1k.bin",
+        "big.bin",
+        "docs/readme.md",
+        "odd/",
+        "odd/a//b",
+        long.as_str(),
+        "tenant.info",
+    ];
+    for limit in [1usize, 2, 3, 1000] {
+        let limit_text = limit.to_string();
+        let mut keys: Vec<String> = Vec::new();
+        let mut cursor: Option<String> = None;
+        let mut last_page_seen = false;
+        for page in 0..100 {
+            let mut query = vec![("limit", limit_text.as_str())];
+            if let Some(c) = cursor.as_deref() {
+                query.push(("cursor", c));
+            }
+            let response = call(&app, &with_query(&base, &query)).await;
+            assert_eq!(response.status(), 200, "limit {limit}, page {page}");
+            let body = body_json(&response);
+            let items = body["items"].as_array().expect("items");
+            assert!(items.len() <= limit, "limit {limit}, page {page}: {body}");
+            for item in items {
+                let key = item["key"].as_str().expect("a key");
+                assert!(
+                    !key.is_empty(),
+                    "limit {limit}, page {page}: empty key in {body}"
+                );
+                assert!(
+                    !key.starts_with("tenant2_home") && !others.iter().any(|o| o == key),
+                    "limit {limit}, page {page}: tenant2's key {key:?}"
+                );
+                keys.push(key.to_owned());
+            }
+            match body["next_cursor"].as_str() {
+                Some(next) => {
+                    // A page that promises more gave something to follow.
+                    assert!(!items.is_empty(), "limit {limit}, page {page}: {body}");
+                    cursor = Some(next.to_owned());
+                }
+                None => {
+                    last_page_seen = true;
+                    break;
+                }
+            }
+        }
+        assert!(last_page_seen, "limit {limit}: the walk never ended");
+        assert!(
+            keys.windows(2).all(|pair| pair[0] < pair[1]),
+            "limit {limit}: each key once, in order: {keys:?}"
+        );
+        // Keys other tests write (fixture/, writes/, kms-test/...) come and
+        // go: the seeded ones are checked.
+        keys.retain(|k| seeded.contains(&k.as_str()));
+        assert_eq!(keys, seeded, "limit {limit}: every seeded key");
+    }
 }

@@ -15,7 +15,7 @@
 //! | `TENANT_IDENTITY_PROVIDER` | the pool's provider name, `cognito-idp.<region>.amazonaws.com/<user pool id>`: the `Logins` key, and the tokens' issuer | required by it |
 //! | `AWS_ACCOUNT_ID` | fills `{account}` (only needed when the template has it) | none |
 //! | `TENANT_SESSION_SECONDS` | AssumeRole duration, 900 to 3600 | `900` |
-//! | `TENANT_CACHE_CAPACITY` | tenants whose sessions are kept warm (about 4 KB each) | `10000` |
+//! | `TENANT_CACHE_CAPACITY` | tenants whose sessions are kept warm (about 27 KB each with an S3 client, 2.3 KB without) | `4000` |
 //! | `REQUEST_DEADLINE_MARGIN_MS` | how long before the Lambda deadline a request is answered 504 | `500` |
 //! | `REQUEST_TIMEOUT_MS` | a request's budget when there is no Lambda deadline (tests, emulators) | `10000` |
 //! | `METRICS_NAMESPACE` | CloudWatch namespace of the per-request EMF lines; `none` turns them off | `TenantAccess` |
@@ -117,11 +117,12 @@ fn number<T: std::str::FromStr>(
 }
 
 /// The default `TENANT_CACHE_CAPACITY`: tenants whose sessions one
-/// container keeps. A cached session costs about 4 KB (`cargo xtask
-/// bench`, session memory), so 10,000 cost about 40 MB: within a 128 MB
-/// function, and enough that a container never calls STS twice for a
-/// tenant within a credential lifetime at 10,000 tenants.
-pub const DEFAULT_TENANT_CACHE_CAPACITY: usize = 10_000;
+/// container keeps. A cached session with the S3 client s3-fetch builds for
+/// it costs about 27 KB (`cargo xtask bench`, session memory: 10,000 took
+/// the process from 22 to 284 MiB), so 4,000 cost about 105 MiB: under
+/// half of the template's 256 MB function, the rest left for requests. (A
+/// session alone, as aurora-query keeps it, costs about 2.3 KB.)
+pub const DEFAULT_TENANT_CACHE_CAPACITY: usize = 4_000;
 
 fn bounded(
     env: &impl Lookup,

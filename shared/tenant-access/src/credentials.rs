@@ -413,6 +413,14 @@ impl TenantSessions {
         }
     }
 
+    /// How many sessions are cached now (at most `TENANT_CACHE_CAPACITY`).
+    pub fn cached(&self) -> usize {
+        self.slots
+            .lock()
+            .expect("session cache lock poisoned")
+            .len()
+    }
+
     /// This cache's totals since cold start, for metrics.
     pub fn counts(&self) -> crate::metrics::Counts {
         crate::metrics::Counts {

@@ -194,6 +194,7 @@ pub struct TenantDatabase {
     tls: MakeRustlsConnect,
     pools: Mutex<LruCache<TenantId, Arc<Pool>>>,
     per_tenant: NonZeroUsize,
+    capacity: NonZeroUsize,
     /// Permits for open connections, `DB_CONNECTION_CAPACITY` in all.
     open: Arc<Semaphore>,
     /// Signalled when a connection goes back idle or closes.
@@ -235,6 +236,7 @@ impl TenantDatabase {
             tls: MakeRustlsConnect::new(tls),
             pools: Mutex::new(LruCache::new(capacity)),
             per_tenant: config.connections_per_tenant,
+            capacity,
             open: Arc::new(Semaphore::new(capacity.get())),
             returned: Arc::new(Notify::new()),
             refused: Mutex::new(LruCache::new(capacity)),
@@ -258,6 +260,12 @@ impl TenantDatabase {
         } else {
             Err(Error::InvalidTenant)
         }
+    }
+
+    /// How many connections are open now, idle or in use (at most
+    /// `DB_CONNECTION_CAPACITY`).
+    pub fn open_connections(&self) -> usize {
+        self.capacity.get() - self.open.available_permits()
     }
 
     /// How many connections have been opened.

@@ -42,11 +42,12 @@ fn bucket() -> TenantBucket {
     TenantBucket::new(&config)
 }
 
-/// An HTTP API v2 event whose JWT authorizer verified `claims`.
-fn event_with_claims(claims: Value) -> String {
+/// An HTTP API v2 event whose JWT authorizer verified `claims`, with an
+/// `x-tenant-id` header of the caller's choosing (which must never count).
+fn event_with_claims(claims: Value, header_tenant: &str) -> String {
     serde_json::json!({
         "version": "2.0", "routeKey": "GET /tenant", "rawPath": "/tenant", "rawQueryString": "",
-        "headers": {"x-tenant-id": "tenant2"}, "isBase64Encoded": false,
+        "headers": {"x-tenant-id": header_tenant}, "isBase64Encoded": false,
         "requestContext": {
             "accountId": "123456789012", "apiId": "api", "domainName": "example.com",
             "domainPrefix": "api", "requestId": "req-1", "routeKey": "GET /tenant",
@@ -76,8 +77,121 @@ fn json() -> impl Strategy<Value = Value> {
     })
 }
 
+/// The tenant claim of a generated event: absent, a well-formed tenant id
+/// (often `tenant2`, the id the header claims too), or a hostile string.
+/// Always a string when present: API Gateway's JWT claims are strings, so
+/// every generated event parses and reaches `Caller::from_request`.
+fn tenant_claim() -> impl Strategy<Value = Option<String>> {
+    prop_oneof![
+        1 => Just(None),
+        1 => Just(Some("tenant2".to_owned())),
+        4 => "[a-z0-9][a-z0-9_-]{0,62}".prop_map(Some),
+        3 => nasty().prop_map(Some),
+    ]
+}
+
+/// What the caller writes in the `x-tenant-id` header: another tenant's
+/// id, as an attacker would.
+fn header_tenant() -> impl Strategy<Value = String> {
+    prop_oneof![Just("tenant2".to_owned()), "[a-z0-9][a-z0-9_-]{0,20}"]
+}
+
+/// JSON values that are not strings: what no JWT authorizer puts in a
+/// claim.
+fn non_string_json() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(Value::from),
+        any::<f64>().prop_map(Value::from),
+        prop::collection::vec(json(), 0..4).prop_map(Value::Array),
+        prop::collection::btree_map(any::<String>(), json(), 0..4)
+            .prop_map(|m| Value::Object(m.into_iter().collect())),
+    ]
+}
+
+/// Cases of the claim property; most must get past the event's parsing.
+const CLAIM_CASES: u32 = 512;
+
+/// Whatever string the claim holds, and whatever the header says,
+/// extraction answers: the claimed tenant when the claim is a tenant id,
+/// else a 403 naming why; the header never counts. Every generated event
+/// parses, and a large share of cases is accepted and a large share
+/// refused, so both branches are exercised.
+#[test]
+fn claims_give_the_claimed_tenant_or_a_refusal() {
+    use proptest::test_runner::{TestCaseError, TestRunner};
+    use std::cell::Cell;
+
+    let accepted = Cell::new(0u32);
+    let refused = Cell::new(0u32);
+    let mut runner = TestRunner::new(ProptestConfig::with_cases(CLAIM_CASES));
+    let strategy = (tenant_claim(), header_tenant(), nasty());
+    let result = runner.run(&strategy, |(claim, header, other)| {
+        let mut claims = Map::new();
+        claims.insert("other".to_owned(), Value::String(other));
+        if let Some(claim) = &claim {
+            claims.insert("custom:tenant_id".to_owned(), Value::String(claim.clone()));
+        }
+        let event = event_with_claims(Value::Object(claims), &header);
+        let request = lambda_http::request::from_str(&event)
+            .map_err(|e| TestCaseError::fail(format!("a string claim must parse: {e}")))?;
+        let valid = claim
+            .as_deref()
+            .is_some_and(|c| c.parse::<TenantId>().is_ok());
+        match Caller::from_request(&request, "custom:tenant_id") {
+            Ok(caller) => {
+                accepted.set(accepted.get() + 1);
+                prop_assert!(valid, "accepted {:?} for claim {:?}", caller.tenant, claim);
+                prop_assert_eq!(Some(caller.tenant.as_str()), claim.as_deref());
+                if claim.as_deref() != Some(header.as_str()) {
+                    prop_assert_ne!(caller.tenant.as_str(), header.as_str());
+                }
+            }
+            Err(err) => {
+                refused.set(refused.get() + 1);
+                prop_assert!(!valid, "refused the valid claim {:?}: {:?}", claim, err);
+                prop_assert_eq!(err.status().as_u16(), 403);
+                let code = if claim.is_none() {
+                    "tenant_claim_missing"
+                } else {
+                    "invalid_tenant"
+                };
+                prop_assert_eq!(err.code(), code, "{:?}", claim);
+            }
+        }
+        Ok(())
+    });
+    if let Err(failure) = result {
+        panic!("{failure}");
+    }
+    let (accepted, refused) = (accepted.get(), refused.get());
+    assert_eq!(
+        accepted + refused,
+        CLAIM_CASES,
+        "every case reached the extraction"
+    );
+    assert!(
+        accepted >= CLAIM_CASES / 4,
+        "only {accepted} of {CLAIM_CASES} cases accepted"
+    );
+    assert!(
+        refused >= CLAIM_CASES / 8,
+        "only {refused} of {CLAIM_CASES} cases refused"
+    );
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// A claim that is not a string (a number, an object, null...) is no
+    /// API Gateway JWT event: the event is refused as a whole when it is
+    /// parsed (an error, not a panic), so no handler ever sees it.
+    #[test]
+    fn non_string_claims_are_refused_when_the_event_is_parsed(value in non_string_json()) {
+        let event = event_with_claims(serde_json::json!({"custom:tenant_id": value}), "tenant2");
+        prop_assert!(lambda_http::request::from_str(&event).is_err());
+    }
 
     /// A tenant id is exactly the documented alphabet and length.
     #[test]
@@ -87,23 +201,6 @@ proptest! {
             && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
             && s.bytes().next().is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
         prop_assert_eq!(s.parse::<TenantId>().is_ok(), rule);
-    }
-
-    /// Whatever the claim holds, extraction answers without panicking, and
-    /// an accepted tenant is the claim itself (never the header).
-    #[test]
-    fn claims_give_the_claimed_tenant_or_a_refusal(value in json(), claim in nasty()) {
-        let event = event_with_claims(serde_json::json!({"custom:tenant_id": value.clone(), "other": claim}));
-        let Ok(request) = lambda_http::request::from_str(&event) else {
-            return Ok(());
-        };
-        match Caller::from_request(&request, "custom:tenant_id") {
-            Ok(caller) => {
-                prop_assert_eq!(Some(caller.tenant.as_str()), value.as_str());
-                prop_assert_ne!(caller.tenant.as_str(), "tenant2");
-            }
-            Err(err) => prop_assert_eq!(err.status().as_u16(), 403),
-        }
     }
 
     /// An accepted object key stays under the tenant's prefix: the full key

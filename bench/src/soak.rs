@@ -1,0 +1,303 @@
+//! `cargo xtask bench --soak`: a container's hours in minutes. Both
+//! functions, in this release process as one container would hold them,
+//! serve 8 requests in flight over 1,000 tenants for 100,000 requests
+//! while the fault suite's kinds of faults come and go (STS and S3
+//! throttling, S3 errors and resets, refused credentials, a database that
+//! stops answering or drops every connection). At every 10,000 requests it
+//! prints the resident memory, the open file descriptors, aurora-query's
+//! open DB connections and PostgreSQL's count of tenant backends, and the
+//! cached sessions. After warm-up every figure must stay flat (growth at
+//! most 5%) and the backends never exceed `DB_CONNECTION_CAPACITY`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use local_front::{HttpFault, HttpFront, HttpRule, Service, TcpFront, TcpMode};
+use serde_json::{Value, json};
+use test_support::{Stack, event, request, with_key};
+
+use crate::scale::rss_kib;
+use crate::{DB_CAPACITY, progress, quiet};
+
+/// Requests between two checkpoints.
+const CHECKPOINT: u64 = 10_000;
+/// Checkpoints before the figures are expected flat.
+const WARM_UP_CHECKPOINTS: usize = 2;
+/// The most a figure may grow past warm-up.
+const FLAT: f64 = 1.05;
+
+/// One checkpoint's figures.
+#[derive(Debug, Clone, Copy)]
+struct Figures {
+    requests: u64,
+    rss_kib: f64,
+    fds: usize,
+    db_connections: usize,
+    tenant_backends: i64,
+    sessions: usize,
+    failures: u64,
+}
+
+fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count())
+}
+
+/// The fault of block `n` (a block is the requests between checkpoints):
+/// applied for its first fifth, then cleared.
+fn fault(n: u64, aws: &HttpFront, db: &TcpFront) -> &'static str {
+    match n % 7 {
+        0 => {
+            aws.inject(HttpRule::new(HttpFault::Throttle).service(Service::Sts));
+            "STS throttling"
+        }
+        1 => {
+            aws.inject(HttpRule::new(HttpFault::Throttle).service(Service::S3));
+            "S3 throttling"
+        }
+        2 => {
+            aws.inject(HttpRule::new(HttpFault::ServerError).service(Service::S3));
+            "S3 errors"
+        }
+        3 => {
+            aws.inject(HttpRule::new(HttpFault::Reset).service(Service::S3));
+            "S3 connection resets"
+        }
+        4 => {
+            aws.inject(
+                HttpRule::new(HttpFault::ExpiredToken)
+                    .service(Service::S3)
+                    .times(50),
+            );
+            "S3 refusing credentials"
+        }
+        5 => {
+            db.set_mode(TcpMode::Pause);
+            "database paused"
+        }
+        _ => {
+            db.set_mode(TcpMode::Refuse);
+            db.reset();
+            "database connections dropped"
+        }
+    }
+}
+
+fn clear(aws: &HttpFront, db: &TcpFront) {
+    aws.clear();
+    db.set_mode(TcpMode::Pass);
+}
+
+/// Run the soak and judge it; the JSON holds every checkpoint.
+pub async fn soak(stack: &Stack, requests: u64, tenants: usize, in_flight: usize) -> Value {
+    progress(&format!(
+        "soak: {requests} requests, {in_flight} in flight over {tenants} tenants, faults coming and going"
+    ));
+    let moto: SocketAddr = stack
+        .var("AWS_ENDPOINT_URL")
+        .trim_start_matches("http://")
+        .parse()
+        .expect("the AWS endpoint's address");
+    let pg: SocketAddr = format!("127.0.0.1:{}", stack.var("DB_PORT"))
+        .parse()
+        .expect("PostgreSQL's address");
+    let front_port = stack.var("STACK_PG_FRONT_PORT");
+    let aws = Arc::new(
+        HttpFront::start("127.0.0.1:0".parse().expect("loopback"), moto)
+            .await
+            .expect("the HTTP front starts"),
+    );
+    let db = Arc::new(
+        TcpFront::start(
+            format!("127.0.0.1:{front_port}").parse().expect("loopback"),
+            pg,
+        )
+        .await
+        .expect("the TCP front starts"),
+    );
+    let env = quiet(stack).with(&[
+        ("AWS_ENDPOINT_URL", &aws.endpoint()),
+        ("DB_PORT", &front_port),
+        ("DB_CONNECT_TIMEOUT_SECONDS", "2"),
+        ("DB_STATEMENT_TIMEOUT_MS", "1000"),
+        ("REQUEST_TIMEOUT_MS", "3000"),
+    ]);
+    let sdk = env.sdk_config().await;
+    let files = Arc::new(s3_fetch::App::new(
+        &s3_fetch::Config::from_lookup(&env.lookup()).expect("s3-fetch config"),
+        &sdk,
+    ));
+    let records = Arc::new(
+        aurora_query::App::new(
+            &aurora_query::Config::from_lookup(&env.lookup()).expect("aurora-query config"),
+            &sdk,
+        )
+        .expect("aurora-query app"),
+    );
+    let admin = stack.admin_db().await;
+    let file_event = with_key(&event("s3-fetch/tenant1-get.json"), "bench-1k.bin");
+    let tenant_event = event("aurora-query/tenant1-tenant.json");
+    let counter = Arc::new(AtomicU64::new(0));
+    let done = Arc::new(AtomicU64::new(0));
+    let failures = Arc::new(AtomicU64::new(0));
+    let running = Arc::new(AtomicBool::new(true));
+    let mut workers = Vec::new();
+    for _ in 0..in_flight {
+        let (files, records, counter, done, failures, running) = (
+            files.clone(),
+            records.clone(),
+            counter.clone(),
+            done.clone(),
+            failures.clone(),
+            running.clone(),
+        );
+        let (file_event, tenant_event) = (file_event.clone(), tenant_event.clone());
+        workers.push(tokio::spawn(async move {
+            while running.load(Ordering::Relaxed) {
+                let i = counter.fetch_add(1, Ordering::Relaxed);
+                if i >= requests {
+                    break;
+                }
+                let tenant = crate::tenant((i as usize).wrapping_mul(7919) % tenants);
+                let base = if i % 2 == 0 {
+                    &file_event
+                } else {
+                    &tenant_event
+                };
+                let mut e = base.clone();
+                e["requestContext"]["authorizer"]["jwt"]["claims"]["custom:tenant_id"] =
+                    tenant.into();
+                e["requestContext"]["requestId"] = format!("soak-{i}").into();
+                let response = if i % 2 == 0 {
+                    s3_fetch::function_handler(&files, request(&e)).await
+                } else {
+                    aurora_query::function_handler(&records, request(&e)).await
+                }
+                .expect("handlers answer every request");
+                if response.status() != 200 {
+                    failures.fetch_add(1, Ordering::Relaxed);
+                }
+                done.fetch_add(1, Ordering::Relaxed);
+            }
+        }));
+    }
+
+    let started = Instant::now();
+    let mut checkpoints: Vec<Figures> = Vec::new();
+    let mut block = 0;
+    let mut faulted: Option<&str> = None;
+    let mut max_backends = 0;
+    while done.load(Ordering::Relaxed) < requests {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let n = done.load(Ordering::Relaxed);
+        let in_block = n % CHECKPOINT;
+        // Each block's fault for its first fifth (none in the first block).
+        if block > 0 && faulted.is_none() && in_block < CHECKPOINT / 5 && n / CHECKPOINT == block {
+            faulted = Some(fault(block, &aws, &db));
+        } else if faulted.is_some() && (in_block >= CHECKPOINT / 5 || n / CHECKPOINT != block) {
+            clear(&aws, &db);
+            progress(&format!("soak: {} cleared", faulted.unwrap_or_default()));
+            faulted = None;
+        }
+        if n / CHECKPOINT > block {
+            block = n / CHECKPOINT;
+            let backends: i64 = admin
+                .query_one(
+                    "SELECT count(*) FROM pg_stat_activity WHERE usename LIKE '%\\_dbuser'",
+                    &[],
+                )
+                .await
+                .map(|row| row.get(0))
+                .unwrap_or(-1);
+            max_backends = max_backends.max(backends);
+            let (rss, _) = rss_kib();
+            let figures = Figures {
+                requests: n,
+                rss_kib: rss,
+                fds: open_fds(),
+                db_connections: records.db().open_connections(),
+                tenant_backends: backends,
+                sessions: files.sessions().cached() + records.sessions().cached(),
+                failures: failures.load(Ordering::Relaxed),
+            };
+            println!(
+                "soak {:>7} requests: RSS {:>6.1} MiB, {:>4} fds, {:>3} DB connections, {:>3} tenant backends, {:>5} sessions, {} failures so far ({:.0} s)",
+                figures.requests,
+                figures.rss_kib / 1024.0,
+                figures.fds,
+                figures.db_connections,
+                figures.tenant_backends,
+                figures.sessions,
+                figures.failures,
+                started.elapsed().as_secs_f64()
+            );
+            checkpoints.push(figures);
+        }
+    }
+    running.store(false, Ordering::Relaxed);
+    clear(&aws, &db);
+    for worker in workers {
+        worker.await.expect("worker");
+    }
+
+    // Flat after warm-up: the last figures against the first after it.
+    let mut problems = Vec::new();
+    if let (Some(base), Some(last)) = (checkpoints.get(WARM_UP_CHECKPOINTS - 1), checkpoints.last())
+    {
+        for (what, from, to) in [
+            ("RSS", base.rss_kib, last.rss_kib),
+            ("open fds", base.fds as f64, last.fds as f64),
+            (
+                "DB connections",
+                base.db_connections as f64,
+                last.db_connections as f64,
+            ),
+            ("sessions", base.sessions as f64, last.sessions as f64),
+        ] {
+            let peak = checkpoints[WARM_UP_CHECKPOINTS - 1..]
+                .iter()
+                .map(|c| match what {
+                    "RSS" => c.rss_kib,
+                    "open fds" => c.fds as f64,
+                    "DB connections" => c.db_connections as f64,
+                    _ => c.sessions as f64,
+                })
+                .fold(to, f64::max);
+            if peak > from * FLAT && peak - from > 1.0 {
+                problems.push(format!(
+                    "{what} grew from {from:.0} to {peak:.0} after warm-up"
+                ));
+            }
+        }
+    } else {
+        problems.push("too few checkpoints to judge".to_owned());
+    }
+    if max_backends > DB_CAPACITY as i64 {
+        problems.push(format!(
+            "{max_backends} tenant backends, over DB_CONNECTION_CAPACITY={DB_CAPACITY}"
+        ));
+    }
+    if problems.is_empty() {
+        println!(
+            "soak: flat after warm-up (growth at most {:.0}%), at most {max_backends} tenant backends of {DB_CAPACITY}",
+            (FLAT - 1.0) * 100.0
+        );
+    } else {
+        println!("soak: NOT flat: {}", problems.join("; "));
+    }
+    json!({
+        "scenario": "soak",
+        "requests": requests, "tenants": tenants, "in_flight": in_flight,
+        "seconds": started.elapsed().as_secs_f64(),
+        "checkpoints": checkpoints.iter().map(|c| json!({
+            "requests": c.requests, "rss_kib": c.rss_kib, "fds": c.fds,
+            "db_connections": c.db_connections, "tenant_backends": c.tenant_backends,
+            "sessions": c.sessions, "failures": c.failures,
+        })).collect::<Vec<_>>(),
+        "max_tenant_backends": max_backends,
+        "db_capacity": DB_CAPACITY,
+        "flat": problems.is_empty(),
+        "problems": problems,
+    })
+}
