@@ -342,12 +342,8 @@ pub fn run(args: &[String], stack_env: &std::path::Path) -> Result<()> {
             Err(_) => var("STACK_USER_PASSWORD")?,
         };
         let endpoint = format!("{}/", var("AWS_ENDPOINT_URL")?);
-        return run_remote(&remote, &call, &endpoint, &password).map_err(|e| {
-            format!(
-                "{e}\nis `cargo xtask dev` running? it serves the API on {}",
-                remote.api_url
-            )
-        });
+        return run_remote(&remote, &call, &endpoint, &password)
+            .map_err(|e| not_answered(e, &remote.api_url));
     }
     let (path, query) = call.path.split_once('?').unwrap_or((&call.path, ""));
     let (function, route_template, param) = route(path)?;
@@ -388,11 +384,7 @@ pub fn run(args: &[String], stack_env: &std::path::Path) -> Result<()> {
         &event,
         std::time::Duration::from_secs(300),
     )
-    .map_err(|e| {
-        format!(
-            "{e}\nis `cargo xtask dev` running? it serves the functions on 127.0.0.1:{DEV_PORT}"
-        )
-    })?;
+    .map_err(|e| not_answered(e, &format!("http://127.0.0.1:{DEV_PORT}")))?;
     if status != 200 {
         return Err(format!("the watcher answered {status}: {reply}"));
     }
@@ -647,5 +639,23 @@ mod tests {
         let err = sign_in(&endpoint, &client, "alice", wrong).unwrap_err();
         assert!(err.contains("NotAuthorizedException"), "{err}");
         assert!(!err.contains(wrong) && !err.contains(secret), "{err}");
+    }
+}
+
+/// Why a call to `cargo xtask dev` got no answer, in words: nothing listens
+/// (dev is not running), or something does but did not answer in time (the
+/// watcher is most likely still compiling the function).
+fn not_answered(error: String, url: &str) -> String {
+    let port = url
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.trim_end_matches('/').parse().ok());
+    if port.is_some_and(crate::process::port_answers) {
+        format!(
+            "{error}\n{url} is up but the function did not answer: `cargo lambda watch` may still be \
+             compiling it (see the `cargo xtask dev` terminal); call again once it has finished"
+        )
+    } else {
+        format!("{error}\nnothing answers on {url}: is `cargo xtask dev` running?")
     }
 }

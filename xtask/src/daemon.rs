@@ -8,8 +8,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use crate::process::{
-    Result, pid_alive, read_pid, require_free_port, run_visible, spawn_background, stop_group,
-    timed, wait_for_port,
+    Result, pid_alive, port_answers, read_pid, require_free_port, run_visible, spawn_background,
+    stop_group, timed, wait_for_port,
 };
 use crate::{Stack, cargo};
 
@@ -37,16 +37,30 @@ impl Daemon<'_> {
         self.stack.dir.join(format!("{}.log", self.stem))
     }
 
+    /// Alive and answering on its port: a pid alone is not enough (a
+    /// killed daemon can leave a zombie, or a live process stuck without
+    /// its listener).
     pub fn is_running(&self) -> bool {
-        read_pid(&self.pid_file()).is_some_and(pid_alive)
+        read_pid(&self.pid_file()).is_some_and(pid_alive) && port_answers(self.port)
     }
 
-    /// Build and start it with `args`, unless it runs already.
+    /// Build and start it with `args`, unless it runs already; one whose
+    /// process is gone or no longer answers on its port is restarted.
     pub fn up(&self, args: &[String]) -> Result<()> {
         let port = self.port;
         if self.is_running() {
             progress!("{} already running on port {port}", self.what);
             return Ok(());
+        }
+        if let Some(pid) = read_pid(&self.pid_file()) {
+            progress!(
+                "{} (pid {pid}) is not answering on port {port}; restarting it",
+                self.what
+            );
+            if pid_alive(pid) {
+                stop_group(pid);
+            }
+            let _ = fs::remove_file(self.pid_file());
         }
         require_free_port(port, self.what, self.port_var)?;
         timed(&format!("building {}", self.binary), || {

@@ -486,6 +486,20 @@ fn dev(stack: &Stack) -> Result<()> {
         stack.root.join("xtask/stack/requirements-dev.txt"),
     ])?;
     let port = call::DEV_PORT;
+    // Built before the watcher starts, so the first call answers at once
+    // instead of waiting on the watcher's first compile.
+    timed("building the functions", || {
+        run_visible(cargo().current_dir(&stack.root).args([
+            "build",
+            "--quiet",
+            "-p",
+            "s3-fetch",
+            "-p",
+            "aurora-query",
+            "-p",
+            "dynamodb-items",
+        ]))
+    })?;
     Api::new(stack).up(&read_env(&stack.env_file())?, port)?;
     println!("\nThe functions are served by `cargo lambda watch` on http://127.0.0.1:{port},");
     println!(

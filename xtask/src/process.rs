@@ -152,9 +152,28 @@ pub fn http_with_timeout(
     ))
 }
 
-/// Whether a process with this pid is alive.
+/// Whether a process with this pid is alive: it exists and is not a
+/// zombie (a killed daemon whose parent never reaped it keeps its pid).
 pub fn pid_alive(pid: u32) -> bool {
-    Path::new(&format!("/proc/{pid}")).exists()
+    fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            // `pid (comm) state ...`: comm may hold spaces and parentheses.
+            let (_, rest) = stat.rsplit_once(')')?;
+            rest.split_whitespace()
+                .next()
+                .map(|state| !matches!(state, "Z" | "X"))
+        })
+        .unwrap_or(false)
+}
+
+/// Whether something accepts connections on 127.0.0.1:`port`.
+pub fn port_answers(port: u16) -> bool {
+    TcpStream::connect_timeout(
+        &SocketAddr::from(([127, 0, 0, 1], port)),
+        Duration::from_millis(500),
+    )
+    .is_ok()
 }
 
 pub fn read_pid(path: &Path) -> Option<u32> {
@@ -185,4 +204,38 @@ pub fn timed<T>(what: &str, step: impl FnOnce() -> Result<T>) -> Result<T> {
         Err(_) => progress!("{what}: failed after {took:.1}s"),
     }
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A child that exited but was not reaped is a zombie: its pid is still
+    /// in /proc, and it is not alive.
+    #[test]
+    fn a_zombie_is_not_alive() {
+        let mut child = Command::new("true").spawn().expect("true runs");
+        let pid = child.id();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while pid_alive(pid) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(
+            Path::new(&format!("/proc/{pid}")).exists(),
+            "not reaped yet"
+        );
+        assert!(!pid_alive(pid), "a zombie counts as dead");
+        child.wait().unwrap();
+        assert!(!pid_alive(pid));
+        assert!(pid_alive(std::process::id()), "this process is alive");
+    }
+
+    #[test]
+    fn a_closed_port_does_not_answer() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        assert!(port_answers(port));
+        drop(listener);
+        assert!(!port_answers(port));
+    }
 }

@@ -1122,3 +1122,185 @@ fn the_bucket_refuses_writes_without_sse_kms() {
         Some("true")
     );
 }
+
+/// A value in a CloudFormation rule: a string, a list, or a truth.
+#[derive(Debug, Clone, PartialEq)]
+enum RuleValue {
+    Text(String),
+    List(Vec<String>),
+    Truth(bool),
+}
+
+/// CloudFormation's rule functions (`Fn::Equals`, `Not`, `And`, `Or`,
+/// `Contains`, `Ref`), over `params` (a parameter's default when unset).
+fn rule_value(template: &Value, value: &Value, params: &[(&str, &str)]) -> RuleValue {
+    let truth = |v: &Value| match rule_value(template, v, params) {
+        RuleValue::Truth(t) => t,
+        other => panic!("not a condition: {other:?}"),
+    };
+    match value {
+        Value::String(s) => RuleValue::Text(s.clone()),
+        Value::Tagged(tagged) => {
+            let args = tagged.value.as_sequence();
+            match tagged.tag.to_string().trim_start_matches('!') {
+                "Ref" => {
+                    let name = tagged.value.as_str().unwrap();
+                    let declared = &template["Parameters"][name];
+                    assert!(
+                        declared.is_mapping(),
+                        "a rule names an unknown parameter {name}"
+                    );
+                    let raw = params
+                        .iter()
+                        .find(|(k, _)| *k == name)
+                        .map(|(_, v)| (*v).to_owned())
+                        .or_else(|| {
+                            declared.get("Default").map(|d| match d {
+                                Value::String(s) => s.clone(),
+                                other => serde_norway::to_string(other).unwrap().trim().to_owned(),
+                            })
+                        })
+                        .unwrap_or_else(|| panic!("no value for {name}"));
+                    let ty = declared["Type"].as_str().unwrap();
+                    if ty == "CommaDelimitedList" || ty.starts_with("List<") {
+                        RuleValue::List(raw.split(',').map(str::to_owned).collect())
+                    } else {
+                        RuleValue::Text(raw)
+                    }
+                }
+                "Equals" => {
+                    let args = args.unwrap();
+                    RuleValue::Truth(
+                        rule_value(template, &args[0], params)
+                            == rule_value(template, &args[1], params),
+                    )
+                }
+                "Not" => RuleValue::Truth(!truth(&args.unwrap()[0])),
+                "And" => RuleValue::Truth(args.unwrap().iter().all(truth)),
+                "Or" => RuleValue::Truth(args.unwrap().iter().any(truth)),
+                "Contains" => {
+                    let args = args.unwrap();
+                    let (RuleValue::List(list), RuleValue::Text(item)) = (
+                        rule_value(template, &args[0], params),
+                        rule_value(template, &args[1], params),
+                    ) else {
+                        panic!("Contains takes a list and a string")
+                    };
+                    RuleValue::Truth(list.contains(&item))
+                }
+                other => panic!("a function rules cannot use: {other}"),
+            }
+        }
+        other => panic!("unexpected in a rule: {other:?}"),
+    }
+}
+
+/// The descriptions of the template's rule assertions `params` fail.
+fn refusals(template: &Value, params: &[(&str, &str)]) -> Vec<String> {
+    let mut refused = Vec::new();
+    for (_, rule) in template["Rules"]
+        .as_mapping()
+        .expect("the template has rules")
+    {
+        let applies = rule
+            .get("RuleCondition")
+            .is_none_or(|c| rule_value(template, c, params) == RuleValue::Truth(true));
+        if !applies {
+            continue;
+        }
+        for assertion in rule["Assertions"].as_sequence().unwrap() {
+            if rule_value(template, &assertion["Assert"], params) != RuleValue::Truth(true) {
+                refused.push(assertion["AssertDescription"].as_str().unwrap().to_owned());
+            }
+        }
+    }
+    refused
+}
+
+/// The template refuses parameter sets that would deploy something broken,
+/// and accepts what the profiles and the documented command line deploy.
+#[test]
+fn the_template_refuses_inconsistent_parameters() {
+    let template = load("template.yaml");
+    let network = [
+        ("VpcId", "vpc-1"),
+        ("SubnetIds", "subnet-a,subnet-b"),
+        ("SecurityGroupIds", "sg-1"),
+    ];
+    let with = |more: &[(&'static str, &'static str)]| -> Vec<(&'static str, &'static str)> {
+        network.iter().chain(more).copied().collect()
+    };
+    // The documented command line of the default profile (SAM replaces the
+    // profile's overrides with it), placeholders filled.
+    let comment: String = std::fs::read_to_string(root().join("samconfig.toml"))
+        .unwrap()
+        .lines()
+        .filter(|l| l.starts_with('#'))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let documented: Vec<(String, String)> = comment
+        .split_whitespace()
+        .filter_map(|w| w.split_once('='))
+        .filter(|(k, _)| k.chars().all(|c| c.is_ascii_alphanumeric()) && !k.is_empty())
+        .map(|(k, v)| (k.to_owned(), v.replace(['<', '>'], "x")))
+        .collect();
+    let documented: Vec<(&str, &str)> = documented
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    assert!(documented.iter().any(|(k, _)| *k == "DbHost"));
+    assert_eq!(refusals(&template, &documented), Vec::<String>::new());
+    // The prod profile as written.
+    let prod = with(&[
+        ("CreateUserPool", "true"),
+        ("AllowPasswordAuth", "false"),
+        ("CreateCluster", "true"),
+        ("UseRdsProxy", "true"),
+    ]);
+    assert_eq!(refusals(&template, &prod), Vec::<String>::new());
+
+    for (params, expected) in [
+        (with(&[("DbResourceId", "cluster-X")]), "DbHost must be"),
+        (with(&[("DbHost", "db.example")]), "DbResourceId must be"),
+        (
+            with(&[
+                ("DbHost", "db.example"),
+                ("DbResourceId", "cluster-X"),
+                ("UseRdsProxy", "true"),
+            ]),
+            "UseRdsProxy=true",
+        ),
+        (
+            with(&[
+                ("CreateCluster", "true"),
+                ("CreateUserPool", "false"),
+                ("JwtAudience", "client1"),
+            ]),
+            "JwtIssuer must be",
+        ),
+        (
+            with(&[
+                ("CreateCluster", "true"),
+                ("CreateUserPool", "false"),
+                ("JwtIssuer", "https://issuer.example"),
+            ]),
+            "JwtAudience must list",
+        ),
+        (
+            with(&[
+                ("CreateCluster", "true"),
+                ("CreateUserPool", "false"),
+                ("JwtIssuer", "https://issuer.example"),
+                ("JwtAudience", "client1"),
+                ("IsolationStrategy", "identity-pool"),
+            ]),
+            "IsolationStrategy=identity-pool",
+        ),
+    ] {
+        let refused = refusals(&template, &params);
+        assert!(
+            refused.len() == 1 && refused[0].contains(expected),
+            "{params:?}: {refused:?}"
+        );
+    }
+}
