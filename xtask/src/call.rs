@@ -411,6 +411,24 @@ pub fn run(args: &[String], stack_env: &std::path::Path) -> Result<()> {
     Ok(())
 }
 
+/// Why a call to `cargo xtask dev` got no answer, in words: nothing listens
+/// (dev is not running), or something does but did not answer in time (the
+/// watcher is most likely still compiling the function).
+fn not_answered(error: String, url: &str) -> String {
+    let port = url
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.trim_end_matches('/').parse().ok());
+    if port.is_some_and(crate::process::port_answers) {
+        format!(
+            "{error}\n{url} is up but the function did not answer: `cargo lambda watch` may still be \
+             compiling it (see the `cargo xtask dev` terminal); call again once it has finished"
+        )
+    } else {
+        format!("{error}\nnothing answers on {url}: is `cargo xtask dev` running?")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -639,23 +657,5 @@ mod tests {
         let err = sign_in(&endpoint, &client, "alice", wrong).unwrap_err();
         assert!(err.contains("NotAuthorizedException"), "{err}");
         assert!(!err.contains(wrong) && !err.contains(secret), "{err}");
-    }
-}
-
-/// Why a call to `cargo xtask dev` got no answer, in words: nothing listens
-/// (dev is not running), or something does but did not answer in time (the
-/// watcher is most likely still compiling the function).
-fn not_answered(error: String, url: &str) -> String {
-    let port = url
-        .rsplit(':')
-        .next()
-        .and_then(|p| p.trim_end_matches('/').parse().ok());
-    if port.is_some_and(crate::process::port_answers) {
-        format!(
-            "{error}\n{url} is up but the function did not answer: `cargo lambda watch` may still be \
-             compiling it (see the `cargo xtask dev` terminal); call again once it has finished"
-        )
-    } else {
-        format!("{error}\nnothing answers on {url}: is `cargo xtask dev` running?")
     }
 }

@@ -24,7 +24,10 @@ pub enum Cmd {
         check: bool,
     },
     CaBundle,
-    Env,
+    Env {
+        /// SAM's `--env-vars` JSON instead of dotenv.
+        sam: bool,
+    },
     Down,
 }
 
@@ -84,8 +87,8 @@ pub const COMMANDS: &[Command] = &[
     },
     Command {
         name: "env",
-        args: "",
-        about: "print the functions' environment for the running stack",
+        args: "[--sam]",
+        about: "print the functions' environment for the running stack (--sam: write SAM's --env-vars JSON for `sam local invoke`)",
     },
     Command {
         name: "down",
@@ -95,12 +98,13 @@ pub const COMMANDS: &[Command] = &[
 ];
 
 /// The bench runner's options that take a value; `--no-http` is the xtask's.
-const BENCH_VALUES: [&str; 5] = [
+const BENCH_VALUES: [&str; 6] = [
     "requests",
     "requests-over-bound",
     "tenants",
     "cold-runs",
     "out",
+    "soak-requests",
 ];
 
 /// The help text: every command with a line, or one command's usage.
@@ -148,7 +152,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Cmd, String> {
         command(&name).ok_or_else(|| format!("unknown command `{name}`\n\n{}", help(None)))?;
     let unexpected = |arg: lexopt::Arg<'_>| format!("{}\n\n{}", arg.unexpected(), help(Some(cmd)));
     let mut rest = Vec::new();
-    let (mut check, mut local) = (false, false);
+    let (mut check, mut local, mut sam) = (false, false, false);
     while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
         match (cmd.name, arg) {
             (_, Short('h') | Long("help")) => return Ok(Cmd::Help(Some(cmd))),
@@ -157,6 +161,8 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Cmd, String> {
             ("tenant", Value(v)) => rest.push(text(v)?),
             ("bench", Long("no-http")) => rest.push("--no-http".to_owned()),
             ("bench", Long("quick")) => rest.push("--quick".to_owned()),
+            ("bench", Long("soak")) => rest.push("--soak".to_owned()),
+            ("env", Long("sam")) => sam = true,
             ("bench", Long(flag)) if BENCH_VALUES.contains(&flag) => {
                 let flag = format!("--{flag}");
                 rest.push(flag);
@@ -185,7 +191,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Cmd, String> {
         "bench" => Cmd::Bench(rest),
         "fixtures" => Cmd::Fixtures { check },
         "ca-bundle" => Cmd::CaBundle,
-        "env" => Cmd::Env,
+        "env" => Cmd::Env { sam },
         _ => Cmd::Down,
     })
 }

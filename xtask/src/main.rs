@@ -555,6 +555,72 @@ fn dev(stack: &Stack) -> Result<()> {
     )
 }
 
+/// Where `sam local invoke` finds the stack's CA: copied into each built
+/// function's directory, which SAM mounts at `/var/task`.
+const SAM_CA: &str = "local-stack-ca.pem";
+
+/// The template's functions: the logical ids of its
+/// `AWS::Serverless::Function` resources, in template order.
+fn template_functions(root: &Path) -> Result<Vec<String>> {
+    let text = fs::read_to_string(root.join("template.yaml")).map_err(|e| e.to_string())?;
+    let lines: Vec<&str> = text.lines().collect();
+    Ok(lines
+        .windows(2)
+        .filter(|w| w[1].trim() == "Type: AWS::Serverless::Function")
+        .filter_map(|w| {
+            let name = w[0].strip_prefix("  ")?.strip_suffix(':')?;
+            (!name.starts_with(' ')).then(|| name.to_owned())
+        })
+        .collect())
+}
+
+/// `cargo xtask env --sam`: SAM's `--env-vars` JSON for the running stack,
+/// one object per function of the template, written to
+/// target/local-stack/sam-env.json. Inside SAM's container the stack is
+/// reached over the host network and the CA at `/var/task/<SAM_CA>`,
+/// copied into each function `sam build` made.
+fn sam_env(stack: &Stack) -> Result<()> {
+    let vars = read_env(&stack.functions_env_file())?;
+    let ca = vars
+        .get("DB_CA_BUNDLE")
+        .cloned()
+        .ok_or("DB_CA_BUNDLE is missing: restart the stack")?;
+    let mut per_function = serde_json::Map::new();
+    for function in template_functions(&stack.root)? {
+        let mut env = serde_json::Map::new();
+        for (name, value) in &vars {
+            let value = if name == "DB_CA_BUNDLE" {
+                format!("/var/task/{SAM_CA}")
+            } else {
+                value.clone()
+            };
+            env.insert(name.clone(), value.into());
+        }
+        let built = stack.root.join(".aws-sam/build").join(&function);
+        if built.is_dir() {
+            fs::copy(&ca, built.join(SAM_CA)).map_err(|e| format!("{}: {e}", built.display()))?;
+        }
+        per_function.insert(function, serde_json::Value::Object(env));
+    }
+    let path = stack.dir.join("sam-env.json");
+    let json = serde_json::to_string_pretty(&per_function).map_err(|e| e.to_string())?;
+    fs::write(&path, json + "\n").map_err(|e| format!("{}: {e}", path.display()))?;
+    let key = |name: &str| vars.get(name).cloned().unwrap_or_default();
+    println!("{}", path.display());
+    eprintln!(
+        "Run a fixture in SAM's container against this stack (after `sam build`; \
+         run this command again after each build, it copies the CA in):\n\n  \
+         AWS_ACCESS_KEY_ID={} AWS_SECRET_ACCESS_KEY={} AWS_REGION={} \\\n    \
+         sam local invoke AuroraQueryFunction --docker-network host \\\n    \
+         --env-vars {} --event events/aurora-query/tenant1-tenant.json",
+        key("AWS_ACCESS_KEY_ID"),
+        key("AWS_SECRET_ACCESS_KEY"),
+        key("AWS_REGION"),
+        path.display()
+    );
+    Ok(())
+}
+
 /// `cargo xtask bench [ARGS]`: stack up, bench tenants seeded, release
 /// binaries built, then the bench runner (ARGS go to it; `--help` lists them).
 fn bench(stack: &Stack, args: &[String]) -> Result<()> {
@@ -586,7 +652,8 @@ fn bench(stack: &Stack, args: &[String]) -> Result<()> {
         ]))
     })?;
     // xtask's own flags; the rest go to the bench runner.
-    let no_http = args.iter().any(|a| a == "--no-http");
+    // The soak drives the functions in-process only.
+    let no_http = args.iter().any(|a| a == "--no-http" || a == "--soak");
     let runner_args: Vec<&String> = args.iter().filter(|a| *a != "--no-http").collect();
     let out = runner_args
         .iter()
@@ -693,9 +760,10 @@ fn main() -> ExitCode {
         cli::Cmd::Tenant { ids, local } => tenant(&stack, &ids, local),
         cli::Cmd::Call(args) => call::run(&args, &stack.env_file()),
         cli::Cmd::Fixtures { check } => fixtures::run(&stack.root, check),
-        cli::Cmd::Env => fs::read_to_string(stack.functions_env_file())
+        cli::Cmd::Env { sam: false } => fs::read_to_string(stack.functions_env_file())
             .map(|text| print!("{text}"))
             .map_err(|_| "the stack is not up: run `cargo xtask up`".to_owned()),
+        cli::Cmd::Env { sam: true } => sam_env(&stack),
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,

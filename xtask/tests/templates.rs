@@ -1304,3 +1304,35 @@ fn the_template_refuses_inconsistent_parameters() {
         );
     }
 }
+
+/// docs/deploying.md's parameter table lists exactly the template's
+/// parameters.
+#[test]
+fn the_parameter_table_lists_every_parameter() {
+    let template = load("template.yaml");
+    let declared: BTreeSet<String> = template["Parameters"]
+        .as_mapping()
+        .unwrap()
+        .keys()
+        .map(|k| k.as_str().unwrap().to_owned())
+        .collect();
+    let doc = std::fs::read_to_string(root().join("docs/deploying.md")).unwrap();
+    let start = doc
+        .find("| parameter | meaning |")
+        .expect("the parameter table");
+    let documented: BTreeSet<String> = doc[start..]
+        .lines()
+        .skip(2)
+        .take_while(|l| l.starts_with('|'))
+        .flat_map(|l| {
+            l.trim_start_matches("| ")
+                .split(" | ")
+                .next()
+                .unwrap()
+                .split(", ")
+                .map(|n| n.trim_matches('`').to_owned())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert_eq!(documented, declared);
+}

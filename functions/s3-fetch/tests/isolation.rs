@@ -207,6 +207,38 @@ async fn tenant1_credentials_used_directly_cannot_read_tenant2_prefix() {
     }
 }
 
+/// A session for another function's job reads nothing, even with no
+/// session policy to stop it: tenant1's own role assumed without the
+/// `Scope` tag or with aurora-query's or dynamodb-items' (which the trust
+/// policy keeps from s3-fetch on AWS), and the other jobs' shared roles.
+#[tokio::test]
+async fn a_session_for_another_job_reads_nothing() {
+    let stack = Stack::load();
+    let bucket = stack.var("TENANT_BUCKET");
+    let account = stack.var("AWS_ACCOUNT_ID");
+    let mut sessions = Vec::new();
+    for scope in [None, Some("db"), Some("dynamodb")] {
+        sessions.push((
+            format!("tenant1's role, Scope {scope:?}"),
+            stack.raw_tenant_credentials_as("tenant1", scope).await,
+        ));
+    }
+    for job in ["db", "dynamodb"] {
+        let role = format!("arn:aws:iam::{account}:role/tenant-access-shared-{job}");
+        sessions.push((role.clone(), stack.raw_role_credentials(&role, None).await));
+    }
+    for (what, creds) in sessions {
+        let s3 = raw_s3(&stack, Some(creds)).await;
+        assert_eq!(
+            denied_code(&s3, &bucket, "tenant1_home/tenant.info")
+                .await
+                .as_deref(),
+            Some("AccessDenied"),
+            "{what}"
+        );
+    }
+}
+
 /// The execution identity itself holds no data permissions at all.
 #[tokio::test]
 async fn the_execution_identity_cannot_read_any_tenant_data() {

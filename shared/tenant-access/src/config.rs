@@ -207,6 +207,11 @@ pub trait FromLookup: Sized {
     }
 }
 
+/// S3's longest key, in bytes (`s3::MAX_S3_KEY_LEN`).
+pub(crate) const MAX_S3_KEY_BYTES: usize = 1024;
+/// The longest relative key s3-fetch accepts (`s3::MAX_KEY_LEN`).
+pub(crate) const MAX_RELATIVE_KEY_BYTES: usize = 900;
+
 impl FromLookup for S3Config {
     fn from_lookup(env: impl Lookup) -> Result<Self, ConfigError> {
         S3Config::from_lookup(env)
@@ -216,7 +221,7 @@ impl FromLookup for S3Config {
     fn max_tenant_len(&self) -> usize {
         tenant_id::max_len(&[tenant_id::Template {
             pattern: self.prefix_template.pattern(),
-            limit: crate::s3::MAX_S3_KEY_LEN - 1 - crate::s3::MAX_KEY_LEN,
+            limit: MAX_S3_KEY_BYTES - 1 - MAX_RELATIVE_KEY_BYTES,
         }])
     }
 }
@@ -269,6 +274,7 @@ impl FromLookup for DbConfig {
 /// assert_eq!(config.service.bucket, "shared-bucket");
 /// ```
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct FunctionConfig<S> {
     /// Identity and STS settings.
     pub access: AccessConfig,
@@ -319,6 +325,22 @@ pub enum Isolation {
 }
 
 impl Isolation {
+    /// Its `TENANT_ISOLATION` value.
+    ///
+    /// ```
+    /// use tenant_access::config::Isolation;
+    /// assert_eq!(Isolation::SessionTags.as_str().parse::<Isolation>(), Ok(Isolation::SessionTags));
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Isolation::RolePerTenant => "role-per-tenant",
+            Isolation::SessionTags => "session-tags",
+            Isolation::SessionPolicy => "session-policy",
+            Isolation::SessionTagsAndPolicy => "session-tags+session-policy",
+            Isolation::IdentityPool => "identity-pool",
+        }
+    }
+
     /// Every strategy's `TENANT_ISOLATION` value.
     pub const NAMES: [&'static str; 5] = [
         "role-per-tenant",
@@ -452,6 +474,7 @@ impl TenantRole {
 
 /// Settings every function needs: identity and per-tenant STS sessions.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct AccessConfig {
     /// Authorizer claim that holds the tenant id (`TENANT_CLAIM`).
     pub tenant_claim: String,
@@ -674,6 +697,7 @@ fn role_template(
 
 /// Settings of the tenant-scoped S3 access.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct S3Config {
     /// The shared bucket (`TENANT_BUCKET`).
     pub bucket: String,
@@ -743,6 +767,7 @@ impl S3Config {
 
 /// Settings of the tenant-scoped DynamoDB access.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct DynamoDbConfig {
     /// The shared table (`TENANT_TABLE`): partition key `tenant_id`, sort
     /// key `item_id`, both strings.
@@ -801,6 +826,7 @@ fn kms_key_template(env: &impl Lookup) -> Result<TenantTemplate, ConfigError> {
 
 /// Settings of the IAM-authenticated TLS Postgres access.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct DbConfig {
     /// Cluster endpoint host name, checked against the server certificate (`DB_HOST`).
     pub host: String,
@@ -911,8 +937,291 @@ impl DbConfig {
     }
 }
 
+/// Setters of a configuration builder: each stores its value as the
+/// variable the environment would carry, so `build` validates exactly as
+/// `from_lookup` does (one set of rules, however the values arrive).
+macro_rules! setters {
+    ($($(#[$doc:meta])* $name:ident($var:literal, $ty:ty, $render:expr);)*) => {
+        $(
+            $(#[$doc])*
+            pub fn $name(mut self, value: $ty) -> Self {
+                let render: fn($ty) -> String = $render;
+                self.vars.insert($var, render(value));
+                self
+            }
+        )*
+    };
+}
+
+/// Builds an [`AccessConfig`] in code rather than from the environment,
+/// with the same defaults and checks.
+///
+/// ```
+/// use tenant_access::config::{AccessConfig, Isolation};
+/// let config = AccessConfig::builder()
+///     .isolation(Isolation::SessionTags)
+///     .shared_role_arn("arn:aws:iam::123456789012:role/app-shared-{scope}")
+///     .build()
+///     .unwrap();
+/// assert_eq!(config.isolation, Isolation::SessionTags);
+/// // A bad value fails naming the variable it stands for.
+/// let err = AccessConfig::builder().isolation(Isolation::SessionTags).build().unwrap_err();
+/// assert_eq!(err.variable, "TENANT_SHARED_ROLE_ARN");
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct AccessConfigBuilder {
+    vars: std::collections::BTreeMap<&'static str, String>,
+}
+
+impl AccessConfig {
+    /// A builder starting from the defaults.
+    pub fn builder() -> AccessConfigBuilder {
+        AccessConfigBuilder::default()
+    }
+}
+
+impl AccessConfigBuilder {
+    setters! {
+        /// `TENANT_CLAIM`.
+        tenant_claim("TENANT_CLAIM", &str, str::to_owned);
+        /// `TENANT_ISOLATION`.
+        isolation("TENANT_ISOLATION", Isolation, |i| i.as_str().to_owned());
+        /// `TENANT_ROLE_ARN_TEMPLATE` (role-per-tenant).
+        role_arn_template("TENANT_ROLE_ARN_TEMPLATE", &str, str::to_owned);
+        /// `TENANT_SHARED_ROLE_ARN` (the shared strategies).
+        shared_role_arn("TENANT_SHARED_ROLE_ARN", &str, str::to_owned);
+        /// `TENANT_TAG_KEY`.
+        tag_key("TENANT_TAG_KEY", &str, str::to_owned);
+        /// `TENANT_IDENTITY_POOL_ID` (identity-pool).
+        identity_pool_id("TENANT_IDENTITY_POOL_ID", &str, str::to_owned);
+        /// `TENANT_IDENTITY_PROVIDER` (identity-pool).
+        identity_provider("TENANT_IDENTITY_PROVIDER", &str, str::to_owned);
+        /// `AWS_ACCOUNT_ID`.
+        account("AWS_ACCOUNT_ID", &str, str::to_owned);
+        /// `AWS_REGION`.
+        region("AWS_REGION", &str, str::to_owned);
+        /// `TENANT_SESSION_SECONDS`.
+        session_duration("TENANT_SESSION_SECONDS", Duration, |d| d.as_secs().to_string());
+        /// `TENANT_CACHE_CAPACITY`.
+        tenant_cache_capacity("TENANT_CACHE_CAPACITY", usize, |n| n.to_string());
+        /// `REQUEST_DEADLINE_MARGIN_MS`.
+        deadline_margin("REQUEST_DEADLINE_MARGIN_MS", Duration, |d| d.as_millis().to_string());
+        /// `REQUEST_TIMEOUT_MS`.
+        request_timeout("REQUEST_TIMEOUT_MS", Duration, |d| d.as_millis().to_string());
+        /// `METRICS_NAMESPACE` (`none` turns the metrics off).
+        metrics_namespace("METRICS_NAMESPACE", &str, str::to_owned);
+    }
+
+    /// The configuration, checked as [`AccessConfig::from_lookup`] checks it.
+    pub fn build(self) -> Result<AccessConfig, ConfigError> {
+        AccessConfig::from_lookup(|name: &str| self.vars.get(name).cloned())
+    }
+}
+
+/// Builds an [`S3Config`] in code, with the same defaults and checks as
+/// [`S3Config::from_lookup`].
+///
+/// ```
+/// let s3 = tenant_access::config::S3Config::builder("tenant-data")
+///     .force_path_style(true)
+///     .build()
+///     .unwrap();
+/// assert_eq!(s3.bucket, "tenant-data");
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct S3ConfigBuilder {
+    vars: std::collections::BTreeMap<&'static str, String>,
+}
+
+impl S3Config {
+    /// A builder for `bucket` (`TENANT_BUCKET`), starting from the defaults.
+    pub fn builder(bucket: &str) -> S3ConfigBuilder {
+        S3ConfigBuilder::default().bucket(bucket)
+    }
+}
+
+impl S3ConfigBuilder {
+    setters! {
+        /// `TENANT_BUCKET`.
+        bucket("TENANT_BUCKET", &str, str::to_owned);
+        /// `TENANT_S3_PREFIX_TEMPLATE`.
+        prefix_template("TENANT_S3_PREFIX_TEMPLATE", &TenantTemplate, |t| t.pattern().to_owned());
+        /// `TENANT_KMS_KEY_TEMPLATE`.
+        kms_key_template("TENANT_KMS_KEY_TEMPLATE", &TenantTemplate, |t| t.pattern().to_owned());
+        /// `S3_FORCE_PATH_STYLE`.
+        force_path_style("S3_FORCE_PATH_STYLE", bool, |b| b.to_string());
+        /// `S3_INLINE_MAX_BYTES`.
+        inline_max_bytes("S3_INLINE_MAX_BYTES", u64, |n| n.to_string());
+        /// `S3_PRESIGN_SECONDS`.
+        presign_ttl("S3_PRESIGN_SECONDS", Duration, |d| d.as_secs().to_string());
+        /// `AWS_REGION`, for the default key template.
+        region("AWS_REGION", &str, str::to_owned);
+        /// `AWS_ACCOUNT_ID`, for the default key template.
+        account("AWS_ACCOUNT_ID", &str, str::to_owned);
+    }
+
+    /// The configuration, checked as [`S3Config::from_lookup`] checks it.
+    pub fn build(self) -> Result<S3Config, ConfigError> {
+        S3Config::from_lookup(|name: &str| self.vars.get(name).cloned())
+    }
+}
+
+/// Builds a [`DbConfig`] in code, with the same defaults and checks as
+/// [`DbConfig::from_lookup`].
+///
+/// ```
+/// use std::time::Duration;
+/// let db = tenant_access::config::DbConfig::builder("db.example.com", "saas", "/opt/rds-ca-bundle.pem")
+///     .statement_timeout(Duration::from_millis(2500))
+///     .build()
+///     .unwrap();
+/// assert_eq!(db.statement_timeout, Duration::from_millis(2500));
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct DbConfigBuilder {
+    vars: std::collections::BTreeMap<&'static str, String>,
+}
+
+impl DbConfig {
+    /// A builder for the cluster at `host` (`DB_HOST`), database `name`
+    /// (`DB_NAME`), trusting the CAs in `ca_bundle` (`DB_CA_BUNDLE`),
+    /// starting from the defaults.
+    pub fn builder(host: &str, name: &str, ca_bundle: &str) -> DbConfigBuilder {
+        let mut builder = DbConfigBuilder::default();
+        builder.vars.insert("DB_HOST", host.to_owned());
+        builder.vars.insert("DB_NAME", name.to_owned());
+        builder.vars.insert("DB_CA_BUNDLE", ca_bundle.to_owned());
+        builder
+    }
+}
+
+impl DbConfigBuilder {
+    setters! {
+        /// `DB_PORT`.
+        port("DB_PORT", u16, |p| p.to_string());
+        /// `DB_USER_TEMPLATE`.
+        user_template("DB_USER_TEMPLATE", &TenantTemplate, |t| t.pattern().to_owned());
+        /// `DB_CONNECT_TIMEOUT_SECONDS`.
+        connect_timeout("DB_CONNECT_TIMEOUT_SECONDS", Duration, |d| d.as_secs().to_string());
+        /// `DB_STATEMENT_TIMEOUT_MS`.
+        statement_timeout("DB_STATEMENT_TIMEOUT_MS", Duration, |d| d.as_millis().to_string());
+        /// `DB_CONNECTION_MAX_AGE_SECONDS`.
+        connection_max_age("DB_CONNECTION_MAX_AGE_SECONDS", Duration, |d| d.as_secs().to_string());
+        /// `DB_CONNECTION_CAPACITY`.
+        connection_capacity("DB_CONNECTION_CAPACITY", usize, |n| n.to_string());
+        /// `DB_CONNECTIONS_PER_TENANT`.
+        connections_per_tenant("DB_CONNECTIONS_PER_TENANT", usize, |n| n.to_string());
+        /// `DB_REFUSED_LOGIN_MEMORY_SECONDS`.
+        refused_login_memory("DB_REFUSED_LOGIN_MEMORY_SECONDS", Duration, |d| d.as_secs().to_string());
+        /// `DB_RESOURCE_ID`.
+        resource_id("DB_RESOURCE_ID", &str, str::to_owned);
+    }
+
+    /// The configuration, checked as [`DbConfig::from_lookup`] checks it.
+    pub fn build(self) -> Result<DbConfig, ConfigError> {
+        DbConfig::from_lookup(|name: &str| self.vars.get(name).cloned())
+    }
+}
+
+impl DynamoDbConfig {
+    /// The configuration for `table` (`TENANT_TABLE`), checked as
+    /// [`DynamoDbConfig::from_lookup`] checks it.
+    ///
+    /// ```
+    /// let items = tenant_access::config::DynamoDbConfig::new("tenant-items").unwrap();
+    /// assert_eq!(items.table, "tenant-items");
+    /// ```
+    pub fn new(table: &str) -> Result<Self, ConfigError> {
+        DynamoDbConfig::from_lookup(|name: &str| (name == "TENANT_TABLE").then(|| table.to_owned()))
+    }
+}
+
+impl<S> FunctionConfig<S> {
+    /// A function's configuration from parts built in code.
+    pub fn new(access: AccessConfig, service: S) -> Self {
+        FunctionConfig { access, service }
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    /// The variables this module reads, from its own source (the code
+    /// before the tests): every `"NAME"` literal in capitals.
+    fn variables_read() -> std::collections::BTreeSet<String> {
+        let source = include_str!("config.rs");
+        let code = &source[..source.find("#[cfg(test)]").unwrap()];
+        code.lines()
+            .filter(|l| !l.trim_start().starts_with("//"))
+            .flat_map(|l| l.split('"').skip(1).step_by(2))
+            .filter(|s| {
+                s.len() > 2
+                    && s.bytes().next().is_some_and(|b| b.is_ascii_uppercase())
+                    && s.bytes()
+                        .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+            })
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// The configuration table of docs/configuration.md: (variables of a
+    /// row, its default cell).
+    fn documented() -> Vec<(Vec<String>, String)> {
+        let doc = include_str!("../../../docs/configuration.md");
+        doc.lines()
+            .filter(|l| l.starts_with("| `"))
+            .map(|l| {
+                let cells: Vec<&str> = l.split(" | ").collect();
+                let names = cells[0]
+                    .trim_start_matches("| ")
+                    .split(", ")
+                    .map(|n| n.trim_matches('`').to_owned())
+                    .collect();
+                (
+                    names,
+                    cells.last().unwrap().trim_end_matches(" |").to_owned(),
+                )
+            })
+            .collect()
+    }
+
+    /// The table lists exactly the variables this module reads, and every
+    /// numeric default it gives is the one the code applies.
+    #[test]
+    fn the_configuration_table_matches_the_code() {
+        let listed: std::collections::BTreeSet<String> = documented()
+            .into_iter()
+            .flat_map(|(names, _)| names)
+            .collect();
+        assert_eq!(listed, variables_read());
+        // `bounded(&env, "NAME", DEFAULT, ...)` and `number(&env, "NAME", DEFAULT)`.
+        let source = include_str!("config.rs");
+        let code = &source[..source.find("#[cfg(test)]").unwrap()];
+        let flat: String = code.split_whitespace().collect::<Vec<_>>().join(" ");
+        let mut checked = 0;
+        for (names, default) in documented() {
+            for name in names {
+                let call = format!("&env, \"{name}\", ");
+                let Some(at) = flat.find(&call) else { continue };
+                let value = flat[at + call.len()..]
+                    .split([',', ')'])
+                    .next()
+                    .unwrap()
+                    .trim()
+                    .trim_end_matches("u16")
+                    .replace('_', "");
+                let Ok(value) = value.parse::<u64>() else {
+                    continue;
+                };
+                assert!(
+                    default.contains(&format!("`{value}`")),
+                    "{name}: the code's default is {value}, the table says {default}"
+                );
+                checked += 1;
+            }
+        }
+        assert!(checked >= 10, "only {checked} defaults checked");
+    }
+
     use super::*;
     use std::collections::HashMap;
 

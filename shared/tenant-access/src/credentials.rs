@@ -56,8 +56,10 @@
 //! `SdkConfig` holding them) replaced whole on expiry, so both consumers share
 //! one `AssumeRole`.
 
+#[cfg(any(feature = "s3", feature = "dynamodb"))]
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use aws_config::SdkConfig;
@@ -744,7 +746,9 @@ pub struct TenantSession {
     sdk_config: SdkConfig,
     obtained: std::time::Instant,
     invalid: AtomicBool,
+    #[cfg(feature = "s3")]
     pub(crate) s3: OnceLock<aws_sdk_s3::Client>,
+    #[cfg(feature = "dynamodb")]
     pub(crate) dynamodb: OnceLock<aws_sdk_dynamodb::Client>,
 }
 
@@ -774,7 +778,9 @@ impl TenantSession {
             sdk_config,
             obtained: std::time::Instant::now(),
             invalid: AtomicBool::new(false),
+            #[cfg(feature = "s3")]
             s3: OnceLock::new(),
+            #[cfg(feature = "dynamodb")]
             dynamodb: OnceLock::new(),
         }
     }

@@ -35,8 +35,12 @@
 //! Postgres statements are retried once on a fresh connection only when
 //! they are reads.
 
-use lambda_http::http::{StatusCode, header};
+use http::StatusCode;
+#[cfg(feature = "lambda-http")]
+use http::header;
+#[cfg(feature = "lambda-http")]
 use lambda_http::{Body, Response};
+#[cfg(feature = "lambda-http")]
 use serde::Serialize;
 
 /// Everything that can go wrong while serving a tenant request.
@@ -179,6 +183,7 @@ pub enum Error {
     },
 }
 
+#[cfg(feature = "lambda-http")]
 #[derive(Serialize)]
 struct ErrorBody<'a> {
     error: &'a str,
@@ -300,6 +305,7 @@ impl Error {
     }
 
     /// Render the error as a JSON HTTP response.
+    #[cfg(feature = "lambda-http")]
     ///
     /// ```
     /// use tenant_access::Error;
@@ -359,9 +365,10 @@ impl Error {
 }
 
 /// Serialize `value` as a JSON response with the given status.
+#[cfg(feature = "lambda-http")]
 ///
 /// ```
-/// use lambda_http::http::StatusCode;
+/// use http::StatusCode;
 /// let response = tenant_access::json_response(StatusCode::OK, &serde_json::json!({"ok": true}));
 /// assert_eq!(response.headers()["content-type"], "application/json");
 /// ```
@@ -540,6 +547,7 @@ mod tests {
         assert_eq!(documented, contract);
     }
 
+    #[cfg(feature = "lambda-http")]
     #[test]
     fn method_not_allowed_names_the_allowed_methods() {
         let response = Error::MethodNotAllowed { allow: "GET, HEAD" }.to_response();
@@ -549,6 +557,7 @@ mod tests {
 
     /// The AWS half of the fault model: each class of SDK failure maps to
     /// its documented status and code, and transient ones carry Retry-After.
+    #[cfg(feature = "lambda-http")]
     #[test]
     fn aws_failures_map_to_the_fault_model() {
         let cases: [(SdkError<AssumeRoleError, HttpResponse>, u16, &str); 12] = [
@@ -628,6 +637,7 @@ mod tests {
     /// The examples in docs/api.md of the errors the fixtures cannot
     /// produce: each `(unit test: <code>)` line is exactly what the variant
     /// answers, and every code outside the fixtures' reach has one.
+    #[cfg(feature = "lambda-http")]
     #[test]
     fn documented_examples_of_upstream_failures() {
         let api_doc = include_str!("../../../docs/api.md");
@@ -668,6 +678,7 @@ mod tests {
         }
     }
 
+    #[cfg(feature = "lambda-http")]
     #[test]
     fn responses_never_carry_upstream_detail() {
         let err = upstream("sts", service_error(403, "AccessDenied"));

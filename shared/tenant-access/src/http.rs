@@ -35,6 +35,7 @@ use crate::{Caller, Error};
 pub struct Envelope {
     claim: String,
     max_tenant_len: usize,
+    #[cfg(feature = "metrics")]
     metrics: Option<(String, &'static str)>,
     margin: Duration,
     fallback: Duration,
@@ -47,6 +48,7 @@ impl Envelope {
         Envelope {
             claim: config.tenant_claim.clone(),
             max_tenant_len: config.max_tenant_len,
+            #[cfg(feature = "metrics")]
             metrics: None,
             margin: config.deadline_margin,
             fallback: config.request_timeout,
@@ -56,6 +58,7 @@ impl Envelope {
     /// Emit one EMF metrics line per request served by
     /// [`serve_measured`](Self::serve_measured), for `function`, unless
     /// `METRICS_NAMESPACE` is `none`.
+    #[cfg(feature = "metrics")]
     pub fn with_metrics(mut self, config: &AccessConfig, function: &'static str) -> Self {
         self.metrics = config
             .metrics_namespace
@@ -92,6 +95,12 @@ impl Envelope {
     {
         let started = std::time::Instant::now();
         let (response, counts) = crate::metrics::measure(self.serve(request, handle)).await;
+        #[cfg(not(feature = "metrics"))]
+        let line = {
+            let _ = (started, counts);
+            None
+        };
+        #[cfg(feature = "metrics")]
         let line = self.metrics.as_ref().map(|(namespace, function)| {
             let caller = Caller::from_request(request, &self.claim).ok();
             crate::metrics::line(
@@ -472,6 +481,7 @@ mod tests {
     /// serve_measured's line carries the function, the status class, the
     /// tenant as a property, and what the caches did for this request: not
     /// what a request running next to it did.
+    #[cfg(feature = "metrics")]
     #[tokio::test]
     async fn a_measured_request_emits_its_metrics_line() {
         let config = AccessConfig::from_lookup(|name: &str| {

@@ -8,7 +8,9 @@
 
 use std::fmt;
 
+#[cfg(feature = "lambda-http")]
 use lambda_http::request::RequestContext;
+#[cfg(feature = "lambda-http")]
 use lambda_http::{Request, RequestExt};
 use serde_json::Value;
 
@@ -105,6 +107,7 @@ pub struct Caller {
 }
 
 impl Caller {
+    #[cfg(feature = "lambda-http")]
     /// Read the caller's tenant from the verified request context.
     ///
     /// Fails with [`Error::Unauthenticated`] when no authorizer identity is
@@ -203,6 +206,7 @@ pub struct IdentityToken {
 }
 
 impl IdentityToken {
+    #[cfg(feature = "lambda-http")]
     /// The token in `request`'s `Authorization` header, if it holds a
     /// well-formed JWT.
     pub fn from_request(request: &Request) -> Option<Self> {
@@ -271,6 +275,7 @@ impl fmt::Debug for IdentityToken {
     }
 }
 
+#[cfg(feature = "lambda-http")]
 /// Find the claim in whichever authorizer shape the context carries.
 fn tenant_claim<'a>(context: &'a RequestContext, claim: &str) -> Result<&'a str, Error> {
     let missing = || Error::TenantClaimMissing {
@@ -312,6 +317,7 @@ fn tenant_claim<'a>(context: &'a RequestContext, claim: &str) -> Result<&'a str,
     }
 }
 
+#[cfg(feature = "lambda-http")]
 fn string_field<'a>(
     fields: &'a std::collections::HashMap<String, Value>,
     claim: &str,
@@ -319,6 +325,7 @@ fn string_field<'a>(
     fields.get(claim).and_then(Value::as_str)
 }
 
+#[cfg(feature = "lambda-http")]
 fn request_id(request: &Request, context: &RequestContext) -> String {
     let from_gateway = match context {
         RequestContext::ApiGatewayV2(ctx) => ctx.request_id.clone(),
@@ -371,6 +378,7 @@ mod tests {
         }
     }
 
+    #[cfg(feature = "lambda-http")]
     fn v2_request(authorizer: Value) -> Request {
         let event = serde_json::json!({
             "version": "2.0", "routeKey": "GET /tenant", "rawPath": "/tenant", "rawQueryString": "",
@@ -385,6 +393,7 @@ mod tests {
         lambda_http::request::from_str(&event.to_string()).unwrap()
     }
 
+    #[cfg(feature = "lambda-http")]
     fn v1_request(authorizer: Value) -> Request {
         let event = serde_json::json!({
             "resource": "/tenant", "path": "/tenant", "httpMethod": "GET",
@@ -402,6 +411,7 @@ mod tests {
 
     const CLAIM: &str = "custom:tenant_id";
 
+    #[cfg(feature = "lambda-http")]
     #[test]
     fn v2_jwt_claims_give_the_tenant() {
         let req =
@@ -411,6 +421,7 @@ mod tests {
         assert_eq!(caller.request_id, "req-1");
     }
 
+    #[cfg(feature = "lambda-http")]
     #[test]
     fn v2_lambda_authorizer_context_gives_the_tenant() {
         let req = v2_request(serde_json::json!({"lambda": {CLAIM: "tenant2"}}));
@@ -420,6 +431,7 @@ mod tests {
         );
     }
 
+    #[cfg(feature = "lambda-http")]
     #[test]
     fn v1_cognito_claims_and_lambda_context_give_the_tenant() {
         let req = v1_request(serde_json::json!({"claims": {CLAIM: "tenant1"}}));
@@ -433,6 +445,7 @@ mod tests {
         );
     }
 
+    #[cfg(feature = "lambda-http")]
     #[test]
     fn no_authorizer_is_unauthenticated() {
         let req = v2_request(Value::Null);
@@ -452,6 +465,7 @@ mod tests {
         ));
     }
 
+    #[cfg(feature = "lambda-http")]
     #[test]
     fn missing_or_bad_claim_is_forbidden_and_headers_are_ignored() {
         // The header says tenant2; the verified identity has no tenant claim.
@@ -473,6 +487,7 @@ mod tests {
         ));
     }
 
+    #[cfg(feature = "lambda-http")]
     #[test]
     fn the_claim_name_is_configurable() {
         let req = v2_request(

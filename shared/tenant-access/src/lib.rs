@@ -16,22 +16,49 @@
 //! Configuration is read once at cold start ([`config`]); every failure is an
 //! [`Error`] with a stable code and HTTP status.
 
+//!
+//! # Features
+//!
+//! The defaults build everything; an S3-only Lambda compiles no Postgres:
+//!
+//! | feature | what it adds |
+//! |---|---|
+//! | `s3` | [`s3`]: the tenant's prefix of a shared bucket, SSE-KMS writes |
+//! | `postgres` | [`db`]: RDS IAM tokens, verified TLS, per-tenant connection pools |
+//! | `dynamodb` | [`dynamodb`]: the tenant's partition of a shared table |
+//! | `lambda-http` | [`http`]: the API Gateway envelope, `Caller::from_request`, JSON errors |
+//! | `telemetry` | [`telemetry`]: the Lambda log subscriber, installed only when asked |
+//! | `metrics` | one CloudWatch EMF line per request ([`metrics`]) |
+
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
 pub mod aws;
 pub mod config;
 pub mod credentials;
+#[cfg(feature = "postgres")]
 pub mod db;
+#[cfg(feature = "dynamodb")]
 pub mod dynamodb;
 mod error;
+#[cfg(feature = "lambda-http")]
 pub mod http;
 pub mod identity;
 pub mod metrics;
+#[cfg(feature = "s3")]
 pub mod s3;
 pub mod session_policy;
+#[cfg(feature = "telemetry")]
 pub mod telemetry;
 
+/// The README's example compiles.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 pub use credentials::{TenantSession, TenantSessions};
-pub use error::{Error, json_response, upstream};
+#[cfg(feature = "lambda-http")]
+pub use error::json_response;
+pub use error::{Error, upstream};
 pub use identity::{Caller, TenantId};

@@ -23,8 +23,10 @@
 
 use std::cell::RefCell;
 use std::ops::{Add, Sub};
+#[cfg(feature = "metrics")]
 use std::time::{Duration, SystemTime};
 
+#[cfg(feature = "metrics")]
 use serde_json::{Map, Value, json};
 
 /// Totals of what the caches did since cold start.
@@ -99,6 +101,7 @@ fieldwise!(Add, add, wrapping_add);
 fieldwise!(Sub, sub, saturating_sub);
 
 /// One request, as measured.
+#[cfg(feature = "metrics")]
 #[derive(Debug, Clone)]
 pub struct Measured<'a> {
     /// The function's name, a dimension.
@@ -129,6 +132,7 @@ pub struct Measured<'a> {
 /// assert_eq!(json["StatusClass"], "2xx");
 /// assert_eq!(json["Requests"], 1);
 /// ```
+#[cfg(feature = "metrics")]
 pub fn line(namespace: &str, at: SystemTime, m: &Measured<'_>) -> String {
     let c = &m.counts;
     let metrics: [(&str, &str, Value); 10] = [
@@ -183,7 +187,7 @@ pub fn line(namespace: &str, at: SystemTime, m: &Measured<'_>) -> String {
     Value::Object(root).to_string()
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "metrics"))]
 mod tests {
     use super::*;
 

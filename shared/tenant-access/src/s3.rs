@@ -34,7 +34,7 @@ use crate::{Error, upstream};
 
 /// The longest relative key accepted, in bytes. S3 allows 1024 for the full
 /// key; this leaves room for the tenant prefix.
-pub const MAX_KEY_LEN: usize = 900;
+pub const MAX_KEY_LEN: usize = crate::config::MAX_RELATIVE_KEY_BYTES;
 
 /// A validated object key relative to a tenant's home prefix.
 ///
@@ -307,7 +307,7 @@ impl ListPosition {
 }
 
 /// S3's longest key, in bytes.
-pub const MAX_S3_KEY_LEN: usize = 1024;
+pub const MAX_S3_KEY_LEN: usize = crate::config::MAX_S3_KEY_BYTES;
 
 /// A presigned GET URL and when it stops working.
 ///

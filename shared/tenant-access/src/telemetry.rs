@@ -157,6 +157,7 @@ mod tests {
         assert_eq!(out.lines().len(), 1);
     }
 
+    #[cfg(feature = "lambda-http")]
     /// Every line logged while serving a request carries the tenant, API
     /// Gateway's request id, Lambda's request id and the X-Ray trace id.
     #[test]
