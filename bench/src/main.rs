@@ -487,6 +487,32 @@ fn commit() -> String {
         .unwrap_or_default()
 }
 
+/// The figures a run printed, into bench/RESULTS.md between the markers
+/// `<!-- bench:NAME -->` and `<!-- /bench:NAME -->`: the file's figures are
+/// always the last run's, with the command that made them; the prose
+/// around them is written by hand.
+fn record(name: &str, command: &str, lines: &[String]) {
+    let path = PathBuf::from("bench/RESULTS.md");
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        eprintln!("bench: no bench/RESULTS.md here; figures not recorded");
+        return;
+    };
+    let (open, close) = (format!("<!-- bench:{name} -->"), format!("<!-- /bench:{name} -->"));
+    let (Some(start), Some(end)) = (text.find(&open), text.find(&close)) else {
+        eprintln!("bench: bench/RESULTS.md has no {open} block; figures not recorded");
+        return;
+    };
+    let block = format!(
+        "{open}\n`{command}`, commit {}:\n\n```text\n{}\n```\n",
+        commit(),
+        lines.join("\n")
+    );
+    let updated = format!("{}{block}{}", &text[..start], &text[end..]);
+    if std::fs::write(&path, updated).is_ok() {
+        eprintln!("bench: figures recorded in bench/RESULTS.md ({name})");
+    }
+}
+
 /// Tenants `cargo xtask bench` seeds (bench001..bench1000).
 const SEEDED: usize = 1000;
 
@@ -512,6 +538,13 @@ async fn main() {
         }
         std::fs::write(&out, serde_json::to_string_pretty(&result).expect("JSON"))
             .expect("write results");
+        let lines: Vec<String> = result["lines"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|l| l.as_str().map(str::to_owned))
+            .collect();
+        record("soak", "cargo xtask bench --soak", &lines);
         println!("results: {}", out.display());
         return;
     }
@@ -729,7 +762,7 @@ async fn main() {
     }));
     let results =
         json!({ "machine": { "cores": cores, "commit": commit() }, "scenarios": scenarios });
-    println!(
+    let mut printed = vec![format!(
         "{:<13} {:<6} {:>4} {:>9} {:>9} {:>9} {:>8} {:>7} {:>7} {:>7}",
         "function",
         "run",
@@ -741,21 +774,24 @@ async fn main() {
         "STS/1k",
         "conn/1k",
         "tok/1k"
-    );
-    for line in table {
-        println!("{line}");
-    }
+    )];
+    printed.extend(table);
     for s in results["scenarios"].as_array().into_iter().flatten() {
         if let Some(misses) = s["targets_missed"].as_array().filter(|m| !m.is_empty()) {
-            println!(
+            printed.push(format!(
                 "target missed: {} warm {} tenants: {}",
                 s["function"],
                 s["tenants"],
                 Value::Array(misses.clone())
-            );
+            ));
         }
     }
-    println!("machine: {cores} cores, commit {}", commit());
+    printed.push(format!("machine: {cores} cores"));
+    for line in &printed {
+        println!("{line}");
+    }
+    let run = std::env::args().skip(1).collect::<Vec<_>>().join(" ");
+    record("table", &format!("cargo xtask bench {run}"), &printed);
     if let Some(dir) = args.out.parent() {
         std::fs::create_dir_all(dir).expect("results dir");
     }

@@ -184,6 +184,7 @@ pub async fn soak(stack: &Stack, requests: u64, tenants: usize, in_flight: usize
     }
 
     let started = Instant::now();
+    let mut lines: Vec<String> = Vec::new();
     let mut checkpoints: Vec<Figures> = Vec::new();
     let mut block = 0;
     let mut faulted: Option<&str> = None;
@@ -221,7 +222,7 @@ pub async fn soak(stack: &Stack, requests: u64, tenants: usize, in_flight: usize
                 sessions: files.sessions().cached() + records.sessions().cached(),
                 failures: failures.load(Ordering::Relaxed),
             };
-            println!(
+            let line = format!(
                 "soak {:>7} requests: RSS {:>6.1} MiB, {:>4} fds, {:>3} DB connections, {:>3} tenant backends, {:>5} sessions, {} failures so far ({:.0} s)",
                 figures.requests,
                 figures.rss_kib / 1024.0,
@@ -232,6 +233,8 @@ pub async fn soak(stack: &Stack, requests: u64, tenants: usize, in_flight: usize
                 figures.failures,
                 started.elapsed().as_secs_f64()
             );
+            println!("{line}");
+            lines.push(line);
             checkpoints.push(figures);
         }
     }
@@ -278,14 +281,16 @@ pub async fn soak(stack: &Stack, requests: u64, tenants: usize, in_flight: usize
             "{max_backends} tenant backends, over DB_CONNECTION_CAPACITY={DB_CAPACITY}"
         ));
     }
-    if problems.is_empty() {
-        println!(
+    let verdict = if problems.is_empty() {
+        format!(
             "soak: flat after warm-up (growth at most {:.0}%), at most {max_backends} tenant backends of {DB_CAPACITY}",
             (FLAT - 1.0) * 100.0
-        );
+        )
     } else {
-        println!("soak: NOT flat: {}", problems.join("; "));
-    }
+        format!("soak: NOT flat: {}", problems.join("; "))
+    };
+    println!("{verdict}");
+    lines.push(verdict);
     json!({
         "scenario": "soak",
         "requests": requests, "tenants": tenants, "in_flight": in_flight,
@@ -298,6 +303,7 @@ pub async fn soak(stack: &Stack, requests: u64, tenants: usize, in_flight: usize
         "max_tenant_backends": max_backends,
         "db_capacity": DB_CAPACITY,
         "flat": problems.is_empty(),
+        "lines": lines,
         "problems": problems,
     })
 }
