@@ -497,7 +497,10 @@ fn record(name: &str, command: &str, lines: &[String]) {
         eprintln!("bench: no bench/RESULTS.md here; figures not recorded");
         return;
     };
-    let (open, close) = (format!("<!-- bench:{name} -->"), format!("<!-- /bench:{name} -->"));
+    let (open, close) = (
+        format!("<!-- bench:{name} -->"),
+        format!("<!-- /bench:{name} -->"),
+    );
     let (Some(start), Some(end)) = (text.find(&open), text.find(&close)) else {
         eprintln!("bench: bench/RESULTS.md has no {open} block; figures not recorded");
         return;
