@@ -607,21 +607,27 @@ fn execution_roles_assume_only_roles_under_the_tenant_path() {
     }
 }
 
+/// The main template resolved for a shared strategy, with session tags or
+/// without.
+fn shared_strategy(tags: bool) -> Resolver<'static> {
+    Resolver {
+        params: main_params(),
+        conditions: HashMap::from([
+            ("TagSessions", tags),
+            ("SharedRole", true),
+            ("MakeProxy", false),
+            ("MakeCluster", false),
+            ("AssumesRoles", true),
+        ]),
+    }
+}
+
 /// Under the shared strategies each execution role's own policy names only
 /// its function's shared role (the other side of the trust policies).
 #[test]
 fn execution_roles_assume_only_their_own_shared_role() {
     for tags in [false, true] {
-        let resolver = Resolver {
-            params: main_params(),
-            conditions: HashMap::from([
-                ("TagSessions", tags),
-                ("SharedRole", true),
-                ("MakeProxy", false),
-                ("MakeCluster", false),
-                ("AssumesRoles", true),
-            ]),
-        };
+        let resolver = shared_strategy(tags);
         for (job, execution, _) in JOBS {
             let role = resolver
                 .resolve(&load("template.yaml")["Resources"][execution]["Properties"])
@@ -729,16 +735,7 @@ fn each_execution_role_may_assume_only_for_its_own_job() {
     };
     let mut checked = 0;
     for tags in [false, true] {
-        let resolver = Resolver {
-            params: main_params(),
-            conditions: HashMap::from([
-                ("TagSessions", tags),
-                ("SharedRole", true),
-                ("MakeProxy", false),
-                ("MakeCluster", false),
-                ("AssumesRoles", true),
-            ]),
-        };
+        let resolver = shared_strategy(tags);
         for (job, _, shared) in JOBS {
             let role = resolver
                 .resolve(&load("template.yaml")["Resources"][shared]["Properties"])

@@ -192,31 +192,18 @@ async fn the_execution_identity_cannot_log_in_as_a_tenant() {
 async fn a_session_for_another_job_cannot_log_in() {
     let stack = Stack::load();
     let ep = endpoint(&stack);
+    let mut sessions = Vec::new();
     for scope in [None, Some("s3"), Some("dynamodb")] {
-        let creds = stack.raw_tenant_credentials_as("tenant1", scope).await;
-        let password = token(
-            &stack,
-            creds,
-            &ep.host,
-            ep.port,
-            "tenant1_dbuser",
-            SystemTime::now(),
-        )
-        .await;
-        assert_refused(
-            &stack,
-            "tenant1_dbuser",
-            &password,
-            "is not allowed rds-db:connect",
-        )
-        .await;
+        sessions.push(stack.raw_tenant_credentials_as("tenant1", scope).await);
     }
     for job in ["s3", "dynamodb"] {
         let role = format!(
             "arn:aws:iam::{}:role/tenant-access-shared-{job}",
             stack.var("AWS_ACCOUNT_ID")
         );
-        let creds = stack.raw_role_credentials(&role, None).await;
+        sessions.push(stack.raw_role_credentials(&role, None).await);
+    }
+    for creds in sessions {
         let password = token(
             &stack,
             creds,
