@@ -1336,3 +1336,89 @@ fn the_parameter_table_lists_every_parameter() {
         .collect();
     assert_eq!(documented, declared);
 }
+
+/// The `sam deploy` command lines of the README's deploy steps and of the
+/// samconfig comment: `--config-env` and `--parameter-overrides` parsed.
+fn deploy_lines(text: &str) -> Vec<(String, Vec<(String, String)>)> {
+    let joined = text.replace("\\\n", " ").replace(['`', '#'], " ");
+    joined
+        .lines()
+        .filter_map(|line| line.find("sam deploy").map(|at| &line[at..]))
+        .map(|line| {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let profile = words
+                .windows(2)
+                .find(|w| w[0] == "--config-env")
+                .map_or("default", |w| w[1])
+                .to_owned();
+            let overrides = words
+                .iter()
+                .skip_while(|w| **w != "--parameter-overrides")
+                .skip(1)
+                .take_while(|w| !w.starts_with("--"))
+                .filter_map(|w| w.split_once('='))
+                .map(|(k, v)| (k.to_owned(), v.trim_end_matches('.').to_owned()))
+                .collect();
+            (profile, overrides)
+        })
+        .collect()
+}
+
+/// The README's deploy commands are what the profiles and the template
+/// accept: each repeats its profile's own overrides (the SAM CLI replaces
+/// them with the command line's), names only template parameters, passes
+/// the template's rules, and the default one is the samconfig comment's.
+#[test]
+fn the_readme_deploy_commands_are_the_profiles() {
+    let template = load("template.yaml");
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let section = &readme[readme.find("## Deploy").expect("a deploy section")..];
+    let section = &section[..section[3..].find("\n## ").map_or(section.len(), |i| i + 3)];
+    let lines = deploy_lines(section);
+    let profiles: Vec<&str> = lines.iter().map(|(p, _)| p.as_str()).collect();
+    assert_eq!(profiles, ["default", "prod"]);
+    let comment: String = std::fs::read_to_string(root().join("samconfig.toml"))
+        .unwrap()
+        .lines()
+        .filter(|l| l.starts_with('#'))
+        .map(|l| l.trim_start_matches('#'))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let documented = deploy_lines(&comment);
+    assert_eq!(documented.len(), 1);
+    let names = |o: &[(String, String)]| o.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>();
+    assert_eq!(
+        names(&lines[0].1),
+        names(&documented[0].1),
+        "the README's default command is the samconfig comment's"
+    );
+    for (profile, overrides) in &lines {
+        let own = samconfig(&format!("{profile}.deploy.parameters"))["parameter_overrides"].clone();
+        for pair in own.split_whitespace() {
+            let (k, v) = pair.split_once('=').unwrap();
+            assert!(
+                overrides.iter().any(|(ok, ov)| ok == k && ov == v),
+                "{profile}: the README's command drops {k}={v}"
+            );
+        }
+        for (k, _) in overrides {
+            assert!(
+                template["Parameters"][k.as_str()].is_mapping(),
+                "{profile}: {k}"
+            );
+        }
+        let filled: Vec<(String, String)> = overrides
+            .iter()
+            .map(|(k, v)| (k.clone(), v.replace(['<', '>', ' '], "x")))
+            .collect();
+        let params: Vec<(&str, &str)> = filled
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(
+            refusals(&template, &params),
+            Vec::<String>::new(),
+            "{profile}"
+        );
+    }
+}
