@@ -17,6 +17,11 @@ pub enum Cmd {
         ids: Vec<String>,
         local: bool,
     },
+    TenantRemove {
+        ids: Vec<String>,
+        local: bool,
+        purge: bool,
+    },
     Test,
     Templates,
     Bench(Vec<String>),
@@ -57,8 +62,8 @@ pub const COMMANDS: &[Command] = &[
     },
     Command {
         name: "tenant",
-        args: "add ID... [--local]",
-        about: "print the psql script that onboards a tenant, or onboard tenants on the local stack",
+        args: "add ID... [--local] | remove ID... [--local] [--purge]",
+        about: "print the psql script that onboards (offboards) a tenant, or onboard (offboard) tenants on the local stack",
     },
     Command {
         name: "test",
@@ -152,12 +157,13 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Cmd, String> {
         command(&name).ok_or_else(|| format!("unknown command `{name}`\n\n{}", help(None)))?;
     let unexpected = |arg: lexopt::Arg<'_>| format!("{}\n\n{}", arg.unexpected(), help(Some(cmd)));
     let mut rest = Vec::new();
-    let (mut check, mut local, mut sam) = (false, false, false);
+    let (mut check, mut local, mut sam, mut purge) = (false, false, false, false);
     while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
         match (cmd.name, arg) {
             (_, Short('h') | Long("help")) => return Ok(Cmd::Help(Some(cmd))),
             ("fixtures", Long("check")) => check = true,
             ("tenant", Long("local")) => local = true,
+            ("tenant", Long("purge")) => purge = true,
             ("tenant", Value(v)) => rest.push(text(v)?),
             ("bench", Long("no-http")) => rest.push("--no-http".to_owned()),
             ("bench", Long("quick")) => rest.push("--quick".to_owned()),
@@ -180,9 +186,14 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Cmd, String> {
         "dev" => Cmd::Dev,
         "call" => Cmd::Call(rest),
         "tenant" => match rest.split_first() {
-            Some((add, ids)) if add == "add" && !ids.is_empty() => Cmd::Tenant {
+            Some((add, ids)) if add == "add" && !ids.is_empty() && !purge => Cmd::Tenant {
                 ids: ids.to_vec(),
                 local,
+            },
+            Some((remove, ids)) if remove == "remove" && !ids.is_empty() => Cmd::TenantRemove {
+                ids: ids.to_vec(),
+                local,
+                purge,
             },
             _ => return Err(format!("say what to do\n\n{}", help(Some(cmd)))),
         },

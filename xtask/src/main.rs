@@ -680,6 +680,44 @@ fn bench(stack: &Stack, args: &[String]) -> Result<()> {
     .map_err(|e| e.to_string())
 }
 
+/// `cargo xtask tenant remove <id>... [--local] [--purge]`: offboard. With
+/// `--local`, on the running local stack: the DB login revoked and dropped
+/// (db/tenant_remove.sql), the role deleted, the key scheduled for
+/// deletion, the user disabled; objects, items and records kept unless
+/// `--purge`. Without it, print the psql script for a cluster.
+fn tenant_remove(stack: &Stack, ids: &[String], local: bool, purge: bool) -> Result<()> {
+    let max = tenant_id::max_len(&tenant_id::DEFAULT_TEMPLATES);
+    for id in ids {
+        tenant_id::check(id, max).map_err(|e| format!("`{id}` is not a tenant id: {e}"))?;
+    }
+    if local {
+        stack.up()?;
+        Moto::new(stack).remove_tenants(ids, purge)?;
+        Postgres::ensure_installed(stack)?.remove_tenants(ids, purge)?;
+        for id in ids {
+            progress!(
+                "tenant {id} offboarded from the local stack (role deleted, key pending deletion, DB user {id}_dbuser dropped{})",
+                if purge {
+                    ", data purged"
+                } else {
+                    ", data kept"
+                }
+            );
+        }
+        return Ok(());
+    }
+    for id in ids {
+        println!(
+            "-- psql -v dbname=<db> -v tenant_user={id}_dbuser{} -f db/tenant_remove.sql",
+            if purge { " -v purge=1" } else { "" }
+        );
+    }
+    println!(
+        "-- On AWS, also delete the tenant's tenant-template.yaml stack (its key is retained: schedule its deletion) and disable its users."
+    );
+    Ok(())
+}
+
 /// `cargo xtask tenant add <id> [--local]`: print the idempotent psql script
 /// that onboards a tenant's database login (db/tenant.sql for its DB user),
 /// or with `--local` apply it, and create the tenant's role and objects, on
@@ -758,6 +796,7 @@ fn main() -> ExitCode {
         cli::Cmd::CaBundle => ca_bundle::run_command(&stack.root),
         cli::Cmd::Templates => check_templates(&stack),
         cli::Cmd::Tenant { ids, local } => tenant(&stack, &ids, local),
+        cli::Cmd::TenantRemove { ids, local, purge } => tenant_remove(&stack, &ids, local, purge),
         cli::Cmd::Call(args) => call::run(&args, &stack.env_file()),
         cli::Cmd::Fixtures { check } => fixtures::run(&stack.root, check),
         cli::Cmd::Env { sam: false } => fs::read_to_string(stack.functions_env_file())

@@ -137,6 +137,39 @@ impl<'a> Moto<'a> {
         seeded.map(|_| ())
     }
 
+    /// Offboard tenants from the running server and the registry (role
+    /// deleted, key scheduled for deletion, user disabled; objects and items
+    /// kept unless `purge`). Enforcement is off only while it runs.
+    pub fn remove_tenants(&self, tenants: &[String], purge: bool) -> Result<()> {
+        let venv = self
+            .stack
+            .venv(&[self.stack.root.join("xtask/stack/requirements.txt")])?;
+        http(
+            self.stack.moto_port,
+            "POST",
+            "/moto-api/reset-auth",
+            "1000000",
+        )?;
+        let mut command = Command::new(venv.join("bin/python"));
+        command
+            .arg(self.stack.root.join("xtask/stack/offboard_moto.py"))
+            .args([
+                &self.endpoint(),
+                REGION,
+                ACCOUNT,
+                BUCKET,
+                &tenants.join(","),
+            ])
+            .arg("--registry")
+            .arg(self.stack.registry_file());
+        if purge {
+            command.arg("--purge");
+        }
+        let removed = run(&mut command);
+        self.enforce()?;
+        removed.map(|_| ())
+    }
+
     fn keys(&self) -> Result<ExecutionKeys> {
         let text = fs::read_to_string(self.keys_file()).map_err(|e| e.to_string())?;
         let json: serde_json::Value =

@@ -200,8 +200,10 @@ impl Enforcer {
     }
 
     /// Decide an S3 request signed by `access_key_id` at `now`: `None`
-    /// passes it to moto (not a recorded session, or a role the registry
-    /// does not hold, which moto then decides).
+    /// passes it to moto (not a recorded session, or a front without a
+    /// registry, which moto then decides). A recorded session whose role
+    /// the registry no longer holds (an offboarded tenant's) may do
+    /// nothing, as a deleted role's sessions on AWS.
     ///
     /// The bucket's policy as deployed takes part (its `Deny` statements
     /// win), with `s3:x-amz-server-side-encryption` from the request's
@@ -221,7 +223,12 @@ impl Enforcer {
         if record.expired_at(now) {
             return Some(Refusal::Expired);
         }
-        let mut session = record.session(&self.registry)?;
+        let Some(mut session) = record.session(&self.registry) else {
+            return self
+                .registry
+                .is_configured()
+                .then_some(Refusal::Denied(Verdict::NotAllowedByIdentity));
+        };
         let Some((action, resource, prefix)) = s3_action(method, path, query) else {
             return Some(Refusal::Denied(Verdict::NotAllowedByIdentity));
         };
@@ -300,9 +307,15 @@ impl Enforcer {
         region: &str,
     ) -> Option<Refusal> {
         let record = self.session(access_key_id)?;
-        // A role the registry does not hold (or a front without one, as the
-        // fault suite's) is moto's to decide, as for S3 itself.
-        let session = record.session(&self.registry)?;
+        // A front without a registry (the fault suite's) leaves it to moto,
+        // as for S3 itself; a role the registry no longer holds may do
+        // nothing.
+        let Some(session) = record.session(&self.registry) else {
+            return self
+                .registry
+                .is_configured()
+                .then_some(Refusal::Denied(Verdict::NotAllowedByIdentity));
+        };
         crate::kms::decide(&self.registry, &session, key, use_, region)
             .err()
             .map(Refusal::Kms)

@@ -1,0 +1,69 @@
+"""Offboard tenants from the local moto server and the registry, as
+`cargo xtask tenant remove --local` does: what AWS offboarding does too.
+
+For each tenant: the role (`/tenant/assumeRole-<id>`) and its policies are
+deleted, its KMS key is scheduled for deletion (7 days, the shortest AWS
+allows) and marked so in the registry, its Cognito user disabled; its
+objects and items are kept unless `--purge`. Idempotent. Run while moto
+accepts unauthenticated calls (the xtask switches enforcement off for it).
+"""
+
+import json
+import pathlib
+import sys
+
+import boto3
+
+TABLE = "tenant-items"
+POOL_NAME = "tenant-access-local"
+
+
+def main() -> None:
+    endpoint, region, account, bucket, tenants = sys.argv[1:6]
+    options = sys.argv[6:]
+    purge = "--purge" in options
+    registry_path = pathlib.Path(options[options.index("--registry") + 1])
+    registry = json.loads(registry_path.read_text())
+    session = boto3.session.Session(aws_access_key_id="seed", aws_secret_access_key="seed", region_name=region)
+    iam = session.client("iam", endpoint_url=endpoint)
+    kms = session.client("kms", endpoint_url=endpoint)
+    s3 = session.client("s3", endpoint_url=endpoint)
+    cognito = session.client("cognito-idp", endpoint_url=endpoint)
+    dynamodb = session.client("dynamodb", endpoint_url=endpoint)
+    pools = [p["Id"] for p in cognito.list_user_pools(MaxResults=60)["UserPools"] if p["Name"] == POOL_NAME]
+    for tenant in tenants.split(","):
+        role = f"assumeRole-{tenant}"
+        try:
+            for name in iam.list_role_policies(RoleName=role)["PolicyNames"]:
+                iam.delete_role_policy(RoleName=role, PolicyName=name)
+            iam.delete_role(RoleName=role)
+        except iam.exceptions.NoSuchEntityException:
+            pass
+        registry["roles"].pop(f"arn:aws:iam::{account}:role/tenant/{role}", None)
+        try:
+            key = kms.describe_key(KeyId=f"alias/tenant/{tenant}")["KeyMetadata"]
+            if key["KeyState"] != "PendingDeletion":
+                kms.schedule_key_deletion(KeyId=key["KeyId"], PendingWindowInDays=7)
+            if key["Arn"] in registry.get("keys", {}):
+                registry["keys"][key["Arn"]]["state"] = "PendingDeletion"
+        except kms.exceptions.NotFoundException:
+            pass
+        for pool in pools:
+            try:
+                cognito.admin_disable_user(UserPoolId=pool, Username=f"{tenant}@example.com")
+            except cognito.exceptions.UserNotFoundException:
+                pass
+        if purge:
+            pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{tenant}_home/")
+            for page in pages:
+                for obj in page.get("Contents", []):
+                    s3.delete_object(Bucket=bucket, Key=obj["Key"])
+            items = dynamodb.query(TableName=TABLE, KeyConditionExpression="tenant_id = :t",
+                                   ExpressionAttributeValues={":t": {"S": tenant}})["Items"]
+            for item in items:
+                dynamodb.delete_item(TableName=TABLE, Key={"tenant_id": item["tenant_id"], "item_id": item["item_id"]})
+    registry_path.write_text(json.dumps(registry, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,121 @@
+//! Offboarding on the local stack, through the same commands an operator
+//! runs: `cargo xtask tenant add ID --local`, use it, `cargo xtask tenant
+//! remove ID --local`, and the offboarded tenant is refused at every layer
+//! (STS, S3, the database), its key pending deletion, its rows kept but
+//! disabled. Run with `cargo xtask test`, which starts the stack.
+
+use std::process::Command;
+
+use tenant_access::config::{DbConfig, FunctionConfig, S3Config};
+use tenant_access::db::TenantDatabase;
+use tenant_access::s3::{ObjectKey, Read, ReadOptions, TenantBucket};
+use tenant_access::session_policy::SessionScope;
+use tenant_access::{Caller, Error, TenantSessions};
+use test_support::Stack;
+
+const TENANT: &str = "offboard1";
+
+fn xtask(args: &[&str]) {
+    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(args)
+        .output()
+        .expect("xtask runs");
+    assert!(
+        out.status.success(),
+        "xtask {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test]
+async fn an_offboarded_tenant_is_refused_at_every_layer() {
+    xtask(&["tenant", "add", TENANT, "--local"]);
+    let stack = Stack::load();
+    let sdk = stack.sdk_config().await;
+    let s3 = FunctionConfig::<S3Config>::from_lookup(&stack.lookup()).unwrap();
+    let db = FunctionConfig::<DbConfig>::from_lookup(&stack.lookup()).unwrap();
+    let s3_scope = SessionScope::S3 {
+        bucket: s3.service.bucket.clone(),
+        prefix_template: s3.service.prefix_template.clone(),
+    };
+    let db_scope = SessionScope::Db {
+        resource_id: db.service.resource_id.clone().unwrap(),
+        user_template: db.service.user_template.clone(),
+        region: stack.var("AWS_REGION"),
+        account: stack.var("AWS_ACCOUNT_ID"),
+    };
+    let caller = Caller::new(TENANT.parse().unwrap(), "offboarding-test");
+    let files = TenantSessions::new(&sdk, &s3.access).with_scope(s3_scope.clone());
+    let rows = TenantSessions::new(&sdk, &db.access).with_scope(db_scope.clone());
+    let bucket = TenantBucket::new(&s3.service);
+    let key = ObjectKey::parse("tenant.info").unwrap();
+
+    // Onboarded: its object, its login.
+    let file_session = files
+        .session(&caller)
+        .await
+        .expect("an onboarded tenant's session");
+    let read = bucket
+        .get_object(&file_session, &key, &ReadOptions::default())
+        .await;
+    assert!(matches!(read, Ok(Read::Found(_))), "{read:?}");
+    let db_session = rows.session(&caller).await.expect("a DB session");
+    let database = TenantDatabase::new(&db.service).unwrap();
+    database
+        .query(&db_session, "SELECT 1", &[])
+        .await
+        .expect("the tenant logs in");
+
+    xtask(&["tenant", "remove", TENANT, "--local"]);
+
+    // STS: no new session (the role is gone).
+    let after = TenantSessions::new(&sdk, &s3.access).with_scope(s3_scope);
+    let err = after.session(&caller).await.unwrap_err();
+    assert_eq!(
+        (err.status().as_u16(), err.code()),
+        (403, "tenant_not_onboarded")
+    );
+    // S3: the session obtained before reads nothing (its role's policies
+    // are gone), answered as a missing key.
+    let read = bucket
+        .get_object(&file_session, &key, &ReadOptions::default())
+        .await;
+    assert!(matches!(read, Err(Error::NotFound)), "{read:?}");
+    // The database: a new login with the session obtained before is refused.
+    let fresh_pool = TenantDatabase::new(&db.service).unwrap();
+    let login = fresh_pool.query(&db_session, "SELECT 1", &[]).await;
+    assert!(
+        matches!(login, Err(Error::AccessDenied { .. })),
+        "{login:?}"
+    );
+    // Its rows are kept, disabled; its key awaits deletion.
+    let admin = stack.admin_db().await;
+    let status: String = admin
+        .query_one(
+            "SELECT status FROM tenant_metadata WHERE tenant_id = $1",
+            &[&format!("{TENANT}_dbuser")],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(status, "disabled");
+    let role: i64 = admin
+        .query_one(
+            "SELECT count(*) FROM pg_roles WHERE rolname = $1",
+            &[&format!("{TENANT}_dbuser")],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(role, 0, "the login is dropped");
+    let registry: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(stack.var("STACK_IAM_REGISTRY")).unwrap())
+            .unwrap();
+    let pending = registry["keys"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter(|k| k["tags"]["TenantID"] == TENANT)
+        .all(|k| k["state"] == "PendingDeletion");
+    assert!(pending, "the tenant's key is scheduled for deletion");
+}
