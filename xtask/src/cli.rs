@@ -245,11 +245,25 @@ mod tests {
             "a flag without its value"
         );
         assert!(parse_str(&["tenant"]).is_err());
-        assert!(parse_str(&["tenant", "remove", "acme"]).is_err());
+        assert!(parse_str(&["tenant", "delete", "acme"]).is_err());
+        assert!(parse_str(&["tenant", "remove"]).is_err(), "no id");
+        assert!(
+            parse_str(&["tenant", "add", "acme", "--purge"]).is_err(),
+            "--purge is remove's"
+        );
     }
 
     #[test]
     fn commands_and_their_arguments() {
+        assert_eq!(
+            parse_str(&["tenant", "remove", "acme", "--local", "--purge"]),
+            Ok(Cmd::TenantRemove {
+                ids: vec!["acme".to_owned()],
+                local: true,
+                purge: true
+            })
+        );
+        assert_eq!(parse_str(&["env", "--sam"]), Ok(Cmd::Env { sam: true }));
         assert_eq!(
             parse_str(&["fixtures", "--check"]),
             Ok(Cmd::Fixtures { check: true })
