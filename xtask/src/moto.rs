@@ -120,9 +120,10 @@ impl<'a> Moto<'a> {
         }
     }
 
-    /// Add tenant roles and objects to the running server. Enforcement is
-    /// off only while seeding, as at start-up.
-    pub fn add_tenants(&self, tenants: &[String]) -> Result<()> {
+    /// Run `work` with the stack's venv while moto accepts unauthenticated
+    /// calls (as while seeding at start-up), then switch enforcement back
+    /// on, whether `work` succeeded or not.
+    fn unenforced<T>(&self, work: impl FnOnce(&std::path::Path) -> Result<T>) -> Result<T> {
         let venv = self
             .stack
             .venv(&[self.stack.root.join("xtask/stack/requirements.txt")])?;
@@ -132,42 +133,39 @@ impl<'a> Moto<'a> {
             "/moto-api/reset-auth",
             "1000000",
         )?;
-        let seeded = self.seed(&venv, tenants, &["--tenants-only"]);
+        let done = work(&venv);
         self.enforce()?;
-        seeded.map(|_| ())
+        done
+    }
+
+    /// Add tenant roles and objects to the running server. Enforcement is
+    /// off only while seeding, as at start-up.
+    pub fn add_tenants(&self, tenants: &[String]) -> Result<()> {
+        self.unenforced(|venv| self.seed(venv, tenants, &["--tenants-only"]).map(|_| ()))
     }
 
     /// Offboard tenants from the running server and the registry (role
     /// deleted, key scheduled for deletion, user disabled; objects and items
     /// kept unless `purge`). Enforcement is off only while it runs.
     pub fn remove_tenants(&self, tenants: &[String], purge: bool) -> Result<()> {
-        let venv = self
-            .stack
-            .venv(&[self.stack.root.join("xtask/stack/requirements.txt")])?;
-        http(
-            self.stack.moto_port,
-            "POST",
-            "/moto-api/reset-auth",
-            "1000000",
-        )?;
-        let mut command = Command::new(venv.join("bin/python"));
-        command
-            .arg(self.stack.root.join("xtask/stack/offboard_moto.py"))
-            .args([
-                &self.endpoint(),
-                REGION,
-                ACCOUNT,
-                BUCKET,
-                &tenants.join(","),
-            ])
-            .arg("--registry")
-            .arg(self.stack.registry_file());
-        if purge {
-            command.arg("--purge");
-        }
-        let removed = run(&mut command);
-        self.enforce()?;
-        removed.map(|_| ())
+        self.unenforced(|venv| {
+            let mut command = Command::new(venv.join("bin/python"));
+            command
+                .arg(self.stack.root.join("xtask/stack/offboard_moto.py"))
+                .args([
+                    &self.endpoint(),
+                    REGION,
+                    ACCOUNT,
+                    BUCKET,
+                    &tenants.join(","),
+                ])
+                .arg("--registry")
+                .arg(self.stack.registry_file());
+            if purge {
+                command.arg("--purge");
+            }
+            run(&mut command).map(|_| ())
+        })
     }
 
     fn keys(&self) -> Result<ExecutionKeys> {
