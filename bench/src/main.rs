@@ -33,7 +33,6 @@
 
 mod files;
 mod items;
-mod runtime_api;
 mod scale;
 mod soak;
 mod stats;
@@ -329,7 +328,10 @@ fn cold(stack: &Stack, function: Function, runs: usize) -> Cold {
     for run in 0..runs {
         // A different tenant per run: nothing is warm anywhere.
         let event = function.event(&tenant(run % 200)).to_string();
-        let api = runtime_api::RuntimeApi::start(event).expect("runtime API");
+        let api = test_support::runtime_api::RuntimeApi::start(vec![
+            test_support::runtime_api::Invocation::new(event),
+        ])
+        .expect("runtime API");
         let start = Instant::now();
         let mut child = Command::new(&binary)
             .envs(stack.function_env())

@@ -36,11 +36,38 @@ const WARM_UP_CHECKPOINTS: usize = ((FAULT_KINDS + 1) * FAULT_BLOCK / CHECKPOINT
 /// The most a figure may grow past warm-up.
 const FLAT: f64 = 1.05;
 
+/// The bytes this process holds: with `--features live-heap` (which
+/// `cargo xtask bench --soak` builds), every allocation and free counted, so
+/// a leak shows here whatever the allocator keeps; without it, `NaN`.
+#[cfg(feature = "live-heap")]
+#[global_allocator]
+static HEAP: &stats_alloc::StatsAlloc<std::alloc::System> = &stats_alloc::INSTRUMENTED_SYSTEM;
+
+fn live_heap_kib() -> f64 {
+    #[cfg(feature = "live-heap")]
+    {
+        // A realloc counts its growth as allocated and its shrinking as
+        // deallocated (`bytes_reallocated` is the same change again).
+        let s = HEAP.stats();
+        (s.bytes_allocated as f64 - s.bytes_deallocated as f64) / 1024.0
+    }
+    #[cfg(not(feature = "live-heap"))]
+    f64::NAN
+}
+
+/// The process's threads (a thread is an allocator arena's worth of
+/// memory that may never be returned).
+fn threads() -> usize {
+    std::fs::read_dir("/proc/self/task").map_or(0, |d| d.count())
+}
+
 /// One checkpoint's figures.
 #[derive(Debug, Clone, Copy)]
 struct Figures {
     requests: u64,
     rss_kib: f64,
+    heap_kib: f64,
+    threads: usize,
     fds: usize,
     db_connections: usize,
     tenant_backends: i64,
@@ -234,6 +261,8 @@ pub async fn soak(stack: &Stack, requests: u64, tenants: usize, in_flight: usize
             let figures = Figures {
                 requests: n,
                 rss_kib: rss,
+                heap_kib: live_heap_kib(),
+                threads: threads(),
                 fds: open_fds(),
                 db_connections: records.db().open_connections(),
                 tenant_backends: backends,
@@ -241,9 +270,11 @@ pub async fn soak(stack: &Stack, requests: u64, tenants: usize, in_flight: usize
                 failures: failures.load(Ordering::Relaxed),
             };
             let line = format!(
-                "soak {:>7} requests: RSS {:>6.1} MiB, {:>4} fds, {:>3} DB connections, {:>3} tenant backends, {:>5} sessions, {} failures so far ({:.0} s)",
+                "soak {:>7} requests: RSS {:>6.1} MiB, live heap {:>6.1} MiB, {:>3} threads, {:>4} fds, {:>3} DB connections, {:>3} tenant backends, {:>5} sessions, {} failures so far ({:.0} s)",
                 figures.requests,
                 figures.rss_kib / 1024.0,
+                figures.heap_kib / 1024.0,
+                figures.threads,
                 figures.fds,
                 figures.db_connections,
                 figures.tenant_backends,
@@ -271,6 +302,7 @@ pub async fn soak(stack: &Stack, requests: u64, tenants: usize, in_flight: usize
     {
         for (what, from, to) in [
             ("RSS", base.rss_kib, last.rss_kib),
+            ("live heap", base.heap_kib, last.heap_kib),
             ("open fds", base.fds as f64, last.fds as f64),
             (
                 "DB connections",
@@ -283,6 +315,7 @@ pub async fn soak(stack: &Stack, requests: u64, tenants: usize, in_flight: usize
                 .iter()
                 .map(|c| match what {
                     "RSS" => c.rss_kib,
+                    "live heap" => c.heap_kib,
                     "open fds" => c.fds as f64,
                     "DB connections" => c.db_connections as f64,
                     _ => c.sessions as f64,
@@ -317,7 +350,8 @@ pub async fn soak(stack: &Stack, requests: u64, tenants: usize, in_flight: usize
         "requests": requests, "tenants": tenants, "in_flight": in_flight,
         "seconds": started.elapsed().as_secs_f64(),
         "checkpoints": checkpoints.iter().map(|c| json!({
-            "requests": c.requests, "rss_kib": c.rss_kib, "fds": c.fds,
+            "requests": c.requests, "rss_kib": c.rss_kib, "heap_kib": c.heap_kib,
+            "threads": c.threads, "fds": c.fds,
             "db_connections": c.db_connections, "tenant_backends": c.tenant_backends,
             "sessions": c.sessions, "failures": c.failures,
         })).collect::<Vec<_>>(),

@@ -638,8 +638,10 @@ fn bench(stack: &Stack, args: &[String]) -> Result<()> {
             Postgres::ensure_installed(stack)?.add_tenants(&tenants)
         },
     )?;
+    let soak = args.iter().any(|a| a == "--soak");
     timed("building release binaries", || {
-        run_visible(cargo().current_dir(&stack.root).args([
+        let mut build = cargo();
+        build.current_dir(&stack.root).args([
             "build",
             "--release",
             "--quiet",
@@ -649,11 +651,17 @@ fn bench(stack: &Stack, args: &[String]) -> Result<()> {
             "aurora-query",
             "-p",
             "bench",
-        ]))
+        ]);
+        // The soak counts every allocation, to tell a leak from memory the
+        // allocator keeps.
+        if soak {
+            build.args(["--features", "bench/live-heap"]);
+        }
+        run_visible(&mut build)
     })?;
     // xtask's own flags; the rest go to the bench runner.
     // The soak drives the functions in-process only.
-    let no_http = args.iter().any(|a| a == "--no-http" || a == "--soak");
+    let no_http = soak || args.iter().any(|a| a == "--no-http");
     let runner_args: Vec<&String> = args.iter().filter(|a| *a != "--no-http").collect();
     let out = runner_args
         .iter()

@@ -16,6 +16,7 @@
 //! | `AWS_ACCOUNT_ID` | fills `{account}` (only needed when the template has it) | none |
 //! | `TENANT_SESSION_SECONDS` | AssumeRole duration, 900 to 3600 | `900` |
 //! | `TENANT_CACHE_CAPACITY` | tenants whose sessions are kept warm (about 27 KB each with an S3 client, 2.3 KB without) | `4000` |
+//! | `LAMBDA_TENANT_ISOLATION` | `per-tenant` when the function is deployed with Lambda's tenant isolation mode (`TenancyConfig: PER_TENANT`): every invocation's tenant id must be the caller's, an execution environment serves one tenant, and the caches hold one tenant (`TENANT_CACHE_CAPACITY` 1, `DB_CONNECTION_CAPACITY` = `DB_CONNECTIONS_PER_TENANT`); `off` otherwise | `off` |
 //! | `REQUEST_DEADLINE_MARGIN_MS` | how long before the Lambda deadline a request is answered 504 | `500` |
 //! | `REQUEST_TIMEOUT_MS` | a request's budget when there is no Lambda deadline (tests, emulators) | `10000` |
 //! | `METRICS_NAMESPACE` | CloudWatch namespace of the per-request EMF lines; `none` turns them off | `TenantAccess` |
@@ -205,6 +206,10 @@ pub trait FromLookup: Sized {
     fn max_tenant_len(&self) -> usize {
         tenant_id::ABSOLUTE_MAX_LEN
     }
+
+    /// Shrink what is sized for many tenants to one: the function runs in
+    /// Lambda's tenant isolation mode ([`Tenancy::PerTenant`]).
+    fn for_one_tenant(&mut self) {}
 }
 
 /// S3's longest key, in bytes (`s3::MAX_S3_KEY_LEN`).
@@ -237,6 +242,11 @@ impl FromLookup for DbConfig {
             pattern: self.user_template.pattern(),
             limit: tenant_id::POSTGRES_NAME_MAX,
         }])
+    }
+
+    /// One tenant's connections are all the capacity needed.
+    fn for_one_tenant(&mut self) {
+        self.connection_capacity = self.connections_per_tenant;
     }
 
     fn check(&self, access: &AccessConfig) -> Result<(), ConfigError> {
@@ -292,10 +302,63 @@ impl<S: FromLookup> FunctionConfig<S> {
     pub fn from_lookup(env: &impl Lookup) -> Result<Self, ConfigError> {
         let get = |name: &str| env.get(name);
         let mut access = AccessConfig::from_lookup(get)?;
-        let service = S::from_lookup(get)?;
+        let mut service = S::from_lookup(get)?;
         service.check(&access)?;
+        if access.tenancy == Tenancy::PerTenant {
+            service.for_one_tenant();
+        }
         access.max_tenant_len = access.max_tenant_len.min(service.max_tenant_len());
         Ok(FunctionConfig { access, service })
+    }
+}
+
+/// Whether Lambda gives each tenant execution environments of its own
+/// (`LAMBDA_TENANT_ISOLATION`): the function is deployed with
+/// `TenancyConfig: TenantIsolationMode: PER_TENANT` and API Gateway passes
+/// the caller's tenant as the invocation's tenant id.
+///
+/// ```
+/// use tenant_access::config::{AccessConfig, Tenancy};
+///
+/// let config = AccessConfig::builder().tenancy(Tenancy::PerTenant).account("123456789012").build().unwrap();
+/// // One tenant per execution environment: one tenant's sessions to keep.
+/// assert_eq!(config.tenant_cache_capacity.get(), 1);
+/// assert_eq!("per-tenant".parse::<Tenancy>(), Ok(Tenancy::PerTenant));
+/// assert!("PER_TENANT".parse::<Tenancy>().is_err());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Tenancy {
+    /// Execution environments serve any tenant (`off`, the default); an
+    /// invocation that carries a tenant id must still carry the caller's.
+    #[default]
+    Shared,
+    /// Each execution environment serves one tenant (`per-tenant`): every
+    /// invocation must carry the caller's tenant as its tenant id, the
+    /// environment refuses any tenant but the first it served, and the
+    /// caches are sized for one tenant.
+    PerTenant,
+}
+
+impl Tenancy {
+    /// The value `LAMBDA_TENANT_ISOLATION` takes for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tenancy::Shared => "off",
+            Tenancy::PerTenant => "per-tenant",
+        }
+    }
+}
+
+impl std::str::FromStr for Tenancy {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "off" => Ok(Tenancy::Shared),
+            "per-tenant" => Ok(Tenancy::PerTenant),
+            other => Err(format!("`{other}` is not `off` or `per-tenant`")),
+        }
     }
 }
 
@@ -488,8 +551,12 @@ pub struct AccessConfig {
     pub account: Option<String>,
     /// AssumeRole `DurationSeconds` (`TENANT_SESSION_SECONDS`).
     pub session_duration: Duration,
-    /// How many tenants' sessions are cached (`TENANT_CACHE_CAPACITY`).
+    /// How many tenants' sessions are cached (`TENANT_CACHE_CAPACITY`; 1
+    /// under [`Tenancy::PerTenant`]).
     pub tenant_cache_capacity: NonZeroUsize,
+    /// Whether Lambda gives each tenant execution environments of its own
+    /// (`LAMBDA_TENANT_ISOLATION`).
+    pub tenancy: Tenancy,
     /// A request is answered this long before its Lambda deadline
     /// (`REQUEST_DEADLINE_MARGIN_MS`), so the answer still reaches the client.
     pub deadline_margin: Duration,
@@ -578,12 +645,21 @@ impl AccessConfig {
         // what a Lambda execution role assuming a tenant role is.
         let session_duration =
             Duration::from_secs(bounded(&env, "TENANT_SESSION_SECONDS", 900, 900..=3600)?);
-        let capacity = bounded(
+        let tenancy = match optional(&env, "LAMBDA_TENANT_ISOLATION") {
+            None => Tenancy::Shared,
+            Some(v) => v
+                .parse()
+                .map_err(|reason| err("LAMBDA_TENANT_ISOLATION", reason))?,
+        };
+        let mut capacity = bounded(
             &env,
             "TENANT_CACHE_CAPACITY",
             DEFAULT_TENANT_CACHE_CAPACITY as u64,
             1..=100_000,
         )?;
+        if tenancy == Tenancy::PerTenant {
+            capacity = 1;
+        }
         let deadline_margin = Duration::from_millis(bounded(
             &env,
             "REQUEST_DEADLINE_MARGIN_MS",
@@ -636,6 +712,7 @@ impl AccessConfig {
             session_duration,
             tenant_cache_capacity: NonZeroUsize::new(capacity as usize)
                 .expect("bounded above zero"),
+            tenancy,
         })
     }
 }
@@ -1004,6 +1081,8 @@ impl AccessConfigBuilder {
         session_duration("TENANT_SESSION_SECONDS", Duration, |d| d.as_secs().to_string());
         /// `TENANT_CACHE_CAPACITY`.
         tenant_cache_capacity("TENANT_CACHE_CAPACITY", usize, |n| n.to_string());
+        /// `LAMBDA_TENANT_ISOLATION`.
+        tenancy("LAMBDA_TENANT_ISOLATION", Tenancy, |t| t.as_str().to_owned());
         /// `REQUEST_DEADLINE_MARGIN_MS`.
         deadline_margin("REQUEST_DEADLINE_MARGIN_MS", Duration, |d| d.as_millis().to_string());
         /// `REQUEST_TIMEOUT_MS`.

@@ -69,6 +69,11 @@ pub enum Error {
     /// The tenant claim is present but not a valid tenant identifier.
     #[error("the tenant claim is not a valid tenant identifier")]
     InvalidTenant,
+    /// Under Lambda's tenant isolation mode, the invocation's tenant id (the
+    /// execution environment's tenant) is not the caller's verified tenant,
+    /// or is missing.
+    #[error("this execution environment does not serve the caller's tenant")]
+    TenantMismatch,
     /// The client sent input that cannot be served (bad key, bad parameter).
     #[error("{0}")]
     BadRequest(String),
@@ -200,7 +205,9 @@ impl Error {
     pub fn status(&self) -> StatusCode {
         match self {
             Error::Unauthenticated => StatusCode::UNAUTHORIZED,
-            Error::TenantClaimMissing { .. } | Error::InvalidTenant => StatusCode::FORBIDDEN,
+            Error::TenantClaimMissing { .. } | Error::InvalidTenant | Error::TenantMismatch => {
+                StatusCode::FORBIDDEN
+            }
             Error::BadRequest(_) | Error::InvalidJson(_) => StatusCode::BAD_REQUEST,
             Error::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Error::NotFound => StatusCode::NOT_FOUND,
@@ -234,6 +241,7 @@ impl Error {
             Error::Unauthenticated => "unauthenticated",
             Error::TenantClaimMissing { .. } => "tenant_claim_missing",
             Error::InvalidTenant => "invalid_tenant",
+            Error::TenantMismatch => "tenant_mismatch",
             Error::BadRequest(_) => "bad_request",
             Error::InvalidJson(_) => "invalid_json",
             Error::MethodNotAllowed { .. } => "method_not_allowed",
@@ -343,6 +351,7 @@ impl Error {
         ("unauthenticated", 401),
         ("tenant_claim_missing", 403),
         ("invalid_tenant", 403),
+        ("tenant_mismatch", 403),
         ("access_denied", 403),
         ("tenant_not_onboarded", 403),
         ("tenant_suspended", 403),
@@ -478,6 +487,7 @@ mod tests {
             Error::Unauthenticated,
             Error::TenantClaimMissing { claim: "c".into() },
             Error::InvalidTenant,
+            Error::TenantMismatch,
             Error::BadRequest(detail()),
             Error::InvalidJson(detail()),
             Error::MethodNotAllowed { allow: "GET" },

@@ -1,14 +1,15 @@
 //! The request envelope both functions share.
 
 use std::future::Future;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use lambda_http::{Body, Request, RequestExt, Response};
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use crate::config::AccessConfig;
-use crate::{Caller, Error};
+use crate::config::{AccessConfig, Tenancy};
+use crate::{Caller, Error, TenantId};
 
 /// How every request is served: who the caller is (the tenant claim) and
 /// how long it may take (the deadline). Build once at cold start.
@@ -39,6 +40,10 @@ pub struct Envelope {
     metrics: Option<(String, &'static str)>,
     margin: Duration,
     fallback: Duration,
+    tenancy: Tenancy,
+    /// Under [`Tenancy::PerTenant`], the one tenant this execution
+    /// environment serves: the first one it served.
+    served: Arc<OnceLock<TenantId>>,
 }
 
 impl Envelope {
@@ -52,7 +57,56 @@ impl Envelope {
             metrics: None,
             margin: config.deadline_margin,
             fallback: config.request_timeout,
+            tenancy: config.tenancy,
+            served: Arc::default(),
         }
+    }
+
+    /// Check the caller against Lambda's tenant isolation mode: an
+    /// invocation that carries a tenant id (`runtime_tenant`, the execution
+    /// environment's tenant) must carry the caller's verified tenant; under
+    /// [`Tenancy::PerTenant`] it must carry one, and the environment serves
+    /// no tenant but the first it served. The tenant id Lambda routes by is
+    /// set by whoever invokes the function, so it is never trusted as the
+    /// identity: only checked against it.
+    ///
+    /// ```
+    /// use tenant_access::config::{AccessConfig, Tenancy};
+    /// use tenant_access::http::Envelope;
+    /// use tenant_access::{Caller, Error};
+    ///
+    /// let config = AccessConfig::builder().tenancy(Tenancy::PerTenant).account("123456789012").build().unwrap();
+    /// let envelope = Envelope::new(&config);
+    /// let caller = Caller::new("tenant1".parse().unwrap(), "req-1");
+    /// assert!(envelope.check_tenancy(&caller, Some("tenant1")).is_ok());
+    /// assert!(matches!(envelope.check_tenancy(&caller, Some("tenant2")), Err(Error::TenantMismatch)));
+    /// assert!(matches!(envelope.check_tenancy(&caller, None), Err(Error::TenantMismatch)));
+    /// ```
+    pub fn check_tenancy(
+        &self,
+        caller: &Caller,
+        runtime_tenant: Option<&str>,
+    ) -> Result<(), Error> {
+        let mismatch = |why: &'static str| {
+            // Neither the other tenant's id nor the invocation's is logged.
+            tracing::warn!(why, "invocation refused under tenant isolation");
+            Err(Error::TenantMismatch)
+        };
+        match (runtime_tenant, self.tenancy) {
+            (Some(id), _) if id != caller.tenant.as_str() => {
+                return mismatch("the invocation's tenant id is not the caller's tenant");
+            }
+            (None, Tenancy::PerTenant) => {
+                return mismatch("the invocation carries no tenant id");
+            }
+            _ => {}
+        }
+        if self.tenancy == Tenancy::PerTenant
+            && self.served.get_or_init(|| caller.tenant.clone()) != &caller.tenant
+        {
+            return mismatch("this execution environment serves another tenant");
+        }
+        Ok(())
     }
 
     /// Emit one EMF metrics line per request served by
@@ -164,10 +218,13 @@ impl Envelope {
         let caller = Caller::from_request(request, &self.claim).and_then(|caller| {
             if caller.tenant.as_str().len() > self.max_tenant_len {
                 // Its role or DB user could not exist: refused before any call.
-                Err(Error::InvalidTenant)
-            } else {
-                Ok(caller)
+                return Err(Error::InvalidTenant);
             }
+            let runtime_tenant = request
+                .lambda_context_ref()
+                .and_then(|context| context.tenant_id.as_deref());
+            self.check_tenancy(&caller, runtime_tenant)?;
+            Ok(caller)
         });
         let caller = match caller {
             Ok(caller) => caller,

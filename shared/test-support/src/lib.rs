@@ -1,6 +1,9 @@
 //! Helpers for the integration tests: the running local stack's environment
 //! (written by `cargo xtask up`) and the `events/` fixtures.
 
+/// The Lambda Runtime API stand-in.
+pub use runtime_stand_in as runtime_api;
+
 use std::collections::HashMap;
 use std::path::PathBuf;
 
