@@ -3,7 +3,9 @@
 
 -- Tenants reach this database only through their own login roles; nobody
 -- else may connect or create objects.
-REVOKE ALL ON DATABASE :"dbname" FROM PUBLIC;
+DO $$ BEGIN
+    EXECUTE format('REVOKE ALL ON DATABASE %I FROM PUBLIC', current_database());
+END $$;
 REVOKE CREATE ON SCHEMA public FROM PUBLIC;
 
 -- Tenant metadata, as in the reference design. tenant_id holds the tenant's
@@ -82,3 +84,70 @@ CREATE POLICY records_isolation_policy ON records
     FOR ALL
     USING (tenant_id = current_user AND (SELECT tenant_is_active()))
     WITH CHECK (tenant_id = current_user AND (SELECT tenant_is_active()));
+
+-- Onboarding and offboarding, in one place for every caller: psql
+-- (db/tenant.sql, db/tenant_remove.sql) and the db-admin function that
+-- `cargo xtask tenant add|remove --aws` invokes inside the VPC. Both are
+-- idempotent, run with the caller's rights (the database owner's), and
+-- may be run by nobody else.
+--
+-- onboard_tenant: the tenant's login, which can log in only through IAM
+-- authentication (rds_iam), owns nothing, cannot bypass row-level
+-- security, and holds only the table privileges the RLS policy is written
+-- for; the server's own bounds on its sessions, whatever the client asks
+-- (no statement longer than the client waits for it, no transaction left
+-- open); and its metadata row, 'active' until an operator says otherwise.
+CREATE OR REPLACE FUNCTION onboard_tenant(tenant_user text, statement_timeout_ms integer DEFAULT 5000)
+    RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, public
+AS $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = tenant_user) THEN
+        EXECUTE format('CREATE ROLE %I LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS', tenant_user);
+    END IF;
+    EXECUTE format('ALTER ROLE %I LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS', tenant_user);
+    EXECUTE format('GRANT rds_iam TO %I', tenant_user);
+    EXECUTE format('ALTER ROLE %I SET statement_timeout = %L', tenant_user, statement_timeout_ms);
+    EXECUTE format('ALTER ROLE %I SET idle_in_transaction_session_timeout = %L', tenant_user, '10s');
+    EXECUTE format('GRANT CONNECT ON DATABASE %I TO %I', current_database(), tenant_user);
+    EXECUTE format('GRANT USAGE ON SCHEMA public TO %I', tenant_user);
+    -- Exactly what the routes need, nothing more: the API only reads a
+    -- tenant's metadata (so a tenant cannot raise its own tier, clear its
+    -- status or delete its row), and reads, creates and deletes records,
+    -- never updates them. The REVOKE takes back wider grants of earlier
+    -- versions.
+    EXECUTE format('REVOKE ALL ON tenant_metadata, records FROM %I', tenant_user);
+    EXECUTE format('GRANT SELECT ON tenant_metadata TO %I', tenant_user);
+    EXECUTE format('GRANT SELECT, INSERT, DELETE ON records TO %I', tenant_user);
+    INSERT INTO tenant_metadata (tenant_id, status) VALUES (tenant_user, 'active')
+    ON CONFLICT (tenant_id) DO NOTHING;
+END
+$$;
+
+-- offboard_tenant: the login refused at once (NOLOGIN) and its open
+-- sessions ended; its privileges revoked and the role dropped. Its metadata
+-- row is marked 'disabled', so row-level security serves nothing even to a
+-- login created again by mistake. Its records are kept, unless purge.
+CREATE OR REPLACE FUNCTION offboard_tenant(tenant_user text, purge boolean DEFAULT false)
+    RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, public
+AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = tenant_user) THEN
+        EXECUTE format('ALTER ROLE %I NOLOGIN', tenant_user);
+        PERFORM pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = tenant_user;
+        EXECUTE format('REVOKE ALL ON tenant_metadata, records FROM %I', tenant_user);
+        EXECUTE format('REVOKE USAGE ON SCHEMA public FROM %I', tenant_user);
+        EXECUTE format('REVOKE CONNECT ON DATABASE %I FROM %I', current_database(), tenant_user);
+        EXECUTE format('DROP ROLE %I', tenant_user);
+    END IF;
+    UPDATE tenant_metadata SET status = 'disabled' WHERE tenant_id = tenant_user;
+    IF purge THEN
+        DELETE FROM records WHERE tenant_id = tenant_user;
+        DELETE FROM tenant_metadata WHERE tenant_id = tenant_user;
+    END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION onboard_tenant(text, integer), offboard_tenant(text, boolean) FROM PUBLIC;

@@ -5,6 +5,8 @@ use std::ffi::OsString;
 
 use lexopt::prelude::*;
 
+pub use crate::onboarding::Target;
+
 /// What the command line asks for.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Cmd {
@@ -15,12 +17,18 @@ pub enum Cmd {
     Call(Vec<String>),
     Tenant {
         ids: Vec<String>,
-        local: bool,
+        target: Target,
+        /// The Cognito user to create (`--aws`).
+        user: Option<String>,
     },
     TenantRemove {
         ids: Vec<String>,
-        local: bool,
+        target: Target,
         purge: bool,
+    },
+    /// `db migrate`: apply the schema through db-admin.
+    DbMigrate {
+        target: Target,
     },
     Test,
     Templates,
@@ -62,8 +70,13 @@ pub const COMMANDS: &[Command] = &[
     },
     Command {
         name: "tenant",
-        args: "add ID... [--local] | remove ID... [--local] [--purge]",
-        about: "print the psql script that onboards (offboards) a tenant, or onboard (offboard) tenants on the local stack",
+        args: "add ID... [--local | --aws --stack NAME [--user NAME] [--dry-run]] | remove ID... [--local | --aws --stack NAME [--dry-run]] [--purge]",
+        about: "onboard (offboard) tenants: role, key, DB login through db-admin, user; on the local stack, or a deployed one; neither: print the psql script",
+    },
+    Command {
+        name: "db",
+        args: "migrate (--local | --aws --stack NAME [--dry-run])",
+        about: "apply db/01_schema.sql through db-admin, on the local stack or inside a deployed stack's VPC",
     },
     Command {
         name: "test",
@@ -158,13 +171,23 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Cmd, String> {
     let unexpected = |arg: lexopt::Arg<'_>| format!("{}\n\n{}", arg.unexpected(), help(Some(cmd)));
     let mut rest = Vec::new();
     let (mut check, mut local, mut sam, mut purge) = (false, false, false, false);
+    let (mut aws, mut dry_run) = (false, false);
+    let (mut stack, mut user): (Option<String>, Option<String>) = (None, None);
     while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
         match (cmd.name, arg) {
             (_, Short('h') | Long("help")) => return Ok(Cmd::Help(Some(cmd))),
             ("fixtures", Long("check")) => check = true,
-            ("tenant", Long("local")) => local = true,
+            ("tenant" | "db", Long("local")) => local = true,
+            ("tenant" | "db", Long("aws")) => aws = true,
+            ("tenant" | "db", Long("dry-run")) => dry_run = true,
+            ("tenant" | "db", Long("stack")) => {
+                stack = Some(text(parser.value().map_err(|e| e.to_string())?)?);
+            }
+            ("tenant", Long("user")) => {
+                user = Some(text(parser.value().map_err(|e| e.to_string())?)?);
+            }
             ("tenant", Long("purge")) => purge = true,
-            ("tenant", Value(v)) => rest.push(text(v)?),
+            ("tenant" | "db", Value(v)) => rest.push(text(v)?),
             ("bench", Long("no-http")) => rest.push("--no-http".to_owned()),
             ("bench", Long("quick")) => rest.push("--quick".to_owned()),
             ("bench", Long("soak")) => rest.push("--soak".to_owned()),
@@ -181,6 +204,23 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Cmd, String> {
             (_, other) => return Err(unexpected(other)),
         }
     }
+    let target = match (local, aws, stack, dry_run) {
+        (false, false, None, false) => Target::Print,
+        (true, false, None, false) => Target::Local,
+        (false, true, Some(stack), dry_run) => Target::Aws { stack, dry_run },
+        (_, true, None, _) => {
+            return Err(format!("--aws needs --stack NAME\n\n{}", help(Some(cmd))));
+        }
+        _ => {
+            return Err(format!(
+                "--local, or --aws with --stack and --dry-run\n\n{}",
+                help(Some(cmd))
+            ));
+        }
+    };
+    if user.is_some() && !matches!(target, Target::Aws { .. }) {
+        return Err(format!("--user goes with --aws\n\n{}", help(Some(cmd))));
+    }
     Ok(match cmd.name {
         "up" => Cmd::Up,
         "dev" => Cmd::Dev,
@@ -188,13 +228,22 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Cmd, String> {
         "tenant" => match rest.split_first() {
             Some((add, ids)) if add == "add" && !ids.is_empty() && !purge => Cmd::Tenant {
                 ids: ids.to_vec(),
-                local,
+                target,
+                user,
             },
-            Some((remove, ids)) if remove == "remove" && !ids.is_empty() => Cmd::TenantRemove {
-                ids: ids.to_vec(),
-                local,
-                purge,
-            },
+            Some((remove, ids)) if remove == "remove" && !ids.is_empty() && user.is_none() => {
+                Cmd::TenantRemove {
+                    ids: ids.to_vec(),
+                    target,
+                    purge,
+                }
+            }
+            _ => return Err(format!("say what to do\n\n{}", help(Some(cmd)))),
+        },
+        "db" => match rest.as_slice() {
+            [migrate] if migrate == "migrate" && target != Target::Print => {
+                Cmd::DbMigrate { target }
+            }
             _ => return Err(format!("say what to do\n\n{}", help(Some(cmd)))),
         },
         "test" => Cmd::Test,
@@ -251,6 +300,18 @@ mod tests {
             parse_str(&["tenant", "add", "acme", "--purge"]).is_err(),
             "--purge is remove's"
         );
+        assert!(
+            parse_str(&["tenant", "add", "acme", "--aws"]).is_err(),
+            "no stack"
+        );
+        assert!(parse_str(&["tenant", "add", "acme", "--local", "--aws", "--stack", "s"]).is_err());
+        assert!(
+            parse_str(&["tenant", "add", "acme", "--user", "u"]).is_err(),
+            "--user is --aws's"
+        );
+        assert!(parse_str(&["tenant", "add", "acme", "--local", "--dry-run"]).is_err());
+        assert!(parse_str(&["db", "migrate"]).is_err(), "no target");
+        assert!(parse_str(&["db", "drop", "--local"]).is_err());
     }
 
     #[test]
@@ -259,8 +320,35 @@ mod tests {
             parse_str(&["tenant", "remove", "acme", "--local", "--purge"]),
             Ok(Cmd::TenantRemove {
                 ids: vec!["acme".to_owned()],
-                local: true,
+                target: Target::Local,
                 purge: true
+            })
+        );
+        assert_eq!(
+            parse_str(&[
+                "tenant",
+                "add",
+                "acme",
+                "--aws",
+                "--stack",
+                "app",
+                "--user",
+                "ops@acme.example",
+                "--dry-run"
+            ]),
+            Ok(Cmd::Tenant {
+                ids: vec!["acme".to_owned()],
+                target: Target::Aws {
+                    stack: "app".into(),
+                    dry_run: true
+                },
+                user: Some("ops@acme.example".into())
+            })
+        );
+        assert_eq!(
+            parse_str(&["db", "migrate", "--local"]),
+            Ok(Cmd::DbMigrate {
+                target: Target::Local
             })
         );
         assert_eq!(parse_str(&["env", "--sam"]), Ok(Cmd::Env { sam: true }));
@@ -272,7 +360,8 @@ mod tests {
             parse_str(&["tenant", "add", "a", "b", "--local"]),
             Ok(Cmd::Tenant {
                 ids: vec!["a".into(), "b".into()],
-                local: true
+                target: Target::Local,
+                user: None
             })
         );
         assert_eq!(

@@ -20,6 +20,7 @@ mod front;
 mod http;
 mod http_bench;
 mod moto;
+mod onboarding;
 mod postgres;
 mod process;
 mod verifier;
@@ -112,6 +113,10 @@ impl Stack {
     fn functions_env_file(&self) -> PathBuf {
         self.dir.join("functions.env")
     }
+    /// db-admin's environment on the local stack.
+    pub fn db_admin_env_file(&self) -> PathBuf {
+        self.dir.join("db-admin.env")
+    }
 
     /// The stack's venv (moto, cargo-lambda) holding the pinned `requirements`.
     pub fn venv(&self, requirements: &[PathBuf]) -> Result<PathBuf> {
@@ -153,10 +158,12 @@ impl Stack {
     fn up(&self) -> Result<bool> {
         let pg = Postgres::ensure_installed(self)?;
         let was_running = pg.is_running() && Moto::new(self).is_running();
-        let keys = Moto::new(self).up()?;
+        // PostgreSQL first: the seed keeps its master password in the
+        // secret db-admin reads. Logins wait for the verifier, not start-up.
+        pg.up()?;
+        let keys = Moto::new(self).up(&pg.admin_password()?)?;
         Front::new(self).up()?;
         Verifier::new(self).up()?;
-        pg.up()?;
 
         // Everything reaches moto through the front.
         let endpoint = format!("http://127.0.0.1:{}", self.front_port);
@@ -196,6 +203,27 @@ impl Stack {
         set("DB_CA_BUNDLE", pg.ca_pem().display().to_string());
         set("RUST_LOG", "info".into());
         write_env(&self.functions_env_file(), &functions)?;
+
+        // db-admin: the DB settings, its own identity, and the secret.
+        let mut admin: BTreeMap<String, String> = functions
+            .iter()
+            .filter(|(k, _)| {
+                k.starts_with("DB_") && *k != "DB_RESOURCE_ID"
+                    || k.starts_with("AWS_")
+                    || *k == "RUST_LOG"
+            })
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        admin.insert(
+            "AWS_ACCESS_KEY_ID".into(),
+            keys.db_admin_access_key_id.clone(),
+        );
+        admin.insert(
+            "AWS_SECRET_ACCESS_KEY".into(),
+            keys.db_admin_secret_access_key.clone(),
+        );
+        admin.insert("DB_ADMIN_SECRET_ID".into(), keys.db_admin_secret_id.clone());
+        write_env(&self.db_admin_env_file(), &admin)?;
 
         // Tests also get the admin login, to look behind row-level security.
         let mut stack = functions.clone();
@@ -256,6 +284,17 @@ impl Stack {
             "STACK_SHARED_TAGGED_ROLE_ARN".into(),
             format!("arn:aws:iam::{ACCOUNT}:role/tenant-access-shared-{{scope}}-tagged"),
         );
+        // db-admin's identity and secret, for its tests.
+        for (name, value) in [
+            ("STACK_DB_ADMIN_ACCESS_KEY_ID", &keys.db_admin_access_key_id),
+            (
+                "STACK_DB_ADMIN_SECRET_ACCESS_KEY",
+                &keys.db_admin_secret_access_key,
+            ),
+            ("STACK_DB_ADMIN_SECRET_ID", &keys.db_admin_secret_id),
+        ] {
+            stack.insert(name.into(), value.clone());
+        }
         stack.insert("STACK_PG_CTL".into(), pg.pg_ctl().display().to_string());
         stack.insert("STACK_PG_DATA".into(), pg.data().display().to_string());
         stack.insert("STACK_PG_LOG".into(), pg.log().display().to_string());
@@ -275,6 +314,7 @@ impl Stack {
     fn down(&self) -> Result<()> {
         let _ = fs::remove_file(self.env_file());
         let _ = fs::remove_file(self.functions_env_file());
+        let _ = fs::remove_file(self.db_admin_env_file());
         Moto::new(self).down()?;
         Front::new(self).down()?;
         Api::new(self).down()?;
@@ -581,6 +621,8 @@ fn template_functions(root: &Path) -> Result<Vec<String>> {
 /// copied into each function `sam build` made.
 fn sam_env(stack: &Stack) -> Result<()> {
     let vars = read_env(&stack.functions_env_file())?;
+    // db-admin signs as its own identity, which may read the master secret.
+    let admin_vars = read_env(&stack.db_admin_env_file())?;
     let ca = vars
         .get("DB_CA_BUNDLE")
         .cloned()
@@ -588,7 +630,12 @@ fn sam_env(stack: &Stack) -> Result<()> {
     let mut per_function = serde_json::Map::new();
     for function in template_functions(&stack.root)? {
         let mut env = serde_json::Map::new();
-        for (name, value) in &vars {
+        let vars = if function == "DbAdminFunction" {
+            &admin_vars
+        } else {
+            &vars
+        };
+        for (name, value) in vars {
             let value = if name == "DB_CA_BUNDLE" {
                 format!("/var/task/{SAM_CA}")
             } else {
@@ -688,87 +735,170 @@ fn bench(stack: &Stack, args: &[String]) -> Result<()> {
     .map_err(|e| e.to_string())
 }
 
-/// `cargo xtask tenant remove <id>... [--local] [--purge]`: offboard. With
-/// `--local`, on the running local stack: the DB login revoked and dropped
-/// (db/tenant_remove.sql), the role deleted, the key scheduled for
-/// deletion, the user disabled; objects, items and records kept unless
-/// `--purge`. Without it, print the psql script for a cluster.
-fn tenant_remove(stack: &Stack, ids: &[String], local: bool, purge: bool) -> Result<()> {
+/// Check tenant ids by the functions' rule, for the reference design's
+/// names (the tenant role assumeRole-<id> and the DB user <id>_dbuser).
+fn check_ids(ids: &[String]) -> Result<()> {
     let max = tenant_id::max_len(&tenant_id::DEFAULT_TEMPLATES);
     for id in ids {
         tenant_id::check(id, max).map_err(|e| format!("`{id}` is not a tenant id: {e}"))?;
     }
-    if local {
-        stack.up()?;
-        Moto::new(stack).remove_tenants(ids, purge)?;
-        Postgres::ensure_installed(stack)?.remove_tenants(ids, purge)?;
-        for id in ids {
-            progress!(
-                "tenant {id} offboarded from the local stack (role deleted, key pending deletion, DB user {id}_dbuser dropped{})",
-                if purge {
-                    ", data purged"
-                } else {
-                    ", data kept"
-                }
-            );
-        }
-        return Ok(());
-    }
-    for id in ids {
-        println!(
-            "-- psql -v dbname=<db> -v tenant_user={id}_dbuser{} -f db/tenant_remove.sql",
-            if purge { " -v purge=1" } else { "" }
-        );
-    }
-    println!(
-        "-- On AWS, also delete the tenant's tenant-template.yaml stack (its key is retained: schedule its deletion) and disable its users."
-    );
     Ok(())
 }
 
-/// `cargo xtask tenant add <id> [--local]`: print the idempotent psql script
-/// that onboards a tenant's database login (db/tenant.sql for its DB user),
-/// or with `--local` apply it, and create the tenant's role and objects, on
-/// the running local stack. The IAM side on AWS is tenant-template.yaml.
-fn tenant(stack: &Stack, ids: &[String], local: bool) -> Result<()> {
-    // The functions' rule, for the reference design's names (the tenant
-    // role assumeRole-<id> and the DB user <id>_dbuser).
-    let max = tenant_id::max_len(&tenant_id::DEFAULT_TEMPLATES);
-    for id in ids {
-        tenant_id::check(id, max).map_err(|e| format!("`{id}` is not a tenant id: {e}"))?;
-    }
-    if local {
-        stack.up()?;
-        Moto::new(stack).add_tenants(ids)?;
-        Postgres::ensure_installed(stack)?.add_tenants(ids)?;
-        for id in ids {
-            progress!(
-                "tenant {id} onboarded on the local stack (role /tenant/assumeRole-{id}, prefix {id}_home/, DB user {id}_dbuser)"
-            );
+/// db-admin's answer, for the log.
+fn done(answer: &serde_json::Value) -> String {
+    answer["db_users"]
+        .as_array()
+        .map(|users| {
+            users
+                .iter()
+                .filter_map(|u| u.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_default()
+}
+
+/// `cargo xtask tenant remove <id>... [--local | --aws --stack NAME] [--purge]`:
+/// offboard. With `--local`, on the running local stack: the role deleted,
+/// the key scheduled for deletion, the user disabled (moto), and the DB
+/// login revoked and dropped through db-admin; objects, items and records
+/// kept unless `--purge`. With `--aws`, the same on a deployed stack
+/// ([`onboarding::plan_remove`]). Neither: print the psql lines.
+fn tenant_remove(
+    stack: &Stack,
+    ids: &[String],
+    target: &onboarding::Target,
+    purge: bool,
+) -> Result<()> {
+    check_ids(ids)?;
+    match target {
+        onboarding::Target::Local => {
+            stack.up()?;
+            Moto::new(stack).remove_tenants(ids, purge)?;
+            let answer = onboarding::invoke_local(stack, &onboarding::offboard_event(ids, purge))?;
+            progress!("db-admin offboarded {}", done(&answer));
+            for id in ids {
+                progress!(
+                    "tenant {id} offboarded from the local stack (role deleted, key pending deletion, DB user {id}_dbuser dropped{})",
+                    if purge {
+                        ", data purged"
+                    } else {
+                        ", data kept"
+                    }
+                );
+            }
+            Ok(())
         }
-        return Ok(());
+        onboarding::Target::Aws {
+            stack: name,
+            dry_run,
+        } => {
+            let deployed = onboarding::Deployed::describe(name)?;
+            for id in ids {
+                onboarding::run_plan(&onboarding::plan_remove(&deployed, id, purge)?, *dry_run)?;
+            }
+            Ok(())
+        }
+        onboarding::Target::Print => {
+            for id in ids {
+                println!(
+                    "-- psql -v tenant_user={id}_dbuser{} -f db/tenant_remove.sql",
+                    if purge { " -v purge=1" } else { "" }
+                );
+            }
+            println!(
+                "-- Or without a bastion: cargo xtask tenant remove <id> --aws --stack <stack> (db-admin, the key's deletion, the role's stack)."
+            );
+            Ok(())
+        }
     }
-    let [id] = ids else {
-        return Err(
-            "printing the onboarding script takes one tenant id (several only with --local)"
-                .to_owned(),
-        );
-    };
-    let sql = fs::read_to_string(stack.root.join("db/tenant.sql")).map_err(|e| e.to_string())?;
-    print!(
-        "-- Onboard tenant {id}: run as the cluster's master user, e.g.\n\
-         --   cargo xtask tenant add {id} | psql \"host=<cluster endpoint> dbname={DB_NAME} user=saas_admin sslmode=verify-full sslrootcert=ca/rds-ca-bundle.pem\"\n\
-         -- Idempotent: safe to run again.\n\
-         \\set ON_ERROR_STOP on\n\
-         \\set tenant_user {id}_dbuser\n\
-         \\set dbname {DB_NAME}\n\n{sql}"
-    );
-    eprintln!(
-        "xtask: the IAM side: sam deploy --template-file tenant-template.yaml --stack-name tenant-{id} \\\n\
-         \t--parameter-overrides TenantId={id} ExecutionRoleArns=<ExecutionRoleArns output> BucketName=<BucketName output> DbResourceId=<DbResourceIdForTenants output> \\\n\
-         \t--capabilities CAPABILITY_NAMED_IAM"
-    );
-    Ok(())
+}
+
+/// `cargo xtask tenant add <id>... [--local | --aws --stack NAME [--user NAME]]`:
+/// onboard. With `--local`, on the running local stack: the tenant's role,
+/// key, objects and user in moto, and its DB login and metadata row through
+/// db-admin. With `--aws`, on a deployed stack ([`onboarding::plan_add`]).
+/// Neither: print the idempotent psql script (db/tenant.sql).
+fn tenant(
+    stack: &Stack,
+    ids: &[String],
+    target: &onboarding::Target,
+    user: Option<&str>,
+) -> Result<()> {
+    check_ids(ids)?;
+    let timeout_ms = postgres::statement_timeout_ms()?;
+    match target {
+        onboarding::Target::Local => {
+            stack.up()?;
+            Moto::new(stack).add_tenants(ids)?;
+            let answer =
+                onboarding::invoke_local(stack, &onboarding::onboard_event(ids, timeout_ms))?;
+            progress!("db-admin onboarded {}", done(&answer));
+            for id in ids {
+                progress!(
+                    "tenant {id} onboarded on the local stack (role /tenant/assumeRole-{id}, prefix {id}_home/, DB user {id}_dbuser)"
+                );
+            }
+            Ok(())
+        }
+        onboarding::Target::Aws {
+            stack: name,
+            dry_run,
+        } => {
+            let deployed = onboarding::Deployed::describe(name)?;
+            for id in ids {
+                onboarding::run_plan(
+                    &onboarding::plan_add(&deployed, id, user, timeout_ms)?,
+                    *dry_run,
+                )?;
+            }
+            Ok(())
+        }
+        onboarding::Target::Print => {
+            let [id] = ids else {
+                return Err(
+                    "printing the onboarding script takes one tenant id (several only with --local or --aws)"
+                        .to_owned(),
+                );
+            };
+            let sql =
+                fs::read_to_string(stack.root.join("db/tenant.sql")).map_err(|e| e.to_string())?;
+            print!(
+                "-- Onboard tenant {id}: run as the cluster's master user from inside its VPC, e.g.\n\
+                 --   cargo xtask tenant add {id} | psql \"host=<cluster endpoint> dbname={DB_NAME} user=saas_admin sslmode=verify-full sslrootcert=ca/rds-ca-bundle.pem\"\n\
+                 -- or without a bastion: cargo xtask tenant add {id} --aws --stack <stack>\n\
+                 -- Idempotent: safe to run again.\n\
+                 \\set ON_ERROR_STOP on\n\
+                 \\set tenant_user {id}_dbuser\n\
+                 \\set statement_timeout_ms {timeout_ms}\n\n{sql}"
+            );
+            Ok(())
+        }
+    }
+}
+
+/// `cargo xtask db migrate (--local | --aws --stack NAME)`: apply
+/// db/01_schema.sql through db-admin.
+fn db_migrate(stack: &Stack, target: &onboarding::Target) -> Result<()> {
+    match target {
+        onboarding::Target::Local => {
+            stack.up()?;
+            onboarding::invoke_local(stack, &onboarding::migrate_event())?;
+            progress!("db-admin applied db/01_schema.sql to the local database");
+            Ok(())
+        }
+        onboarding::Target::Aws {
+            stack: name,
+            dry_run,
+        } => {
+            let deployed = onboarding::Deployed::describe(name)?;
+            onboarding::run_plan(&[onboarding::plan_migrate(&deployed)?], *dry_run)
+        }
+        onboarding::Target::Print => {
+            Err("db migrate takes --local or --aws --stack NAME".to_owned())
+        }
+    }
 }
 
 /// Tenants seeded for benchmarks: more than the default cache bounds.
@@ -803,8 +933,11 @@ fn main() -> ExitCode {
         cli::Cmd::Bench(args) => bench(&stack, &args),
         cli::Cmd::CaBundle => ca_bundle::run_command(&stack.root),
         cli::Cmd::Templates => check_templates(&stack),
-        cli::Cmd::Tenant { ids, local } => tenant(&stack, &ids, local),
-        cli::Cmd::TenantRemove { ids, local, purge } => tenant_remove(&stack, &ids, local, purge),
+        cli::Cmd::Tenant { ids, target, user } => tenant(&stack, &ids, &target, user.as_deref()),
+        cli::Cmd::TenantRemove { ids, target, purge } => {
+            tenant_remove(&stack, &ids, &target, purge)
+        }
+        cli::Cmd::DbMigrate { target } => db_migrate(&stack, &target),
         cli::Cmd::Call(args) => call::run(&args, &stack.env_file()),
         cli::Cmd::Fixtures { check } => fixtures::run(&stack.root, check),
         cli::Cmd::Env { sam: false } => fs::read_to_string(stack.functions_env_file())

@@ -28,6 +28,12 @@ pub struct ExecutionKeys {
     pub identity_pool_id: String,
     /// The items table.
     pub table: String,
+    /// db-admin's identity (the stand-in for its execution role): its keys.
+    pub db_admin_access_key_id: String,
+    /// Its secret key.
+    pub db_admin_secret_access_key: String,
+    /// The master user's secret it reads.
+    pub db_admin_secret_id: String,
 }
 
 pub struct Moto<'a> {
@@ -57,7 +63,9 @@ impl<'a> Moto<'a> {
     }
 
     /// Start and seed moto, or reuse the one this stack started before.
-    pub fn up(&self) -> Result<ExecutionKeys> {
+    /// `admin_password` is the database's master password, which the seed
+    /// keeps in the master user's secret for db-admin.
+    pub fn up(&self, admin_password: &str) -> Result<ExecutionKeys> {
         let port = self.stack.moto_port;
         if self.is_running() {
             progress!("moto already running on port {port}");
@@ -78,7 +86,15 @@ impl<'a> Moto<'a> {
         wait_for_port(port, "moto", Duration::from_secs(60), &self.log())?;
 
         let tenants: Vec<String> = TENANTS.iter().map(|t| t.to_string()).collect();
-        let seeded = self.seed(&venv, &tenants, &[])?;
+        let seeded = self.seed_with(
+            &venv,
+            &tenants,
+            &[],
+            &[
+                ("STACK_DB_ADMIN_USER", crate::postgres::ADMIN_USER),
+                ("STACK_DB_ADMIN_PASSWORD", admin_password),
+            ],
+        )?;
         fs::write(self.keys_file(), &seeded).map_err(|e| e.to_string())?;
         self.enforce()?;
         let endpoint = self.endpoint();
@@ -92,7 +108,19 @@ impl<'a> Moto<'a> {
 
     /// Run the seed script; returns what it printed.
     fn seed(&self, venv: &std::path::Path, tenants: &[String], extra: &[&str]) -> Result<Vec<u8>> {
+        self.seed_with(venv, tenants, extra, &[])
+    }
+
+    /// [`seed`](Self::seed) with `env` set for it.
+    fn seed_with(
+        &self,
+        venv: &std::path::Path,
+        tenants: &[String],
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Result<Vec<u8>> {
         let out = run(Command::new(venv.join("bin/python"))
+            .envs(env.iter().copied())
             .arg(self.stack.root.join("xtask/stack/seed_moto.py"))
             .args([
                 &self.endpoint(),
@@ -189,6 +217,9 @@ impl<'a> Moto<'a> {
             user_password: field("user_password")?,
             identity_pool_id: field("identity_pool_id")?,
             table: field("table")?,
+            db_admin_access_key_id: field("db_admin_access_key_id")?,
+            db_admin_secret_access_key: field("db_admin_secret_access_key")?,
+            db_admin_secret_id: field("db_admin_secret_id")?,
         })
     }
 

@@ -313,26 +313,6 @@ impl<'a> Postgres<'a> {
         Ok(())
     }
 
-    /// Offboard tenants' database logins with db/tenant_remove.sql (records
-    /// kept unless `purge`).
-    pub fn remove_tenants(&self, tenants: &[String], purge: bool) -> Result<()> {
-        let db = crate::DB_NAME;
-        for tenant in tenants {
-            let mut psql = self.psql(db)?;
-            psql.arg("-v")
-                .arg(format!("dbname={db}"))
-                .arg("-v")
-                .arg(format!("tenant_user={tenant}_dbuser"));
-            if purge {
-                psql.arg("-v").arg("purge=1");
-            }
-            run(psql
-                .arg("-f")
-                .arg(self.stack.root.join("db/tenant_remove.sql")))?;
-        }
-        Ok(())
-    }
-
     fn apply_schema(&self) -> Result<()> {
         let db = crate::DB_NAME;
         let exists = run(self
@@ -378,7 +358,7 @@ impl<'a> Postgres<'a> {
 /// is set for the stack (`cargo xtask dev` passes the environment on to
 /// them), else their default, so the server bounds a statement exactly as
 /// long as the client waits for it.
-fn statement_timeout_ms() -> Result<u64> {
+pub fn statement_timeout_ms() -> Result<u64> {
     match std::env::var("DB_STATEMENT_TIMEOUT_MS") {
         Err(_) => Ok(5000),
         Ok(v) => v

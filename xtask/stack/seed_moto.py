@@ -26,6 +26,7 @@ the registry holds each one's real policy.
 """
 
 import json
+import os
 import pathlib
 import re
 import sys
@@ -149,6 +150,11 @@ IDENTITY_POOL_NAME = "tenant_access_local"
 # The local stand-in for the Cognito service principal: the identity that
 # obtains the pool's authenticated-role credentials from moto.
 COGNITO_SERVICE_USER = "cognito-identity-service"
+# db-admin: the local stand-in for its execution role, and the master
+# user's secret it reads (the cluster's managed secret on AWS).
+DB_ADMIN_USER = "db-admin"
+DB_ADMIN_SECRET = "tenant-access/db-admin"
+OTHER_SECRET = "tenant-access/another-secret"
 
 
 def principal_tags(policy: str, tags: dict) -> str:
@@ -296,6 +302,34 @@ def main() -> None:
             PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": statements}),
         )
         key = iam.create_access_key(UserName="lambda-exec")["AccessKey"]
+
+        # db-admin's secret and identity. moto evaluates Secrets Manager
+        # calls against Resource "*" only, so its copy of the policy allows
+        # GetSecretValue on any secret; the registry keeps the template's,
+        # scoped to this one secret, which the local front decides with.
+        secrets = session.client("secretsmanager", endpoint_url=endpoint)
+        admin_secret_arn = secrets.create_secret(
+            Name=DB_ADMIN_SECRET,
+            SecretString=json.dumps({"username": os.environ["STACK_DB_ADMIN_USER"],
+                                     "password": os.environ["STACK_DB_ADMIN_PASSWORD"]}),
+        )["ARN"]
+        admin_policy = fill(policy(main["DbAdminRole"], "read-master-secret"),
+                            dict(params, DbAdminSecretName=DB_ADMIN_SECRET), base_conditions)
+        iam.create_user(UserName=DB_ADMIN_USER)
+        iam.put_user_policy(UserName=DB_ADMIN_USER, PolicyName="read-master-secret",
+                            PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{
+                                "Effect": "Allow", "Action": "secretsmanager:GetSecretValue",
+                                "Resource": "*"}]}))
+        admin_key = iam.create_access_key(UserName=DB_ADMIN_USER)["AccessKey"]
+        registry.setdefault("users", {})[admin_key["AccessKeyId"]] = {"policies": [admin_policy], "tags": {}}
+        # The functions' identity, which may read no secret at all.
+        registry["users"][key["AccessKeyId"]] = {
+            "policies": [{"Version": "2012-10-17", "Statement": statements}], "tags": {}}
+        registry.setdefault("secrets", {})[DB_ADMIN_SECRET] = admin_secret_arn
+        # Another secret of the account, which db-admin's policy does not
+        # name (its tests read it to show the policy is the secret's alone).
+        registry["secrets"][OTHER_SECRET] = secrets.create_secret(
+            Name=OTHER_SECRET, SecretString=json.dumps({"username": "other", "password": "other"}))["ARN"]
 
     # The trust policy names the execution identity's exact ARN, as the
     # template does with ExecutionRoleArns (moto needs the exact ARN anyway).
@@ -493,7 +527,10 @@ def main() -> None:
                           "execution_arn": exec_arn, "user_pool_id": pool, "user_pool_client_id": client,
                           "other_client_id": other_client, "other_pool_id": other_pool,
                           "other_pool_client_id": other_pool_client, "user_password": USER_PASSWORD,
-                          "identity_pool_id": identity_pool_id, "table": TABLE}))
+                          "identity_pool_id": identity_pool_id, "table": TABLE,
+                          "db_admin_access_key_id": admin_key["AccessKeyId"],
+                          "db_admin_secret_access_key": admin_key["SecretAccessKey"],
+                          "db_admin_secret_id": admin_secret_arn}))
 
 
 if __name__ == "__main__":

@@ -73,6 +73,13 @@ fn the_sam_env_file_names_every_function_and_each_initialises_from_it() {
                 FunctionConfig::<DynamoDbConfig>::from_lookup(&lookup)
                     .expect("dynamodb-items initialises");
             }
+            "DbAdminFunction" => {
+                db_admin::Config::from_lookup(lookup).expect("db-admin initialises");
+                assert_ne!(
+                    vars["AWS_ACCESS_KEY_ID"], json["S3FetchFunction"]["AWS_ACCESS_KEY_ID"],
+                    "db-admin signs as its own identity, not the functions'"
+                );
+            }
             other => panic!("a function this test does not know: {other}"),
         }
     }

@@ -29,6 +29,14 @@ fn text(value: &Value) -> Option<&str> {
     }
 }
 
+/// What a tag such as `!If` or `!Equals` holds.
+fn tagged<'v>(value: &'v Value, tag: &str) -> &'v Value {
+    match value {
+        Value::Tagged(t) if t.tag == tag => &t.value,
+        other => panic!("not a !{tag}: {other:?}"),
+    }
+}
+
 /// Both branches of an `!If [condition, then, else]`, recursively; any
 /// other value is its own only branch.
 fn branches(value: &Value) -> Vec<&Value> {
@@ -175,6 +183,79 @@ fn execution_roles_hold_no_data_permissions() {
         assert_eq!(parts[1]["PolicyName"].as_str(), Some("assume-tenant-roles"));
         assert!(is_ref(&parts[2], "AWS::NoValue"), "{role_name}");
     }
+}
+
+/// db-admin, the one function that logs in as the master user: invoked by
+/// operators only (no API route), inside the VPC, never tenant-isolated,
+/// and its role may read the master user's secret and nothing else: no
+/// tenant role, no data, no other secret.
+#[test]
+fn db_admin_reads_the_master_secret_and_nothing_else() {
+    let template = load("template.yaml");
+    let function = resource(&template, "DbAdminFunction");
+    assert_eq!(function["Condition"].as_str(), Some("MakeDbAdmin"));
+    let p = &function["Properties"];
+    assert!(p["Events"].is_null(), "no API route reaches db-admin");
+    assert!(p["Policies"].is_null(), "no SAM policy templates");
+    assert!(p["TenancyConfig"].is_null());
+    assert!(is_ref(&p["VpcConfig"]["SubnetIds"], "SubnetIds"));
+    let secret = &p["Environment"]["Variables"]["DB_ADMIN_SECRET_ID"];
+    let choice = tagged(secret, "If");
+    assert_eq!(choice[0].as_str(), Some("MakeCluster"));
+    assert!(is_ref(&choice[2], "DbAdminSecretName"));
+    // The cluster itself: the proxy admits IAM logins only.
+    let host = tagged(&p["Environment"]["Variables"]["DB_HOST"], "If");
+    assert_eq!(host[0].as_str(), Some("MakeCluster"));
+
+    let role = resource(&template, "DbAdminRole");
+    assert!(role["Properties"]["ManagedPolicyArns"].is_null());
+    let mut reads = Vec::new();
+    for statement in statements(role) {
+        assert_eq!(statement["Effect"].as_str(), Some("Allow"));
+        for action in actions(statement) {
+            match action.as_str() {
+                "secretsmanager:GetSecretValue" => reads.push(statement["Resource"].clone()),
+                "logs:CreateLogStream"
+                | "logs:PutLogEvents"
+                | "xray:PutTraceSegments"
+                | "xray:PutTelemetryRecords" => {}
+                "ec2:CreateNetworkInterface"
+                | "ec2:DescribeNetworkInterfaces"
+                | "ec2:DescribeSubnets"
+                | "ec2:DeleteNetworkInterface"
+                | "ec2:AssignPrivateIpAddresses"
+                | "ec2:UnassignPrivateIpAddresses" => {}
+                other => panic!("db-admin may {other}"),
+            }
+        }
+    }
+    let [resource] = reads.as_slice() else {
+        panic!("one statement reads secrets: {reads:?}")
+    };
+    let branches = tagged(resource, "If");
+    assert_eq!(branches[0].as_str(), Some("MakeCluster"));
+    let Value::Tagged(managed) = &branches[1] else {
+        panic!("the created cluster's own secret")
+    };
+    assert_eq!(managed.tag, "GetAtt");
+    assert_eq!(
+        managed.value.as_str(),
+        Some("Cluster.MasterUserSecret.SecretArn")
+    );
+    assert_eq!(
+        text(&branches[2]),
+        Some(
+            "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${DbAdminSecretName}-??????"
+        ),
+        "the named secret exactly: its ARN's random suffix is six characters"
+    );
+    assert!(
+        is_ref(
+            &template["Outputs"]["DbAdminFunctionName"]["Value"],
+            "DbAdminFunction"
+        ),
+        "the xtask finds it by this output"
+    );
 }
 
 #[test]
@@ -1219,6 +1300,116 @@ fn refusals(template: &Value, params: &[(&str, &str)]) -> Vec<String> {
 
 /// The template refuses parameter sets that would deploy something broken,
 /// and accepts what the profiles and the documented command line deploy.
+/// `LambdaTenantIsolation=per-tenant`: every function in Lambda's tenant
+/// isolation mode and told so, and a REST API whose every path goes through
+/// the Cognito authorizer and passes the caller's verified tenant claim (and
+/// nothing the client sends) as the invocation's tenant id, covering every
+/// route of the HTTP API with the same function.
+#[test]
+fn the_tenant_isolation_mode_routes_by_the_verified_claim() {
+    let template = load("template.yaml");
+    let globals = &template["Globals"]["Function"];
+    for function in [
+        "S3FetchFunction",
+        "AuroraQueryFunction",
+        "DynamoDbItemsFunction",
+    ] {
+        let tenancy = tagged(
+            &resource(&template, function)["Properties"]["TenancyConfig"],
+            "If",
+        );
+        assert_eq!(tenancy[0].as_str(), Some("PerTenantEnvironments"));
+        assert_eq!(
+            tenancy[1]["TenantIsolationMode"].as_str(),
+            Some("PER_TENANT")
+        );
+        assert!(is_ref(&tenancy[2], "AWS::NoValue"));
+    }
+    assert!(
+        resource(&template, "DbAdminFunction")["Properties"]["TenancyConfig"].is_null(),
+        "db-admin is invoked by operators, with no tenant id"
+    );
+    assert!(is_ref(
+        &globals["Environment"]["Variables"]["LAMBDA_TENANT_ISOLATION"],
+        "LambdaTenantIsolation"
+    ));
+    let condition = tagged(&template["Conditions"]["PerTenantEnvironments"], "Equals");
+    assert!(is_ref(&condition[0], "LambdaTenantIsolation"));
+    assert_eq!(condition[1].as_str(), Some("per-tenant"));
+
+    let api = resource(&template, "TenantRestApi");
+    assert_eq!(api["Condition"].as_str(), Some("PerTenantEnvironments"));
+    let body = &api["Properties"]["DefinitionBody"];
+    let scheme = &body["components"]["securitySchemes"]["TenantUserPool"];
+    assert_eq!(
+        scheme["x-amazon-apigateway-authorizer"]["type"].as_str(),
+        Some("cognito_user_pools")
+    );
+    let mut served: BTreeSet<(String, String)> = BTreeSet::new();
+    for (path, item) in body["paths"].as_mapping().unwrap() {
+        let path = path.as_str().unwrap().to_owned();
+        let method = &item["x-amazon-apigateway-any-method"];
+        assert_eq!(
+            item.as_mapping().unwrap().len(),
+            1,
+            "{path}: one method entry"
+        );
+        assert_eq!(
+            method["security"][0]["TenantUserPool"]
+                .as_sequence()
+                .map(Vec::len),
+            Some(0),
+            "{path} goes through the authorizer"
+        );
+        let integration = &method["x-amazon-apigateway-integration"];
+        assert_eq!(integration["type"].as_str(), Some("aws_proxy"));
+        let params = integration["requestParameters"].as_mapping().unwrap();
+        assert_eq!(params.len(), 1, "{path}: only the tenant id is mapped");
+        assert_eq!(
+            params
+                .get("integration.request.header.X-Amz-Tenant-Id")
+                .and_then(text),
+            Some("context.authorizer.claims.${TenantClaim}"),
+            "{path}: the tenant id is the verified claim, never a client value"
+        );
+        let uri = text(&integration["uri"]).unwrap();
+        let function = uri
+            .split("${")
+            .find_map(|part| part.strip_suffix(".Arn}/invocations"))
+            .unwrap_or_else(|| panic!("{path}: {uri}"));
+        served.insert((path, function.to_owned()));
+    }
+    // Every HTTP API route has its path here, going to the same function.
+    for function in [
+        "S3FetchFunction",
+        "AuroraQueryFunction",
+        "DynamoDbItemsFunction",
+    ] {
+        for (_, event) in resource(&template, function)["Properties"]["Events"]
+            .as_mapping()
+            .unwrap()
+        {
+            let path = event["Properties"]["Path"].as_str().unwrap().to_owned();
+            assert!(
+                served.contains(&(path.clone(), function.to_owned())),
+                "{path} of {function} is not served by the REST API: {served:?}"
+            );
+        }
+        let permission = resource(&template, &format!("{function}RestPermission"));
+        assert_eq!(
+            permission["Condition"].as_str(),
+            Some("PerTenantEnvironments")
+        );
+        assert!(is_ref(&permission["Properties"]["FunctionName"], function));
+        assert!(
+            text(&permission["Properties"]["SourceArn"])
+                .unwrap()
+                .contains("${TenantRestApi}/"),
+            "{function}: invocable by this API only"
+        );
+    }
+}
+
 #[test]
 fn the_template_refuses_inconsistent_parameters() {
     let template = load("template.yaml");
@@ -1295,6 +1486,16 @@ fn the_template_refuses_inconsistent_parameters() {
                 ("IsolationStrategy", "identity-pool"),
             ]),
             "IsolationStrategy=identity-pool",
+        ),
+        (
+            with(&[
+                ("CreateCluster", "true"),
+                ("CreateUserPool", "false"),
+                ("JwtIssuer", "https://issuer.example"),
+                ("JwtAudience", "client1"),
+                ("LambdaTenantIsolation", "per-tenant"),
+            ]),
+            "LambdaTenantIsolation=per-tenant",
         ),
     ] {
         let refused = refusals(&template, &params);

@@ -20,6 +20,9 @@ pub enum Service {
     CognitoIdentity,
     /// KMS (JSON protocol).
     Kms,
+    /// Secrets Manager (JSON protocol): db-admin's master secret.
+    #[serde(rename = "secretsmanager")]
+    SecretsManager,
 }
 
 impl Service {
@@ -45,6 +48,8 @@ impl Service {
     /// use local_front::Service;
     /// let target = Some("AWSCognitoIdentityService.GetId");
     /// assert_eq!(Service::of(None, "", target), Some(Service::CognitoIdentity));
+    /// let target = Some("secretsmanager.GetSecretValue");
+    /// assert_eq!(Service::of(None, "", target), Some(Service::SecretsManager));
     /// ```
     pub fn of(authorization: Option<&str>, query: &str, target: Option<&str>) -> Option<Service> {
         if let Some(target) = target {
@@ -56,6 +61,9 @@ impl Service {
             }
             if target.starts_with("TrentService.") {
                 return Some(Service::Kms);
+            }
+            if target.starts_with("secretsmanager.") {
+                return Some(Service::SecretsManager);
             }
         }
         let scope = match authorization {
@@ -170,7 +178,7 @@ impl HttpRule {
 pub(crate) fn json_protocol(service: Option<Service>) -> bool {
     matches!(
         service,
-        Some(Service::DynamoDb | Service::CognitoIdentity | Service::Kms)
+        Some(Service::DynamoDb | Service::CognitoIdentity | Service::Kms | Service::SecretsManager)
     )
 }
 

@@ -321,6 +321,58 @@ impl Enforcer {
             .map(Refusal::Kms)
     }
 
+    /// Decide a Secrets Manager request (`X-Amz-Target` `target`, JSON
+    /// `body`) signed by `access_key_id`: moto evaluates its policies
+    /// against the resource `*` only, so its copies allow the action on
+    /// every secret and this decides on the secret's ARN, with the signer's
+    /// policies as deployed (a recorded session's role, or an identity with
+    /// long-term keys). A signer or a secret the registry does not hold is
+    /// refused: the local stack is never more permissive than AWS.
+    pub fn check_secret(
+        &self,
+        access_key_id: &str,
+        target: &str,
+        body: &[u8],
+        now: SystemTime,
+    ) -> Option<Refusal> {
+        let denied = Some(Refusal::Denied(Verdict::NotAllowedByIdentity));
+        if !self.registry.is_configured() {
+            return None;
+        }
+        let session = match self.session(access_key_id) {
+            Some(record) if record.expired_at(now) => return Some(Refusal::Expired),
+            Some(record) => record.session(&self.registry),
+            None => self
+                .registry
+                .user(access_key_id)
+                .map(|user| local_iam::Session {
+                    policies: user.policies,
+                    session_policy: None,
+                    tags: user.tags,
+                }),
+        };
+        let Some(session) = session else {
+            return denied;
+        };
+        let Some(operation) = target.strip_prefix("secretsmanager.") else {
+            return denied;
+        };
+        let id = serde_json::from_slice::<serde_json::Value>(body)
+            .ok()
+            .and_then(|b| {
+                b.get("SecretId")
+                    .and_then(|v| v.as_str())
+                    .map(str::to_owned)
+            });
+        let Some(arn) = id.as_deref().and_then(|id| self.registry.secret(id)) else {
+            return denied;
+        };
+        match session.decide(&format!("secretsmanager:{operation}"), &arn, &[]) {
+            Verdict::Allow => None,
+            other => Some(Refusal::Denied(other)),
+        }
+    }
+
     /// The registry the enforcer decides with.
     pub fn registry(&self) -> &RegistryFile {
         &self.registry

@@ -216,6 +216,13 @@ pub struct Registry {
     /// Bucket name to its bucket policy as deployed.
     #[serde(default)]
     pub buckets: BTreeMap<String, Value>,
+    /// Identities that sign with long-term keys (the local stand-ins for
+    /// execution roles) by access key id: their policies as deployed.
+    #[serde(default)]
+    pub users: BTreeMap<String, Role>,
+    /// Secrets Manager secrets: name to ARN.
+    #[serde(default)]
+    pub secrets: BTreeMap<String, String>,
 }
 
 /// A KMS key as IAM and S3 see it.
@@ -406,6 +413,22 @@ impl RegistryFile {
         self.find(|registry| registry.buckets.get(bucket).cloned())
     }
 
+    /// The identity that signs with the long-term key `access_key_id`.
+    pub fn user(&self, access_key_id: &str) -> Option<Role> {
+        self.find(|registry| registry.users.get(access_key_id).cloned())
+    }
+
+    /// The ARN of the secret `id` names: its name or its ARN.
+    pub fn secret(&self, id: &str) -> Option<String> {
+        self.find(|registry| {
+            registry
+                .secrets
+                .iter()
+                .find(|(name, arn)| name.as_str() == id || arn.as_str() == id)
+                .map(|(_, arn)| arn.clone())
+        })
+    }
+
     /// What `look` finds in the cached copy, else in the file read anew.
     /// A file rewritten since it was read (a key disabled, a tenant
     /// offboarded) is read again first.
@@ -564,10 +587,6 @@ mod tests {
     #[test]
     fn session_tags_override_role_tags_and_unknown_roles_have_no_session() {
         let registry = Registry {
-            tables: BTreeMap::new(),
-            identity_pools: BTreeMap::new(),
-            keys: BTreeMap::new(),
-            buckets: BTreeMap::new(),
             roles: [(
                 "arn:aws:iam::111122223333:role/r".to_owned(),
                 Role {
@@ -576,6 +595,7 @@ mod tests {
                 },
             )]
             .into(),
+            ..Registry::default()
         };
         let tags = [("TenantID".to_owned(), "session".to_owned())].into();
         let s = registry

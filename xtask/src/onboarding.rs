@@ -1,0 +1,492 @@
+//! Onboarding and offboarding tenants, and the schema, without a bastion:
+//! the database side always goes through the db-admin function (inside the
+//! VPC on AWS), which runs the schema's `onboard_tenant()` and
+//! `offboard_tenant()` as the master user from its secret.
+//!
+//! - `--local`: db-admin's own built binary, invoked through the Runtime API
+//!   stand-in with the local stack's db-admin environment (its identity,
+//!   whose only power is reading the master secret through the front), plus
+//!   the tenant's role, key and user in moto.
+//! - `--aws --stack NAME`: the deployed stack's outputs, then `sam deploy`
+//!   of tenant-template.yaml (the tenant's role and key), `aws lambda
+//!   invoke` of db-admin, and the Cognito user; `--dry-run` prints the
+//!   commands instead. Every step is idempotent, so a failure halfway is
+//!   fixed by running the command again.
+
+use std::collections::BTreeMap;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::process::{Result, run};
+use crate::{Stack, cargo, read_env};
+
+/// Where a tenant command acts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// Print the psql script (the tenant commands' old default).
+    Print,
+    /// The running local stack.
+    Local,
+    /// A deployed stack.
+    Aws {
+        /// Its CloudFormation stack name.
+        stack: String,
+        /// Print the commands instead of running them.
+        dry_run: bool,
+    },
+}
+
+/// db-admin's event to onboard `ids`.
+pub fn onboard_event(ids: &[String], statement_timeout_ms: u64) -> Value {
+    json!({"action": "onboard", "tenants": ids, "statement_timeout_ms": statement_timeout_ms})
+}
+
+/// db-admin's event to offboard `ids`.
+pub fn offboard_event(ids: &[String], purge: bool) -> Value {
+    json!({"action": "offboard", "tenants": ids, "purge": purge})
+}
+
+/// db-admin's event to apply the schema.
+pub fn migrate_event() -> Value {
+    json!({"action": "migrate"})
+}
+
+/// Invoke db-admin on the local stack with `event`: its built binary under
+/// the Runtime API stand-in, with target/local-stack/db-admin.env, as
+/// Lambda would run it. Returns its answer.
+pub fn invoke_local(stack: &Stack, event: &Value) -> Result<Value> {
+    run(cargo()
+        .current_dir(&stack.root)
+        .args(["build", "--quiet", "-p", "db-admin"]))?;
+    let env = read_env(&stack.db_admin_env_file())?;
+    let api = runtime_stand_in::RuntimeApi::start(vec![runtime_stand_in::Invocation::new(
+        event.to_string(),
+    )])
+    .map_err(|e| format!("the Runtime API stand-in: {e}"))?;
+    let mut function = Command::new(stack.root.join("target/debug/db-admin"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs(&env)
+        .env("AWS_LAMBDA_RUNTIME_API", &api.addr)
+        .env("AWS_LAMBDA_FUNCTION_NAME", "db-admin")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("target/debug/db-admin: {e}"))?;
+    let outcome = api.outcome(Duration::from_secs(120));
+    let _ = function.kill();
+    let _ = function.wait();
+    match outcome {
+        Some(outcome) => match (outcome.response, outcome.error) {
+            (Some(answer), _) => Ok(answer),
+            (None, Some(error)) => Err(format!("db-admin failed: {}", error_message(&error))),
+            (None, None) => Err("db-admin gave no answer".to_owned()),
+        },
+        None => Err("db-admin did not answer within 120 s".to_owned()),
+    }
+}
+
+/// The message of a Lambda error report (`{"errorType", "errorMessage"}`).
+fn error_message(report: &str) -> String {
+    serde_json::from_str::<Value>(report)
+        .ok()
+        .and_then(|v| v["errorMessage"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| report.to_owned())
+}
+
+/// A deployed stack's outputs and parameters, as `aws cloudformation
+/// describe-stacks` gives them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Deployed {
+    /// The stack's name.
+    pub name: String,
+    /// Output key to value.
+    pub outputs: BTreeMap<String, String>,
+    /// Parameter key to value.
+    pub parameters: BTreeMap<String, String>,
+}
+
+impl Deployed {
+    /// Ask CloudFormation (the `aws` CLI, with the caller's credentials).
+    pub fn describe(name: &str) -> Result<Self> {
+        let out = run(Command::new("aws").args([
+            "cloudformation",
+            "describe-stacks",
+            "--stack-name",
+            name,
+            "--output",
+            "json",
+        ]))
+        .map_err(|e| {
+            format!(
+                "{e}\n(the AWS CLI, with credentials for the stack's account, is needed for --aws)"
+            )
+        })?;
+        Self::from_description(name, &String::from_utf8_lossy(&out.stdout))
+    }
+
+    /// Parse `describe-stacks` JSON.
+    pub fn from_description(name: &str, json: &str) -> Result<Self> {
+        let v: Value = serde_json::from_str(json).map_err(|e| format!("describe-stacks: {e}"))?;
+        let stack = &v["Stacks"][0];
+        let pairs = |list: &Value, key: &str, value: &str| -> BTreeMap<String, String> {
+            list.as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|o| Some((o[key].as_str()?.to_owned(), o[value].as_str()?.to_owned())))
+                .collect()
+        };
+        Ok(Deployed {
+            name: name.to_owned(),
+            outputs: pairs(&stack["Outputs"], "OutputKey", "OutputValue"),
+            parameters: pairs(&stack["Parameters"], "ParameterKey", "ParameterValue"),
+        })
+    }
+
+    fn output(&self, key: &str) -> Result<&str> {
+        self.outputs.get(key).map(String::as_str).ok_or_else(|| {
+            format!(
+                "stack {} has no output {key} (deployed from an older template, or without a created cluster/user pool)",
+                self.name
+            )
+        })
+    }
+
+    /// The stack that holds tenant `id`'s role and key.
+    pub fn tenant_stack(&self, id: &str) -> String {
+        format!("{}-tenant-{id}", self.name)
+    }
+}
+
+/// One command of a plan, and the errors that mean its work is already
+/// done (so a plan that failed halfway can be run again).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    /// The command line.
+    pub argv: Vec<String>,
+    /// Error codes that mean the step was done before.
+    pub done_if: &'static [&'static str],
+}
+
+impl Step {
+    fn new<const N: usize>(argv: [&str; N]) -> Self {
+        Step {
+            argv: argv.map(str::to_owned).to_vec(),
+            done_if: &[],
+        }
+    }
+
+    fn done_if(mut self, codes: &'static [&'static str]) -> Self {
+        self.done_if = codes;
+        self
+    }
+}
+
+/// The commands that onboard `id` on the deployed stack, in order:
+/// tenant-template.yaml (its role, or only its key under the shared and
+/// identity-pool strategies), its DB login and metadata row through
+/// db-admin, and its Cognito user `user` (when given).
+pub fn plan_add(
+    deployed: &Deployed,
+    id: &str,
+    user: Option<&str>,
+    statement_timeout_ms: u64,
+) -> Result<Vec<Step>> {
+    let strategy = deployed
+        .parameters
+        .get("IsolationStrategy")
+        .map_or("role-per-tenant", String::as_str);
+    let create_role = if strategy == "role-per-tenant" {
+        "true"
+    } else {
+        "false"
+    };
+    let mut overrides = vec![
+        format!("TenantId={id}"),
+        format!("CreateRole={create_role}"),
+        format!(
+            "ExecutionRoleArns={}",
+            deployed.output("ExecutionRoleArns")?
+        ),
+        format!("BucketName={}", deployed.output("BucketName")?),
+        format!("TableName={}", deployed.output("TableName")?),
+        format!(
+            "DbResourceId={}",
+            deployed.output("DbResourceIdForTenants")?
+        ),
+    ];
+    if let Some(prefix) = deployed.parameters.get("TenantRolePrefix") {
+        overrides.push(format!("TenantRolePrefix={prefix}"));
+    }
+    let mut deploy: Vec<String> = [
+        "sam",
+        "deploy",
+        "--template-file",
+        "tenant-template.yaml",
+        "--stack-name",
+        &deployed.tenant_stack(id),
+        "--capabilities",
+        "CAPABILITY_NAMED_IAM",
+        "--no-fail-on-empty-changeset",
+        "--parameter-overrides",
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    deploy.extend(overrides);
+    let mut plan = vec![
+        Step {
+            argv: deploy,
+            done_if: &[],
+        },
+        invoke(
+            deployed.output("DbAdminFunctionName")?,
+            &onboard_event(&[id.to_owned()], statement_timeout_ms),
+        ),
+    ];
+    if let Some(user) = user {
+        plan.push(
+            Step::new([
+                "aws",
+                "cognito-idp",
+                "admin-create-user",
+                "--user-pool-id",
+                deployed.output("UserPoolId")?,
+                "--username",
+                user,
+                "--user-attributes",
+                &format!("Name=custom:tenant_id,Value={id}"),
+            ])
+            .done_if(&["UsernameExistsException"]),
+        );
+    }
+    Ok(plan)
+}
+
+/// The commands that offboard `id` from the deployed stack: its DB login
+/// revoked and dropped through db-admin (records kept unless `purge`), its
+/// key scheduled for deletion (30 days, the longest wait: its objects are
+/// unreadable from then on, and recoverable until then), then its role's
+/// stack deleted (the key itself is retained by it); with `purge`, its
+/// objects deleted too. Its Cognito users are the operator's to disable
+/// (`aws cognito-idp admin-disable-user`): their names are not the tenant id.
+pub fn plan_remove(deployed: &Deployed, id: &str, purge: bool) -> Result<Vec<Step>> {
+    let mut plan = vec![
+        invoke(
+            deployed.output("DbAdminFunctionName")?,
+            &offboard_event(&[id.to_owned()], purge),
+        ),
+        Step::new([
+            "aws",
+            "kms",
+            "schedule-key-deletion",
+            "--key-id",
+            &format!("alias/tenant/{id}"),
+            "--pending-window-in-days",
+            "30",
+        ])
+        .done_if(&["KMSInvalidStateException", "NotFoundException"]),
+        Step::new([
+            "aws",
+            "cloudformation",
+            "delete-stack",
+            "--stack-name",
+            &deployed.tenant_stack(id),
+        ]),
+    ];
+    if purge {
+        plan.push(Step::new([
+            "aws",
+            "s3",
+            "rm",
+            &format!("s3://{}/{id}_home/", deployed.output("BucketName")?),
+            "--recursive",
+        ]));
+    }
+    Ok(plan)
+}
+
+/// The command that applies the schema inside the deployed stack's VPC.
+pub fn plan_migrate(deployed: &Deployed) -> Result<Step> {
+    Ok(invoke(
+        deployed.output("DbAdminFunctionName")?,
+        &migrate_event(),
+    ))
+}
+
+/// `aws lambda invoke` of `function` with `event`, its answer to stdout.
+fn invoke(function: &str, event: &Value) -> Step {
+    Step::new([
+        "aws",
+        "lambda",
+        "invoke",
+        "--function-name",
+        function,
+        "--cli-binary-format",
+        "raw-in-base64-out",
+        "--payload",
+        &event.to_string(),
+        "/dev/stdout",
+    ])
+}
+
+/// Run `plan` in order, stopping at the first failure (every step is
+/// idempotent: run the command again), or with `dry_run` print it.
+pub fn run_plan(plan: &[Step], dry_run: bool) -> Result<()> {
+    for step in plan {
+        let line = step
+            .argv
+            .iter()
+            .map(|a| {
+                if a.contains([' ', '{', '"']) {
+                    format!("'{a}'")
+                } else {
+                    a.clone()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" ");
+        if dry_run {
+            println!("{line}");
+            continue;
+        }
+        progress!("{line}");
+        let out = match run(Command::new(&step.argv[0]).args(&step.argv[1..])) {
+            Ok(out) => out,
+            Err(e) if step.done_if.iter().any(|code| e.contains(code)) => {
+                progress!("already done");
+                continue;
+            }
+            Err(e) => {
+                return Err(format!(
+                    "{e}\nevery step is idempotent: run the command again"
+                ));
+            }
+        };
+        let text = String::from_utf8_lossy(&out.stdout);
+        // `aws lambda invoke` succeeds even when the function failed.
+        if text.contains("\"FunctionError\"") || text.contains("\"errorMessage\"") {
+            return Err(format!("{line}\nfailed:\n{text}"));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn deployed() -> Deployed {
+        let description = json!({"Stacks": [{
+            "Outputs": [
+                {"OutputKey": "ExecutionRoleArns", "OutputValue": "arn:aws:iam::1:role/a,arn:aws:iam::1:role/b,arn:aws:iam::1:role/c"},
+                {"OutputKey": "BucketName", "OutputValue": "bucket"},
+                {"OutputKey": "TableName", "OutputValue": "table"},
+                {"OutputKey": "DbResourceIdForTenants", "OutputValue": "prx-abc"},
+                {"OutputKey": "DbAdminFunctionName", "OutputValue": "app-DbAdminFunction-X"},
+                {"OutputKey": "UserPoolId", "OutputValue": "us-east-1_P"}
+            ],
+            "Parameters": [
+                {"ParameterKey": "IsolationStrategy", "ParameterValue": "role-per-tenant"},
+                {"ParameterKey": "TenantRolePrefix", "ParameterValue": "assumeRole-"}
+            ]
+        }]});
+        Deployed::from_description("app", &description.to_string()).unwrap()
+    }
+
+    /// The template's outputs and tenant-template.yaml's parameters, as
+    /// written (the plans name nothing else).
+    fn template(name: &str) -> String {
+        std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("..")
+                .join(name),
+        )
+        .unwrap()
+    }
+
+    fn section_keys(text: &str, section: &str) -> Vec<String> {
+        let start = text.find(&format!("\n{section}:\n")).unwrap() + section.len() + 3;
+        text[start..]
+            .lines()
+            .take_while(|l| l.is_empty() || l.starts_with(' '))
+            .filter_map(|l| l.strip_prefix("  "))
+            .filter(|l| !l.starts_with(' ') && !l.starts_with('#'))
+            .filter_map(|l| l.strip_suffix(':'))
+            .map(str::to_owned)
+            .collect()
+    }
+
+    #[test]
+    fn the_aws_plan_names_only_what_the_templates_declare() {
+        let outputs = section_keys(&template("template.yaml"), "Outputs");
+        for key in deployed().outputs.keys() {
+            assert!(outputs.contains(key), "template.yaml has no output {key}");
+        }
+        let parameters = section_keys(&template("tenant-template.yaml"), "Parameters");
+        let plan = plan_add(&deployed(), "acme", Some("ops@acme.example"), 5000).unwrap();
+        let deploy = &plan[0].argv;
+        assert_eq!(&deploy[..2], ["sam", "deploy"]);
+        assert!(deploy.contains(&"app-tenant-acme".to_owned()));
+        let start = deploy
+            .iter()
+            .position(|a| a == "--parameter-overrides")
+            .unwrap()
+            + 1;
+        for pair in &deploy[start..] {
+            let (key, _) = pair.split_once('=').unwrap();
+            assert!(
+                parameters.contains(&key.to_owned()),
+                "tenant-template.yaml has no {key}"
+            );
+        }
+        // db-admin's event, as db-admin parses it.
+        let invoke = &plan[1].argv;
+        let payload = &invoke[invoke.iter().position(|a| a == "--payload").unwrap() + 1];
+        let event: Value = serde_json::from_str(payload).unwrap();
+        assert_eq!(event, onboard_event(&["acme".to_owned()], 5000));
+        assert!(
+            plan[2]
+                .argv
+                .contains(&"Name=custom:tenant_id,Value=acme".to_owned())
+        );
+        assert_eq!(plan[2].done_if, ["UsernameExistsException"], "re-runnable");
+
+        let removal = plan_remove(&deployed(), "acme", true).unwrap();
+        assert!(
+            removal[0]
+                .argv
+                .iter()
+                .any(|a| a.contains("\"offboard\"") && a.contains("\"purge\":true"))
+        );
+        assert!(
+            removal[1].argv.contains(&"alias/tenant/acme".to_owned()),
+            "the key the alias names, before the stack goes"
+        );
+        assert_eq!(removal[2].argv.last().unwrap(), "app-tenant-acme");
+        assert_eq!(removal[3].argv[3], "s3://bucket/acme_home/");
+        assert_eq!(
+            plan_remove(&deployed(), "acme", false).unwrap().len(),
+            3,
+            "objects kept"
+        );
+    }
+
+    #[test]
+    fn the_shared_strategies_deploy_only_the_key_and_a_missing_output_is_named() {
+        let mut shared = deployed();
+        shared
+            .parameters
+            .insert("IsolationStrategy".into(), "session-tags".into());
+        let plan = plan_add(&shared, "acme", None, 5000).unwrap();
+        assert!(plan[0].argv.contains(&"CreateRole=false".to_owned()));
+        assert_eq!(plan.len(), 2, "no user asked for");
+        let mut old = deployed();
+        old.outputs.remove("DbAdminFunctionName");
+        let err = plan_add(&old, "acme", None, 5000).unwrap_err();
+        assert!(err.contains("DbAdminFunctionName"), "{err}");
+    }
+}
