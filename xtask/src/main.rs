@@ -745,6 +745,21 @@ fn check_ids(ids: &[String]) -> Result<()> {
     Ok(())
 }
 
+/// Run each tenant's plan on the deployed stack `name`, one tenant after
+/// the other (or print them, with `dry_run`).
+fn on_aws(
+    name: &str,
+    dry_run: bool,
+    ids: &[String],
+    plan: impl Fn(&onboarding::Deployed, &str) -> Result<Vec<onboarding::Step>>,
+) -> Result<()> {
+    let deployed = onboarding::Deployed::describe(name)?;
+    for id in ids {
+        onboarding::run_plan(&plan(&deployed, id)?, dry_run)?;
+    }
+    Ok(())
+}
+
 /// db-admin's answer, for the log.
 fn done(answer: &serde_json::Value) -> String {
     answer["db_users"]
@@ -790,15 +805,10 @@ fn tenant_remove(
             }
             Ok(())
         }
-        onboarding::Target::Aws {
-            stack: name,
-            dry_run,
-        } => {
-            let deployed = onboarding::Deployed::describe(name)?;
-            for id in ids {
-                onboarding::run_plan(&onboarding::plan_remove(&deployed, id, purge)?, *dry_run)?;
-            }
-            Ok(())
+        onboarding::Target::Aws { stack, dry_run } => {
+            on_aws(stack, *dry_run, ids, |deployed, id| {
+                onboarding::plan_remove(deployed, id, purge)
+            })
         }
         onboarding::Target::Print => {
             for id in ids {
@@ -842,18 +852,10 @@ fn tenant(
             }
             Ok(())
         }
-        onboarding::Target::Aws {
-            stack: name,
-            dry_run,
-        } => {
-            let deployed = onboarding::Deployed::describe(name)?;
-            for id in ids {
-                onboarding::run_plan(
-                    &onboarding::plan_add(&deployed, id, user, timeout_ms)?,
-                    *dry_run,
-                )?;
-            }
-            Ok(())
+        onboarding::Target::Aws { stack, dry_run } => {
+            on_aws(stack, *dry_run, ids, |deployed, id| {
+                onboarding::plan_add(deployed, id, user, timeout_ms)
+            })
         }
         onboarding::Target::Print => {
             let [id] = ids else {

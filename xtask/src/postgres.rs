@@ -21,15 +21,35 @@ pub struct Postgres<'a> {
 }
 
 impl<'a> Postgres<'a> {
-    /// Find the server binaries, installing Debian's `postgresql` if absent.
+    /// Find the server binaries: `LOCAL_PG_BIN` when set (any system's
+    /// PostgreSQL, such as /usr/bin on Fedora or Homebrew's), else Debian's
+    /// under /usr/lib/postgresql, installing `postgresql` if absent.
     pub fn ensure_installed(stack: &'a Stack) -> Result<Self> {
+        if let Ok(dir) = std::env::var("LOCAL_PG_BIN") {
+            let bin = PathBuf::from(&dir);
+            let missing: Vec<&str> = ["postgres", "initdb", "pg_ctl", "psql"]
+                .into_iter()
+                .filter(|b| !bin.join(b).exists())
+                .collect();
+            if !missing.is_empty() {
+                return Err(format!(
+                    "LOCAL_PG_BIN={dir}: no {} there (it must hold the server's binaries)",
+                    missing.join(", ")
+                ));
+            }
+            if is_root() {
+                ensure_os_user()?;
+            }
+            return Ok(Postgres { stack, bin });
+        }
         let bin = match find_bin_dir() {
             Some(bin) => bin,
             None => {
                 if !is_root() {
                     return Err(
                         "PostgreSQL server binaries not found under /usr/lib/postgresql; \
-                                install them with `sudo apt-get install -y postgresql`"
+                                install them with `sudo apt-get install -y postgresql`, \
+                                or name their directory in LOCAL_PG_BIN"
                             .into(),
                     );
                 }

@@ -2,7 +2,9 @@
 //! runs: `cargo xtask tenant add ID --local`, use it, `cargo xtask tenant
 //! remove ID --local`, and the offboarded tenant is refused at every layer
 //! (STS, S3, the database), its key pending deletion, its rows kept but
-//! disabled. Run with `cargo xtask test`, which starts the stack.
+//! disabled. The database side of both goes through db-admin's built
+//! binary, as `--aws` goes through the deployed function. Run with `cargo
+//! xtask test`, which starts the stack.
 
 use std::process::Command;
 
@@ -15,21 +17,24 @@ use test_support::Stack;
 
 const TENANT: &str = "offboard1";
 
-fn xtask(args: &[&str]) {
+/// Run the xtask; its progress lines.
+fn xtask(args: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
         .args(args)
         .output()
         .expect("xtask runs");
-    assert!(
-        out.status.success(),
-        "xtask {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "xtask {args:?}: {stderr}");
+    stderr
 }
 
 #[tokio::test]
 async fn an_offboarded_tenant_is_refused_at_every_layer() {
-    xtask(&["tenant", "add", TENANT, "--local"]);
+    let added = xtask(&["tenant", "add", TENANT, "--local"]);
+    assert!(
+        added.contains(&format!("db-admin onboarded {TENANT}_dbuser")),
+        "{added}"
+    );
     let stack = Stack::load();
     let sdk = stack.sdk_config().await;
     let s3 = FunctionConfig::<S3Config>::from_lookup(&stack.lookup()).unwrap();
@@ -66,7 +71,11 @@ async fn an_offboarded_tenant_is_refused_at_every_layer() {
         .await
         .expect("the tenant logs in");
 
-    xtask(&["tenant", "remove", TENANT, "--local"]);
+    let removed = xtask(&["tenant", "remove", TENANT, "--local"]);
+    assert!(
+        removed.contains(&format!("db-admin offboarded {TENANT}_dbuser")),
+        "{removed}"
+    );
 
     // STS: no new session (the role is gone).
     let after = TenantSessions::new(&sdk, &s3.access).with_scope(s3_scope);

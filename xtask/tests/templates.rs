@@ -16,6 +16,13 @@ fn load(name: &str) -> Value {
     serde_norway::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
+/// The functions the API serves (db-admin is not one).
+const API_FUNCTIONS: [&str; 3] = [
+    "S3FetchFunction",
+    "AuroraQueryFunction",
+    "DynamoDbItemsFunction",
+];
+
 fn resource<'t>(template: &'t Value, name: &str) -> &'t Value {
     &template["Resources"][name]
 }
@@ -420,11 +427,7 @@ fn the_api_routes_every_path_through_the_jwt_authorizer() {
     assert_eq!(auth["DefaultAuthorizer"].as_str(), Some("TenantJwt"));
     assert!(!auth["Authorizers"]["TenantJwt"]["JwtConfiguration"].is_null());
     let mut routes = BTreeSet::new();
-    for function in [
-        "S3FetchFunction",
-        "AuroraQueryFunction",
-        "DynamoDbItemsFunction",
-    ] {
+    for function in API_FUNCTIONS {
         for (_, event) in resource(&template, function)["Properties"]["Events"]
             .as_mapping()
             .unwrap()
@@ -1309,11 +1312,7 @@ fn refusals(template: &Value, params: &[(&str, &str)]) -> Vec<String> {
 fn the_tenant_isolation_mode_routes_by_the_verified_claim() {
     let template = load("template.yaml");
     let globals = &template["Globals"]["Function"];
-    for function in [
-        "S3FetchFunction",
-        "AuroraQueryFunction",
-        "DynamoDbItemsFunction",
-    ] {
+    for function in API_FUNCTIONS {
         let tenancy = tagged(
             &resource(&template, function)["Properties"]["TenancyConfig"],
             "If",
@@ -1380,11 +1379,7 @@ fn the_tenant_isolation_mode_routes_by_the_verified_claim() {
         served.insert((path, function.to_owned()));
     }
     // Every HTTP API route has its path here, going to the same function.
-    for function in [
-        "S3FetchFunction",
-        "AuroraQueryFunction",
-        "DynamoDbItemsFunction",
-    ] {
+    for function in API_FUNCTIONS {
         for (_, event) in resource(&template, function)["Properties"]["Events"]
             .as_mapping()
             .unwrap()
