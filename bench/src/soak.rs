@@ -8,13 +8,20 @@
 //! open DB connections and PostgreSQL's count of tenant backends, and the
 //! cached sessions. After warm-up every figure must stay flat (growth at
 //! most 5%) and the backends never exceed `DB_CONNECTION_CAPACITY`.
+//!
+//! The faults are injected where the functions' own traffic passes: AWS
+//! faults at the stack's front, a process of its own (over its control
+//! API), database faults at a TCP front in this process, which holds
+//! nothing per connection once it closes. An in-process AWS front would
+//! hold a record of every session it saw, and its growth would be counted
+//! as the functions'.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use local_front::{HttpFault, HttpFront, HttpRule, Service, TcpFront, TcpMode};
+use local_front::{HttpFault, HttpRule, Service, TcpFront, TcpMode};
 use serde_json::{Value, json};
 use test_support::{Stack, event, request, with_key};
 
@@ -81,22 +88,58 @@ fn open_fds() -> usize {
 
 /// The fault of block `n` (of [`FAULT_BLOCK`] requests): applied for its
 /// first fifth, then cleared.
-fn fault(n: u64, aws: &HttpFront, db: &TcpFront) -> &'static str {
+/// The stack's own AWS front, a process of its own, driven over its control
+/// API: the soak's process then holds the functions alone, as a container
+/// would, and not the front's record of every session it saw.
+struct StackFront {
+    control: String,
+}
+
+impl StackFront {
+    fn new(endpoint: &str) -> Self {
+        StackFront {
+            control: format!("{endpoint}{}", local_front::http::CONTROL_PATH),
+        }
+    }
+
+    async fn inject(&self, rule: HttpRule) {
+        let body = serde_json::to_vec(&rule).expect("a rule serializes");
+        let (status, answer) = test_support::http_with(
+            "POST",
+            &self.control,
+            &[("content-type", "application/json")],
+            &body,
+        )
+        .await;
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&answer));
+    }
+
+    async fn clear(&self) {
+        let (status, answer) = test_support::http_with("DELETE", &self.control, &[], b"").await;
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&answer));
+    }
+}
+
+async fn fault(n: u64, aws: &StackFront, db: &TcpFront) -> &'static str {
     match n % FAULT_KINDS {
         0 => {
-            aws.inject(HttpRule::new(HttpFault::Throttle).service(Service::Sts));
+            aws.inject(HttpRule::new(HttpFault::Throttle).service(Service::Sts))
+                .await;
             "STS throttling"
         }
         1 => {
-            aws.inject(HttpRule::new(HttpFault::Throttle).service(Service::S3));
+            aws.inject(HttpRule::new(HttpFault::Throttle).service(Service::S3))
+                .await;
             "S3 throttling"
         }
         2 => {
-            aws.inject(HttpRule::new(HttpFault::ServerError).service(Service::S3));
+            aws.inject(HttpRule::new(HttpFault::ServerError).service(Service::S3))
+                .await;
             "S3 errors"
         }
         3 => {
-            aws.inject(HttpRule::new(HttpFault::Reset).service(Service::S3));
+            aws.inject(HttpRule::new(HttpFault::Reset).service(Service::S3))
+                .await;
             "S3 connection resets"
         }
         4 => {
@@ -104,7 +147,8 @@ fn fault(n: u64, aws: &HttpFront, db: &TcpFront) -> &'static str {
                 HttpRule::new(HttpFault::ExpiredToken)
                     .service(Service::S3)
                     .times(50),
-            );
+            )
+            .await;
             "S3 refusing credentials"
         }
         5 => {
@@ -119,8 +163,8 @@ fn fault(n: u64, aws: &HttpFront, db: &TcpFront) -> &'static str {
     }
 }
 
-fn clear(aws: &HttpFront, db: &TcpFront) {
-    aws.clear();
+async fn clear(aws: &StackFront, db: &TcpFront) {
+    aws.clear().await;
     db.set_mode(TcpMode::Pass);
 }
 
@@ -129,20 +173,12 @@ pub async fn soak(stack: &Stack, requests: u64, tenants: usize, in_flight: usize
     progress(&format!(
         "soak: {requests} requests, {in_flight} in flight over {tenants} tenants, faults coming and going"
     ));
-    let moto: SocketAddr = stack
-        .var("AWS_ENDPOINT_URL")
-        .trim_start_matches("http://")
-        .parse()
-        .expect("the AWS endpoint's address");
     let pg: SocketAddr = format!("127.0.0.1:{}", stack.var("DB_PORT"))
         .parse()
         .expect("PostgreSQL's address");
     let front_port = stack.var("STACK_PG_FRONT_PORT");
-    let aws = Arc::new(
-        HttpFront::start("127.0.0.1:0".parse().expect("loopback"), moto)
-            .await
-            .expect("the HTTP front starts"),
-    );
+    let aws = StackFront::new(&stack.var("AWS_ENDPOINT_URL"));
+    aws.clear().await;
     let db = Arc::new(
         TcpFront::start(
             format!("127.0.0.1:{front_port}").parse().expect("loopback"),
@@ -152,7 +188,6 @@ pub async fn soak(stack: &Stack, requests: u64, tenants: usize, in_flight: usize
         .expect("the TCP front starts"),
     );
     let env = quiet(stack).with(&[
-        ("AWS_ENDPOINT_URL", &aws.endpoint()),
         ("DB_PORT", &front_port),
         ("DB_CONNECT_TIMEOUT_SECONDS", "2"),
         ("DB_STATEMENT_TIMEOUT_MS", "1000"),
@@ -233,17 +268,17 @@ pub async fn soak(stack: &Stack, requests: u64, tenants: usize, in_flight: usize
         if n / FAULT_BLOCK > block {
             block = n / FAULT_BLOCK;
             if let Some(fault) = faulted.take() {
-                clear(&aws, &db);
+                clear(&aws, &db).await;
                 progress(&format!("soak: {fault} cleared"));
             }
         }
         // Each block's fault for its first fifth (none in the first block).
         if block > 0 && faulted.is_none() && in_block < FAULT_BLOCK / 5 {
-            faulted = Some(fault(block, &aws, &db));
+            faulted = Some(fault(block, &aws, &db).await);
         } else if in_block >= FAULT_BLOCK / 5
             && let Some(fault) = faulted.take()
         {
-            clear(&aws, &db);
+            clear(&aws, &db).await;
             progress(&format!("soak: {fault} cleared"));
         }
         if n / CHECKPOINT > checkpoint {
@@ -291,7 +326,7 @@ pub async fn soak(stack: &Stack, requests: u64, tenants: usize, in_flight: usize
         }
     }
     running.store(false, Ordering::Relaxed);
-    clear(&aws, &db);
+    clear(&aws, &db).await;
     for worker in workers {
         worker.await.expect("worker");
     }

@@ -56,16 +56,26 @@ pub fn migrate_event() -> Value {
 /// Invoke db-admin on the local stack with `event`: its built binary under
 /// the Runtime API stand-in, with target/local-stack/db-admin.env, as
 /// Lambda would run it. Returns its answer.
+///
+/// `XTASK_DB_ADMIN_BIN` names a built binary to run instead of building
+/// target/debug/db-admin (the tests run under `cargo test`, which has built
+/// it and holds the build directory).
 pub fn invoke_local(stack: &Stack, event: &Value) -> Result<Value> {
-    run(cargo()
-        .current_dir(&stack.root)
-        .args(["build", "--quiet", "-p", "db-admin"]))?;
+    let binary = match std::env::var_os("XTASK_DB_ADMIN_BIN") {
+        Some(path) => std::path::PathBuf::from(path),
+        None => {
+            run(cargo()
+                .current_dir(&stack.root)
+                .args(["build", "--quiet", "-p", "db-admin"]))?;
+            stack.root.join("target/debug/db-admin")
+        }
+    };
     let env = read_env(&stack.db_admin_env_file())?;
     let api = runtime_stand_in::RuntimeApi::start(vec![runtime_stand_in::Invocation::new(
         event.to_string(),
     )])
     .map_err(|e| format!("the Runtime API stand-in: {e}"))?;
-    let mut function = Command::new(stack.root.join("target/debug/db-admin"))
+    let mut function = Command::new(&binary)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .envs(&env)
@@ -76,7 +86,7 @@ pub fn invoke_local(stack: &Stack, event: &Value) -> Result<Value> {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .map_err(|e| format!("target/debug/db-admin: {e}"))?;
+        .map_err(|e| format!("{}: {e}", binary.display()))?;
     let outcome = api.outcome(Duration::from_secs(120));
     let _ = function.kill();
     let _ = function.wait();
