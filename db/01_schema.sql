@@ -85,6 +85,18 @@ CREATE POLICY records_isolation_policy ON records
     USING (tenant_id = current_user AND (SELECT tenant_is_active()))
     WITH CHECK (tenant_id = current_user AND (SELECT tenant_is_active()));
 
+-- The schema's owner (the cluster's master user, who runs this file and
+-- the functions below) reads and writes every row: FORCE ROW LEVEL
+-- SECURITY applies the tenant policies to the owner too, and Aurora's
+-- master user does not bypass them. Tenants never match these policies:
+-- they are for the role running this file only.
+DO $$ BEGIN
+    EXECUTE 'DROP POLICY IF EXISTS owner_administers ON tenant_metadata';
+    EXECUTE format('CREATE POLICY owner_administers ON tenant_metadata FOR ALL TO %I USING (true) WITH CHECK (true)', current_user);
+    EXECUTE 'DROP POLICY IF EXISTS owner_administers ON records';
+    EXECUTE format('CREATE POLICY owner_administers ON records FOR ALL TO %I USING (true) WITH CHECK (true)', current_user);
+END $$;
+
 -- Onboarding and offboarding, in one place for every caller: psql
 -- (db/tenant.sql, db/tenant_remove.sql) and the db-admin function that
 -- `cargo xtask tenant add|remove --aws` invokes inside the VPC. Both are
@@ -106,7 +118,12 @@ BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = tenant_user) THEN
         EXECUTE format('CREATE ROLE %I LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS', tenant_user);
     END IF;
-    EXECUTE format('ALTER ROLE %I LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS', tenant_user);
+    -- Aurora's master user is no superuser: it may not name SUPERUSER or
+    -- BYPASSRLS in an ALTER ROLE, so a login that has either is refused.
+    IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = tenant_user AND (rolsuper OR rolbypassrls)) THEN
+        RAISE EXCEPTION 'login % may bypass row-level security: not onboarded', tenant_user;
+    END IF;
+    EXECUTE format('ALTER ROLE %I LOGIN NOCREATEDB NOCREATEROLE', tenant_user);
     EXECUTE format('GRANT rds_iam TO %I', tenant_user);
     EXECUTE format('ALTER ROLE %I SET statement_timeout = %L', tenant_user, statement_timeout_ms);
     EXECUTE format('ALTER ROLE %I SET idle_in_transaction_session_timeout = %L', tenant_user, '10s');
@@ -120,8 +137,11 @@ BEGIN
     EXECUTE format('REVOKE ALL ON tenant_metadata, records FROM %I', tenant_user);
     EXECUTE format('GRANT SELECT ON tenant_metadata TO %I', tenant_user);
     EXECUTE format('GRANT SELECT, INSERT, DELETE ON records TO %I', tenant_user);
+    -- Onboarding again re-activates a tenant that was offboarded; a
+    -- suspended one stays suspended (an operator's decision).
     INSERT INTO tenant_metadata (tenant_id, status) VALUES (tenant_user, 'active')
-    ON CONFLICT (tenant_id) DO NOTHING;
+    ON CONFLICT (tenant_id) DO UPDATE SET status = 'active'
+        WHERE tenant_metadata.status = 'disabled';
 END
 $$;
 

@@ -226,6 +226,12 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Cmd, String> {
         "dev" => Cmd::Dev,
         "call" => Cmd::Call(rest),
         "tenant" => match rest.split_first() {
+            Some((add, ids)) if add == "add" && ids.len() > 1 && user.is_some() => {
+                return Err(format!(
+                    "--user makes one tenant's user: give one id with it\n\n{}",
+                    help(Some(cmd))
+                ));
+            }
             Some((add, ids)) if add == "add" && !ids.is_empty() && !purge => Cmd::Tenant {
                 ids: ids.to_vec(),
                 target,
@@ -311,6 +317,13 @@ mod tests {
         );
         assert!(parse_str(&["tenant", "add", "acme", "--local", "--dry-run"]).is_err());
         assert!(parse_str(&["db", "migrate"]).is_err(), "no target");
+        assert!(
+            parse_str(&[
+                "tenant", "add", "a", "b", "--aws", "--stack", "s", "--user", "u"
+            ])
+            .is_err(),
+            "one user, one tenant"
+        );
         assert!(parse_str(&["db", "drop", "--local"]).is_err());
     }
 

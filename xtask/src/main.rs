@@ -748,6 +748,7 @@ fn check_ids(ids: &[String]) -> Result<()> {
 /// Run each tenant's plan on the deployed stack `name`, one tenant after
 /// the other (or print them, with `dry_run`).
 fn on_aws(
+    root: &Path,
     name: &str,
     dry_run: bool,
     ids: &[String],
@@ -755,7 +756,7 @@ fn on_aws(
 ) -> Result<()> {
     let deployed = onboarding::Deployed::describe(name)?;
     for id in ids {
-        onboarding::run_plan(&plan(&deployed, id)?, dry_run)?;
+        onboarding::run_plan(root, &plan(&deployed, id)?, dry_run)?;
     }
     Ok(())
 }
@@ -805,11 +806,12 @@ fn tenant_remove(
             }
             Ok(())
         }
-        onboarding::Target::Aws { stack, dry_run } => {
-            on_aws(stack, *dry_run, ids, |deployed, id| {
-                onboarding::plan_remove(deployed, id, purge)
-            })
-        }
+        onboarding::Target::Aws {
+            stack: name,
+            dry_run,
+        } => on_aws(&stack.root, name, *dry_run, ids, |deployed, id| {
+            onboarding::plan_remove(deployed, id, purge)
+        }),
         onboarding::Target::Print => {
             for id in ids {
                 println!(
@@ -852,11 +854,12 @@ fn tenant(
             }
             Ok(())
         }
-        onboarding::Target::Aws { stack, dry_run } => {
-            on_aws(stack, *dry_run, ids, |deployed, id| {
-                onboarding::plan_add(deployed, id, user, timeout_ms)
-            })
-        }
+        onboarding::Target::Aws {
+            stack: name,
+            dry_run,
+        } => on_aws(&stack.root, name, *dry_run, ids, |deployed, id| {
+            onboarding::plan_add(deployed, id, user, timeout_ms)
+        }),
         onboarding::Target::Print => {
             let [id] = ids else {
                 return Err(
@@ -895,7 +898,11 @@ fn db_migrate(stack: &Stack, target: &onboarding::Target) -> Result<()> {
             dry_run,
         } => {
             let deployed = onboarding::Deployed::describe(name)?;
-            onboarding::run_plan(&[onboarding::plan_migrate(&deployed)?], *dry_run)
+            onboarding::run_plan(
+                &stack.root,
+                &[onboarding::plan_migrate(&deployed)?],
+                *dry_run,
+            )
         }
         onboarding::Target::Print => {
             Err("db migrate takes --local or --aws --stack NAME".to_owned())

@@ -91,7 +91,7 @@ impl<'a> Moto<'a> {
             &tenants,
             &[],
             &[
-                ("STACK_DB_ADMIN_USER", crate::postgres::ADMIN_USER),
+                ("STACK_DB_ADMIN_USER", crate::postgres::MASTER_USER),
                 ("STACK_DB_ADMIN_PASSWORD", admin_password),
             ],
         )?;

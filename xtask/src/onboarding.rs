@@ -118,6 +118,8 @@ pub struct Deployed {
     pub outputs: BTreeMap<String, String>,
     /// Parameter key to value.
     pub parameters: BTreeMap<String, String>,
+    /// The stack's region (from its id), which every command is given.
+    pub region: String,
 }
 
 impl Deployed {
@@ -150,10 +152,18 @@ impl Deployed {
                 .filter_map(|o| Some((o[key].as_str()?.to_owned(), o[value].as_str()?.to_owned())))
                 .collect()
         };
+        // arn:<partition>:cloudformation:<region>:<account>:stack/<name>/<id>
+        let region = stack["StackId"]
+            .as_str()
+            .and_then(|id| id.split(':').nth(3))
+            .filter(|r| !r.is_empty())
+            .ok_or("describe-stacks: no StackId to take the region from")?
+            .to_owned();
         Ok(Deployed {
             name: name.to_owned(),
             outputs: pairs(&stack["Outputs"], "OutputKey", "OutputValue"),
             parameters: pairs(&stack["Parameters"], "ParameterKey", "ParameterValue"),
+            region,
         })
     }
 
@@ -180,6 +190,8 @@ pub struct Step {
     pub argv: Vec<String>,
     /// Error codes that mean the step was done before.
     pub done_if: &'static [&'static str],
+    /// What the step must print (trimmed), when it checks a result.
+    pub expect: Option<String>,
 }
 
 impl Step {
@@ -187,7 +199,19 @@ impl Step {
         Step {
             argv: argv.map(str::to_owned).to_vec(),
             done_if: &[],
+            expect: None,
         }
+    }
+
+    /// The step in `region` (every AWS command names the stack's).
+    fn region(mut self, region: &str) -> Self {
+        self.argv.extend(["--region".to_owned(), region.to_owned()]);
+        self
+    }
+
+    fn expect(mut self, output: &str) -> Self {
+        self.expect = Some(output.to_owned());
+        self
     }
 
     fn done_if(mut self, codes: &'static [&'static str]) -> Self {
@@ -232,7 +256,10 @@ pub fn plan_add(
     if let Some(prefix) = deployed.parameters.get("TenantRolePrefix") {
         overrides.push(format!("TenantRolePrefix={prefix}"));
     }
-    let mut deploy: Vec<String> = [
+    // No confirmation prompt (it would read an empty stdin and abort); what
+    // samconfig.toml's default profile sets besides (capabilities, region,
+    // overrides) is given here instead.
+    let mut deploy = Step::new([
         "sam",
         "deploy",
         "--template-file",
@@ -241,36 +268,57 @@ pub fn plan_add(
         &deployed.tenant_stack(id),
         "--capabilities",
         "CAPABILITY_NAMED_IAM",
+        "--no-confirm-changeset",
         "--no-fail-on-empty-changeset",
         "--parameter-overrides",
-    ]
-    .map(str::to_owned)
-    .to_vec();
-    deploy.extend(overrides);
+    ]);
+    deploy.argv.extend(overrides);
     let mut plan = vec![
-        Step {
-            argv: deploy,
-            done_if: &[],
-        },
+        deploy.region(&deployed.region),
         invoke(
-            deployed.output("DbAdminFunctionName")?,
+            deployed,
             &onboard_event(&[id.to_owned()], statement_timeout_ms),
-        ),
+        )?,
     ];
     if let Some(user) = user {
+        let pool = deployed.output("UserPoolId")?;
+        let claim = deployed
+            .parameters
+            .get("TenantClaim")
+            .map_or("custom:tenant_id", String::as_str);
         plan.push(
             Step::new([
                 "aws",
                 "cognito-idp",
                 "admin-create-user",
                 "--user-pool-id",
-                deployed.output("UserPoolId")?,
+                pool,
                 "--username",
                 user,
                 "--user-attributes",
-                &format!("Name=custom:tenant_id,Value={id}"),
+                &format!("Name={claim},Value={id}"),
             ])
+            .region(&deployed.region)
             .done_if(&["UsernameExistsException"]),
+        );
+        // A user made before (the step above found it) must be this
+        // tenant's: its tenant attribute cannot be changed.
+        plan.push(
+            Step::new([
+                "aws",
+                "cognito-idp",
+                "admin-get-user",
+                "--user-pool-id",
+                pool,
+                "--username",
+                user,
+                "--query",
+                &format!("UserAttributes[?Name=='{claim}'].Value | [0]"),
+                "--output",
+                "text",
+            ])
+            .region(&deployed.region)
+            .expect(id),
         );
     }
     Ok(plan)
@@ -284,11 +332,9 @@ pub fn plan_add(
 /// objects deleted too. Its Cognito users are the operator's to disable
 /// (`aws cognito-idp admin-disable-user`): their names are not the tenant id.
 pub fn plan_remove(deployed: &Deployed, id: &str, purge: bool) -> Result<Vec<Step>> {
+    let tenant_stack = deployed.tenant_stack(id);
     let mut plan = vec![
-        invoke(
-            deployed.output("DbAdminFunctionName")?,
-            &offboard_event(&[id.to_owned()], purge),
-        ),
+        invoke(deployed, &offboard_event(&[id.to_owned()], purge))?,
         Step::new([
             "aws",
             "kms",
@@ -298,54 +344,71 @@ pub fn plan_remove(deployed: &Deployed, id: &str, purge: bool) -> Result<Vec<Ste
             "--pending-window-in-days",
             "30",
         ])
+        .region(&deployed.region)
         .done_if(&["KMSInvalidStateException", "NotFoundException"]),
         Step::new([
             "aws",
             "cloudformation",
             "delete-stack",
             "--stack-name",
-            &deployed.tenant_stack(id),
-        ]),
+            &tenant_stack,
+        ])
+        .region(&deployed.region),
+        // Until the role is gone, so onboarding the id again can follow.
+        Step::new([
+            "aws",
+            "cloudformation",
+            "wait",
+            "stack-delete-complete",
+            "--stack-name",
+            &tenant_stack,
+        ])
+        .region(&deployed.region),
     ];
     if purge {
-        plan.push(Step::new([
-            "aws",
-            "s3",
-            "rm",
-            &format!("s3://{}/{id}_home/", deployed.output("BucketName")?),
-            "--recursive",
-        ]));
+        plan.push(
+            Step::new([
+                "aws",
+                "s3",
+                "rm",
+                &format!("s3://{}/{id}_home/", deployed.output("BucketName")?),
+                "--recursive",
+            ])
+            .region(&deployed.region),
+        );
     }
     Ok(plan)
 }
 
 /// The command that applies the schema inside the deployed stack's VPC.
 pub fn plan_migrate(deployed: &Deployed) -> Result<Step> {
-    Ok(invoke(
-        deployed.output("DbAdminFunctionName")?,
-        &migrate_event(),
-    ))
+    invoke(deployed, &migrate_event())
 }
 
-/// `aws lambda invoke` of `function` with `event`, its answer to stdout.
-fn invoke(function: &str, event: &Value) -> Step {
-    Step::new([
+/// `aws lambda invoke` of the stack's db-admin with `event`, its answer to
+/// stdout; the CLI waits longer than db-admin's own time-out (120 s), so a
+/// slow run is not sent again by the CLI's retries.
+fn invoke(deployed: &Deployed, event: &Value) -> Result<Step> {
+    Ok(Step::new([
         "aws",
         "lambda",
         "invoke",
         "--function-name",
-        function,
+        deployed.output("DbAdminFunctionName")?,
         "--cli-binary-format",
         "raw-in-base64-out",
+        "--cli-read-timeout",
+        "150",
         "--payload",
         &event.to_string(),
         "/dev/stdout",
     ])
+    .region(&deployed.region))
 }
 
 /// Run `plan` in order, stopping at the first failure (every step is
 /// idempotent: run the command again), or with `dry_run` print it.
-pub fn run_plan(plan: &[Step], dry_run: bool) -> Result<()> {
+pub fn run_plan(root: &std::path::Path, plan: &[Step], dry_run: bool) -> Result<()> {
     for step in plan {
         let line = step
             .argv
@@ -364,7 +427,11 @@ pub fn run_plan(plan: &[Step], dry_run: bool) -> Result<()> {
             continue;
         }
         progress!("{line}");
-        let out = match run(Command::new(&step.argv[0]).args(&step.argv[1..])) {
+        let out = match run(Command::new(&step.argv[0])
+            .args(&step.argv[1..])
+            .current_dir(root)
+            .stdin(Stdio::null()))
+        {
             Ok(out) => out,
             Err(e) if step.done_if.iter().any(|code| e.contains(code)) => {
                 progress!("already done");
@@ -377,6 +444,14 @@ pub fn run_plan(plan: &[Step], dry_run: bool) -> Result<()> {
             }
         };
         let text = String::from_utf8_lossy(&out.stdout);
+        if let Some(expected) = &step.expect
+            && text.trim() != expected
+        {
+            return Err(format!(
+                "{line}\nprinted `{}`, not `{expected}`: the user belongs to another tenant",
+                text.trim()
+            ));
+        }
         // `aws lambda invoke` succeeds even when the function failed.
         if text.contains("\"FunctionError\"") || text.contains("\"errorMessage\"") {
             return Err(format!("{line}\nfailed:\n{text}"));
@@ -391,6 +466,7 @@ mod tests {
 
     fn deployed() -> Deployed {
         let description = json!({"Stacks": [{
+            "StackId": "arn:aws:cloudformation:eu-west-1:123456789012:stack/app/abc",
             "Outputs": [
                 {"OutputKey": "ExecutionRoleArns", "OutputValue": "arn:aws:iam::1:role/a,arn:aws:iam::1:role/b,arn:aws:iam::1:role/c"},
                 {"OutputKey": "BucketName", "OutputValue": "bucket"},
@@ -441,17 +517,34 @@ mod tests {
         let deploy = &plan[0].argv;
         assert_eq!(&deploy[..2], ["sam", "deploy"]);
         assert!(deploy.contains(&"app-tenant-acme".to_owned()));
+        assert!(
+            deploy.contains(&"--no-confirm-changeset".to_owned()),
+            "no prompt to hang on"
+        );
         let start = deploy
             .iter()
             .position(|a| a == "--parameter-overrides")
             .unwrap()
             + 1;
-        for pair in &deploy[start..] {
+        let pairs: Vec<&String> = deploy[start..]
+            .iter()
+            .take_while(|a| a.contains('='))
+            .collect();
+        assert!(pairs.len() >= 6, "{pairs:?}");
+        for pair in pairs {
             let (key, _) = pair.split_once('=').unwrap();
             assert!(
                 parameters.contains(&key.to_owned()),
                 "tenant-template.yaml has no {key}"
             );
+        }
+        for step in &plan {
+            let region = step
+                .argv
+                .iter()
+                .position(|a| a == "--region")
+                .map(|i| step.argv[i + 1].as_str());
+            assert_eq!(region, Some("eu-west-1"), "{:?}", step.argv);
         }
         // db-admin's event, as db-admin parses it.
         let invoke = &plan[1].argv;
@@ -464,6 +557,12 @@ mod tests {
                 .contains(&"Name=custom:tenant_id,Value=acme".to_owned())
         );
         assert_eq!(plan[2].done_if, ["UsernameExistsException"], "re-runnable");
+        assert_eq!(plan[3].argv[2], "admin-get-user");
+        assert_eq!(
+            plan[3].expect.as_deref(),
+            Some("acme"),
+            "an existing user must be this tenant's"
+        );
 
         let removal = plan_remove(&deployed(), "acme", true).unwrap();
         assert!(
@@ -476,11 +575,24 @@ mod tests {
             removal[1].argv.contains(&"alias/tenant/acme".to_owned()),
             "the key the alias names, before the stack goes"
         );
-        assert_eq!(removal[2].argv.last().unwrap(), "app-tenant-acme");
-        assert_eq!(removal[3].argv[3], "s3://bucket/acme_home/");
+        assert_eq!(
+            removal[2].argv[..5],
+            [
+                "aws",
+                "cloudformation",
+                "delete-stack",
+                "--stack-name",
+                "app-tenant-acme"
+            ]
+        );
+        assert_eq!(
+            removal[3].argv[3], "stack-delete-complete",
+            "waits, so the id can be onboarded again"
+        );
+        assert_eq!(removal[4].argv[3], "s3://bucket/acme_home/");
         assert_eq!(
             plan_remove(&deployed(), "acme", false).unwrap().len(),
-            3,
+            4,
             "objects kept"
         );
     }

@@ -12,6 +12,10 @@ use crate::process::{Result, is_root, require_free_port, run, run_visible, wait_
 
 /// Bootstrap superuser of the local cluster; only the xtask and tests use it.
 pub const ADMIN_USER: &str = "stack_admin";
+/// The cluster's master user as Aurora has it (the template's
+/// `MasterUsername`): owns the schema, creates tenant logins, no superuser
+/// (db/local/10_master.sql). db-admin and the onboarding scripts run as it.
+pub const MASTER_USER: &str = "saas_admin";
 /// The OS user the server runs as when the xtask runs as root.
 const OS_USER: &str = "postgres";
 
@@ -264,6 +268,7 @@ impl<'a> Postgres<'a> {
         let hba = format!(
             "# Written by `cargo xtask up`. TLS connections only.\n\
              hostssl all {ADMIN_USER} 127.0.0.1/32 scram-sha-256\n\
+             hostssl all {MASTER_USER} 127.0.0.1/32 scram-sha-256\n\
              hostssl all +rds_iam 127.0.0.1/32 ldap ldapserver=127.0.0.1 ldapport={port} \
              ldapprefix=\"{prefix}\" ldapsuffix=\"{suffix}\"\n",
             port = self.stack.verifier_port,
@@ -286,10 +291,16 @@ impl<'a> Postgres<'a> {
 
     /// A psql command connected as the admin over verified TLS.
     pub fn psql(&self, database: &str) -> Result<Command> {
+        self.psql_as(database, ADMIN_USER)
+    }
+
+    /// [`psql`](Self::psql) as `user` (the master user has the same
+    /// password locally).
+    pub fn psql_as(&self, database: &str, user: &str) -> Result<Command> {
         let mut cmd = Command::new(self.bin.join("psql"));
         cmd.env("PGPASSWORD", self.admin_password()?)
             .arg(format!(
-                "host=localhost port={} dbname={database} user={ADMIN_USER} sslmode=verify-full sslrootcert={}",
+                "host=localhost port={} dbname={database} user={user} sslmode=verify-full sslrootcert={}",
                 self.stack.pg_port,
                 self.ca_pem().display()
             ))
@@ -352,14 +363,21 @@ impl<'a> Postgres<'a> {
                 .arg("-f")
                 .arg(path);
         };
-        for script in [sql.join("local/00_rds_iam.sql"), sql.join("01_schema.sql")] {
-            let mut cmd = self.psql(db)?;
-            file(&mut cmd, script);
-            run(&mut cmd)?;
-        }
+        let mut cmd = self.psql(db)?;
+        file(&mut cmd, sql.join("local/00_rds_iam.sql"));
+        run(&mut cmd)?;
+        let mut cmd = self.psql(db)?;
+        // From the environment, not the command line (process lists).
+        cmd.env("STACK_MASTER_PASSWORD", self.admin_password()?);
+        file(&mut cmd, sql.join("local/10_master.sql"));
+        run(&mut cmd)?;
+        // The schema and the tenants as on Aurora: by the master user.
+        let mut cmd = self.psql_as(db, MASTER_USER)?;
+        file(&mut cmd, sql.join("01_schema.sql"));
+        run(&mut cmd)?;
         let timeout_ms = statement_timeout_ms()?;
         for tenant in crate::TENANTS {
-            let mut cmd = self.psql(db)?;
+            let mut cmd = self.psql_as(db, MASTER_USER)?;
             cmd.arg("-v").arg(format!("tenant_user={tenant}_dbuser"));
             cmd.arg("-v")
                 .arg(format!("statement_timeout_ms={timeout_ms}"));

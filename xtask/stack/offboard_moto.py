@@ -3,7 +3,8 @@
 
 For each tenant: the role (`/tenant/assumeRole-<id>`) and its policies are
 deleted, its KMS key is scheduled for deletion (7 days, the shortest AWS
-allows) and marked so in the registry, its Cognito user disabled; its
+allows) and marked so in the registry, and its alias deleted (as deleting
+its tenant-template.yaml stack does), its Cognito user disabled; its
 objects and items are kept unless `--purge`. Idempotent. Run while moto
 accepts unauthenticated calls (the xtask switches enforcement off for it).
 """
@@ -46,6 +47,10 @@ def main() -> None:
                 kms.schedule_key_deletion(KeyId=key["KeyId"], PendingWindowInDays=7)
             if key["Arn"] in registry.get("keys", {}):
                 registry["keys"][key["Arn"]]["state"] = "PendingDeletion"
+                # The alias goes with the tenant's stack on AWS: onboarding
+                # the id again makes a new key under it.
+                registry["keys"][key["Arn"]]["aliases"] = []
+            kms.delete_alias(AliasName=f"alias/tenant/{tenant}")
         except kms.exceptions.NotFoundException:
             pass
         for pool in pools:

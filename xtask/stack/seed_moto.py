@@ -178,6 +178,8 @@ def cognito_user(cognito, pool: str, tenant: str) -> None:
     email = f"{tenant}@example.com"
     try:
         cognito.admin_get_user(UserPoolId=pool, Username=email)
+        # Onboarded again after offboarding: the user signs in again.
+        cognito.admin_enable_user(UserPoolId=pool, Username=email)
         return
     except cognito.exceptions.UserNotFoundException:
         pass

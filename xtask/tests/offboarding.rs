@@ -130,4 +130,27 @@ async fn an_offboarded_tenant_is_refused_at_every_layer() {
         .filter(|k| k["tags"]["TenantID"] == TENANT)
         .all(|k| k["state"] == "PendingDeletion");
     assert!(pending, "the tenant's key is scheduled for deletion");
+
+    // Onboarded again (db-admin runs as the master user, no superuser, as
+    // on Aurora): the login is back and the row active again; offboarded
+    // again, twice, with nothing left to do the second time.
+    xtask(&["tenant", "add", TENANT, "--local"]);
+    let row: (String, i64) = {
+        let row = admin
+            .query_one(
+                "SELECT m.status, (SELECT count(*) FROM pg_roles WHERE rolname = m.tenant_id) \
+                 FROM tenant_metadata m WHERE m.tenant_id = $1",
+                &[&format!("{TENANT}_dbuser")],
+            )
+            .await
+            .unwrap();
+        (row.get(0), row.get(1))
+    };
+    assert_eq!(row, ("active".to_owned(), 1));
+    xtask(&["tenant", "remove", TENANT, "--local"]);
+    let removed_again = xtask(&["tenant", "remove", TENANT, "--local"]);
+    assert!(
+        removed_again.contains(&format!("db-admin offboarded {TENANT}_dbuser")),
+        "offboarding is idempotent: {removed_again}"
+    );
 }

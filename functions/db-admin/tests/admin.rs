@@ -80,6 +80,56 @@ async fn only_db_admin_reads_the_master_secret_and_only_that_secret() {
     );
 }
 
+/// Requests the front could misread are refused, not passed to moto (whose
+/// copy of db-admin's policy allows every secret): a secret named in the
+/// query string, which moto reads before the body, and a target that is
+/// not `secretsmanager.<Operation>`, which moto routes by the signing
+/// scope all the same.
+#[tokio::test]
+async fn a_request_the_front_cannot_read_is_refused() {
+    let stack = Stack::load();
+    let secret = stack.var("STACK_DB_ADMIN_SECRET_ID");
+    let admin = secrets_as(&stack, db_admin_credentials(&stack)).await;
+    let code = |e: aws_sdk_secretsmanager::error::SdkError<_, _>| {
+        e.as_service_error()
+            .and_then(
+                |s: &aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueError| {
+                    aws_sdk_secretsmanager::error::ProvideErrorMetadata::code(s).map(str::to_owned)
+                },
+            )
+            .unwrap_or_else(|| format!("{e:?}"))
+    };
+    let other_in_query = admin
+        .get_secret_value()
+        .secret_id(&secret)
+        .customize()
+        .mutate_request(|request| {
+            let uri = format!("{}?SecretId=tenant-access%2Fanother-secret", request.uri());
+            request.set_uri(uri).expect("a URI");
+        })
+        .send()
+        .await;
+    assert_eq!(
+        other_in_query.map(|_| ()).map_err(code),
+        Err("AccessDeniedException".to_owned())
+    );
+    let other_target = admin
+        .get_secret_value()
+        .secret_id(OTHER_SECRET)
+        .customize()
+        .mutate_request(|request| {
+            request
+                .headers_mut()
+                .insert("x-amz-target", "SecretsManager.GetSecretValue");
+        })
+        .send()
+        .await;
+    assert_eq!(
+        other_target.map(|_| ()).map_err(code),
+        Err("AccessDeniedException".to_owned())
+    );
+}
+
 #[tokio::test]
 async fn bad_input_is_refused_before_logging_in() {
     let stack = Stack::load();

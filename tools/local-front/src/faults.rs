@@ -83,6 +83,9 @@ impl Service {
             "sts" => Some(Service::Sts),
             "s3" => Some(Service::S3),
             "iam" => Some(Service::Iam),
+            // Signed for Secrets Manager whatever its target says: the
+            // front decides every such call (moto routes by this scope).
+            "secretsmanager" => Some(Service::SecretsManager),
             _ => None,
         }
     }

@@ -348,11 +348,13 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Answe
                 .enforcer
                 .check_dynamodb(key, target.as_deref().unwrap_or_default(), &body, now)
         }
-        (Some(Service::SecretsManager), Some(key)) => {
-            shared
-                .enforcer
-                .check_secret(key, target.as_deref().unwrap_or_default(), &body, now)
-        }
+        (Some(Service::SecretsManager), Some(key)) => shared.enforcer.check_secret(
+            key,
+            target.as_deref().unwrap_or_default(),
+            query,
+            &body,
+            now,
+        ),
         _ => None,
     };
     if let Some(refusal) = refusal {

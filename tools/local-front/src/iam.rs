@@ -326,18 +326,23 @@ impl Enforcer {
     /// against the resource `*` only, so its copies allow the action on
     /// every secret and this decides on the secret's ARN, with the signer's
     /// policies as deployed (a recorded session's role, or an identity with
-    /// long-term keys). A signer or a secret the registry does not hold is
-    /// refused: the local stack is never more permissive than AWS.
+    /// long-term keys). A signer or a secret the registry does not hold, a
+    /// target that is not `secretsmanager.<Operation>`, a query string, or a
+    /// front without a registry: refused, so the local stack is never more
+    /// permissive than AWS.
     pub fn check_secret(
         &self,
         access_key_id: &str,
         target: &str,
+        query: &str,
         body: &[u8],
         now: SystemTime,
     ) -> Option<Refusal> {
         let denied = Some(Refusal::Denied(Verdict::NotAllowedByIdentity));
-        if !self.registry.is_configured() {
-            return None;
+        // moto reads parameters from the query before the body: a request
+        // with one could name a secret this check never saw.
+        if !self.registry.is_configured() || !query.is_empty() {
+            return denied;
         }
         let session = match self.session(access_key_id) {
             Some(record) if record.expired_at(now) => return Some(Refusal::Expired),
