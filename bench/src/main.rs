@@ -333,13 +333,10 @@ fn cold(stack: &Stack, function: Function, runs: usize) -> Cold {
         ])
         .expect("runtime API");
         let start = Instant::now();
-        let mut child = Command::new(&binary)
+        let mut child = api
+            .function(&binary, function.name())
             .envs(stack.function_env())
             .env("RUST_LOG", "warn")
-            .env("AWS_LAMBDA_RUNTIME_API", &api.addr)
-            .env("AWS_LAMBDA_FUNCTION_NAME", function.name())
-            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
             .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/bench")
             .env("AWS_LAMBDA_LOG_STREAM_NAME", "bench")
             .stdout(Stdio::null())

@@ -75,14 +75,13 @@ pub fn invoke_local(stack: &Stack, event: &Value) -> Result<Value> {
         event.to_string(),
     )])
     .map_err(|e| format!("the Runtime API stand-in: {e}"))?;
+    // Only db-admin's own environment: no credentials or profile of the
+    // shell's reach it.
     let mut function = Command::new(&binary)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .envs(&env)
-        .env("AWS_LAMBDA_RUNTIME_API", &api.addr)
-        .env("AWS_LAMBDA_FUNCTION_NAME", "db-admin")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+        .envs(api.lambda_env("db-admin"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

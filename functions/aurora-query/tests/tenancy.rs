@@ -7,7 +7,7 @@
 //! functions through a REST API (`LambdaTenantIsolation=per-tenant`).
 //! `cargo lambda watch` cannot send the header, hence the stand-in.
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use test_support::runtime_api::{Invocation, RuntimeApi};
@@ -34,14 +34,11 @@ fn an_isolated_environment_serves_its_tenant_and_refuses_every_other_invocation(
         Invocation::new(tenant1).with_tenant_id("tenant1"),
     ])
     .expect("the Runtime API stand-in starts");
-    let mut function = Command::new(env!("CARGO_BIN_EXE_aurora-query"))
+    let mut function = api
+        .function(env!("CARGO_BIN_EXE_aurora-query"), "aurora-query")
         .envs(stack.function_env())
         .env("LAMBDA_TENANT_ISOLATION", "per-tenant")
         .env("METRICS_NAMESPACE", "none")
-        .env("AWS_LAMBDA_RUNTIME_API", &api.addr)
-        .env("AWS_LAMBDA_FUNCTION_NAME", "aurora-query")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()

@@ -76,6 +76,31 @@ impl RuntimeApi {
         Ok(RuntimeApi { addr, outcomes: rx })
     }
 
+    /// The variables Lambda gives function `name`'s process, pointing at
+    /// this stand-in: `AWS_LAMBDA_RUNTIME_API` and the function's name,
+    /// version and memory size.
+    pub fn lambda_env(&self, name: &str) -> [(&'static str, String); 4] {
+        [
+            ("AWS_LAMBDA_RUNTIME_API", self.addr.clone()),
+            ("AWS_LAMBDA_FUNCTION_NAME", name.to_owned()),
+            ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".to_owned()),
+            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256".to_owned()),
+        ]
+    }
+
+    /// A command running `binary` as Lambda runs function `name` against
+    /// this stand-in ([`lambda_env`](Self::lambda_env) set; add the
+    /// function's own variables to it).
+    pub fn function(
+        &self,
+        binary: impl AsRef<std::ffi::OsStr>,
+        name: &str,
+    ) -> std::process::Command {
+        let mut command = std::process::Command::new(binary);
+        command.envs(self.lambda_env(name));
+        command
+    }
+
     /// Wait for the next answer.
     pub fn outcome(&self, timeout: Duration) -> Option<Outcome> {
         self.outcomes.recv_timeout(timeout).ok()
