@@ -19,7 +19,7 @@ const TENANT: &str = "offboard1";
 
 /// Run the xtask; its progress lines.
 fn xtask(args: &[&str]) -> String {
-    // db-admin as `cargo test` built it (a nested cargo would wait on it).
+    // db-admin as `cargo test` built it (no nested cargo build).
     let xtask = std::path::Path::new(env!("CARGO_BIN_EXE_xtask"));
     let out = Command::new(xtask)
         .env("XTASK_DB_ADMIN_BIN", xtask.with_file_name("db-admin"))
@@ -29,6 +29,21 @@ fn xtask(args: &[&str]) -> String {
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(out.status.success(), "xtask {args:?}: {stderr}");
     stderr
+}
+
+/// The tenant's `tenant_metadata` status and how many logins it has.
+async fn row_and_login(stack: &Stack) -> (String, i64) {
+    let row = stack
+        .admin_db()
+        .await
+        .query_one(
+            "SELECT m.status, (SELECT count(*) FROM pg_roles WHERE rolname = m.tenant_id) \
+             FROM tenant_metadata m WHERE m.tenant_id = $1",
+            &[&format!("{TENANT}_dbuser")],
+        )
+        .await
+        .unwrap();
+    (row.get(0), row.get(1))
 }
 
 #[tokio::test]
@@ -101,25 +116,9 @@ async fn an_offboarded_tenant_is_refused_at_every_layer() {
         "{login:?}"
     );
     // Its rows are kept, disabled; its key awaits deletion.
-    let admin = stack.admin_db().await;
-    let status: String = admin
-        .query_one(
-            "SELECT status FROM tenant_metadata WHERE tenant_id = $1",
-            &[&format!("{TENANT}_dbuser")],
-        )
-        .await
-        .unwrap()
-        .get(0);
+    let (status, logins) = row_and_login(&stack).await;
     assert_eq!(status, "disabled");
-    let role: i64 = admin
-        .query_one(
-            "SELECT count(*) FROM pg_roles WHERE rolname = $1",
-            &[&format!("{TENANT}_dbuser")],
-        )
-        .await
-        .unwrap()
-        .get(0);
-    assert_eq!(role, 0, "the login is dropped");
+    assert_eq!(logins, 0, "the login is dropped");
     let registry: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(stack.var("STACK_IAM_REGISTRY")).unwrap())
             .unwrap();
@@ -135,17 +134,7 @@ async fn an_offboarded_tenant_is_refused_at_every_layer() {
     // on Aurora): the login is back and the row active again; offboarded
     // again, twice, with nothing left to do the second time.
     xtask(&["tenant", "add", TENANT, "--local"]);
-    let row: (String, i64) = {
-        let row = admin
-            .query_one(
-                "SELECT m.status, (SELECT count(*) FROM pg_roles WHERE rolname = m.tenant_id) \
-                 FROM tenant_metadata m WHERE m.tenant_id = $1",
-                &[&format!("{TENANT}_dbuser")],
-            )
-            .await
-            .unwrap();
-        (row.get(0), row.get(1))
-    };
+    let row = row_and_login(&stack).await;
     assert_eq!(row, ("active".to_owned(), 1));
     xtask(&["tenant", "remove", TENANT, "--local"]);
     let removed_again = xtask(&["tenant", "remove", TENANT, "--local"]);

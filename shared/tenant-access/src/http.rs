@@ -215,14 +215,13 @@ impl Envelope {
         Fut: Future<Output = Result<Response<Body>, Error>>,
     {
         let deadline = self.deadline(request);
+        let lambda = request.lambda_context_ref();
         let caller = Caller::from_request(request, &self.claim).and_then(|caller| {
             if caller.tenant.as_str().len() > self.max_tenant_len {
                 // Its role or DB user could not exist: refused before any call.
                 return Err(Error::InvalidTenant);
             }
-            let runtime_tenant = request
-                .lambda_context_ref()
-                .and_then(|context| context.tenant_id.as_deref());
+            let runtime_tenant = lambda.and_then(|context| context.tenant_id.as_deref());
             self.check_tenancy(&caller, runtime_tenant)?;
             Ok(caller)
         });
@@ -233,7 +232,6 @@ impl Envelope {
                 return err.to_response();
             }
         };
-        let lambda = request.lambda_context_ref();
         let span = tracing::info_span!(
             "request",
             tenant = %caller.tenant,

@@ -68,36 +68,41 @@ async fn per_tenant_serves_only_the_invocations_own_tenant_and_only_one() {
     assert_eq!(status, 200, "the environment's own tenant is served");
     assert_eq!(calls.load(Ordering::SeqCst), 1);
 
-    // tenant2's verified request routed to tenant1's environment.
-    let (status, body) = serve(&envelope, request("tenant2", Some("tenant1")), &calls).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (403, Some("tenant_mismatch"))
-    );
-    // tenant1's verified request carrying tenant2's tenant id.
-    let (status, body) = serve(&envelope, request("tenant1", Some("tenant2")), &calls).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (403, Some("tenant_mismatch"))
-    );
-    // An invocation without a tenant id: the function is not isolated as configured.
-    let (status, body) = serve(&envelope, request("tenant1", None), &calls).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (403, Some("tenant_mismatch"))
-    );
-    // tenant2 with its own tenant id, in an environment that served tenant1:
-    // Lambda never routes so, and if it did this environment's caches hold
-    // tenant1's sessions, so it is refused.
-    let (status, body) = serve(&envelope, request("tenant2", Some("tenant2")), &calls).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (403, Some("tenant_mismatch"))
-    );
-    assert!(
-        !body.to_string().contains("tenant1") && !body.to_string().contains("tenant2"),
-        "no tenant is named in the answer: {body}"
-    );
+    for (caller, runtime_tenant, what) in [
+        (
+            "tenant2",
+            Some("tenant1"),
+            "tenant2's verified request routed to tenant1's environment",
+        ),
+        (
+            "tenant1",
+            Some("tenant2"),
+            "tenant1's verified request carrying tenant2's tenant id",
+        ),
+        (
+            "tenant1",
+            None,
+            "no tenant id: the function is not isolated as configured",
+        ),
+        // Lambda never routes so, and if it did this environment's caches
+        // hold tenant1's sessions, so it is refused.
+        (
+            "tenant2",
+            Some("tenant2"),
+            "tenant2 with its own id, in an environment that served tenant1",
+        ),
+    ] {
+        let (status, body) = serve(&envelope, request(caller, runtime_tenant), &calls).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (403, Some("tenant_mismatch")),
+            "{what}"
+        );
+        assert!(
+            !body.to_string().contains("tenant1") && !body.to_string().contains("tenant2"),
+            "no tenant is named in the answer: {body}"
+        );
+    }
 
     assert_eq!(
         calls.load(Ordering::SeqCst),
