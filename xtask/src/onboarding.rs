@@ -596,6 +596,33 @@ mod tests {
         );
     }
 
+    /// A plan's failures, injected with stand-in commands: a step that
+    /// failed because its work is done goes on, any other failure stops
+    /// the plan, a check that prints something else stops it, and so does
+    /// a Lambda invocation that succeeded while the function failed.
+    #[test]
+    fn a_plan_stops_at_a_real_failure_and_goes_past_work_already_done() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let sh = |script: &str| Step {
+            argv: ["sh", "-c", script].map(str::to_owned).to_vec(),
+            done_if: &[],
+            expect: None,
+        };
+        let exists = sh("echo 'An error occurred (UsernameExistsException)' >&2; exit 254")
+            .done_if(&["UsernameExistsException"]);
+        assert_eq!(run_plan(root, &[exists.clone(), sh("true")], false), Ok(()));
+
+        let failed = run_plan(root, &[sh("echo AccessDenied >&2; exit 1"), sh("true")], false);
+        assert!(failed.unwrap_err().contains("run the command again"));
+        let other_tenant = run_plan(root, &[sh("echo other").expect("acme")], false);
+        assert!(other_tenant.unwrap_err().contains("another tenant"));
+        assert_eq!(run_plan(root, &[sh("echo acme").expect("acme")], false), Ok(()));
+        let function_error = sh(r#"echo '{"StatusCode": 200, "FunctionError": "Unhandled"}'"#);
+        assert!(run_plan(root, &[function_error], false).is_err());
+        // A dry run runs nothing.
+        assert_eq!(run_plan(root, &[sh("exit 1")], true), Ok(()));
+    }
+
     #[test]
     fn the_shared_strategies_deploy_only_the_key_and_a_missing_output_is_named() {
         let mut shared = deployed();
