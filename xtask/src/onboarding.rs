@@ -612,11 +612,18 @@ mod tests {
             .done_if(&["UsernameExistsException"]);
         assert_eq!(run_plan(root, &[exists.clone(), sh("true")], false), Ok(()));
 
-        let failed = run_plan(root, &[sh("echo AccessDenied >&2; exit 1"), sh("true")], false);
+        let failed = run_plan(
+            root,
+            &[sh("echo AccessDenied >&2; exit 1"), sh("true")],
+            false,
+        );
         assert!(failed.unwrap_err().contains("run the command again"));
         let other_tenant = run_plan(root, &[sh("echo other").expect("acme")], false);
         assert!(other_tenant.unwrap_err().contains("another tenant"));
-        assert_eq!(run_plan(root, &[sh("echo acme").expect("acme")], false), Ok(()));
+        assert_eq!(
+            run_plan(root, &[sh("echo acme").expect("acme")], false),
+            Ok(())
+        );
         let function_error = sh(r#"echo '{"StatusCode": 200, "FunctionError": "Unhandled"}'"#);
         assert!(run_plan(root, &[function_error], false).is_err());
         // A dry run runs nothing.
