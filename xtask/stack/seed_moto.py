@@ -323,10 +323,14 @@ def main() -> None:
                                 "Effect": "Allow", "Action": "secretsmanager:GetSecretValue",
                                 "Resource": "*"}]}))
         admin_key = iam.create_access_key(UserName=DB_ADMIN_USER)["AccessKey"]
-        registry.setdefault("users", {})[admin_key["AccessKeyId"]] = {"policies": [admin_policy], "tags": {}}
+        # The front verifies every signature, so it keeps each key's secret.
+        registry.setdefault("users", {})[admin_key["AccessKeyId"]] = {
+            "policies": [admin_policy], "tags": {},
+            "secret_access_key": admin_key["SecretAccessKey"]}
         # The functions' identity, which may read no secret at all.
         registry["users"][key["AccessKeyId"]] = {
-            "policies": [{"Version": "2012-10-17", "Statement": statements}], "tags": {}}
+            "policies": [{"Version": "2012-10-17", "Statement": statements}], "tags": {},
+            "secret_access_key": key["SecretAccessKey"]}
         registry.setdefault("secrets", {})[DB_ADMIN_SECRET] = admin_secret_arn
         # Another secret of the account, which db-admin's policy does not
         # name (its tests read it to show the policy is the secret's alone).

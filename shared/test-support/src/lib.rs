@@ -795,7 +795,8 @@ pub struct PausedEnforcement {
 impl Stack {
     /// Pause moto's IAM enforcement until the guard is dropped.
     pub fn pause_iam_enforcement(&self) -> PausedEnforcement {
-        let endpoint = self.var("AWS_ENDPOINT_URL");
+        // moto's own API, straight: the front serves AWS's APIs only.
+        let endpoint = self.var("STACK_MOTO_URL");
         moto_reset_auth(&endpoint, "1000000");
         PausedEnforcement { endpoint }
     }

@@ -2,7 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
-/// An AWS service, as named in a SigV4 credential scope.
+/// An AWS service, as named in a SigV4 credential scope (the door,
+/// [`crate::request`], decides which one a request is for).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Service {
@@ -23,72 +24,9 @@ pub enum Service {
     /// Secrets Manager (JSON protocol): db-admin's master secret.
     #[serde(rename = "secretsmanager")]
     SecretsManager,
-}
-
-impl Service {
-    /// The service a request is signed for: the credential scope of its
-    /// `Authorization` header or of its presigned query
-    /// (`.../<region>/<service>/aws4_request`).
-    ///
-    /// ```
-    /// use local_front::Service;
-    /// let auth = "AWS4-HMAC-SHA256 Credential=AKID/20260101/us-east-1/sts/aws4_request, SignedHeaders=host, Signature=0";
-    /// assert_eq!(Service::of_request(Some(auth), ""), Some(Service::Sts));
-    /// assert_eq!(Service::of_request(None, "X-Amz-Credential=AKID%2F20260101%2Fus-east-1%2Fs3%2Faws4_request"), Some(Service::S3));
-    /// ```
-    pub fn of_request(authorization: Option<&str>, query: &str) -> Option<Service> {
-        Self::of(authorization, query, None)
-    }
-
-    /// [`of_request`](Self::of_request), also telling the JSON-protocol
-    /// services by their `X-Amz-Target` (the identity pool's calls are
-    /// unsigned, so they have no credential scope).
-    ///
-    /// ```
-    /// use local_front::Service;
-    /// let target = Some("AWSCognitoIdentityService.GetId");
-    /// assert_eq!(Service::of(None, "", target), Some(Service::CognitoIdentity));
-    /// let target = Some("secretsmanager.GetSecretValue");
-    /// assert_eq!(Service::of(None, "", target), Some(Service::SecretsManager));
-    /// ```
-    pub fn of(authorization: Option<&str>, query: &str, target: Option<&str>) -> Option<Service> {
-        if let Some(target) = target {
-            if target.starts_with("AWSCognitoIdentityService.") {
-                return Some(Service::CognitoIdentity);
-            }
-            if target.starts_with("DynamoDB_") {
-                return Some(Service::DynamoDb);
-            }
-            if target.starts_with("TrentService.") {
-                return Some(Service::Kms);
-            }
-            if target.starts_with("secretsmanager.") {
-                return Some(Service::SecretsManager);
-            }
-        }
-        let scope = match authorization {
-            Some(auth) => auth
-                .split("Credential=")
-                .nth(1)?
-                .split(',')
-                .next()?
-                .to_owned(),
-            None => query
-                .split('&')
-                .find_map(|pair| pair.strip_prefix("X-Amz-Credential="))?
-                .replace("%2F", "/")
-                .replace("%2f", "/"),
-        };
-        match scope.split('/').nth(3)? {
-            "sts" => Some(Service::Sts),
-            "s3" => Some(Service::S3),
-            "iam" => Some(Service::Iam),
-            // Signed for Secrets Manager whatever its target says: the
-            // front decides every such call (moto routes by this scope).
-            "secretsmanager" => Some(Service::SecretsManager),
-            _ => None,
-        }
-    }
+    /// Cognito user pools (JSON protocol): sign-in and the JWKS.
+    #[serde(rename = "cognito-idp")]
+    CognitoIdp,
 }
 
 /// What the front does instead of passing a request through.
@@ -181,7 +119,13 @@ impl HttpRule {
 pub(crate) fn json_protocol(service: Option<Service>) -> bool {
     matches!(
         service,
-        Some(Service::DynamoDb | Service::CognitoIdentity | Service::Kms | Service::SecretsManager)
+        Some(
+            Service::DynamoDb
+                | Service::CognitoIdentity
+                | Service::CognitoIdp
+                | Service::Kms
+                | Service::SecretsManager
+        )
     )
 }
 

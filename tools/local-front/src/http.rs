@@ -16,8 +16,10 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use tokio::net::TcpListener;
 
 use crate::faults::{HttpFault, HttpRule, Service, answer};
-use crate::iam::{Enforcer, Refusal, SessionRecord, access_key};
+use crate::iam::{Enforcer, Refusal, SessionRecord};
 use crate::kms::KmsUse;
+use crate::s3::KmsWork;
+use crate::sigv4::{AuthError, Signed};
 
 /// Where the control API lives; moto never sees these paths.
 pub const CONTROL_PATH: &str = "/__front/faults";
@@ -46,6 +48,8 @@ pub(crate) struct Shared {
     /// The KMS calls S3 makes for the requests seen (one per SSE-KMS read
     /// or write: Bucket Keys are off).
     kms_calls: AtomicU64,
+    /// Multipart uploads begun with SSE-KMS: upload id to key.
+    uploads: Mutex<std::collections::HashMap<String, String>>,
 }
 
 /// A form-encoded request body (an STS query call), field name to value.
@@ -136,6 +140,7 @@ impl HttpFront {
             identity: crate::cognito_identity::Identities::default(),
             conditional_writes: tokio::sync::Mutex::new(()),
             kms_calls: AtomicU64::new(0),
+            uploads: Mutex::default(),
         });
         // A service error (the Reset fault) closes the connection.
         let task = crate::server::serve(listener, shared.clone(), |shared, request, _| {
@@ -255,20 +260,42 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Answe
         });
         return Ok(plain(StatusCode::OK, counters.to_string()));
     }
-    let authorization = parts
+    let headers: Vec<(String, String)> = parts
         .headers
-        .get(hyper::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    let query = parts.uri.query().unwrap_or_default();
-    let target = parts
-        .headers
-        .get("x-amz-target")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let service = Service::of(authorization, query, target.as_deref());
-    let assume_role = (service == Some(Service::Sts))
-        .then(|| form(&body))
-        .filter(|fields| fields.get("Action").map(String::as_str) == Some("AssumeRole"));
+        .iter()
+        .map(|(n, v)| (n.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .collect();
+    let query = parts.uri.query().unwrap_or_default().to_owned();
+    let signed = Signed {
+        method: parts.method.as_str(),
+        path: parts.uri.path(),
+        query: &query,
+        headers: &headers,
+        body: &body,
+    };
+    // The door: one classification, then authentication.
+    let request = match crate::request::classify(&signed) {
+        Ok(request) => request,
+        Err(refusal) => return Ok(door_answer(refusal)),
+    };
+    let service = Some(request.service);
+    let now = std::time::SystemTime::now();
+    let mut secret = None;
+    if let (Some(signature), true) = (&request.signature, shared.enforcer.authenticates()) {
+        let verified = shared
+            .enforcer
+            .secret(&signature.access_key_id)
+            .ok_or(AuthError::UnknownKey)
+            .and_then(|known| {
+                crate::sigv4::verify(&signed, signature, &known, now).map(|()| known)
+            });
+        match verified {
+            Ok(known) => secret = Some(known),
+            Err(error) => return Ok(door_answer(crate::request::auth_refusal(&error, service))),
+        }
+    }
+    let assume_role = (request.service == Service::Sts && request.operation == "AssumeRole")
+        .then(|| request.params.clone());
     if let Some(fields) = &assume_role {
         shared
             .assume_roles
@@ -308,54 +335,37 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Answe
             }
         }
     }
-    if service == Some(Service::CognitoIdentity) {
+    if request.service == Service::CognitoIdentity {
         // The identity pool is served here, not by moto (whose pool hands
         // out fixed fake credentials without looking at the token).
-        let target = target.unwrap_or_default();
+        let target = request.target().unwrap_or_default();
         return Ok(crate::cognito_identity::serve(&shared, &target, &body).await);
     }
-    let now = std::time::SystemTime::now();
-    let signer = access_key(authorization, query);
-    let region = crate::kms::signed_region(authorization).unwrap_or_else(|| "us-east-1".into());
+    let signer = request.signer().map(str::to_owned);
+    let region = request.region().to_owned();
     let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
     let sse = header("x-amz-server-side-encryption");
-    let refusal = match (service, signer.as_deref()) {
-        (Some(Service::S3), Some(key)) => shared
-            .enforcer
-            .check_s3(
+    let refusal = match (&request.s3, signer.as_deref()) {
+        (Some(op), Some(key)) => match shared.enforcer.check_s3(key, op, parts.uri.path(), sse, now) {
+            Some(refusal) => Some(refusal),
+            None => s3_kms_checks(&shared, key, op, &parts.headers, &region).await,
+        },
+        _ => match (request.service, signer.as_deref()) {
+            (Service::DynamoDb, Some(key)) => shared.enforcer.check_dynamodb(
                 key,
-                parts.method.as_str(),
-                parts.uri.path(),
-                query,
-                sse,
+                &request.target().unwrap_or_default(),
+                &body,
                 now,
-            )
-            .or_else(|| {
-                // S3 asks KMS for a data key before it writes an SSE-KMS
-                // object.
-                let writes = parts.method == Method::PUT
-                    && parts.uri.path().trim_start_matches('/').contains('/');
-                (writes && sse == Some("aws:kms"))
-                    .then(|| {
-                        let target = header("x-amz-server-side-encryption-aws-kms-key-id")
-                            .unwrap_or("alias/aws/s3");
-                        kms_check(&shared, key, target, KmsUse::GenerateDataKey, &region)
-                    })
-                    .flatten()
-            }),
-        (Some(Service::DynamoDb), Some(key)) => {
-            shared
-                .enforcer
-                .check_dynamodb(key, target.as_deref().unwrap_or_default(), &body, now)
-        }
-        (Some(Service::SecretsManager), Some(key)) => shared.enforcer.check_secret(
-            key,
-            target.as_deref().unwrap_or_default(),
-            query,
-            &body,
-            now,
-        ),
-        _ => None,
+            ),
+            (Service::SecretsManager, Some(key)) => shared.enforcer.check_secret(
+                key,
+                &request.target().unwrap_or_default(),
+                &query,
+                &body,
+                now,
+            ),
+            _ => None,
+        },
     };
     if let Some(refusal) = refusal {
         return Ok(refused(refusal, service));
@@ -373,6 +383,40 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Answe
     } else {
         None
     };
+    // A verified presigned request reaches moto signed in the header form
+    // (moto cannot authenticate the query form under enforcement).
+    let mut parts = parts;
+    if let (Some(signature), Some(secret)) = (&request.signature, &secret)
+        && signature.presigned()
+    {
+        let query = crate::sigv4::without_auth_params(&query);
+        let resigned = Signed {
+            method: parts.method.as_str(),
+            path: parts.uri.path(),
+            query: &query,
+            headers: &headers,
+            body: &body,
+        };
+        let added = crate::sigv4::header_signature(
+            &resigned,
+            &signature.access_key_id,
+            secret,
+            &signature.region,
+            &signature.service,
+        )
+        .map_err(|e| io::Error::other(format!("re-signing a presigned request: {e:?}")))?;
+        let path_and_query = if query.is_empty() {
+            parts.uri.path().to_owned()
+        } else {
+            format!("{}?{query}", parts.uri.path())
+        };
+        parts.uri = path_and_query.parse().map_err(io::Error::other)?;
+        for (name, value) in added {
+            let name = hyper::header::HeaderName::from_bytes(name.as_bytes()).map_err(io::Error::other)?;
+            let value = hyper::header::HeaderValue::from_str(&value).map_err(io::Error::other)?;
+            parts.headers.insert(name, value);
+        }
+    }
     let (head, answer) = forward(&shared, parts, body).await?;
     drop(guard);
     // S3 decrypts an SSE-KMS object with the reader's own permission.
@@ -385,6 +429,22 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Answe
             return Ok(refused(refusal, service));
         }
     }
+    // A multipart upload's key, for its parts and its completion.
+    if let Some(op) = &request.s3
+        && op.name == "CreateMultipartUpload"
+        && head.status == StatusCode::OK
+        && let Some(upload_id) = crate::iam::element(&String::from_utf8_lossy(&answer), "UploadId")
+        && let Some(kms_key) = head
+            .headers
+            .get("x-amz-server-side-encryption-aws-kms-key-id")
+            .and_then(|v| v.to_str().ok())
+    {
+        shared
+            .uploads
+            .lock()
+            .expect("uploads lock poisoned")
+            .insert(upload_id.to_owned(), kms_key.to_owned());
+    }
     if let Some(record) = assume_role
         .filter(|_| head.status == StatusCode::OK)
         .and_then(|fields| crate::iam::record(&fields, &String::from_utf8_lossy(&answer)))
@@ -392,6 +452,125 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Answe
         shared.enforcer.remember(record);
     }
     Ok(Response::from_parts(head, Full::new(answer)))
+}
+
+/// The KMS calls S3 makes for an S3 operation with the caller's
+/// permissions, before it answers: a data key for a new object (the key
+/// the request names, or the AWS-managed `aws/s3` key), the upload's key
+/// for a part or a completion, and the copy source's key for a copy.
+async fn s3_kms_checks(
+    shared: &Shared,
+    signer: &str,
+    op: &crate::s3::S3Operation,
+    headers: &hyper::HeaderMap,
+    region: &str,
+) -> Option<Refusal> {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    match &op.kms {
+        KmsWork::NewObject if header("x-amz-server-side-encryption") == Some("aws:kms") => {
+            let target = header("x-amz-server-side-encryption-aws-kms-key-id").unwrap_or("alias/aws/s3");
+            if let Some(refusal) = kms_check(shared, signer, target, KmsUse::GenerateDataKey, region) {
+                return Some(refusal);
+            }
+        }
+        KmsWork::Upload { upload_id } => {
+            let key = shared
+                .uploads
+                .lock()
+                .expect("uploads lock poisoned")
+                .get(upload_id)
+                .cloned();
+            if let Some(key) = key {
+                for use_ in [KmsUse::Decrypt, KmsUse::GenerateDataKey] {
+                    if let Some(refusal) = kms_check(shared, signer, &key, use_, region) {
+                        return Some(refusal);
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+    if let Some((bucket, key, version)) = &op.copy_source
+        && let Some(source_key) = source_kms_key(shared, signer, bucket, key, version.as_deref(), region).await
+    {
+        return kms_check(shared, signer, &source_key, KmsUse::Decrypt, region);
+    }
+    None
+}
+
+/// The KMS key a copy's source object is stored with: asked of moto with
+/// the caller's own credentials, as S3 reads the source as the caller.
+async fn source_kms_key(
+    shared: &Shared,
+    signer: &str,
+    bucket: &str,
+    key: &str,
+    version: Option<&str>,
+    region: &str,
+) -> Option<String> {
+    let secret = shared.enforcer.secret(signer)?;
+    let encoded: String = key
+        .split('/')
+        .map(|segment| percent_encoding::utf8_percent_encode(segment, KEY_SEGMENT).to_string())
+        .collect::<Vec<_>>()
+        .join("/");
+    let path = format!("/{bucket}/{encoded}");
+    let query = version
+        .map(|v| format!("versionId={}", percent_encoding::utf8_percent_encode(v, KEY_SEGMENT)))
+        .unwrap_or_default();
+    let host = shared.upstream.to_string();
+    let headers = vec![("host".to_owned(), host)];
+    let head = Signed {
+        method: "HEAD",
+        path: &path,
+        query: &query,
+        headers: &headers,
+        body: b"",
+    };
+    let signed = crate::sigv4::header_signature(&head, signer, &secret, region, "s3").ok()?;
+    let uri = if query.is_empty() { path } else { format!("{path}?{query}") };
+    let mut request = Request::builder().method(Method::HEAD).uri(format!("http://{}{uri}", shared.upstream));
+    for (name, value) in signed.iter().chain(headers.iter()) {
+        request = request.header(name.as_str(), value.as_str());
+    }
+    let response = shared.client.request(request.body(Full::new(Bytes::new())).ok()?).await.ok()?;
+    let headers = response.headers();
+    (headers.get("x-amz-server-side-encryption").and_then(|v| v.to_str().ok()) == Some("aws:kms"))
+        .then(|| {
+            headers
+                .get("x-amz-server-side-encryption-aws-kms-key-id")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        })
+        .flatten()
+}
+
+/// What an S3 key segment keeps unencoded (SigV4's unreserved set).
+const KEY_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// The door's refusal, in the service's own error shape.
+fn door_answer(refusal: crate::request::DoorRefusal) -> Answer {
+    let service = refusal.service;
+    let body = if crate::faults::json_protocol(service) {
+        crate::faults::json_error(refusal.code, &refusal.message)
+    } else if service == Some(Service::S3) || service.is_none() {
+        crate::faults::s3_error(refusal.code, &xml_escape(&refusal.message))
+    } else {
+        format!(
+            "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><Error><Type>Sender</Type><Code>{}</Code><Message>{}</Message></Error><RequestId>local-front</RequestId></ErrorResponse>",
+            refusal.code,
+            xml_escape(&refusal.message)
+        )
+    };
+    service_answer(refusal.status, body, service)
+}
+
+fn xml_escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
 /// S3's KMS call for a request signed by `signer`: an injected KMS fault

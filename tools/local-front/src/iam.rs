@@ -24,7 +24,7 @@ use crate::http::Form;
 pub use local_iam::SessionRecord;
 
 /// The text of the first `<tag>...</tag>` in `xml`.
-fn element<'a>(xml: &'a str, tag: &str) -> Option<&'a str> {
+pub(crate) fn element<'a>(xml: &'a str, tag: &str) -> Option<&'a str> {
     let start = xml.find(&format!("<{tag}>"))? + tag.len() + 2;
     let end = xml[start..].find(&format!("</{tag}>"))? + start;
     Some(&xml[start..end])
@@ -55,78 +55,6 @@ pub fn record(request: &Form, answer: &str) -> Option<SessionRecord> {
         tags,
         expiration: u64::try_from(expiration.secs()).ok()?,
     })
-}
-
-/// The access key a request is signed with: its `Authorization` header's
-/// credential, or a presigned URL's `X-Amz-Credential`.
-pub fn access_key(authorization: Option<&str>, query: &str) -> Option<String> {
-    let credential = match authorization {
-        Some(auth) => auth.split("Credential=").nth(1)?.to_owned(),
-        None => percent_encoding::percent_decode_str(
-            query
-                .split('&')
-                .find_map(|pair| pair.strip_prefix("X-Amz-Credential="))?,
-        )
-        .decode_utf8_lossy()
-        .into_owned(),
-    };
-    credential.split('/').next().map(str::to_owned)
-}
-
-/// What an S3 request (path-style) asks IAM for: action, resource ARN, and
-/// the `s3:prefix` context of a listing.
-///
-/// ```
-/// use local_front::iam::s3_action;
-/// let (action, resource, prefix) = s3_action("GET", "/b/t1_home/a%20b.txt", "").unwrap();
-/// assert_eq!((action, resource.as_str(), prefix), ("s3:GetObject", "arn:aws:s3:::b/t1_home/a b.txt", None));
-/// let (action, resource, prefix) = s3_action("GET", "/b", "list-type=2&prefix=t1_home%2F").unwrap();
-/// assert_eq!((action, resource.as_str(), prefix.as_deref()), ("s3:ListBucket", "arn:aws:s3:::b", Some("t1_home/")));
-/// ```
-pub fn s3_action(
-    method: &str,
-    path: &str,
-    query: &str,
-) -> Option<(&'static str, String, Option<String>)> {
-    let decode = |s: &str| {
-        percent_encoding::percent_decode_str(&s.replace('+', " "))
-            .decode_utf8_lossy()
-            .into_owned()
-    };
-    let path = path.strip_prefix('/')?;
-    let (bucket, key) = path.split_once('/').unwrap_or((path, ""));
-    if bucket.is_empty() {
-        return None;
-    }
-    let params: HashMap<String, String> = query
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (decode(k), decode(v))
-        })
-        .collect();
-    if key.is_empty() {
-        let action = match method {
-            "GET" if params.contains_key("location") => "s3:GetBucketLocation",
-            "GET" | "HEAD" => "s3:ListBucket",
-            _ => "s3:UnmappedBucketOperation",
-        };
-        let prefix =
-            (action == "s3:ListBucket").then(|| params.get("prefix").cloned().unwrap_or_default());
-        return Some((action, format!("arn:aws:s3:::{bucket}"), prefix));
-    }
-    let action = match method {
-        "GET" | "HEAD" => "s3:GetObject",
-        "PUT" | "POST" => "s3:PutObject",
-        "DELETE" => "s3:DeleteObject",
-        _ => "s3:UnmappedObjectOperation",
-    };
-    Some((
-        action,
-        format!("arn:aws:s3:::{bucket}/{}", decode(key)),
-        None,
-    ))
 }
 
 /// Why the front answers instead of moto.
@@ -199,11 +127,13 @@ impl Enforcer {
         }
     }
 
-    /// Decide an S3 request signed by `access_key_id` at `now`: `None`
-    /// passes it to moto (not a recorded session, or a front without a
-    /// registry, which moto then decides). A recorded session whose role
-    /// the registry no longer holds (an offboarded tenant's) may do
-    /// nothing, as a deleted role's sessions on AWS.
+    /// Decide an S3 operation ([`crate::s3`]) signed by `access_key_id`
+    /// at `now`: `None` passes it to moto (not a recorded session, or a
+    /// front without a registry, which moto then decides). A recorded
+    /// session whose role the registry no longer holds (an offboarded
+    /// tenant's) may do nothing, as a deleted role's sessions on AWS.
+    /// Every check of the operation must allow (a copy's read of its
+    /// source, each key of a batch delete).
     ///
     /// The bucket's policy as deployed takes part (its `Deny` statements
     /// win), with `s3:x-amz-server-side-encryption` from the request's
@@ -213,9 +143,8 @@ impl Enforcer {
     pub fn check_s3(
         &self,
         access_key_id: &str,
-        method: &str,
+        op: &crate::s3::S3Operation,
         path: &str,
-        query: &str,
         sse: Option<&str>,
         now: SystemTime,
     ) -> Option<Refusal> {
@@ -229,9 +158,6 @@ impl Enforcer {
                 .is_configured()
                 .then_some(Refusal::Denied(Verdict::NotAllowedByIdentity));
         };
-        let Some((action, resource, prefix)) = s3_action(method, path, query) else {
-            return Some(Refusal::Denied(Verdict::NotAllowedByIdentity));
-        };
         let bucket = path
             .trim_start_matches('/')
             .split('/')
@@ -240,17 +166,45 @@ impl Enforcer {
         if let Some(policy) = self.registry.bucket_policy(bucket) {
             session.policies.push(policy);
         }
-        let mut context: Vec<(&str, &str)> = vec![("aws:SecureTransport", "true")];
-        if let Some(prefix) = prefix.as_deref() {
-            context.push(("s3:prefix", prefix));
+        for check in &op.checks {
+            let mut context: Vec<(&str, &str)> = vec![("aws:SecureTransport", "true")];
+            if let Some(prefix) = check.prefix.as_deref() {
+                context.push(("s3:prefix", prefix));
+            }
+            if let Some(sse) = sse {
+                context.push(("s3:x-amz-server-side-encryption", sse));
+            }
+            match session.decide(check.action, &check.resource, &context) {
+                Verdict::Allow => {}
+                other => return Some(Refusal::Denied(other)),
+            }
         }
-        if let Some(sse) = sse {
-            context.push(("s3:x-amz-server-side-encryption", sse));
+        None
+    }
+
+    /// Whether this front authenticates requests: one with a registry
+    /// (the stack's own) does; an in-process fault front before it passes
+    /// them on for the stack's front to check.
+    pub fn authenticates(&self) -> bool {
+        self.registry.is_configured()
+    }
+
+    /// The secret of `access_key_id`: a session's the front recorded, or
+    /// a long-term key's from the registry.
+    pub fn secret(&self, access_key_id: &str) -> Option<crate::sigv4::Secret> {
+        if let Some(record) = self.session(access_key_id) {
+            return Some(crate::sigv4::Secret {
+                secret_access_key: record.secret_access_key,
+                session_token: Some(record.session_token),
+            });
         }
-        match session.decide(action, &resource, &context) {
-            Verdict::Allow => None,
-            other => Some(Refusal::Denied(other)),
-        }
+        self.registry
+            .user(access_key_id)
+            .filter(|user| !user.secret_access_key.is_empty())
+            .map(|user| crate::sigv4::Secret {
+                secret_access_key: user.secret_access_key,
+                session_token: None,
+            })
     }
 }
 
@@ -413,19 +367,5 @@ mod tests {
             ("s", "t")
         );
         assert!(!format!("{record:?}").contains("secret"));
-    }
-
-    #[test]
-    fn the_access_key_comes_from_the_header_or_a_presigned_query() {
-        let auth = "AWS4-HMAC-SHA256 Credential=ASIAX/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0";
-        assert_eq!(access_key(Some(auth), "").as_deref(), Some("ASIAX"));
-        assert_eq!(
-            access_key(
-                None,
-                "X-Amz-Credential=ASIAY%2F20260101%2Fus-east-1%2Fs3%2Faws4_request"
-            )
-            .as_deref(),
-            Some("ASIAY")
-        );
     }
 }

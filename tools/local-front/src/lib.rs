@@ -33,7 +33,10 @@ pub mod http;
 pub mod iam;
 pub mod jwt;
 pub mod kms;
+pub mod request;
+pub mod s3;
 mod server;
+pub mod sigv4;
 pub mod sts;
 pub mod tcp;
 

@@ -219,10 +219,35 @@ pub struct Registry {
     /// Identities that sign with long-term keys (the local stand-ins for
     /// execution roles) by access key id: their policies as deployed.
     #[serde(default)]
-    pub users: BTreeMap<String, Role>,
+    pub users: BTreeMap<String, User>,
     /// Secrets Manager secrets: name to ARN.
     #[serde(default)]
     pub secrets: BTreeMap<String, String>,
+}
+
+/// An identity that signs with a long-term access key (the local stand-in
+/// for an execution role): its policies as deployed, and the key's secret,
+/// which the local front verifies signatures with. Its `Debug` leaves the
+/// secret out.
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct User {
+    /// Inline policies, as the template writes them.
+    pub policies: Vec<Value>,
+    /// The identity's tags.
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+    /// The access key's secret.
+    #[serde(default)]
+    pub secret_access_key: String,
+}
+
+impl std::fmt::Debug for User {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("User")
+            .field("policies", &self.policies)
+            .field("tags", &self.tags)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A KMS key as IAM and S3 see it.
@@ -414,7 +439,7 @@ impl RegistryFile {
     }
 
     /// The identity that signs with the long-term key `access_key_id`.
-    pub fn user(&self, access_key_id: &str) -> Option<Role> {
+    pub fn user(&self, access_key_id: &str) -> Option<User> {
         self.find(|registry| registry.users.get(access_key_id).cloned())
     }
 
