@@ -591,11 +591,15 @@ mod tests {
     #[test]
     fn signs_a_tenant_user_in_and_gets_an_id_token_with_the_tenant() {
         use base64::Engine;
+        // The seed's admin calls go to moto itself, as the control plane
+        // would make them; the sign-in goes through the front, as the
+        // functions' calls do.
         let endpoint = format!("{}/", stack_var("AWS_ENDPOINT_URL"));
+        let moto = format!("{}/", stack_var("STACK_MOTO_URL"));
         let reset = |count: &str| {
             let reply = crate::http::send(
                 "POST",
-                &format!("{endpoint}moto-api/reset-auth"),
+                &format!("{moto}moto-api/reset-auth"),
                 &[("content-type", "text/plain")],
                 Some(count.as_bytes()),
                 std::time::Duration::from_secs(10),
@@ -607,7 +611,7 @@ mod tests {
         // the control plane would make them, then enforcement is back on.
         reset("4");
         let pool = cognito(
-            &endpoint,
+            &moto,
             "CreateUserPool",
             serde_json::json!({"PoolName": "xtask-call", "Schema": [
                 {"Name": "tenant_id", "AttributeDataType": "String", "Mutable": false}]}),
@@ -616,7 +620,7 @@ mod tests {
             .unwrap()
             .to_owned();
         let client = cognito(
-            &endpoint,
+            &moto,
             "CreateUserPoolClient",
             serde_json::json!({"UserPoolId": pool, "ClientName": "cli",
                 "ExplicitAuthFlows": ["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]}),
@@ -625,14 +629,14 @@ mod tests {
             .unwrap()
             .to_owned();
         cognito(
-            &endpoint,
+            &moto,
             "AdminCreateUser",
             serde_json::json!({"UserPoolId": pool, "Username": "alice", "MessageAction": "SUPPRESS",
                 "UserAttributes": [{"Name": "custom:tenant_id", "Value": "tenant1"}]}),
         );
         let secret = "Corr3ct-Horse-Battery";
         cognito(
-            &endpoint,
+            &moto,
             "AdminSetUserPassword",
             serde_json::json!({"UserPoolId": pool, "Username": "alice", "Password": secret, "Permanent": true}),
         );

@@ -25,6 +25,8 @@ pub enum Cmd {
         ids: Vec<String>,
         target: Target,
         purge: bool,
+        /// KMS's pending window for the tenant's key (7 to 30 days).
+        key_window_days: u8,
     },
     /// `db migrate`: apply the schema through db-admin.
     DbMigrate {
@@ -70,7 +72,7 @@ pub const COMMANDS: &[Command] = &[
     },
     Command {
         name: "tenant",
-        args: "add ID... [--local | --aws --stack NAME [--user NAME] [--dry-run]] | remove ID... [--local | --aws --stack NAME [--dry-run]] [--purge]",
+        args: "add ID... [--local | --aws --stack NAME [--user NAME] [--dry-run]] | remove ID... [--local | --aws --stack NAME [--dry-run]] [--purge] [--key-deletion-days 7-30]",
         about: "onboard (offboard) tenants: role, key, DB login through db-admin, user; on the local stack, or a deployed one; neither: print the psql script",
     },
     Command {
@@ -173,6 +175,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Cmd, String> {
     let (mut check, mut local, mut sam, mut purge) = (false, false, false, false);
     let (mut aws, mut dry_run) = (false, false);
     let (mut stack, mut user): (Option<String>, Option<String>) = (None, None);
+    let mut key_window_days: Option<u8> = None;
     while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
         match (cmd.name, arg) {
             (_, Short('h') | Long("help")) => return Ok(Cmd::Help(Some(cmd))),
@@ -187,6 +190,18 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Cmd, String> {
                 user = Some(text(parser.value().map_err(|e| e.to_string())?)?);
             }
             ("tenant", Long("purge")) => purge = true,
+            ("tenant", Long("key-deletion-days")) => {
+                let value = text(parser.value().map_err(|e| e.to_string())?)?;
+                match value.parse::<u8>() {
+                    Ok(days) if (7..=30).contains(&days) => key_window_days = Some(days),
+                    _ => {
+                        return Err(format!(
+                            "--key-deletion-days takes 7 to 30 (KMS's pending window), not `{value}`\n\n{}",
+                            help(Some(cmd))
+                        ));
+                    }
+                }
+            }
             ("tenant" | "db", Value(v)) => rest.push(text(v)?),
             ("bench", Long("no-http")) => rest.push("--no-http".to_owned()),
             ("bench", Long("quick")) => rest.push("--quick".to_owned()),
@@ -232,16 +247,21 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Cmd, String> {
                     help(Some(cmd))
                 ));
             }
-            Some((add, ids)) if add == "add" && !ids.is_empty() && !purge => Cmd::Tenant {
-                ids: ids.to_vec(),
-                target,
-                user,
-            },
+            Some((add, ids))
+                if add == "add" && !ids.is_empty() && !purge && key_window_days.is_none() =>
+            {
+                Cmd::Tenant {
+                    ids: ids.to_vec(),
+                    target,
+                    user,
+                }
+            }
             Some((remove, ids)) if remove == "remove" && !ids.is_empty() && user.is_none() => {
                 Cmd::TenantRemove {
                     ids: ids.to_vec(),
                     target,
                     purge,
+                    key_window_days: key_window_days.unwrap_or(30),
                 }
             }
             _ => return Err(format!("say what to do\n\n{}", help(Some(cmd)))),
@@ -334,7 +354,8 @@ mod tests {
             Ok(Cmd::TenantRemove {
                 ids: vec!["acme".to_owned()],
                 target: Target::Local,
-                purge: true
+                purge: true,
+                key_window_days: 30,
             })
         );
         assert_eq!(

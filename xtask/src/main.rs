@@ -775,7 +775,7 @@ fn done(answer: &serde_json::Value) -> String {
         .unwrap_or_default()
 }
 
-/// `cargo xtask tenant remove <id>... [--local | --aws --stack NAME] [--purge]`:
+/// `cargo xtask tenant remove <id>... [--local | --aws --stack NAME] [--purge] [--key-deletion-days N]`:
 /// offboard. With `--local`, on the running local stack: the role deleted,
 /// the key scheduled for deletion, the user disabled (moto), and the DB
 /// login revoked and dropped through db-admin; objects, items and records
@@ -786,6 +786,7 @@ fn tenant_remove(
     ids: &[String],
     target: &onboarding::Target,
     purge: bool,
+    key_window_days: u8,
 ) -> Result<()> {
     check_ids(ids)?;
     match target {
@@ -810,7 +811,7 @@ fn tenant_remove(
             stack: name,
             dry_run,
         } => on_aws(&stack.root, name, *dry_run, ids, |deployed, id| {
-            onboarding::plan_remove(deployed, id, purge)
+            onboarding::plan_remove(deployed, id, purge, key_window_days)
         }),
         onboarding::Target::Print => {
             for id in ids {
@@ -943,9 +944,12 @@ fn main() -> ExitCode {
         cli::Cmd::CaBundle => ca_bundle::run_command(&stack.root),
         cli::Cmd::Templates => check_templates(&stack),
         cli::Cmd::Tenant { ids, target, user } => tenant(&stack, &ids, &target, user.as_deref()),
-        cli::Cmd::TenantRemove { ids, target, purge } => {
-            tenant_remove(&stack, &ids, &target, purge)
-        }
+        cli::Cmd::TenantRemove {
+            ids,
+            target,
+            purge,
+            key_window_days,
+        } => tenant_remove(&stack, &ids, &target, purge, key_window_days),
         cli::Cmd::DbMigrate { target } => db_migrate(&stack, &target),
         cli::Cmd::Call(args) => call::run(&args, &stack.env_file()),
         cli::Cmd::Fixtures { check } => fixtures::run(&stack.root, check),

@@ -191,6 +191,11 @@ pub struct Step {
     pub done_if: &'static [&'static str],
     /// What the step must print (trimmed), when it checks a result.
     pub expect: Option<String>,
+    /// The name later steps use for what this step prints (trimmed): an
+    /// argument `{name}` of a later step is replaced by it. A step that is
+    /// "already done" captures nothing, and the steps that need its value
+    /// are skipped (there is nothing left for them to act on).
+    pub capture: Option<&'static str>,
 }
 
 impl Step {
@@ -199,7 +204,13 @@ impl Step {
             argv: argv.map(str::to_owned).to_vec(),
             done_if: &[],
             expect: None,
+            capture: None,
         }
+    }
+
+    fn capture(mut self, name: &'static str) -> Self {
+        self.capture = Some(name);
+        self
     }
 
     /// The step in `region` (every AWS command names the stack's).
@@ -325,26 +336,56 @@ pub fn plan_add(
 
 /// The commands that offboard `id` from the deployed stack: its DB login
 /// revoked and dropped through db-admin (records kept unless `purge`), its
-/// key scheduled for deletion (30 days, the longest wait: its objects are
-/// unreadable from then on, and recoverable until then), then its role's
-/// stack deleted (the key itself is retained by it); with `purge`, its
-/// objects deleted too. Its Cognito users are the operator's to disable
-/// (`aws cognito-idp admin-disable-user`): their names are not the tenant id.
-pub fn plan_remove(deployed: &Deployed, id: &str, purge: bool) -> Result<Vec<Step>> {
+/// key resolved from its alias, disabled at once and scheduled for deletion
+/// after `key_window_days` (7 to 30: until then `aws kms cancel-key-deletion`
+/// and `enable-key` recover the tenant's objects; after, they are
+/// unreadable for good), then its role's stack deleted (the key itself is
+/// retained by it); with `purge`, its objects deleted too. Its Cognito users
+/// are the operator's to disable (`aws cognito-idp admin-disable-user`):
+/// their names are not the tenant id.
+pub fn plan_remove(
+    deployed: &Deployed,
+    id: &str,
+    purge: bool,
+    key_window_days: u8,
+) -> Result<Vec<Step>> {
     let tenant_stack = deployed.tenant_stack(id);
+    let window = key_window_days.to_string();
     let mut plan = vec![
         invoke(deployed, &offboard_event(&[id.to_owned()], purge))?,
+        // DisableKey and ScheduleKeyDeletion take a key id or key ARN,
+        // never an alias: the alias is resolved first.
+        Step::new([
+            "aws",
+            "kms",
+            "describe-key",
+            "--key-id",
+            &format!("alias/tenant/{id}"),
+            "--query",
+            "KeyMetadata.KeyId",
+            "--output",
+            "text",
+        ])
+        .region(&deployed.region)
+        .capture("key_id")
+        .done_if(&["NotFoundException"]),
+        // At once: every SSE-KMS read and write of the tenant's objects,
+        // presigned or not, is refused from here on.
+        Step::new(["aws", "kms", "disable-key", "--key-id", "{key_id}"])
+            .region(&deployed.region)
+            .done_if(&["KMSInvalidStateException"]),
+        // Only "already pending deletion" counts as done.
         Step::new([
             "aws",
             "kms",
             "schedule-key-deletion",
             "--key-id",
-            &format!("alias/tenant/{id}"),
+            "{key_id}",
             "--pending-window-in-days",
-            "30",
+            &window,
         ])
         .region(&deployed.region)
-        .done_if(&["KMSInvalidStateException", "NotFoundException"]),
+        .done_if(&["KMSInvalidStateException"]),
         Step::new([
             "aws",
             "cloudformation",
@@ -408,7 +449,26 @@ fn invoke(deployed: &Deployed, event: &Value) -> Result<Step> {
 /// Run `plan` in order, stopping at the first failure (every step is
 /// idempotent: run the command again), or with `dry_run` print it.
 pub fn run_plan(root: &std::path::Path, plan: &[Step], dry_run: bool) -> Result<()> {
+    let mut captured: BTreeMap<&'static str, Option<String>> = BTreeMap::new();
     for step in plan {
+        let mut argv = step.argv.clone();
+        let mut skipped = None;
+        for arg in &mut argv {
+            for (name, value) in &captured {
+                let placeholder = format!("{{{name}}}");
+                if arg.contains(&placeholder) {
+                    match (value, dry_run) {
+                        (Some(value), _) => *arg = arg.replace(&placeholder, value),
+                        (None, true) => *arg = arg.replace(&placeholder, &format!("<{name}>")),
+                        (None, false) => skipped = Some(*name),
+                    }
+                }
+            }
+        }
+        let step = &Step {
+            argv,
+            ..step.clone()
+        };
         let line = step
             .argv
             .iter()
@@ -423,6 +483,13 @@ pub fn run_plan(root: &std::path::Path, plan: &[Step], dry_run: bool) -> Result<
             .join(" ");
         if dry_run {
             println!("{line}");
+            if let Some(name) = step.capture {
+                captured.insert(name, None);
+            }
+            continue;
+        }
+        if let Some(name) = skipped {
+            progress!("{line}: skipped, the step before found no {name} (already gone)");
             continue;
         }
         progress!("{line}");
@@ -434,6 +501,9 @@ pub fn run_plan(root: &std::path::Path, plan: &[Step], dry_run: bool) -> Result<
             Ok(out) => out,
             Err(e) if step.done_if.iter().any(|code| e.contains(code)) => {
                 progress!("already done");
+                if let Some(name) = step.capture {
+                    captured.insert(name, None);
+                }
                 continue;
             }
             Err(e) => {
@@ -443,6 +513,9 @@ pub fn run_plan(root: &std::path::Path, plan: &[Step], dry_run: bool) -> Result<
             }
         };
         let text = String::from_utf8_lossy(&out.stdout);
+        if let Some(name) = step.capture {
+            captured.insert(name, Some(text.trim().to_owned()));
+        }
         if let Some(expected) = &step.expect
             && text.trim() != expected
         {
@@ -563,19 +636,34 @@ mod tests {
             "an existing user must be this tenant's"
         );
 
-        let removal = plan_remove(&deployed(), "acme", true).unwrap();
+        let removal = plan_remove(&deployed(), "acme", true, 7).unwrap();
         assert!(
             removal[0]
                 .argv
                 .iter()
                 .any(|a| a.contains("\"offboard\"") && a.contains("\"purge\":true"))
         );
+        let kms: Vec<&Step> = removal.iter().filter(|s| s.argv[1] == "kms").collect();
+        assert_eq!(
+            kms.iter().map(|s| s.argv[2].as_str()).collect::<Vec<_>>(),
+            ["describe-key", "disable-key", "schedule-key-deletion"],
+            "resolved, disabled at once, then scheduled"
+        );
+        assert_eq!(kms[0].capture, Some("key_id"));
         assert!(
-            removal[1].argv.contains(&"alias/tenant/acme".to_owned()),
-            "the key the alias names, before the stack goes"
+            kms[2]
+                .argv
+                .windows(2)
+                .any(|w| w == ["--pending-window-in-days", "7"])
         );
         assert_eq!(
-            removal[2].argv[..5],
+            kms[2].done_if,
+            ["KMSInvalidStateException"],
+            "only already pending counts as done"
+        );
+        let removal: Vec<Step> = removal.into_iter().filter(|s| s.argv[1] != "kms").collect();
+        assert_eq!(
+            removal[1].argv[..5],
             [
                 "aws",
                 "cloudformation",
@@ -585,15 +673,57 @@ mod tests {
             ]
         );
         assert_eq!(
-            removal[3].argv[3], "stack-delete-complete",
+            removal[2].argv[3], "stack-delete-complete",
             "waits, so the id can be onboarded again"
         );
-        assert_eq!(removal[4].argv[3], "s3://bucket/acme_home/");
+        assert_eq!(removal[3].argv[3], "s3://bucket/acme_home/");
         assert_eq!(
-            plan_remove(&deployed(), "acme", false).unwrap().len(),
-            4,
+            plan_remove(&deployed(), "acme", false, 30).unwrap().len(),
+            7,
             "objects kept"
         );
+    }
+
+    /// The identifier forms AWS documents for each KMS API the plans call:
+    /// which take an alias (`alias/...`), and which take only a key id or
+    /// key ARN (an alias there is refused, and the refusal was once taken
+    /// for "already done").
+    const KMS_KEY_ID_FORMS: [(&str, bool); 6] = [
+        ("describe-key", true),
+        ("disable-key", false),
+        ("enable-key", false),
+        ("schedule-key-deletion", false),
+        ("cancel-key-deletion", false),
+        ("tag-resource", false),
+    ];
+
+    #[test]
+    fn every_kms_call_of_the_plans_names_its_key_in_a_form_the_api_takes() {
+        let plans = [
+            plan_add(&deployed(), "acme", Some("ops@acme.example"), 5000).unwrap(),
+            plan_remove(&deployed(), "acme", true, 30).unwrap(),
+        ];
+        let mut seen = 0;
+        for step in plans.iter().flatten().filter(|s| s.argv[1] == "kms") {
+            let api = step.argv[2].as_str();
+            let alias_ok = KMS_KEY_ID_FORMS
+                .iter()
+                .find(|(name, _)| *name == api)
+                .unwrap_or_else(|| panic!("aws kms {api}: add its identifier forms to the table"))
+                .1;
+            let key = step
+                .argv
+                .windows(2)
+                .find(|w| w[0] == "--key-id")
+                .map(|w| w[1].as_str())
+                .unwrap_or_else(|| panic!("aws kms {api} names no --key-id"));
+            assert!(
+                alias_ok || !key.starts_with("alias/") && !key.contains(":alias/"),
+                "aws kms {api} takes a key id or ARN, not {key}"
+            );
+            seen += 1;
+        }
+        assert!(seen >= 3, "the removal plan's KMS calls were checked");
     }
 
     /// A plan's failures, injected with stand-in commands: a step that
@@ -607,7 +737,23 @@ mod tests {
             argv: ["sh", "-c", script].map(str::to_owned).to_vec(),
             done_if: &[],
             expect: None,
+            capture: None,
         };
+        // What a step prints reaches the steps after it (a key id resolved
+        // from its alias); a step whose target is gone skips them.
+        let resolve = sh("echo k-123").capture("key_id");
+        assert_eq!(
+            run_plan(root, &[resolve, sh("test '{key_id}' = k-123")], false),
+            Ok(())
+        );
+        let gone = sh("echo 'An error occurred (NotFoundException)' >&2; exit 254")
+            .capture("key_id")
+            .done_if(&["NotFoundException"]);
+        assert_eq!(
+            run_plan(root, &[gone, sh("echo '{key_id}'; exit 1")], false),
+            Ok(()),
+            "nothing left to act on"
+        );
         let exists = sh("echo 'An error occurred (UsernameExistsException)' >&2; exit 254")
             .done_if(&["UsernameExistsException"]);
         assert_eq!(run_plan(root, &[exists.clone(), sh("true")], false), Ok(()));

@@ -80,11 +80,11 @@ async fn only_db_admin_reads_the_master_secret_and_only_that_secret() {
     );
 }
 
-/// Requests the front could misread are refused, not passed to moto (whose
-/// copy of db-admin's policy allows every secret): a secret named in the
-/// query string, which moto reads before the body, and a target that is
-/// not `secretsmanager.<Operation>`, which moto routes by the signing
-/// scope all the same.
+/// Requests the front could misread are refused at its door, not passed to
+/// moto (whose copy of db-admin's policy allows every secret): a secret
+/// named in the query string, which moto reads before the body, and a
+/// target that is not `secretsmanager.<Operation>`, which moto routes by
+/// the signing scope all the same.
 #[tokio::test]
 async fn a_request_the_front_cannot_read_is_refused() {
     let stack = Stack::load();
@@ -109,9 +109,11 @@ async fn a_request_the_front_cannot_read_is_refused() {
         })
         .send()
         .await;
+    // The door refuses a JSON-protocol call with a query string before
+    // anything reads it (moto would read the other secret's id there).
     assert_eq!(
         other_in_query.map(|_| ()).map_err(code),
-        Err("AccessDeniedException".to_owned())
+        Err("UnknownOperationException".to_owned())
     );
     let other_target = admin
         .get_secret_value()
@@ -124,9 +126,10 @@ async fn a_request_the_front_cannot_read_is_refused() {
         })
         .send()
         .await;
+    // Refused at the door: the target is not the signing scope's service.
     assert_eq!(
         other_target.map(|_| ()).map_err(code),
-        Err("AccessDeniedException".to_owned())
+        Err("UnknownOperationException".to_owned())
     );
 }
 

@@ -759,6 +759,35 @@ pub async fn cognito_id_token(
 
 /// One blocking request over the tools' HTTP client (ureq): status and body.
 fn send(method: &str, url: &str, headers: &[(String, String)], body: &[u8]) -> (u16, Vec<u8>) {
+    let (status, _, body) = send_full(method, url, headers, body);
+    (status, body)
+}
+
+/// A request with `headers` and `body`, off the async runtime: status,
+/// the answer's headers (names lowercase) and body.
+pub async fn http_full(
+    method: &'static str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, Vec<(String, String)>, Vec<u8>) {
+    let url = url.to_owned();
+    let headers: Vec<(String, String)> = headers
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    let body = body.to_vec();
+    tokio::task::spawn_blocking(move || send_full(method, &url, &headers, &body))
+        .await
+        .expect("the HTTP call does not panic")
+}
+
+fn send_full(
+    method: &str,
+    url: &str,
+    headers: &[(String, String)],
+    body: &[u8],
+) -> (u16, Vec<(String, String)>, Vec<u8>) {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_global(Some(std::time::Duration::from_secs(30)))
         .http_status_as_error(false)
@@ -781,7 +810,17 @@ fn send(method: &str, url: &str, headers: &[(String, String)], body: &[u8]) -> (
         .limit(64 * 1024 * 1024)
         .read_to_vec()
         .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
-    (response.status().as_u16(), body)
+    let answer_headers = response
+        .headers()
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_ascii_lowercase(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    (response.status().as_u16(), answer_headers, body)
 }
 
 /// While alive, moto serves requests without IAM checks; dropping it turns

@@ -263,7 +263,12 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Answe
     let headers: Vec<(String, String)> = parts
         .headers
         .iter()
-        .map(|(n, v)| (n.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .map(|(n, v)| {
+            (
+                n.as_str().to_owned(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
         .collect();
     let query = parts.uri.query().unwrap_or_default().to_owned();
     let signed = Signed {
@@ -346,7 +351,10 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Answe
     let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
     let sse = header("x-amz-server-side-encryption");
     let refusal = match (&request.s3, signer.as_deref()) {
-        (Some(op), Some(key)) => match shared.enforcer.check_s3(key, op, parts.uri.path(), sse, now) {
+        (Some(op), Some(key)) => match shared
+            .enforcer
+            .check_s3(key, op, parts.uri.path(), sse, now)
+        {
             Some(refusal) => Some(refusal),
             None => s3_kms_checks(&shared, key, op, &parts.headers, &region).await,
         },
@@ -412,7 +420,8 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Answe
         };
         parts.uri = path_and_query.parse().map_err(io::Error::other)?;
         for (name, value) in added {
-            let name = hyper::header::HeaderName::from_bytes(name.as_bytes()).map_err(io::Error::other)?;
+            let name =
+                hyper::header::HeaderName::from_bytes(name.as_bytes()).map_err(io::Error::other)?;
             let value = hyper::header::HeaderValue::from_str(&value).map_err(io::Error::other)?;
             parts.headers.insert(name, value);
         }
@@ -468,8 +477,11 @@ async fn s3_kms_checks(
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     match &op.kms {
         KmsWork::NewObject if header("x-amz-server-side-encryption") == Some("aws:kms") => {
-            let target = header("x-amz-server-side-encryption-aws-kms-key-id").unwrap_or("alias/aws/s3");
-            if let Some(refusal) = kms_check(shared, signer, target, KmsUse::GenerateDataKey, region) {
+            let target =
+                header("x-amz-server-side-encryption-aws-kms-key-id").unwrap_or("alias/aws/s3");
+            if let Some(refusal) =
+                kms_check(shared, signer, target, KmsUse::GenerateDataKey, region)
+            {
                 return Some(refusal);
             }
         }
@@ -491,7 +503,8 @@ async fn s3_kms_checks(
         _ => {}
     }
     if let Some((bucket, key, version)) = &op.copy_source
-        && let Some(source_key) = source_kms_key(shared, signer, bucket, key, version.as_deref(), region).await
+        && let Some(source_key) =
+            source_kms_key(shared, signer, bucket, key, version.as_deref(), region).await
     {
         return kms_check(shared, signer, &source_key, KmsUse::Decrypt, region);
     }
@@ -516,7 +529,12 @@ async fn source_kms_key(
         .join("/");
     let path = format!("/{bucket}/{encoded}");
     let query = version
-        .map(|v| format!("versionId={}", percent_encoding::utf8_percent_encode(v, KEY_SEGMENT)))
+        .map(|v| {
+            format!(
+                "versionId={}",
+                percent_encoding::utf8_percent_encode(v, KEY_SEGMENT)
+            )
+        })
         .unwrap_or_default();
     let host = shared.upstream.to_string();
     let headers = vec![("host".to_owned(), host)];
@@ -528,21 +546,34 @@ async fn source_kms_key(
         body: b"",
     };
     let signed = crate::sigv4::header_signature(&head, signer, &secret, region, "s3").ok()?;
-    let uri = if query.is_empty() { path } else { format!("{path}?{query}") };
-    let mut request = Request::builder().method(Method::HEAD).uri(format!("http://{}{uri}", shared.upstream));
+    let uri = if query.is_empty() {
+        path
+    } else {
+        format!("{path}?{query}")
+    };
+    let mut request = Request::builder()
+        .method(Method::HEAD)
+        .uri(format!("http://{}{uri}", shared.upstream));
     for (name, value) in signed.iter().chain(headers.iter()) {
         request = request.header(name.as_str(), value.as_str());
     }
-    let response = shared.client.request(request.body(Full::new(Bytes::new())).ok()?).await.ok()?;
+    let response = shared
+        .client
+        .request(request.body(Full::new(Bytes::new())).ok()?)
+        .await
+        .ok()?;
     let headers = response.headers();
-    (headers.get("x-amz-server-side-encryption").and_then(|v| v.to_str().ok()) == Some("aws:kms"))
-        .then(|| {
-            headers
-                .get("x-amz-server-side-encryption-aws-kms-key-id")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned)
-        })
-        .flatten()
+    (headers
+        .get("x-amz-server-side-encryption")
+        .and_then(|v| v.to_str().ok())
+        == Some("aws:kms"))
+    .then(|| {
+        headers
+            .get("x-amz-server-side-encryption-aws-kms-key-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    })
+    .flatten()
 }
 
 /// What an S3 key segment keeps unencoded (SigV4's unreserved set).
@@ -570,7 +601,9 @@ fn door_answer(refusal: crate::request::DoorRefusal) -> Answer {
 }
 
 fn xml_escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 /// S3's KMS call for a request signed by `signer`: an injected KMS fault

@@ -274,7 +274,10 @@ pub fn classify(request: &Signed<'_>) -> Result<AwsRequest, DoorRefusal> {
                         "UnknownOperationException",
                         format!(
                             "X-Amz-Target must be {prefix}<Operation> for a request signed for {}",
-                            classified.signature.as_ref().map_or("", |s| s.service.as_str())
+                            classified
+                                .signature
+                                .as_ref()
+                                .map_or("", |s| s.service.as_str())
                         ),
                     );
                 }
@@ -282,10 +285,9 @@ pub fn classify(request: &Signed<'_>) -> Result<AwsRequest, DoorRefusal> {
         }
         (Service::Sts | Service::Iam, None) => {
             let mut params = Form::new();
-            let body_form = header("content-type")
-                .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"))
-                .then(|| crate::http::form(request.body))
-                .unwrap_or_default();
+            // The body is read as a form whatever its content type says,
+            // as moto reads it.
+            let body_form = crate::http::form(request.body);
             let query = crate::sigv4::without_auth_params(request.query);
             for (k, v) in crate::sigv4::form_pairs(&query).chain(body_form) {
                 if params.insert(k.clone(), v).is_some() {
@@ -297,7 +299,11 @@ pub fn classify(request: &Signed<'_>) -> Result<AwsRequest, DoorRefusal> {
                 }
             }
             let Some(action) = params.get("Action").filter(|a| !a.is_empty()) else {
-                return refuse(400, "MissingAction", "the Action parameter is required".into());
+                return refuse(
+                    400,
+                    "MissingAction",
+                    "the Action parameter is required".into(),
+                );
             };
             if target.is_some() {
                 return refuse(

@@ -156,7 +156,11 @@ pub fn operation(
             one("ListParts", "s3:ListMultipartUploadParts", &object_arn)
         }
         ("GET" | "HEAD", []) => one(
-            if method == "GET" { "GetObject" } else { "HeadObject" },
+            if method == "GET" {
+                "GetObject"
+            } else {
+                "HeadObject"
+            },
             pick("s3:GetObject", "s3:GetObjectVersion"),
             &object_arn,
         ),
@@ -164,10 +168,7 @@ pub fn operation(
             kms: KmsWork::Upload {
                 upload_id: params["uploadId"].clone(),
             },
-            ..copying(
-                one("UploadPart", "s3:PutObject", &object_arn),
-                copy_source,
-            )
+            ..copying(one("UploadPart", "s3:PutObject", &object_arn), copy_source)
         },
         ("PUT", []) => S3Operation {
             kms: KmsWork::NewObject,
@@ -225,12 +226,8 @@ pub fn operation(
         ),
         ("GET", ["retention"]) => one("GetObjectRetention", "s3:GetObjectRetention", &object_arn),
         ("PUT", ["retention"]) => one("PutObjectRetention", "s3:PutObjectRetention", &object_arn),
-        ("GET", ["legal-hold"]) => {
-            one("GetObjectLegalHold", "s3:GetObjectLegalHold", &object_arn)
-        }
-        ("PUT", ["legal-hold"]) => {
-            one("PutObjectLegalHold", "s3:PutObjectLegalHold", &object_arn)
-        }
+        ("GET", ["legal-hold"]) => one("GetObjectLegalHold", "s3:GetObjectLegalHold", &object_arn),
+        ("PUT", ["legal-hold"]) => one("PutObjectLegalHold", "s3:PutObjectLegalHold", &object_arn),
         ("POST", ["restore"]) => one("RestoreObject", "s3:RestoreObject", &object_arn),
         ("GET", ["torrent"]) => one("GetObjectTorrent", "s3:GetObjectTorrent", &object_arn),
         _ => unknown(&object_arn),
@@ -250,7 +247,9 @@ fn copying(mut op: S3Operation, copy_source: Option<&str>) -> S3Operation {
         None => (source, None),
     };
     let source = source.trim_start_matches('/');
-    let Some((bucket, key)) = source.split_once('/').filter(|(b, k)| !b.is_empty() && !k.is_empty())
+    let Some((bucket, key)) = source
+        .split_once('/')
+        .filter(|(b, k)| !b.is_empty() && !k.is_empty())
     else {
         op.checks.push(S3Check {
             action: "s3:UnknownOperation",
@@ -352,14 +351,10 @@ fn bucket_action(method: &str, sub: &str) -> Option<(&'static str, &'static str)
         ),
         ("GET", "cors") => ("GetBucketCors", "s3:GetBucketCORS"),
         ("PUT" | "DELETE", "cors") => ("PutBucketCors", "s3:PutBucketCORS"),
-        ("GET", "publicAccessBlock") => (
-            "GetPublicAccessBlock",
-            "s3:GetBucketPublicAccessBlock",
-        ),
-        ("PUT" | "DELETE", "publicAccessBlock") => (
-            "PutPublicAccessBlock",
-            "s3:PutBucketPublicAccessBlock",
-        ),
+        ("GET", "publicAccessBlock") => ("GetPublicAccessBlock", "s3:GetBucketPublicAccessBlock"),
+        ("PUT" | "DELETE", "publicAccessBlock") => {
+            ("PutPublicAccessBlock", "s3:PutBucketPublicAccessBlock")
+        }
         ("GET", "ownershipControls") => (
             "GetBucketOwnershipControls",
             "s3:GetBucketOwnershipControls",
@@ -420,10 +415,18 @@ mod tests {
             ("POST", "uploadId=u", "s3:PutObject"),
             ("DELETE", "uploadId=u", "s3:AbortMultipartUpload"),
             ("GET", "uploadId=u", "s3:ListMultipartUploadParts"),
-            ("GET", "response-content-disposition=attachment", "s3:GetObject"),
+            (
+                "GET",
+                "response-content-disposition=attachment",
+                "s3:GetObject",
+            ),
             ("GET", "policy", "s3:UnknownOperation"),
         ] {
-            assert_eq!(actions(method, "/b/k", query, None), [action], "{method} ?{query}");
+            assert_eq!(
+                actions(method, "/b/k", query, None),
+                [action],
+                "{method} ?{query}"
+            );
         }
         for (method, query, action) in [
             ("GET", "policy", "s3:GetBucketPolicy"),
@@ -434,7 +437,11 @@ mod tests {
             ("PUT", "", "s3:CreateBucket"),
             ("GET", "nonsense", "s3:UnknownOperation"),
         ] {
-            assert_eq!(actions(method, "/b", query, None), [action], "{method} ?{query}");
+            assert_eq!(
+                actions(method, "/b", query, None),
+                [action],
+                "{method} ?{query}"
+            );
         }
     }
 

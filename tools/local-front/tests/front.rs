@@ -16,8 +16,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::timeout;
 
-const STS_AUTH: &str = "AWS4-HMAC-SHA256 Credential=AKID/20260101/us-east-1/sts/aws4_request, SignedHeaders=host, Signature=0";
-const S3_AUTH: &str = "AWS4-HMAC-SHA256 Credential=AKID/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0";
+// Well-formed signatures the door can classify; a front without a registry
+// (a fault front) verifies none, the stack's front behind it does.
+const STS_AUTH: &str = "AWS4-HMAC-SHA256 Credential=AKID/20260101/us-east-1/sts/aws4_request, SignedHeaders=host;x-amz-date, Signature=0000000000000000000000000000000000000000000000000000000000000000";
+const S3_AUTH: &str = "AWS4-HMAC-SHA256 Credential=AKID/20260101/us-east-1/s3/aws4_request, SignedHeaders=host;x-amz-date, Signature=0000000000000000000000000000000000000000000000000000000000000000";
 
 /// An upstream that answers every HTTP request `200 upstream`.
 async fn upstream() -> SocketAddr {
@@ -75,7 +77,9 @@ async fn send(
         .method(method)
         .uri(format!("{}{path}", front.endpoint()));
     if let Some(auth) = auth {
-        request = request.header("authorization", auth);
+        request = request
+            .header("authorization", auth)
+            .header("x-amz-date", "20260101T000000Z");
     }
     let request = request
         .body(Full::new(Bytes::from(body.to_owned())))
