@@ -679,7 +679,7 @@ mod tests {
         assert_eq!(removal[3].argv[3], "s3://bucket/acme_home/");
         assert_eq!(
             plan_remove(&deployed(), "acme", false, 30).unwrap().len(),
-            7,
+            6,
             "objects kept"
         );
     }
