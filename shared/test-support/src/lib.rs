@@ -712,15 +712,8 @@ pub async fn http_with(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> (u16, Vec<u8>) {
-    let url = url.to_owned();
-    let headers: Vec<(String, String)> = headers
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
-    let body = body.to_vec();
-    tokio::task::spawn_blocking(move || send(method, &url, &headers, &body))
-        .await
-        .expect("the HTTP call does not panic")
+    let (status, _, body) = http_full(method, url, headers, body).await;
+    (status, body)
 }
 
 /// Sign `user` in to a Cognito user pool's app client `client_id` at

@@ -149,7 +149,7 @@ pub fn form_pairs(query: &str) -> impl Iterator<Item = (String, String)> + '_ {
 /// ```
 /// use local_front::sigv4::{Signed, parse};
 /// let headers = vec![
-///     ("Authorization".to_owned(), "AWS4-HMAC-SHA256 Credential=AKID/20260101/us-east-1/s3/aws4_request, SignedHeaders=host;x-amz-date, Signature=ab12".to_owned()),
+///     ("Authorization".to_owned(), format!("AWS4-HMAC-SHA256 Credential=AKID/20260101/us-east-1/s3/aws4_request, SignedHeaders=host;x-amz-date, Signature={}", "ab".repeat(32))),
 ///     ("X-Amz-Date".to_owned(), "20260101T000000Z".to_owned()),
 /// ];
 /// let request = Signed { method: "GET", path: "/b/k", query: "", headers: &headers, body: b"" };
@@ -430,8 +430,45 @@ fn expected_signature(
     } else {
         format!("http://{host}{}?{}", request.path, query.join("&"))
     };
+    let scope = Scope {
+        access_key_id: &signature.access_key_id,
+        region: &signature.region,
+        service: &signature.service,
+        time: signature.signed_at,
+    };
+    let output = sign_with(
+        &scope,
+        secret,
+        settings,
+        request.method,
+        uri,
+        &headers,
+        body,
+    )?;
+    Ok(output.signature().to_owned())
+}
+
+/// Who signs, for where, and when.
+struct Scope<'a> {
+    access_key_id: &'a str,
+    region: &'a str,
+    service: &'a str,
+    time: SystemTime,
+}
+
+/// The SDK's signer over one request: the one place the front signs.
+fn sign_with(
+    scope: &Scope<'_>,
+    secret: &Secret,
+    settings: SigningSettings,
+    method: &str,
+    uri: String,
+    headers: &[(&str, &str)],
+    body: SignableBody<'_>,
+) -> Result<aws_sigv4::SigningOutput<aws_sigv4::http_request::SigningInstructions>, AuthError> {
+    let failed = |e: &dyn std::fmt::Display| AuthError::Malformed(format!("cannot sign: {e}"));
     let identity = aws_credential_types::Credentials::new(
-        signature.access_key_id.clone(),
+        scope.access_key_id.to_owned(),
         secret.secret_access_key.clone(),
         secret.session_token.clone(),
         None,
@@ -440,18 +477,16 @@ fn expected_signature(
     .into();
     let params = v4::SigningParams::builder()
         .identity(&identity)
-        .region(&signature.region)
-        .name(&signature.service)
-        .time(signature.signed_at)
+        .region(scope.region)
+        .name(scope.service)
+        .time(scope.time)
         .settings(settings)
         .build()
-        .map_err(|e| AuthError::Malformed(format!("cannot sign: {e}")))?
+        .map_err(|e| failed(&e))?
         .into();
-    let signable = SignableRequest::new(request.method, uri, headers.into_iter(), body)
-        .map_err(|e| AuthError::Malformed(format!("cannot sign: {e}")))?;
-    let output =
-        sign(signable, &params).map_err(|e| AuthError::Malformed(format!("cannot sign: {e}")))?;
-    Ok(output.signature().to_owned())
+    let signable =
+        SignableRequest::new(method, uri, headers.iter().copied(), body).map_err(|e| failed(&e))?;
+    sign(signable, &params).map_err(|e| failed(&e))
 }
 
 /// Sign `request` (its query without presigning parameters) in the header
@@ -469,39 +504,27 @@ pub fn header_signature(
     if service == "s3" {
         settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
     }
-    let identity = aws_credential_types::Credentials::new(
-        access_key_id.to_owned(),
-        secret.secret_access_key.clone(),
-        secret.session_token.clone(),
-        None,
-        "local-front",
-    )
-    .into();
-    let params = v4::SigningParams::builder()
-        .identity(&identity)
-        .region(region)
-        .name(service)
-        .time(SystemTime::now())
-        .settings(settings)
-        .build()
-        .map_err(|e| AuthError::Malformed(format!("cannot sign: {e}")))?
-        .into();
     let host = request.header("host").unwrap_or("localhost");
     let uri = if request.query.is_empty() {
         format!("http://{host}{}", request.path)
     } else {
         format!("http://{host}{}?{}", request.path, request.query)
     };
-    let headers = [("host", host)];
-    let signable = SignableRequest::new(
+    let scope = Scope {
+        access_key_id,
+        region,
+        service,
+        time: SystemTime::now(),
+    };
+    let output = sign_with(
+        &scope,
+        secret,
+        settings,
         request.method,
         uri,
-        headers.into_iter(),
+        &[("host", host)],
         SignableBody::Bytes(request.body),
-    )
-    .map_err(|e| AuthError::Malformed(format!("cannot sign: {e}")))?;
-    let output =
-        sign(signable, &params).map_err(|e| AuthError::Malformed(format!("cannot sign: {e}")))?;
+    )?;
     let (instructions, _) = output.into_parts();
     let (headers, _) = instructions.into_parts();
     Ok(headers
