@@ -266,3 +266,82 @@ async fn no_valid_token_no_credentials() {
     );
     assert_eq!(front.identity_credentials_issued(), issued, "none issued");
 }
+
+/// The authenticated role's trust policy decides every exchange, as STS
+/// decides `AssumeRoleWithWebIdentity`: the pool's own id as `aud` and an
+/// authenticated `amr`. A role whose trust names another pool gives the
+/// caller's valid token no credentials.
+#[tokio::test]
+async fn the_role_s_trust_policy_decides_each_exchange() {
+    let stack = Stack::load();
+    let env = stack.with_strategy("identity-pool");
+    let pool = env.var("TENANT_IDENTITY_POOL_ID");
+    let provider = env.var("TENANT_IDENTITY_PROVIDER");
+    let token = stack.id_token("tenant1@example.com").await;
+
+    let registry: Value =
+        serde_json::from_str(&std::fs::read_to_string(stack.registry_file()).unwrap()).unwrap();
+    let role = registry["identity_pools"][&pool]["role_arn"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let trust = registry["roles"][&role]["trust"].to_string();
+    assert!(
+        trust.contains("cognito-identity.amazonaws.com:aud") && trust.contains(&pool),
+        "the deployed trust policy is in the registry: {trust}"
+    );
+    for (what, changed, expected) in [
+        ("as deployed", registry.clone(), Ok(())),
+        (
+            "another pool's aud",
+            serde_json::from_str(
+                &registry
+                    .to_string()
+                    .replace(&pool, "us-east-1:another-pool"),
+            )
+            .unwrap(),
+            Err("InvalidIdentityPoolConfigurationException".to_owned()),
+        ),
+        (
+            "unauthenticated identities only",
+            serde_json::from_str(
+                &registry
+                    .to_string()
+                    .replace(":amr\":\"authenticated\"", ":amr\":\"unauthenticated\""),
+            )
+            .unwrap(),
+            Err("InvalidIdentityPoolConfigurationException".to_owned()),
+        ),
+    ] {
+        // The pool itself keeps its id: only the role's trust changes.
+        let mut changed: Value = changed;
+        if what == "another pool's aud" {
+            let pools = changed["identity_pools"].as_object_mut().unwrap();
+            let entry = pools.remove("us-east-1:another-pool").unwrap();
+            pools.insert(pool.clone(), entry);
+        }
+        assert_eq!(
+            changed == registry,
+            what == "as deployed",
+            "{what}: only the cases that change the trust policy differ"
+        );
+        let path = std::env::temp_dir().join(format!(
+            "trust-{}-{}.json",
+            std::process::id(),
+            what.replace(' ', "-").replace('\'', "")
+        ));
+        std::fs::write(&path, changed.to_string()).unwrap();
+        let front = HttpFront::start_enforcing(
+            "127.0.0.1:0".parse().unwrap(),
+            stack.moto_addr(),
+            path.clone(),
+        )
+        .await
+        .expect("a front");
+        let got = exchange(&front.endpoint(), &pool, &provider, &token)
+            .await
+            .map(|_| ());
+        assert_eq!(got, expected, "{what}");
+        std::fs::remove_file(path).unwrap();
+    }
+}

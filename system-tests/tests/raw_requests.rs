@@ -364,6 +364,57 @@ async fn sts_parameters_are_read_from_the_query_and_the_body_alike() {
         "InvalidParameterCombination",
         "a parameter given twice",
     );
+    // The trust policies, decided on every AssumeRole: the tenant role
+    // only with its function's Scope tag and no other tag, the shared
+    // session-tags role only with a TenantID tag.
+    for (role, tags, allowed, what) in [
+        (
+            "tenant/assumeRole-tenant1",
+            "",
+            false,
+            "a tenant role without Scope",
+        ),
+        (
+            "tenant/assumeRole-tenant1",
+            "&Tags.member.1.Key=Scope&Tags.member.1.Value=s3&Tags.member.2.Key=TenantID&Tags.member.2.Value=tenant2",
+            false,
+            "a tenant role with a tag beside Scope",
+        ),
+        (
+            "tenant/assumeRole-tenant1",
+            "&Tags.member.1.Key=Scope&Tags.member.1.Value=s3",
+            true,
+            "a tenant role with its Scope",
+        ),
+        (
+            "tenant-access-shared-s3-tagged",
+            "",
+            false,
+            "the tagged shared role untagged",
+        ),
+        (
+            "tenant-access-shared-s3-tagged",
+            "&Tags.member.1.Key=TenantID&Tags.member.1.Value=tenant1",
+            true,
+            "the tagged shared role with TenantID",
+        ),
+    ] {
+        let raw = Raw::new("POST", "/")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(
+                format!(
+                    "Action=AssumeRole&Version=2011-06-15&RoleSessionName=raw&RoleArn=arn%3Aaws%3Aiam%3A%3A123456789012%3Arole%2F{}{tags}",
+                    role.replace('/', "%2F")
+                )
+                .as_bytes(),
+            );
+        let answer = send(&host, &raw, &signed(&host, &raw, &exec, "sts", now)).await;
+        if allowed {
+            assert_eq!(answer.0, 200, "{what}: {}", answer.2);
+        } else {
+            refused_by_front(&answer, 403, "AccessDenied", what);
+        }
+    }
     // The same call, well formed, is served (the door refuses only what
     // STS refuses).
     let raw = Raw::new("POST", "/")

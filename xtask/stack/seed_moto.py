@@ -326,11 +326,12 @@ def main() -> None:
         # The front verifies every signature, so it keeps each key's secret.
         registry.setdefault("users", {})[admin_key["AccessKeyId"]] = {
             "policies": [admin_policy], "tags": {},
-            "secret_access_key": admin_key["SecretAccessKey"]}
+            "secret_access_key": admin_key["SecretAccessKey"],
+            "arn": f"arn:aws:iam::{account}:user/{DB_ADMIN_USER}"}
         # The functions' identity, which may read no secret at all.
         registry["users"][key["AccessKeyId"]] = {
             "policies": [{"Version": "2012-10-17", "Statement": statements}], "tags": {},
-            "secret_access_key": key["SecretAccessKey"]}
+            "secret_access_key": key["SecretAccessKey"], "arn": exec_arn}
         registry.setdefault("secrets", {})[DB_ADMIN_SECRET] = admin_secret_arn
         # Another secret of the account, which db-admin's policy does not
         # name (its tests read it to show the policy is the secret's alone).
@@ -390,6 +391,9 @@ def main() -> None:
                 registry["roles"][f"arn:aws:iam::{account}:role/{name}"] = {
                     "policies": [entry["PolicyDocument"] for entry in deployed["Policies"]],
                     "tags": {},
+                    # Decided by the front on every AssumeRole (moto never
+                    # evaluates a trust policy's conditions).
+                    "trust": deployed["AssumeRolePolicyDocument"],
                 }
     tenant_resources = load_template("tenant-template.yaml")["Resources"]
     for tenant in tenants:
@@ -417,6 +421,7 @@ def main() -> None:
         registry["roles"][f"arn:aws:iam::{account}:role{props['Path']}{role}"] = {
             "policies": [entry["PolicyDocument"] for entry in props["Policies"]],
             "tags": tags,
+            "trust": props["AssumeRolePolicyDocument"],
         }
         if tenants_only and role in existing_roles(iam):
             continue
@@ -508,6 +513,9 @@ def main() -> None:
         registry["roles"][auth_role_arn] = {
             "policies": [entry["PolicyDocument"] for entry in auth_role["Policies"]],
             "tags": {},
+            # The template's: the pool's federation, its `aud` and `amr`;
+            # the front decides it on each GetCredentialsForIdentity.
+            "trust": auth_role["AssumeRolePolicyDocument"],
         }
         iam.create_user(UserName=COGNITO_SERVICE_USER)
         iam.put_user_policy(UserName=COGNITO_SERVICE_USER, PolicyName="assume-authenticated-role",

@@ -710,28 +710,29 @@ fn without_its_session_policy_a_session_still_does_only_its_function_s_job() {
 /// own job, and nothing else in the tag set.
 #[test]
 fn each_execution_role_may_assume_only_for_its_own_job() {
-    let statements_for = |trust: &Json, principal: &str| -> Json {
-        let statements: Vec<Json> = trust["Statement"]
-            .as_array()
-            .unwrap()
+    use local_iam::{Caller, Verdict, trust_decision};
+    // STS's decision for `caller`'s AssumeRole of `role` with `tags`:
+    // `sts:AssumeRole`, and `sts:TagSession` when tagged.
+    let assume = |trust: &Json, role: &str, caller: &str, tags: &[(&str, &str)]| {
+        let keys: Vec<String> = tags.iter().map(|(k, _)| (*k).to_owned()).collect();
+        let context: Vec<(String, &str)> = tags
             .iter()
-            .filter(|s| s["Principal"]["AWS"] == json!(principal))
-            .map(|s| {
-                // As an identity statement: the principal matched, the
-                // resource is the role itself.
-                let mut s = s.clone();
-                let statement = s.as_object_mut().unwrap();
-                statement.remove("Principal");
-                statement.insert("Resource".to_owned(), json!("*"));
-                s
-            })
+            .map(|(k, v)| (format!("aws:RequestTag/{k}"), *v))
             .collect();
-        json!({"Version": "2012-10-17", "Statement": statements})
-    };
-    let as_caller = |trust: &Json, principal: &str| Session {
-        policies: vec![statements_for(trust, principal)],
-        session_policy: None,
-        tags: Default::default(),
+        let context: Vec<(&str, &str)> = context.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+        let actions: &[&str] = if tags.is_empty() {
+            &["sts:AssumeRole"]
+        } else {
+            &["sts:AssumeRole", "sts:TagSession"]
+        };
+        trust_decision(
+            trust,
+            role,
+            Caller::Aws(caller),
+            actions,
+            &context,
+            &[("aws:TagKeys", &keys)],
+        ) == Verdict::Allow
     };
     let mut checked = 0;
     for tags in [false, true] {
@@ -745,17 +746,43 @@ fn each_execution_role_may_assume_only_for_its_own_job() {
                 role["RoleName"].as_str().unwrap()
             );
             assert!(arn.ends_with(&format!("-shared-{job}")));
+            let trust = &role["AssumeRolePolicyDocument"];
             for (other_job, execution, _) in JOBS {
-                let caller = as_caller(
-                    &role["AssumeRolePolicyDocument"],
-                    &format!("arn:aws:iam::{ACCOUNT}:role/{execution}"),
-                );
+                let caller = format!("arn:aws:iam::{ACCOUNT}:role/{execution}");
+                // Under session-tags a session carries its tenant, and the
+                // trust policy itself refuses one without it.
+                let tenant: &[(&str, &str)] = if tags {
+                    &[("TenantID", "tenant1")]
+                } else {
+                    &[]
+                };
                 assert_eq!(
-                    caller.allows("sts:AssumeRole", &arn, &[]),
+                    assume(trust, &arn, &caller, tenant),
                     job == other_job,
                     "{execution} assuming {arn}"
                 );
                 checked += 1;
+            }
+            let own = format!(
+                "arn:aws:iam::{ACCOUNT}:role/{}",
+                JOBS.iter().find(|j| j.0 == job).unwrap().1
+            );
+            if tags {
+                assert!(!assume(trust, &arn, &own, &[]), "{arn} untagged");
+                assert!(
+                    !assume(trust, &arn, &own, &[("TenantID", "")]),
+                    "{arn} with an empty TenantID"
+                );
+                assert!(
+                    !assume(
+                        trust,
+                        &arn,
+                        &own,
+                        &[("TenantID", "tenant1"), ("Scope", "s3")]
+                    ),
+                    "{arn} with another tag beside TenantID"
+                );
+                checked += 3;
             }
         }
     }
@@ -769,39 +796,29 @@ fn each_execution_role_may_assume_only_for_its_own_job() {
         .resolve(&load("tenant-template.yaml")["Resources"]["TenantRole"]["Properties"])
         .unwrap();
     let arn = format!("arn:aws:iam::{ACCOUNT}:role/tenant/assumeRole-tenant1");
+    let trust = &role["AssumeRolePolicyDocument"];
     for ((job, _, _), execution) in JOBS.iter().zip(EXECUTION_ROLES) {
-        let caller = as_caller(&role["AssumeRolePolicyDocument"], execution);
         for (tag, _, _) in JOBS {
-            let keys = ["Scope".to_owned()];
-            let allowed = caller.decide_with(
-                "sts:AssumeRole",
-                &arn,
-                &[("aws:RequestTag/Scope", tag)],
-                &[("aws:TagKeys", &keys)],
-            ) == local_iam::Verdict::Allow;
-            assert_eq!(allowed, *job == tag, "{execution} with Scope={tag}");
+            assert_eq!(
+                assume(trust, &arn, execution, &[("Scope", tag)]),
+                *job == tag,
+                "{execution} with Scope={tag}"
+            );
             checked += 1;
         }
         // No tag: refused; and no other tag may ride along.
+        assert!(!assume(trust, &arn, execution, &[]), "{execution} untagged");
         assert!(
-            !caller.allows("sts:AssumeRole", &arn, &[]),
-            "{execution} untagged"
-        );
-        let keys = ["Scope".to_owned(), "TenantID".to_owned()];
-        assert!(
-            caller.decide_with(
-                "sts:TagSession",
+            !assume(
+                trust,
                 &arn,
-                &[
-                    ("aws:RequestTag/Scope", job),
-                    ("aws:RequestTag/TenantID", "tenant2")
-                ],
-                &[("aws:TagKeys", &keys)],
-            ) != local_iam::Verdict::Allow,
+                execution,
+                &[("Scope", job), ("TenantID", "tenant2")]
+            ),
             "{execution} with an extra tag"
         );
     }
-    assert_eq!(checked, 2 * 9 + 9);
+    assert_eq!(checked, 2 * 9 + 3 * 3 + 9);
 }
 
 /// What the strategies rely on from each other: without its session policy,

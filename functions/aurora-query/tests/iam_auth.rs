@@ -184,16 +184,31 @@ async fn the_execution_identity_cannot_log_in_as_a_tenant() {
 }
 
 /// A session for another function's job logs in as nobody, even with no
-/// session policy to stop it: tenant1's role assumed without the `Scope`
-/// tag, or with s3-fetch's or dynamodb-items' (which the trust policy
-/// keeps from aurora-query on AWS), and the shared roles of the other
-/// jobs, assumed with no session policy at all.
+/// session policy to stop it: tenant1's role assumed with s3-fetch's or
+/// dynamodb-items' `Scope` tag (which the trust policy keeps from
+/// aurora-query on AWS), and the shared roles of the other jobs, assumed
+/// with no session policy at all. Without the tag the trust policy refuses
+/// the session itself.
 #[tokio::test]
 async fn a_session_for_another_job_cannot_log_in() {
     let stack = Stack::load();
     let ep = endpoint(&stack);
+    // Without the Scope tag the role's trust policy refuses the session.
+    let role = format!(
+        "arn:aws:iam::{}:role/tenant/assumeRole-tenant1",
+        stack.var("AWS_ACCOUNT_ID")
+    );
+    assert_eq!(
+        stack
+            .try_raw_role_credentials(&role, None)
+            .await
+            .err()
+            .as_deref(),
+        Some("AccessDenied"),
+        "tenant1's role without the Scope tag"
+    );
     let mut sessions = Vec::new();
-    for scope in [None, Some("s3"), Some("dynamodb")] {
+    for scope in [Some("s3"), Some("dynamodb")] {
         sessions.push(stack.raw_tenant_credentials_as("tenant1", scope).await);
     }
     for job in ["s3", "dynamodb"] {

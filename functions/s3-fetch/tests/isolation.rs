@@ -208,16 +208,29 @@ async fn tenant1_credentials_used_directly_cannot_read_tenant2_prefix() {
 }
 
 /// A session for another function's job reads nothing, even with no
-/// session policy to stop it: tenant1's own role assumed without the
-/// `Scope` tag or with aurora-query's or dynamodb-items' (which the trust
-/// policy keeps from s3-fetch on AWS), and the other jobs' shared roles.
+/// session policy to stop it: tenant1's own role assumed with
+/// aurora-query's or dynamodb-items' `Scope` tag (which the trust policy
+/// keeps from s3-fetch on AWS; locally one identity stands for the three
+/// execution roles), and the other jobs' shared roles. Without the tag the
+/// trust policy refuses the session itself.
 #[tokio::test]
 async fn a_session_for_another_job_reads_nothing() {
     let stack = Stack::load();
     let bucket = stack.var("TENANT_BUCKET");
     let account = stack.var("AWS_ACCOUNT_ID");
+    // Without the Scope tag the role's trust policy refuses the session.
+    let role = format!("arn:aws:iam::{account}:role/tenant/assumeRole-tenant1");
+    assert_eq!(
+        stack
+            .try_raw_role_credentials(&role, None)
+            .await
+            .err()
+            .as_deref(),
+        Some("AccessDenied"),
+        "tenant1's role without the Scope tag"
+    );
     let mut sessions = Vec::new();
-    for scope in [None, Some("db"), Some("dynamodb")] {
+    for scope in [Some("db"), Some("dynamodb")] {
         sessions.push((
             format!("tenant1's role, Scope {scope:?}"),
             stack.raw_tenant_credentials_as("tenant1", scope).await,

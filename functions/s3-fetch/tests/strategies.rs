@@ -18,9 +18,21 @@ use tenant_access::session_policy::SessionScope;
 use tenant_access::{Caller, TenantSessions};
 use test_support::Stack;
 
-/// The local stack's shared tenant role (from template.yaml's SharedTenantRole).
-/// The shared roles, one per job: s3-fetch assumes `...-shared-s3`.
+/// The shared roles, one per job: s3-fetch assumes `...-shared-s3`. This is
+/// the session-policy variant, whose trust policy takes no session tags.
 const SHARED_ROLE: &str = "arn:aws:iam::123456789012:role/tenant-access-shared-{scope}";
+/// The session-tags variant: its trust policy requires the TenantID tag.
+const TAGGED_SHARED_ROLE: &str =
+    "arn:aws:iam::123456789012:role/tenant-access-shared-{scope}-tagged";
+
+/// The shared role `isolation` deploys, as the template does.
+fn shared_role(isolation: &str) -> &'static str {
+    if isolation.contains("session-tags") {
+        TAGGED_SHARED_ROLE
+    } else {
+        SHARED_ROLE
+    }
+}
 
 fn caller(tenant: &str) -> Caller {
     Caller::new(tenant.parse().unwrap(), "wire-test")
@@ -43,7 +55,7 @@ async fn captured(
         .expect("the front starts");
     let env = stack.with(&[
         ("TENANT_ISOLATION", isolation),
-        ("TENANT_SHARED_ROLE_ARN", SHARED_ROLE),
+        ("TENANT_SHARED_ROLE_ARN", shared_role(isolation)),
         ("DB_RESOURCE_ID", "cluster-LOCALSTACK0TENANTACCESS"),
         ("AWS_ENDPOINT_URL", &front.endpoint()),
     ]);
@@ -140,7 +152,7 @@ async fn session_tags_send_the_shared_role_and_the_tenant_tag() {
     let sent = captured(&stack, "session-tags", s3_scope).await;
     assert_eq!(sent.len(), 2);
     for (request, tenant) in sent.iter().zip(["tenant1", "tenant2"]) {
-        assert_eq!(request["RoleArn"], SHARED_ROLE.replace("{scope}", "s3"));
+        assert_eq!(request["RoleArn"], TAGGED_SHARED_ROLE.replace("{scope}", "s3"));
         assert_eq!(request["RoleSessionName"], format!("{tenant}@wire-test"));
         assert_eq!(request["Tags.member.1.Key"], "TenantID");
         assert_eq!(request["Tags.member.1.Value"], tenant);
@@ -199,7 +211,7 @@ async fn both_together_send_the_tag_and_the_database_policy() {
     let sent = captured(&stack, "session-tags+session-policy", db_scope).await;
     assert_eq!(sent.len(), 2);
     for (request, tenant) in sent.iter().zip(["tenant1", "tenant2"]) {
-        assert_eq!(request["RoleArn"], SHARED_ROLE.replace("{scope}", "db"));
+        assert_eq!(request["RoleArn"], TAGGED_SHARED_ROLE.replace("{scope}", "db"));
         assert_eq!(request["Tags.member.1.Value"], tenant);
         let policy: serde_json::Value = serde_json::from_str(&request["Policy"]).unwrap();
         assert_eq!(

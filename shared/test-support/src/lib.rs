@@ -228,6 +228,19 @@ impl Stack {
     /// Role `role` assumed directly by the execution identity, with no
     /// session policy and the `Scope` tag `scope`, if any.
     pub async fn raw_role_credentials(&self, role: &str, scope: Option<&str>) -> Credentials {
+        self.try_raw_role_credentials(role, scope)
+            .await
+            .unwrap_or_else(|e| panic!("the execution identity may assume {role}: {e}"))
+    }
+
+    /// [`raw_role_credentials`](Self::raw_role_credentials), or STS's
+    /// refusal: its error code.
+    pub async fn try_raw_role_credentials(
+        &self,
+        role: &str,
+        scope: Option<&str>,
+    ) -> Result<Credentials, String> {
+        use aws_sdk_sts::error::ProvideErrorMetadata;
         let sts = aws_sdk_sts::Client::new(&self.sdk_config().await);
         let tags = scope.map(|scope| {
             vec![
@@ -245,15 +258,15 @@ impl Stack {
             .set_tags(tags)
             .send()
             .await
-            .expect("the execution identity may assume the role");
+            .map_err(|e| e.code().unwrap_or("no code").to_owned())?;
         let c = out.credentials().expect("credentials");
-        Credentials::new(
+        Ok(Credentials::new(
             c.access_key_id(),
             c.secret_access_key(),
             Some(c.session_token().to_owned()),
             None,
             "test",
-        )
+        ))
     }
 
     /// Log in as `user` with `password` over TLS verified against the

@@ -240,6 +240,36 @@ async fn credentials(shared: &Shared, input: &Map<String, Value>) -> Answer {
         }
         tags.insert(tag.clone(), value.to_owned());
     }
+    // The role's trust policy, as STS decides AssumeRoleWithWebIdentity:
+    // the pool's federation, its `aud` and the `amr` of an authenticated
+    // identity of this provider.
+    if let Some(trust) = shared
+        .enforcer
+        .registry()
+        .role(&pool.role_arn)
+        .and_then(|role| role.trust)
+    {
+        let amr = vec![
+            "authenticated".to_owned(),
+            pool.provider.clone(),
+            format!("{}:CognitoSignIn:{sub}", pool.provider),
+        ];
+        let verdict = local_iam::trust_decision(
+            &trust,
+            &pool.role_arn,
+            local_iam::Caller::Federated("cognito-identity.amazonaws.com"),
+            &["sts:AssumeRoleWithWebIdentity", "sts:TagSession"],
+            &[("cognito-identity.amazonaws.com:aud", pool_id.as_str())],
+            &[("cognito-identity.amazonaws.com:amr", amr.as_slice())],
+        );
+        if verdict != local_iam::Verdict::Allow {
+            eprintln!("local-front: identity pool: the role's trust policy refuses this pool");
+            return refuse(
+                "InvalidIdentityPoolConfigurationException",
+                "Invalid identity pool configuration. Check assigned IAM roles for this pool.",
+            );
+        }
+    }
     let assumed = match assume(shared, &pool, &sub).await {
         Ok(assumed) => assumed,
         Err(why) => {

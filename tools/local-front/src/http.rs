@@ -309,7 +309,15 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Answe
             .push(fields.clone());
         let registry = shared.enforcer.registry();
         let registry = registry.is_configured().then_some(registry);
-        if let Err((status, code, message)) = crate::sts::check_assume_role(fields, registry) {
+        let trusted = |registry: &local_iam::RegistryFile| {
+            let caller = request
+                .signer()
+                .and_then(|key| shared.enforcer.caller_arn(key));
+            crate::sts::check_trust(fields, caller.as_deref(), registry)
+        };
+        if let Err((status, code, message)) = crate::sts::check_assume_role(fields, registry)
+            .and_then(|()| registry.map_or(Ok(()), trusted))
+        {
             let xml = format!(
                 "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error><RequestId>local-front</RequestId></ErrorResponse>"
             );

@@ -189,6 +189,18 @@ impl Enforcer {
         self.registry.is_configured()
     }
 
+    /// The ARN a trust policy knows the signer of `access_key_id` by: a
+    /// session's role, or a long-term key's identity.
+    pub fn caller_arn(&self, access_key_id: &str) -> Option<String> {
+        if let Some(record) = self.session(access_key_id) {
+            return Some(record.role_arn);
+        }
+        self.registry
+            .user(access_key_id)
+            .map(|user| user.arn)
+            .filter(|arn| !arn.is_empty())
+    }
+
     /// The secret of `access_key_id`: a session's the front recorded, or
     /// a long-term key's from the registry.
     pub fn secret(&self, access_key_id: &str) -> Option<crate::sigv4::Secret> {

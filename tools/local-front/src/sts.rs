@@ -3,7 +3,7 @@
 //! never more permissive than AWS. A tag value of `*`, say, would otherwise
 //! be substituted into `${aws:PrincipalTag/TenantID}_home/*` as a wildcard.
 
-use local_iam::RegistryFile;
+use local_iam::{Caller, RegistryFile, Verdict, trust_decision};
 
 use crate::http::Form;
 
@@ -103,6 +103,88 @@ pub fn check_assume_role(form: &Form, registry: Option<&RegistryFile>) -> Result
         ));
     }
     Ok(())
+}
+
+/// The session tags of an `AssumeRole` request, in order.
+fn tags(form: &Form) -> Vec<(String, String)> {
+    let mut tags = Vec::new();
+    for n in 1.. {
+        let (Some(key), value) = (
+            form.get(&format!("Tags.member.{n}.Key")),
+            form.get(&format!("Tags.member.{n}.Value")),
+        ) else {
+            break;
+        };
+        tags.push((key.clone(), value.cloned().unwrap_or_default()));
+    }
+    tags
+}
+
+/// Decide an `AssumeRole` by the role's trust policy as deployed, as STS
+/// does: `caller` (the signer's ARN; a session's is its role's) must be
+/// allowed `sts:AssumeRole`, and `sts:TagSession` too when the request
+/// passes tags, with `aws:RequestTag/*` and `aws:TagKeys` from them. A
+/// role the registry holds no trust policy for is left to moto.
+///
+/// ```
+/// use local_iam::{Registry, RegistryFile, Role};
+/// let path = std::env::temp_dir().join(format!("trust-doc-{}.json", std::process::id()));
+/// let role = "arn:aws:iam::123456789012:role/r";
+/// let mut registry = Registry::default();
+/// registry.roles.insert(role.into(), Role { trust: Some(serde_json::json!({"Version": "2012-10-17", "Statement": [{
+///     "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:user/exec"},
+///     "Action": ["sts:AssumeRole", "sts:TagSession"],
+///     "Condition": {"StringLike": {"aws:RequestTag/TenantID": "?*"}}}]})), ..Role::default() });
+/// std::fs::write(&path, serde_json::to_string(&registry).unwrap()).unwrap();
+/// let registry = RegistryFile::new(Some(path.clone()));
+/// let untagged = local_front::http::form(b"Action=AssumeRole&RoleArn=arn%3Aaws%3Aiam%3A%3A123456789012%3Arole%2Fr&RoleSessionName=s");
+/// let tagged = local_front::http::form(b"Action=AssumeRole&RoleArn=arn%3Aaws%3Aiam%3A%3A123456789012%3Arole%2Fr&RoleSessionName=s&Tags.member.1.Key=TenantID&Tags.member.1.Value=t1");
+/// let exec = Some("arn:aws:iam::123456789012:user/exec");
+/// assert_eq!(local_front::sts::check_trust(&untagged, exec, &registry).unwrap_err().1, "AccessDenied");
+/// assert!(local_front::sts::check_trust(&tagged, exec, &registry).is_ok());
+/// assert!(local_front::sts::check_trust(&tagged, Some("arn:aws:iam::123456789012:user/other"), &registry).is_err());
+/// std::fs::remove_file(path).unwrap();
+/// ```
+pub fn check_trust(
+    form: &Form,
+    caller: Option<&str>,
+    registry: &RegistryFile,
+) -> Result<(), StsRefusal> {
+    let role_arn = form.get("RoleArn").map(String::as_str).unwrap_or_default();
+    let Some(trust) = registry.role(role_arn).and_then(|role| role.trust) else {
+        return Ok(());
+    };
+    let caller = caller.unwrap_or("anonymous");
+    let tags = tags(form);
+    let keys: Vec<String> = tags.iter().map(|(k, _)| k.clone()).collect();
+    let request_tags: Vec<(String, &str)> = tags
+        .iter()
+        .map(|(k, v)| (format!("aws:RequestTag/{k}"), v.as_str()))
+        .collect();
+    let context: Vec<(&str, &str)> = request_tags.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+    let lists: Vec<(&str, &[String])> = vec![("aws:TagKeys", keys.as_slice())];
+    let mut actions = vec!["sts:AssumeRole"];
+    if !tags.is_empty() {
+        actions.push("sts:TagSession");
+    }
+    match trust_decision(
+        &trust,
+        role_arn,
+        Caller::Aws(caller),
+        &actions,
+        &context,
+        &lists,
+    ) {
+        Verdict::Allow => Ok(()),
+        _ => Err((
+            403,
+            "AccessDenied",
+            format!(
+                "User: {caller} is not authorized to perform: {} on resource: {role_arn}",
+                actions.join(" and ")
+            ),
+        )),
+    }
 }
 
 #[cfg(test)]

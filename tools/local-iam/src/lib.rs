@@ -185,7 +185,8 @@ pub fn expand_condition_variables(policy: &mut Value, tags: &BTreeMap<String, St
     }
 }
 
-/// A role as deployed: its policies (variables kept) and its tags.
+/// A role as deployed: its policies (variables kept), its tags and its
+/// trust policy.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Role {
     /// Inline policies, as the template writes them.
@@ -193,6 +194,90 @@ pub struct Role {
     /// The role's tags.
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
+    /// The trust policy (`AssumeRolePolicyDocument`), as deployed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trust: Option<Value>,
+}
+
+/// Who asks to assume a role, as a trust policy's `Principal` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Caller<'a> {
+    /// An IAM identity: a user's or role's ARN (an assumed-role session is
+    /// named by its role's ARN).
+    Aws(&'a str),
+    /// A web-identity federation: `cognito-identity.amazonaws.com`.
+    Federated(&'a str),
+}
+
+/// What STS asks a role's trust policy for one request: every `action`
+/// (`sts:AssumeRole`, and `sts:TagSession` when tags are passed) must be
+/// allowed for `caller`, with `context` (`aws:RequestTag/*`, the
+/// federation's `aud`) and multi-valued `lists` (`aws:TagKeys`, `amr`).
+/// A trust policy's statements name no resource; the role is it.
+///
+/// ```
+/// use local_iam::{Caller, Verdict, trust_decision};
+/// use serde_json::json;
+/// let trust = json!({"Version": "2012-10-17", "Statement": [{
+///     "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:user/exec"},
+///     "Action": ["sts:AssumeRole", "sts:TagSession"],
+///     "Condition": {"StringEquals": {"aws:RequestTag/Scope": "s3"}}}]});
+/// let role = "arn:aws:iam::111122223333:role/r";
+/// let tagged = [("aws:RequestTag/Scope", "s3")];
+/// let actions = ["sts:AssumeRole", "sts:TagSession"];
+/// assert_eq!(trust_decision(&trust, role, Caller::Aws("arn:aws:iam::111122223333:user/exec"), &actions, &tagged, &[]), Verdict::Allow);
+/// assert_ne!(trust_decision(&trust, role, Caller::Aws("arn:aws:iam::111122223333:user/other"), &actions, &tagged, &[]), Verdict::Allow);
+/// assert_ne!(trust_decision(&trust, role, Caller::Aws("arn:aws:iam::111122223333:user/exec"), &actions[..1], &[], &[]), Verdict::Allow);
+/// ```
+pub fn trust_decision(
+    trust: &Value,
+    role_arn: &str,
+    caller: Caller<'_>,
+    actions: &[&str],
+    context: &[(&str, &str)],
+    lists: &[(&str, &[String])],
+) -> Verdict {
+    let Ok(resource) = Arn::parse(role_arn) else {
+        return Verdict::NotAllowedByIdentity;
+    };
+    let mut trust = trust.clone();
+    let statements = match trust.get_mut("Statement") {
+        Some(Value::Array(list)) => list.iter_mut().collect::<Vec<_>>(),
+        Some(one @ Value::Object(_)) => vec![one],
+        _ => return Verdict::NotAllowedByIdentity,
+    };
+    for statement in statements {
+        if let Value::Object(map) = statement
+            && !map.contains_key("Resource")
+            && !map.contains_key("NotResource")
+        {
+            map.insert("Resource".to_owned(), Value::String(role_arn.to_owned()));
+        }
+    }
+    let Some(policy) = parsed(&trust.to_string()) else {
+        return Verdict::NotAllowedByIdentity;
+    };
+    let mut ctx = Context::new();
+    for (key, value) in context {
+        ctx.insert((*key).to_owned(), ContextValue::String((*value).to_owned()));
+    }
+    for (key, values) in lists {
+        ctx.insert((*key).to_owned(), ContextValue::StringList(values.to_vec()));
+    }
+    let principal = match caller {
+        Caller::Aws(arn) => Principal::Aws(PrincipalId::String(arn.to_owned())),
+        Caller::Federated(name) => Principal::Federated(PrincipalId::String(name.to_owned())),
+    };
+    for action in actions {
+        let request =
+            IAMRequest::new_with_context(principal.clone(), *action, resource.clone(), ctx.clone());
+        match iam_rs::evaluate_policy(&policy, &request).unwrap_or(Decision::Deny) {
+            Decision::Allow => {}
+            Decision::Deny => return Verdict::ExplicitDeny,
+            Decision::NotApplicable => return Verdict::NotAllowedByIdentity,
+        }
+    }
+    Verdict::Allow
 }
 
 /// The deployed roles by ARN: what the local seed writes next to moto
@@ -239,11 +324,15 @@ pub struct User {
     /// The access key's secret.
     #[serde(default)]
     pub secret_access_key: String,
+    /// The identity's ARN, as trust policies name it.
+    #[serde(default)]
+    pub arn: String,
 }
 
 impl std::fmt::Debug for User {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("User")
+            .field("arn", &self.arn)
             .field("policies", &self.policies)
             .field("tags", &self.tags)
             .finish_non_exhaustive()
@@ -617,6 +706,7 @@ mod tests {
                 Role {
                     policies: vec![],
                     tags: [("TenantID".to_owned(), "role".to_owned())].into(),
+                    trust: None,
                 },
             )]
             .into(),
