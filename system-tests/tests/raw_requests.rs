@@ -716,3 +716,97 @@ async fn s3_sub_resources_copies_batches_and_uploads_are_their_own_actions() {
         "CreateMultipartUpload under its own key: {body}"
     );
 }
+
+#[tokio::test]
+async fn kms_names_keys_as_kms_does_and_no_write_escapes_the_tenant_key() {
+    let stack = Stack::load();
+    let host = front(&stack);
+    let tenant1 = tenant(&stack, "tenant1").await;
+    let exec = Credentials::new(
+        stack.var("AWS_ACCESS_KEY_ID"),
+        stack.var("AWS_SECRET_ACCESS_KEY"),
+        None,
+        None,
+        "test",
+    );
+    let now = SystemTime::now();
+    let kms = |operation: &str, body: serde_json::Value| {
+        Raw::new("POST", "/")
+            .header("content-type", "application/x-amz-json-1.1")
+            .header("x-amz-target", &format!("TrentService.{operation}"))
+            .body(body.to_string().as_bytes())
+    };
+
+    // ScheduleKeyDeletion and DisableKey take a key id or key ARN; an alias
+    // (name or ARN) is refused whoever asks.
+    for (operation, key) in [
+        ("ScheduleKeyDeletion", "alias/tenant/tenant1".to_owned()),
+        ("DisableKey", "alias/tenant/tenant1".to_owned()),
+        (
+            "DisableKey",
+            "arn:aws:kms:us-east-1:123456789012:alias/tenant/tenant1".to_owned(),
+        ),
+    ] {
+        let raw = kms(
+            operation,
+            serde_json::json!({"KeyId": key, "PendingWindowInDays": 7}),
+        );
+        let answer = send(&host, &raw, &signed(&host, &raw, &exec, "kms", now)).await;
+        refused_by_front(
+            &answer,
+            400,
+            "NotFoundException",
+            &format!("{operation} of {key}"),
+        );
+    }
+    // A tenant session may use its own key only through S3: a direct call
+    // is refused, even on its own key.
+    for operation in ["GenerateDataKey", "DescribeKey"] {
+        let raw = kms(
+            operation,
+            serde_json::json!({"KeyId": "alias/tenant/tenant1", "KeySpec": "AES_256"}),
+        );
+        let answer = send(&host, &raw, &signed(&host, &raw, &tenant1.s3, "kms", now)).await;
+        refused_by_front(
+            &answer,
+            400,
+            "AccessDeniedException",
+            &format!("tenant1's direct {operation}"),
+        );
+    }
+
+    // The AWS-managed key exists, and its own policy would let any session
+    // of the account write through S3 with it; the tenant policies' deny of
+    // keys without a TenantID tag stops that, as does naming no key at all
+    // (S3 then uses aws/s3).
+    for key in [Some("alias/aws/s3"), None] {
+        let mut put = Raw::new("PUT", "/tenant-data/tenant1_home/managed-key.txt")
+            .header("x-amz-server-side-encryption", "aws:kms")
+            .body(b"escapes the tenant key");
+        if let Some(key) = key {
+            put = put.header("x-amz-server-side-encryption-aws-kms-key-id", key);
+        }
+        let answer = send(&host, &put, &signed(&host, &put, &tenant1.s3, "s3", now)).await;
+        refused_by_front(
+            &answer,
+            403,
+            "AccessDenied",
+            &format!("a write under {key:?}"),
+        );
+        assert!(
+            answer.2.contains("kms:GenerateDataKey"),
+            "refused at S3's KMS call: {}",
+            answer.2
+        );
+    }
+    // Under its own key the same write goes through.
+    let put = Raw::new("PUT", "/tenant-data/tenant1_home/managed-key.txt")
+        .header("x-amz-server-side-encryption", "aws:kms")
+        .header(
+            "x-amz-server-side-encryption-aws-kms-key-id",
+            "alias/tenant/tenant1",
+        )
+        .body(b"under its own key");
+    let (status, _, body) = send(&host, &put, &signed(&host, &put, &tenant1.s3, "s3", now)).await;
+    assert_eq!(status, 200, "{body}");
+}

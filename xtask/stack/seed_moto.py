@@ -146,6 +146,8 @@ def for_moto(document: dict, span_tags: bool = False) -> dict:
 
 
 TABLE = "tenant-items"
+# The local stand-in for the account's AWS-managed aws/s3 key's id.
+AWS_S3_KEY_ID = "00000000-0000-4000-8000-0000000a0553"
 IDENTITY_POOL_NAME = "tenant_access_local"
 # The local stand-in for the Cognito service principal: the identity that
 # obtains the pool's authenticated-role credentials from moto.
@@ -395,6 +397,16 @@ def main() -> None:
                     # evaluates a trust policy's conditions).
                     "trust": deployed["AssumeRolePolicyDocument"],
                 }
+    if not tenants_only:
+        # The AWS-managed key S3 uses for SSE-KMS when a request names no
+        # key (alias/aws/s3): it exists in every account, and its key policy
+        # grants every principal of the account its use through S3.
+        registry.setdefault("keys", {})[f"arn:aws:kms:{region}:{account}:key/{AWS_S3_KEY_ID}"] = {
+            "tags": {},
+            "aliases": [f"arn:aws:kms:{region}:{account}:alias/aws/s3"],
+            "state": "Enabled",
+            "aws_managed": True,
+        }
     tenant_resources = load_template("tenant-template.yaml")["Resources"]
     for tenant in tenants:
         tenant_params = dict(params, TenantId=tenant)

@@ -85,6 +85,11 @@ fn statements(role: &Value) -> Vec<&Value> {
         .collect()
 }
 
+/// Whether a statement allows (a `Deny` grants nothing).
+fn is_allow(statement: &Value) -> bool {
+    text(&statement["Effect"]) == Some("Allow")
+}
+
 fn actions(statement: &Value) -> Vec<String> {
     many(&statement["Action"])
         .into_iter()
@@ -318,8 +323,9 @@ fn a_tenant_role_reaches_only_its_own_prefix_and_db_user() {
             Some(1)
         );
     }
-    // Every statement serves one job, named by the session's Scope tag.
-    for statement in statements(role) {
+    // Every statement that grants serves one job, named by the session's
+    // Scope tag.
+    for statement in statements(role).into_iter().filter(|s| is_allow(s)) {
         let first = actions(statement)[0].clone();
         let job = match first.split(':').next().unwrap() {
             "s3" | "kms" => "s3",
@@ -334,8 +340,9 @@ fn a_tenant_role_reaches_only_its_own_prefix_and_db_user() {
     }
 
     let mut seen = BTreeSet::new();
-    for statement in statements(role) {
-        assert_eq!(statement["Effect"].as_str(), Some("Allow"));
+    // The one Deny (no key without a TenantID tag) is checked by
+    // every_tenant_policy_writes_its_prefix_with_its_own_key_only.
+    for statement in statements(role).into_iter().filter(|s| is_allow(s)) {
         let actions = actions(statement);
         if actions[0].starts_with("kms:") || actions[0] == "s3:PutObject" {
             // every_tenant_policy_writes_its_prefix_with_its_own_key_only
@@ -605,6 +612,7 @@ fn shared_role_trusts_its_function(
     // Only its own job's statements.
     let firsts: Vec<String> = statements(role)
         .into_iter()
+        .filter(|s| is_allow(s))
         .map(|s| actions(s)[0].clone())
         .collect();
     assert_eq!(firsts, granted, "{name}");
@@ -1097,9 +1105,23 @@ fn vpc_functions_reach_cognito_identity_and_the_table_through_endpoints() {
 fn key_conditions(role: &Value) -> (Vec<String>, Vec<String>) {
     let kms: Vec<&Value> = statements(role)
         .into_iter()
-        .filter(|s| actions(s).iter().any(|a| a.starts_with("kms:")))
+        .filter(|s| is_allow(s) && actions(s).iter().any(|a| a.starts_with("kms:")))
         .collect();
     assert_eq!(kms.len(), 1, "one statement for the keys");
+    // And no key without a TenantID tag (the AWS-managed aws/s3 key, whose
+    // own policy would grant it to every principal of the account).
+    let denied: Vec<&Value> = statements(role)
+        .into_iter()
+        .filter(|s| !is_allow(s))
+        .collect();
+    assert_eq!(denied.len(), 1, "one Deny");
+    assert_eq!(actions(denied[0]), ["kms:Decrypt", "kms:GenerateDataKey"]);
+    assert_eq!(text(&denied[0]["Resource"]), Some("*"));
+    assert_eq!(
+        text(&denied[0]["Condition"]["Null"]["aws:ResourceTag/TenantID"]),
+        Some("true"),
+        "denied for a key without a TenantID tag"
+    );
     assert_eq!(actions(kms[0]), ["kms:Decrypt", "kms:GenerateDataKey"]);
     assert_eq!(
         text(&kms[0]["Resource"]),

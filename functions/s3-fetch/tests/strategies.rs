@@ -152,7 +152,10 @@ async fn session_tags_send_the_shared_role_and_the_tenant_tag() {
     let sent = captured(&stack, "session-tags", s3_scope).await;
     assert_eq!(sent.len(), 2);
     for (request, tenant) in sent.iter().zip(["tenant1", "tenant2"]) {
-        assert_eq!(request["RoleArn"], TAGGED_SHARED_ROLE.replace("{scope}", "s3"));
+        assert_eq!(
+            request["RoleArn"],
+            TAGGED_SHARED_ROLE.replace("{scope}", "s3")
+        );
         assert_eq!(request["RoleSessionName"], format!("{tenant}@wire-test"));
         assert_eq!(request["Tags.member.1.Key"], "TenantID");
         assert_eq!(request["Tags.member.1.Value"], tenant);
@@ -211,7 +214,10 @@ async fn both_together_send_the_tag_and_the_database_policy() {
     let sent = captured(&stack, "session-tags+session-policy", db_scope).await;
     assert_eq!(sent.len(), 2);
     for (request, tenant) in sent.iter().zip(["tenant1", "tenant2"]) {
-        assert_eq!(request["RoleArn"], TAGGED_SHARED_ROLE.replace("{scope}", "db"));
+        assert_eq!(
+            request["RoleArn"],
+            TAGGED_SHARED_ROLE.replace("{scope}", "db")
+        );
         assert_eq!(request["Tags.member.1.Value"], tenant);
         let policy: serde_json::Value = serde_json::from_str(&request["Policy"]).unwrap();
         assert_eq!(

@@ -373,6 +373,9 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Answe
                 &body,
                 now,
             ),
+            (Service::Kms, Some(key)) if shared.enforcer.authenticates() => shared
+                .enforcer
+                .check_kms_api(key, &request.operation, &body, now),
             (Service::SecretsManager, Some(key)) => shared.enforcer.check_secret(
                 key,
                 &request.target().unwrap_or_default(),
@@ -658,6 +661,14 @@ fn refused(refusal: Refusal, service: Option<Service>) -> Answer {
         Refusal::KmsFault(fault) => {
             let (status, code, message) = crate::faults::kms_answer(&fault);
             return service_answer(status, crate::faults::s3_error(code, message), service);
+        }
+        Refusal::Invalid(status, code, message) => {
+            return door_answer(crate::request::DoorRefusal {
+                service,
+                status,
+                code,
+                message,
+            });
         }
     };
     let (status, text) = answer(&fault, service).expect("an answering fault");

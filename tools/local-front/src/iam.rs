@@ -68,6 +68,9 @@ pub enum Refusal {
     Kms(crate::kms::KmsRefusal),
     /// An injected KMS fault (a rule for `kms`), answered as S3 passes it on.
     KmsFault(crate::faults::HttpFault),
+    /// The service's own refusal of a malformed call: (status, code,
+    /// message).
+    Invalid(u16, &'static str, String),
 }
 
 /// The sessions seen and the deployed roles: decides S3 requests.
@@ -180,6 +183,41 @@ impl Enforcer {
             }
         }
         None
+    }
+
+    /// Decide a KMS API call (`operation`, JSON `body`) signed by
+    /// `access_key_id` at `now`: the key named in a form the operation
+    /// accepts (an alias only where AWS documents one), and for a recorded
+    /// session, the action on that key by its policies as deployed, without
+    /// `kms:ViaService` (so the tenant policies, which allow keys only
+    /// through S3, allow no direct call). Other signers are left to moto.
+    pub fn check_kms_api(
+        &self,
+        access_key_id: &str,
+        operation: &str,
+        body: &[u8],
+        now: SystemTime,
+    ) -> Option<Refusal> {
+        let named = crate::kms::named_key(body);
+        if let Some(key) = named.as_deref()
+            && !crate::kms::accepts_identifier(operation, key)
+        {
+            return Some(Refusal::Invalid(
+                400,
+                "NotFoundException",
+                format!("Invalid keyId {key}: {operation} takes a key id or key ARN, not an alias"),
+            ));
+        }
+        let record = self.session(access_key_id)?;
+        if record.expired_at(now) {
+            return Some(Refusal::Expired);
+        }
+        let Some(session) = record.session(&self.registry) else {
+            return Some(Refusal::Denied(Verdict::NotAllowedByIdentity));
+        };
+        crate::kms::decide_direct(&self.registry, &session, operation, named.as_deref())
+            .err()
+            .map(Refusal::Denied)
     }
 
     /// Whether this front authenticates requests: one with a registry

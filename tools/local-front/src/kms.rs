@@ -99,20 +99,88 @@ pub fn decide(
     let mut context: Vec<(&str, &str)> =
         tags.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     context.push(("kms:ViaService", &via));
-    match session.decide(use_.action(), &arn, &context) {
-        Verdict::Allow => Ok(()),
-        other => Err(KmsRefusal::Denied(use_, other)),
+    match (
+        session.decide(use_.action(), &arn, &context),
+        key.aws_managed,
+    ) {
+        (Verdict::Allow, _) => Ok(()),
+        // An AWS-managed key's own policy grants its use through S3 to
+        // every principal of the account: the identity policies need not
+        // allow it, but an explicit deny, or a session policy that does not
+        // allow it, still refuses.
+        (Verdict::NotAllowedByIdentity, true) => Ok(()),
+        (other, _) => Err(KmsRefusal::Denied(use_, other)),
     }
 }
 
-/// The region of a SigV4 `Authorization` header's credential scope.
-pub fn signed_region(authorization: Option<&str>) -> Option<String> {
-    authorization?
-        .split("Credential=")
-        .nth(1)?
-        .split('/')
-        .nth(2)
+/// The KMS operations whose `KeyId` may name an alias (alias name or alias
+/// ARN), as AWS's API reference documents each; every other operation that
+/// takes a key accepts only a key id or key ARN.
+const ALIAS_OK: [&str; 14] = [
+    "DescribeKey",
+    "Encrypt",
+    "Decrypt",
+    "ReEncrypt",
+    "GenerateDataKey",
+    "GenerateDataKeyWithoutPlaintext",
+    "GenerateDataKeyPair",
+    "GenerateDataKeyPairWithoutPlaintext",
+    "GenerateMac",
+    "VerifyMac",
+    "GetPublicKey",
+    "Sign",
+    "Verify",
+    "DeriveSharedSecret",
+];
+
+/// The key a KMS API call names (`KeyId`, or `TargetKeyId` for the alias
+/// operations), if its body names one.
+pub fn named_key(body: &[u8]) -> Option<String> {
+    let body: serde_json::Value = serde_json::from_slice(body).ok()?;
+    ["KeyId", "TargetKeyId", "DestinationKeyId"]
+        .iter()
+        .find_map(|field| body.get(*field).and_then(|v| v.as_str()))
         .map(str::to_owned)
+}
+
+/// Whether `operation` accepts `key` in the form it is given: an alias only
+/// where AWS documents one.
+///
+/// ```
+/// use local_front::kms::accepts_identifier;
+/// assert!(accepts_identifier("DescribeKey", "alias/tenant/t1"));
+/// assert!(!accepts_identifier("ScheduleKeyDeletion", "alias/tenant/t1"));
+/// assert!(!accepts_identifier("DisableKey", "arn:aws:kms:us-east-1:111122223333:alias/tenant/t1"));
+/// assert!(accepts_identifier("DisableKey", "1234abcd-12ab-34cd-56ef-1234567890ab"));
+/// ```
+pub fn accepts_identifier(operation: &str, key: &str) -> bool {
+    let alias = key.starts_with("alias/") || key.contains(":alias/");
+    !alias || ALIAS_OK.contains(&operation)
+}
+
+/// Decide a KMS API call made directly (not by S3) by `session`: the
+/// action `kms:<operation>` on the key it names, with the key's tags as
+/// `aws:ResourceTag/*` and no `kms:ViaService`. A call that names no key
+/// known to the registry is refused: no tenant policy grants one.
+pub fn decide_direct(
+    registry: &RegistryFile,
+    session: &local_iam::Session,
+    operation: &str,
+    reference: Option<&str>,
+) -> Result<(), Verdict> {
+    let Some((arn, key)) = reference.and_then(|r| registry.key(r)) else {
+        return Err(Verdict::NotAllowedByIdentity);
+    };
+    let tags: Vec<(String, String)> = key
+        .tags
+        .iter()
+        .map(|(k, v)| (format!("aws:ResourceTag/{k}"), v.clone()))
+        .collect();
+    let context: Vec<(&str, &str)> = tags.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    match session.decide(&format!("kms:{operation}"), &arn, &context) {
+        Verdict::Allow => Ok(()),
+        other => Err(other),
+    }
 }
 
 #[cfg(test)]

@@ -350,6 +350,11 @@ pub struct Key {
     /// `Enabled`, `Disabled` or `PendingDeletion`.
     #[serde(default = "enabled")]
     pub state: String,
+    /// An AWS-managed key (`aws/s3`): its own key policy lets every
+    /// principal of the account use it through the service, whatever their
+    /// identity policies allow; only an explicit deny stops them.
+    #[serde(default)]
+    pub aws_managed: bool,
 }
 
 fn enabled() -> String {
