@@ -78,7 +78,16 @@ async fn sessions(
 ) -> (HttpFront, TenantSessions) {
     let (front, env, sdk) = through_front(stack, overrides, clock).await;
     let config = FunctionConfig::<S3Config>::from_lookup(&env.lookup()).unwrap();
-    (front, TenantSessions::new(&sdk, &config.access))
+    // s3-fetch's sessions: the tenant role's trust policy takes them only
+    // with the job's Scope tag, as STS does.
+    let scope = tenant_access::session_policy::SessionScope::S3 {
+        bucket: config.service.bucket.clone(),
+        prefix_template: config.service.prefix_template.clone(),
+    };
+    (
+        front,
+        TenantSessions::new(&sdk, &config.access).with_scope(scope),
+    )
 }
 
 /// Wait until the front has seen `n` injected answers, and a moment more
