@@ -103,6 +103,19 @@ END $$;
 -- idempotent, run with the caller's rights (the database owner's), and
 -- may be run by nobody else.
 --
+-- Every tenant id ever offboarded, kept for good (a purge keeps it too):
+-- an id is never given to another customer, who would otherwise inherit the
+-- old tenant's rows, objects, items and key. No tenant login may read it.
+CREATE TABLE IF NOT EXISTS offboarded_tenants (
+    tenant_id     VARCHAR(63) PRIMARY KEY,
+    offboarded_at TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+REVOKE ALL ON offboarded_tenants FROM PUBLIC;
+-- Tenants offboarded before this table existed: their rows say so.
+INSERT INTO offboarded_tenants (tenant_id)
+    SELECT tenant_id FROM tenant_metadata WHERE status = 'disabled'
+    ON CONFLICT (tenant_id) DO NOTHING;
+
 -- onboard_tenant: the tenant's login, which can log in only through IAM
 -- authentication (rds_iam), owns nothing, cannot bypass row-level
 -- security, and holds only the table privileges the RLS policy is written
@@ -115,6 +128,11 @@ CREATE OR REPLACE FUNCTION onboard_tenant(tenant_user text, statement_timeout_ms
     SET search_path = pg_catalog, public
 AS $$
 BEGIN
+    -- An id once offboarded is never onboarded again.
+    IF EXISTS (SELECT 1 FROM offboarded_tenants WHERE tenant_id = tenant_user) THEN
+        RAISE EXCEPTION 'tenant % was offboarded: a tenant id is never reused (choose a new id)',
+            tenant_user USING ERRCODE = 'TA003';
+    END IF;
     IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = tenant_user) THEN
         EXECUTE format('CREATE ROLE %I LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS', tenant_user);
     END IF;
@@ -137,18 +155,18 @@ BEGIN
     EXECUTE format('REVOKE ALL ON tenant_metadata, records FROM %I', tenant_user);
     EXECUTE format('GRANT SELECT ON tenant_metadata TO %I', tenant_user);
     EXECUTE format('GRANT SELECT, INSERT, DELETE ON records TO %I', tenant_user);
-    -- Onboarding again re-activates a tenant that was offboarded; a
-    -- suspended one stays suspended (an operator's decision).
+    -- Onboarding again keeps an existing row: a suspended tenant stays
+    -- suspended (an operator's decision).
     INSERT INTO tenant_metadata (tenant_id, status) VALUES (tenant_user, 'active')
-    ON CONFLICT (tenant_id) DO UPDATE SET status = 'active'
-        WHERE tenant_metadata.status = 'disabled';
+    ON CONFLICT (tenant_id) DO NOTHING;
 END
 $$;
 
 -- offboard_tenant: the login refused at once (NOLOGIN) and its open
 -- sessions ended; its privileges revoked and the role dropped. Its metadata
 -- row is marked 'disabled', so row-level security serves nothing even to a
--- login created again by mistake. Its records are kept, unless purge.
+-- login created again by mistake. Its records are kept, unless purge. Its
+-- id is recorded in offboarded_tenants for good, purge or not.
 CREATE OR REPLACE FUNCTION offboard_tenant(tenant_user text, purge boolean DEFAULT false)
     RETURNS void
     LANGUAGE plpgsql
@@ -164,6 +182,8 @@ BEGIN
         EXECUTE format('DROP ROLE %I', tenant_user);
     END IF;
     UPDATE tenant_metadata SET status = 'disabled' WHERE tenant_id = tenant_user;
+    INSERT INTO offboarded_tenants (tenant_id) VALUES (tenant_user)
+        ON CONFLICT (tenant_id) DO NOTHING;
     IF purge THEN
         DELETE FROM records WHERE tenant_id = tenant_user;
         DELETE FROM tenant_metadata WHERE tenant_id = tenant_user;

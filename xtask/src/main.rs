@@ -844,10 +844,12 @@ fn tenant(
     match target {
         onboarding::Target::Local => {
             stack.up()?;
-            Moto::new(stack).add_tenants(ids)?;
+            // The database first: it refuses an id offboarded before, so
+            // nothing of the old tenant's is made again for a new one.
             let answer =
                 onboarding::invoke_local(stack, &onboarding::onboard_event(ids, timeout_ms))?;
             progress!("db-admin onboarded {}", done(&answer));
+            Moto::new(stack).add_tenants(ids)?;
             for id in ids {
                 progress!(
                     "tenant {id} onboarded on the local stack (role /tenant/assumeRole-{id}, prefix {id}_home/, DB user {id}_dbuser)"

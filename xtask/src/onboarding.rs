@@ -230,10 +230,11 @@ impl Step {
     }
 }
 
-/// The commands that onboard `id` on the deployed stack, in order:
-/// tenant-template.yaml (its role, or only its key under the shared and
-/// identity-pool strategies), its DB login and metadata row through
-/// db-admin, and its Cognito user `user` (when given).
+/// The commands that onboard `id` on the deployed stack, in order: its DB
+/// login and metadata row through db-admin (which refuses an id offboarded
+/// before: ids are never reused), tenant-template.yaml (its role, or only
+/// its key under the shared and identity-pool strategies), and its Cognito
+/// user `user` (when given).
 pub fn plan_add(
     deployed: &Deployed,
     id: &str,
@@ -283,12 +284,14 @@ pub fn plan_add(
         "--parameter-overrides",
     ]);
     deploy.argv.extend(overrides);
+    // The database first: onboard_tenant() refuses an id offboarded before,
+    // so no role or key is made again for a reused id.
     let mut plan = vec![
-        deploy.region(&deployed.region),
         invoke(
             deployed,
             &onboard_event(&[id.to_owned()], statement_timeout_ms),
         )?,
+        deploy.region(&deployed.region),
     ];
     if let Some(user) = user {
         let pool = deployed.output("UserPoolId")?;
@@ -586,7 +589,7 @@ mod tests {
         }
         let parameters = section_keys(&template("tenant-template.yaml"), "Parameters");
         let plan = plan_add(&deployed(), "acme", Some("ops@acme.example"), 5000).unwrap();
-        let deploy = &plan[0].argv;
+        let deploy = &plan[1].argv;
         assert_eq!(&deploy[..2], ["sam", "deploy"]);
         assert!(deploy.contains(&"app-tenant-acme".to_owned()));
         assert!(
@@ -618,8 +621,10 @@ mod tests {
                 .map(|i| step.argv[i + 1].as_str());
             assert_eq!(region, Some("eu-west-1"), "{:?}", step.argv);
         }
-        // db-admin's event, as db-admin parses it.
-        let invoke = &plan[1].argv;
+        // db-admin's event, as db-admin parses it: first, so a reused id is
+        // refused before any role or key is made for it.
+        let invoke = &plan[0].argv;
+        assert_eq!(&invoke[..3], ["aws", "lambda", "invoke"]);
         let payload = &invoke[invoke.iter().position(|a| a == "--payload").unwrap() + 1];
         let event: Value = serde_json::from_str(payload).unwrap();
         assert_eq!(event, onboard_event(&["acme".to_owned()], 5000));
@@ -783,7 +788,7 @@ mod tests {
             .parameters
             .insert("IsolationStrategy".into(), "session-tags".into());
         let plan = plan_add(&shared, "acme", None, 5000).unwrap();
-        assert!(plan[0].argv.contains(&"CreateRole=false".to_owned()));
+        assert!(plan[1].argv.contains(&"CreateRole=false".to_owned()));
         assert_eq!(plan.len(), 2, "no user asked for");
         let mut old = deployed();
         old.outputs.remove("DbAdminFunctionName");

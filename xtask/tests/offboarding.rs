@@ -15,10 +15,25 @@ use tenant_access::session_policy::SessionScope;
 use tenant_access::{Caller, Error, TenantSessions};
 use test_support::Stack;
 
-const TENANT: &str = "offboard1";
+/// A new id each run: an offboarded id is never onboarded again, and the
+/// stack's database outlives a run.
+static TENANT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("a clock after 1970")
+        .as_secs();
+    format!("offb{stamp}")
+});
 
 /// Run the xtask; its progress lines.
 fn xtask(args: &[&str]) -> String {
+    let (ok, stderr) = try_xtask(args);
+    assert!(ok, "xtask {args:?}: {stderr}");
+    stderr
+}
+
+/// Run the xtask: whether it succeeded, and its progress lines.
+fn try_xtask(args: &[&str]) -> (bool, String) {
     // db-admin as `cargo test` built it (no nested cargo build).
     let xtask = std::path::Path::new(env!("CARGO_BIN_EXE_xtask"));
     let out = Command::new(xtask)
@@ -26,9 +41,10 @@ fn xtask(args: &[&str]) -> String {
         .args(args)
         .output()
         .expect("xtask runs");
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(out.status.success(), "xtask {args:?}: {stderr}");
-    stderr
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 /// The tenant's `tenant_metadata` status and how many logins it has.
@@ -39,7 +55,7 @@ async fn row_and_login(stack: &Stack) -> (String, i64) {
         .query_one(
             "SELECT m.status, (SELECT count(*) FROM pg_roles WHERE rolname = m.tenant_id) \
              FROM tenant_metadata m WHERE m.tenant_id = $1",
-            &[&format!("{TENANT}_dbuser")],
+            &[&format!("{}_dbuser", *TENANT)],
         )
         .await
         .unwrap();
@@ -48,9 +64,9 @@ async fn row_and_login(stack: &Stack) -> (String, i64) {
 
 #[tokio::test]
 async fn an_offboarded_tenant_is_refused_at_every_layer() {
-    let added = xtask(&["tenant", "add", TENANT, "--local"]);
+    let added = xtask(&["tenant", "add", TENANT.as_str(), "--local"]);
     assert!(
-        added.contains(&format!("db-admin onboarded {TENANT}_dbuser")),
+        added.contains(&format!("db-admin onboarded {}_dbuser", *TENANT)),
         "{added}"
     );
     let stack = Stack::load();
@@ -89,9 +105,9 @@ async fn an_offboarded_tenant_is_refused_at_every_layer() {
         .await
         .expect("the tenant logs in");
 
-    let removed = xtask(&["tenant", "remove", TENANT, "--local"]);
+    let removed = xtask(&["tenant", "remove", TENANT.as_str(), "--local"]);
     assert!(
-        removed.contains(&format!("db-admin offboarded {TENANT}_dbuser")),
+        removed.contains(&format!("db-admin offboarded {}_dbuser", *TENANT)),
         "{removed}"
     );
 
@@ -122,24 +138,28 @@ async fn an_offboarded_tenant_is_refused_at_every_layer() {
     let registry: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(stack.var("STACK_IAM_REGISTRY")).unwrap())
             .unwrap();
-    let pending = registry["keys"]
+    let keys: Vec<&serde_json::Value> = registry["keys"]
         .as_object()
         .unwrap()
         .values()
-        .filter(|k| k["tags"]["TenantID"] == TENANT)
-        .all(|k| k["state"] == "PendingDeletion");
-    assert!(pending, "the tenant's key is scheduled for deletion");
+        .filter(|k| k["tags"]["TenantID"] == TENANT.as_str())
+        .collect();
+    assert_eq!(keys.len(), 1, "the tenant's one key is in the registry");
+    assert_eq!(
+        keys[0]["state"], "PendingDeletion",
+        "the tenant's key is scheduled for deletion"
+    );
 
-    // Onboarded again (db-admin runs as the master user, no superuser, as
-    // on Aurora): the login is back and the row active again; offboarded
-    // again, twice, with nothing left to do the second time.
-    xtask(&["tenant", "add", TENANT, "--local"]);
-    let row = row_and_login(&stack).await;
-    assert_eq!(row, ("active".to_owned(), 1));
-    xtask(&["tenant", "remove", TENANT, "--local"]);
-    let removed_again = xtask(&["tenant", "remove", TENANT, "--local"]);
+    // Its id is never onboarded again: a new customer would inherit the
+    // old one's rows, objects, items and key. Nothing is made again.
+    let (ok, refused) = try_xtask(&["tenant", "add", TENANT.as_str(), "--local"]);
+    assert!(!ok, "an offboarded id is onboarded again: {refused}");
+    assert!(refused.contains("never reused"), "{refused}");
+    assert_eq!(row_and_login(&stack).await, ("disabled".to_owned(), 0));
+    // Offboarding again has nothing left to do, and says so without error.
+    let removed_again = xtask(&["tenant", "remove", TENANT.as_str(), "--local"]);
     assert!(
-        removed_again.contains(&format!("db-admin offboarded {TENANT}_dbuser")),
+        removed_again.contains(&format!("db-admin offboarded {}_dbuser", *TENANT)),
         "offboarding is idempotent: {removed_again}"
     );
 }

@@ -152,6 +152,10 @@ pub enum Error {
     /// Logging in failed.
     #[error("logging in as the master user: {0}")]
     Connect(tokio_postgres::Error),
+    /// The tenant id was offboarded before: ids are never reused, so a new
+    /// customer never inherits an old one's rows, objects, items or key.
+    #[error("tenant id `{0}` was offboarded: a tenant id is never reused (choose a new id)")]
+    OffboardedId(String),
     /// A statement failed; what was done before it stays done (every step
     /// is idempotent, so the action can be run again).
     #[error("{step}: {source}")]
@@ -162,6 +166,9 @@ pub enum Error {
         source: tokio_postgres::Error,
     },
 }
+
+/// The SQLSTATE `onboard_tenant()` raises for an id offboarded before.
+const OFFBOARDED_ID: &str = "TA003";
 
 #[derive(Deserialize)]
 struct MasterSecret {
@@ -203,7 +210,13 @@ impl Admin {
                     client
                         .execute("SELECT onboard_tenant($1::text, $2::integer)", &[user, &ms])
                         .await
-                        .map_err(|source| sql(&format!("onboarding {user}"), source))?;
+                        .map_err(|source| {
+                            if source.code().map(|c| c.code()) == Some(OFFBOARDED_ID) {
+                                Error::OffboardedId(user.clone())
+                            } else {
+                                sql(&format!("onboarding {user}"), source)
+                            }
+                        })?;
                     tracing::info!(db_user = %user, "onboarded");
                 }
             }
