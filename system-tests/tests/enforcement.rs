@@ -509,3 +509,31 @@ async fn assume_role_is_refused_where_sts_refuses_it() {
         .await
         .expect("a valid tag");
 }
+
+/// A cache holding real sessions formats none of their secrets: the
+/// functions log `TenantSessions` with `{:?}`, and an empty cache would
+/// prove nothing (`shared/tenant-access/tests/redaction.rs` checks the
+/// other types).
+#[tokio::test]
+async fn a_populated_session_cache_formats_no_secret() {
+    let stack = Stack::load();
+    let app = s3_fetch::App::new(
+        &s3_fetch::Config::from_lookup(&stack.lookup()).expect("s3-fetch config"),
+        &stack.sdk_config().await,
+    );
+    let mut secrets = Vec::new();
+    for tenant in ["tenant1", "tenant2"] {
+        let caller = stack
+            .caller(tenant, "role-per-tenant", "redaction-test")
+            .await;
+        let session = app.sessions().session(&caller).await.expect("a session");
+        let creds = session.credentials();
+        secrets.push(creds.secret_access_key().to_owned());
+        secrets.push(creds.session_token().expect("STS token").to_owned());
+    }
+    assert_eq!(app.sessions().cached(), 2, "the cache holds both sessions");
+    let shown = format!("{:?}", app.sessions());
+    for secret in &secrets {
+        assert!(!shown.contains(secret.as_str()), "a secret in {shown}");
+    }
+}

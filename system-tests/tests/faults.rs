@@ -131,12 +131,18 @@ fn check_content(route: Route, tenant_index: usize, status: u16, body: &[u8]) ->
     match route {
         Route::File => (text != format!("{me} info\n")).then(|| format!("file body {text:?}")),
         Route::Tenant => {
-            let json: Value = serde_json::from_slice(body).ok()?;
+            let Ok(json) = serde_json::from_slice::<Value>(body) else {
+                return Some(format!("a 2xx that is not JSON: {text:?}"));
+            };
             let rows = json["tenant"].as_array().cloned().unwrap_or_default();
             let mine = rows.len() == 1 && rows[0]["tenant_id"] == format!("{me}_dbuser");
             (!mine).then(|| format!("tenant rows {rows:?}"))
         }
-        Route::Create => None,
+        // A created record answers with its id and the name it was given.
+        Route::Create => match serde_json::from_slice::<Value>(body) {
+            Ok(json) if json["id"].is_string() && json["name"].is_string() => None,
+            _ => Some(format!("a create answered {text:?}")),
+        },
     }
 }
 
@@ -549,7 +555,8 @@ async fn faults_come_and_go_under_load() {
         ));
         entry.0 += 1;
         entry.3 = entry.3.max(o.elapsed);
-        if o.status < 300 {
+        // A hung request (no answer: status 0) is a failure, never a success.
+        if (1..300).contains(&o.status) {
             entry.1 += 1;
         } else {
             *entry
@@ -588,7 +595,9 @@ async fn faults_come_and_go_under_load() {
             .copied();
         let explained = allowed(o.phase, o)
             || next.is_some_and(|(p, at)| o.started + o.elapsed >= at && allowed(p, o));
-        if o.status >= 300 && !explained {
+        if o.status == 0 {
+            problems.push(format!("{o:?}: hung, no answer"));
+        } else if o.status >= 300 && !explained {
             problems.push(format!("{o:?}: not an answer this phase allows"));
         }
         if o.status == 409 {
@@ -671,6 +680,10 @@ async fn faults_come_and_go_under_load() {
         problems.push(format!(
             "refused credentials did not evict the sessions: {assumed_before} AssumeRole calls before, {assumed_after} after"
         ));
+    }
+    // A suite whose rules never matched a request is a plain load test.
+    if clock.faults == 0 {
+        problems.push("no fault reached a request: the rules matched nothing".to_owned());
     }
     for phase in ["baseline", "recovered"] {
         let ok = by_phase

@@ -63,7 +63,7 @@ pub const COMMANDS: &[Command] = &[
     Command {
         name: "dev",
         args: "",
-        about: "up, then serve both functions with `cargo lambda watch`, behind the JWT-authorized local API on 127.0.0.1:55502",
+        about: "up, then serve the three functions with `cargo lambda watch`, behind the JWT-authorized local API on 127.0.0.1:55502",
     },
     Command {
         name: "call",
@@ -92,7 +92,7 @@ pub const COMMANDS: &[Command] = &[
     },
     Command {
         name: "bench",
-        args: "[--quick] [--requests N] [--requests-over-bound N] [--tenants N,N] [--cold-runs N] [--out FILE] [--no-http]",
+        args: "[--quick] [--requests N] [--requests-over-bound N] [--tenants N,N] [--cold-runs N] [--out FILE] [--no-http] | --soak [--soak-requests N]",
         about: "benchmarks against the local stack; prints a table, writes target/bench/results.json",
     },
     Command {

@@ -89,19 +89,82 @@ async fn rls_refuses_cross_tenant_reads_and_writes_on_the_tenant_connection() {
         .await
         .unwrap();
     assert!(seen.is_empty(), "a WHERE naming tenant2 still sees nothing");
-    let bypass = conn.execute("SET row_security = off", &[]).await;
+    // row_security = off may be set, but for a login that cannot bypass
+    // RLS every query a policy would filter is then an error, not rows.
+    conn.execute("SET row_security = off", &[])
+        .await
+        .expect("any login may ask");
     let still = conn
         .query(
             "SELECT 1 FROM tenant_metadata WHERE tenant_id = 'tenant2_dbuser'",
             &[],
         )
-        .await;
+        .await
+        .expect_err("row_security=off reveals no rows");
     assert!(
-        bypass.is_err() || still.is_err() || still.unwrap().is_empty(),
-        "row_security=off does not reveal rows"
+        still
+            .as_db_error()
+            .is_some_and(|e| e.message().contains("row-level security")),
+        "{still:?}"
+    );
+    conn.execute("RESET row_security", &[]).await.unwrap();
+
+    // Writes: a record inserted as tenant2 is refused by the policy's WITH
+    // CHECK; tenant2's records cannot be deleted (none is visible) and its
+    // metadata cannot be changed at all (no privilege).
+    let admin = stack.admin_db().await;
+    let count_theirs = || async {
+        let row = admin
+            .query_one(
+                "SELECT count(*) FROM records WHERE tenant_id = 'tenant2_dbuser'",
+                &[],
+            )
+            .await
+            .unwrap();
+        row.get::<_, i64>(0)
+    };
+    let theirs_before = count_theirs().await;
+    assert!(theirs_before > 0, "tenant2 has records to protect");
+    let insert = conn
+        .execute(
+            "INSERT INTO records (tenant_id, name) VALUES ('tenant2_dbuser', 'planted')",
+            &[],
+        )
+        .await
+        .expect_err("a row for tenant2 is refused");
+    assert!(
+        insert
+            .as_db_error()
+            .is_some_and(|e| e.message().contains("row-level security")),
+        "{insert:?}"
+    );
+    let deleted = conn
+        .execute(
+            "DELETE FROM records WHERE tenant_id = 'tenant2_dbuser'",
+            &[],
+        )
+        .await
+        .expect("a DELETE runs, over the rows tenant1 can see");
+    assert_eq!(deleted, 0, "no row of tenant2's is deleted");
+    let update = conn
+        .execute(
+            "UPDATE tenant_metadata SET tier = 'gold' WHERE tenant_id = 'tenant2_dbuser'",
+            &[],
+        )
+        .await
+        .expect_err("no UPDATE on tenant_metadata");
+    assert!(
+        update
+            .as_db_error()
+            .is_some_and(|e| e.message().contains("permission denied")),
+        "{update:?}"
+    );
+    assert_eq!(
+        count_theirs().await,
+        theirs_before,
+        "tenant2's records untouched"
     );
 
-    let admin = stack.admin_db().await;
     let tier: String = admin
         .query_one(
             "SELECT tier FROM tenant_metadata WHERE tenant_id = 'tenant2_dbuser'",

@@ -175,10 +175,19 @@ async fn bad_input_is_refused_before_logging_in() {
         ),
     ] {
         let err = admin.run(&action).await.expect_err(what);
-        assert!(
-            matches!(err, Error::InvalidTenant(..) | Error::StatementTimeout(_)),
-            "{what}: {err}"
-        );
+        // Each bad input is refused for its own reason, naming it.
+        let expected = match &action {
+            Action::Onboard {
+                statement_timeout_ms: 5,
+                ..
+            } => matches!(err, Error::StatementTimeout(5)),
+            Action::Onboard { tenants, .. } | Action::Offboard { tenants, .. } => {
+                let bad = tenants.last().expect("a tenant");
+                matches!(&err, Error::InvalidTenant(id, _) if id == bad)
+            }
+            _ => false,
+        };
+        assert!(expected, "{what}: {err}");
     }
     // With a good action the same admin gets as far as the secret, and is
     // refused there.

@@ -286,3 +286,22 @@ proptest! {
         }
     }
 }
+
+/// The key property above checks accepted keys only when the strategy
+/// produces some: count them over the same strategy, so a strategy (or a
+/// parser) that refuses everything cannot pass it vacuously.
+#[test]
+fn the_key_strategy_yields_accepted_and_refused_keys() {
+    use proptest::strategy::ValueTree;
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let (mut accepted, mut refused) = (0, 0);
+    for _ in 0..512 {
+        let key = nasty().new_tree(&mut runner).unwrap().current();
+        match ObjectKey::parse(&key) {
+            Ok(_) => accepted += 1,
+            Err(_) => refused += 1,
+        }
+    }
+    assert!(accepted >= 50, "only {accepted} of 512 keys accepted");
+    assert!(refused >= 50, "only {refused} of 512 keys refused");
+}

@@ -1,6 +1,8 @@
 //! Every public type that holds a credential, a token or a presigned URL
 //! formats with `{:?}` without the secret in it, so no log line can leak one
-//! by formatting the value.
+//! by formatting the value. `TenantSessions` holding real sessions is
+//! checked against the local stack, in
+//! `system-tests/tests/enforcement.rs` (here its cache would be empty).
 
 use std::time::{Duration, SystemTime};
 
