@@ -32,7 +32,9 @@
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
-#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+// docs.rs builds with `--cfg docsrs` on nightly: `doc_cfg` labels each
+// feature-gated item with its feature (`doc_auto_cfg` was folded into it).
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod aws;
 pub mod config;
