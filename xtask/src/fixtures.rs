@@ -311,7 +311,11 @@ fn cases() -> Vec<Case> {
             .body("text/plain", "overwritten\n")
             .header("if-match", "\"00000000000000000000000000000000\""),
     );
-    cases.push(write("tenant1-upload-url", "PUT", "fixture/large.bin").query("upload", "url"));
+    cases.push(
+        write("tenant1-upload-url", "PUT", "fixture/large.bin")
+            .query("upload", "url")
+            .query("size", "8"),
+    );
     cases.push(write("bad-upload", "PUT", "fixture/large.bin").query("upload", "zip"));
     cases.push(
         write("bad-if-none-match", "PUT", "fixture/x.txt")

@@ -9,7 +9,7 @@
 //! | `HEAD /files/{key+}` | the object's headers |
 //! | `GET /files/{key+}?download=url` | a presigned URL as JSON, for any size |
 //! | `PUT /files/{key+}` | write the body (up to the inline limit), SSE-KMS with the tenant's key; `If-Match` / `If-None-Match: *` make it conditional (412) |
-//! | `PUT /files/{key+}?upload=url` | a presigned PUT URL as JSON, bound to the tenant's key, for a larger body |
+//! | `PUT /files/{key+}?upload=url&size=N` | a presigned PUT URL as JSON for exactly `N` bytes (1 to 5 GiB), bound to the tenant's key and to the request's `If-Match` / `If-None-Match: *`, for a larger body |
 //! | `DELETE /files/{key+}` | delete (204); `If-Match` makes it conditional |
 //!
 //! Keys are relative to the tenant's home prefix, which this crate adds and
@@ -234,14 +234,21 @@ impl App {
             *response.status_mut() = StatusCode::NO_CONTENT;
             return Ok(response);
         }
-        only_query(request, &["upload"])?;
+        only_query(request, &["upload", "size"])?;
+        let size = query(request, "size")?;
         match query(request, "upload")?.as_deref() {
+            None if size.is_some() => {
+                return Err(Error::BadRequest(
+                    "`size` goes with `upload=url`".to_owned(),
+                ));
+            }
             None => {}
             Some("url") => {
+                let size = upload_size(size.as_deref())?;
                 let session = self.sessions.session(caller).await?;
                 let presigned = self
                     .bucket
-                    .presign_put(&session, key, self.presign_ttl)
+                    .presign_put(&session, key, self.presign_ttl, size, &condition)
                     .await?;
                 return Ok(no_store(json_response(
                     StatusCode::OK,
@@ -285,6 +292,25 @@ impl App {
         self.bucket
             .presign_get(session, key, self.presign_ttl)
             .await
+    }
+}
+
+/// The most one PutObject may carry: S3's limit for a single PUT.
+pub const MAX_UPLOAD_BYTES: u64 = 5 * 1024 * 1024 * 1024;
+
+/// `size` of an `upload=url` request: the exact length the URL is signed
+/// for, 1 to [`MAX_UPLOAD_BYTES`].
+fn upload_size(size: Option<&str>) -> Result<u64, Error> {
+    let explain = || {
+        Error::BadRequest(format!(
+            "`upload=url` needs `size`: the upload's length in bytes, 1 to {MAX_UPLOAD_BYTES}; the URL is signed for exactly that length"
+        ))
+    };
+    let size: u64 = size.ok_or_else(explain)?.parse().map_err(|_| explain())?;
+    if (1..=MAX_UPLOAD_BYTES).contains(&size) {
+        Ok(size)
+    } else {
+        Err(explain())
     }
 }
 

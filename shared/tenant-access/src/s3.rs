@@ -379,6 +379,18 @@ pub enum WriteCondition {
 }
 
 impl WriteCondition {
+    /// `request` with this condition's header.
+    fn apply(
+        &self,
+        request: aws_sdk_s3::operation::put_object::builders::PutObjectFluentBuilder,
+    ) -> aws_sdk_s3::operation::put_object::builders::PutObjectFluentBuilder {
+        match self {
+            WriteCondition::Any => request,
+            WriteCondition::IfMatch(etag) => request.if_match(etag),
+            WriteCondition::IfNoneMatch => request.if_none_match("*"),
+        }
+    }
+
     /// From a request's `If-Match` and `If-None-Match` headers (S3 takes
     /// only `*` for the latter on writes).
     ///
@@ -408,8 +420,8 @@ impl WriteCondition {
 }
 
 /// A presigned PUT URL: a credential until it expires (its `Debug` leaves
-/// the URL out), bound to the tenant's key by the signed SSE headers the
-/// uploader must send with it.
+/// the URL out), bound to the tenant's key, its length and its condition by
+/// the signed headers the uploader must send with it.
 #[derive(Clone)]
 pub struct PresignedPut {
     /// The URL.
@@ -670,12 +682,7 @@ impl TenantBucket {
             .sse_kms_put(session, key)
             .set_content_type(content_type.map(str::to_owned))
             .body(body.into());
-        let request = match condition {
-            WriteCondition::Any => request,
-            WriteCondition::IfMatch(etag) => request.if_match(etag),
-            WriteCondition::IfNoneMatch => request.if_none_match("*"),
-        };
-        match request.send().await {
+        match condition.apply(request).send().await {
             Ok(output) => Ok(output.e_tag().map(str::to_owned)),
             Err(err) => Err(write_error(session, err)),
         }
@@ -720,24 +727,34 @@ impl TenantBucket {
     }
 
     /// A presigned PUT URL for `key`, signed with the session's credentials
-    /// and bound to the tenant's key: the SSE-KMS headers are signed, so the
-    /// upload must send them as given, and the bucket policy refuses it
-    /// without them. Valid for `ttl` or until the credentials expire.
+    /// for exactly `size` bytes under `condition`, and bound to the tenant's
+    /// key. The SSE-KMS headers, `Content-Length` and the condition's
+    /// `If-Match`/`If-None-Match` are all signed, so the upload must send
+    /// them as given: another length or no condition does not verify, and
+    /// the condition is S3's to check when the upload comes. Valid for `ttl`
+    /// or until the credentials expire.
     pub async fn presign_put(
         &self,
         session: &TenantSession,
         key: &ObjectKey,
         ttl: Duration,
+        size: u64,
+        condition: &WriteCondition,
     ) -> Result<PresignedPut, Error> {
         let (presigning, expires_at) = presigning(session, ttl)?;
-        let request = self
-            .sse_kms_put(session, key)
+        let length = i64::try_from(size)
+            .map_err(|_| Error::BadRequest(format!("an upload of {size} bytes")))?;
+        let request = condition
+            .apply(self.sse_kms_put(session, key).content_length(length))
             .presigned(presigning)
             .await
             .map_err(|e| refused(session, upstream("s3", e)))?;
         let headers = request
             .headers()
-            .filter(|(name, _)| name.starts_with("x-amz-server-side-encryption"))
+            .filter(|(name, _)| {
+                name.starts_with("x-amz-server-side-encryption")
+                    || matches!(*name, "content-length" | "if-match" | "if-none-match")
+            })
             .map(|(name, value)| (name.to_owned(), value.to_owned()))
             .collect();
         Ok(PresignedPut {
