@@ -440,6 +440,12 @@ fn object_headers(response: &mut Response<Body>, meta: &ObjectMeta) {
         .as_deref()
         .unwrap_or("application/octet-stream");
     set(response, header::CONTENT_TYPE, Some(content_type));
+    // The type is the tenant's own (it wrote it): a browser must not sniff
+    // another, and must not render what could run script in this origin.
+    set(response, header::X_CONTENT_TYPE_OPTIONS, Some("nosniff"));
+    if renders_active_content(content_type) {
+        set(response, header::CONTENT_DISPOSITION, Some("attachment"));
+    }
     set(
         response,
         header::CONTENT_LENGTH,
@@ -456,6 +462,37 @@ fn object_headers(response: &mut Response<Body>, meta: &ObjectMeta) {
         meta.content_range.as_deref(),
     );
     set(response, header::ACCEPT_RANGES, Some("bytes"));
+}
+
+/// Whether a browser shown `content_type` inline could run script or
+/// markup in the API's origin: HTML, XHTML, SVG, XML and JavaScript, which
+/// are served as attachments.
+///
+/// ```
+/// # use s3_fetch::renders_active_content;
+/// assert!(renders_active_content("text/html; charset=utf-8"));
+/// assert!(renders_active_content("IMAGE/SVG+XML"));
+/// assert!(!renders_active_content("text/plain"));
+/// assert!(!renders_active_content("application/json"));
+/// ```
+pub fn renders_active_content(content_type: &str) -> bool {
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    matches!(
+        essence.as_str(),
+        "text/html"
+            | "application/xhtml+xml"
+            | "image/svg+xml"
+            | "text/xml"
+            | "application/xml"
+            | "text/javascript"
+            | "application/javascript"
+            | "text/xsl"
+    ) || essence.ends_with("+xml")
 }
 
 fn not_modified(etag: Option<String>) -> Response<Body> {

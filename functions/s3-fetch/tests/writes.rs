@@ -119,3 +119,31 @@ async fn a_conditional_write_race_has_exactly_one_winner() {
     );
     let _ = serve(&app, &call("DELETE", key, None, &[])).await;
 }
+
+/// A tenant-written type is served as written, never sniffed, and what a
+/// browser would render as markup or script comes as an attachment.
+#[tokio::test]
+async fn served_objects_are_never_sniffed_and_markup_is_an_attachment() {
+    let stack = Stack::load();
+    let app = app(&stack).await;
+    for (key, content_type, attachment) in [
+        ("writes/page.html", "text/html; charset=utf-8", true),
+        ("writes/logo.svg", "image/svg+xml", true),
+        ("writes/notes.txt", "text/plain", false),
+    ] {
+        let mut put = call("PUT", key, Some("<script>alert(1)</script>"), &[]);
+        put["headers"]["content-type"] = json!(content_type);
+        assert_eq!(serve(&app, &put).await.status(), 200, "{key}");
+        let read = serve(&app, &call("GET", key, None, &[])).await;
+        assert_eq!(read.status(), 200, "{key}");
+        assert_eq!(read.headers()["content-type"], content_type, "{key}");
+        assert_eq!(read.headers()["x-content-type-options"], "nosniff", "{key}");
+        assert_eq!(
+            read.headers()
+                .get("content-disposition")
+                .map(|v| v.to_str().unwrap()),
+            attachment.then_some("attachment"),
+            "{key}"
+        );
+    }
+}
