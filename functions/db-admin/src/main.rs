@@ -1,5 +1,5 @@
 use db_admin::{Action, Admin, Config};
-use lambda_http::lambda_runtime::{self, Error, LambdaEvent, service_fn};
+use lambda_runtime::{Error, LambdaEvent, service_fn};
 use tenant_access::telemetry::or_exit;
 
 #[tokio::main]
