@@ -35,16 +35,7 @@ pub(crate) fn element<'a>(xml: &'a str, tag: &str) -> Option<&'a str> {
 pub fn record(request: &Form, answer: &str) -> Option<SessionRecord> {
     use aws_smithy_types::date_time::{DateTime, Format};
     let expiration = DateTime::from_str(element(answer, "Expiration")?, Format::DateTime).ok()?;
-    let mut tags = BTreeMap::new();
-    for n in 1.. {
-        let (Some(key), Some(value)) = (
-            request.get(&format!("Tags.member.{n}.Key")),
-            request.get(&format!("Tags.member.{n}.Value")),
-        ) else {
-            break;
-        };
-        tags.insert(key.clone(), value.clone());
-    }
+    let tags: BTreeMap<String, String> = crate::sts::session_tags(request).into_iter().collect();
     Some(SessionRecord {
         access_key_id: element(answer, "AccessKeyId")?.to_owned(),
         secret_access_key: element(answer, "SecretAccessKey")?.to_owned(),

@@ -58,16 +58,8 @@ pub fn check_assume_role(form: &Form, registry: Option<&RegistryFile>) -> Result
             ));
         }
     }
-    let mut tags = 0;
-    for n in 1.. {
-        let (Some(key), value) = (
-            form.get(&format!("Tags.member.{n}.Key")),
-            form.get(&format!("Tags.member.{n}.Value")),
-        ) else {
-            break;
-        };
-        let value = value.map(String::as_str).unwrap_or_default();
-        tags += 1;
+    let tags = session_tags(form);
+    for (n, (key, value)) in (1..).zip(&tags) {
         if key.is_empty() || key.chars().count() > 128 || !tag_text(key) {
             return invalid(format!(
                 "1 validation error detected: Value at 'tags.{n}.member.key' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\p{{L}}\\p{{Z}}\\p{{N}}_.:/=+\\-@]+"
@@ -79,7 +71,7 @@ pub fn check_assume_role(form: &Form, registry: Option<&RegistryFile>) -> Result
             ));
         }
     }
-    if tags > 50 {
+    if tags.len() > 50 {
         return invalid("1 validation error detected: Value at 'tags' failed to satisfy constraint: Member must have length less than or equal to 50".to_owned());
     }
     if let Some(policy) = form.get("Policy")
@@ -105,8 +97,9 @@ pub fn check_assume_role(form: &Form, registry: Option<&RegistryFile>) -> Result
     Ok(())
 }
 
-/// The session tags of an `AssumeRole` request, in order.
-fn tags(form: &Form) -> Vec<(String, String)> {
+/// The session tags of an `AssumeRole` request (`Tags.member.N.Key` and
+/// `.Value`, N from 1 until a key is missing), in order.
+pub(crate) fn session_tags(form: &Form) -> Vec<(String, String)> {
     let mut tags = Vec::new();
     for n in 1.. {
         let (Some(key), value) = (
@@ -155,7 +148,7 @@ pub fn check_trust(
         return Ok(());
     };
     let caller = caller.unwrap_or("anonymous");
-    let tags = tags(form);
+    let tags = session_tags(form);
     let keys: Vec<String> = tags.iter().map(|(k, _)| k.clone()).collect();
     let request_tags: Vec<(String, &str)> = tags
         .iter()
