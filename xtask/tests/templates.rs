@@ -1640,3 +1640,35 @@ fn the_readme_deploy_commands_are_the_profiles() {
         );
     }
 }
+
+/// What a fresh account can deploy: no reservation unless asked (a new
+/// account's concurrency quota of 10 cannot spare one, since Lambda keeps
+/// 10 unreserved), db-admin's included; and the engine version is the
+/// operator's choice, since RDS refuses a retired one.
+#[test]
+fn a_fresh_account_can_deploy_it_as_written() {
+    let template = load("template.yaml");
+    for name in API_FUNCTIONS.iter().chain(&["DbAdminFunction"]) {
+        let own = &resource(&template, name)["Properties"]["ReservedConcurrentExecutions"];
+        // The API functions take the Globals' setting.
+        let reserved = if own.is_null() {
+            &template["Globals"]["Function"]["ReservedConcurrentExecutions"]
+        } else {
+            own
+        };
+        let choice = tagged(reserved, "If");
+        assert_eq!(choice[0].as_str(), Some("Reserve"), "{name}");
+        assert!(
+            matches!(&choice[2], Value::Tagged(t) if t.tag == "Ref" && t.value.as_str() == Some("AWS::NoValue")),
+            "{name} reserves nothing by default"
+        );
+    }
+    let reserve = &template["Parameters"]["ReservedConcurrency"];
+    assert_eq!(reserve["Default"].as_u64(), Some(0));
+    let cluster = resource(&template, "Cluster");
+    assert!(is_ref(
+        &cluster["Properties"]["EngineVersion"],
+        "DbEngineVersion"
+    ));
+    assert!(template["Parameters"]["DbEngineVersion"]["Default"].is_string());
+}
