@@ -1122,6 +1122,11 @@ fn key_conditions(role: &Value) -> (Vec<String>, Vec<String>) {
         Some("true"),
         "denied for a key without a TenantID tag"
     );
+    assert_eq!(
+        text(&denied[0]["Condition"]["StringEquals"]["kms:ViaService"]),
+        Some("s3.${AWS::Region}.amazonaws.com"),
+        "through S3 only"
+    );
     assert_eq!(actions(kms[0]), ["kms:Decrypt", "kms:GenerateDataKey"]);
     assert_eq!(
         text(&kms[0]["Resource"]),
