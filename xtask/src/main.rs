@@ -194,6 +194,7 @@ impl Stack {
             format!("cognito-idp.{REGION}.amazonaws.com/{}", keys.user_pool_id),
         );
         set("TENANT_TABLE", keys.table.clone());
+        set("TENANT_REGISTRY_TABLE", keys.registry.clone());
         set("DB_RESOURCE_ID", CLUSTER_RESOURCE_ID.into());
         set("TENANT_BUCKET", BUCKET.into());
         set("S3_FORCE_PATH_STYLE", "true".into());

@@ -28,6 +28,8 @@ pub struct ExecutionKeys {
     pub identity_pool_id: String,
     /// The items table.
     pub table: String,
+    /// The tenant registry's table.
+    pub registry: String,
     /// db-admin's identity (the stand-in for its execution role): its keys.
     pub db_admin_access_key_id: String,
     /// Its secret key.
@@ -217,6 +219,7 @@ impl<'a> Moto<'a> {
             user_password: field("user_password")?,
             identity_pool_id: field("identity_pool_id")?,
             table: field("table")?,
+            registry: field("registry")?,
             db_admin_access_key_id: field("db_admin_access_key_id")?,
             db_admin_secret_access_key: field("db_admin_secret_access_key")?,
             db_admin_secret_id: field("db_admin_secret_id")?,

@@ -224,6 +224,11 @@ impl Step {
         self
     }
 
+    fn arg(mut self, arg: &str) -> Self {
+        self.argv.push(arg.to_owned());
+        self
+    }
+
     fn done_if(mut self, codes: &'static [&'static str]) -> Self {
         self.done_if = codes;
         self
@@ -292,6 +297,16 @@ pub fn plan_add(
             &onboard_event(&[id.to_owned()], statement_timeout_ms),
         )?,
         deploy.region(&deployed.region),
+        // Active last: the tenant is served once its role and key exist.
+        // The condition refuses to bring an offboarded id back, should
+        // db-admin's own refusal ever be skipped.
+        registry_put(deployed, id, "active")?
+            .arg("--condition-expression")
+            .arg("attribute_not_exists(tenant_id) OR #s <> :offboarded")
+            .arg("--expression-attribute-names")
+            .arg(r##"{"#s":"state"}"##)
+            .arg("--expression-attribute-values")
+            .arg(r#"{":offboarded":{"S":"offboarded"}}"#),
     ];
     if let Some(user) = user {
         let pool = deployed.output("UserPoolId")?;
@@ -354,7 +369,16 @@ pub fn plan_remove(
 ) -> Result<Vec<Step>> {
     let tenant_stack = deployed.tenant_stack(id);
     let window = key_window_days.to_string();
-    let mut plan = vec![
+    // First the registry: every function refuses the tenant once its
+    // cached state is past its life (30 s).
+    let mut plan = vec![registry_put(deployed, id, "offboarded")?];
+    // Then IAM, at once and for sessions issued before too: under the
+    // shared strategies no role is the tenant's own, so the roles tenants
+    // share deny its sessions (the template's OffboardedTenants).
+    if let Some(update) = deny_sessions(deployed, id)? {
+        plan.extend(update);
+    }
+    plan.extend([
         invoke(deployed, &offboard_event(&[id.to_owned()], purge))?,
         // DisableKey and ScheduleKeyDeletion take a key id or key ARN,
         // never an alias: the alias is resolved first.
@@ -407,7 +431,7 @@ pub fn plan_remove(
             &tenant_stack,
         ])
         .region(&deployed.region),
-    ];
+    ]);
     if purge {
         plan.push(
             Step::new([
@@ -422,6 +446,106 @@ pub fn plan_remove(
     }
     Ok(plan)
 }
+
+/// The largest `OffboardedTenants` the template's deny can hold: IAM's
+/// 6,144 characters of a managed policy, less the document around the two
+/// lists (about 400), and CloudFormation's 4,096 bytes of a parameter value.
+const DENY_LIST_BUDGET: usize = 5_700;
+const PARAMETER_VALUE_MAX: usize = 4_096;
+
+/// `aws dynamodb put-item` of `id`'s state in the stack's tenant registry.
+fn registry_put(deployed: &Deployed, id: &str, state: &str) -> Result<Step> {
+    let changed_at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let item = json!({
+        "tenant_id": {"S": id},
+        "state": {"S": state},
+        "changed_at": {"N": changed_at.to_string()},
+    });
+    Ok(Step::new([
+        "aws",
+        "dynamodb",
+        "put-item",
+        "--table-name",
+        deployed.output("TenantRegistryName")?,
+        "--item",
+        &item.to_string(),
+    ])
+    .region(&deployed.region))
+}
+
+/// The steps that add `id` to the deployed stack's `OffboardedTenants`
+/// (its other parameters kept), and wait for the update; `None` when the
+/// stack's roles are the tenants' own (role-per-tenant) or `id` is listed.
+fn deny_sessions(deployed: &Deployed, id: &str) -> Result<Option<[Step; 2]>> {
+    let strategy = deployed
+        .parameters
+        .get("IsolationStrategy")
+        .map_or("role-per-tenant", String::as_str);
+    if strategy == "role-per-tenant" {
+        return Ok(None);
+    }
+    let mut listed: Vec<&str> = deployed
+        .parameters
+        .get("OffboardedTenants")
+        .map(|list| list.split(',').filter(|t| !t.is_empty()).collect())
+        .unwrap_or_default();
+    if listed.contains(&id) {
+        return Ok(None);
+    }
+    listed.push(id);
+    // Each id is in the deny twice: `"<id>",` and `"*:<id>@*",`.
+    let policy_chars: usize = listed.iter().map(|t| 2 * t.len() + 10).sum();
+    let value = listed.join(",");
+    if policy_chars > DENY_LIST_BUDGET || value.len() > PARAMETER_VALUE_MAX {
+        return Err(format!(
+            "OffboardedTenants would hold {} ids, more than the deny policy can: remove the ids \
+             offboarded more than {} ago (every credential issued before their offboarding has \
+             expired; see docs/tenant-lifecycle.md) with `aws cloudformation update-stack`, then run again",
+            listed.len(),
+            DENY_WINDOW
+        ));
+    }
+    let mut parameters: Vec<Value> = deployed
+        .parameters
+        .keys()
+        .filter(|key| *key != "OffboardedTenants")
+        .map(|key| json!({"ParameterKey": key, "UsePreviousValue": true}))
+        .collect();
+    parameters.push(json!({"ParameterKey": "OffboardedTenants", "ParameterValue": value}));
+    let update = Step::new([
+        "aws",
+        "cloudformation",
+        "update-stack",
+        "--stack-name",
+        &deployed.name,
+        "--use-previous-template",
+        "--capabilities",
+        "CAPABILITY_IAM",
+        "CAPABILITY_NAMED_IAM",
+        "CAPABILITY_AUTO_EXPAND",
+        "--parameters",
+        &Value::Array(parameters).to_string(),
+    ])
+    .region(&deployed.region);
+    let wait = Step::new([
+        "aws",
+        "cloudformation",
+        "wait",
+        "stack-update-complete",
+        "--stack-name",
+        &deployed.name,
+    ])
+    .region(&deployed.region);
+    Ok(Some([update, wait]))
+}
+
+/// How long after its offboarding an id must stay in `OffboardedTenants`:
+/// the longest life of a credential issued just before it (a role
+/// session or identity-pool credentials: 1 h; an ID token exchanged at the
+/// pool at the end of its own 1 h life: 1 h more).
+pub const DENY_WINDOW: &str = "2 hours";
 
 /// The command that applies the schema inside the deployed stack's VPC.
 pub fn plan_migrate(deployed: &Deployed) -> Result<Step> {
@@ -548,7 +672,8 @@ mod tests {
                 {"OutputKey": "TableName", "OutputValue": "table"},
                 {"OutputKey": "DbResourceIdForTenants", "OutputValue": "prx-abc"},
                 {"OutputKey": "DbAdminFunctionName", "OutputValue": "app-DbAdminFunction-X"},
-                {"OutputKey": "UserPoolId", "OutputValue": "us-east-1_P"}
+                {"OutputKey": "UserPoolId", "OutputValue": "us-east-1_P"},
+                {"OutputKey": "TenantRegistryName", "OutputValue": "registry"}
             ],
             "Parameters": [
                 {"ParameterKey": "IsolationStrategy", "ParameterValue": "role-per-tenant"},
@@ -628,22 +753,39 @@ mod tests {
         let payload = &invoke[invoke.iter().position(|a| a == "--payload").unwrap() + 1];
         let event: Value = serde_json::from_str(payload).unwrap();
         assert_eq!(event, onboard_event(&["acme".to_owned()], 5000));
+        // Active in the registry once its role and key exist, and never an
+        // offboarded id again.
+        assert_eq!(plan[2].argv[..3], ["aws", "dynamodb", "put-item"]);
+        assert!(plan[2].argv.contains(&"registry".to_owned()));
+        let item: Value = serde_json::from_str(&plan[2].argv[6]).unwrap();
+        assert_eq!(
+            (&item["tenant_id"]["S"], &item["state"]["S"]),
+            (&json!("acme"), &json!("active"))
+        );
+        assert!(plan[2].argv.iter().any(|a| a.contains("#s <> :offboarded")));
         assert!(
-            plan[2]
+            plan[3]
                 .argv
                 .contains(&"Name=custom:tenant_id,Value=acme".to_owned())
         );
-        assert_eq!(plan[2].done_if, ["UsernameExistsException"], "re-runnable");
-        assert_eq!(plan[3].argv[2], "admin-get-user");
+        assert_eq!(plan[3].done_if, ["UsernameExistsException"], "re-runnable");
+        assert_eq!(plan[4].argv[2], "admin-get-user");
         assert_eq!(
-            plan[3].expect.as_deref(),
+            plan[4].expect.as_deref(),
             Some("acme"),
             "an existing user must be this tenant's"
         );
 
         let removal = plan_remove(&deployed(), "acme", true, 7).unwrap();
+        // The registry first: the quickest refusal there is.
+        let item: Value = serde_json::from_str(&removal[0].argv[6]).unwrap();
+        assert_eq!(item["state"]["S"], "offboarded");
         assert!(
-            removal[0]
+            !removal.iter().any(|s| s.argv[2] == "update-stack"),
+            "role-per-tenant: the role itself goes"
+        );
+        assert!(
+            removal[1]
                 .argv
                 .iter()
                 .any(|a| a.contains("\"offboard\"") && a.contains("\"purge\":true"))
@@ -668,7 +810,7 @@ mod tests {
         );
         let removal: Vec<Step> = removal.into_iter().filter(|s| s.argv[1] != "kms").collect();
         assert_eq!(
-            removal[1].argv[..5],
+            removal[2].argv[..5],
             [
                 "aws",
                 "cloudformation",
@@ -677,14 +819,11 @@ mod tests {
                 "app-tenant-acme"
             ]
         );
-        assert_eq!(
-            removal[2].argv[3], "stack-delete-complete",
-            "waits, so the id can be onboarded again"
-        );
-        assert_eq!(removal[3].argv[3], "s3://bucket/acme_home/");
+        assert_eq!(removal[3].argv[3], "stack-delete-complete");
+        assert_eq!(removal[4].argv[3], "s3://bucket/acme_home/");
         assert_eq!(
             plan_remove(&deployed(), "acme", false, 30).unwrap().len(),
-            6,
+            7,
             "objects kept"
         );
     }
@@ -781,6 +920,56 @@ mod tests {
         assert_eq!(run_plan(root, &[sh("exit 1")], true), Ok(()));
     }
 
+    /// Under the shared strategies the roles tenants share deny the
+    /// offboarded tenant's sessions: the stack is updated with the id added
+    /// to OffboardedTenants and every other parameter kept as deployed;
+    /// an id already listed needs no update, and a list past what the
+    /// deny policy can hold is refused with what to do.
+    #[test]
+    fn the_shared_strategies_deny_the_offboarded_tenant_in_iam() {
+        let mut shared = deployed();
+        shared
+            .parameters
+            .insert("IsolationStrategy".into(), "session-policy".into());
+        shared
+            .parameters
+            .insert("OffboardedTenants".into(), "old1,old2".into());
+        let removal = plan_remove(&shared, "acme", false, 30).unwrap();
+        assert_eq!(removal[0].argv[..3], ["aws", "dynamodb", "put-item"]);
+        let update = &removal[1].argv;
+        assert_eq!(update[2], "update-stack");
+        assert!(update.contains(&"--use-previous-template".to_owned()));
+        let at = update.iter().position(|a| a == "--parameters").unwrap() + 1;
+        let parameters: Value = serde_json::from_str(&update[at]).unwrap();
+        let parameters = parameters.as_array().unwrap();
+        assert!(parameters.contains(
+            &json!({"ParameterKey": "OffboardedTenants", "ParameterValue": "old1,old2,acme"})
+        ));
+        for kept in ["IsolationStrategy", "TenantRolePrefix"] {
+            assert!(
+                parameters
+                    .contains(&json!({"ParameterKey": kept, "UsePreviousValue": true})),
+                "{kept} kept as deployed"
+            );
+        }
+        assert_eq!(removal[2].argv[3], "stack-update-complete");
+        // The deny is in place before anything else is undone.
+        assert!(removal[3].argv.iter().any(|a| a.contains("\"offboard\"")));
+
+        shared
+            .parameters
+            .insert("OffboardedTenants".into(), "old1,acme".into());
+        let again = plan_remove(&shared, "acme", false, 30).unwrap();
+        assert!(!again.iter().any(|s| s.argv[2] == "update-stack"));
+
+        let full: Vec<String> = (0..300).map(|n| format!("tenant-{n:05}")).collect();
+        shared
+            .parameters
+            .insert("OffboardedTenants".into(), full.join(","));
+        let err = plan_remove(&shared, "acme", false, 30).unwrap_err();
+        assert!(err.contains(DENY_WINDOW), "{err}");
+    }
+
     #[test]
     fn the_shared_strategies_deploy_only_the_key_and_a_missing_output_is_named() {
         let mut shared = deployed();
@@ -789,7 +978,7 @@ mod tests {
             .insert("IsolationStrategy".into(), "session-tags".into());
         let plan = plan_add(&shared, "acme", None, 5000).unwrap();
         assert!(plan[1].argv.contains(&"CreateRole=false".to_owned()));
-        assert_eq!(plan.len(), 2, "no user asked for");
+        assert_eq!(plan.len(), 3, "no user asked for");
         let mut old = deployed();
         old.outputs.remove("DbAdminFunctionName");
         let err = plan_add(&old, "acme", None, 5000).unwrap_err();

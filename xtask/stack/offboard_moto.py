@@ -1,12 +1,19 @@
 """Offboard tenants from the local moto server and the registry, as
 `cargo xtask tenant remove --local` does: what AWS offboarding does too.
 
-For each tenant: the role (`/tenant/assumeRole-<id>`) and its policies are
-deleted, its KMS key is scheduled for deletion (7 days, the shortest AWS
-allows) and marked so in the registry, and its alias deleted (as deleting
-its tenant-template.yaml stack does), its Cognito user disabled; its
-objects and items are kept unless `--purge`. Idempotent. Run while moto
-accepts unauthenticated calls (the xtask switches enforcement off for it).
+For each tenant, in the order the AWS plan takes:
+- its state in the tenant registry becomes `offboarded` (the functions
+  refuse it once their cached state is past its life);
+- its id joins the template's OffboardedTenants: every role tenants share
+  (and the identity pool's) denies its sessions, old and new;
+- its role (`/tenant/assumeRole-<id>`) and policies are deleted;
+- its KMS key is disabled and scheduled for deletion (7 days, the shortest
+  AWS allows), and its alias deleted (as deleting its tenant-template.yaml
+  stack does);
+- its Cognito users are disabled and signed out everywhere;
+- its objects and items are kept unless `--purge`.
+Idempotent. Run while moto accepts unauthenticated calls (the xtask
+switches enforcement off for it).
 """
 
 import json
@@ -14,6 +21,8 @@ import pathlib
 import sys
 
 import boto3
+
+from seed_moto import load_template, offboarded_deny, registry_state
 
 TABLE = "tenant-items"
 POOL_NAME = "tenant-access-local"
@@ -32,7 +41,15 @@ def main() -> None:
     cognito = session.client("cognito-idp", endpoint_url=endpoint)
     dynamodb = session.client("dynamodb", endpoint_url=endpoint)
     pools = [p["Id"] for p in cognito.list_user_pools(MaxResults=60)["UserPools"] if p["Name"] == POOL_NAME]
+    main_resources = load_template("template.yaml")["Resources"]
     for tenant in tenants.split(","):
+        registry_state(dynamodb, tenant, "offboarded")
+        offboarded = registry.setdefault("offboarded", [])
+        if tenant not in offboarded:
+            offboarded.append(tenant)
+        deny = offboarded_deny(main_resources, {}, offboarded)
+        for entry in registry["roles"].values():
+            entry["policies"] = [deny if is_offboarded_deny(p) else p for p in entry["policies"]]
         role = f"assumeRole-{tenant}"
         try:
             for name in iam.list_role_policies(RoleName=role)["PolicyNames"]:
@@ -44,6 +61,7 @@ def main() -> None:
         try:
             key = kms.describe_key(KeyId=f"alias/tenant/{tenant}")["KeyMetadata"]
             if key["KeyState"] != "PendingDeletion":
+                kms.disable_key(KeyId=key["KeyId"])
                 kms.schedule_key_deletion(KeyId=key["KeyId"], PendingWindowInDays=7)
             if key["Arn"] in registry.get("keys", {}):
                 registry["keys"][key["Arn"]]["state"] = "PendingDeletion"
@@ -56,6 +74,7 @@ def main() -> None:
         for pool in pools:
             try:
                 cognito.admin_disable_user(UserPoolId=pool, Username=f"{tenant}@example.com")
+                cognito.admin_user_global_sign_out(UserPoolId=pool, Username=f"{tenant}@example.com")
             except cognito.exceptions.UserNotFoundException:
                 pass
         if purge:
@@ -68,6 +87,11 @@ def main() -> None:
             for item in items:
                 dynamodb.delete_item(TableName=TABLE, Key={"tenant_id": item["tenant_id"], "item_id": item["item_id"]})
     registry_path.write_text(json.dumps(registry, indent=1))
+
+
+def is_offboarded_deny(document: dict) -> bool:
+    """Whether `document` is the template's OffboardedTenantsDeny."""
+    return any(s.get("Sid") == "OffboardedTenantTag" for s in document.get("Statement", []))
 
 
 if __name__ == "__main__":

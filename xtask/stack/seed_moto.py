@@ -30,6 +30,7 @@ import os
 import pathlib
 import re
 import sys
+import time
 
 import boto3
 import yaml
@@ -94,6 +95,12 @@ def fill(node, params: dict, conditions: dict = None):
                     raise SystemExit(f"template parameter {name} has no local value")
                 return value
             return re.sub(r"\$\{([^}]+)\}", one, template)
+        if set(node) == {"Fn::Join"}:
+            separator, values = node["Fn::Join"]
+            return separator.join(fill(values, params, conditions))
+        if set(node) == {"Fn::Split"}:
+            separator, value = node["Fn::Split"]
+            return fill(value, params, conditions).split(separator)
         if set(node) == {"Fn::Select"}:
             index, values = node["Fn::Select"]
             return fill(values, params, conditions)[int(index)]
@@ -146,6 +153,7 @@ def for_moto(document: dict, span_tags: bool = False) -> dict:
 
 
 TABLE = "tenant-items"
+REGISTRY_TABLE = "tenant-registry"
 # The local stand-in for the account's AWS-managed aws/s3 key's id.
 AWS_S3_KEY_ID = "00000000-0000-4000-8000-0000000a0553"
 IDENTITY_POOL_NAME = "tenant_access_local"
@@ -219,6 +227,20 @@ def tenant_key(kms, alias: str):
         return None
 
 
+def offboarded_deny(main: dict, params: dict, offboarded: list) -> dict:
+    """The template's OffboardedTenantsDeny document for `offboarded` (as
+    CloudFormation renders the CommaDelimitedList; empty is [""])."""
+    document = main["OffboardedTenantsDeny"]["Properties"]["PolicyDocument"]
+    return fill(document, dict(params, OffboardedTenants=offboarded or [""]))
+
+
+def registry_state(dynamodb, tenant: str, state: str) -> None:
+    """The tenant's lifecycle state in the registry, as the xtask's AWS plans
+    write it."""
+    dynamodb.put_item(TableName=REGISTRY_TABLE, Item={
+        "tenant_id": {"S": tenant}, "state": {"S": state}, "changed_at": {"N": str(int(time.time()))}})
+
+
 def seed_item(tenant: str, item_id: str, data: dict) -> dict:
     """An item as dynamodb-items stores it, at version 1."""
     return {"tenant_id": {"S": tenant}, "item_id": {"S": item_id}, "version": {"N": "1"},
@@ -265,6 +287,7 @@ def main() -> None:
         "TableName": TABLE,
         "TenantTable": TABLE,
         "TenantTable.Arn": table_arn,
+        "TenantRegistry.Arn": f"arn:aws:dynamodb:{region}:{account}:table/{REGISTRY_TABLE}",
     }
     # The local stack has an existing cluster, no proxy; the strategy is the
     # functions' choice (TENANT_ISOLATION), so the seed provides for all.
@@ -297,13 +320,21 @@ def main() -> None:
             "Resource": [f"arn:aws:iam::{account}:role/tenant-access-shared-{job}-tagged"
                          for job in ("s3", "db", "dynamodb")],
         })
+        # Every function reads the tenant registry (the same statement in
+        # each execution role).
+        statements.extend(fill(policy(main["S3FetchRole"], "read-tenant-registry"), params)["Statement"])
         for n, statement in enumerate(statements):
             statement["Sid"] = f"{statement['Sid']}{n}"
         iam.create_user(UserName="lambda-exec")
+        # moto evaluates DynamoDB calls against Resource "*" only; the
+        # template's table-scoped statement is checked offline
+        # (xtask/tests/templates.rs), and moto's copy keeps it to GetItem.
+        moto_statements = statements + [{"Sid": "MotoOnlyRegistryRead", "Effect": "Allow",
+                                          "Action": "dynamodb:GetItem", "Resource": "*"}]
         iam.put_user_policy(
             UserName="lambda-exec",
             PolicyName="assume-tenant-roles",
-            PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": statements}),
+            PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": moto_statements}),
         )
         key = iam.create_access_key(UserName="lambda-exec")["AccessKey"]
 
@@ -359,6 +390,17 @@ def main() -> None:
             BillingMode=table["BillingMode"],
         )
         registry.setdefault("tables", {})[TABLE] = {"arn": table_arn, "partition_key": "tenant_id"}
+        # The tenant registry, as the template's TenantRegistry.
+        registry_table = main["TenantRegistry"]["Properties"]
+        dynamodb.create_table(
+            TableName=REGISTRY_TABLE,
+            AttributeDefinitions=registry_table["AttributeDefinitions"],
+            KeySchema=registry_table["KeySchema"],
+            BillingMode=registry_table["BillingMode"],
+        )
+        # Tenants offboarded since the stack started: the template's
+        # OffboardedTenants, which offboard_moto.py extends.
+        registry["offboarded"] = []
 
         # The shared roles of the session-tags and session-policy
         # strategies, one per job. moto substitutes no session tags and
@@ -391,7 +433,9 @@ def main() -> None:
                         PolicyDocument=json.dumps(for_moto(entry["PolicyDocument"])),
                     )
                 registry["roles"][f"arn:aws:iam::{account}:role/{name}"] = {
-                    "policies": [entry["PolicyDocument"] for entry in deployed["Policies"]],
+                    # Its inline policies and the managed OffboardedTenantsDeny.
+                    "policies": [entry["PolicyDocument"] for entry in deployed["Policies"]]
+                    + [offboarded_deny(main, params, [])],
                     "tags": {},
                     # Decided by the front on every AssumeRole (moto never
                     # evaluates a trust policy's conditions).
@@ -426,6 +470,7 @@ def main() -> None:
             "aliases": [f"arn:aws:kms:{region}:{account}:{alias}"],
             "state": "Enabled",
         }
+        registry_state(dynamodb, tenant, "active")
         sse = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": key_arn}
         props = fill(tenant_role["Properties"], tenant_params, dict(base_conditions, MakeRole=True))
         tags = {t["Key"]: t["Value"] for t in props["Tags"]}
@@ -523,7 +568,8 @@ def main() -> None:
             iam.put_role_policy(RoleName=auth_role_name, PolicyName=entry["PolicyName"],
                                 PolicyDocument=json.dumps(for_moto(entry["PolicyDocument"], span_tags=True)))
         registry["roles"][auth_role_arn] = {
-            "policies": [entry["PolicyDocument"] for entry in auth_role["Policies"]],
+            "policies": [entry["PolicyDocument"] for entry in auth_role["Policies"]]
+            + [offboarded_deny(main, params, [])],
             "tags": {},
             # The template's: the pool's federation, its `aud` and `amr`;
             # the front decides it on each GetCredentialsForIdentity.
@@ -553,7 +599,7 @@ def main() -> None:
                           "execution_arn": exec_arn, "user_pool_id": pool, "user_pool_client_id": client,
                           "other_client_id": other_client, "other_pool_id": other_pool,
                           "other_pool_client_id": other_pool_client, "user_password": USER_PASSWORD,
-                          "identity_pool_id": identity_pool_id, "table": TABLE,
+                          "identity_pool_id": identity_pool_id, "table": TABLE, "registry": REGISTRY_TABLE,
                           "db_admin_access_key_id": admin_key["AccessKeyId"],
                           "db_admin_secret_access_key": admin_key["SecretAccessKey"],
                           "db_admin_secret_id": admin_secret_arn}))

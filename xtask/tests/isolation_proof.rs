@@ -148,6 +148,11 @@ impl Resolver<'_> {
                     if name == "AWS::NoValue" {
                         return None;
                     }
+                    if name == "OffboardedTenants" {
+                        // A CommaDelimitedList used as a list: "" is [""].
+                        let list = &self.params[name];
+                        return Some(json!(list.split(',').collect::<Vec<_>>()));
+                    }
                     json!(
                         self.params
                             .get(name)
@@ -161,6 +166,26 @@ impl Resolver<'_> {
                         Json::String(list) => list.split(',').nth(index).map(|v| json!(v)),
                         other => other.get(index).cloned(),
                     };
+                } else if tagged.tag == "Join" {
+                    let parts = inner.as_sequence().unwrap();
+                    let values = self.resolve(&parts[1]).unwrap();
+                    let values: Vec<&str> = values
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|v| v.as_str().unwrap())
+                        .collect();
+                    json!(values.join(parts[0].as_str().unwrap()))
+                } else if tagged.tag == "Split" {
+                    let parts = inner.as_sequence().unwrap();
+                    let value = self.resolve(&parts[1]).unwrap();
+                    json!(
+                        value
+                            .as_str()
+                            .unwrap()
+                            .split(parts[0].as_str().unwrap())
+                            .collect::<Vec<_>>()
+                    )
                 } else if tagged.tag == "GetAtt" && inner.as_str() == Some("TenantTable.Arn") {
                     json!(table())
                 } else if tagged.tag == "GetAtt" {
@@ -193,6 +218,11 @@ fn main_params() -> HashMap<&'static str, String> {
         ("TableName", TABLE.to_owned()),
         ("IdentityPool", POOL.to_owned()),
         ("ExecutionRoleArns", EXECUTION_ROLES.join(",")),
+        (
+            "OffboardedTenantsDeny",
+            format!("arn:aws:iam::{ACCOUNT}:policy/offboarded-tenants"),
+        ),
+        ("OffboardedTenants", String::new()),
     ])
 }
 
@@ -304,10 +334,76 @@ fn session(strategy: &str, tenant: &str, function: &str) -> Session {
     };
     let session_policy = sent_policy(strategy, tenant, function)
         .map(|policy| serde_json::from_str(&policy).unwrap());
+    // `<role id>:<session name>`: the function names an STS session
+    // `<tenant>@<request id>`; the identity pool, by the identity.
+    let userid = if pool {
+        "AROAPROOFROLE:CognitoIdentityCredentials".to_owned()
+    } else {
+        format!(
+            "AROAPROOFROLE:{}",
+            tenant_access::credentials::session_name(&tenant.parse().unwrap(), "proof-1")
+        )
+    };
     Session {
         policies: identity,
         session_policy,
         tags,
+        userid: Some(userid),
+    }
+}
+
+/// The template's OffboardedTenantsDeny with `offboarded` listed, as
+/// CloudFormation renders it.
+fn offboarded_deny(offboarded: &[&str]) -> Json {
+    let mut params = main_params();
+    params.insert("OffboardedTenants", offboarded.join(","));
+    Resolver {
+        params,
+        conditions: HashMap::new(),
+    }
+    .resolve(&load("template.yaml")["Resources"]["OffboardedTenantsDeny"]["Properties"]["PolicyDocument"])
+    .unwrap()
+}
+
+/// Under every strategy whose roles tenants share, the deny the
+/// offboarding adds ends the offboarded tenants' sessions for every job
+/// (tagged ones by their tag, session-policy ones by their session name)
+/// and no other tenant's: not `ab` or `a-b` when `a` is offboarded. Each
+/// session was allowed its own data before, so the check can fail. Only
+/// the tenants' shared roles carry it: role-per-tenant deletes the role.
+#[test]
+fn an_offboarded_tenant_is_denied_by_every_role_tenants_share_and_no_other_tenant_is() {
+    let offboarded = ["a", "acme"];
+    let shared_roles = ["SharedS3Role", "SharedDbRole", "SharedDynamoDbRole"];
+    let template = load("template.yaml");
+    for role in shared_roles.iter().chain(&["IdentityPoolAuthenticatedRole"]) {
+        let attached = &template["Resources"][*role]["Properties"]["ManagedPolicyArns"];
+        assert_eq!(
+            serde_norway::to_string(attached).unwrap().trim(),
+            "- !Ref OffboardedTenantsDeny",
+            "{role} carries the deny"
+        );
+    }
+    let empty = offboarded_deny(&[]);
+    for strategy in STRATEGIES.iter().filter(|s| **s != "role-per-tenant") {
+        for function in ["s3", "db", "items"] {
+            for tenant in TENANTS {
+                let own_data = |session: &Session| match function {
+                    "s3" => session.allows("s3:GetObject", &object(tenant), &[]),
+                    "db" => session.allows("rds-db:connect", &db_user(tenant), &[]),
+                    _ => items(session, "dynamodb:GetItem", &[tenant]),
+                };
+                let mut session = session(strategy, tenant, function);
+                session.policies.push(empty.clone());
+                assert!(own_data(&session), "{strategy} {function} {tenant}: served");
+                *session.policies.last_mut().unwrap() = offboarded_deny(&offboarded);
+                assert_eq!(
+                    own_data(&session),
+                    !offboarded.contains(&tenant),
+                    "{strategy} {function} {tenant} with {offboarded:?} offboarded"
+                );
+            }
+        }
     }
 }
 
@@ -586,6 +682,7 @@ fn execution_roles_assume_only_roles_under_the_tenant_path() {
             policies: policies_of(&role),
             session_policy: None,
             tags: Default::default(),
+            userid: None,
         };
         let role_arn = |path_and_name: &str| format!("arn:aws:iam::{ACCOUNT}:role/{path_and_name}");
         assert!(execution.allows(
@@ -636,6 +733,7 @@ fn execution_roles_assume_only_their_own_shared_role() {
                 policies: policies_of(&role),
                 session_policy: None,
                 tags: Default::default(),
+                userid: None,
             };
             for (other, _, _) in JOBS {
                 let arn = format!("arn:aws:iam::{ACCOUNT}:role/tenant-access-shared-{other}");

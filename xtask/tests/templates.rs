@@ -138,9 +138,12 @@ fn execution_roles_hold_no_data_permissions() {
             "ec2:DeleteNetworkInterface",
             "ec2:AssignPrivateIpAddresses",
             "ec2:UnassignPrivateIpAddresses",
+            // The tenant registry's states, and nothing else (below).
+            "dynamodb:GetItem",
         ]
         .into();
         let mut assume = 0;
+        let mut registry_reads = 0;
         for statement in statements(role) {
             assert_eq!(statement["Effect"].as_str(), Some("Allow"));
             for action in actions(statement) {
@@ -148,6 +151,17 @@ fn execution_roles_hold_no_data_permissions() {
                     allowed.contains(action.as_str()),
                     "{role_name} may {action}: not a logging, tracing, networking or assume action"
                 );
+                if action == "dynamodb:GetItem" {
+                    registry_reads += 1;
+                    let Value::Tagged(resource) = &statement["Resource"] else {
+                        panic!("{role_name}: GetItem names one table")
+                    };
+                    assert_eq!(
+                        resource.value.as_str(),
+                        Some("TenantRegistry.Arn"),
+                        "{role_name} reads the tenant registry only, never the items table"
+                    );
+                }
                 if action == "sts:AssumeRole" {
                     assume += 1;
                     let resources: Vec<&str> = many(&statement["Resource"])
@@ -179,6 +193,7 @@ fn execution_roles_hold_no_data_permissions() {
             assume, 3,
             "{role_name} assumes tenant roles in one statement"
         );
+        assert_eq!(registry_reads, 1, "{role_name} reads the tenant registry");
         // And that policy exists only while the strategy assumes roles:
         // under identity-pool the function holds no power at all.
         let conditional: Vec<&Value> = role["Properties"]["Policies"]

@@ -32,6 +32,7 @@ use serde_json::{Map, Value};
 use tenant_access::config::{DbConfig, FunctionConfig};
 use tenant_access::db::{TenantDatabase, TlsSetupError};
 use tenant_access::http::{Envelope, cursor, json_body, limit, only_query, query, segments};
+use tenant_access::registry::TenantRegistry;
 use tenant_access::session_policy::SessionScope;
 use tenant_access::{Caller, Error, TenantSessions, json_response};
 use tokio_postgres::Row;
@@ -110,7 +111,9 @@ impl App {
             account: config.access.account.clone().unwrap_or_else(any),
         });
         Ok(App {
-            envelope: Envelope::new(&config.access).with_metrics(&config.access, "aurora-query"),
+            envelope: Envelope::new(&config.access)
+                .with_metrics(&config.access, "aurora-query")
+                .with_registry(TenantRegistry::new(sdk, &config.access)),
             sessions,
             db: TenantDatabase::new(&config.service)?,
         })

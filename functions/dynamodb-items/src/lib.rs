@@ -28,6 +28,7 @@ use tenant_access::dynamodb::{Item, ItemId, Precondition, TenantTable};
 use tenant_access::http::{
     Envelope, cursor, json_body, limit, only_query, private, query, segments,
 };
+use tenant_access::registry::TenantRegistry;
 use tenant_access::session_policy::SessionScope;
 use tenant_access::{Caller, Error, TenantSessions, json_response};
 
@@ -162,7 +163,9 @@ impl App {
     pub fn new(config: &Config, sdk: &SdkConfig) -> Self {
         let any = || "*".to_owned();
         App {
-            envelope: Envelope::new(&config.access).with_metrics(&config.access, "dynamodb-items"),
+            envelope: Envelope::new(&config.access)
+                .with_metrics(&config.access, "dynamodb-items")
+                .with_registry(TenantRegistry::new(sdk, &config.access)),
             sessions: TenantSessions::new(sdk, &config.access).with_scope(SessionScope::Table {
                 table: config.service.table.clone(),
                 region: sdk.region().map_or_else(any, |r| r.to_string()),

@@ -32,6 +32,7 @@ use tenant_access::s3::{
     ByteRange, Fetched, KeyPrefix, ListPosition, ObjectKey, ObjectMeta, PresignedGet, PresignedPut,
     Read, ReadOptions, TenantBucket, WriteCondition,
 };
+use tenant_access::registry::TenantRegistry;
 use tenant_access::session_policy::SessionScope;
 use tenant_access::{Caller, Error, TenantSession, TenantSessions, json_response};
 
@@ -56,7 +57,9 @@ impl App {
     /// Clients for `config`; `sdk` carries the execution role's credentials.
     pub fn new(config: &Config, sdk: &SdkConfig) -> Self {
         App {
-            envelope: Envelope::new(&config.access).with_metrics(&config.access, "s3-fetch"),
+            envelope: Envelope::new(&config.access)
+                .with_metrics(&config.access, "s3-fetch")
+                .with_registry(TenantRegistry::new(sdk, &config.access)),
             sessions: TenantSessions::new(sdk, &config.access).with_scope(SessionScope::S3 {
                 bucket: config.service.bucket.clone(),
                 prefix_template: config.service.prefix_template.clone(),

@@ -572,6 +572,13 @@ pub struct AccessConfig {
     /// Namespace of the per-request EMF metric lines (`METRICS_NAMESPACE`);
     /// `None` when set to `none`.
     pub metrics_namespace: Option<String>,
+    /// The tenant registry's DynamoDB table (`TENANT_REGISTRY_TABLE`), whose
+    /// item per tenant holds its lifecycle state; `None`: no registry check.
+    pub registry_table: Option<String>,
+    /// How long a tenant's state is cached (`TENANT_STATE_TTL_MS`, 30 s by
+    /// default): how long an offboarding can take to reach a warm function
+    /// in code (the platform's own refusals take effect at once).
+    pub state_ttl: Duration,
 }
 
 impl AccessConfig {
@@ -699,7 +706,20 @@ impl AccessConfig {
                 Some(ns.to_owned())
             }
         };
+        let registry_table = optional(&env, "TENANT_REGISTRY_TABLE");
+        if let Some(table) = &registry_table
+            && !valid_table_name(table)
+        {
+            return Err(err(
+                "TENANT_REGISTRY_TABLE",
+                format!("`{table}` is not a DynamoDB table name"),
+            ));
+        }
+        let state_ttl =
+            Duration::from_millis(bounded(&env, "TENANT_STATE_TTL_MS", 30_000, 0..=300_000)?);
         Ok(AccessConfig {
+            registry_table,
+            state_ttl,
             metrics_namespace,
             max_tenant_len,
             deadline_margin,
@@ -860,11 +880,7 @@ impl DynamoDbConfig {
     /// Read from any [`Lookup`].
     pub fn from_lookup(env: impl Lookup) -> Result<Self, ConfigError> {
         let table = required(&env, "TENANT_TABLE")?;
-        let valid = (3..=255).contains(&table.len())
-            && table
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b));
-        if !valid {
+        if !valid_table_name(&table) {
             return Err(err(
                 "TENANT_TABLE",
                 format!("`{table}` is not a DynamoDB table name"),
@@ -872,6 +888,14 @@ impl DynamoDbConfig {
         }
         Ok(DynamoDbConfig { table })
     }
+}
+
+/// Whether `table` is a DynamoDB table name: 3 to 255 of `A-Za-z0-9_.-`.
+fn valid_table_name(table: &str) -> bool {
+    (3..=255).contains(&table.len())
+        && table
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b))
 }
 
 impl FromLookup for DynamoDbConfig {

@@ -26,6 +26,7 @@
 //! | `s3` | [`s3`]: the tenant's prefix of a shared bucket, SSE-KMS writes |
 //! | `postgres` | [`db`]: RDS IAM tokens, verified TLS, per-tenant connection pools |
 //! | `dynamodb` | [`dynamodb`]: the tenant's partition of a shared table |
+//! | `registry` | [`registry`]: each tenant's lifecycle state, checked before any AWS call |
 //! | `lambda-http` | [`http`]: the API Gateway envelope, `Caller::from_request`, JSON errors |
 //! | `telemetry` | [`telemetry`]: the Lambda log subscriber, installed only when asked |
 //! | `metrics` | one CloudWatch EMF line per request ([`metrics`]) |
@@ -48,6 +49,8 @@ mod error;
 pub mod http;
 pub mod identity;
 pub mod metrics;
+#[cfg(feature = "registry")]
+pub mod registry;
 #[cfg(feature = "s3")]
 pub mod s3;
 pub mod session_policy;

@@ -13,6 +13,7 @@
 //! | `IdentityPoolCalls` | Count | Cognito identity-pool exchanges (`GetId` + `GetCredentialsForIdentity`) the request caused |
 //! | `SessionCacheHits`, `SessionCacheMisses`, `SessionCacheEvictions` | Count | the tenant-session cache |
 //! | `DbConnects`, `DbTokens`, `DbConnectionReuses` | Count | aurora-query's connections |
+//! | `RegistryReads` | Count | reads of the tenant registry (0 while the tenant's state is cached) |
 //!
 //! The tenant is a property of the line (searchable in Logs Insights), not a
 //! dimension: a dimension per tenant would be a metric per tenant.
@@ -48,6 +49,8 @@ pub struct Counts {
     pub db_tokens: u64,
     /// Requests served on an open connection.
     pub db_reuses: u64,
+    /// Reads of the tenant registry ([`crate::registry`]).
+    pub registry_reads: u64,
 }
 
 tokio::task_local! {
@@ -92,6 +95,7 @@ macro_rules! fieldwise {
                     db_connects: self.db_connects.$op(other.db_connects),
                     db_tokens: self.db_tokens.$op(other.db_tokens),
                     db_reuses: self.db_reuses.$op(other.db_reuses),
+                    registry_reads: self.registry_reads.$op(other.registry_reads),
                 }
             }
         }
@@ -135,7 +139,7 @@ pub struct Measured<'a> {
 #[cfg(feature = "metrics")]
 pub fn line(namespace: &str, at: SystemTime, m: &Measured<'_>) -> String {
     let c = &m.counts;
-    let metrics: [(&str, &str, Value); 10] = [
+    let metrics: [(&str, &str, Value); 11] = [
         ("Requests", "Count", json!(1)),
         (
             "Latency",
@@ -150,6 +154,7 @@ pub fn line(namespace: &str, at: SystemTime, m: &Measured<'_>) -> String {
         ("DbConnects", "Count", json!(c.db_connects)),
         ("DbTokens", "Count", json!(c.db_tokens)),
         ("DbConnectionReuses", "Count", json!(c.db_reuses)),
+        ("RegistryReads", "Count", json!(c.registry_reads)),
     ];
     let timestamp = at
         .duration_since(SystemTime::UNIX_EPOCH)

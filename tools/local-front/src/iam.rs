@@ -349,6 +349,7 @@ impl Enforcer {
                     policies: user.policies,
                     session_policy: None,
                     tags: user.tags,
+                    userid: None,
                 }),
         };
         let Some(session) = session else {

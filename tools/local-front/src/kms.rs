@@ -211,6 +211,7 @@ mod tests {
                     "kms:ViaService": "s3.us-east-1.amazonaws.com"}}}]})],
             session_policy: None,
             tags: [("TenantID".to_owned(), tenant.to_owned())].into(),
+            userid: None,
         }
     }
 

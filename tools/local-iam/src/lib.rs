@@ -19,6 +19,7 @@
 //!         "Resource": "arn:aws:s3:::b/${aws:PrincipalTag/TenantID}_home/*"}]})],
 //!     session_policy: None,
 //!     tags: [("TenantID".to_owned(), "t1".to_owned())].into(),
+//!     userid: None,
 //! };
 //! assert!(session.allows("s3:GetObject", "arn:aws:s3:::b/t1_home/x", &[]));
 //! assert!(!session.allows("s3:GetObject", "arn:aws:s3:::b/t2_home/x", &[]));
@@ -43,6 +44,9 @@ pub struct Session {
     pub session_policy: Option<Value>,
     /// Principal tags: the role's tags, overridden by session tags.
     pub tags: BTreeMap<String, String>,
+    /// `aws:userid`: for a role session, `<role id>:<session name>`.
+    #[serde(default)]
+    pub userid: Option<String>,
 }
 
 /// What was decided, with the reason for a denial.
@@ -91,6 +95,9 @@ impl Session {
                 format!("aws:PrincipalTag/{key}"),
                 ContextValue::String(value.clone()),
             );
+        }
+        if let Some(userid) = &self.userid {
+            ctx.insert("aws:userid".to_owned(), ContextValue::String(userid.clone()));
         }
         for (key, value) in context {
             ctx.insert((*key).to_owned(), ContextValue::String((*value).to_owned()));
@@ -461,6 +468,7 @@ impl Registry {
             policies: role.policies.clone(),
             session_policy,
             tags,
+            userid: None,
         })
     }
 }
@@ -625,7 +633,14 @@ impl SessionRecord {
             .policy
             .as_deref()
             .map(|p| serde_json::from_str(p).unwrap_or(Value::Null));
-        registry.session(&self.role_arn, policy, &self.tags)
+        let mut session = registry.session(&self.role_arn, policy, &self.tags)?;
+        // `<role id>:<session name>`, as IAM sees a role session; the
+        // session name is the assumed-role ARN's last segment.
+        session.userid = self
+            .arn
+            .rsplit_once('/')
+            .map(|(_, name)| format!("AROALOCALROLEID:{name}"));
+        Some(session)
     }
 }
 
@@ -654,6 +669,7 @@ mod tests {
             ]})],
             session_policy: None,
             tags: [("TenantID".to_owned(), "t1".to_owned())].into(),
+            userid: None,
         }
     }
 
@@ -742,6 +758,7 @@ mod tests {
                     "dynamodb:LeadingKeys": ["${aws:PrincipalTag/TenantID}"]}}}]})],
             session_policy: None,
             tags: [("TenantID".to_owned(), "t1".to_owned())].into(),
+            userid: None,
         };
         let table = "arn:aws:dynamodb:us-east-1:111122223333:table/items";
         let get = |keys: &[&str]| {

@@ -136,6 +136,7 @@ impl Moto {
             policies: key.policies.clone(),
             session_policy: key.session_policy.clone(),
             tags: BTreeMap::new(),
+            userid: None,
         };
         let access = match &key.role_arn {
             Some(role_arn) => self

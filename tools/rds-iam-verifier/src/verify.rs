@@ -205,6 +205,7 @@ mod tests {
                     "Resource": "arn:aws:rds-db:us-west-2:111122223333:dbuser:cluster-X/${aws:PrincipalTag/dbuser}"}]})],
                 session_policy: None,
                 tags: [("dbuser".to_owned(), resource_user.to_owned())].into(),
+                userid: None,
             },
             expires_at: None,
         }
