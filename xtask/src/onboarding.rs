@@ -947,8 +947,7 @@ mod tests {
         ));
         for kept in ["IsolationStrategy", "TenantRolePrefix"] {
             assert!(
-                parameters
-                    .contains(&json!({"ParameterKey": kept, "UsePreviousValue": true})),
+                parameters.contains(&json!({"ParameterKey": kept, "UsePreviousValue": true})),
                 "{kept} kept as deployed"
             );
         }

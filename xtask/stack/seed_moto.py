@@ -288,6 +288,10 @@ def main() -> None:
         "TenantTable": TABLE,
         "TenantTable.Arn": table_arn,
         "TenantRegistry.Arn": f"arn:aws:dynamodb:{region}:{account}:table/{REGISTRY_TABLE}",
+        # Kept in the registry's copy of each role it is attached to
+        # (offboarded_deny), never in moto's: moto would ignore its
+        # conditions and deny everything.
+        "OffboardedTenantsDeny": f"arn:aws:iam::{account}:policy/tenant-access-offboarded",
     }
     # The local stack has an existing cluster, no proxy; the strategy is the
     # functions' choice (TENANT_ISOLATION), so the seed provides for all.

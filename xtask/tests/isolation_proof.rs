@@ -376,7 +376,10 @@ fn an_offboarded_tenant_is_denied_by_every_role_tenants_share_and_no_other_tenan
     let offboarded = ["a", "acme"];
     let shared_roles = ["SharedS3Role", "SharedDbRole", "SharedDynamoDbRole"];
     let template = load("template.yaml");
-    for role in shared_roles.iter().chain(&["IdentityPoolAuthenticatedRole"]) {
+    for role in shared_roles
+        .iter()
+        .chain(&["IdentityPoolAuthenticatedRole"])
+    {
         let attached = &template["Resources"][*role]["Properties"]["ManagedPolicyArns"];
         assert_eq!(
             serde_norway::to_string(attached).unwrap().trim(),

@@ -28,11 +28,11 @@ use serde::Serialize;
 use std::time::{Duration, SystemTime};
 use tenant_access::config::{FunctionConfig, S3Config};
 use tenant_access::http::{Envelope, cursor, limit, only_query, private, query, segments};
+use tenant_access::registry::TenantRegistry;
 use tenant_access::s3::{
     ByteRange, Fetched, KeyPrefix, ListPosition, ObjectKey, ObjectMeta, PresignedGet, PresignedPut,
     Read, ReadOptions, TenantBucket, WriteCondition,
 };
-use tenant_access::registry::TenantRegistry;
 use tenant_access::session_policy::SessionScope;
 use tenant_access::{Caller, Error, TenantSession, TenantSessions, json_response};
 

@@ -248,12 +248,15 @@ impl TenantRegistry {
                     return Ok(None);
                 };
                 match item.get(STATE).map(AttributeValue::as_s) {
-                    Some(Ok(state)) => state.parse().map(Some).map_err(|reason| {
-                        Error::Unavailable {
-                            service: "registry",
-                            detail: format!("a registry item is malformed: {reason}"),
-                        }
-                    }),
+                    Some(Ok(state)) => {
+                        state
+                            .parse()
+                            .map(Some)
+                            .map_err(|reason| Error::Unavailable {
+                                service: "registry",
+                                detail: format!("a registry item is malformed: {reason}"),
+                            })
+                    }
                     _ => Err(Error::Unavailable {
                         service: "registry",
                         detail: format!("a registry item has no string `{STATE}`"),
@@ -331,7 +334,11 @@ mod tests {
             never.check(&tenant()).await.unwrap_err(),
         );
         assert_eq!(a.to_string(), b.to_string(), "the same body");
-        assert_ne!(detail_of_any(&a), detail_of_any(&b), "told apart in the log");
+        assert_ne!(
+            detail_of_any(&a),
+            detail_of_any(&b),
+            "told apart in the log"
+        );
     }
 
     fn detail_of_any(err: &Error) -> String {

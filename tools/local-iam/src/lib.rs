@@ -97,7 +97,10 @@ impl Session {
             );
         }
         if let Some(userid) = &self.userid {
-            ctx.insert("aws:userid".to_owned(), ContextValue::String(userid.clone()));
+            ctx.insert(
+                "aws:userid".to_owned(),
+                ContextValue::String(userid.clone()),
+            );
         }
         for (key, value) in context {
             ctx.insert((*key).to_owned(), ContextValue::String((*value).to_owned()));
