@@ -74,6 +74,11 @@ impl App {
         &self.sessions
     }
 
+    /// The request envelope, for counting tenant-registry reads.
+    pub fn envelope(&self) -> &Envelope {
+        &self.envelope
+    }
+
     async fn route(&self, request: &Request, caller: Caller) -> Result<Response<Body>, Error> {
         match segments(request).as_slice() {
             ["files"] if request.method() == Method::GET => self.list(request, &caller).await,
