@@ -234,7 +234,11 @@ pub async fn function_handler(
         .envelope
         .serve_measured(request, |caller| async move {
             let route = Route::parse(request)?;
-            app.serve(route, &caller).await
+            // A stale session DynamoDB denied is dropped and the request
+            // served once more on a new one.
+            app.sessions
+                .retrying(|| app.serve(route.clone(), &caller))
+                .await
         })
         .await)
 }

@@ -330,7 +330,13 @@ pub async fn function_handler(
     let request = &request;
     Ok(app
         .envelope
-        .serve_measured(request, |caller| app.route(request, caller))
+        .serve_measured(request, |caller| async move {
+            // A stale session S3 denied is dropped and the request served
+            // once more on a new one.
+            app.sessions
+                .retrying(|| app.route(request, caller.clone()))
+                .await
+        })
         .await)
 }
 

@@ -104,6 +104,14 @@ pub const REFUSAL_MEMORY: Duration = Duration::from_secs(60);
 /// are not refreshed together.
 pub const REFRESH_AHEAD: Duration = Duration::from_secs(300);
 
+/// A session at least this old that S3, KMS (through S3) or DynamoDB
+/// denies is dropped, and its request retried once on a new one
+/// ([`TenantSessions::retrying`]): it may predate a change to its role (a
+/// role recreated, a deny lifted). A younger one is kept, since its denial
+/// is the policy's own answer: a legitimate denial costs at most one STS
+/// call per tenant per this period, never one per request.
+pub const STALE_AFTER: Duration = Duration::from_secs(5);
+
 /// Refreshes ahead of expiry running at once, per cache: STS sees a bounded
 /// trickle, never a burst.
 pub const MAX_BACKGROUND_REFRESHES: usize = 4;
@@ -433,6 +441,27 @@ impl TenantSessions {
             session_evictions: self.evictions.load(Ordering::Relaxed),
             ..Default::default()
         }
+    }
+
+    /// Run `op` (which gets the caller's session from this cache), and once
+    /// more if it failed after dropping a stale session a service denied
+    /// ([`TenantSession::denied`]): the retry runs on a new session, so a
+    /// role recreated or a deny lifted takes effect at once in a warm
+    /// function. Never more than one retry.
+    pub async fn retrying<T, F, Fut>(&self, op: F) -> Result<T, Error>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<T, Error>>,
+    {
+        let (first, counts) = crate::metrics::measure(op()).await;
+        crate::metrics::record(|c| *c = *c + counts);
+        if first.is_ok() || counts.stale_sessions == 0 {
+            return first;
+        }
+        tracing::info!("a stale tenant session was denied; retrying once on a new one");
+        let (second, counts) = crate::metrics::measure(op()).await;
+        crate::metrics::record(|c| *c = *c + counts);
+        second
     }
 
     /// The caller's tenant session: the cached one while it is servable,
@@ -798,6 +827,20 @@ impl TenantSession {
         self.obtained
     }
 
+    /// A service denied this session (`AccessDenied` from S3, KMS or
+    /// DynamoDB). One obtained at least [`STALE_AFTER`] ago is invalidated,
+    /// and the request it served may be retried once on a new one
+    /// ([`TenantSessions::retrying`]); a younger one is kept. Whether it
+    /// was dropped.
+    pub fn denied(&self) -> bool {
+        if self.obtained.elapsed() < STALE_AFTER || self.is_invalidated() {
+            return false;
+        }
+        self.invalidate();
+        crate::metrics::record(|c| c.stale_sessions += 1);
+        true
+    }
+
     /// Whether [`invalidate`](Self::invalidate) was called.
     pub fn is_invalidated(&self) -> bool {
         self.invalid.load(Ordering::Relaxed)
@@ -977,5 +1020,82 @@ mod tests {
             opens.len() > 10,
             "sessions open their windows at different times: {opens:?}"
         );
+    }
+
+    /// A session denied when older than STALE_AFTER is dropped and its
+    /// request retried once on a new one; a younger one is kept and not
+    /// retried, so a legitimate denial costs no STS call per request.
+    #[tokio::test]
+    async fn a_stale_denied_session_is_dropped_and_its_request_retried_once() {
+        use std::sync::atomic::AtomicU32;
+        let base = SdkConfig::builder().build();
+        let session = || {
+            TenantSession::new(
+                tenant("tenant1"),
+                Credentials::new("ASIAKEY", "s", None, None, "t"),
+                &base,
+            )
+        };
+        let stale = || {
+            let mut s = session();
+            s.obtained = std::time::Instant::now()
+                .checked_sub(STALE_AFTER * 2)
+                .expect("a monotonic clock past STALE_AFTER");
+            s
+        };
+        let fresh = session();
+        assert!(!fresh.denied() && !fresh.is_invalidated(), "kept");
+        let old = stale();
+        assert!(old.denied() && old.is_invalidated(), "dropped");
+        assert!(!old.denied(), "dropped once");
+
+        let config = AccessConfig::from_lookup(|name: &str| {
+            (name == "AWS_ACCOUNT_ID").then(|| "123456789012".to_owned())
+        })
+        .unwrap();
+        let sessions = TenantSessions::new(&base, &config);
+        let denied = || Error::AccessDenied {
+            detail: "test".to_owned(),
+        };
+        // Stale and denied: one retry, which is served.
+        let calls = AtomicU32::new(0);
+        let served = sessions
+            .retrying(|| async {
+                if calls.fetch_add(1, Ordering::Relaxed) == 0 {
+                    stale().denied();
+                    Err(denied())
+                } else {
+                    Ok("served")
+                }
+            })
+            .await;
+        assert_eq!(
+            (served.ok(), calls.load(Ordering::Relaxed)),
+            (Some("served"), 2)
+        );
+        // Denied again on the new session: no third try.
+        let calls = AtomicU32::new(0);
+        let result: Result<(), Error> = sessions
+            .retrying(|| async {
+                calls.fetch_add(1, Ordering::Relaxed);
+                stale().denied();
+                Err(denied())
+            })
+            .await;
+        assert!(result.is_err());
+        assert_eq!(calls.load(Ordering::Relaxed), 2);
+        // Fresh and denied: the policy's own answer, no retry.
+        let calls = AtomicU32::new(0);
+        let fresh = session();
+        let result: Result<(), Error> = sessions
+            .retrying(|| async {
+                calls.fetch_add(1, Ordering::Relaxed);
+                fresh.denied();
+                Err(denied())
+            })
+            .await;
+        assert!(result.is_err());
+        assert_eq!(calls.load(Ordering::Relaxed), 1);
+        assert!(!fresh.is_invalidated());
     }
 }

@@ -375,10 +375,15 @@ impl TenantTable {
     }
 }
 
-/// A refused session is never served again (the next request gets a new one).
+/// A refused session is never served again (the next request gets a new
+/// one), nor a stale one DynamoDB denied ([`TenantSession::denied`]).
 fn fail(session: &TenantSession, err: Error) -> Error {
-    if matches!(err, Error::CredentialsRejected { .. }) {
-        session.invalidate();
+    match err {
+        Error::CredentialsRejected { .. } => session.invalidate(),
+        Error::AccessDenied { .. } => {
+            session.denied();
+        }
+        _ => {}
     }
     err
 }

@@ -14,6 +14,7 @@
 //! | `SessionCacheHits`, `SessionCacheMisses`, `SessionCacheEvictions` | Count | the tenant-session cache |
 //! | `DbConnects`, `DbTokens`, `DbConnectionReuses` | Count | aurora-query's connections |
 //! | `RegistryReads` | Count | reads of the tenant registry (0 while the tenant's state is cached) |
+//! | `StaleSessionsDropped` | Count | sessions a service denied when older than `STALE_AFTER`, dropped and retried once |
 //!
 //! The tenant is a property of the line (searchable in Logs Insights), not a
 //! dimension: a dimension per tenant would be a metric per tenant.
@@ -51,6 +52,9 @@ pub struct Counts {
     pub db_reuses: u64,
     /// Reads of the tenant registry ([`crate::registry`]).
     pub registry_reads: u64,
+    /// Sessions dropped because a service denied them when they were
+    /// older than [`crate::credentials::STALE_AFTER`].
+    pub stale_sessions: u64,
 }
 
 tokio::task_local! {
@@ -96,6 +100,7 @@ macro_rules! fieldwise {
                     db_tokens: self.db_tokens.$op(other.db_tokens),
                     db_reuses: self.db_reuses.$op(other.db_reuses),
                     registry_reads: self.registry_reads.$op(other.registry_reads),
+                    stale_sessions: self.stale_sessions.$op(other.stale_sessions),
                 }
             }
         }
@@ -139,7 +144,7 @@ pub struct Measured<'a> {
 #[cfg(feature = "metrics")]
 pub fn line(namespace: &str, at: SystemTime, m: &Measured<'_>) -> String {
     let c = &m.counts;
-    let metrics: [(&str, &str, Value); 11] = [
+    let metrics: [(&str, &str, Value); 12] = [
         ("Requests", "Count", json!(1)),
         (
             "Latency",
@@ -155,6 +160,7 @@ pub fn line(namespace: &str, at: SystemTime, m: &Measured<'_>) -> String {
         ("DbTokens", "Count", json!(c.db_tokens)),
         ("DbConnectionReuses", "Count", json!(c.db_reuses)),
         ("RegistryReads", "Count", json!(c.registry_reads)),
+        ("StaleSessionsDropped", "Count", json!(c.stale_sessions)),
     ];
     let timestamp = at
         .duration_since(SystemTime::UNIX_EPOCH)

@@ -819,7 +819,10 @@ where
         (Some(409), _) => Error::Conflict(
             "another conditional write to this key is in progress; retry".to_owned(),
         ),
-        (_, Some(c)) if KEY_CODES.contains(&c) => Error::KeyUnavailable { detail: detail() },
+        (_, Some(c)) if KEY_CODES.contains(&c) => {
+            session.denied();
+            Error::KeyUnavailable { detail: detail() }
+        }
         _ => refused(session, upstream("s3", err)),
     }
 }
@@ -845,21 +848,30 @@ where
         }),
         (Some(404), _) => Err(Error::NotFound),
         (Some(403), None | Some("AccessDenied")) => {
+            session.denied();
             tracing::warn!(error.detail = %aws_sdk_s3::error::DisplayErrorContext(&err), "s3 denied the tenant session; answering not found");
             Err(Error::NotFound)
         }
         (Some(416), _) => Err(Error::RangeNotSatisfiable),
-        (_, Some(c)) if KEY_CODES.contains(&c) => Err(Error::KeyUnavailable {
-            detail: aws_sdk_s3::error::DisplayErrorContext(&err).to_string(),
-        }),
+        (_, Some(c)) if KEY_CODES.contains(&c) => {
+            session.denied();
+            Err(Error::KeyUnavailable {
+                detail: aws_sdk_s3::error::DisplayErrorContext(&err).to_string(),
+            })
+        }
         _ => Err(refused(session, upstream("s3", err))),
     }
 }
 
-/// Invalidate `session` when `err` says S3 refused its credentials.
+/// Invalidate `session` when `err` says S3 refused its credentials, or
+/// denied it while stale ([`TenantSession::denied`]).
 fn refused(session: &TenantSession, err: Error) -> Error {
-    if let Error::CredentialsRejected { .. } = err {
-        session.invalidate();
+    match err {
+        Error::CredentialsRejected { .. } => session.invalidate(),
+        Error::AccessDenied { .. } => {
+            session.denied();
+        }
+        _ => {}
     }
     err
 }
