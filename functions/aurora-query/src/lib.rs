@@ -104,16 +104,16 @@ impl App {
         // have both; the others pass only the function policy, which
         // falls back to any cluster and account when they are not set.
         let any = || "*".to_owned();
-        let sessions = TenantSessions::new(sdk, &config.access).with_scope(SessionScope::Db {
-            resource_id: config.service.resource_id.clone().unwrap_or_else(any),
-            user_template: config.service.user_template.clone(),
-            region: sdk.region().map_or_else(any, |r| r.to_string()),
-            account: config.access.account.clone().unwrap_or_else(any),
-        });
+        let sessions = TenantSessions::new(sdk, &config.access)
+            .with_registry(TenantRegistry::new(sdk, &config.access))
+            .with_scope(SessionScope::Db {
+                resource_id: config.service.resource_id.clone().unwrap_or_else(any),
+                user_template: config.service.user_template.clone(),
+                region: sdk.region().map_or_else(any, |r| r.to_string()),
+                account: config.access.account.clone().unwrap_or_else(any),
+            });
         Ok(App {
-            envelope: Envelope::new(&config.access)
-                .with_metrics(&config.access, "aurora-query")
-                .with_registry(TenantRegistry::new(sdk, &config.access)),
+            envelope: Envelope::new(&config.access).with_metrics(&config.access, "aurora-query"),
             sessions,
             db: TenantDatabase::new(&config.service)?,
         })

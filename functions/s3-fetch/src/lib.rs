@@ -57,13 +57,13 @@ impl App {
     /// Clients for `config`; `sdk` carries the execution role's credentials.
     pub fn new(config: &Config, sdk: &SdkConfig) -> Self {
         App {
-            envelope: Envelope::new(&config.access)
-                .with_metrics(&config.access, "s3-fetch")
-                .with_registry(TenantRegistry::new(sdk, &config.access)),
-            sessions: TenantSessions::new(sdk, &config.access).with_scope(SessionScope::S3 {
-                bucket: config.service.bucket.clone(),
-                prefix_template: config.service.prefix_template.clone(),
-            }),
+            envelope: Envelope::new(&config.access).with_metrics(&config.access, "s3-fetch"),
+            sessions: TenantSessions::new(sdk, &config.access)
+                .with_registry(TenantRegistry::new(sdk, &config.access))
+                .with_scope(SessionScope::S3 {
+                    bucket: config.service.bucket.clone(),
+                    prefix_template: config.service.prefix_template.clone(),
+                }),
             bucket: TenantBucket::new(&config.service),
             presign_ttl: config.service.presign_ttl,
         }
@@ -72,11 +72,6 @@ impl App {
     /// The tenant sessions, for counting STS calls.
     pub fn sessions(&self) -> &TenantSessions {
         &self.sessions
-    }
-
-    /// The request envelope, for counting tenant-registry reads.
-    pub fn envelope(&self) -> &Envelope {
-        &self.envelope
     }
 
     async fn route(&self, request: &Request, caller: Caller) -> Result<Response<Body>, Error> {

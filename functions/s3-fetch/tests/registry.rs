@@ -57,7 +57,7 @@ async fn set_state(stack: &Stack, tenant: &str, state: &str) {
 async fn warm_requests_read_the_registry_once_per_cache_life() {
     let stack = Stack::load();
     let app = app(&stack).await;
-    let registry = app.envelope().registry().expect("the stack sets one");
+    let registry = app.sessions().registry().expect("the stack sets one");
     assert_eq!(get(&app, "tenant1").await.0, 200);
     let cold = registry.reads();
     assert_eq!(cold, 1, "the first request reads the tenant's state");

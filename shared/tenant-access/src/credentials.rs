@@ -247,6 +247,9 @@ pub struct TenantSessions {
     hits: AtomicU64,
     misses: AtomicU64,
     evictions: AtomicU64,
+    /// The registry a tenant must be active in to get a session.
+    #[cfg(feature = "registry")]
+    registry: Option<Arc<crate::registry::TenantRegistry>>,
 }
 
 /// Where sessions come from: shared with refreshes running in the
@@ -308,7 +311,32 @@ impl TenantSessions {
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
             evictions: AtomicU64::new(0),
+            #[cfg(feature = "registry")]
+            registry: None,
         }
+    }
+
+    /// Serve a session only to a tenant `registry` holds active
+    /// ([`TenantRegistry::check`](crate::registry::TenantRegistry::check)),
+    /// checked on every request before the cache or any AWS call with the
+    /// tenant's credentials, and after the caller's own checks (a request
+    /// with no valid token under `identity-pool` reads nothing). `None`
+    /// (no `TENANT_REGISTRY_TABLE`) checks nothing, and says so once.
+    #[cfg(feature = "registry")]
+    pub fn with_registry(mut self, registry: Option<crate::registry::TenantRegistry>) -> Self {
+        if registry.is_none() {
+            tracing::warn!(
+                "no tenant registry (TENANT_REGISTRY_TABLE): an offboarded tenant is refused by IAM, KMS and the database only"
+            );
+        }
+        self.registry = registry.map(Arc::new);
+        self
+    }
+
+    /// The tenant registry, for counting its reads.
+    #[cfg(feature = "registry")]
+    pub fn registry(&self) -> Option<&crate::registry::TenantRegistry> {
+        self.registry.as_deref()
     }
 
     /// What this function's sessions may do. Each function sets its own:
@@ -469,6 +497,10 @@ impl TenantSessions {
     /// request id. See the module docs for what happens when STS fails.
     pub async fn session(&self, caller: &Caller) -> Result<Arc<TenantSession>, Error> {
         let request = self.key_for(caller)?;
+        #[cfg(feature = "registry")]
+        if let Some(registry) = &self.registry {
+            registry.check(&caller.tenant).await?;
+        }
         let slot = {
             let mut slots = self.slots.lock().expect("session cache lock poisoned");
             if slots.len() == slots.cap().get() && !slots.contains(&request) {

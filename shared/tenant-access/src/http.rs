@@ -44,9 +44,6 @@ pub struct Envelope {
     /// Under [`Tenancy::PerTenant`], the one tenant this execution
     /// environment serves: the first one it served.
     served: Arc<OnceLock<TenantId>>,
-    /// The tenant registry every request's tenant must be active in.
-    #[cfg(feature = "registry")]
-    registry: Option<Arc<crate::registry::TenantRegistry>>,
 }
 
 impl Envelope {
@@ -62,30 +59,7 @@ impl Envelope {
             fallback: config.request_timeout,
             tenancy: config.tenancy,
             served: Arc::default(),
-            #[cfg(feature = "registry")]
-            registry: None,
         }
-    }
-
-    /// Check every request's tenant in `registry` before its handler runs
-    /// (and so before any AWS call): only an active tenant is served
-    /// ([`TenantRegistry::check`](crate::registry::TenantRegistry::check)).
-    /// `None` (no `TENANT_REGISTRY_TABLE`) checks nothing.
-    #[cfg(feature = "registry")]
-    pub fn with_registry(mut self, registry: Option<crate::registry::TenantRegistry>) -> Self {
-        if registry.is_none() {
-            tracing::warn!(
-                "no tenant registry (TENANT_REGISTRY_TABLE): an offboarded tenant is refused by IAM, KMS and the database only"
-            );
-        }
-        self.registry = registry.map(Arc::new);
-        self
-    }
-
-    /// The tenant registry, for counting its reads.
-    #[cfg(feature = "registry")]
-    pub fn registry(&self) -> Option<&crate::registry::TenantRegistry> {
-        self.registry.as_deref()
     }
 
     /// Check the caller against Lambda's tenant isolation mode: an
@@ -269,14 +243,7 @@ impl Envelope {
             // Boxed: the handler's future is deep (STS, S3, Postgres), and a
             // caller's future holding it inline can exceed the compiler's
             // query depth when its layout is computed. One allocation.
-            let work = async {
-                #[cfg(feature = "registry")]
-                if let Some(registry) = &self.registry {
-                    registry.check(&caller.tenant).await?;
-                }
-                handle(caller).await
-            };
-            let result = tokio::time::timeout_at(deadline, Box::pin(work))
+            let result = tokio::time::timeout_at(deadline, Box::pin(handle(caller)))
                 .await
                 .unwrap_or(Err(Error::DeadlineExceeded));
             match result {

@@ -2,7 +2,9 @@
 //! and cached briefly.
 //!
 //! Every function asks the registry whether the caller's tenant is
-//! [`TenantState::Active`] before it asks STS for a session, so an
+//! [`TenantState::Active`] before it gets the tenant's session
+//! ([`TenantSessions::with_registry`](crate::TenantSessions::with_registry)),
+//! so before any AWS call made for the tenant, and an
 //! offboarded or suspended tenant is refused in code at once, beside the
 //! platform's own refusals (its role deleted or denied, its key disabled,
 //! its database login dropped), which hold even where this check is
