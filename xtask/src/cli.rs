@@ -28,6 +28,12 @@ pub enum Cmd {
         /// KMS's pending window for the tenant's key (7 to 30 days).
         key_window_days: u8,
     },
+    /// `tenant purge`: an offboarded tenant's objects (every version) and
+    /// items, on AWS.
+    TenantPurge {
+        ids: Vec<String>,
+        target: Target,
+    },
     /// `db migrate`: apply the schema through db-admin.
     DbMigrate {
         target: Target,
@@ -72,7 +78,7 @@ pub const COMMANDS: &[Command] = &[
     },
     Command {
         name: "tenant",
-        args: "add ID... [--local | --aws --stack NAME [--user NAME] [--dry-run]] | remove ID... [--local | --aws --stack NAME [--dry-run]] [--purge] [--key-deletion-days 7-30]",
+        args: "add ID... [--local | --aws --stack NAME [--user NAME] [--dry-run]] | remove ID... [--local | --aws --stack NAME [--dry-run]] [--purge] [--key-deletion-days 7-30] | purge ID... --aws --stack NAME [--dry-run]",
         about: "onboard (offboard) tenants: role, key, DB login through db-admin, user; on the local stack, or a deployed one; neither: print the psql script",
     },
     Command {
@@ -264,6 +270,24 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Cmd, String> {
                     key_window_days: key_window_days.unwrap_or(30),
                 }
             }
+            Some((verb, ids))
+                if verb == "purge"
+                    && !ids.is_empty()
+                    && user.is_none()
+                    && !purge
+                    && key_window_days.is_none() =>
+            {
+                if !matches!(target, Target::Aws { .. }) {
+                    return Err(format!(
+                        "tenant purge is for --aws --stack NAME; on the local stack, `tenant remove ID --local --purge` purges\n\n{}",
+                        help(Some(cmd))
+                    ));
+                }
+                Cmd::TenantPurge {
+                    ids: ids.to_vec(),
+                    target,
+                }
+            }
             _ => return Err(format!("say what to do\n\n{}", help(Some(cmd)))),
         },
         "db" => match rest.as_slice() {
@@ -322,6 +346,22 @@ mod tests {
         assert!(parse_str(&["tenant"]).is_err());
         assert!(parse_str(&["tenant", "delete", "acme"]).is_err());
         assert!(parse_str(&["tenant", "remove"]).is_err(), "no id");
+        assert!(
+            parse_str(&["tenant", "purge", "acme", "--local"])
+                .unwrap_err()
+                .contains("--local --purge"),
+            "a local purge is remove's"
+        );
+        assert_eq!(
+            parse_str(&["tenant", "purge", "acme", "--aws", "--stack", "s"]),
+            Ok(Cmd::TenantPurge {
+                ids: vec!["acme".into()],
+                target: Target::Aws {
+                    stack: "s".into(),
+                    dry_run: false
+                }
+            })
+        );
         assert!(
             parse_str(&["tenant", "add", "acme", "--purge"]).is_err(),
             "--purge is remove's"

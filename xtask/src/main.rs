@@ -23,6 +23,7 @@ mod moto;
 mod onboarding;
 mod postgres;
 mod process;
+mod purge;
 mod verifier;
 
 use std::collections::BTreeMap;
@@ -782,6 +783,32 @@ fn done(answer: &serde_json::Value) -> String {
 /// login revoked and dropped through db-admin; objects, items and records
 /// kept unless `--purge`. With `--aws`, the same on a deployed stack
 /// ([`onboarding::plan_remove`]). Neither: print the psql lines.
+/// `tenant purge ID... --aws --stack NAME`: every object version, delete
+/// marker and item of each (offboarded) tenant ([`purge`]).
+fn tenant_purge(stack: &Stack, ids: &[String], target: &onboarding::Target) -> Result<()> {
+    check_ids(ids)?;
+    let onboarding::Target::Aws {
+        stack: name,
+        dry_run,
+    } = target
+    else {
+        return Err("tenant purge is for --aws".to_owned());
+    };
+    let _ = stack;
+    let deployed = onboarding::Deployed::describe(name)?;
+    for id in ids {
+        let purged = purge::purge("aws", &deployed, id, *dry_run)?;
+        progress!(
+            "{} {id}: {} object versions, {} delete markers, {} items",
+            if *dry_run { "would purge" } else { "purged" },
+            purged.versions,
+            purged.markers,
+            purged.items
+        );
+    }
+    Ok(())
+}
+
 fn tenant_remove(
     stack: &Stack,
     ids: &[String],
@@ -953,6 +980,7 @@ fn main() -> ExitCode {
             purge,
             key_window_days,
         } => tenant_remove(&stack, &ids, &target, purge, key_window_days),
+        cli::Cmd::TenantPurge { ids, target } => tenant_purge(&stack, &ids, &target),
         cli::Cmd::DbMigrate { target } => db_migrate(&stack, &target),
         cli::Cmd::Call(args) => call::run(&args, &stack.env_file()),
         cli::Cmd::Fixtures { check } => fixtures::run(&stack.root, check),

@@ -194,7 +194,12 @@ impl<'a> Moto<'a> {
             if purge {
                 command.arg("--purge");
             }
-            run(&mut command).map(|_| ())
+            // What a purge removed, counted per store.
+            let out = run(&mut command)?;
+            for line in String::from_utf8_lossy(&out.stdout).lines() {
+                progress!("{line}");
+            }
+            Ok(())
         })
     }
 

@@ -166,7 +166,7 @@ impl Deployed {
         })
     }
 
-    fn output(&self, key: &str) -> Result<&str> {
+    pub(crate) fn output(&self, key: &str) -> Result<&str> {
         self.outputs.get(key).map(String::as_str).ok_or_else(|| {
             format!(
                 "stack {} has no output {key} (deployed from an older template, or without a created cluster/user pool)",
@@ -433,16 +433,18 @@ pub fn plan_remove(
         .region(&deployed.region),
     ]);
     if purge {
-        plan.push(
-            Step::new([
-                "aws",
-                "s3",
-                "rm",
-                &format!("s3://{}/{id}_home/", deployed.output("BucketName")?),
-                "--recursive",
-            ])
-            .region(&deployed.region),
-        );
+        // Every version and delete marker of its objects, and its items:
+        // the bucket is versioned, so `aws s3 rm` would only add markers.
+        plan.push(Step::new([
+            "cargo",
+            "xtask",
+            "tenant",
+            "purge",
+            id,
+            "--aws",
+            "--stack",
+            &deployed.name,
+        ]));
     }
     Ok(plan)
 }
@@ -820,7 +822,11 @@ mod tests {
             ]
         );
         assert_eq!(removal[3].argv[3], "stack-delete-complete");
-        assert_eq!(removal[4].argv[3], "s3://bucket/acme_home/");
+        assert_eq!(
+            removal[4].argv[..5],
+            ["cargo", "xtask", "tenant", "purge", "acme"],
+            "every version and item, not only delete markers"
+        );
         assert_eq!(
             plan_remove(&deployed(), "acme", false, 30).unwrap().len(),
             7,

@@ -78,15 +78,31 @@ def main() -> None:
             except cognito.exceptions.UserNotFoundException:
                 pass
         if purge:
-            pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{tenant}_home/")
-            for page in pages:
-                for obj in page.get("Contents", []):
-                    s3.delete_object(Bucket=bucket, Key=obj["Key"])
-            items = dynamodb.query(TableName=TABLE, KeyConditionExpression="tenant_id = :t",
-                                   ExpressionAttributeValues={":t": {"S": tenant}})["Items"]
-            for item in items:
-                dynamodb.delete_item(TableName=TABLE, Key={"tenant_id": item["tenant_id"], "item_id": item["item_id"]})
+            counts = purge_tenant(s3, dynamodb, bucket, tenant)
+            print(f"purged {tenant}: " + ", ".join(f"{n} {what}" for what, n in counts.items()))
     registry_path.write_text(json.dumps(registry, indent=1))
+
+
+def purge_tenant(s3, dynamodb, bucket: str, tenant: str) -> dict:
+    """Every object version and delete marker under the tenant's prefix,
+    and every item of its partition: what is left of it outside the
+    database (db-admin purges its rows). Idempotent: a second run finds
+    nothing; a run stopped halfway is finished by the next."""
+    counts = {"object versions": 0, "delete markers": 0, "items": 0}
+    pages = s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=f"{tenant}_home/")
+    for page in pages:
+        for kind, label in (("Versions", "object versions"), ("DeleteMarkers", "delete markers")):
+            batch = [{"Key": v["Key"], "VersionId": v["VersionId"]} for v in page.get(kind, [])]
+            for start in range(0, len(batch), 1000):
+                s3.delete_objects(Bucket=bucket, Delete={"Objects": batch[start:start + 1000], "Quiet": True})
+            counts[label] += len(batch)
+    for page in dynamodb.get_paginator("query").paginate(
+            TableName=TABLE, KeyConditionExpression="tenant_id = :t",
+            ExpressionAttributeValues={":t": {"S": tenant}}, ProjectionExpression="tenant_id, item_id"):
+        for item in page["Items"]:
+            dynamodb.delete_item(TableName=TABLE, Key={"tenant_id": item["tenant_id"], "item_id": item["item_id"]})
+            counts["items"] += 1
+    return counts
 
 
 def is_offboarded_deny(document: dict) -> bool:

@@ -380,6 +380,9 @@ def main() -> None:
     params["ExecutionRoleArns"] = [exec_arn, exec_arn, exec_arn]
     if not tenants_only:
         s3.create_bucket(Bucket=bucket)
+        # Versioned, as the template's TenantBucket: a purge must remove
+        # every version and delete marker, not only add markers.
+        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
         # The bucket policy as deployed (the SSE-KMS rule): moto keeps no
         # copy it enforces; the front evaluates this one.
         bucket_policy = fill(main["TenantBucketPolicy"]["Properties"]["PolicyDocument"],

@@ -432,3 +432,142 @@ async fn session_tags_and_policy_offboarding_revokes_every_layer() {
 async fn identity_pool_offboarding_revokes_every_layer() {
     offboarding_revokes_every_layer("identity-pool", "i").await;
 }
+
+/// An S3 client straight to moto (enforcement paused by the caller).
+async fn moto_s3(stack: &Stack) -> aws_sdk_s3::Client {
+    let moto = stack.with(&[("AWS_ENDPOINT_URL", &stack.var("STACK_MOTO_URL"))]);
+    let sdk = moto
+        .sdk_config_with(aws_credential_types::Credentials::new(
+            "seed", "seed", None, None, "test",
+        ))
+        .await;
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&sdk)
+            .force_path_style(true)
+            .build(),
+    )
+}
+
+/// What is left of `tenant` in each store: object versions and delete
+/// markers under its prefix, items of its partition, its records, its
+/// metadata row and its login.
+async fn left_of(stack: &Stack, tenant: &str) -> [usize; 6] {
+    let _paused = stack.pause_iam_enforcement();
+    let listed = moto_s3(stack)
+        .await
+        .list_object_versions()
+        .bucket(stack.var("TENANT_BUCKET"))
+        .prefix(format!("{tenant}_home/"))
+        .send()
+        .await
+        .expect("moto lists versions");
+    let moto = stack.with(&[("AWS_ENDPOINT_URL", &stack.var("STACK_MOTO_URL"))]);
+    let sdk = moto
+        .sdk_config_with(aws_credential_types::Credentials::new(
+            "seed", "seed", None, None, "test",
+        ))
+        .await;
+    let items = aws_sdk_dynamodb::Client::new(&sdk)
+        .query()
+        .table_name(stack.var("TENANT_TABLE"))
+        .key_condition_expression("tenant_id = :t")
+        .expression_attribute_values(":t", AttributeValue::S(tenant.to_owned()))
+        .send()
+        .await
+        .expect("moto queries");
+    let db = stack.admin_db().await;
+    let user = format!("{tenant}_dbuser");
+    let count = |sql: &'static str| {
+        let db = &db;
+        let user = user.clone();
+        async move {
+            let row = db.query_one(sql, &[&user]).await.unwrap();
+            row.get::<_, i64>(0) as usize
+        }
+    };
+    [
+        listed.versions().len(),
+        listed.delete_markers().len(),
+        items.items().len(),
+        count("SELECT count(*) FROM records WHERE tenant_id = $1").await,
+        count("SELECT count(*) FROM tenant_metadata WHERE tenant_id = $1").await,
+        count("SELECT count(*) FROM pg_roles WHERE rolname = $1").await,
+    ]
+}
+
+/// `--purge` leaves nothing of the tenant in any store, listed store by
+/// store: no object version or delete marker (the bucket is versioned),
+/// no item, no record, no metadata row, no login; and a purge run again
+/// finds nothing and succeeds. The id stays recorded as offboarded.
+#[tokio::test]
+async fn a_purge_leaves_no_version_item_record_or_login() {
+    let _serial = SERIAL.lock().await;
+    let tenant = fresh_tenant("g");
+    xtask(&["tenant", "add", &tenant, "--local"]);
+    let stack = Stack::load().with(&[("METRICS_NAMESPACE", "none")]);
+    let sdk = stack.sdk_config().await;
+    // Versions and a delete marker, written as the tenant.
+    let s3 = s3_fetch::Config::from_lookup(&stack.lookup()).unwrap();
+    let sessions = TenantSessions::new(&sdk, &s3.access).with_scope(SessionScope::S3 {
+        bucket: s3.service.bucket.clone(),
+        prefix_template: s3.service.prefix_template.clone(),
+    });
+    let caller = Caller::new(tenant.parse().unwrap(), "purge-test");
+    let session = sessions.session(&caller).await.unwrap();
+    let bucket = TenantBucket::new(&s3.service);
+    let key = ObjectKey::parse("versions.txt").unwrap();
+    for body in ["one", "two"] {
+        bucket
+            .put_object(
+                &session,
+                &key,
+                body.into(),
+                Some("text/plain"),
+                &WriteCondition::Any,
+            )
+            .await
+            .unwrap();
+    }
+    bucket.delete_object(&session, &key, None).await.unwrap();
+    // A record, through aurora-query.
+    let records = aurora_query::App::new(
+        &aurora_query::Config::from_lookup(&stack.lookup()).unwrap(),
+        &sdk,
+    )
+    .unwrap();
+    let created = aurora_query::function_handler(
+        &records,
+        api_event("aurora-query/tenant1-create.json", &tenant, None),
+    )
+    .await
+    .unwrap();
+    assert_eq!(created.status().as_u16(), 201, "{:?}", created.body());
+
+    let [versions, markers, items, rows, metadata, logins] = left_of(&stack, &tenant).await;
+    assert!(
+        versions >= 2 + 4,
+        "the seeded objects and both writes: {versions}"
+    );
+    assert_eq!((markers, metadata, logins), (1, 1, 1));
+    assert!(items >= 3 && rows >= 1, "{items} items, {rows} records");
+
+    let removed = xtask(&["tenant", "remove", &tenant, "--local", "--purge"]);
+    assert!(
+        removed.contains(&format!(
+            "purged {tenant}: {versions} object versions, {markers} delete markers, {items} items"
+        )),
+        "{removed}"
+    );
+    assert_eq!(left_of(&stack, &tenant).await, [0; 6], "nothing left");
+    let again = xtask(&["tenant", "remove", &tenant, "--local", "--purge"]);
+    assert!(
+        again.contains(&format!(
+            "purged {tenant}: 0 object versions, 0 delete markers, 0 items"
+        )),
+        "{again}"
+    );
+    assert_eq!(
+        registry_state(&stack, &tenant).await.as_deref(),
+        Some("offboarded")
+    );
+}
