@@ -34,6 +34,12 @@ pub enum Cmd {
         ids: Vec<String>,
         target: Target,
     },
+    /// `tenant disable-users`: every user of a tenant's group disabled and
+    /// signed out, on AWS.
+    TenantDisableUsers {
+        ids: Vec<String>,
+        target: Target,
+    },
     /// `db migrate`: apply the schema through db-admin.
     DbMigrate {
         target: Target,
@@ -78,7 +84,7 @@ pub const COMMANDS: &[Command] = &[
     },
     Command {
         name: "tenant",
-        args: "add ID... [--local | --aws --stack NAME [--user NAME] [--dry-run]] | remove ID... [--local | --aws --stack NAME [--dry-run]] [--purge] [--key-deletion-days 7-30] | purge ID... --aws --stack NAME [--dry-run]",
+        args: "add ID... [--local | --aws --stack NAME [--user NAME] [--dry-run]] | remove ID... [--local | --aws --stack NAME [--dry-run]] [--purge] [--key-deletion-days 7-30] | purge ID... --aws --stack NAME [--dry-run] | disable-users ID... --aws --stack NAME [--dry-run]",
         about: "onboard (offboard) tenants: role, key, DB login through db-admin, user; on the local stack, or a deployed one; neither: print the psql script",
     },
     Command {
@@ -268,6 +274,24 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Cmd, String> {
                     target,
                     purge,
                     key_window_days: key_window_days.unwrap_or(30),
+                }
+            }
+            Some((verb, ids))
+                if verb == "disable-users"
+                    && !ids.is_empty()
+                    && user.is_none()
+                    && !purge
+                    && key_window_days.is_none() =>
+            {
+                if !matches!(target, Target::Aws { .. }) {
+                    return Err(format!(
+                        "tenant disable-users is for --aws --stack NAME; on the local stack, `tenant remove ID --local` disables them\n\n{}",
+                        help(Some(cmd))
+                    ));
+                }
+                Cmd::TenantDisableUsers {
+                    ids: ids.to_vec(),
+                    target,
                 }
             }
             Some((verb, ids))

@@ -24,6 +24,7 @@ mod onboarding;
 mod postgres;
 mod process;
 mod purge;
+mod users;
 mod verifier;
 
 use std::collections::BTreeMap;
@@ -785,7 +786,7 @@ fn done(answer: &serde_json::Value) -> String {
 /// ([`onboarding::plan_remove`]). Neither: print the psql lines.
 /// `tenant purge ID... --aws --stack NAME`: every object version, delete
 /// marker and item of each (offboarded) tenant ([`purge`]).
-fn tenant_purge(stack: &Stack, ids: &[String], target: &onboarding::Target) -> Result<()> {
+fn tenant_purge(ids: &[String], target: &onboarding::Target) -> Result<()> {
     check_ids(ids)?;
     let onboarding::Target::Aws {
         stack: name,
@@ -794,7 +795,6 @@ fn tenant_purge(stack: &Stack, ids: &[String], target: &onboarding::Target) -> R
     else {
         return Err("tenant purge is for --aws".to_owned());
     };
-    let _ = stack;
     let deployed = onboarding::Deployed::describe(name)?;
     for id in ids {
         let purged = purge::purge("aws", &deployed, id, *dry_run)?;
@@ -804,6 +804,33 @@ fn tenant_purge(stack: &Stack, ids: &[String], target: &onboarding::Target) -> R
             purged.versions,
             purged.markers,
             purged.items
+        );
+    }
+    Ok(())
+}
+
+/// `tenant disable-users ID... --aws --stack NAME`: every user of each
+/// tenant's group disabled and signed out ([`users`]).
+fn tenant_disable_users(ids: &[String], target: &onboarding::Target) -> Result<()> {
+    check_ids(ids)?;
+    let onboarding::Target::Aws {
+        stack: name,
+        dry_run,
+    } = target
+    else {
+        return Err("tenant disable-users is for --aws".to_owned());
+    };
+    let deployed = onboarding::Deployed::describe(name)?;
+    for id in ids {
+        let found = users::disable("aws", &deployed, id, *dry_run)?;
+        progress!(
+            "{} {found} users of {id} (group {})",
+            if *dry_run {
+                "would disable and sign out"
+            } else {
+                "disabled and signed out"
+            },
+            users::group(id)
         );
     }
     Ok(())
@@ -980,7 +1007,8 @@ fn main() -> ExitCode {
             purge,
             key_window_days,
         } => tenant_remove(&stack, &ids, &target, purge, key_window_days),
-        cli::Cmd::TenantPurge { ids, target } => tenant_purge(&stack, &ids, &target),
+        cli::Cmd::TenantPurge { ids, target } => tenant_purge(&ids, &target),
+        cli::Cmd::TenantDisableUsers { ids, target } => tenant_disable_users(&ids, &target),
         cli::Cmd::DbMigrate { target } => db_migrate(&stack, &target),
         cli::Cmd::Call(args) => call::run(&args, &stack.env_file()),
         cli::Cmd::Fixtures { check } => fixtures::run(&stack.root, check),

@@ -348,19 +348,52 @@ pub fn plan_add(
             .region(&deployed.region)
             .expect(id),
         );
+        // Only then, this tenant's user for sure: its group keeps its users
+        // findable at offboarding
+        // (ListUsers cannot filter on the tenant attribute).
+        let group = crate::users::group(id);
+        plan.push(
+            Step::new([
+                "aws",
+                "cognito-idp",
+                "create-group",
+                "--user-pool-id",
+                pool,
+                "--group-name",
+                &group,
+            ])
+            .region(&deployed.region)
+            .done_if(&["GroupExistsException"]),
+        );
+        plan.push(
+            Step::new([
+                "aws",
+                "cognito-idp",
+                "admin-add-user-to-group",
+                "--user-pool-id",
+                pool,
+                "--username",
+                user,
+                "--group-name",
+                &group,
+            ])
+            .region(&deployed.region),
+        );
     }
     Ok(plan)
 }
 
-/// The commands that offboard `id` from the deployed stack: its DB login
-/// revoked and dropped through db-admin (records kept unless `purge`), its
-/// key resolved from its alias, disabled at once and scheduled for deletion
-/// after `key_window_days` (7 to 30: until then `aws kms cancel-key-deletion`
-/// and `enable-key` recover the tenant's objects; after, they are
-/// unreadable for good), then its role's stack deleted (the key itself is
-/// retained by it); with `purge`, its objects deleted too. Its Cognito users
-/// are the operator's to disable (`aws cognito-idp admin-disable-user`):
-/// their names are not the tenant id.
+/// The commands that offboard `id` from the deployed stack, in order
+/// (docs/tenant-lifecycle.md): its registry state `offboarded`; under the
+/// shared strategies its id added to the stack's `OffboardedTenants`
+/// deny; its users (its Cognito group's) disabled and signed out; its DB
+/// login revoked and dropped through db-admin (records kept unless
+/// `purge`); its key resolved from its alias, disabled at once and
+/// scheduled for deletion after `key_window_days` (7 to 30: until then
+/// `aws kms cancel-key-deletion` and `enable-key` recover the tenant's
+/// objects; after, they are unreadable for good); its role's stack deleted
+/// (the key itself is retained by it); with `purge`, every version of its
+/// objects and its items deleted too.
 pub fn plan_remove(
     deployed: &Deployed,
     id: &str,
@@ -377,6 +410,19 @@ pub fn plan_remove(
     // share deny its sessions (the template's OffboardedTenants).
     if let Some(update) = deny_sessions(deployed, id)? {
         plan.extend(update);
+    }
+    // Its users: disabled and signed out (a created user pool only).
+    if deployed.outputs.contains_key("UserPoolId") {
+        plan.push(Step::new([
+            "cargo",
+            "xtask",
+            "tenant",
+            "disable-users",
+            id,
+            "--aws",
+            "--stack",
+            &deployed.name,
+        ]));
     }
     plan.extend([
         invoke(deployed, &offboard_event(&[id.to_owned()], purge))?,
@@ -786,8 +832,13 @@ mod tests {
             !removal.iter().any(|s| s.argv[2] == "update-stack"),
             "role-per-tenant: the role itself goes"
         );
+        assert_eq!(
+            removal[1].argv[..5],
+            ["cargo", "xtask", "tenant", "disable-users", "acme"],
+            "its users, found by its group"
+        );
         assert!(
-            removal[1]
+            removal[2]
                 .argv
                 .iter()
                 .any(|a| a.contains("\"offboard\"") && a.contains("\"purge\":true"))
@@ -812,7 +863,7 @@ mod tests {
         );
         let removal: Vec<Step> = removal.into_iter().filter(|s| s.argv[1] != "kms").collect();
         assert_eq!(
-            removal[2].argv[..5],
+            removal[3].argv[..5],
             [
                 "aws",
                 "cloudformation",
@@ -821,15 +872,15 @@ mod tests {
                 "app-tenant-acme"
             ]
         );
-        assert_eq!(removal[3].argv[3], "stack-delete-complete");
+        assert_eq!(removal[4].argv[3], "stack-delete-complete");
         assert_eq!(
-            removal[4].argv[..5],
+            removal[5].argv[..5],
             ["cargo", "xtask", "tenant", "purge", "acme"],
             "every version and item, not only delete markers"
         );
         assert_eq!(
             plan_remove(&deployed(), "acme", false, 30).unwrap().len(),
-            7,
+            8,
             "objects kept"
         );
     }
@@ -959,7 +1010,8 @@ mod tests {
         }
         assert_eq!(removal[2].argv[3], "stack-update-complete");
         // The deny is in place before anything else is undone.
-        assert!(removal[3].argv.iter().any(|a| a.contains("\"offboard\"")));
+        assert_eq!(removal[3].argv[3], "disable-users");
+        assert!(removal[4].argv.iter().any(|a| a.contains("\"offboard\"")));
 
         shared
             .parameters

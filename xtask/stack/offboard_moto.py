@@ -22,7 +22,7 @@ import sys
 
 import boto3
 
-from seed_moto import load_template, offboarded_deny, registry_state
+from seed_moto import load_template, offboarded_deny, registry_state, tenant_group
 
 TABLE = "tenant-items"
 POOL_NAME = "tenant-access-local"
@@ -71,11 +71,16 @@ def main() -> None:
             kms.delete_alias(AliasName=f"alias/tenant/{tenant}")
         except kms.exceptions.NotFoundException:
             pass
+        # Every user of the tenant's group, disabled and signed out.
         for pool in pools:
             try:
-                cognito.admin_disable_user(UserPoolId=pool, Username=f"{tenant}@example.com")
-                cognito.admin_user_global_sign_out(UserPoolId=pool, Username=f"{tenant}@example.com")
-            except cognito.exceptions.UserNotFoundException:
+                pages = cognito.get_paginator("list_users_in_group").paginate(
+                    UserPoolId=pool, GroupName=tenant_group(tenant))
+                for page in pages:
+                    for user in page["Users"]:
+                        cognito.admin_disable_user(UserPoolId=pool, Username=user["Username"])
+                        cognito.admin_user_global_sign_out(UserPoolId=pool, Username=user["Username"])
+            except cognito.exceptions.ResourceNotFoundException:
                 pass
         if purge:
             counts = purge_tenant(s3, dynamodb, bucket, tenant)

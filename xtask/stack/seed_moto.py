@@ -188,18 +188,26 @@ def cognito_user(cognito, pool: str, tenant: str) -> None:
     email = f"{tenant}@example.com"
     try:
         cognito.admin_get_user(UserPoolId=pool, Username=email)
-        # Onboarded again after offboarding: the user signs in again.
-        cognito.admin_enable_user(UserPoolId=pool, Username=email)
-        return
     except cognito.exceptions.UserNotFoundException:
+        cognito.admin_create_user(
+            UserPoolId=pool,
+            Username=email,
+            UserAttributes=[{"Name": "email", "Value": email}, {"Name": "custom:tenant_id", "Value": tenant}],
+            MessageAction="SUPPRESS",
+        )
+        cognito.admin_set_user_password(UserPoolId=pool, Username=email, Password=USER_PASSWORD, Permanent=True)
+    # The tenant's users stay findable by its group (ListUsers cannot
+    # filter on a custom attribute): offboarding disables the group's users.
+    try:
+        cognito.create_group(UserPoolId=pool, GroupName=tenant_group(tenant))
+    except cognito.exceptions.GroupExistsException:
         pass
-    cognito.admin_create_user(
-        UserPoolId=pool,
-        Username=email,
-        UserAttributes=[{"Name": "email", "Value": email}, {"Name": "custom:tenant_id", "Value": tenant}],
-        MessageAction="SUPPRESS",
-    )
-    cognito.admin_set_user_password(UserPoolId=pool, Username=email, Password=USER_PASSWORD, Permanent=True)
+    cognito.admin_add_user_to_group(UserPoolId=pool, Username=email, GroupName=tenant_group(tenant))
+
+
+def tenant_group(tenant: str) -> str:
+    """The Cognito group of `tenant`'s users, as the xtask's AWS plan names it."""
+    return f"tenant-{tenant}"
 
 
 def user_pool(cognito, name: str) -> tuple:
