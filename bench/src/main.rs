@@ -16,6 +16,9 @@
 //! - **items** (`items.rs`): dynamodb-items warm against the same GetItem
 //!   with held credentials, and the identity-pool strategy against
 //!   role-per-tenant, with identity-pool exchanges per 1,000 requests;
+//! - **registry** (`registry.rs`): s3-fetch warm with the tenant-registry
+//!   check against the same without it, interleaved, and registry reads
+//!   per 1,000 warm requests;
 //! - **scale** (`scale.rs`): the memory of 10,000 cached sessions (each
 //!   with the S3 client s3-fetch builds for it), a Zipf mix over 10,000
 //!   tenants, 8 requests in flight, one hot tenant at 8 in flight against 8
@@ -33,6 +36,7 @@
 
 mod files;
 mod items;
+mod registry;
 mod scale;
 mod soak;
 mod stats;
@@ -693,6 +697,15 @@ async fn main() {
         }
         scenarios.push(s);
     }
+    let s = registry::registry(&quiet(&stack), args.requests, 10).await;
+    table.push(format!(
+        "s3-fetch      registry check p50 {:.0} us vs without {:.0} us ({:.3}x); registry reads/1k warm {:.1}",
+        s["with_p50_us"].as_f64().unwrap_or(f64::NAN),
+        s["without_p50_us"].as_f64().unwrap_or(f64::NAN),
+        s["ratio_p50"].as_f64().unwrap_or(f64::NAN),
+        s["registry_reads_per_1000"].as_f64().unwrap_or(f64::NAN),
+    ));
+    scenarios.push(s);
     // Thousands of tenants per container.
     let memory = scale::session_memory(args.sessions);
     table.push(format!(
