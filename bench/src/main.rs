@@ -707,6 +707,8 @@ async fn main() {
     ));
     scenarios.push(s);
     // Thousands of tenants per container.
+    let memory_tenants: Vec<String> = (0..args.sessions).map(scale::memory_tenant).collect();
+    scale::register(&stack, &memory_tenants).await;
     let memory = scale::session_memory(args.sessions);
     table.push(format!(
         "sessions      memory {:>5} sessions with their S3 clients: {:.0} bytes each, RSS {:.1} MiB after (peak {:.1} MiB), {} AssumeRole",

@@ -13,6 +13,52 @@ use test_support::{Stack, request};
 use crate::stats::{Percentiles, percentiles};
 use crate::{App, Function, progress, quiet};
 
+/// Record `ids` as active tenants in the stack's registry, as onboarding
+/// does, so synthetic tenants (the Zipf mix's, the memory scenario's) are
+/// served: straight to moto, 25 items a call, enforcement paused (the
+/// functions may only read the registry).
+pub async fn register(stack: &Stack, ids: &[String]) {
+    use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+    progress(&format!("registering {} synthetic tenants", ids.len()));
+    let _paused = stack.pause_iam_enforcement();
+    let moto = stack.with(&[("AWS_ENDPOINT_URL", &stack.var("STACK_MOTO_URL"))]);
+    let sdk = moto
+        .sdk_config_with(aws_sdk_dynamodb::config::Credentials::new(
+            "seed", "seed", None, None, "bench",
+        ))
+        .await;
+    let client = aws_sdk_dynamodb::Client::new(&sdk);
+    let table = stack.var("TENANT_REGISTRY_TABLE");
+    for batch in ids.chunks(25) {
+        let writes = batch
+            .iter()
+            .map(|id| {
+                let put = PutRequest::builder()
+                    .item("tenant_id", AttributeValue::S(id.clone()))
+                    .item("state", AttributeValue::S("active".to_owned()))
+                    .build()
+                    .expect("an item");
+                WriteRequest::builder().put_request(put).build()
+            })
+            .collect();
+        let out = client
+            .batch_write_item()
+            .request_items(&table, writes)
+            .send()
+            .await
+            .expect("moto takes the registry items");
+        assert!(
+            out.unprocessed_items().is_none_or(|u| u.is_empty()),
+            "moto left registry items unprocessed"
+        );
+    }
+}
+
+/// The memory scenario's tenant `i`.
+pub fn memory_tenant(i: usize) -> String {
+    format!("mem{i:05}")
+}
+
 /// Resident memory of this process (`VmRSS`) and its peak (`VmHWM`), KiB.
 pub fn rss_kib() -> (f64, f64) {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -29,9 +75,10 @@ pub fn rss_kib() -> (f64, f64) {
 
 /// The child half of [`session_memory`]: a process holding nothing but
 /// s3-fetch's session cache, filled with `n` tenants' sessions, each with
-/// the S3 client s3-fetch builds for it (`TenantBucket::client`)
-/// (session-tags: one shared role, so no per-tenant IAM is needed). Prints
-/// one JSON line.
+/// the S3 client s3-fetch builds for it (`TenantBucket::client`), and its
+/// state in the registry cache (session-tags: one shared role, so no
+/// per-tenant IAM is needed; the parent registers the tenants). Prints one
+/// JSON line.
 pub async fn session_memory_child(n: usize) {
     let stack = quiet(&Stack::load())
         .with_strategy("session-tags")
@@ -42,12 +89,8 @@ pub async fn session_memory_child(n: usize) {
     let app = Arc::new(s3_fetch::App::new(&config, &sdk));
     let bucket = Arc::new(tenant_access::s3::TenantBucket::new(&config.service));
     // Warm the SDK and the allocator with one session first.
-    let caller = |i: usize| {
-        Caller::new(
-            format!("mem{i:05}").parse().expect("tenant id"),
-            "bench-memory",
-        )
-    };
+    let caller =
+        |i: usize| Caller::new(memory_tenant(i).parse().expect("tenant id"), "bench-memory");
     let sessions = || app.sessions();
     let warm = sessions().session(&caller(0)).await.expect("a session");
     bucket.client(&warm);
@@ -162,6 +205,10 @@ pub async fn zipf(
         (warmup + measured) / 100 + 1
     ));
     let env = stack.with_strategy("session-tags");
+    let synthetic: Vec<String> = (seeded + 1..=tenants)
+        .map(|rank| zipf_tenant(rank, seeded))
+        .collect();
+    register(stack, &synthetic).await;
     let app = App::new(Function::S3Fetch, &env).await;
     let App::S3(inner) = &app else {
         unreachable!("an s3-fetch app")
