@@ -830,7 +830,7 @@ fn tenant_disable_users(ids: &[String], target: &onboarding::Target) -> Result<(
             } else {
                 "disabled and signed out"
             },
-            users::group(id)
+            onboarding::tenant_group(id)
         );
     }
     Ok(())

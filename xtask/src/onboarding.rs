@@ -351,7 +351,7 @@ pub fn plan_add(
         // Only then, this tenant's user for sure: its group keeps its users
         // findable at offboarding
         // (ListUsers cannot filter on the tenant attribute).
-        let group = crate::users::group(id);
+        let group = tenant_group(id);
         plan.push(
             Step::new([
                 "aws",
@@ -381,6 +381,12 @@ pub fn plan_add(
         );
     }
     Ok(plan)
+}
+
+/// The Cognito group of tenant `id`'s users, which `tenant add --user`
+/// fills and offboarding empties of enabled users.
+pub fn tenant_group(id: &str) -> String {
+    format!("tenant-{id}")
 }
 
 /// The commands that offboard `id` from the deployed stack, in order

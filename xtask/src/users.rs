@@ -12,13 +12,8 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::onboarding::Deployed;
+use crate::onboarding::{Deployed, tenant_group as group};
 use crate::process::{Result, run};
-
-/// The Cognito group of tenant `id`'s users.
-pub fn group(id: &str) -> String {
-    format!("tenant-{id}")
-}
 
 /// Disable and sign out every user of tenant `id`'s group in the deployed
 /// stack's user pool, with the `aws` program `aws`; with `dry_run`, only

@@ -60,3 +60,20 @@ pub async fn load_sdk_config() -> SdkConfig {
         .load()
         .await
 }
+
+/// The partition of a region: `aws-cn` for `cn-*`, `aws-us-gov` for
+/// `us-gov-*`, else `aws`.
+///
+/// ```
+/// assert_eq!(tenant_access::aws::partition("eu-west-1"), "aws");
+/// assert_eq!(tenant_access::aws::partition("cn-north-1"), "aws-cn");
+/// ```
+pub fn partition(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else {
+        "aws"
+    }
+}

@@ -68,9 +68,10 @@ use aws_credential_types::Credentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
 use lru::LruCache;
 
+use crate::aws::partition;
 use crate::config::{AccessConfig, IdentityPool, Isolation, TenantRole};
 use crate::identity::{Caller, TenantId};
-use crate::session_policy::{SCOPE_TAG, SessionScope, partition};
+use crate::session_policy::{SCOPE_TAG, SessionScope};
 use crate::{Error, upstream};
 
 /// A session is replaced from this long before it expires (in the

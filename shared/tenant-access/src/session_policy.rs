@@ -182,22 +182,7 @@ fn items_on_table(
     }
 }
 
-/// The partition of a region: `aws-cn` for `cn-*`, `aws-us-gov` for
-/// `us-gov-*`, else `aws`.
-///
-/// ```
-/// assert_eq!(tenant_access::session_policy::partition("eu-west-1"), "aws");
-/// assert_eq!(tenant_access::session_policy::partition("cn-north-1"), "aws-cn");
-/// ```
-pub fn partition(region: &str) -> &'static str {
-    if region.starts_with("cn-") {
-        "aws-cn"
-    } else if region.starts_with("us-gov-") {
-        "aws-us-gov"
-    } else {
-        "aws"
-    }
-}
+pub use crate::aws::partition;
 
 fn document(statement: Vec<Statement>) -> String {
     serde_json::to_string(&Document {
