@@ -28,17 +28,13 @@ pub enum Cmd {
         /// KMS's pending window for the tenant's key (7 to 30 days).
         key_window_days: u8,
     },
-    /// `tenant purge`: an offboarded tenant's objects (every version) and
-    /// items, on AWS.
-    TenantPurge {
+    /// `tenant purge` or `tenant disable-users`: one step of offboarding,
+    /// on a deployed stack only.
+    TenantOnAws {
+        step: AwsTenantStep,
         ids: Vec<String>,
-        target: Target,
-    },
-    /// `tenant disable-users`: every user of a tenant's group disabled and
-    /// signed out, on AWS.
-    TenantDisableUsers {
-        ids: Vec<String>,
-        target: Target,
+        stack: String,
+        dry_run: bool,
     },
     /// `db migrate`: apply the schema through db-admin.
     DbMigrate {
@@ -56,6 +52,15 @@ pub enum Cmd {
         sam: bool,
     },
     Down,
+}
+
+/// An offboarding step that runs on its own against a deployed stack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AwsTenantStep {
+    /// Every object version, delete marker and item of the tenant.
+    Purge,
+    /// Every user of the tenant's group disabled and signed out.
+    DisableUsers,
 }
 
 /// One subcommand: its name, its arguments and what it does.
@@ -277,39 +282,27 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Cmd, String> {
                 }
             }
             Some((verb, ids))
-                if verb == "disable-users"
+                if ["purge", "disable-users"].contains(&verb.as_str())
                     && !ids.is_empty()
                     && user.is_none()
                     && !purge
                     && key_window_days.is_none() =>
             {
-                if !matches!(target, Target::Aws { .. }) {
+                let Target::Aws { stack, dry_run } = target else {
                     return Err(format!(
-                        "tenant disable-users is for --aws --stack NAME; on the local stack, `tenant remove ID --local` disables them\n\n{}",
+                        "tenant {verb} is for --aws --stack NAME; on the local stack, `tenant remove ID --local [--purge]` does it\n\n{}",
                         help(Some(cmd))
                     ));
-                }
-                Cmd::TenantDisableUsers {
+                };
+                Cmd::TenantOnAws {
+                    step: if verb == "purge" {
+                        AwsTenantStep::Purge
+                    } else {
+                        AwsTenantStep::DisableUsers
+                    },
                     ids: ids.to_vec(),
-                    target,
-                }
-            }
-            Some((verb, ids))
-                if verb == "purge"
-                    && !ids.is_empty()
-                    && user.is_none()
-                    && !purge
-                    && key_window_days.is_none() =>
-            {
-                if !matches!(target, Target::Aws { .. }) {
-                    return Err(format!(
-                        "tenant purge is for --aws --stack NAME; on the local stack, `tenant remove ID --local --purge` purges\n\n{}",
-                        help(Some(cmd))
-                    ));
-                }
-                Cmd::TenantPurge {
-                    ids: ids.to_vec(),
-                    target,
+                    stack,
+                    dry_run,
                 }
             }
             _ => return Err(format!("say what to do\n\n{}", help(Some(cmd)))),
@@ -373,17 +366,16 @@ mod tests {
         assert!(
             parse_str(&["tenant", "purge", "acme", "--local"])
                 .unwrap_err()
-                .contains("--local --purge"),
+                .contains("--local [--purge]"),
             "a local purge is remove's"
         );
         assert_eq!(
             parse_str(&["tenant", "purge", "acme", "--aws", "--stack", "s"]),
-            Ok(Cmd::TenantPurge {
+            Ok(Cmd::TenantOnAws {
+                step: AwsTenantStep::Purge,
                 ids: vec!["acme".into()],
-                target: Target::Aws {
-                    stack: "s".into(),
-                    dry_run: false
-                }
+                stack: "s".into(),
+                dry_run: false
             })
         );
         assert!(

@@ -778,64 +778,50 @@ fn done(answer: &serde_json::Value) -> String {
         .unwrap_or_default()
 }
 
+/// `tenant purge|disable-users ID... --aws --stack NAME [--dry-run]`: one
+/// offboarding step for each tenant on the deployed stack: every object
+/// version, delete marker and item ([`purge`]), or every user of its group
+/// disabled and signed out ([`users`]).
+fn tenant_on_aws(
+    step: cli::AwsTenantStep,
+    ids: &[String],
+    stack: &str,
+    dry_run: bool,
+) -> Result<()> {
+    check_ids(ids)?;
+    let deployed = onboarding::Deployed::describe(stack)?;
+    let (would, did) = if dry_run { ("would ", "") } else { ("", "d") };
+    for id in ids {
+        match step {
+            cli::AwsTenantStep::Purge => {
+                let purged = purge::purge("aws", &deployed, id, dry_run)?;
+                progress!(
+                    "{would}purge{did} {id}: {} object versions, {} delete markers, {} items",
+                    purged.versions,
+                    purged.markers,
+                    purged.items
+                );
+            }
+            cli::AwsTenantStep::DisableUsers => {
+                let found = users::disable("aws", &deployed, id, dry_run)?;
+                progress!(
+                    "{would}disable{did} and sign{} out {found} users of {id} (group {})",
+                    if dry_run { "" } else { "ed" },
+                    onboarding::tenant_group(id)
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
 /// `cargo xtask tenant remove <id>... [--local | --aws --stack NAME] [--purge] [--key-deletion-days N]`:
 /// offboard. With `--local`, on the running local stack: the role deleted,
-/// the key scheduled for deletion, the user disabled (moto), and the DB
-/// login revoked and dropped through db-admin; objects, items and records
-/// kept unless `--purge`. With `--aws`, the same on a deployed stack
+/// the registry state offboarded, the shared roles' deny extended, the
+/// key disabled and scheduled for deletion, the users disabled (moto), and
+/// the DB login revoked and dropped through db-admin; objects, items and
+/// records kept unless `--purge`. With `--aws`, the same on a deployed stack
 /// ([`onboarding::plan_remove`]). Neither: print the psql lines.
-/// `tenant purge ID... --aws --stack NAME`: every object version, delete
-/// marker and item of each (offboarded) tenant ([`purge`]).
-fn tenant_purge(ids: &[String], target: &onboarding::Target) -> Result<()> {
-    check_ids(ids)?;
-    let onboarding::Target::Aws {
-        stack: name,
-        dry_run,
-    } = target
-    else {
-        return Err("tenant purge is for --aws".to_owned());
-    };
-    let deployed = onboarding::Deployed::describe(name)?;
-    for id in ids {
-        let purged = purge::purge("aws", &deployed, id, *dry_run)?;
-        progress!(
-            "{} {id}: {} object versions, {} delete markers, {} items",
-            if *dry_run { "would purge" } else { "purged" },
-            purged.versions,
-            purged.markers,
-            purged.items
-        );
-    }
-    Ok(())
-}
-
-/// `tenant disable-users ID... --aws --stack NAME`: every user of each
-/// tenant's group disabled and signed out ([`users`]).
-fn tenant_disable_users(ids: &[String], target: &onboarding::Target) -> Result<()> {
-    check_ids(ids)?;
-    let onboarding::Target::Aws {
-        stack: name,
-        dry_run,
-    } = target
-    else {
-        return Err("tenant disable-users is for --aws".to_owned());
-    };
-    let deployed = onboarding::Deployed::describe(name)?;
-    for id in ids {
-        let found = users::disable("aws", &deployed, id, *dry_run)?;
-        progress!(
-            "{} {found} users of {id} (group {})",
-            if *dry_run {
-                "would disable and sign out"
-            } else {
-                "disabled and signed out"
-            },
-            onboarding::tenant_group(id)
-        );
-    }
-    Ok(())
-}
-
 fn tenant_remove(
     stack: &Stack,
     ids: &[String],
@@ -1007,8 +993,12 @@ fn main() -> ExitCode {
             purge,
             key_window_days,
         } => tenant_remove(&stack, &ids, &target, purge, key_window_days),
-        cli::Cmd::TenantPurge { ids, target } => tenant_purge(&ids, &target),
-        cli::Cmd::TenantDisableUsers { ids, target } => tenant_disable_users(&ids, &target),
+        cli::Cmd::TenantOnAws {
+            step,
+            ids,
+            stack: name,
+            dry_run,
+        } => tenant_on_aws(step, &ids, &name, dry_run),
         cli::Cmd::DbMigrate { target } => db_migrate(&stack, &target),
         cli::Cmd::Call(args) => call::run(&args, &stack.env_file()),
         cli::Cmd::Fixtures { check } => fixtures::run(&stack.root, check),

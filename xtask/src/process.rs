@@ -206,6 +206,19 @@ pub fn timed<T>(what: &str, step: impl FnOnce() -> Result<T>) -> Result<T> {
     result
 }
 
+/// An executable shell script `body` named `name` in `dir`, standing in for
+/// a program a test must not run for real (the `aws` CLI); its path.
+#[cfg(test)]
+pub(crate) fn stand_in(dir: &std::path::Path, name: &str, body: &str) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(dir).expect("a scratch directory");
+    let script = dir.join(name);
+    std::fs::write(&script, format!("#!/bin/sh\n{body}")).expect("the stand-in is written");
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))
+        .expect("the stand-in is executable");
+    script.display().to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

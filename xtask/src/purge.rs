@@ -167,12 +167,11 @@ mod tests {
     fn stand_in(dir: &std::path::Path, listed: &Value, queried: &Value) -> String {
         std::fs::write(dir.join("listed.json"), listed.to_string()).unwrap();
         std::fs::write(dir.join("queried.json"), queried.to_string()).unwrap();
-        let script = dir.join("aws");
-        std::fs::write(
-            &script,
-            format!(
-                r#"#!/bin/sh
-d={dir}
+        crate::process::stand_in(
+            dir,
+            "aws",
+            &format!(
+                r#"d={dir}
 case "$1 $2" in
   "s3api list-object-versions") cat "$d/listed.json" ;;
   "dynamodb query") cat "$d/queried.json" ;;
@@ -185,13 +184,6 @@ esac
                 dir = dir.display()
             ),
         )
-        .unwrap();
-        Command::new("chmod")
-            .arg("+x")
-            .arg(&script)
-            .status()
-            .unwrap();
-        script.display().to_string()
     }
 
     fn deployed() -> Deployed {

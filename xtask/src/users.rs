@@ -78,12 +78,11 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("users-test-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let _ = std::fs::remove_file(dir.join("calls"));
-        let script = dir.join("aws");
-        std::fs::write(
-            &script,
-            format!(
-                r#"#!/bin/sh
-echo "$2 $4 $6" >> {dir}/calls
+        let aws = crate::process::stand_in(
+            &dir,
+            "aws",
+            &format!(
+                r#"echo "$2 $4 $6" >> {dir}/calls
 case "$2 $6" in
   "list-users-in-group tenant-acme") echo '{{"Users": [{{"Username": "a@acme"}}, {{"Username": "b@acme"}}]}}' ;;
   "list-users-in-group "*) echo "An error occurred (ResourceNotFoundException)" >&2; exit 254 ;;
@@ -92,14 +91,7 @@ esac
 "#,
                 dir = dir.display()
             ),
-        )
-        .unwrap();
-        Command::new("chmod")
-            .arg("+x")
-            .arg(&script)
-            .status()
-            .unwrap();
-        let aws = script.display().to_string();
+        );
         let deployed = Deployed {
             name: "app".into(),
             outputs: BTreeMap::from([("UserPoolId".into(), "eu-west-1_P".into())]),
