@@ -1353,6 +1353,21 @@ fn refusals(template: &Value, params: &[(&str, &str)]) -> Vec<String> {
 #[test]
 fn the_tenant_isolation_mode_routes_by_the_verified_claim() {
     let template = load("template.yaml");
+    // The REST stage's access logs need the account's CloudWatch role,
+    // which a fresh account lacks: the stack sets it first, and keeps it.
+    let api = resource(&template, "TenantRestApi");
+    assert_eq!(api["DependsOn"].as_str(), Some("ApiGatewayAccount"));
+    assert!(api["Properties"]["AccessLogSetting"].is_mapping());
+    let account = resource(&template, "ApiGatewayAccount");
+    assert_eq!(account["Condition"].as_str(), Some("PerTenantEnvironments"));
+    assert_eq!(account["DeletionPolicy"].as_str(), Some("Retain"));
+    let role = resource(&template, "ApiGatewayCloudWatchRole");
+    assert_eq!(
+        role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]["Service"]
+            .as_str(),
+        Some("apigateway.amazonaws.com")
+    );
+    assert_eq!(role["Condition"].as_str(), Some("PerTenantEnvironments"));
     let globals = &template["Globals"]["Function"];
     for function in API_FUNCTIONS {
         let tenancy = tagged(
@@ -1454,6 +1469,7 @@ fn the_template_refuses_inconsistent_parameters() {
         ("VpcId", "vpc-1"),
         ("SubnetIds", "subnet-a,subnet-b"),
         ("SecurityGroupIds", "sg-1"),
+        ("RouteTableIds", "rtb-a,rtb-b"),
     ];
     let with = |more: &[(&'static str, &'static str)]| -> Vec<(&'static str, &'static str)> {
         network.iter().chain(more).copied().collect()
@@ -1486,6 +1502,28 @@ fn the_template_refuses_inconsistent_parameters() {
         ("UseRdsProxy", "true"),
     ]);
     assert_eq!(refusals(&template, &prod), Vec::<String>::new());
+
+    // Without a route to DynamoDB the VPC functions' registry reads and
+    // dynamodb-items' table calls would time out: refused, unless the
+    // operator says the VPC routes them already.
+    let no_route: Vec<(&str, &str)> = prod
+        .iter()
+        .filter(|(k, _)| *k != "RouteTableIds")
+        .copied()
+        .collect();
+    assert!(
+        refusals(&template, &no_route)
+            .iter()
+            .any(|r| r.contains("give RouteTableIds")),
+        "{:?}",
+        refusals(&template, &no_route)
+    );
+    let routed_already: Vec<(&str, &str)> = no_route
+        .iter()
+        .copied()
+        .chain([("VpcReachesDynamoDb", "true")])
+        .collect();
+    assert_eq!(refusals(&template, &routed_already), Vec::<String>::new());
 
     for (params, expected) in [
         (with(&[("DbResourceId", "cluster-X")]), "DbHost must be"),
