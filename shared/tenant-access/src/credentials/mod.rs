@@ -50,29 +50,33 @@
 //! - a session whose credentials a service refused
 //!   ([`TenantSession::invalidate`]) is never served again.
 //!
+//! The cache is this module's; each provider is a room of its own: `sts`
+//! (`AssumeRole`) and `identity_pool` (the token exchange).
+//!
 //! Why not the SDK identity cache: it belongs to one client's runtime, while
 //! one tenant session feeds both an S3 client and the RDS auth-token
 //! generator. A session here is an immutable value (credentials plus an
 //! `SdkConfig` holding them) replaced whole on expiry, so both consumers share
 //! one `AssumeRole`.
 
-#[cfg(any(feature = "s3", feature = "dynamodb"))]
-use std::sync::OnceLock;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use aws_config::SdkConfig;
-use aws_config::identity::IdentityCache;
-use aws_credential_types::Credentials;
-use aws_credential_types::provider::SharedCredentialsProvider;
 use lru::LruCache;
 
+use crate::Error;
 use crate::aws::partition;
 use crate::config::{AccessConfig, IdentityPool, Isolation, TenantRole};
 use crate::identity::{Caller, TenantId};
 use crate::session_policy::{SCOPE_TAG, SessionScope};
-use crate::{Error, upstream};
+
+mod identity_pool;
+mod session;
+mod sts;
+
+pub use session::TenantSession;
 
 /// A session is replaced from this long before it expires (in the
 /// background, while it is still served), so a request never starts with
@@ -630,306 +634,6 @@ impl Source {
             Provider::IdentityPool { client, pool } => self.exchange(client, pool, caller).await,
         }
     }
-
-    /// The caller's token, exchanged at the identity pool: `GetId`, then
-    /// `GetCredentialsForIdentity`, both with `Logins` holding the token and
-    /// nothing of the function's own. Cognito verifies the token; a token
-    /// it refuses (forged, expired, another pool's) is
-    /// [`Error::Unauthenticated`].
-    #[tracing::instrument(name = "cognito_identity.exchange", skip_all, fields(rpc.service = "CognitoIdentity", otel.kind = "client"))]
-    async fn exchange(
-        &self,
-        client: &aws_sdk_cognitoidentity::Client,
-        pool: &IdentityPool,
-        caller: &Caller,
-    ) -> Result<TenantSession, Error> {
-        use aws_sdk_cognitoidentity::error::ProvideErrorMetadata;
-        let token = caller.token.as_ref().ok_or(Error::Unauthenticated)?;
-        let logins =
-            std::collections::HashMap::from([(pool.provider.clone(), token.as_str().to_owned())]);
-        fn refine(err: Error, code: Option<&str>) -> Error {
-            match (code, err) {
-                (Some("NotAuthorizedException"), _) => Error::Unauthenticated,
-                (
-                    Some("ResourceNotFoundException" | "InvalidIdentityPoolConfigurationException"),
-                    Error::Upstream { detail, .. },
-                ) => Error::Misconfigured { detail },
-                (_, other) => other,
-            }
-        }
-        fn failed<E>(
-            e: aws_sdk_cognitoidentity::error::SdkError<
-                E,
-                aws_sdk_cognitoidentity::config::http::HttpResponse,
-            >,
-        ) -> Error
-        where
-            E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-        {
-            let code = e.code().map(str::to_owned);
-            refine(upstream("cognito-identity", e), code.as_deref())
-        }
-        let id = client
-            .get_id()
-            .identity_pool_id(&pool.pool_id)
-            .set_logins(Some(logins.clone()))
-            .send()
-            .await
-            .map_err(failed)?;
-        let identity_id = id.identity_id().ok_or_else(|| Error::Upstream {
-            service: "cognito-identity",
-            detail: "GetId returned no identity id".to_owned(),
-        })?;
-        let output = client
-            .get_credentials_for_identity()
-            .identity_id(identity_id)
-            .set_logins(Some(logins))
-            .send()
-            .await
-            .map_err(failed)?;
-        let creds = output.credentials().ok_or_else(|| Error::Upstream {
-            service: "cognito-identity",
-            detail: "GetCredentialsForIdentity returned no credentials".to_owned(),
-        })?;
-        let missing = || Error::Upstream {
-            service: "cognito-identity",
-            detail: "GetCredentialsForIdentity returned incomplete credentials".to_owned(),
-        };
-        let expiry = creds
-            .expiration()
-            .and_then(|t| SystemTime::try_from(*t).ok())
-            .ok_or_else(missing)?;
-        // Never past the token's own life: a session outliving its token
-        // would serve a caller whose token no longer proves anything.
-        let token_expiry = token
-            .expires_at()
-            .map(|exp| std::time::UNIX_EPOCH + Duration::from_secs(exp))
-            .unwrap_or(expiry);
-        let credentials = Credentials::new(
-            creds.access_key_id().ok_or_else(missing)?,
-            creds.secret_key().ok_or_else(missing)?,
-            Some(creds.session_token().ok_or_else(missing)?.to_owned()),
-            Some(expiry.min(token_expiry)),
-            "tenant-access-identity-pool",
-        );
-        tracing::info!("exchanged the caller's token at the identity pool");
-        Ok(TenantSession::new(
-            caller.tenant.clone(),
-            credentials,
-            &self.base,
-        ))
-    }
-
-    #[tracing::instrument(name = "sts.assume_role", skip_all, fields(rpc.service = "STS", otel.kind = "client"))]
-    async fn assume_role(
-        &self,
-        client: &aws_sdk_sts::Client,
-        caller: &Caller,
-        request: &SessionRequest,
-    ) -> Result<TenantSession, Error> {
-        let session_name = session_name(&caller.tenant, &caller.request_id);
-        tracing::info!(role_session_name = %session_name, isolation = ?self.isolation, "assuming tenant role");
-        let tags = (!request.tags.is_empty()).then(|| {
-            request
-                .tags
-                .iter()
-                .map(|(key, value)| {
-                    aws_sdk_sts::types::Tag::builder()
-                        .key(key)
-                        .value(value)
-                        .build()
-                        .expect("key and value are set")
-                })
-                .collect()
-        });
-        let output = client
-            .assume_role()
-            .role_arn(&request.role_arn)
-            .role_session_name(&session_name)
-            .duration_seconds(self.duration.as_secs() as i32)
-            .set_tags(tags)
-            .set_policy(request.policy.clone())
-            .send()
-            .await
-            .map_err(|e| {
-                use aws_sdk_sts::error::ProvideErrorMetadata;
-                let why = match e.as_service_error().and_then(|s| s.code()) {
-                    Some("PackedPolicyTooLarge") => {
-                        Some("the session policy and tags exceed STS's packed size limit")
-                    }
-                    Some("InvalidParameterValue" | "ValidationError") => {
-                        Some("STS refused the session name, tags or policy")
-                    }
-                    _ => None,
-                };
-                if let Some(why) = why {
-                    tracing::error!(error.detail = %aws_sdk_sts::error::DisplayErrorContext(&e), "{why}");
-                }
-                match upstream("sts", e) {
-                    // One role per tenant: the tenant's role is missing or
-                    // does not trust this function. A shared role that
-                    // refuses us is the deployment's fault, for everyone.
-                    Error::AccessDenied { detail } if self.isolation.shared_role() => {
-                        Error::Misconfigured { detail }
-                    }
-                    Error::AccessDenied { detail } => Error::TenantNotOnboarded { detail },
-                    other => other,
-                }
-            })?;
-        let creds = output.credentials().ok_or_else(|| Error::Upstream {
-            service: "sts",
-            detail: "AssumeRole returned no credentials".to_owned(),
-        })?;
-        let expiry = SystemTime::try_from(*creds.expiration()).map_err(|_| Error::Upstream {
-            service: "sts",
-            detail: "AssumeRole returned an unrepresentable expiration".to_owned(),
-        })?;
-        let credentials = Credentials::new(
-            creds.access_key_id(),
-            creds.secret_access_key(),
-            Some(creds.session_token().to_owned()),
-            Some(expiry),
-            "tenant-access",
-        );
-        Ok(TenantSession::new(
-            caller.tenant.clone(),
-            credentials,
-            &self.base,
-        ))
-    }
-}
-
-/// One tenant's STS session: its credentials and an `SdkConfig` that signs
-/// with them and nothing else.
-#[derive(Debug)]
-pub struct TenantSession {
-    tenant: TenantId,
-    credentials: Credentials,
-    sdk_config: SdkConfig,
-    obtained: std::time::Instant,
-    invalid: AtomicBool,
-    #[cfg(feature = "s3")]
-    pub(crate) s3: OnceLock<aws_sdk_s3::Client>,
-    #[cfg(feature = "dynamodb")]
-    pub(crate) dynamodb: OnceLock<aws_sdk_dynamodb::Client>,
-}
-
-impl TenantSession {
-    /// A session from credentials obtained elsewhere; `base` supplies region,
-    /// endpoint, HTTP client and time source.
-    ///
-    /// ```
-    /// use aws_credential_types::Credentials;
-    /// use tenant_access::TenantSession;
-    ///
-    /// let base = aws_config::SdkConfig::builder().build();
-    /// let creds = Credentials::new("AKID", "secret", None, None, "doc");
-    /// let session = TenantSession::new("tenant1".parse().unwrap(), creds, &base);
-    /// assert_eq!(session.tenant().as_str(), "tenant1");
-    /// ```
-    pub fn new(tenant: TenantId, credentials: Credentials, base: &SdkConfig) -> Self {
-        let sdk_config = base
-            .to_builder()
-            .credentials_provider(SharedCredentialsProvider::new(credentials.clone()))
-            // The credentials are static for this session's life: nothing to cache.
-            .identity_cache(IdentityCache::no_cache())
-            .build();
-        TenantSession {
-            tenant,
-            credentials,
-            sdk_config,
-            obtained: std::time::Instant::now(),
-            invalid: AtomicBool::new(false),
-            #[cfg(feature = "s3")]
-            s3: OnceLock::new(),
-            #[cfg(feature = "dynamodb")]
-            dynamodb: OnceLock::new(),
-        }
-    }
-
-    /// Mark the session unusable: a service refused its credentials
-    /// (expired, unknown, or signed with a skewed clock). The cache never
-    /// serves it again; the tenant's next request assumes its role anew.
-    pub fn invalidate(&self) {
-        self.invalid.store(true, Ordering::Relaxed);
-    }
-
-    /// When this session was obtained (by the monotonic clock): a request
-    /// whose fresh session was refused has nothing to gain from another.
-    pub fn obtained(&self) -> std::time::Instant {
-        self.obtained
-    }
-
-    /// A service denied this session (`AccessDenied` from S3, KMS or
-    /// DynamoDB). One obtained at least [`STALE_AFTER`] ago is invalidated,
-    /// and the request it served may be retried once on a new one
-    /// ([`TenantSessions::retrying`]); a younger one is kept. Whether it
-    /// was dropped.
-    pub fn denied(&self) -> bool {
-        if self.obtained.elapsed() < STALE_AFTER || self.is_invalidated() {
-            return false;
-        }
-        self.invalidate();
-        crate::metrics::record(|c| c.stale_sessions += 1);
-        true
-    }
-
-    /// Whether [`invalidate`](Self::invalidate) was called.
-    pub fn is_invalidated(&self) -> bool {
-        self.invalid.load(Ordering::Relaxed)
-    }
-
-    /// The tenant this session belongs to.
-    pub fn tenant(&self) -> &TenantId {
-        &self.tenant
-    }
-
-    /// The session's credentials.
-    pub fn credentials(&self) -> &Credentials {
-        &self.credentials
-    }
-
-    /// An `SdkConfig` whose only credentials are this session's.
-    pub fn sdk_config(&self) -> &SdkConfig {
-        &self.sdk_config
-    }
-
-    /// The time by the session's time source (the system clock unless the
-    /// base configuration set another).
-    pub fn now(&self) -> SystemTime {
-        now(&self.sdk_config)
-    }
-
-    fn is_fresh_at(&self, now: SystemTime) -> bool {
-        self.is_valid_for(now, REFRESH_BUFFER)
-    }
-
-    /// Whether `now` is in this session's window for a refresh ahead of
-    /// expiry: within [`REFRESH_BUFFER`] plus its share of
-    /// [`REFRESH_AHEAD`] of its expiry.
-    fn refresh_ahead_at(&self, now: SystemTime) -> bool {
-        let Some(expiry) = self.credentials.expiry() else {
-            return false;
-        };
-        // Jitter from the access key: half of REFRESH_AHEAD, plus up to half.
-        let spread = self
-            .credentials
-            .access_key_id()
-            .bytes()
-            .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)))
-            % 1000;
-        let ahead = REFRESH_AHEAD / 2 + REFRESH_AHEAD / 2 * spread / 1000;
-        now + REFRESH_BUFFER + ahead >= expiry
-    }
-
-    /// Not invalidated, and valid for at least `remaining` after `now`.
-    fn is_valid_for(&self, now: SystemTime, remaining: Duration) -> bool {
-        !self.is_invalidated()
-            && match self.credentials.expiry() {
-                None => true,
-                Some(expiry) => now + remaining < expiry,
-            }
-    }
 }
 
 /// The time by `sdk`'s time source, else the system clock.
@@ -960,6 +664,7 @@ pub fn session_name(tenant: &TenantId, request_id: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aws_credential_types::Credentials;
 
     fn tenant(s: &str) -> TenantId {
         s.parse().unwrap()

@@ -1,0 +1,148 @@
+//! One tenant's session: its credentials, an `SdkConfig` that signs with
+//! them and nothing else, and whether a service has refused it.
+
+#[cfg(any(feature = "s3", feature = "dynamodb"))]
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, SystemTime};
+
+use aws_config::SdkConfig;
+use aws_config::identity::IdentityCache;
+use aws_credential_types::Credentials;
+use aws_credential_types::provider::SharedCredentialsProvider;
+
+use super::{REFRESH_AHEAD, REFRESH_BUFFER, STALE_AFTER, now};
+use crate::identity::TenantId;
+
+/// One tenant's STS session: its credentials and an `SdkConfig` that signs
+/// with them and nothing else.
+#[derive(Debug)]
+pub struct TenantSession {
+    tenant: TenantId,
+    credentials: Credentials,
+    sdk_config: SdkConfig,
+    pub(super) obtained: std::time::Instant,
+    invalid: AtomicBool,
+    #[cfg(feature = "s3")]
+    pub(crate) s3: OnceLock<aws_sdk_s3::Client>,
+    #[cfg(feature = "dynamodb")]
+    pub(crate) dynamodb: OnceLock<aws_sdk_dynamodb::Client>,
+}
+
+impl TenantSession {
+    /// A session from credentials obtained elsewhere; `base` supplies region,
+    /// endpoint, HTTP client and time source.
+    ///
+    /// ```
+    /// use aws_credential_types::Credentials;
+    /// use tenant_access::TenantSession;
+    ///
+    /// let base = aws_config::SdkConfig::builder().build();
+    /// let creds = Credentials::new("AKID", "secret", None, None, "doc");
+    /// let session = TenantSession::new("tenant1".parse().unwrap(), creds, &base);
+    /// assert_eq!(session.tenant().as_str(), "tenant1");
+    /// ```
+    pub fn new(tenant: TenantId, credentials: Credentials, base: &SdkConfig) -> Self {
+        let sdk_config = base
+            .to_builder()
+            .credentials_provider(SharedCredentialsProvider::new(credentials.clone()))
+            // The credentials are static for this session's life: nothing to cache.
+            .identity_cache(IdentityCache::no_cache())
+            .build();
+        TenantSession {
+            tenant,
+            credentials,
+            sdk_config,
+            obtained: std::time::Instant::now(),
+            invalid: AtomicBool::new(false),
+            #[cfg(feature = "s3")]
+            s3: OnceLock::new(),
+            #[cfg(feature = "dynamodb")]
+            dynamodb: OnceLock::new(),
+        }
+    }
+
+    /// Mark the session unusable: a service refused its credentials
+    /// (expired, unknown, or signed with a skewed clock). The cache never
+    /// serves it again; the tenant's next request assumes its role anew.
+    pub fn invalidate(&self) {
+        self.invalid.store(true, Ordering::Relaxed);
+    }
+
+    /// When this session was obtained (by the monotonic clock): a request
+    /// whose fresh session was refused has nothing to gain from another.
+    pub fn obtained(&self) -> std::time::Instant {
+        self.obtained
+    }
+
+    /// A service denied this session (`AccessDenied` from S3, KMS or
+    /// DynamoDB). One obtained at least [`STALE_AFTER`] ago is invalidated,
+    /// and the request it served may be retried once on a new one
+    /// ([`TenantSessions::retrying`]); a younger one is kept. Whether it
+    /// was dropped.
+    pub fn denied(&self) -> bool {
+        if self.obtained.elapsed() < STALE_AFTER || self.is_invalidated() {
+            return false;
+        }
+        self.invalidate();
+        crate::metrics::record(|c| c.stale_sessions += 1);
+        true
+    }
+
+    /// Whether [`invalidate`](Self::invalidate) was called.
+    pub fn is_invalidated(&self) -> bool {
+        self.invalid.load(Ordering::Relaxed)
+    }
+
+    /// The tenant this session belongs to.
+    pub fn tenant(&self) -> &TenantId {
+        &self.tenant
+    }
+
+    /// The session's credentials.
+    pub fn credentials(&self) -> &Credentials {
+        &self.credentials
+    }
+
+    /// An `SdkConfig` whose only credentials are this session's.
+    pub fn sdk_config(&self) -> &SdkConfig {
+        &self.sdk_config
+    }
+
+    /// The time by the session's time source (the system clock unless the
+    /// base configuration set another).
+    pub fn now(&self) -> SystemTime {
+        now(&self.sdk_config)
+    }
+
+    pub(super) fn is_fresh_at(&self, now: SystemTime) -> bool {
+        self.is_valid_for(now, REFRESH_BUFFER)
+    }
+
+    /// Whether `now` is in this session's window for a refresh ahead of
+    /// expiry: within [`REFRESH_BUFFER`] plus its share of
+    /// [`REFRESH_AHEAD`] of its expiry.
+    pub(super) fn refresh_ahead_at(&self, now: SystemTime) -> bool {
+        let Some(expiry) = self.credentials.expiry() else {
+            return false;
+        };
+        // Jitter from the access key: half of REFRESH_AHEAD, plus up to half.
+        let spread = self
+            .credentials
+            .access_key_id()
+            .bytes()
+            .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)))
+            % 1000;
+        let ahead = REFRESH_AHEAD / 2 + REFRESH_AHEAD / 2 * spread / 1000;
+        now + REFRESH_BUFFER + ahead >= expiry
+    }
+
+    /// Not invalidated, and valid for at least `remaining` after `now`.
+    pub(super) fn is_valid_for(&self, now: SystemTime, remaining: Duration) -> bool {
+        !self.is_invalidated()
+            && match self.credentials.expiry() {
+                None => true,
+                Some(expiry) => now + remaining < expiry,
+            }
+    }
+}

@@ -1,0 +1,91 @@
+//! Sessions from STS `AssumeRole` with the function's own credentials:
+//! the tenant's own role, or the shared role with the tenant as a session
+//! tag and/or an inline session policy ([`SessionRequest`]).
+
+use std::time::SystemTime;
+
+use aws_credential_types::Credentials;
+
+use super::{SessionRequest, Source, TenantSession, session_name};
+use crate::identity::Caller;
+use crate::{Error, upstream};
+
+impl Source {
+    #[tracing::instrument(name = "sts.assume_role", skip_all, fields(rpc.service = "STS", otel.kind = "client"))]
+    pub(super) async fn assume_role(
+        &self,
+        client: &aws_sdk_sts::Client,
+        caller: &Caller,
+        request: &SessionRequest,
+    ) -> Result<TenantSession, Error> {
+        let session_name = session_name(&caller.tenant, &caller.request_id);
+        tracing::info!(role_session_name = %session_name, isolation = ?self.isolation, "assuming tenant role");
+        let tags = (!request.tags.is_empty()).then(|| {
+            request
+                .tags
+                .iter()
+                .map(|(key, value)| {
+                    aws_sdk_sts::types::Tag::builder()
+                        .key(key)
+                        .value(value)
+                        .build()
+                        .expect("key and value are set")
+                })
+                .collect()
+        });
+        let output = client
+            .assume_role()
+            .role_arn(&request.role_arn)
+            .role_session_name(&session_name)
+            .duration_seconds(self.duration.as_secs() as i32)
+            .set_tags(tags)
+            .set_policy(request.policy.clone())
+            .send()
+            .await
+            .map_err(|e| {
+                use aws_sdk_sts::error::ProvideErrorMetadata;
+                let why = match e.as_service_error().and_then(|s| s.code()) {
+                    Some("PackedPolicyTooLarge") => {
+                        Some("the session policy and tags exceed STS's packed size limit")
+                    }
+                    Some("InvalidParameterValue" | "ValidationError") => {
+                        Some("STS refused the session name, tags or policy")
+                    }
+                    _ => None,
+                };
+                if let Some(why) = why {
+                    tracing::error!(error.detail = %aws_sdk_sts::error::DisplayErrorContext(&e), "{why}");
+                }
+                match upstream("sts", e) {
+                    // One role per tenant: the tenant's role is missing or
+                    // does not trust this function. A shared role that
+                    // refuses us is the deployment's fault, for everyone.
+                    Error::AccessDenied { detail } if self.isolation.shared_role() => {
+                        Error::Misconfigured { detail }
+                    }
+                    Error::AccessDenied { detail } => Error::TenantNotOnboarded { detail },
+                    other => other,
+                }
+            })?;
+        let creds = output.credentials().ok_or_else(|| Error::Upstream {
+            service: "sts",
+            detail: "AssumeRole returned no credentials".to_owned(),
+        })?;
+        let expiry = SystemTime::try_from(*creds.expiration()).map_err(|_| Error::Upstream {
+            service: "sts",
+            detail: "AssumeRole returned an unrepresentable expiration".to_owned(),
+        })?;
+        let credentials = Credentials::new(
+            creds.access_key_id(),
+            creds.secret_access_key(),
+            Some(creds.session_token().to_owned()),
+            Some(expiry),
+            "tenant-access",
+        );
+        Ok(TenantSession::new(
+            caller.tenant.clone(),
+            credentials,
+            &self.base,
+        ))
+    }
+}
