@@ -20,7 +20,7 @@
 //!   check against the same without it, interleaved, and registry reads
 //!   per 1,000 warm requests;
 //! - **scale** (`scale.rs`): the memory of 10,000 cached sessions (each
-//!   with the S3 client s3-fetch builds for it), a Zipf mix over 10,000
+//!   with its registry state; one S3 client serves them all), a Zipf mix over 10,000
 //!   tenants, 8 requests in flight, one hot tenant at 8 in flight against 8
 //!   tenants, and a bare DB login; connections opened per second past
 //!   `DB_CONNECTION_CAPACITY`;
@@ -711,7 +711,7 @@ async fn main() {
     scale::register(&stack, &memory_tenants).await;
     let memory = scale::session_memory(args.sessions);
     table.push(format!(
-        "sessions      memory {:>5} sessions with their S3 clients: {:.0} bytes each, RSS {:.1} MiB after (peak {:.1} MiB), {} AssumeRole",
+        "sessions      memory {:>5} cached tenants (session + registry state): {:.0} bytes each, RSS {:.1} MiB after (peak {:.1} MiB), {} AssumeRole",
         memory["sessions"],
         memory["bytes_per_session"].as_f64().unwrap_or(f64::NAN),
         memory["rss_after_kib"].as_f64().unwrap_or(f64::NAN) / 1024.0,

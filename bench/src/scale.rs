@@ -74,10 +74,10 @@ pub fn rss_kib() -> (f64, f64) {
 }
 
 /// The child half of [`session_memory`]: a process holding nothing but
-/// s3-fetch's session cache, filled with `n` tenants' sessions, each with
-/// the S3 client s3-fetch builds for it (`TenantBucket::client`), and its
-/// state in the registry cache (session-tags: one shared role, so no
-/// per-tenant IAM is needed; the parent registers the tenants). Prints one
+/// s3-fetch's session cache, filled with `n` tenants' sessions and their
+/// cached registry states, which is what s3-fetch keeps per tenant (its one
+/// S3 client serves every session). session-tags: one shared role, so no
+/// per-tenant IAM is needed; the parent registers the tenants. Prints one
 /// JSON line.
 pub async fn session_memory_child(n: usize) {
     let stack = quiet(&Stack::load())
@@ -87,23 +87,20 @@ pub async fn session_memory_child(n: usize) {
         s3_fetch::Config::from_lookup(&stack.lookup()).expect("the session-tags configuration");
     let sdk = stack.sdk_config().await;
     let app = Arc::new(s3_fetch::App::new(&config, &sdk));
-    let bucket = Arc::new(tenant_access::s3::TenantBucket::new(&config.service));
     // Warm the SDK and the allocator with one session first.
     let caller =
         |i: usize| Caller::new(memory_tenant(i).parse().expect("tenant id"), "bench-memory");
     let sessions = || app.sessions();
-    let warm = sessions().session(&caller(0)).await.expect("a session");
-    bucket.client(&warm);
+    sessions().session(&caller(0)).await.expect("a session");
     let (before, _) = rss_kib();
     let started = Instant::now();
     let workers = 16;
     let mut tasks = Vec::new();
     for w in 0..workers {
-        let (app, bucket) = (app.clone(), bucket.clone());
+        let app = app.clone();
         tasks.push(tokio::spawn(async move {
             for i in (1..n).filter(|i| i % workers == w) {
-                let session = app.sessions().session(&caller(i)).await.expect("a session");
-                bucket.client(&session);
+                app.sessions().session(&caller(i)).await.expect("a session");
             }
         }));
     }

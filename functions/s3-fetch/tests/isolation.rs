@@ -381,7 +381,7 @@ async fn listing_pages_walk_the_tenant_prefix_only() {
         .await
         .expect("tenant1 writes its home's folder marker");
     assert!(
-        raw_keys(own, &bucket, "tenant1_home/")
+        raw_keys(&own, &bucket, "tenant1_home/")
             .await
             .iter()
             .any(|k| k == "tenant1_home/"),
@@ -391,7 +391,7 @@ async fn listing_pages_walk_the_tenant_prefix_only() {
     // as a key under its home.
     let other_session = session("tenant2").await;
     let others = raw_keys(
-        bucket_access.client(&other_session),
+        &bucket_access.client(&other_session),
         &bucket,
         "tenant2_home/",
     )

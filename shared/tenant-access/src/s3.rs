@@ -232,7 +232,7 @@ macro_rules! object_meta {
 macro_rules! read_request {
     ($bucket:expr, $session:expr, $key:expr, $options:expr, $operation:ident) => {
         $bucket
-            .client($session)
+            .shared($session)
             .$operation()
             .bucket(&$bucket.bucket)
             .key($bucket.full_key($session.tenant(), $key))
@@ -364,6 +364,11 @@ pub struct TenantBucket {
     kms_key_template: TenantTemplate,
     force_path_style: bool,
     inline_max_bytes: u64,
+    /// The one S3 client of the bucket, built at its first operation from
+    /// the function's configuration, with no credentials of its own: every
+    /// operation passes its session's ([`TenantBucket::as_tenant`]), so a
+    /// cached session costs its credentials only, never a client.
+    shared: std::sync::OnceLock<aws_sdk_s3::Client>,
 }
 
 /// What a write requires of the object already at its key: S3's
@@ -449,6 +454,7 @@ impl TenantBucket {
             kms_key_template: config.kms_key_template.clone(),
             force_path_style: config.force_path_style,
             inline_max_bytes: config.inline_max_bytes,
+            shared: std::sync::OnceLock::new(),
         }
     }
 
@@ -478,15 +484,41 @@ impl TenantBucket {
         format!("{}/{}", self.prefix(tenant), key.as_str())
     }
 
-    /// An S3 client that signs with the session's credentials only. Built
-    /// once per session.
-    pub fn client<'s>(&self, session: &'s TenantSession) -> &'s aws_sdk_s3::Client {
-        session.s3.get_or_init(|| {
-            let config = aws_sdk_s3::config::Builder::from(session.sdk_config())
-                .force_path_style(self.force_path_style)
-                .build();
-            aws_sdk_s3::Client::from_conf(config)
+    /// An S3 client that signs with `session`'s credentials only, built
+    /// anew: for one-off calls outside this type (tests, tools). The
+    /// bucket's own operations share one client instead, each passing its
+    /// session's credentials.
+    pub fn client(&self, session: &TenantSession) -> aws_sdk_s3::Client {
+        let config = aws_sdk_s3::config::Builder::from(session.sdk_config())
+            .force_path_style(self.force_path_style)
+            .build();
+        aws_sdk_s3::Client::from_conf(config)
+    }
+
+    /// The bucket's one client. Built from the first session's
+    /// configuration (the function's region, endpoint and HTTP client; all
+    /// sessions share them) with its credentials taken out: an operation
+    /// that did not pass its session's would be unsigned and refused,
+    /// never signed as another tenant.
+    fn shared(&self, session: &TenantSession) -> &aws_sdk_s3::Client {
+        self.shared.get_or_init(|| {
+            let mut config = aws_sdk_s3::config::Builder::from(session.sdk_config());
+            config.set_credentials_provider(None);
+            aws_sdk_s3::Client::from_conf(
+                config
+                    .force_path_style(self.force_path_style)
+                    .identity_cache(aws_sdk_s3::config::IdentityCache::no_cache())
+                    .build(),
+            )
         })
+    }
+
+    /// The per-operation configuration that signs with `session`'s
+    /// credentials.
+    fn as_tenant(session: &TenantSession) -> aws_sdk_s3::config::Builder {
+        let mut config = aws_sdk_s3::config::Builder::default();
+        config.set_credentials_provider(session.sdk_config().credentials_provider());
+        config
     }
 
     /// Read `key` from the session tenant's prefix: the bytes when the
@@ -502,6 +534,8 @@ impl TenantBucket {
         options: &ReadOptions,
     ) -> Result<Read<Fetched>, Error> {
         let result = read_request!(self, session, key, options, get_object)
+            .customize()
+            .config_override(Self::as_tenant(session))
             .send()
             .await;
         let output = match result {
@@ -538,6 +572,8 @@ impl TenantBucket {
         options: &ReadOptions,
     ) -> Result<Read<ObjectMeta>, Error> {
         let result = read_request!(self, session, key, options, head_object)
+            .customize()
+            .config_override(Self::as_tenant(session))
             .send()
             .await;
         match result {
@@ -561,6 +597,8 @@ impl TenantBucket {
                     .bucket(&self.bucket)
                     .key(self.full_key(session.tenant(), key))
                     .range("bytes=0-0")
+                    .customize()
+                    .config_override(Self::as_tenant(session))
                     .send()
                     .await;
                 match probe {
@@ -608,6 +646,8 @@ impl TenantBucket {
                 Some(key) => format!("{home}{}", key.as_str()),
                 None => home.clone(),
             })
+            .customize()
+            .config_override(Self::as_tenant(session))
             .send()
             .await
             .map_err(|e| refused(session, upstream("s3", e)))?;
@@ -648,10 +688,12 @@ impl TenantBucket {
     ) -> Result<PresignedGet, Error> {
         let (presigning, expires_at) = presigning(session, ttl)?;
         let request = self
-            .client(session)
+            .shared(session)
             .get_object()
             .bucket(&self.bucket)
             .key(self.full_key(session.tenant(), key))
+            .customize()
+            .config_override(Self::as_tenant(session))
             .presigned(presigning)
             .await
             .map_err(|e| refused(session, upstream("s3", e)))?;
@@ -682,7 +724,13 @@ impl TenantBucket {
             .sse_kms_put(session, key)
             .set_content_type(content_type.map(str::to_owned))
             .body(body.into());
-        match condition.apply(request).send().await {
+        match condition
+            .apply(request)
+            .customize()
+            .config_override(Self::as_tenant(session))
+            .send()
+            .await
+        {
             Ok(output) => Ok(output.e_tag().map(str::to_owned)),
             Err(err) => Err(write_error(session, err)),
         }
@@ -697,7 +745,7 @@ impl TenantBucket {
         session: &TenantSession,
         key: &ObjectKey,
     ) -> aws_sdk_s3::operation::put_object::builders::PutObjectFluentBuilder {
-        self.client(session)
+        self.shared(session)
             .put_object()
             .bucket(&self.bucket)
             .key(self.full_key(session.tenant(), key))
@@ -715,11 +763,13 @@ impl TenantBucket {
         key: &ObjectKey,
         if_match: Option<&str>,
     ) -> Result<(), Error> {
-        self.client(session)
+        self.shared(session)
             .delete_object()
             .bucket(&self.bucket)
             .key(self.full_key(session.tenant(), key))
             .set_if_match(if_match.map(str::to_owned))
+            .customize()
+            .config_override(Self::as_tenant(session))
             .send()
             .await
             .map(|_| ())
@@ -746,6 +796,8 @@ impl TenantBucket {
             .map_err(|_| Error::BadRequest(format!("an upload of {size} bytes")))?;
         let request = condition
             .apply(self.sse_kms_put(session, key).content_length(length))
+            .customize()
+            .config_override(Self::as_tenant(session))
             .presigned(presigning)
             .await
             .map_err(|e| refused(session, upstream("s3", e)))?;

@@ -1,7 +1,7 @@
 //! One tenant's session: its credentials, an `SdkConfig` that signs with
 //! them and nothing else, and whether a service has refused it.
 
-#[cfg(any(feature = "s3", feature = "dynamodb"))]
+#[cfg(feature = "dynamodb")]
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
@@ -23,8 +23,6 @@ pub struct TenantSession {
     sdk_config: SdkConfig,
     pub(super) obtained: std::time::Instant,
     invalid: AtomicBool,
-    #[cfg(feature = "s3")]
-    pub(crate) s3: OnceLock<aws_sdk_s3::Client>,
     #[cfg(feature = "dynamodb")]
     pub(crate) dynamodb: OnceLock<aws_sdk_dynamodb::Client>,
 }
@@ -55,8 +53,6 @@ impl TenantSession {
             sdk_config,
             obtained: std::time::Instant::now(),
             invalid: AtomicBool::new(false),
-            #[cfg(feature = "s3")]
-            s3: OnceLock::new(),
             #[cfg(feature = "dynamodb")]
             dynamodb: OnceLock::new(),
         }
