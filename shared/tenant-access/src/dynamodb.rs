@@ -177,6 +177,10 @@ impl Precondition {
 #[derive(Debug, Clone)]
 pub struct TenantTable {
     table: String,
+    /// The one DynamoDB client of the table, built at its first call from
+    /// the function's configuration, with no credentials of its own: every
+    /// call passes its session's ([`TenantTable::as_tenant`]).
+    shared: std::sync::OnceLock<aws_sdk_dynamodb::Client>,
 }
 
 fn s(value: &str) -> AttributeValue {
@@ -196,6 +200,7 @@ impl TenantTable {
     pub fn new(config: &DynamoDbConfig) -> Self {
         TenantTable {
             table: config.table.clone(),
+            shared: std::sync::OnceLock::new(),
         }
     }
 
@@ -204,12 +209,35 @@ impl TenantTable {
         &self.table
     }
 
-    /// A DynamoDB client that signs with the session's credentials only.
-    /// Built once per session.
-    pub fn client<'s>(&self, session: &'s TenantSession) -> &'s aws_sdk_dynamodb::Client {
-        session
-            .dynamodb
-            .get_or_init(|| aws_sdk_dynamodb::Client::new(session.sdk_config()))
+    /// A DynamoDB client that signs with `session`'s credentials only,
+    /// built anew: for one-off calls outside this type (tests, tools). The
+    /// table's own calls share one client, each passing its session's
+    /// credentials.
+    pub fn client(&self, session: &TenantSession) -> aws_sdk_dynamodb::Client {
+        aws_sdk_dynamodb::Client::new(session.sdk_config())
+    }
+
+    /// The table's one client, built from the first session's
+    /// configuration (the function's region, endpoint and HTTP client)
+    /// with its credentials taken out: a call that did not pass its
+    /// session's would be refused, never signed as another tenant.
+    fn shared(&self, session: &TenantSession) -> &aws_sdk_dynamodb::Client {
+        self.shared.get_or_init(|| {
+            let mut config = aws_sdk_dynamodb::config::Builder::from(session.sdk_config());
+            config.set_credentials_provider(None);
+            aws_sdk_dynamodb::Client::from_conf(
+                config
+                    .identity_cache(aws_sdk_dynamodb::config::IdentityCache::no_cache())
+                    .build(),
+            )
+        })
+    }
+
+    /// The per-call configuration that signs with `session`'s credentials.
+    fn as_tenant(session: &TenantSession) -> aws_sdk_dynamodb::config::Builder {
+        let mut config = aws_sdk_dynamodb::config::Builder::default();
+        config.set_credentials_provider(session.sdk_config().credentials_provider());
+        config
     }
 
     /// The item's full key: the session's tenant, and the id.
@@ -224,11 +252,13 @@ impl TenantTable {
     /// by that id.
     pub async fn get(&self, session: &TenantSession, id: &ItemId) -> Result<Item, Error> {
         let output = self
-            .client(session)
+            .shared(session)
             .get_item()
             .table_name(&self.table)
             .set_key(Some(Self::key(session, id)))
             .consistent_read(true)
+            .customize()
+            .config_override(Self::as_tenant(session))
             .send()
             .await
             .map_err(|e| fail(session, upstream("dynamodb", e)))?;
@@ -244,7 +274,7 @@ impl TenantTable {
         after: Option<&ItemId>,
     ) -> Result<ItemPage, Error> {
         let output = self
-            .client(session)
+            .shared(session)
             .query()
             .table_name(&self.table)
             .key_condition_expression("#pk = :tenant")
@@ -253,6 +283,8 @@ impl TenantTable {
             .limit(i32::from(limit))
             .set_exclusive_start_key(after.map(|id| Self::key(session, id)))
             .consistent_read(true)
+            .customize()
+            .config_override(Self::as_tenant(session))
             .send()
             .await
             .map_err(|e| fail(session, upstream("dynamodb", e)))?;
@@ -288,7 +320,7 @@ impl TenantTable {
             .fmt(Format::DateTime)
             .map_err(|e| malformed(&format!("the clock: {e}")))?;
         let request = self
-            .client(session)
+            .shared(session)
             .update_item()
             .table_name(&self.table)
             .set_key(Some(Self::key(session, id)))
@@ -310,15 +342,20 @@ impl TenantTable {
                 .condition_expression("attribute_not_exists(#id)")
                 .expression_attribute_names("#id", SORT_KEY),
         };
-        let output = request.send().await.map_err(|e| {
-            if e.as_service_error()
-                .is_some_and(|se| is_code(se, "ConditionalCheckFailedException"))
-            {
-                Error::PreconditionFailed
-            } else {
-                fail(session, upstream("dynamodb", e))
-            }
-        })?;
+        let output = request
+            .customize()
+            .config_override(Self::as_tenant(session))
+            .send()
+            .await
+            .map_err(|e| {
+                if e.as_service_error()
+                    .is_some_and(|se| is_code(se, "ConditionalCheckFailedException"))
+                {
+                    Error::PreconditionFailed
+                } else {
+                    fail(session, upstream("dynamodb", e))
+                }
+            })?;
         let written = item(
             output
                 .attributes()
@@ -343,7 +380,7 @@ impl TenantTable {
             return Err(Error::PreconditionFailed);
         }
         let request = self
-            .client(session)
+            .shared(session)
             .delete_item()
             .table_name(&self.table)
             .set_key(Some(Self::key(session, id)));
@@ -362,15 +399,20 @@ impl TenantTable {
                 Error::PreconditionFailed,
             ),
         };
-        request.send().await.map_err(|e| {
-            if e.as_service_error()
-                .is_some_and(|se| is_code(se, "ConditionalCheckFailedException"))
-            {
-                missing
-            } else {
-                fail(session, upstream("dynamodb", e))
-            }
-        })?;
+        request
+            .customize()
+            .config_override(Self::as_tenant(session))
+            .send()
+            .await
+            .map_err(|e| {
+                if e.as_service_error()
+                    .is_some_and(|se| is_code(se, "ConditionalCheckFailedException"))
+                {
+                    missing
+                } else {
+                    fail(session, upstream("dynamodb", e))
+                }
+            })?;
         Ok(())
     }
 }

@@ -1,8 +1,6 @@
 //! One tenant's session: its credentials, an `SdkConfig` that signs with
 //! them and nothing else, and whether a service has refused it.
 
-#[cfg(feature = "dynamodb")]
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
@@ -23,8 +21,6 @@ pub struct TenantSession {
     sdk_config: SdkConfig,
     pub(super) obtained: std::time::Instant,
     invalid: AtomicBool,
-    #[cfg(feature = "dynamodb")]
-    pub(crate) dynamodb: OnceLock<aws_sdk_dynamodb::Client>,
 }
 
 impl TenantSession {
@@ -53,8 +49,6 @@ impl TenantSession {
             sdk_config,
             obtained: std::time::Instant::now(),
             invalid: AtomicBool::new(false),
-            #[cfg(feature = "dynamodb")]
-            dynamodb: OnceLock::new(),
         }
     }
 
