@@ -80,9 +80,10 @@ async fn a_tenant_writes_reads_pages_and_deletes_its_items() {
         .unwrap();
     assert_eq!(status(&theirs), 404);
 
-    // Paging walks every item once, in id order.
+    // Paging walks every item once, in id order, to the end.
     let mut seen = Vec::new();
     let mut cursor: Option<String> = None;
+    let mut ended = false;
     for _ in 0..20 {
         let mut r = call("tenant1", "GET", "/items", None, &[]);
         let mut query = std::collections::HashMap::from([("limit".to_owned(), "1".to_owned())]);
@@ -90,7 +91,13 @@ async fn a_tenant_writes_reads_pages_and_deletes_its_items() {
             query.insert("cursor".to_owned(), c.clone());
         }
         r = lambda_http::RequestExt::with_query_string_parameters(r, query);
-        let page = body_json(&serve(r).await.unwrap());
+        let response = serve(r).await.unwrap();
+        assert_eq!(status(&response), 200, "every page is served");
+        let page = body_json(&response);
+        assert!(
+            page["items"].as_array().unwrap().len() <= 1,
+            "a page holds at most `limit` items"
+        );
         seen.extend(
             page["items"]
                 .as_array()
@@ -100,9 +107,13 @@ async fn a_tenant_writes_reads_pages_and_deletes_its_items() {
         );
         match page["next_cursor"].as_str() {
             Some(c) => cursor = Some(c.to_owned()),
-            None => break,
+            None => {
+                ended = true;
+                break;
+            }
         }
     }
+    assert!(ended, "the walk ends with a page that has no next cursor");
     assert!(seen.contains(&id.to_owned()) && seen.contains(&"welcome".to_owned()));
     let mut sorted = seen.clone();
     sorted.sort();

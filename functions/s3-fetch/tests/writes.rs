@@ -80,10 +80,17 @@ async fn a_tenant_writes_reads_back_and_deletes_its_file() {
     assert_eq!(deleted.status(), 204);
     let gone = serve(&app, &call("GET", key, None, &[])).await;
     assert_eq!(gone.status(), 404);
-    // A body over the inline limit is refused, pointing to ?upload=url.
+    // A body over the inline limit is refused, naming the limit (larger
+    // bodies go through ?upload=url).
     let big = "x".repeat(4 * 1024 * 1024 + 1);
     let too_large = serve(&app, &call("PUT", "writes/big.bin", Some(&big), &[])).await;
     assert_eq!(too_large.status(), 413);
+    let body = test_support::body_json(&too_large);
+    assert_eq!(body["error"], "payload_too_large", "{body}");
+    assert_eq!(
+        body["message"], "the body is larger than 4194304 bytes",
+        "the answer names the limit"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
