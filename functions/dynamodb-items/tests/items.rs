@@ -79,6 +79,38 @@ async fn a_tenant_writes_reads_pages_and_deletes_its_items() {
         .await
         .unwrap();
     assert_eq!(status(&theirs), 404);
+    // Those 404s rest on the key being the caller's own. IAM refuses the
+    // rest: tenant2's own session, asking DynamoDB directly for tenant1's
+    // item, is denied (dynamodb:LeadingKeys), and tenant1's item is there.
+    let tenant2 = tenant_access::Caller::new("tenant2".parse().unwrap(), "items-direct");
+    let session = app.sessions().session(&tenant2).await.unwrap();
+    let direct = |partition: &str| {
+        app.table()
+            .client(&session)
+            .get_item()
+            .table_name(app.table().name())
+            .key(
+                "tenant_id",
+                aws_sdk_dynamodb::types::AttributeValue::S(partition.to_owned()),
+            )
+            .key(
+                "item_id",
+                aws_sdk_dynamodb::types::AttributeValue::S(id.to_owned()),
+            )
+            .send()
+    };
+    let denied = direct("tenant1").await;
+    assert_eq!(
+        denied
+            .as_ref()
+            .err()
+            .and_then(aws_sdk_dynamodb::error::ProvideErrorMetadata::code),
+        Some("AccessDeniedException"),
+        "tenant2's session reads tenant1's partition: {denied:?}"
+    );
+    direct("tenant2")
+        .await
+        .expect("the same session may read its own partition");
 
     // Paging walks every item once, in id order, to the end.
     let mut seen = Vec::new();
