@@ -139,10 +139,7 @@ async fn api_answers(
 /// The tenant's state in the registry table, read from moto directly.
 async fn registry_state(stack: &Stack, tenant: &str) -> Option<String> {
     let _paused = stack.pause_iam_enforcement();
-    let sdk = stack
-        .with(&[("AWS_ENDPOINT_URL", &stack.var("STACK_MOTO_URL"))])
-        .sdk_config()
-        .await;
+    let sdk = moto_sdk(stack).await;
     let item = aws_sdk_dynamodb::Client::new(&sdk)
         .get_item()
         .table_name(stack.var("TENANT_REGISTRY_TABLE"))
@@ -433,14 +430,20 @@ async fn identity_pool_offboarding_revokes_every_layer() {
     offboarding_revokes_every_layer("identity-pool", "i").await;
 }
 
-/// An S3 client straight to moto (enforcement paused by the caller).
-async fn moto_s3(stack: &Stack) -> aws_sdk_s3::Client {
-    let moto = stack.with(&[("AWS_ENDPOINT_URL", &stack.var("STACK_MOTO_URL"))]);
-    let sdk = moto
+/// SDK configuration straight to moto, as the seed signs (enforcement
+/// paused by the caller).
+async fn moto_sdk(stack: &Stack) -> aws_config::SdkConfig {
+    stack
+        .with(&[("AWS_ENDPOINT_URL", &stack.var("STACK_MOTO_URL"))])
         .sdk_config_with(aws_credential_types::Credentials::new(
             "seed", "seed", None, None, "test",
         ))
-        .await;
+        .await
+}
+
+/// An S3 client straight to moto (enforcement paused by the caller).
+async fn moto_s3(stack: &Stack) -> aws_sdk_s3::Client {
+    let sdk = moto_sdk(stack).await;
     aws_sdk_s3::Client::from_conf(
         aws_sdk_s3::config::Builder::from(&sdk)
             .force_path_style(true)
@@ -461,12 +464,7 @@ async fn left_of(stack: &Stack, tenant: &str) -> [usize; 6] {
         .send()
         .await
         .expect("moto lists versions");
-    let moto = stack.with(&[("AWS_ENDPOINT_URL", &stack.var("STACK_MOTO_URL"))]);
-    let sdk = moto
-        .sdk_config_with(aws_credential_types::Credentials::new(
-            "seed", "seed", None, None, "test",
-        ))
-        .await;
+    let sdk = moto_sdk(stack).await;
     let items = aws_sdk_dynamodb::Client::new(&sdk)
         .query()
         .table_name(stack.var("TENANT_TABLE"))

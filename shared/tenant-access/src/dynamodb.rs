@@ -347,15 +347,7 @@ impl TenantTable {
             .config_override(Self::as_tenant(session))
             .send()
             .await
-            .map_err(|e| {
-                if e.as_service_error()
-                    .is_some_and(|se| is_code(se, "ConditionalCheckFailedException"))
-                {
-                    Error::PreconditionFailed
-                } else {
-                    fail(session, upstream("dynamodb", e))
-                }
-            })?;
+            .map_err(|e| conditional(session, e, Error::PreconditionFailed))?;
         let written = item(
             output
                 .attributes()
@@ -404,15 +396,7 @@ impl TenantTable {
             .config_override(Self::as_tenant(session))
             .send()
             .await
-            .map_err(|e| {
-                if e.as_service_error()
-                    .is_some_and(|se| is_code(se, "ConditionalCheckFailedException"))
-                {
-                    missing
-                } else {
-                    fail(session, upstream("dynamodb", e))
-                }
-            })?;
+            .map_err(|e| conditional(session, e, missing))?;
         Ok(())
     }
 }
@@ -428,6 +412,26 @@ fn fail(session: &TenantSession, err: Error) -> Error {
         _ => {}
     }
     err
+}
+
+/// A conditional write's failure: `unmet` when DynamoDB found its
+/// condition false, else the upstream error ([`fail`]).
+fn conditional<E>(
+    session: &TenantSession,
+    err: aws_sdk_dynamodb::error::SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>,
+    unmet: Error,
+) -> Error
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    if err
+        .as_service_error()
+        .is_some_and(|se| is_code(se, "ConditionalCheckFailedException"))
+    {
+        unmet
+    } else {
+        fail(session, upstream("dynamodb", err))
+    }
 }
 
 fn malformed(detail: &str) -> Error {
