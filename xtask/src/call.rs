@@ -21,9 +21,6 @@ use serde_json::Value;
 use crate::fixtures::{Case, v2};
 use crate::process::Result;
 
-/// Where `cargo xtask dev` runs `cargo lambda watch`.
-pub const DEV_PORT: u16 = 9000;
-
 const USAGE: &str = "usage: cargo xtask call [--user NAME [--api-url URL --client-id ID] | --tenant ID | --no-auth] [-H 'name: value']... [-d JSON] METHOD PATH\n\
     e.g. cargo xtask call --user tenant1@example.com GET /files/docs/readme.md   (local API, JWT-authorized)\n\
          cargo xtask call --tenant tenant1 GET /files/docs/readme.md           (the watcher, no authorizer)\n\
@@ -313,8 +310,9 @@ fn route(path: &str) -> Result<Route> {
 }
 
 /// Build the event, invoke the function through the watcher, print the
-/// response as status line, headers and body.
-pub fn run(args: &[String], stack_env: &std::path::Path) -> Result<()> {
+/// response as status line, headers and body. `watch_port` is where
+/// `cargo xtask dev` runs `cargo lambda watch` (`LOCAL_WATCH_PORT`).
+pub fn run(args: &[String], stack_env: &std::path::Path, watch_port: u16) -> Result<()> {
     use base64::Engine;
     let call = parse(args)?;
     if let Some(remote) = &call.remote {
@@ -378,13 +376,13 @@ pub fn run(args: &[String], stack_env: &std::path::Path) -> Result<()> {
     let event = v2(&case).to_string();
     let invoke = format!("/2015-03-31/functions/{function}/invocations");
     let (status, reply) = crate::process::http_with_timeout(
-        DEV_PORT,
+        watch_port,
         "POST",
         &invoke,
         &event,
         std::time::Duration::from_secs(300),
     )
-    .map_err(|e| not_answered(e, &format!("http://127.0.0.1:{DEV_PORT}")))?;
+    .map_err(|e| not_answered(e, &format!("http://127.0.0.1:{watch_port}")))?;
     if status != 200 {
         return Err(format!("the watcher answered {status}: {reply}"));
     }

@@ -11,11 +11,6 @@ use crate::process::{
 };
 use crate::{Stack, cargo};
 
-/// Below the ephemeral range (Linux: 32768 to 60999): after the in-process
-/// scenarios' thousands of connections, a port inside it may be held by an
-/// outgoing socket, and binding it fails although nothing listens there.
-const PORT: u16 = 29900;
-
 /// (function, fixture) pairs driven through HTTP.
 const TARGETS: [(&str, &str); 2] = [
     ("s3-fetch", "events/s3-fetch/tenant1-get.json"),
@@ -35,11 +30,12 @@ fn ensure_wrk() -> Result<()> {
 /// Run the HTTP scenario and append its figures to `results`.
 pub fn run_http(stack: &Stack, results: &mut serde_json::Value, seconds: u64) -> Result<()> {
     ensure_wrk()?;
-    require_free_port(
-        PORT,
-        "the benchmark's cargo lambda watch",
-        "(none: stop the other process)",
-    )?;
+    // `stack.bench_port` (LOCAL_BENCH_PORT) defaults below the ephemeral
+    // range (Linux: 32768 to 60999): after the in-process scenarios'
+    // thousands of connections, a port inside it may be held by an outgoing
+    // socket, and binding it fails although nothing listens there.
+    let port = stack.bench_port;
+    require_free_port(port, "the benchmark's cargo lambda watch", "LOCAL_BENCH_PORT")?;
     let venv = stack.venv(&[
         stack.root.join("xtask/stack/requirements.txt"),
         stack.root.join("xtask/stack/requirements-dev.txt"),
@@ -60,21 +56,21 @@ pub fn run_http(stack: &Stack, results: &mut serde_json::Value, seconds: u64) ->
                 "--invoke-address",
                 "127.0.0.1",
             ])
-            .args(["--invoke-port", &PORT.to_string(), "--env-file"])
+            .args(["--invoke-port", &port.to_string(), "--env-file"])
             .arg(stack.dir.join("functions.env"))
             .env("RUST_LOG", "warn"),
         &stack.dir.join("bench-watch.log"),
     )?;
     let outcome = (|| -> Result<()> {
         wait_for_port(
-            PORT,
+            port,
             "cargo lambda watch",
             Duration::from_secs(120),
             &stack.dir.join("bench-watch.log"),
         )?;
         for (function, fixture) in TARGETS {
             let url =
-                format!("http://127.0.0.1:{PORT}/2015-03-31/functions/{function}/invocations");
+                format!("http://127.0.0.1:{port}/2015-03-31/functions/{function}/invocations");
             let body = fs::read_to_string(stack.root.join(fixture)).map_err(|e| e.to_string())?;
             let script = stack.dir.join(format!("wrk-{function}.lua"));
             fs::write(&script, format!("wrk.method = \"POST\"\nwrk.headers[\"Content-Type\"] = \"application/json\"\nwrk.body = [==[{body}]==]\n"))

@@ -60,6 +60,11 @@ pub struct Stack {
     pub front_port: u16,
     /// Where `cargo xtask dev` serves the API (the local API Gateway).
     pub api_port: u16,
+    /// Where `cargo xtask dev` runs `cargo lambda watch`, which
+    /// `cargo xtask call --tenant` invokes.
+    pub watch_port: u16,
+    /// Where the benchmark's HTTP scenario runs its own watcher.
+    pub bench_port: u16,
     /// The functions' `TENANT_ISOLATION` (`LOCAL_TENANT_ISOLATION`).
     pub isolation: String,
 }
@@ -84,12 +89,14 @@ impl Stack {
         Ok(Stack {
             root,
             dir,
-            pg_port: port("LOCAL_PG_PORT", 55432)?,
-            moto_port: port("LOCAL_MOTO_PORT", 55500)?,
-            verifier_port: port("LOCAL_VERIFIER_PORT", 55389)?,
-            pg_front_port: port("LOCAL_PG_FRONT_PORT", 55433)?,
-            front_port: port("LOCAL_FRONT_PORT", 55501)?,
-            api_port: port("LOCAL_API_PORT", 55502)?,
+            pg_port: port("LOCAL_PG_PORT", 25432)?,
+            moto_port: port("LOCAL_MOTO_PORT", 25500)?,
+            verifier_port: port("LOCAL_VERIFIER_PORT", 25389)?,
+            pg_front_port: port("LOCAL_PG_FRONT_PORT", 25433)?,
+            front_port: port("LOCAL_FRONT_PORT", 25501)?,
+            api_port: port("LOCAL_API_PORT", 25502)?,
+            watch_port: port("LOCAL_WATCH_PORT", 9000)?,
+            bench_port: port("LOCAL_BENCH_PORT", 29900)?,
             isolation: match std::env::var("LOCAL_TENANT_ISOLATION") {
                 Err(_) => STRATEGIES[0].to_owned(),
                 Ok(v) if STRATEGIES.contains(&v.as_str()) => v,
@@ -528,7 +535,8 @@ fn dev(stack: &Stack) -> Result<()> {
         stack.root.join("xtask/stack/requirements.txt"),
         stack.root.join("xtask/stack/requirements-dev.txt"),
     ])?;
-    let port = call::DEV_PORT;
+    let port = stack.watch_port;
+    process::require_free_port(port, "cargo lambda watch", "LOCAL_WATCH_PORT")?;
     // Built before the watcher starts, so the first call answers at once
     // instead of waiting on the watcher's first compile.
     timed("building the functions", || {
@@ -1000,7 +1008,7 @@ fn main() -> ExitCode {
             dry_run,
         } => tenant_on_aws(step, &ids, &name, dry_run),
         cli::Cmd::DbMigrate { target } => db_migrate(&stack, &target),
-        cli::Cmd::Call(args) => call::run(&args, &stack.env_file()),
+        cli::Cmd::Call(args) => call::run(&args, &stack.env_file(), stack.watch_port),
         cli::Cmd::Fixtures { check } => fixtures::run(&stack.root, check),
         cli::Cmd::Env { sam: false } => fs::read_to_string(stack.functions_env_file())
             .map(|text| print!("{text}"))

@@ -83,7 +83,7 @@ pub fn form(body: &[u8]) -> Form {
 /// # async fn run() -> std::io::Result<()> {
 /// use local_front::{HttpFault, HttpFront, HttpRule, Service};
 ///
-/// let front = HttpFront::start("127.0.0.1:0".parse().unwrap(), "127.0.0.1:55500".parse().unwrap()).await?;
+/// let front = HttpFront::start("127.0.0.1:0".parse().unwrap(), "127.0.0.1:25500".parse().unwrap()).await?;
 /// // Point AWS_ENDPOINT_URL at front.endpoint(); then, on command:
 /// front.inject(HttpRule::new(HttpFault::Throttle).service(Service::Sts).times(5));
 /// front.clear();

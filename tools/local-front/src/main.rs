@@ -3,7 +3,7 @@
 //! `AWS_ENDPOINT_URL` at it.
 //!
 //! ```text
-//! local-front --listen 127.0.0.1:55501 --upstream 127.0.0.1:55500 \
+//! local-front --listen 127.0.0.1:25501 --upstream 127.0.0.1:25500 \
 //!             --registry target/local-stack/iam-roles.json
 //! ```
 

@@ -39,7 +39,7 @@ struct State {
 /// # async fn run() -> std::io::Result<()> {
 /// use local_front::{TcpFront, TcpMode};
 ///
-/// let front = TcpFront::start("127.0.0.1:0".parse().unwrap(), "127.0.0.1:55432".parse().unwrap()).await?;
+/// let front = TcpFront::start("127.0.0.1:0".parse().unwrap(), "127.0.0.1:25432".parse().unwrap()).await?;
 /// front.set_mode(TcpMode::Pause); // the database stops answering
 /// front.set_mode(TcpMode::Pass);  // and comes back
 /// front.reset();                  // every open connection is closed

@@ -1,6 +1,6 @@
-//! `rds-iam-verifier --listen 127.0.0.1:55389 --moto 127.0.0.1:55500
-//! --front 127.0.0.1:55501 --registry target/local-stack/iam-roles.json --db-host localhost
-//! --db-ports 55432,55433 --region us-east-1 --account 123456789012 --cluster-resource-id cluster-X
+//! `rds-iam-verifier --listen 127.0.0.1:25389 --moto 127.0.0.1:25500
+//! --front 127.0.0.1:25501 --registry target/local-stack/iam-roles.json --db-host localhost
+//! --db-ports 25432,25433 --region us-east-1 --account 123456789012 --cluster-resource-id cluster-X
 //! --dn-prefix uid= --dn-suffix ,ou=rds-iam`
 
 use std::collections::HashMap;

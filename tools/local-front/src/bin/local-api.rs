@@ -2,9 +2,9 @@
 //! `cargo xtask dev` in front of `cargo lambda watch`.
 //!
 //! ```text
-//! local-api --listen 127.0.0.1:55502 --watcher 127.0.0.1:9000 --template template.yaml \
+//! local-api --listen 127.0.0.1:25502 --watcher 127.0.0.1:9000 --template template.yaml \
 //!           --issuer https://cognito-idp.us-east-1.amazonaws.com/<pool> --audience <client id> \
-//!           --jwks-url http://127.0.0.1:55500/<pool>/.well-known/jwks.json
+//!           --jwks-url http://127.0.0.1:25500/<pool>/.well-known/jwks.json
 //! ```
 
 use std::net::SocketAddr;
