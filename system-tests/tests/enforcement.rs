@@ -256,18 +256,34 @@ async fn expired_sessions_are_refused_and_the_functions_renew_them() {
     assert_eq!(status(&renewed), 200);
     assert_eq!(test_support::body_bytes(&renewed), b"tenant2 info\n");
 
-    // aurora-query: served in the same request, on a renewed session.
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    // aurora-query: served in the same request, on a renewed session, once
+    // its connection has passed DB_CONNECTION_MAX_AGE_SECONDS and a request
+    // must log in again. Until then the open connection serves, with no
+    // STS call.
     let calls = db_app.sessions().assume_role_calls();
-    let renewed = aurora_query::function_handler(&db_app, request(&metadata))
-        .await
-        .unwrap();
-    assert_eq!(
-        status(&renewed),
-        200,
-        "{}",
-        test_support::body_json(&renewed)
-    );
+    let logins = db_app.db().connections_opened();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let answered = aurora_query::function_handler(&db_app, request(&metadata))
+            .await
+            .unwrap();
+        assert_eq!(
+            status(&answered),
+            200,
+            "{}",
+            test_support::body_json(&answered)
+        );
+        if db_app.db().connections_opened() > logins {
+            break;
+        }
+        assert_eq!(
+            db_app.sessions().assume_role_calls(),
+            calls,
+            "no login, no STS call"
+        );
+        assert!(std::time::Instant::now() < deadline, "no new login in 10 s");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     assert_eq!(db_app.sessions().assume_role_calls(), calls + 1);
 }
 

@@ -90,17 +90,22 @@ async fn sessions(
     )
 }
 
-/// Wait until the front has seen `n` injected answers, and a moment more
-/// for the call's task to record its outcome.
-async fn injected(front: &HttpFront, n: u64) {
+/// Wait until the front has seen `n` injected answers and every call
+/// `sessions` started has recorded its outcome.
+async fn injected(front: &HttpFront, sessions: &TenantSessions, n: u64) {
+    settled(sessions).await;
+    assert_eq!(front.injected(), n, "injected answers");
+}
+
+/// Wait until every call `sessions` started has recorded its outcome.
+async fn settled(sessions: &TenantSessions) {
     timeout(Duration::from_secs(10), async {
-        while front.injected() < n {
-            tokio::time::sleep(Duration::from_millis(20)).await;
+        while sessions.calls_in_flight() > 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
     })
     .await
-    .unwrap_or_else(|_| panic!("{n} injected answers, saw {}", front.injected()));
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    .unwrap_or_else(|_| panic!("{} session calls still running", sessions.calls_in_flight()));
 }
 
 #[tokio::test]
@@ -125,7 +130,7 @@ async fn a_valid_session_outlives_a_failed_refresh_and_the_failure_backs_off() {
         Arc::ptr_eq(&first, &during),
         "the still-valid session is served"
     );
-    injected(&front, 1).await;
+    injected(&front, &sessions, 1).await;
     assert_eq!(sessions.assume_role_calls(), 2, "a refresh was tried");
 
     // Within the first back-off (FAILURE_MEMORY), nothing asks STS again.
@@ -139,12 +144,14 @@ async fn a_valid_session_outlives_a_failed_refresh_and_the_failure_backs_off() {
     // is twice as long, so a moment past the first period asks nothing.
     clock.advance(FAILURE_MEMORY * 3 / 2 + Duration::from_millis(1));
     assert!(Arc::ptr_eq(&first, &sessions.session(&me).await.unwrap()));
-    injected(&front, 2).await;
+    injected(&front, &sessions, 2).await;
     clock.advance(FAILURE_MEMORY * 3 / 2 + Duration::from_millis(1));
     assert!(Arc::ptr_eq(&first, &sessions.session(&me).await.unwrap()));
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(front.injected(), 2, "the back-off doubled");
+    // A call would have been counted and started before the session was
+    // served; none was.
+    assert_eq!(sessions.calls_in_flight(), 0, "the back-off doubled");
     assert_eq!(sessions.assume_role_calls(), 3);
+    assert_eq!(front.injected(), 2);
 
     // Less than MIN_REMAINING left: no session to serve, the failure is the
     // answer.
@@ -300,7 +307,7 @@ async fn sessions_are_replaced_ahead_of_expiry_while_requests_go_on() {
     // (Moto dates expirations by the real clock, so by the test's clock the
     // new session is in its own refresh window: reading it starts the next
     // refresh.)
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    settled(&sessions).await;
     // Counted before that read, which may start the next refresh.
     assert_eq!(
         sessions.assume_role_calls(),

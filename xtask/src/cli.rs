@@ -12,7 +12,11 @@ pub use crate::onboarding::Target;
 pub enum Cmd {
     /// Print the command list, or one command's usage.
     Help(Option<&'static Command>),
-    Up,
+    Up {
+        /// Also seed the fault suite's tenants, as `test` does, so one
+        /// system test can run on its own.
+        fault_tenants: bool,
+    },
     Dev,
     Call(Vec<String>),
     Tenant {
@@ -74,7 +78,7 @@ pub struct Command {
 pub const COMMANDS: &[Command] = &[
     Command {
         name: "up",
-        args: "",
+        args: "[--fault-tenants]",
         about: "start PostgreSQL (TLS only), moto (IAM enforced), the AWS front before it and the token verifier, seeded",
     },
     Command {
@@ -190,6 +194,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Cmd, String> {
     let unexpected = |arg: lexopt::Arg<'_>| format!("{}\n\n{}", arg.unexpected(), help(Some(cmd)));
     let mut rest = Vec::new();
     let (mut check, mut local, mut sam, mut purge) = (false, false, false, false);
+    let mut fault_tenants = false;
     let (mut aws, mut dry_run) = (false, false);
     let (mut stack, mut user): (Option<String>, Option<String>) = (None, None);
     let mut key_window_days: Option<u8> = None;
@@ -197,6 +202,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Cmd, String> {
         match (cmd.name, arg) {
             (_, Short('h') | Long("help")) => return Ok(Cmd::Help(Some(cmd))),
             ("fixtures", Long("check")) => check = true,
+            ("up", Long("fault-tenants")) => fault_tenants = true,
             ("tenant" | "db", Long("local")) => local = true,
             ("tenant" | "db", Long("aws")) => aws = true,
             ("tenant" | "db", Long("dry-run")) => dry_run = true,
@@ -254,7 +260,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Cmd, String> {
         return Err(format!("--user goes with --aws\n\n{}", help(Some(cmd))));
     }
     Ok(match cmd.name {
-        "up" => Cmd::Up,
+        "up" => Cmd::Up { fault_tenants },
         "dev" => Cmd::Dev,
         "call" => Cmd::Call(rest),
         "tenant" => match rest.split_first() {

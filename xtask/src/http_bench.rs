@@ -35,7 +35,11 @@ pub fn run_http(stack: &Stack, results: &mut serde_json::Value, seconds: u64) ->
     // thousands of connections, a port inside it may be held by an outgoing
     // socket, and binding it fails although nothing listens there.
     let port = stack.bench_port;
-    require_free_port(port, "the benchmark's cargo lambda watch", "LOCAL_BENCH_PORT")?;
+    require_free_port(
+        port,
+        "the benchmark's cargo lambda watch",
+        "LOCAL_BENCH_PORT",
+    )?;
     let venv = stack.venv(&[
         stack.root.join("xtask/stack/requirements.txt"),
         stack.root.join("xtask/stack/requirements-dev.txt"),

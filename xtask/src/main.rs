@@ -394,14 +394,7 @@ fn test(stack: &Stack) -> Result<()> {
         ]))
     })?;
     let started = stack.up()?;
-    let tenants = fault_tenants();
-    timed(
-        &format!("seeding {} tenants for the fault suite", tenants.len()),
-        || {
-            Moto::new(stack).add_tenants(&tenants)?;
-            Postgres::ensure_installed(stack)?.add_tenants(&tenants)
-        },
-    )?;
+    seed_fault_tenants(stack)?;
     let mut totals = TestTotals::default();
     let result = totals
         .run(
@@ -965,6 +958,18 @@ fn db_migrate(stack: &Stack, target: &onboarding::Target) -> Result<()> {
 /// Tenants seeded for benchmarks: more than the default cache bounds.
 const BENCH_TENANTS: usize = 1000;
 
+/// Onboard the fault suite's tenants on the running stack.
+fn seed_fault_tenants(stack: &Stack) -> Result<()> {
+    let tenants = fault_tenants();
+    timed(
+        &format!("seeding {} tenants for the fault suite", tenants.len()),
+        || {
+            Moto::new(stack).add_tenants(&tenants)?;
+            Postgres::ensure_installed(stack)?.add_tenants(&tenants)
+        },
+    )
+}
+
 /// The fault suite's tenants (system-tests/tests/faults.rs): `fault001`..
 fn fault_tenants() -> Vec<String> {
     (1..=50).map(|i| format!("fault{i:03}")).collect()
@@ -987,7 +992,13 @@ fn main() -> ExitCode {
     };
     let result = Stack::new().and_then(|stack| match cmd {
         cli::Cmd::Help(_) => Ok(()),
-        cli::Cmd::Up => stack.up().map(|_| ()),
+        cli::Cmd::Up { fault_tenants } => {
+            stack.up()?;
+            if fault_tenants {
+                seed_fault_tenants(&stack)?;
+            }
+            Ok(())
+        }
         cli::Cmd::Down => stack.down(),
         cli::Cmd::Dev => dev(&stack),
         cli::Cmd::Test => test(&stack),

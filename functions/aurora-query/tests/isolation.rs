@@ -344,7 +344,26 @@ async fn connections_are_kept_per_tenant_and_reopened_when_closed() {
         .execute("SELECT pg_terminate_backend($1)", &[&pid])
         .await
         .unwrap();
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    // Until the backend is gone, polled under a deadline.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let alive: i64 = admin
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE pid = $1",
+                &[&pid],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if alive == 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "backend {pid} still alive"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     let response = call(&app, &fixture).await;
     assert_eq!(response.status(), 200, "{}", body_json(&response));
     assert_eq!(app.db().connections_opened(), 2, "reopened once");

@@ -3,7 +3,7 @@
 //! Lambda routed the invocation by, the execution environment's tenant) is
 //! checked against the caller's verified tenant before the handler runs.
 //! The real runtime's header reaching this check is shown with the built
-//! function and a Runtime API stand-in (`functions/s3-fetch/tests/tenancy.rs`).
+//! function and a Runtime API stand-in (`functions/aurora-query/tests/tenancy.rs`).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 

@@ -74,9 +74,11 @@ use crate::session_policy::{SCOPE_TAG, SessionScope};
 
 mod identity_pool;
 mod session;
+mod slot;
 mod sts;
 
 pub use session::TenantSession;
+use slot::{Failure, Outcome, Slot, SlotState, backoff, jitter};
 
 /// A session is replaced from this long before it expires (in the
 /// background, while it is still served), so a request never starts with
@@ -120,87 +122,6 @@ pub const STALE_AFTER: Duration = Duration::from_secs(5);
 /// Refreshes ahead of expiry running at once, per cache: STS sees a bounded
 /// trickle, never a burst.
 pub const MAX_BACKGROUND_REFRESHES: usize = 4;
-
-/// What a session request in flight ends with, once it has.
-type Outcome = Option<Result<Arc<TenantSession>, Error>>;
-
-/// A failure and until when it is the answer.
-struct Failure {
-    until: SystemTime,
-    error: Error,
-}
-
-impl Failure {
-    /// Throttling or an unavailable STS: the current session may still be
-    /// served. A refusal stops it at [`REFRESH_BUFFER`].
-    fn transient(&self) -> bool {
-        matches!(
-            self.error,
-            Error::Throttled { .. } | Error::Unavailable { .. } | Error::DeadlineExceeded
-        )
-    }
-}
-
-/// How long the `failures`th failure in a row is remembered: the period,
-/// plus up to half of it again (`jitter` in `0..1`), so tenants that failed
-/// together do not come back together. Never less than the period.
-fn backoff(error: &Error, failures: u32, jitter: f64) -> Duration {
-    let period = match error {
-        Error::Throttled { .. } | Error::Unavailable { .. } | Error::DeadlineExceeded => {
-            FAILURE_MEMORY
-                .saturating_mul(1 << failures.saturating_sub(1).min(16))
-                .min(MAX_BACKOFF)
-        }
-        _ => REFUSAL_MEMORY,
-    };
-    period + period.mul_f64(jitter.clamp(0.0, 1.0) / 2.0)
-}
-
-/// A number in `0..1` that differs between calls: the back-off's jitter.
-/// Not for anything secret.
-fn jitter() -> f64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u128(
-        SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos()),
-    );
-    (hasher.finish() % 10_000) as f64 / 10_000.0
-}
-
-/// One tenant's cache entry: its session, its last `AssumeRole` failure and
-/// the call in flight, if any. Locked only briefly, never across a call.
-#[derive(Default)]
-struct SlotState {
-    session: Option<Arc<TenantSession>>,
-    failure: Option<Failure>,
-    /// Failures in a row, for the back-off.
-    failures: u32,
-    /// The `AssumeRole` in flight for this slot (ahead of expiry or for a
-    /// waiting request): every request that needs its result waits on it.
-    inflight: Option<tokio::sync::watch::Receiver<Outcome>>,
-}
-
-impl SlotState {
-    /// The session, if it may serve a request at `now`: not invalidated,
-    /// with at least [`MIN_REMAINING`] left, and, inside [`REFRESH_BUFFER`],
-    /// only while its refresh has not been refused.
-    fn servable(&self, now: SystemTime) -> Option<Arc<TenantSession>> {
-        let refused = self.failure.as_ref().is_some_and(|f| !f.transient());
-        self.session
-            .as_ref()
-            .filter(|s| s.is_valid_for(now, MIN_REMAINING) && (s.is_fresh_at(now) || !refused))
-            .cloned()
-    }
-
-    /// Whether a new call may start: none in flight, no back-off running.
-    fn may_call(&self, now: SystemTime) -> bool {
-        self.inflight.is_none() && self.failure.as_ref().is_none_or(|f| now >= f.until)
-    }
-}
-
-type Slot = Arc<Mutex<SlotState>>;
 
 /// Everything that shapes a tenant's session: the cache key, so one
 /// tenant's credentials can never serve a request that would have asked STS
@@ -265,6 +186,8 @@ struct Source {
     isolation: Isolation,
     duration: Duration,
     calls: AtomicU64,
+    /// Calls started and not yet recorded in their slot.
+    in_flight: AtomicU64,
 }
 
 enum Provider {
@@ -306,6 +229,7 @@ impl TenantSessions {
                 isolation: config.isolation,
                 duration: config.session_duration,
                 calls: AtomicU64::new(0),
+                in_flight: AtomicU64::new(0),
             }),
             role: config.role.clone(),
             tag_key: config.tag_key.clone(),
@@ -456,6 +380,14 @@ impl TenantSessions {
         }
     }
 
+    /// How many session calls (`AssumeRole` or an identity-pool exchange)
+    /// are running now, ahead of expiry or for waiting requests. A call
+    /// counts until its outcome (the session, or the failure and its
+    /// back-off) is recorded in the cache.
+    pub fn calls_in_flight(&self) -> u64 {
+        self.source.in_flight.load(Ordering::Acquire)
+    }
+
     /// How many sessions are cached now (at most `TENANT_CACHE_CAPACITY`).
     pub fn cached(&self) -> usize {
         self.slots
@@ -568,6 +500,7 @@ impl TenantSessions {
         state.inflight = Some(rx.clone());
         // Counted here, in the request that caused the call.
         self.source.calls.fetch_add(1, Ordering::Relaxed);
+        self.source.in_flight.fetch_add(1, Ordering::AcqRel);
         let identity_pool = matches!(self.source.provider, Provider::IdentityPool { .. });
         crate::metrics::record(|c| {
             if identity_pool {
@@ -610,6 +543,7 @@ impl TenantSessions {
                     }
                 }
             }
+            source.in_flight.fetch_sub(1, Ordering::AcqRel);
             // Nobody waiting is fine: the slot has the outcome.
             let _ = tx.send(Some(result));
         };
@@ -683,81 +617,6 @@ mod tests {
         let name = session_name(&tenant("tenant1"), &"9".repeat(100));
         assert_eq!(name.len(), 64);
         assert!(name.starts_with("tenant1@"));
-    }
-
-    #[test]
-    fn failures_back_off_with_jitter_and_refusals_for_a_minute() {
-        let throttled = Error::Throttled {
-            service: "sts",
-            detail: String::new(),
-        };
-        assert_eq!(backoff(&throttled, 1, 0.0), FAILURE_MEMORY);
-        assert_eq!(backoff(&throttled, 2, 0.0), FAILURE_MEMORY * 2);
-        assert_eq!(backoff(&throttled, 3, 0.0), FAILURE_MEMORY * 4);
-        assert_eq!(backoff(&throttled, 40, 0.0), MAX_BACKOFF);
-        assert_eq!(backoff(&throttled, 1, 1.0), FAILURE_MEMORY * 3 / 2);
-        assert_eq!(
-            backoff(&Error::DeadlineExceeded, 1, 0.5),
-            FAILURE_MEMORY * 5 / 4
-        );
-        let refused = Error::TenantNotOnboarded {
-            detail: String::new(),
-        };
-        assert_eq!(backoff(&refused, 1, 0.0), REFUSAL_MEMORY);
-        assert_eq!(backoff(&refused, 5, 0.0), REFUSAL_MEMORY);
-        let draws: std::collections::BTreeSet<u64> =
-            (0..50).map(|_| (jitter() * 10_000.0) as u64).collect();
-        assert!(draws.iter().all(|d| *d < 10_000));
-        assert!(draws.len() > 10, "the jitter varies: {draws:?}");
-    }
-
-    #[test]
-    fn sessions_are_refreshed_before_expiry() {
-        let base = SdkConfig::builder().build();
-        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
-        let creds = Credentials::new(
-            "a",
-            "s",
-            Some("t".into()),
-            Some(now + Duration::from_secs(900)),
-            "t",
-        );
-        let session = TenantSession::new(tenant("tenant1"), creds, &base);
-        assert!(session.is_fresh_at(now));
-        assert!(session.is_fresh_at(now + Duration::from_secs(599)));
-        assert!(!session.is_fresh_at(now + Duration::from_secs(600)));
-        assert!(!session.is_fresh_at(now + Duration::from_secs(901)));
-    }
-
-    /// The refresh-ahead window opens between REFRESH_AHEAD/2 and
-    /// REFRESH_AHEAD before the refresh point, spread by access key.
-    #[test]
-    fn the_refresh_ahead_window_is_jittered_within_its_bounds() {
-        let base = SdkConfig::builder().build();
-        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
-        let expiry = now + Duration::from_secs(3600);
-        let point = expiry - REFRESH_BUFFER;
-        let mut opens = std::collections::BTreeSet::new();
-        for i in 0..50 {
-            let creds = Credentials::new(
-                format!("ASIAKEY{i:04}"),
-                "s",
-                Some("t".into()),
-                Some(expiry),
-                "t",
-            );
-            let session = TenantSession::new(tenant("tenant1"), creds, &base);
-            assert!(!session.refresh_ahead_at(point - REFRESH_AHEAD - Duration::from_secs(1)));
-            assert!(session.refresh_ahead_at(point - REFRESH_AHEAD / 2));
-            let open = (0..=REFRESH_AHEAD.as_secs())
-                .find(|s| session.refresh_ahead_at(point - REFRESH_AHEAD + Duration::from_secs(*s)))
-                .unwrap();
-            opens.insert(open);
-        }
-        assert!(
-            opens.len() > 10,
-            "sessions open their windows at different times: {opens:?}"
-        );
     }
 
     /// A session denied when older than STALE_AFTER is dropped and its

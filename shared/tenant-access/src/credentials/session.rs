@@ -136,3 +136,62 @@ impl TenantSession {
             }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::credentials::REFRESH_AHEAD;
+
+    fn tenant(s: &str) -> TenantId {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn sessions_are_refreshed_before_expiry() {
+        let base = SdkConfig::builder().build();
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let creds = Credentials::new(
+            "a",
+            "s",
+            Some("t".into()),
+            Some(now + Duration::from_secs(900)),
+            "t",
+        );
+        let session = TenantSession::new(tenant("tenant1"), creds, &base);
+        assert!(session.is_fresh_at(now));
+        assert!(session.is_fresh_at(now + Duration::from_secs(599)));
+        assert!(!session.is_fresh_at(now + Duration::from_secs(600)));
+        assert!(!session.is_fresh_at(now + Duration::from_secs(901)));
+    }
+
+    /// The refresh-ahead window opens between REFRESH_AHEAD/2 and
+    /// REFRESH_AHEAD before the refresh point, spread by access key.
+    #[test]
+    fn the_refresh_ahead_window_is_jittered_within_its_bounds() {
+        let base = SdkConfig::builder().build();
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let expiry = now + Duration::from_secs(3600);
+        let point = expiry - REFRESH_BUFFER;
+        let mut opens = std::collections::BTreeSet::new();
+        for i in 0..50 {
+            let creds = Credentials::new(
+                format!("ASIAKEY{i:04}"),
+                "s",
+                Some("t".into()),
+                Some(expiry),
+                "t",
+            );
+            let session = TenantSession::new(tenant("tenant1"), creds, &base);
+            assert!(!session.refresh_ahead_at(point - REFRESH_AHEAD - Duration::from_secs(1)));
+            assert!(session.refresh_ahead_at(point - REFRESH_AHEAD / 2));
+            let open = (0..=REFRESH_AHEAD.as_secs())
+                .find(|s| session.refresh_ahead_at(point - REFRESH_AHEAD + Duration::from_secs(*s)))
+                .unwrap();
+            opens.insert(open);
+        }
+        assert!(
+            opens.len() > 10,
+            "sessions open their windows at different times: {opens:?}"
+        );
+    }
+}
