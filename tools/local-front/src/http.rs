@@ -654,6 +654,13 @@ fn refused(refusal: Refusal, service: Option<Service>) -> Answer {
     let fault = match refusal {
         Refusal::Expired => HttpFault::ExpiredToken,
         Refusal::Denied(_) => HttpFault::AccessDenied,
+        Refusal::S3Denied(message) => {
+            return service_answer(
+                403,
+                crate::faults::s3_error("AccessDenied", &xml_escape(&message)),
+                service,
+            );
+        }
         Refusal::Kms(kms) => {
             let (status, code, message) = kms.answer();
             return service_answer(status, crate::faults::s3_error(code, &message), service);

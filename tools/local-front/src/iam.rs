@@ -55,6 +55,10 @@ pub enum Refusal {
     Expired,
     /// IAM would not allow it.
     Denied(Verdict),
+    /// S3 would not allow it, with the message S3 gives: the principal,
+    /// the action, the resource and the kind of policy that decided
+    /// ([`s3_denial`]).
+    S3Denied(String),
     /// KMS would not let S3 use the object's key.
     Kms(crate::kms::KmsRefusal),
     /// An injected KMS fault (a rule for `kms`), answered as S3 passes it on.
@@ -170,7 +174,28 @@ impl Enforcer {
             }
             match session.decide(check.action, &check.resource, &context) {
                 Verdict::Allow => {}
-                other => return Some(Refusal::Denied(other)),
+                verdict => {
+                    let by_bucket = verdict == Verdict::ExplicitDeny
+                        && self.registry.bucket_policy(bucket).is_some_and(|policy| {
+                            local_iam::Session {
+                                policies: vec![policy],
+                                session_policy: None,
+                                ..session.clone()
+                            }
+                            .decide(
+                                check.action,
+                                &check.resource,
+                                &context,
+                            ) == Verdict::ExplicitDeny
+                        });
+                    return Some(Refusal::S3Denied(s3_denial(
+                        &record.arn,
+                        check.action,
+                        &check.resource,
+                        verdict,
+                        by_bucket,
+                    )));
+                }
             }
         }
         None
@@ -247,6 +272,35 @@ impl Enforcer {
                 session_token: None,
             })
     }
+}
+
+/// S3's `AccessDenied` message for `principal` refused `action` on
+/// `resource`, naming the kind of policy that decided, as S3 names it:
+/// an explicit deny in a resource-based policy (the bucket policy, when
+/// `by_bucket`), in an identity-based or a session policy, or no
+/// identity-based or session policy allowing it.
+pub fn s3_denial(
+    principal: &str,
+    action: &str,
+    resource: &str,
+    verdict: Verdict,
+    by_bucket: bool,
+) -> String {
+    let why = match verdict {
+        Verdict::ExplicitDeny if by_bucket => {
+            "with an explicit deny in a resource-based policy".to_owned()
+        }
+        Verdict::ExplicitDeny => "with an explicit deny in an identity-based policy".to_owned(),
+        Verdict::NotAllowedBySession => {
+            format!("because no session policy allows the {action} action")
+        }
+        Verdict::NotAllowedByIdentity | Verdict::Allow => {
+            format!("because no identity-based policy allows the {action} action")
+        }
+    };
+    format!(
+        "User: {principal} is not authorized to perform: {action} on resource: \"{resource}\" {why}"
+    )
 }
 
 impl Enforcer {
