@@ -6,7 +6,6 @@
 //! or a download URL replaces the session as on GET.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use aws_smithy_async::time::{SharedTimeSource, TimeSource};
@@ -16,24 +15,8 @@ use tenant_access::credentials::{
     FAILURE_MEMORY, MAX_BACKOFF, MIN_REMAINING, REFRESH_AHEAD, REFRESH_BUFFER,
 };
 use tenant_access::{Caller, Error, TenantSessions};
-use test_support::{Stack, as_tenant, body_json, event, request_until};
+use test_support::{Clock, Stack, as_tenant, body_json, event, request_until};
 use tokio::time::timeout;
-
-/// The system clock plus an offset the test moves forward.
-#[derive(Debug, Default, Clone)]
-struct Clock(Arc<AtomicU64>);
-
-impl Clock {
-    fn advance(&self, by: Duration) {
-        self.0.fetch_add(by.as_millis() as u64, Ordering::SeqCst);
-    }
-}
-
-impl TimeSource for Clock {
-    fn now(&self) -> SystemTime {
-        SystemTime::now() + Duration::from_millis(self.0.load(Ordering::SeqCst))
-    }
-}
 
 fn caller(tenant: &str) -> Caller {
     Caller::new(tenant.parse().unwrap(), "session-test")

@@ -642,6 +642,35 @@ fn shape_mismatches(at: &str, want: &Value, got: &Value, problems: &mut Vec<Stri
     }
 }
 
+/// The system clock plus an offset a test moves forward: give it to an
+/// SDK configuration (`time_source`) to sign, and to judge expiry, as if
+/// later.
+///
+/// ```
+/// use aws_smithy_async::time::TimeSource;
+/// let clock = test_support::Clock::default();
+/// let before = clock.now();
+/// clock.advance(std::time::Duration::from_secs(3600));
+/// assert!(clock.now() >= before + std::time::Duration::from_secs(3600));
+/// ```
+#[derive(Debug, Default, Clone)]
+pub struct Clock(std::sync::Arc<std::sync::atomic::AtomicU64>);
+
+impl Clock {
+    /// Move this clock (and every copy of it) forward by `by`.
+    pub fn advance(&self, by: std::time::Duration) {
+        self.0
+            .fetch_add(by.as_millis() as u64, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl aws_smithy_async::time::TimeSource for Clock {
+    fn now(&self) -> std::time::SystemTime {
+        std::time::SystemTime::now()
+            + std::time::Duration::from_millis(self.0.load(std::sync::atomic::Ordering::SeqCst))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
