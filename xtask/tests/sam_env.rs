@@ -1,12 +1,14 @@
 //! `cargo xtask env --sam`: SAM's `--env-vars` JSON for `sam local invoke`
 //! against the running local stack. This machine has no Docker daemon, so
-//! SAM's container cannot run here; what can be checked is checked: the
-//! JSON's keys are exactly the template's functions, and each function's
-//! configuration initialises (the CA bundle included) from exactly its
-//! variables, the one substitution being the CA's path inside the
-//! container (`/var/task/...`) for the same file on this machine. The
-//! functions' answers to their fixtures, with these same values, are
-//! `functions/*/tests/fixtures.rs`.
+//! SAM's container cannot run here. What the container would get is
+//! resolved here as SAM resolves it (samcli/local/lambdafn/env_vars.py):
+//! SAM's own `AWS_*` variables (credentials and region from the shell),
+//! then every variable the template declares for the function (its own and
+//! `Globals`), each overridden by the JSON's value. A variable the template
+//! does not declare is dropped, however the JSON sets it. With that
+//! environment each function must initialise (the CA bundle included) and
+//! reach the local stack, not AWS. The functions' answers to their
+//! fixtures, with these same values, are `functions/*/tests/fixtures.rs`.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -51,18 +53,41 @@ fn the_sam_env_file_names_every_function_and_each_initialises_from_it() {
         .find_map(|l| l.strip_prefix("DB_CA_BUNDLE="))
         .expect("the stack's CA")
         .to_owned();
+    let global_vars = declared(&template["Globals"]["Function"]);
     for (function, vars) in json.as_object().unwrap() {
         assert_eq!(
             vars["DB_CA_BUNDLE"], "/var/task/local-stack-ca.pem",
             "{function}"
         );
+        // What SAM passes: its AWS_* from the shell, then each declared
+        // variable with the JSON's value (or none: the template's own value
+        // here is an intrinsic, which SAM would pass as "").
+        let mut names = global_vars.clone();
+        names.extend(declared(&template["Resources"][function]["Properties"]));
+        let shell = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION"];
+        let container: std::collections::BTreeMap<String, String> = names
+            .iter()
+            .map(String::as_str)
+            .chain(shell)
+            .filter_map(|name| Some((name.to_owned(), vars[name].as_str()?.to_owned())))
+            .collect();
+        assert_eq!(
+            container.get("AWS_ENDPOINT_URL").map(String::as_str),
+            stack_var(&stack_env, "AWS_ENDPOINT_URL").as_deref(),
+            "{function}: SAM passes the local endpoint only if the template declares it"
+        );
         let lookup = |name: &str| match name {
             "DB_CA_BUNDLE" => Some(host_ca.clone()),
-            _ => vars[name].as_str().map(str::to_owned),
+            _ => container.get(name).cloned(),
         };
         match function.as_str() {
             "S3FetchFunction" => {
-                FunctionConfig::<S3Config>::from_lookup(&lookup).expect("s3-fetch initialises");
+                let config =
+                    FunctionConfig::<S3Config>::from_lookup(&lookup).expect("s3-fetch initialises");
+                assert!(
+                    config.service.force_path_style,
+                    "the local stack's S3 is addressed path-style"
+                );
             }
             "AuroraQueryFunction" => {
                 let config = FunctionConfig::<DbConfig>::from_lookup(&lookup)
@@ -83,4 +108,24 @@ fn the_sam_env_file_names_every_function_and_each_initialises_from_it() {
             other => panic!("a function this test does not know: {other}"),
         }
     }
+}
+
+/// The names of the environment variables a template node (a function's
+/// `Properties`, or `Globals.Function`) declares.
+fn declared(node: &serde_norway::Value) -> BTreeSet<String> {
+    node["Environment"]["Variables"]
+        .as_mapping()
+        .map(|vars| {
+            vars.keys()
+                .filter_map(|k| k.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `name`'s value in an environment file.
+fn stack_var(env: &str, name: &str) -> Option<String> {
+    env.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}=")))
+        .map(str::to_owned)
 }
