@@ -68,7 +68,7 @@ impl TenantSession {
     /// A service denied this session (`AccessDenied` from S3, KMS or
     /// DynamoDB). One obtained at least [`STALE_AFTER`] ago is invalidated,
     /// and the request it served may be retried once on a new one
-    /// ([`TenantSessions::retrying`]); a younger one is kept. Whether it
+    /// ([`TenantSessions::retrying`](super::TenantSessions::retrying)); a younger one is kept. Whether it
     /// was dropped.
     pub fn denied(&self) -> bool {
         if self.obtained.elapsed() < STALE_AFTER || self.is_invalidated() {

@@ -1,0 +1,459 @@
+//! Tenant-scoped reads and writes in the shared bucket.
+//!
+//! A client asks for a key *relative to its tenant's home prefix*; the final
+//! key is always `<tenant prefix>/<key>`, built here and nowhere else, and the
+//! request is signed with the tenant session's credentials, so even a bug
+//! that built a wrong key would be refused by IAM.
+//!
+//! Reads that S3 denies (403 `AccessDenied`) answer [`Error::NotFound`],
+//! exactly like a missing key, so a tenant cannot tell another tenant's
+//! object from no object at all. A 403 that refuses the credentials
+//! themselves (`ExpiredToken`, `InvalidAccessKeyId`, `SignatureDoesNotMatch`,
+//! `RequestTimeTooSkewed`, ...) is no denial: it invalidates the session and
+//! answers 503 `credentials_rejected`, so the next request gets a new one.
+//!
+//! Every write is SSE-KMS with the tenant's own key (`alias/tenant/<tenant>`
+//! by default), named here and nowhere else: the tenant policies allow
+//! `kms:GenerateDataKey` and `kms:Decrypt` only on keys tagged with the
+//! session's tenant, so an object encrypted with another tenant's key stays
+//! unreadable even if it lands under this tenant's prefix. A key that is
+//! disabled or pending deletion answers 403 `key_unavailable`.
+
+use std::time::{Duration, SystemTime};
+
+use aws_sdk_s3::config::http::HttpResponse;
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::presigning::PresigningConfig;
+
+use crate::config::{S3Config, TenantTemplate};
+use crate::credentials::TenantSession;
+use crate::identity::TenantId;
+use crate::{Error, upstream};
+
+mod key;
+mod object;
+mod write;
+
+pub use key::{KeyPrefix, ListPosition, MAX_KEY_LEN, MAX_S3_KEY_LEN, ObjectKey};
+pub use object::{
+    ByteRange, Fetched, ListedObject, Listing, Object, ObjectMeta, PresignedGet, Read, ReadOptions,
+};
+pub use write::{PresignedPut, WriteCondition};
+
+/// The metadata of a GetObject or HeadObject output: the two share these
+/// accessors but no trait.
+macro_rules! object_meta {
+    ($output:expr) => {
+        ObjectMeta {
+            content_type: $output.content_type().map(str::to_owned),
+            content_length: $output.content_length().unwrap_or(0).max(0) as u64,
+            etag: $output.e_tag().map(str::to_owned),
+            last_modified: $output.last_modified().copied(),
+            content_range: $output.content_range().map(str::to_owned),
+        }
+    };
+}
+
+/// A GetObject or HeadObject request for `key` in the session tenant's
+/// prefix, with the read options: the two builders share these setters but
+/// no trait.
+macro_rules! read_request {
+    ($bucket:expr, $session:expr, $key:expr, $options:expr, $operation:ident) => {
+        $bucket
+            .shared($session)
+            .$operation()
+            .bucket(&$bucket.bucket)
+            .key($bucket.full_key($session.tenant(), $key))
+            .set_if_none_match($options.if_none_match.clone())
+            .set_range($options.range.map(|r| r.to_string()))
+    };
+}
+
+/// The shared bucket, seen through one tenant's prefix at a time.
+///
+/// ```
+/// use tenant_access::config::S3Config;
+/// use tenant_access::s3::{ObjectKey, TenantBucket};
+///
+/// let config = S3Config::from_lookup(|name: &str| (name == "TENANT_BUCKET").then(|| "shared".to_owned())).unwrap();
+/// let bucket = TenantBucket::new(&config);
+/// let key = ObjectKey::parse("a/b.txt").unwrap();
+/// assert_eq!(bucket.full_key(&"tenant1".parse().unwrap(), &key), "tenant1_home/a/b.txt");
+/// ```
+#[derive(Debug, Clone)]
+pub struct TenantBucket {
+    bucket: String,
+    prefix_template: TenantTemplate,
+    kms_key_template: TenantTemplate,
+    force_path_style: bool,
+    inline_max_bytes: u64,
+    /// The one S3 client of the bucket, built at its first operation from
+    /// the function's configuration, with no credentials of its own: every
+    /// operation passes its session's ([`TenantBucket::as_tenant`]), so a
+    /// cached session costs its credentials only, never a client.
+    shared: std::sync::OnceLock<aws_sdk_s3::Client>,
+}
+
+impl TenantBucket {
+    /// The bucket described by `config`.
+    pub fn new(config: &S3Config) -> Self {
+        TenantBucket {
+            bucket: config.bucket.clone(),
+            prefix_template: config.prefix_template.clone(),
+            kms_key_template: config.kms_key_template.clone(),
+            force_path_style: config.force_path_style,
+            inline_max_bytes: config.inline_max_bytes,
+            shared: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The largest object answered inline; larger ones are too big for a
+    /// Lambda response once base64-encoded.
+    pub fn inline_max_bytes(&self) -> u64 {
+        self.inline_max_bytes
+    }
+
+    /// The bucket name.
+    pub fn bucket(&self) -> &str {
+        &self.bucket
+    }
+
+    /// The tenant's home prefix, without a trailing `/`.
+    pub fn prefix(&self, tenant: &TenantId) -> String {
+        self.prefix_template.render(tenant)
+    }
+
+    /// The tenant's KMS key, as S3's SSE-KMS key id.
+    pub fn kms_key(&self, tenant: &TenantId) -> String {
+        self.kms_key_template.render(tenant)
+    }
+
+    /// The full key: `<tenant prefix>/<key>`.
+    pub fn full_key(&self, tenant: &TenantId, key: &ObjectKey) -> String {
+        format!("{}/{}", self.prefix(tenant), key.as_str())
+    }
+
+    /// An S3 client that signs with `session`'s credentials only, built
+    /// anew: for one-off calls outside this type (tests, tools). The
+    /// bucket's own operations share one client instead, each passing its
+    /// session's credentials.
+    pub fn client(&self, session: &TenantSession) -> aws_sdk_s3::Client {
+        let config = aws_sdk_s3::config::Builder::from(session.sdk_config())
+            .force_path_style(self.force_path_style)
+            .build();
+        aws_sdk_s3::Client::from_conf(config)
+    }
+
+    /// The bucket's one client. Built from the first session's
+    /// configuration (the function's region, endpoint and HTTP client; all
+    /// sessions share them) with its credentials taken out: an operation
+    /// that did not pass its session's would be unsigned and refused,
+    /// never signed as another tenant.
+    fn shared(&self, session: &TenantSession) -> &aws_sdk_s3::Client {
+        self.shared.get_or_init(|| {
+            let mut config = aws_sdk_s3::config::Builder::from(session.sdk_config());
+            config.set_credentials_provider(None);
+            aws_sdk_s3::Client::from_conf(
+                config
+                    .force_path_style(self.force_path_style)
+                    .identity_cache(aws_sdk_s3::config::IdentityCache::no_cache())
+                    .build(),
+            )
+        })
+    }
+
+    /// The per-operation configuration that signs with `session`'s
+    /// credentials.
+    fn as_tenant(session: &TenantSession) -> aws_sdk_s3::config::Builder {
+        let mut config = aws_sdk_s3::config::Builder::default();
+        config.set_credentials_provider(session.sdk_config().credentials_provider());
+        config
+    }
+
+    /// Read `key` from the session tenant's prefix: the bytes when the
+    /// object (or range) is at most the inline limit, else only its
+    /// metadata, without reading the body.
+    ///
+    /// A missing key and a key the session may not read both answer
+    /// [`Error::NotFound`], so a caller cannot probe for objects it cannot read.
+    pub async fn get_object(
+        &self,
+        session: &TenantSession,
+        key: &ObjectKey,
+        options: &ReadOptions,
+    ) -> Result<Read<Fetched>, Error> {
+        let result = read_request!(self, session, key, options, get_object)
+            .customize()
+            .config_override(Self::as_tenant(session))
+            .send()
+            .await;
+        let output = match result {
+            Ok(output) => output,
+            Err(err) => return read_error(session, err),
+        };
+        let meta = object_meta!(output);
+        if meta.content_length > self.inline_max_bytes {
+            // Dropping the body closes the stream unread.
+            return Ok(Read::Found(Fetched::TooLarge(meta)));
+        }
+        let body = output
+            .body
+            .collect()
+            .await
+            .map_err(|e| Error::Unavailable {
+                service: "s3",
+                detail: format!("reading the object body failed: {e}"),
+            })?;
+        Ok(Read::Found(Fetched::Inline(Object {
+            body: body.into_bytes().to_vec(),
+            meta,
+        })))
+    }
+
+    /// `key`'s metadata, with the same not-found rule as
+    /// [`get_object`](Self::get_object), and the same credential faults: a
+    /// HEAD refusal carries no error code, so an ambiguous one is settled
+    /// by a one-byte GET of the key.
+    pub async fn head_object(
+        &self,
+        session: &TenantSession,
+        key: &ObjectKey,
+        options: &ReadOptions,
+    ) -> Result<Read<ObjectMeta>, Error> {
+        let result = read_request!(self, session, key, options, head_object)
+            .customize()
+            .config_override(Self::as_tenant(session))
+            .send()
+            .await;
+        match result {
+            Ok(output) => Ok(Read::Found(object_meta!(output))),
+            // A HEAD answer has no body, so no error code: a 403 may be a
+            // missing key (no s3:ListBucket) or refused credentials
+            // (`ExpiredToken`, `InvalidAccessKeyId`), and a 400 may be an
+            // expired token. One ranged GET of the same key, whose error
+            // has a body, tells them apart (and invalidates the session
+            // when S3 refused its credentials).
+            Err(err)
+                if err.as_service_error().and_then(|e| e.code()).is_none()
+                    && matches!(
+                        err.raw_response().map(|r| r.status().as_u16()),
+                        Some(400 | 403)
+                    ) =>
+            {
+                let probe = self
+                    .client(session)
+                    .get_object()
+                    .bucket(&self.bucket)
+                    .key(self.full_key(session.tenant(), key))
+                    .range("bytes=0-0")
+                    .customize()
+                    .config_override(Self::as_tenant(session))
+                    .send()
+                    .await;
+                match probe {
+                    Err(probe) => read_error(session, probe),
+                    // The GET passed where the HEAD did not: nothing to
+                    // tell the client but that S3 misbehaved.
+                    Ok(_) => Err(Error::Upstream {
+                        service: "s3",
+                        detail: format!(
+                            "HEAD refused but a GET of the same key passed: {}",
+                            aws_sdk_s3::error::DisplayErrorContext(&err)
+                        ),
+                    }),
+                }
+            }
+            Err(err) => read_error(session, err),
+        }
+    }
+
+    /// Up to `limit` objects under `prefix` in the session tenant's home,
+    /// in key order, starting after `after`. Keys come back relative to the
+    /// home prefix.
+    pub async fn list_objects(
+        &self,
+        session: &TenantSession,
+        prefix: &KeyPrefix,
+        limit: u16,
+        after: Option<&ListPosition>,
+    ) -> Result<Listing, Error> {
+        let home = format!("{}/", self.prefix(session.tenant()));
+        if after.is_some_and(|a| home.len() + a.as_str().len() > MAX_S3_KEY_LEN) {
+            return Err(Error::BadRequest("`cursor` is not valid".to_owned()));
+        }
+        let output = self
+            .client(session)
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(format!("{home}{}", prefix.as_str()))
+            .max_keys(i32::from(limit))
+            // From the position given, else just past the home's own
+            // folder marker (`<home>/`, an empty relative key): it is no
+            // object of the tenant's, and a page ending on it would have no
+            // cursor to give.
+            .start_after(match after {
+                Some(key) => format!("{home}{}", key.as_str()),
+                None => home.clone(),
+            })
+            .customize()
+            .config_override(Self::as_tenant(session))
+            .send()
+            .await
+            .map_err(|e| refused(session, upstream("s3", e)))?;
+        let mut objects = Vec::new();
+        for object in output.contents() {
+            let Some(relative) = object.key().and_then(|k| k.strip_prefix(&home)) else {
+                // S3 honours Prefix; a key outside it would be a bug upstream.
+                tracing::error!("s3 listed a key outside the tenant prefix; dropped");
+                continue;
+            };
+            objects.push(ListedObject {
+                key: relative.to_owned(),
+                size: object.size().unwrap_or(0).max(0) as u64,
+                etag: object.e_tag().map(str::to_owned),
+                last_modified: object.last_modified().copied(),
+            });
+        }
+        let next_after = match (output.is_truncated(), objects.last()) {
+            (Some(true), Some(last)) => Some(ListPosition(last.key.clone())),
+            _ => None,
+        };
+        Ok(Listing {
+            objects,
+            next_after,
+        })
+    }
+
+    /// A presigned GET URL for `key`, signed with the session's credentials
+    /// (so it carries the session's IAM limits) and valid for `ttl` or until
+    /// the credentials expire, whichever is sooner. Presigning is local: it
+    /// does not check that the object exists (see
+    /// [`head_object`](Self::head_object)).
+    pub async fn presign_get(
+        &self,
+        session: &TenantSession,
+        key: &ObjectKey,
+        ttl: Duration,
+    ) -> Result<PresignedGet, Error> {
+        let (presigning, expires_at) = presigning(session, ttl)?;
+        let request = self
+            .shared(session)
+            .get_object()
+            .bucket(&self.bucket)
+            .key(self.full_key(session.tenant(), key))
+            .customize()
+            .config_override(Self::as_tenant(session))
+            .presigned(presigning)
+            .await
+            .map_err(|e| refused(session, upstream("s3", e)))?;
+        Ok(PresignedGet {
+            url: request.uri().to_owned(),
+            expires_at,
+        })
+    }
+}
+
+fn presigning(
+    session: &TenantSession,
+    ttl: Duration,
+) -> Result<(PresigningConfig, SystemTime), Error> {
+    let now = session.now();
+    let remaining = session
+        .credentials()
+        .expiry()
+        .and_then(|expiry| expiry.duration_since(now).ok())
+        .unwrap_or(ttl);
+    let ttl = ttl.min(remaining);
+    if ttl < Duration::from_secs(1) {
+        return Err(Error::Unavailable {
+            service: "sts",
+            detail: "the tenant session expires too soon to presign".to_owned(),
+        });
+    }
+    let config = PresigningConfig::builder()
+        .start_time(now)
+        .expires_in(ttl)
+        .build()
+        .map_err(|e| Error::Upstream {
+            service: "s3",
+            detail: format!("presigning config: {e}"),
+        })?;
+    Ok((config, now + ttl))
+}
+
+/// KMS refusals S3 passes on: the tenant's key cannot be used.
+const KEY_CODES: &[&str] = &[
+    "KMS.DisabledException",
+    "KMS.KMSInvalidStateException",
+    "KMS.NotFoundException",
+    "KMS.InvalidStateException",
+];
+
+/// Map a failed write.
+/// Map a failed read: 304 is "not modified"; 404, and 403 `AccessDenied`
+/// (or a 403 without a code, as HEAD answers), are "not found"; 416 is an
+/// unsatisfiable range; the rest go through [`upstream`] and [`refused`].
+fn read_error<T, E>(
+    session: &TenantSession,
+    err: SdkError<E, HttpResponse>,
+) -> Result<Read<T>, Error>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let status = err.raw_response().map(|r| r.status().as_u16());
+    let code = err.as_service_error().and_then(|e| e.code());
+    match (status, code) {
+        (Some(304), _) => Ok(Read::NotModified {
+            etag: err
+                .raw_response()
+                .and_then(|r| r.headers().get("etag"))
+                .map(str::to_owned),
+        }),
+        (Some(404), _) => Err(Error::NotFound),
+        (Some(403), None | Some("AccessDenied")) => {
+            session.denied();
+            tracing::warn!(error.detail = %aws_sdk_s3::error::DisplayErrorContext(&err), "s3 denied the tenant session; answering not found");
+            Err(Error::NotFound)
+        }
+        (Some(416), _) => Err(Error::RangeNotSatisfiable),
+        (_, Some(c)) if KEY_CODES.contains(&c) => {
+            session.denied();
+            Err(Error::KeyUnavailable {
+                detail: aws_sdk_s3::error::DisplayErrorContext(&err).to_string(),
+            })
+        }
+        _ => Err(refused(session, upstream("s3", err))),
+    }
+}
+
+/// Invalidate `session` when `err` says S3 refused its credentials, or
+/// denied it while stale ([`TenantSession::denied`]).
+fn refused(session: &TenantSession, err: Error) -> Error {
+    match err {
+        Error::CredentialsRejected { .. } => session.invalidate(),
+        Error::AccessDenied { .. } => {
+            session.denied();
+        }
+        _ => {}
+    }
+    err
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_full_key_is_always_under_the_tenant_prefix() {
+        let config = S3Config::from_lookup(|n: &str| match n {
+            "TENANT_BUCKET" => Some("shared".to_owned()),
+            "TENANT_S3_PREFIX_TEMPLATE" => Some("tenants/{tenant}".to_owned()),
+            _ => None,
+        })
+        .unwrap();
+        let bucket = TenantBucket::new(&config);
+        let t: TenantId = "tenant1".parse().unwrap();
+        let key = ObjectKey::parse("tenant2/x").unwrap();
+        assert_eq!(bucket.full_key(&t, &key), "tenants/tenant1/tenant2/x");
+    }
+}
