@@ -36,26 +36,31 @@
 
 use std::collections::HashMap;
 use std::num::NonZeroUsize;
-use std::ops::Deref;
-use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_sdk_rds::auth_token::{AuthToken, AuthTokenGenerator, Config as TokenConfig};
 use lru::LruCache;
-use rustls::pki_types::CertificateDer;
-use rustls::pki_types::pem::PemObject;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
-use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{Client, Row, Statement};
+use tokio_postgres::{Client, Row};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::Error;
 use crate::config::{DbConfig, TenantTemplate};
 use crate::credentials::TenantSession;
 use crate::identity::TenantId;
+
+mod connection;
+mod sqlstate;
+mod tls;
+
+pub use connection::TenantConnection;
+use connection::{Failure, Open, Pool};
+use sqlstate::connect_error;
+pub use sqlstate::{TENANT_NOT_ACTIVE, TENANT_WITHOUT_METADATA};
+pub use tls::{TlsSetupError, tls_config};
 
 /// Postgres' limit on identifier length, in bytes.
 const MAX_ROLE_NAME_LEN: usize = 63;
@@ -87,87 +92,12 @@ impl std::fmt::Debug for DbToken {
     }
 }
 
-/// The CA bundle could not be used.
-#[derive(Debug, thiserror::Error)]
-pub enum TlsSetupError {
-    /// The file could not be read or holds no PEM certificate.
-    #[error("DB_CA_BUNDLE {path}: {reason}")]
-    Bundle {
-        /// The bundle path.
-        path: String,
-        /// What went wrong.
-        reason: String,
-    },
-}
-
-/// A rustls client configuration that trusts only the CAs in the PEM file at
-/// `path` and verifies host names.
-///
-/// ```no_run
-/// let tls = tenant_access::db::tls_config("/opt/rds/global-bundle.pem".as_ref()).unwrap();
-/// ```
-pub fn tls_config(path: &Path) -> Result<rustls::ClientConfig, TlsSetupError> {
-    let fail = |reason: String| TlsSetupError::Bundle {
-        path: path.display().to_string(),
-        reason,
-    };
-    let mut roots = rustls::RootCertStore::empty();
-    let certs = CertificateDer::pem_file_iter(path).map_err(|e| fail(e.to_string()))?;
-    for cert in certs {
-        let cert = cert.map_err(|e| fail(e.to_string()))?;
-        roots
-            .add(cert)
-            .map_err(|e| fail(format!("a certificate is not a valid CA: {e}")))?;
-    }
-    if roots.is_empty() {
-        return Err(fail("holds no certificate".to_owned()));
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| fail(e.to_string()))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(config)
-}
-
 /// TCP keepalive: first probe after this much idle time.
 const KEEPALIVE_IDLE: Duration = Duration::from_secs(10);
 /// TCP keepalive: between probes.
 const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(5);
 /// TCP keepalive: unanswered probes before the socket is dropped.
 const KEEPALIVE_RETRIES: u32 = 3;
-
-/// An open connection and the statements prepared on it.
-struct Open {
-    client: Client,
-    statements: HashMap<String, Statement>,
-    opened: std::time::Instant,
-    /// A statement was sent and its answer not yet read. A connection left
-    /// in this state is dropped, never reused.
-    busy: bool,
-    /// Its place under `DB_CONNECTION_CAPACITY`, given back when it closes.
-    _open: OwnedSemaphorePermit,
-}
-
-/// One tenant's connections: the idle ones, and permits for those in use.
-struct Pool {
-    idle: Mutex<Vec<Open>>,
-    in_use: Arc<Semaphore>,
-}
-
-impl Pool {
-    fn new(size: NonZeroUsize) -> Arc<Self> {
-        Arc::new(Pool {
-            idle: Mutex::new(Vec::new()),
-            in_use: Arc::new(Semaphore::new(size.get())),
-        })
-    }
-
-    fn idle(&self) -> std::sync::MutexGuard<'_, Vec<Open>> {
-        self.idle.lock().expect("connection pool lock poisoned")
-    }
-}
 
 /// The tenants' database access. Build once at cold start.
 ///
@@ -498,200 +428,6 @@ impl TenantDatabase {
     }
 }
 
-/// Whether a SQLSTATE means the server is unavailable for now: connection
-/// exceptions (08), insufficient resources (53), operator intervention (57:
-/// shutdown, restart, statement time-out, cannot connect now), and
-/// serialization failures and deadlocks (40001, 40P01).
-fn transient(code: &SqlState) -> bool {
-    let code = code.code();
-    ["08", "53", "57"]
-        .iter()
-        .any(|class| code.starts_with(class))
-        || code == "40001"
-        || code == "40P01"
-}
-
-/// What is left once the specific SQLSTATEs are handled: a transient one,
-/// or none (the connection failed or closed), is 503; any other 502.
-fn unexpected_or_unavailable(code: Option<&SqlState>, detail: String) -> Error {
-    match code {
-        Some(code) if !transient(code) => Error::Upstream {
-            service: "db",
-            detail,
-        },
-        _ => Error::Unavailable {
-            service: "db",
-            detail,
-        },
-    }
-}
-
-fn connect_error(e: tokio_postgres::Error) -> Error {
-    let detail = e.to_string();
-    match e.code() {
-        Some(code)
-            if *code == SqlState::INVALID_PASSWORD
-                || *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION =>
-        {
-            Error::AccessDenied { detail }
-        }
-        code => unexpected_or_unavailable(code, detail),
-    }
-}
-
-/// The SQLSTATE `tenant_is_active()` raises when the caller's
-/// `tenant_metadata` row is not `active`.
-pub const TENANT_NOT_ACTIVE: &str = "TA001";
-/// The SQLSTATE `tenant_is_active()` raises when the caller has no
-/// `tenant_metadata` row.
-pub const TENANT_WITHOUT_METADATA: &str = "TA002";
-
-fn query_error(e: tokio_postgres::Error) -> Error {
-    let detail = e.to_string();
-    match e.code() {
-        Some(code) if *code == SqlState::INSUFFICIENT_PRIVILEGE => Error::AccessDenied { detail },
-        // Raised by db/01_schema.sql's tenant_is_active(), which the records
-        // policy calls: the database, not this code, decides suspension.
-        Some(code) if code.code() == TENANT_NOT_ACTIVE => Error::TenantSuspended { detail },
-        Some(code) if code.code() == TENANT_WITHOUT_METADATA => {
-            Error::TenantNotOnboarded { detail }
-        }
-        // Unique constraints are per tenant (they include tenant_id), so a
-        // clash is with the caller's own data.
-        Some(code) if *code == SqlState::UNIQUE_VIOLATION => {
-            Error::Conflict("the request conflicts with an existing row".to_owned())
-        }
-        code => unexpected_or_unavailable(code, detail),
-    }
-}
-
-/// Why a statement did not complete.
-enum Failure {
-    Postgres(tokio_postgres::Error),
-    TimedOut(Duration),
-}
-
-impl Failure {
-    fn into_error(self) -> Error {
-        match self {
-            Failure::Postgres(e) => query_error(e),
-            Failure::TimedOut(after) => Error::Unavailable {
-                service: "db",
-                detail: format!("no answer to a statement within {after:?}"),
-            },
-        }
-    }
-}
-
-/// One of a tenant's connections, held exclusively while in use and given
-/// back to the tenant's pool when dropped.
-///
-/// Dropping it while a statement is in flight (the request's deadline
-/// passed, or its future was cancelled) closes the connection instead, so a
-/// connection in an unknown state is never reused.
-pub struct TenantConnection {
-    open: Option<Open>,
-    pool: Arc<Pool>,
-    _permit: OwnedSemaphorePermit,
-    returned: Arc<Notify>,
-    statement_timeout: Duration,
-}
-
-impl TenantConnection {
-    fn open(&mut self) -> &mut Open {
-        self.open
-            .as_mut()
-            .expect("a TenantConnection always holds a connection")
-    }
-
-    /// Run `statement` with bound `params`, preparing it once per
-    /// connection, within the statement time-out. On any failure other than
-    /// an error the server reported for the statement, the connection is
-    /// dropped.
-    pub async fn run(
-        &mut self,
-        statement: &str,
-        params: &[&(dyn ToSql + Sync)],
-    ) -> Result<Vec<Row>, Error> {
-        self.attempt(statement, params)
-            .await
-            .map_err(Failure::into_error)
-    }
-
-    #[tracing::instrument(
-        name = "postgres.query",
-        skip_all,
-        fields(
-            db.system = "postgresql",
-            db.operation = statement.split_whitespace().next().unwrap_or_default(),
-            otel.kind = "client"
-        )
-    )]
-    async fn attempt(
-        &mut self,
-        statement: &str,
-        params: &[&(dyn ToSql + Sync)],
-    ) -> Result<Vec<Row>, Failure> {
-        let timeout = self.statement_timeout;
-        let open = self.open();
-        open.busy = true;
-        let result = tokio::time::timeout(timeout, async {
-            let prepared = match open.statements.get(statement) {
-                Some(prepared) => prepared.clone(),
-                None => {
-                    let prepared = open.client.prepare(statement).await?;
-                    open.statements
-                        .insert(statement.to_owned(), prepared.clone());
-                    prepared
-                }
-            };
-            open.client.query(&prepared, params).await
-        })
-        .await;
-        match result {
-            Ok(Ok(rows)) => {
-                self.open().busy = false;
-                Ok(rows)
-            }
-            // The server answered with an error for this statement: the
-            // connection is in a known state (the implicit transaction was
-            // rolled back) unless the error closed it.
-            Ok(Err(e)) if e.code().is_some() && !e.is_closed() => {
-                self.open().busy = false;
-                Err(Failure::Postgres(e))
-            }
-            Ok(Err(e)) => Err(Failure::Postgres(e)),
-            Err(_) => Err(Failure::TimedOut(timeout)),
-        }
-    }
-}
-
-impl Drop for TenantConnection {
-    fn drop(&mut self) {
-        if let Some(open) = self.open.take() {
-            if open.busy {
-                tracing::warn!("a statement did not complete; dropping its connection");
-            } else if !open.client.is_closed() {
-                self.pool.idle().push(open);
-            }
-        }
-        // Back idle or closed: either way a waiter for a place may go on.
-        self.returned.notify_one();
-    }
-}
-
-impl Deref for TenantConnection {
-    type Target = Client;
-
-    fn deref(&self) -> &Client {
-        &self
-            .open
-            .as_ref()
-            .expect("a TenantConnection always holds a connection")
-            .client
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -754,7 +490,7 @@ mod tests {
             "{tenant}_dbuser",
         );
         let ours = db.auth_token(&session).await.unwrap();
-        let botocore = include_str!("../tests/fixtures/botocore-auth-token.txt").trim();
+        let botocore = include_str!("../../tests/fixtures/botocore-auth-token.txt").trim();
 
         let (our_base, our_query) = parts(ours.expose());
         let (boto_base, boto_query) = parts(botocore);
@@ -782,16 +518,5 @@ mod tests {
             odd.db_user(&"t1".parse().unwrap()),
             Err(Error::InvalidTenant)
         ));
-    }
-
-    #[test]
-    fn a_ca_bundle_without_certificates_is_refused() {
-        let dir = std::env::temp_dir().join(format!("tenant-access-ca-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let empty = dir.join("empty.pem");
-        std::fs::write(&empty, "not a certificate\n").unwrap();
-        let err = tls_config(&empty).unwrap_err();
-        assert!(err.to_string().contains("DB_CA_BUNDLE"), "{err}");
-        assert!(tls_config(&dir.join("missing.pem")).is_err());
     }
 }

@@ -1,0 +1,172 @@
+//! One of a tenant's connections, and the pool it goes back to.
+
+use std::collections::HashMap;
+use std::num::NonZeroUsize;
+use std::ops::Deref;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Client, Row, Statement};
+
+use super::sqlstate::query_error;
+use crate::Error;
+
+/// An open connection and the statements prepared on it.
+pub(super) struct Open {
+    pub(super) client: Client,
+    pub(super) statements: HashMap<String, Statement>,
+    pub(super) opened: std::time::Instant,
+    /// A statement was sent and its answer not yet read. A connection left
+    /// in this state is dropped, never reused.
+    pub(super) busy: bool,
+    /// Its place under `DB_CONNECTION_CAPACITY`, given back when it closes.
+    pub(super) _open: OwnedSemaphorePermit,
+}
+
+/// One tenant's connections: the idle ones, and permits for those in use.
+pub(super) struct Pool {
+    pub(super) idle: Mutex<Vec<Open>>,
+    pub(super) in_use: Arc<Semaphore>,
+}
+
+impl Pool {
+    pub(super) fn new(size: NonZeroUsize) -> Arc<Self> {
+        Arc::new(Pool {
+            idle: Mutex::new(Vec::new()),
+            in_use: Arc::new(Semaphore::new(size.get())),
+        })
+    }
+
+    pub(super) fn idle(&self) -> std::sync::MutexGuard<'_, Vec<Open>> {
+        self.idle.lock().expect("connection pool lock poisoned")
+    }
+}
+
+/// Why a statement did not complete.
+pub(super) enum Failure {
+    Postgres(tokio_postgres::Error),
+    TimedOut(Duration),
+}
+
+impl Failure {
+    pub(super) fn into_error(self) -> Error {
+        match self {
+            Failure::Postgres(e) => query_error(e),
+            Failure::TimedOut(after) => Error::Unavailable {
+                service: "db",
+                detail: format!("no answer to a statement within {after:?}"),
+            },
+        }
+    }
+}
+
+/// One of a tenant's connections, held exclusively while in use and given
+/// back to the tenant's pool when dropped.
+///
+/// Dropping it while a statement is in flight (the request's deadline
+/// passed, or its future was cancelled) closes the connection instead, so a
+/// connection in an unknown state is never reused.
+pub struct TenantConnection {
+    pub(super) open: Option<Open>,
+    pub(super) pool: Arc<Pool>,
+    pub(super) _permit: OwnedSemaphorePermit,
+    pub(super) returned: Arc<Notify>,
+    pub(super) statement_timeout: Duration,
+}
+
+impl TenantConnection {
+    fn open(&mut self) -> &mut Open {
+        self.open
+            .as_mut()
+            .expect("a TenantConnection always holds a connection")
+    }
+
+    /// Run `statement` with bound `params`, preparing it once per
+    /// connection, within the statement time-out. On any failure other than
+    /// an error the server reported for the statement, the connection is
+    /// dropped.
+    pub async fn run(
+        &mut self,
+        statement: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, Error> {
+        self.attempt(statement, params)
+            .await
+            .map_err(Failure::into_error)
+    }
+
+    #[tracing::instrument(
+        name = "postgres.query",
+        skip_all,
+        fields(
+            db.system = "postgresql",
+            db.operation = statement.split_whitespace().next().unwrap_or_default(),
+            otel.kind = "client"
+        )
+    )]
+    pub(super) async fn attempt(
+        &mut self,
+        statement: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, Failure> {
+        let timeout = self.statement_timeout;
+        let open = self.open();
+        open.busy = true;
+        let result = tokio::time::timeout(timeout, async {
+            let prepared = match open.statements.get(statement) {
+                Some(prepared) => prepared.clone(),
+                None => {
+                    let prepared = open.client.prepare(statement).await?;
+                    open.statements
+                        .insert(statement.to_owned(), prepared.clone());
+                    prepared
+                }
+            };
+            open.client.query(&prepared, params).await
+        })
+        .await;
+        match result {
+            Ok(Ok(rows)) => {
+                self.open().busy = false;
+                Ok(rows)
+            }
+            // The server answered with an error for this statement: the
+            // connection is in a known state (the implicit transaction was
+            // rolled back) unless the error closed it.
+            Ok(Err(e)) if e.code().is_some() && !e.is_closed() => {
+                self.open().busy = false;
+                Err(Failure::Postgres(e))
+            }
+            Ok(Err(e)) => Err(Failure::Postgres(e)),
+            Err(_) => Err(Failure::TimedOut(timeout)),
+        }
+    }
+}
+
+impl Drop for TenantConnection {
+    fn drop(&mut self) {
+        if let Some(open) = self.open.take() {
+            if open.busy {
+                tracing::warn!("a statement did not complete; dropping its connection");
+            } else if !open.client.is_closed() {
+                self.pool.idle().push(open);
+            }
+        }
+        // Back idle or closed: either way a waiter for a place may go on.
+        self.returned.notify_one();
+    }
+}
+
+impl Deref for TenantConnection {
+    type Target = Client;
+
+    fn deref(&self) -> &Client {
+        &self
+            .open
+            .as_ref()
+            .expect("a TenantConnection always holds a connection")
+            .client
+    }
+}
