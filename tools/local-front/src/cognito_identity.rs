@@ -27,10 +27,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde_json::{Map, Value, json};
 
 use crate::faults::{Service, json_error};
-use crate::http::{Shared, service_answer};
-use crate::iam::SessionRecord;
+use crate::iam::{Enforcer, SessionRecord};
 use crate::jwt::{Authorizer, JwtVerifier};
-use crate::server::Answer;
+use crate::server::{Answer, service_answer};
 
 /// The identities the local pools have issued, and one verifier per pool.
 #[derive(Debug, Default)]
@@ -117,7 +116,15 @@ fn identity_id(pool_id: &str, sub: &str) -> String {
 }
 
 /// Serve one identity-pool call (`X-Amz-Target` `target`, JSON `body`).
-pub(crate) async fn serve(shared: &Shared, target: &str, body: &[u8]) -> Answer {
+/// What the identity pool uses of the front: its session records and
+/// registry, the pool's own state, and moto.
+pub(crate) struct Front<'a> {
+    pub(crate) enforcer: &'a Enforcer,
+    pub(crate) identity: &'a Identities,
+    pub(crate) upstream: std::net::SocketAddr,
+}
+
+pub(crate) async fn serve(shared: &Front<'_>, target: &str, body: &[u8]) -> Answer {
     let Ok(Value::Object(input)) = serde_json::from_slice::<Value>(body) else {
         return refuse("InvalidParameterException", "the body is not a JSON object");
     };
@@ -133,7 +140,7 @@ pub(crate) async fn serve(shared: &Shared, target: &str, body: &[u8]) -> Answer 
 
 /// The pool's verified claims of the one token in `Logins`.
 async fn verified(
-    shared: &Shared,
+    shared: &Front<'_>,
     pool_id: &str,
     input: &Map<String, Value>,
 ) -> Result<(local_iam::IdentityPool, Map<String, Value>), Answer> {
@@ -183,7 +190,7 @@ async fn verified(
     Ok((pool, claims))
 }
 
-async fn get_id(shared: &Shared, input: &Map<String, Value>) -> Answer {
+async fn get_id(shared: &Front<'_>, input: &Map<String, Value>) -> Answer {
     let Some(pool_id) = input.get("IdentityPoolId").and_then(Value::as_str) else {
         return refuse("InvalidParameterException", "IdentityPoolId is required");
     };
@@ -204,7 +211,7 @@ async fn get_id(shared: &Shared, input: &Map<String, Value>) -> Answer {
     ok(json!({ "IdentityId": id }))
 }
 
-async fn credentials(shared: &Shared, input: &Map<String, Value>) -> Answer {
+async fn credentials(shared: &Front<'_>, input: &Map<String, Value>) -> Answer {
     let Some(identity_id) = input.get("IdentityId").and_then(Value::as_str) else {
         return refuse("InvalidParameterException", "IdentityId is required");
     };
@@ -306,7 +313,7 @@ async fn credentials(shared: &Shared, input: &Map<String, Value>) -> Answer {
 /// signed by the stand-in for the Cognito service, at most an hour, as
 /// Cognito's.
 async fn assume(
-    shared: &Shared,
+    shared: &Front<'_>,
     pool: &local_iam::IdentityPool,
     sub: &str,
 ) -> Result<SessionRecord, String> {

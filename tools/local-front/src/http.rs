@@ -1,6 +1,5 @@
 //! The HTTP front before moto.
 
-use std::collections::BTreeMap;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -32,7 +31,8 @@ pub const COUNTERS_PATH: &str = "/__front/counters";
 /// expires it, `POST {SESSIONS_PATH}/expire` all of them.
 pub const SESSIONS_PATH: &str = "/__front/sessions";
 
-use crate::server::Answer;
+use crate::request::Form;
+use crate::server::{Answer, plain, service_answer};
 
 pub(crate) struct Shared {
     pub(crate) upstream: SocketAddr,
@@ -50,30 +50,6 @@ pub(crate) struct Shared {
     kms_calls: AtomicU64,
     /// Multipart uploads begun with SSE-KMS: upload id to key.
     uploads: Mutex<std::collections::HashMap<String, String>>,
-}
-
-/// A form-encoded request body (an STS query call), field name to value.
-pub type Form = BTreeMap<String, String>;
-
-/// Decode an `application/x-www-form-urlencoded` body.
-///
-/// ```
-/// let form = local_front::http::form(b"Action=AssumeRole&Policy=%7B%22a%22%3A1%7D&Name=a+b");
-/// assert_eq!(form["Action"], "AssumeRole");
-/// assert_eq!(form["Policy"], r#"{"a":1}"#);
-/// assert_eq!(form["Name"], "a b");
-/// ```
-pub fn form(body: &[u8]) -> Form {
-    let decode = |s: &str| {
-        percent_encoding::percent_decode_str(&s.replace('+', " "))
-            .decode_utf8_lossy()
-            .into_owned()
-    };
-    String::from_utf8_lossy(body)
-        .split('&')
-        .filter_map(|pair| pair.split_once('='))
-        .map(|(k, v)| (decode(k), decode(v)))
-        .collect()
 }
 
 /// The HTTP front: a pass-through proxy to moto that injects faults on
@@ -232,12 +208,6 @@ impl Drop for HttpFront {
     }
 }
 
-fn plain(status: StatusCode, body: impl Into<Bytes>) -> Answer {
-    let mut response = Response::new(Full::new(body.into()));
-    *response.status_mut() = status;
-    response
-}
-
 async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Answer, io::Error> {
     let (parts, body) = request.into_parts();
     let body = body
@@ -352,7 +322,16 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Answe
         // The identity pool is served here, not by moto (whose pool hands
         // out fixed fake credentials without looking at the token).
         let target = request.target().unwrap_or_default();
-        return Ok(crate::cognito_identity::serve(&shared, &target, &body).await);
+        return Ok(crate::cognito_identity::serve(
+            &crate::cognito_identity::Front {
+                enforcer: &shared.enforcer,
+                identity: &shared.identity,
+                upstream: shared.upstream,
+            },
+            &target,
+            &body,
+        )
+        .await);
     }
     let signer = request.signer().map(str::to_owned);
     let region = request.region().to_owned();
@@ -680,29 +659,6 @@ fn refused(refusal: Refusal, service: Option<Service>) -> Answer {
     };
     let (status, text) = answer(&fault, service).expect("an answering fault");
     service_answer(status, text, service)
-}
-
-/// A service's own error answer: XML, or JSON for the JSON-protocol
-/// services.
-pub(crate) fn service_answer(status: u16, text: String, service: Option<Service>) -> Answer {
-    let mut response = plain(StatusCode::from_u16(status).expect("a valid status"), text);
-    let content_type = if crate::faults::json_protocol(service) {
-        "application/x-amz-json-1.0"
-    } else {
-        "text/xml"
-    };
-    response.headers_mut().insert(
-        hyper::header::CONTENT_TYPE,
-        hyper::header::HeaderValue::from_static(content_type),
-    );
-    // Who answered: the JSON protocols' request-id header (S3's XML body
-    // carries <RequestId>local-front</RequestId>), so a test can tell the
-    // front's refusal from moto's.
-    response.headers_mut().insert(
-        "x-amzn-requestid",
-        hyper::header::HeaderValue::from_static("local-front"),
-    );
-    response
 }
 
 /// The session records: `GET /<key>` one as JSON, `POST /<key>/expire`

@@ -19,7 +19,7 @@ use std::time::SystemTime;
 
 use local_iam::{RegistryFile, Verdict, unix};
 
-use crate::http::Form;
+use crate::request::Form;
 
 pub use local_iam::SessionRecord;
 
@@ -440,7 +440,7 @@ mod tests {
 
     #[test]
     fn assume_role_is_recorded_from_its_request_and_answer() {
-        let request = crate::http::form(
+        let request = crate::request::form(
             b"Action=AssumeRole&RoleArn=arn%3Aaws%3Aiam%3A%3A1%3Arole%2Fr&Tags.member.1.Key=TenantID&Tags.member.1.Value=t1&Policy=%7B%7D",
         );
         let answer = "<AssumeRoleResponse><AssumeRoleResult><Credentials>\

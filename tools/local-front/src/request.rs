@@ -17,10 +17,35 @@
 //! so no service room can be reached by a request the door did not
 //! classify.
 
+use std::collections::BTreeMap;
+
 use crate::faults::Service;
-use crate::http::Form;
 use crate::s3::S3Operation;
 use crate::sigv4::{AuthError, Signature, Signed};
+
+/// A form-encoded request body (an STS query call), field name to value.
+pub type Form = BTreeMap<String, String>;
+
+/// Decode an `application/x-www-form-urlencoded` body.
+///
+/// ```
+/// let form = local_front::request::form(b"Action=AssumeRole&Policy=%7B%22a%22%3A1%7D&Name=a+b");
+/// assert_eq!(form["Action"], "AssumeRole");
+/// assert_eq!(form["Policy"], r#"{"a":1}"#);
+/// assert_eq!(form["Name"], "a b");
+/// ```
+pub fn form(body: &[u8]) -> Form {
+    let decode = |s: &str| {
+        percent_encoding::percent_decode_str(&s.replace('+', " "))
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    String::from_utf8_lossy(body)
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .map(|(k, v)| (decode(k), decode(v)))
+        .collect()
+}
 
 /// What the door decided a request is.
 #[derive(Debug, Clone)]
@@ -287,7 +312,7 @@ pub fn classify(request: &Signed<'_>) -> Result<AwsRequest, DoorRefusal> {
             let mut params = Form::new();
             // The body is read as a form whatever its content type says,
             // as moto reads it.
-            let body_form = crate::http::form(request.body);
+            let body_form = form(request.body);
             let query = crate::sigv4::without_auth_params(request.query);
             for (k, v) in crate::sigv4::form_pairs(&query).chain(body_form) {
                 if params.insert(k.clone(), v).is_some() {

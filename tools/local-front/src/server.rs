@@ -12,11 +12,13 @@ use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper::{Request, Response};
+use hyper::{Request, Response, StatusCode};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpListener;
+
+use crate::faults::Service;
 
 /// What the fronts answer with.
 pub(crate) type Answer = Response<Full<Bytes>>;
@@ -55,4 +57,33 @@ where
             });
         }
     })
+}
+
+pub(crate) fn plain(status: StatusCode, body: impl Into<Bytes>) -> Answer {
+    let mut response = Response::new(Full::new(body.into()));
+    *response.status_mut() = status;
+    response
+}
+
+/// A service's own error answer: XML, or JSON for the JSON-protocol
+/// services.
+pub(crate) fn service_answer(status: u16, text: String, service: Option<Service>) -> Answer {
+    let mut response = plain(StatusCode::from_u16(status).expect("a valid status"), text);
+    let content_type = if crate::faults::json_protocol(service) {
+        "application/x-amz-json-1.0"
+    } else {
+        "text/xml"
+    };
+    response.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static(content_type),
+    );
+    // Who answered: the JSON protocols' request-id header (S3's XML body
+    // carries <RequestId>local-front</RequestId>), so a test can tell the
+    // front's refusal from moto's.
+    response.headers_mut().insert(
+        "x-amzn-requestid",
+        hyper::header::HeaderValue::from_static("local-front"),
+    );
+    response
 }

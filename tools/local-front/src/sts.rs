@@ -5,7 +5,7 @@
 
 use local_iam::{Caller, RegistryFile, Verdict, trust_decision};
 
-use crate::http::Form;
+use crate::request::Form;
 
 /// STS's refusal: (status, code, message).
 pub type StsRefusal = (u16, &'static str, String);
@@ -25,7 +25,7 @@ fn tag_text(value: &str) -> bool {
 /// the role must exist too.
 ///
 /// ```
-/// let form = local_front::http::form(b"Action=AssumeRole&RoleArn=arn%3Aaws%3Aiam%3A%3A123456789012%3Arole%2Fr&RoleSessionName=ok&Tags.member.1.Key=TenantID&Tags.member.1.Value=%2A");
+/// let form = local_front::request::form(b"Action=AssumeRole&RoleArn=arn%3Aaws%3Aiam%3A%3A123456789012%3Arole%2Fr&RoleSessionName=ok&Tags.member.1.Key=TenantID&Tags.member.1.Value=%2A");
 /// let refusal = local_front::sts::check_assume_role(&form, None).unwrap_err();
 /// assert_eq!((refusal.0, refusal.1), (400, "ValidationError"));
 /// ```
@@ -130,8 +130,8 @@ pub(crate) fn session_tags(form: &Form) -> Vec<(String, String)> {
 ///     "Condition": {"StringLike": {"aws:RequestTag/TenantID": "?*"}}}]})), ..Role::default() });
 /// std::fs::write(&path, serde_json::to_string(&registry).unwrap()).unwrap();
 /// let registry = RegistryFile::new(Some(path.clone()));
-/// let untagged = local_front::http::form(b"Action=AssumeRole&RoleArn=arn%3Aaws%3Aiam%3A%3A123456789012%3Arole%2Fr&RoleSessionName=s");
-/// let tagged = local_front::http::form(b"Action=AssumeRole&RoleArn=arn%3Aaws%3Aiam%3A%3A123456789012%3Arole%2Fr&RoleSessionName=s&Tags.member.1.Key=TenantID&Tags.member.1.Value=t1");
+/// let untagged = local_front::request::form(b"Action=AssumeRole&RoleArn=arn%3Aaws%3Aiam%3A%3A123456789012%3Arole%2Fr&RoleSessionName=s");
+/// let tagged = local_front::request::form(b"Action=AssumeRole&RoleArn=arn%3Aaws%3Aiam%3A%3A123456789012%3Arole%2Fr&RoleSessionName=s&Tags.member.1.Key=TenantID&Tags.member.1.Value=t1");
 /// let exec = Some("arn:aws:iam::123456789012:user/exec");
 /// assert_eq!(local_front::sts::check_trust(&untagged, exec, &registry).unwrap_err().1, "AccessDenied");
 /// assert!(local_front::sts::check_trust(&tagged, exec, &registry).is_ok());
@@ -185,7 +185,7 @@ mod tests {
     use super::*;
 
     fn form(extra: &str) -> Form {
-        crate::http::form(
+        crate::request::form(
             format!("Action=AssumeRole&RoleArn=arn%3Aaws%3Aiam%3A%3A123456789012%3Arole%2Fr&RoleSessionName=tenant1%40req-1{extra}")
                 .as_bytes(),
         )
@@ -237,7 +237,7 @@ mod tests {
             check_assume_role(&form(&policy), None).map_err(|r| r.1),
             Err("PackedPolicyTooLarge")
         );
-        let bad_name = crate::http::form(
+        let bad_name = crate::request::form(
             b"Action=AssumeRole&RoleArn=arn%3Aaws%3Aiam%3A%3A123456789012%3Arole%2Fr&RoleSessionName=a%20b",
         );
         assert!(check_assume_role(&bad_name, None).is_err());
@@ -254,7 +254,7 @@ mod tests {
         .unwrap();
         let registry = RegistryFile::new(Some(path.clone()));
         assert_eq!(check_assume_role(&form(""), Some(&registry)), Ok(()));
-        let missing = crate::http::form(
+        let missing = crate::request::form(
             b"Action=AssumeRole&RoleArn=arn%3Aaws%3Aiam%3A%3A123456789012%3Arole%2Ftenant%2FassumeRole-nobody&RoleSessionName=nobody%40x",
         );
         let refusal = check_assume_role(&missing, Some(&registry)).unwrap_err();
