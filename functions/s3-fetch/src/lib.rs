@@ -22,27 +22,25 @@
 use aws_config::SdkConfig;
 use aws_smithy_types::DateTime;
 use aws_smithy_types::date_time::Format;
-use lambda_http::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
-use lambda_http::{Body, Request, RequestExt, Response};
+use lambda_http::http::{HeaderValue, StatusCode, header};
+use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 use std::time::{Duration, SystemTime};
 use tenant_access::config::{FunctionConfig, S3Config};
-use tenant_access::http::{Envelope, cursor, limit, only_query, private, query, segments};
+use tenant_access::http::{Envelope, cursor, private};
 use tenant_access::registry::TenantRegistry;
 use tenant_access::s3::{
-    ByteRange, Fetched, KeyPrefix, ListPosition, ObjectKey, ObjectMeta, PresignedGet, PresignedPut,
-    Read, ReadOptions, TenantBucket, WriteCondition,
+    Fetched, ObjectKey, ObjectMeta, PresignedGet, PresignedPut, Read, ReadOptions, TenantBucket,
 };
 use tenant_access::session_policy::SessionScope;
 use tenant_access::{Caller, Error, TenantSession, TenantSessions, json_response};
 
+mod route;
+
+pub use route::{DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT, MAX_UPLOAD_BYTES, Route};
+
 /// This function's configuration, read once at cold start.
 pub type Config = FunctionConfig<S3Config>;
-
-/// Objects per listing page when `limit` is absent.
-pub const DEFAULT_LIST_LIMIT: usize = 100;
-/// The largest `limit` of a listing page (S3's own maximum).
-pub const MAX_LIST_LIMIT: usize = 1000;
 
 /// What the handler borrows: built once at cold start.
 #[derive(Debug)]
@@ -74,217 +72,132 @@ impl App {
         &self.sessions
     }
 
-    async fn route(&self, request: &Request, caller: Caller) -> Result<Response<Body>, Error> {
-        match segments(request).as_slice() {
-            ["files"] if request.method() == Method::GET => self.list(request, &caller).await,
-            ["files"] => Err(Error::MethodNotAllowed { allow: "GET" }),
-            ["files", _, ..] => {
-                let method = request.method().clone();
-                if method == Method::PUT || method == Method::DELETE {
-                    let key = ObjectKey::parse(&requested_key(request)?)?;
-                    return self.write(request, &caller, &key).await;
-                }
-                if method != Method::GET && method != Method::HEAD {
-                    return Err(Error::MethodNotAllowed {
-                        allow: "GET, HEAD, PUT, DELETE",
-                    });
-                }
-                let key = ObjectKey::parse(&requested_key(request)?)?;
-                let options = read_options(request.headers())?;
-                if method == Method::HEAD {
-                    only_query(request, &[])?;
-                    return self.head(&caller, &key, &options).await;
-                }
-                only_query(request, &["download"])?;
-                match query(request, "download")?.as_deref() {
-                    None => self.get(&caller, &key, &options).await,
-                    Some("url") => self.download_url(&caller, &key).await,
-                    Some(_) => Err(Error::BadRequest(
-                        "`download` accepts only `url`".to_owned(),
-                    )),
+    /// Serve a parsed `route` as `caller`, on its tenant's session.
+    async fn serve(&self, route: &Route, caller: &Caller) -> Result<Response<Body>, Error> {
+        let session = self.sessions.session(caller).await?;
+        match route {
+            Route::List {
+                prefix,
+                limit,
+                after,
+            } => {
+                let page = self
+                    .bucket
+                    .list_objects(&session, prefix, *limit, after.as_ref())
+                    .await?;
+                let body = ListResponse {
+                    prefix: prefix.as_str(),
+                    items: page
+                        .objects
+                        .iter()
+                        .map(|o| ListItem {
+                            key: &o.key,
+                            size: o.size,
+                            etag: o.etag.as_deref(),
+                            last_modified: o
+                                .last_modified
+                                .and_then(|t| t.fmt(Format::DateTime).ok()),
+                        })
+                        .collect(),
+                    next_cursor: page.next_after.map(|k| cursor::encode(k.as_str())),
+                };
+                Ok(private(json_response(StatusCode::OK, &body)))
+            }
+            Route::Get { key, options } => {
+                match self.bucket.get_object(&session, key, options).await? {
+                    Read::NotModified { etag } => Ok(not_modified(etag)),
+                    Read::Found(Fetched::Inline(object)) => {
+                        let mut response = Response::new(Body::Binary(object.body));
+                        object_headers(&mut response, &object.meta);
+                        Ok(private(response))
+                    }
+                    Read::Found(Fetched::TooLarge(meta)) => {
+                        tracing::info!(
+                            bytes = meta.content_length,
+                            limit = self.bucket.inline_max_bytes(),
+                            "object too large to answer inline; redirecting to a presigned URL"
+                        );
+                        let presigned = self.presign(&session, key).await?;
+                        let mut response =
+                            json_response(StatusCode::FOUND, &UrlResponse::new(&presigned));
+                        if let Ok(location) = HeaderValue::from_str(&presigned.url) {
+                            response.headers_mut().insert(header::LOCATION, location);
+                        }
+                        Ok(no_store(response))
+                    }
                 }
             }
-            _ => Err(Error::NotFound),
-        }
-    }
-
-    async fn list(&self, request: &Request, caller: &Caller) -> Result<Response<Body>, Error> {
-        only_query(request, &["prefix", "limit", "cursor"])?;
-        let prefix = KeyPrefix::parse(&query(request, "prefix")?.unwrap_or_default())?;
-        let limit = limit(request, DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT)?;
-        let after = query(request, "cursor")?
-            .map(|c| ListPosition::parse(&cursor::decode(&c)?))
-            .transpose()?;
-        let session = self.sessions.session(caller).await?;
-        let page = self
-            .bucket
-            .list_objects(&session, &prefix, limit as u16, after.as_ref())
-            .await?;
-        let body = ListResponse {
-            prefix: prefix.as_str(),
-            items: page
-                .objects
-                .iter()
-                .map(|o| ListItem {
-                    key: &o.key,
-                    size: o.size,
-                    etag: o.etag.as_deref(),
-                    last_modified: o.last_modified.and_then(|t| t.fmt(Format::DateTime).ok()),
-                })
-                .collect(),
-            next_cursor: page.next_after.map(|k| cursor::encode(k.as_str())),
-        };
-        Ok(private(json_response(StatusCode::OK, &body)))
-    }
-
-    async fn get(
-        &self,
-        caller: &Caller,
-        key: &ObjectKey,
-        options: &ReadOptions,
-    ) -> Result<Response<Body>, Error> {
-        let session = self.sessions.session(caller).await?;
-        match self.bucket.get_object(&session, key, options).await? {
-            Read::NotModified { etag } => Ok(not_modified(etag)),
-            Read::Found(Fetched::Inline(object)) => {
-                let mut response = Response::new(Body::Binary(object.body));
-                object_headers(&mut response, &object.meta);
-                Ok(private(response))
+            Route::Head { key, options } => {
+                match self.bucket.head_object(&session, key, options).await? {
+                    Read::NotModified { etag } => Ok(not_modified(etag)),
+                    Read::Found(meta) => {
+                        let mut response = Response::new(Body::Empty);
+                        object_headers(&mut response, &meta);
+                        Ok(private(response))
+                    }
+                }
             }
-            Read::Found(Fetched::TooLarge(meta)) => {
-                tracing::info!(
-                    bytes = meta.content_length,
-                    limit = self.bucket.inline_max_bytes(),
-                    "object too large to answer inline; redirecting to a presigned URL"
-                );
+            Route::DownloadUrl { key } => {
+                // A URL only for an object that exists and the session may read.
+                self.bucket
+                    .head_object(&session, key, &ReadOptions::default())
+                    .await?;
                 let presigned = self.presign(&session, key).await?;
-                let mut response = json_response(StatusCode::FOUND, &UrlResponse::new(&presigned));
-                if let Ok(location) = HeaderValue::from_str(&presigned.url) {
-                    response.headers_mut().insert(header::LOCATION, location);
-                }
-                Ok(no_store(response))
+                Ok(no_store(json_response(
+                    StatusCode::OK,
+                    &UrlResponse::new(&presigned),
+                )))
             }
-        }
-    }
-
-    async fn head(
-        &self,
-        caller: &Caller,
-        key: &ObjectKey,
-        options: &ReadOptions,
-    ) -> Result<Response<Body>, Error> {
-        let session = self.sessions.session(caller).await?;
-        match self.bucket.head_object(&session, key, options).await? {
-            Read::NotModified { etag } => Ok(not_modified(etag)),
-            Read::Found(meta) => {
-                let mut response = Response::new(Body::Empty);
-                object_headers(&mut response, &meta);
+            Route::Put {
+                key,
+                body,
+                content_type,
+                condition,
+            } => {
+                let etag = self
+                    .bucket
+                    .put_object(
+                        &session,
+                        key,
+                        body.clone(),
+                        content_type.as_deref(),
+                        condition,
+                    )
+                    .await?;
+                let mut response = json_response(
+                    StatusCode::OK,
+                    &Written {
+                        key: key.as_str(),
+                        etag: etag.as_deref(),
+                        size: body.len() as u64,
+                    },
+                );
+                set(&mut response, header::ETAG, etag.as_deref());
                 Ok(private(response))
             }
-        }
-    }
-
-    async fn download_url(
-        &self,
-        caller: &Caller,
-        key: &ObjectKey,
-    ) -> Result<Response<Body>, Error> {
-        let session = self.sessions.session(caller).await?;
-        // A URL only for an object that exists and the session may read.
-        self.bucket
-            .head_object(&session, key, &ReadOptions::default())
-            .await?;
-        let presigned = self.presign(&session, key).await?;
-        Ok(no_store(json_response(
-            StatusCode::OK,
-            &UrlResponse::new(&presigned),
-        )))
-    }
-
-    /// `PUT` and `DELETE` of `key`.
-    async fn write(
-        &self,
-        request: &Request,
-        caller: &Caller,
-        key: &ObjectKey,
-    ) -> Result<Response<Body>, Error> {
-        let headers = request.headers();
-        let text = |name: header::HeaderName| -> Result<Option<&str>, Error> {
-            headers
-                .get(&name)
-                .map(|v| {
-                    v.to_str()
-                        .map_err(|_| Error::BadRequest(format!("the {name} header is not valid")))
-                })
-                .transpose()
-        };
-        let condition =
-            WriteCondition::from_headers(text(header::IF_MATCH)?, text(header::IF_NONE_MATCH)?)?;
-        if request.method() == Method::DELETE {
-            only_query(request, &[])?;
-            if condition == WriteCondition::IfNoneMatch {
-                return Err(Error::BadRequest(
-                    "`If-None-Match` does not apply to DELETE".to_owned(),
-                ));
-            }
-            let if_match = match &condition {
-                WriteCondition::IfMatch(etag) => Some(etag.as_str()),
-                _ => None,
-            };
-            let session = self.sessions.session(caller).await?;
-            self.bucket.delete_object(&session, key, if_match).await?;
-            let mut response = Response::new(Body::Empty);
-            *response.status_mut() = StatusCode::NO_CONTENT;
-            return Ok(response);
-        }
-        only_query(request, &["upload", "size"])?;
-        let size = query(request, "size")?;
-        match query(request, "upload")?.as_deref() {
-            None if size.is_some() => {
-                return Err(Error::BadRequest(
-                    "`size` goes with `upload=url`".to_owned(),
-                ));
-            }
-            None => {}
-            Some("url") => {
-                let size = upload_size(size.as_deref())?;
-                let session = self.sessions.session(caller).await?;
+            Route::UploadUrl {
+                key,
+                size,
+                condition,
+            } => {
                 let presigned = self
                     .bucket
-                    .presign_put(&session, key, self.presign_ttl, size, &condition)
+                    .presign_put(&session, key, self.presign_ttl, *size, condition)
                     .await?;
-                return Ok(no_store(json_response(
+                Ok(no_store(json_response(
                     StatusCode::OK,
                     &UploadResponse::new(&presigned),
-                )));
+                )))
             }
-            Some(_) => {
-                return Err(Error::BadRequest("`upload` accepts only `url`".to_owned()));
+            Route::Delete { key, if_match } => {
+                self.bucket
+                    .delete_object(&session, key, if_match.as_deref())
+                    .await?;
+                let mut response = Response::new(Body::Empty);
+                *response.status_mut() = StatusCode::NO_CONTENT;
+                Ok(response)
             }
         }
-        let body: &[u8] = request.body().as_ref();
-        let limit = self.bucket.inline_max_bytes();
-        if body.len() as u64 > limit {
-            return Err(Error::PayloadTooLarge {
-                limit: limit as usize,
-            });
-        }
-        let content_type = text(header::CONTENT_TYPE)?;
-        let session = self.sessions.session(caller).await?;
-        let etag = self
-            .bucket
-            .put_object(&session, key, body.to_vec(), content_type, &condition)
-            .await?;
-        let mut response = json_response(
-            StatusCode::OK,
-            &Written {
-                key: key.as_str(),
-                etag: etag.as_deref(),
-                size: body.len() as u64,
-            },
-        );
-        set(&mut response, header::ETAG, etag.as_deref());
-        Ok(private(response))
     }
 
     async fn presign(
@@ -298,25 +211,6 @@ impl App {
     }
 }
 
-/// The most one PutObject may carry: S3's limit for a single PUT.
-pub const MAX_UPLOAD_BYTES: u64 = 5 * 1024 * 1024 * 1024;
-
-/// `size` of an `upload=url` request: the exact length the URL is signed
-/// for, 1 to [`MAX_UPLOAD_BYTES`].
-fn upload_size(size: Option<&str>) -> Result<u64, Error> {
-    let explain = || {
-        Error::BadRequest(format!(
-            "`upload=url` needs `size`: the upload's length in bytes, 1 to {MAX_UPLOAD_BYTES}; the URL is signed for exactly that length"
-        ))
-    };
-    let size: u64 = size.ok_or_else(explain)?.parse().map_err(|_| explain())?;
-    if (1..=MAX_UPLOAD_BYTES).contains(&size) {
-        Ok(size)
-    } else {
-        Err(explain())
-    }
-}
-
 /// Handle one API Gateway request.
 pub async fn function_handler(
     app: &App,
@@ -326,11 +220,10 @@ pub async fn function_handler(
     Ok(app
         .envelope
         .serve_measured(request, |caller| async move {
+            let route = Route::parse(request, app.bucket.inline_max_bytes())?;
             // A stale session S3 denied is dropped and the request served
             // once more on a new one.
-            app.sessions
-                .retrying(|| app.route(request, caller.clone()))
-                .await
+            app.sessions.retrying(|| app.serve(&route, &caller)).await
         })
         .await)
 }
@@ -409,27 +302,6 @@ impl<'a> UrlResponse<'a> {
             expires_in: expires_in.as_secs_f64().round() as u64,
         }
     }
-}
-
-/// `If-None-Match` and `Range` from the request headers.
-fn read_options(headers: &HeaderMap) -> Result<ReadOptions, Error> {
-    let text = |name: header::HeaderName| -> Result<Option<String>, Error> {
-        match headers.get(&name) {
-            None => Ok(None),
-            Some(value) => value
-                .to_str()
-                .ok()
-                .filter(|v| v.len() <= 1024)
-                .map(|v| Some(v.to_owned()))
-                .ok_or_else(|| Error::BadRequest(format!("the {name} header is not valid"))),
-        }
-    };
-    Ok(ReadOptions {
-        if_none_match: text(header::IF_NONE_MATCH)?,
-        range: text(header::RANGE)?
-            .map(|r| ByteRange::parse(&r))
-            .transpose()?,
-    })
 }
 
 fn set(response: &mut Response<Body>, name: header::HeaderName, value: Option<&str>) {
@@ -517,47 +389,4 @@ fn no_store(mut response: Response<Body>) -> Response<Body> {
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
-}
-
-/// The key below `/files/`: the `{key+}` path parameter API Gateway decoded,
-/// or, where no route matched (local emulators), the raw path decoded once.
-fn requested_key(request: &Request) -> Result<String, Error> {
-    if let Some(key) = request.path_parameters_ref().and_then(|p| p.first("key")) {
-        return Ok(key.to_owned());
-    }
-    let path = request.raw_http_path();
-    let raw = path.strip_prefix("/files/").ok_or(Error::NotFound)?;
-    percent_encoding::percent_decode_str(raw)
-        .decode_utf8()
-        .map(|key| key.into_owned())
-        .map_err(|_| Error::BadRequest("invalid object key: it is not valid UTF-8".to_owned()))
-}
-
-#[cfg(test)]
-mod properties {
-    use super::*;
-    use proptest::prelude::*;
-
-    proptest! {
-        /// Any `If-None-Match` and `Range` header values are read options or
-        /// a 400, never a panic.
-        #[test]
-        fn conditional_headers_are_read_or_refused(etag in any::<Vec<u8>>(), range in any::<Vec<u8>>()) {
-            let mut headers = HeaderMap::new();
-            if let Ok(value) = HeaderValue::from_bytes(&etag) {
-                headers.insert(header::IF_NONE_MATCH, value);
-            }
-            if let Ok(value) = HeaderValue::from_bytes(&range) {
-                headers.insert(header::RANGE, value);
-            }
-            match read_options(&headers) {
-                Ok(options) => {
-                    if let Some(etag) = options.if_none_match {
-                        prop_assert!(etag.len() <= 1024);
-                    }
-                }
-                Err(err) => prop_assert_eq!(err.status().as_u16(), 400),
-            }
-        }
-    }
 }
