@@ -25,13 +25,13 @@
 #![warn(missing_docs)]
 
 use aws_config::SdkConfig;
-use lambda_http::http::{HeaderValue, Method, StatusCode, header};
+use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Request, Response};
-use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde::Serialize;
+use serde_json::Value;
 use tenant_access::config::{DbConfig, FunctionConfig};
 use tenant_access::db::{TenantDatabase, TlsSetupError};
-use tenant_access::http::{Envelope, cursor, json_body, limit, only_query, query, segments};
+use tenant_access::http::Envelope;
 use tenant_access::registry::TenantRegistry;
 use tenant_access::session_policy::SessionScope;
 use tenant_access::{Caller, Error, TenantSessions, json_response};
@@ -76,14 +76,12 @@ pub const INSERT_RECORD: &str = concat!(
 pub const DELETE_RECORD: &str =
     "DELETE FROM records WHERE tenant_is_active() AND id = $1::text::uuid RETURNING id";
 
-/// Records per page when `limit` is absent.
-pub const DEFAULT_RECORDS_LIMIT: usize = 20;
-/// The largest `limit` of a records page.
-pub const MAX_RECORDS_LIMIT: usize = 100;
-/// The largest `POST /records` body accepted, in bytes.
-pub const MAX_RECORD_BODY_BYTES: usize = 16 * 1024;
-/// The longest record name, in characters (the column is `VARCHAR(200)`).
-pub const MAX_RECORD_NAME_CHARS: usize = 200;
+mod route;
+
+pub use route::{
+    DEFAULT_RECORDS_LIMIT, MAX_RECORD_BODY_BYTES, MAX_RECORD_NAME_CHARS, MAX_RECORDS_LIMIT,
+    NewRecord, Position, RecordId, Route,
+};
 
 /// This function's configuration, read once at cold start.
 pub type Config = FunctionConfig<DbConfig>;
@@ -129,33 +127,14 @@ impl App {
         &self.db
     }
 
-    async fn route(&self, request: &Request, caller: Caller) -> Result<Response<Body>, Error> {
-        let method = request.method();
-        match segments(request).as_slice() {
-            ["tenant"] if method == Method::GET => {
-                only_query(request, &[])?;
-                self.tenant(&caller).await
-            }
-            ["tenant"] => Err(Error::MethodNotAllowed { allow: "GET" }),
-            ["records"] if method == Method::GET => self.list(request, &caller).await,
-            ["records"] if method == Method::POST => {
-                only_query(request, &[])?;
-                self.create(request, &caller).await
-            }
-            ["records"] => Err(Error::MethodNotAllowed { allow: "GET, POST" }),
-            ["records", id] if method == Method::GET || method == Method::DELETE => {
-                only_query(request, &[])?;
-                let id = RecordId::parse(id)?;
-                if method == Method::GET {
-                    self.get(&caller, &id).await
-                } else {
-                    self.delete(&caller, &id).await
-                }
-            }
-            ["records", _] => Err(Error::MethodNotAllowed {
-                allow: "GET, DELETE",
-            }),
-            _ => Err(Error::NotFound),
+    /// Serve a parsed `route` as `caller`.
+    async fn serve(&self, route: Route, caller: &Caller) -> Result<Response<Body>, Error> {
+        match route {
+            Route::Tenant => self.tenant(caller).await,
+            Route::List { limit, after } => self.list(caller, limit, after).await,
+            Route::Get { id } => self.get(caller, &id).await,
+            Route::Create(new) => self.create(caller, new).await,
+            Route::Delete { id } => self.delete(caller, &id).await,
         }
     }
 
@@ -233,12 +212,12 @@ impl App {
         Ok(json_response(StatusCode::OK, &TenantResponse { tenant }))
     }
 
-    async fn list(&self, request: &Request, caller: &Caller) -> Result<Response<Body>, Error> {
-        only_query(request, &["limit", "cursor"])?;
-        let limit = limit(request, DEFAULT_RECORDS_LIMIT, MAX_RECORDS_LIMIT)?;
-        let after = query(request, "cursor")?
-            .map(|c| Position::decode(&c))
-            .transpose()?;
+    async fn list(
+        &self,
+        caller: &Caller,
+        limit: usize,
+        after: Option<Position>,
+    ) -> Result<Response<Body>, Error> {
         let micros = after.as_ref().map(|p| p.micros);
         let id = after.as_ref().map(|p| p.id.0.as_str());
         let fetch = limit as i64 + 1;
@@ -281,8 +260,7 @@ impl App {
         ))
     }
 
-    async fn create(&self, request: &Request, caller: &Caller) -> Result<Response<Body>, Error> {
-        let new = NewRecord::from_request(request)?;
+    async fn create(&self, caller: &Caller, new: NewRecord) -> Result<Response<Body>, Error> {
         let data = Value::Object(new.data);
         let rows = match self.write(caller, INSERT_RECORD, &[&new.name, &data]).await {
             Err(Error::Conflict(_)) => {
@@ -324,7 +302,10 @@ pub async fn function_handler(
     let request = &request;
     Ok(app
         .envelope
-        .serve_measured(request, |caller| app.route(request, caller))
+        .serve_measured(request, |caller| async move {
+            let route = Route::parse(request)?;
+            app.serve(route, &caller).await
+        })
         .await)
 }
 
@@ -379,189 +360,4 @@ fn row_shape(e: tokio_postgres::Error) -> Error {
 struct RecordsPage {
     records: Vec<Record>,
     next_cursor: Option<String>,
-}
-
-/// The body of `POST /records`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NewRecord {
-    name: String,
-    #[serde(default)]
-    data: Map<String, Value>,
-}
-
-impl NewRecord {
-    fn from_request(request: &Request) -> Result<Self, Error> {
-        let object: Map<String, Value> = json_body(request, MAX_RECORD_BODY_BYTES)?;
-        if object.contains_key("tenant_id") {
-            return Err(Error::Validation(
-                "`tenant_id` cannot be set: a record belongs to the caller's tenant".to_owned(),
-            ));
-        }
-        let new: NewRecord = serde_json::from_value(Value::Object(object))
-            .map_err(|e| Error::Validation(e.to_string()))?;
-        let chars = new.name.chars().count();
-        if new.name.trim().is_empty() || chars > MAX_RECORD_NAME_CHARS {
-            return Err(Error::Validation(format!(
-                "`name` must be 1 to {MAX_RECORD_NAME_CHARS} characters and not blank"
-            )));
-        }
-        if new.name.chars().any(char::is_control) {
-            return Err(Error::Validation(
-                "`name` must not contain control characters".to_owned(),
-            ));
-        }
-        Ok(new)
-    }
-}
-
-/// A record id from the path: a UUID in canonical form, lowercased.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct RecordId(String);
-
-impl RecordId {
-    fn parse(raw: &str) -> Result<Self, Error> {
-        let id = raw.to_ascii_lowercase();
-        let canonical = id.len() == 36
-            && id.bytes().enumerate().all(|(i, b)| match i {
-                8 | 13 | 18 | 23 => b == b'-',
-                _ => b.is_ascii_hexdigit(),
-            });
-        if canonical {
-            Ok(RecordId(id))
-        } else {
-            Err(Error::BadRequest(
-                "invalid record id: expected a UUID like 123e4567-e89b-42d3-a456-426614174000"
-                    .to_owned(),
-            ))
-        }
-    }
-}
-
-/// The latest `created_at` a cursor may name, in microseconds since the
-/// epoch: 9999-12-31T23:59:59.999999Z. Anything outside `0..=` this is
-/// refused before it reaches Postgres, whose interval arithmetic would fail.
-const MAX_CURSOR_MICROS: i64 = 253_402_300_799_999_999;
-
-/// Where a records page ended: `(created_at, id)` of its last record.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Position {
-    micros: i64,
-    id: RecordId,
-}
-
-impl Position {
-    fn encode(&self) -> String {
-        cursor::encode(&format!("{}:{}", self.micros, self.id.0))
-    }
-
-    fn decode(raw: &str) -> Result<Self, Error> {
-        let invalid = || Error::BadRequest("`cursor` is not valid".to_owned());
-        let text = cursor::decode(raw)?;
-        let (micros, id) = text.split_once(':').ok_or_else(invalid)?;
-        Ok(Position {
-            micros: micros
-                .parse()
-                .ok()
-                .filter(|m| (0..=MAX_CURSOR_MICROS).contains(m))
-                .ok_or_else(invalid)?,
-            id: RecordId::parse(id).map_err(|_| invalid())?,
-        })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn record_ids_are_canonical_uuids() {
-        let id = RecordId::parse("11111111-1111-4111-8111-11111111111A").unwrap();
-        assert_eq!(id.0, "11111111-1111-4111-8111-11111111111a");
-        for bad in [
-            "",
-            "42",
-            "11111111111141118111111111111111",
-            "11111111-1111-4111-8111-11111111111g",
-            "11111111-1111-4111-8111-1111111111111",
-            "../tenant2",
-            "11111111-1111-4111-8111-111111111111;drop",
-        ] {
-            assert_eq!(
-                RecordId::parse(bad).unwrap_err().status().as_u16(),
-                400,
-                "{bad:?}"
-            );
-        }
-    }
-
-    #[test]
-    fn cursors_round_trip_and_refuse_tampering() {
-        let position = Position {
-            micros: 1_767_225_600_000_000,
-            id: RecordId("11111111-1111-4111-8111-111111111111".to_owned()),
-        };
-        assert_eq!(Position::decode(&position.encode()).unwrap(), position);
-        for bad in [
-            "not base64!",
-            &cursor::encode("12:not-a-uuid"),
-            &cursor::encode("soon:11111111-1111-4111-8111-111111111111"),
-            &cursor::encode("no separator"),
-            &cursor::encode("9223372036854775807:11111111-1111-4111-8111-111111111111"),
-            &cursor::encode("253402300800000000:11111111-1111-4111-8111-111111111111"),
-            &cursor::encode("-1:11111111-1111-4111-8111-111111111111"),
-        ] {
-            assert_eq!(
-                Position::decode(bad).unwrap_err().code(),
-                "bad_request",
-                "{bad:?}"
-            );
-        }
-    }
-
-    mod properties {
-        use super::*;
-        use proptest::prelude::*;
-
-        proptest! {
-            /// Any cursor text is a valid position in range or a 400;
-            /// accepted positions round-trip.
-            #[test]
-            fn records_cursors_are_bounded(micros in any::<i64>(), id in "[0-9a-f-]{0,40}", junk in any::<String>()) {
-                let text = cursor::encode(&format!("{micros}:{id}"));
-                match Position::decode(&text) {
-                    Ok(position) => {
-                        prop_assert!((0..=MAX_CURSOR_MICROS).contains(&position.micros));
-                        prop_assert_eq!(Position::decode(&position.encode()).unwrap(), position);
-                    }
-                    Err(err) => prop_assert_eq!(err.code(), "bad_request"),
-                }
-                if let Err(err) = Position::decode(&junk) {
-                    prop_assert_eq!(err.code(), "bad_request");
-                }
-            }
-
-            /// Any JSON body is a record or a 4xx, and an accepted record
-            /// never carries a tenant.
-            #[test]
-            fn record_bodies_are_validated(name in any::<String>(), extra in any::<String>(), with_tenant in any::<bool>()) {
-                let mut body = serde_json::json!({"name": name});
-                if with_tenant {
-                    body["tenant_id"] = Value::String(extra.clone());
-                } else if !extra.is_empty() {
-                    body["data"] = serde_json::json!({ extra: 1 });
-                }
-                let mut request = Request::new(Body::Text(body.to_string()));
-                request.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-                match NewRecord::from_request(&request) {
-                    Ok(record) => {
-                        prop_assert!(!with_tenant);
-                        prop_assert!(!record.name.trim().is_empty());
-                        prop_assert!(record.name.chars().count() <= MAX_RECORD_NAME_CHARS);
-                    }
-                    Err(err) => prop_assert!([400, 413, 415, 422].contains(&err.status().as_u16())),
-                }
-            }
-        }
-    }
 }
