@@ -62,7 +62,7 @@ pub(crate) async fn files(stack: &Stack, requests: usize, tenants: usize) -> Vec
         let caller = stack.caller(name, "role-per-tenant", "bench-floor").await;
         let session = app.sessions().session(&caller).await.expect("session");
         clients.push(aws_sdk_s3::Client::from_conf(
-            aws_sdk_s3::config::Builder::from(session.sdk_config())
+            aws_sdk_s3::config::Builder::from(&session.sdk_config())
                 .force_path_style(true)
                 .build(),
         ));

@@ -56,7 +56,7 @@ pub(crate) async fn items(stack: &Stack, requests: usize, tenants: usize) -> Vec
     for name in &names {
         let caller = stack.caller(name, "role-per-tenant", "bench-floor").await;
         let session = app.sessions().session(&caller).await.expect("session");
-        clients.push(aws_sdk_dynamodb::Client::new(session.sdk_config()));
+        clients.push(aws_sdk_dynamodb::Client::new(&session.sdk_config()));
     }
     let table = app.table().name().to_owned();
     let floor = |i: usize| {

@@ -190,7 +190,7 @@ impl Floor {
                 for caller in &callers {
                     let session = sessions.session(caller).await.expect("session");
                     let client = aws_sdk_s3::Client::from_conf(
-                        aws_sdk_s3::config::Builder::from(session.sdk_config())
+                        aws_sdk_s3::config::Builder::from(&session.sdk_config())
                             .force_path_style(true)
                             .build(),
                     );
@@ -529,6 +529,18 @@ async fn main() {
         && flag == "--session-memory-child"
     {
         scale::session_memory_child(n.parse().expect("a number")).await;
+        return;
+    }
+    // The session-memory scenario alone, on a running stack:
+    // `cargo run -p bench --release -- --session-memory 10000`.
+    if let [_, flag, n] = argv.as_slice()
+        && flag == "--session-memory"
+    {
+        let n: usize = n.parse().expect("a number of sessions");
+        let stack = Stack::load();
+        let tenants: Vec<String> = (0..n).map(scale::memory_tenant).collect();
+        scale::register(&stack, &tenants).await;
+        println!("{}", scale::session_memory(n));
         return;
     }
     let args = args();

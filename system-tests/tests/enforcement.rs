@@ -54,7 +54,7 @@ async fn sessions(stack: &Stack, isolation: &str, tenant: &str) -> Sessions {
 
 fn s3(session: &TenantSession) -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(session.sdk_config())
+        aws_sdk_s3::config::Builder::from(&session.sdk_config())
             .force_path_style(true)
             .build(),
     )
@@ -320,8 +320,8 @@ async fn a_tenant_s_raw_sessions_reach_only_its_own_partition_under_every_strate
     for isolation in tenant_access::config::Isolation::NAMES {
         let own = sessions(&stack, isolation, "tenant1").await;
         let theirs = sessions(&stack, isolation, "tenant2").await;
-        let items = aws_sdk_dynamodb::Client::new(own.dynamodb_items.sdk_config());
-        let tenant2_items = aws_sdk_dynamodb::Client::new(theirs.dynamodb_items.sdk_config());
+        let items = aws_sdk_dynamodb::Client::new(&own.dynamodb_items.sdk_config());
+        let tenant2_items = aws_sdk_dynamodb::Client::new(&theirs.dynamodb_items.sdk_config());
         let id = format!("enforcement-{isolation}");
         // tenant2's own item, written with tenant2's session.
         let mut theirs_item = key("tenant2", &id);
@@ -450,7 +450,7 @@ async fn a_tenant_s_raw_sessions_reach_only_its_own_partition_under_every_strate
         // Another function's session on its own partition: refused, but
         // under identity-pool (one session per user, for every function).
         if isolation != "identity-pool" {
-            let s3_items = aws_sdk_dynamodb::Client::new(own.s3_fetch.sdk_config());
+            let s3_items = aws_sdk_dynamodb::Client::new(&own.s3_fetch.sdk_config());
             let cross = s3_items
                 .get_item()
                 .table_name(&table)

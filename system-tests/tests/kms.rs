@@ -25,7 +25,7 @@ async fn session(stack: &Stack, isolation: &str, tenant: &str) -> aws_sdk_s3::Cl
     let caller = stack.caller(tenant, isolation, "kms-test").await;
     let session = app.sessions().session(&caller).await.expect("a session");
     aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(session.sdk_config())
+        aws_sdk_s3::config::Builder::from(&session.sdk_config())
             .force_path_style(true)
             .build(),
     )

@@ -15,7 +15,7 @@ async fn reset(stack: &Stack, app: &App) {
             .caller(tenant, "role-per-tenant", "fixture-reset")
             .await;
         let session = app.sessions().session(&caller).await.expect("a session");
-        let items = aws_sdk_dynamodb::Client::new(session.sdk_config());
+        let items = aws_sdk_dynamodb::Client::new(&session.sdk_config());
         let key = |id: &str| {
             [
                 ("tenant_id".to_owned(), AttributeValue::S(tenant.to_owned())),

@@ -214,7 +214,7 @@ impl TenantTable {
     /// table's own calls share one client, each passing its session's
     /// credentials.
     pub fn client(&self, session: &TenantSession) -> aws_sdk_dynamodb::Client {
-        aws_sdk_dynamodb::Client::new(session.sdk_config())
+        aws_sdk_dynamodb::Client::new(&session.sdk_config())
     }
 
     /// The table's one client, built from the first session's
@@ -223,7 +223,7 @@ impl TenantTable {
     /// session's would be refused, never signed as another tenant.
     fn shared(&self, session: &TenantSession) -> &aws_sdk_dynamodb::Client {
         self.shared.get_or_init(|| {
-            let mut config = aws_sdk_dynamodb::config::Builder::from(session.sdk_config());
+            let mut config = aws_sdk_dynamodb::config::Builder::from(&session.sdk_config());
             config.set_credentials_provider(None);
             aws_sdk_dynamodb::Client::from_conf(
                 config
@@ -236,7 +236,7 @@ impl TenantTable {
     /// The per-call configuration that signs with `session`'s credentials.
     fn as_tenant(session: &TenantSession) -> aws_sdk_dynamodb::config::Builder {
         let mut config = aws_sdk_dynamodb::config::Builder::default();
-        config.set_credentials_provider(session.sdk_config().credentials_provider());
+        config.set_credentials_provider(Some(session.credentials_provider()));
         config
     }
 

@@ -15,7 +15,7 @@
 //! | `TENANT_IDENTITY_PROVIDER` | the pool's provider name, `cognito-idp.<region>.amazonaws.com/<user pool id>`: the `Logins` key, and the tokens' issuer | required by it |
 //! | `AWS_ACCOUNT_ID` | fills `{account}` (only needed when the template has it) | none |
 //! | `TENANT_SESSION_SECONDS` | AssumeRole duration, 900 to 3600 | `900` |
-//! | `TENANT_CACHE_CAPACITY` | tenants whose sessions are kept warm (about 4.4 KB each, with the tenant's cached registry state) | `10000` |
+//! | `TENANT_CACHE_CAPACITY` | tenants whose sessions are kept warm (about 2.4 KB each, with the tenant's cached registry state) | `10000` |
 //! | `LAMBDA_TENANT_ISOLATION` | `per-tenant` when the function is deployed with Lambda's tenant isolation mode (`TenancyConfig: PER_TENANT`): every invocation's tenant id must be the caller's, an execution environment serves one tenant, and the caches hold one tenant (`TENANT_CACHE_CAPACITY` 1, `DB_CONNECTION_CAPACITY` = `DB_CONNECTIONS_PER_TENANT`); `off` otherwise | `off` |
 //! | `REQUEST_DEADLINE_MARGIN_MS` | how long before the Lambda deadline a request is answered 504 | `500` |
 //! | `REQUEST_TIMEOUT_MS` | a request's budget when there is no Lambda deadline (tests, emulators) | `10000` |
@@ -140,12 +140,15 @@ fn number<T: std::str::FromStr>(
 }
 
 /// The default `TENANT_CACHE_CAPACITY`: tenants whose sessions one
-/// container keeps. A cached tenant (its session and its registry state;
-/// one S3 client serves every session) costs about 4.4 KB (`cargo xtask
-/// bench`, session memory: 1,000 cost 4,445 bytes each), so 10,000 cost
-/// about 45 MB: under a fifth of the template's 256 MB function, the rest
-/// left for requests. (When each session carried its own S3 client, one
-/// cost about 27 KB and the default had to be 4,000.)
+/// container keeps. A cached tenant (its session and its registry state)
+/// costs about 2.4 KB: a session holds its credentials, while the one S3
+/// client and the SDK configuration are shared by every session (`cargo
+/// run -p bench --release -- --session-memory 10000`: 2,440 bytes each,
+/// the process 12 to 35 MiB). So 10,000 cost about 24 MiB, under a tenth
+/// of the template's 256 MB function, the rest left for requests. (When
+/// each session carried its own S3 client, one cost about 27 KB and the
+/// default had to be 4,000; with its own copy of the SDK configuration,
+/// about 4.4 KB.)
 pub const DEFAULT_TENANT_CACHE_CAPACITY: usize = 10_000;
 
 fn bounded(

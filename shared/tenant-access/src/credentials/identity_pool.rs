@@ -95,10 +95,10 @@ impl Source {
             "tenant-access-identity-pool",
         );
         tracing::info!("exchanged the caller's token at the identity pool");
-        Ok(TenantSession::new(
+        Ok(TenantSession::sharing(
             caller.tenant.clone(),
             credentials,
-            &self.base,
+            self.base.clone(),
         ))
     }
 }

@@ -182,7 +182,8 @@ pub struct TenantSessions {
 /// background.
 struct Source {
     provider: Provider,
-    base: SdkConfig,
+    /// The function's configuration, shared by every session it makes.
+    base: Arc<SdkConfig>,
     isolation: Isolation,
     duration: Duration,
     calls: AtomicU64,
@@ -225,7 +226,7 @@ impl TenantSessions {
         TenantSessions {
             source: Arc::new(Source {
                 provider,
-                base: sdk.clone(),
+                base: Arc::new(sdk.clone()),
                 isolation: config.isolation,
                 duration: config.session_duration,
                 calls: AtomicU64::new(0),

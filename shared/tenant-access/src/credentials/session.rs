@@ -1,6 +1,8 @@
-//! One tenant's session: its credentials, an `SdkConfig` that signs with
-//! them and nothing else, and whether a service has refused it.
+//! One tenant's session: its credentials, the function's configuration it
+//! signs with (shared, never copied per session), and whether a service has
+//! refused it.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
@@ -12,13 +14,17 @@ use aws_credential_types::provider::SharedCredentialsProvider;
 use super::{REFRESH_AHEAD, REFRESH_BUFFER, STALE_AFTER, now};
 use crate::identity::TenantId;
 
-/// One tenant's STS session: its credentials and an `SdkConfig` that signs
-/// with them and nothing else.
+/// One tenant's STS session: its credentials, and the function's
+/// configuration (region, endpoint, HTTP client, time source) to sign with
+/// them. A cached session costs its credentials: the configuration is one
+/// `Arc` shared by every session of the cache.
 #[derive(Debug)]
 pub struct TenantSession {
     tenant: TenantId,
     credentials: Credentials,
-    sdk_config: SdkConfig,
+    /// The same credentials, as the SDK's per-operation override takes them.
+    provider: SharedCredentialsProvider,
+    base: Arc<SdkConfig>,
     pub(super) obtained: std::time::Instant,
     invalid: AtomicBool,
 }
@@ -37,16 +43,20 @@ impl TenantSession {
     /// assert_eq!(session.tenant().as_str(), "tenant1");
     /// ```
     pub fn new(tenant: TenantId, credentials: Credentials, base: &SdkConfig) -> Self {
-        let sdk_config = base
-            .to_builder()
-            .credentials_provider(SharedCredentialsProvider::new(credentials.clone()))
-            // The credentials are static for this session's life: nothing to cache.
-            .identity_cache(IdentityCache::no_cache())
-            .build();
+        Self::sharing(tenant, credentials, Arc::new(base.clone()))
+    }
+
+    /// A session on the cache's shared `base`.
+    pub(crate) fn sharing(
+        tenant: TenantId,
+        credentials: Credentials,
+        base: Arc<SdkConfig>,
+    ) -> Self {
         TenantSession {
             tenant,
+            provider: SharedCredentialsProvider::new(credentials.clone()),
             credentials,
-            sdk_config,
+            base,
             obtained: std::time::Instant::now(),
             invalid: AtomicBool::new(false),
         }
@@ -94,15 +104,29 @@ impl TenantSession {
         &self.credentials
     }
 
-    /// An `SdkConfig` whose only credentials are this session's.
-    pub fn sdk_config(&self) -> &SdkConfig {
-        &self.sdk_config
+    /// The session's credentials as a provider, for an operation's
+    /// `config_override` on a client shared by every session.
+    pub fn credentials_provider(&self) -> SharedCredentialsProvider {
+        self.provider.clone()
+    }
+
+    /// An `SdkConfig` whose only credentials are this session's, built on
+    /// each call (for a one-off client; the stores pass
+    /// [`credentials_provider`](Self::credentials_provider) per operation
+    /// instead).
+    pub fn sdk_config(&self) -> SdkConfig {
+        self.base
+            .to_builder()
+            .credentials_provider(self.provider.clone())
+            // The credentials are static for this session's life: nothing to cache.
+            .identity_cache(IdentityCache::no_cache())
+            .build()
     }
 
     /// The time by the session's time source (the system clock unless the
     /// base configuration set another).
     pub fn now(&self) -> SystemTime {
-        now(&self.sdk_config)
+        now(&self.base)
     }
 
     pub(super) fn is_fresh_at(&self, now: SystemTime) -> bool {

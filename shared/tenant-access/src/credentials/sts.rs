@@ -82,10 +82,10 @@ impl Source {
             Some(expiry),
             "tenant-access",
         );
-        Ok(TenantSession::new(
+        Ok(TenantSession::sharing(
             caller.tenant.clone(),
             credentials,
-            &self.base,
+            self.base.clone(),
         ))
     }
 }

@@ -238,7 +238,7 @@ impl TenantDatabase {
         self.tokens.fetch_add(1, Ordering::Relaxed);
         crate::metrics::record(|c| c.db_tokens += 1);
         AuthTokenGenerator::new(config)
-            .auth_token(session.sdk_config())
+            .auth_token(&session.sdk_config())
             .await
             .map(DbToken)
             .map_err(|e| Error::Upstream {

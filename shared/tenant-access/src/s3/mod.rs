@@ -138,7 +138,7 @@ impl TenantBucket {
     /// bucket's own operations share one client instead, each passing its
     /// session's credentials.
     pub fn client(&self, session: &TenantSession) -> aws_sdk_s3::Client {
-        let config = aws_sdk_s3::config::Builder::from(session.sdk_config())
+        let config = aws_sdk_s3::config::Builder::from(&session.sdk_config())
             .force_path_style(self.force_path_style)
             .build();
         aws_sdk_s3::Client::from_conf(config)
@@ -151,7 +151,7 @@ impl TenantBucket {
     /// never signed as another tenant.
     fn shared(&self, session: &TenantSession) -> &aws_sdk_s3::Client {
         self.shared.get_or_init(|| {
-            let mut config = aws_sdk_s3::config::Builder::from(session.sdk_config());
+            let mut config = aws_sdk_s3::config::Builder::from(&session.sdk_config());
             config.set_credentials_provider(None);
             aws_sdk_s3::Client::from_conf(
                 config
@@ -166,7 +166,7 @@ impl TenantBucket {
     /// credentials.
     fn as_tenant(session: &TenantSession) -> aws_sdk_s3::config::Builder {
         let mut config = aws_sdk_s3::config::Builder::default();
-        config.set_credentials_provider(session.sdk_config().credentials_provider());
+        config.set_credentials_provider(Some(session.credentials_provider()));
         config
     }
 
