@@ -249,9 +249,15 @@ def registry_state(dynamodb, tenant: str, state: str) -> None:
         "tenant_id": {"S": tenant}, "state": {"S": state}, "changed_at": {"N": str(int(time.time()))}})
 
 
+# The entity tag of every seeded item, so the fixtures can name it; the
+# functions give each write a random one.
+SEED_ETAG = "00000000000000000000000000000001"
+
+
 def seed_item(tenant: str, item_id: str, data: dict) -> dict:
     """An item as dynamodb-items stores it, at version 1."""
     return {"tenant_id": {"S": tenant}, "item_id": {"S": item_id}, "version": {"N": "1"},
+            "etag": {"S": SEED_ETAG},
             "data": {"S": json.dumps(data, separators=(",", ":"))},
             "updated_at": {"S": "2026-01-01T00:00:00Z"}}
 

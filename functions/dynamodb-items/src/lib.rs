@@ -321,13 +321,14 @@ mod tests {
             r
         };
         let json = ("content-type", "application/json");
-        let route = Route::parse(&put(r#"{"x":1}"#, &[json, ("if-match", "\"4\"")])).unwrap();
+        let route =
+            Route::parse(&put(r#"{"x":1}"#, &[json, ("if-match", "\"9f86d081\"")])).unwrap();
         assert_eq!(
             route,
             Route::Put {
                 id: ItemId::parse("a").unwrap(),
                 data: serde_json::json!({"x": 1}),
-                condition: Precondition::Version(4)
+                condition: Precondition::Tag("9f86d081".to_owned())
             }
         );
         let status = |r: Request| Route::parse(&r).unwrap_err().status().as_u16();

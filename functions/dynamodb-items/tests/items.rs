@@ -40,6 +40,129 @@ fn status(r: &Response<Body>) -> u16 {
     r.status().as_u16()
 }
 
+/// The response's `ETag`.
+fn etag(r: &Response<Body>) -> String {
+    r.headers()["etag"].to_str().unwrap().to_owned()
+}
+
+/// An item deleted and created again has a new tag: an `If-Match` taken
+/// before the delete refuses to overwrite the new item (412), though it
+/// is at version 1 again like the one it names.
+#[tokio::test]
+async fn a_tag_from_before_a_delete_does_not_match_the_item_created_after_it() {
+    let stack = Stack::load();
+    let app = app(&stack).await;
+    let serve = |r| function_handler(&app, r);
+    let path = "/items/recreated";
+    let _ = serve(call("tenant1", "DELETE", path, None, &[])).await;
+    let put = |data: Value, headers: &[(&str, &str)]| {
+        serve(call("tenant1", "PUT", path, Some(&data), headers))
+    };
+    let before = put(json!({"n": 1}), &[]).await.unwrap();
+    assert_eq!(status(&before), 201);
+    let stale = etag(&before);
+    let deleted = serve(call(
+        "tenant1",
+        "DELETE",
+        path,
+        None,
+        &[("if-match", &stale)],
+    ))
+    .await
+    .unwrap();
+    assert_eq!(status(&deleted), 204);
+    let after = put(json!({"n": 2}), &[]).await.unwrap();
+    assert_eq!(status(&after), 201);
+    assert_eq!(body_json(&after)["version"], 1, "the count starts again");
+    assert_ne!(etag(&after), stale);
+
+    let overwrite = put(json!({"n": 3}), &[("if-match", &stale)]).await.unwrap();
+    assert_eq!(status(&overwrite), 412);
+    assert_eq!(body_json(&overwrite)["error"], "precondition_failed");
+    let read = serve(call("tenant1", "GET", path, None, &[]))
+        .await
+        .unwrap();
+    assert_eq!(body_json(&read)["data"], json!({"n": 2}), "untouched");
+}
+
+/// A conditional write whose answer is lost after DynamoDB committed it
+/// (the front passes the call on, then answers 500): the SDK sends it
+/// again, the condition no longer holds, and the item carries this
+/// write's own tag, so the client gets the success it was, not 412.
+#[tokio::test]
+async fn a_retried_write_that_had_committed_answers_as_the_success_it_was() {
+    let stack = Stack::load();
+    // A front of its own before the stack's, so its fault hits only this
+    // test's call.
+    let stack_front = stack
+        .var("AWS_ENDPOINT_URL")
+        .trim_start_matches("http://")
+        .parse()
+        .expect("the stack front's address");
+    let front = local_front::HttpFront::start("127.0.0.1:0".parse().unwrap(), stack_front)
+        .await
+        .expect("a front");
+    let env = stack.with(&[("AWS_ENDPOINT_URL", &front.endpoint())]);
+    let config = Config::from_lookup(&env.lookup()).expect("stack config is valid");
+    let app = App::new(&config, &env.sdk_config().await);
+    let serve = |r| function_handler(&app, r);
+    let path = "/items/lost-answer";
+    let _ = serve(call("tenant1", "DELETE", path, None, &[])).await;
+    let created = serve(call("tenant1", "PUT", path, Some(&json!({"n": 1})), &[]))
+        .await
+        .unwrap();
+    assert_eq!(status(&created), 201, "{}", body_json(&created));
+    let tag = etag(&created);
+
+    front.inject(
+        local_front::HttpRule::new(local_front::HttpFault::LoseAnswer)
+            .service(local_front::Service::DynamoDb)
+            .contains("lost-answer")
+            .times(1),
+    );
+    let replaced = serve(call(
+        "tenant1",
+        "PUT",
+        path,
+        Some(&json!({"n": 2})),
+        &[("if-match", &tag)],
+    ))
+    .await
+    .unwrap();
+    assert_eq!(front.injected(), 1, "the first answer was lost");
+    assert_eq!(status(&replaced), 200, "{}", body_json(&replaced));
+    assert_eq!(body_json(&replaced)["data"], json!({"n": 2}));
+    assert_ne!(etag(&replaced), tag);
+    let read = serve(call("tenant1", "GET", path, None, &[]))
+        .await
+        .unwrap();
+    assert_eq!(
+        etag(&read),
+        etag(&replaced),
+        "the write the client was told of"
+    );
+
+    // The same with If-None-Match: *: created, though the retry found it.
+    let _ = serve(call("tenant1", "DELETE", path, None, &[])).await;
+    front.inject(
+        local_front::HttpRule::new(local_front::HttpFault::LoseAnswer)
+            .service(local_front::Service::DynamoDb)
+            .contains("lost-answer")
+            .times(1),
+    );
+    let created = serve(call(
+        "tenant1",
+        "PUT",
+        path,
+        Some(&json!({"n": 3})),
+        &[("if-none-match", "*")],
+    ))
+    .await
+    .unwrap();
+    assert_eq!(front.injected(), 2);
+    assert_eq!(status(&created), 201, "{}", body_json(&created));
+}
+
 #[tokio::test]
 async fn a_tenant_writes_reads_pages_and_deletes_its_items() {
     let stack = Stack::load();
@@ -53,18 +176,20 @@ async fn a_tenant_writes_reads_pages_and_deletes_its_items() {
         .await
         .unwrap();
     assert_eq!(status(&created), 201);
-    assert_eq!(created.headers()["etag"], "\"1\"");
+    let first = etag(&created);
     let replaced = serve(call(
         "tenant1",
         "PUT",
         &path,
         Some(&json!({"a": 2})),
-        &[("if-match", "\"1\"")],
+        &[("if-match", &first)],
     ))
     .await
     .unwrap();
     assert_eq!(status(&replaced), 200);
     assert_eq!(body_json(&replaced)["version"], 2);
+    let second = etag(&replaced);
+    assert_ne!(first, second, "every write has a tag of its own");
     let read = serve(call("tenant1", "GET", &path, None, &[]))
         .await
         .unwrap();
@@ -158,7 +283,7 @@ async fn a_tenant_writes_reads_pages_and_deletes_its_items() {
         "DELETE",
         &path,
         None,
-        &[("if-match", "\"1\"")],
+        &[("if-match", &first)],
     ))
     .await
     .unwrap();
@@ -168,7 +293,7 @@ async fn a_tenant_writes_reads_pages_and_deletes_its_items() {
         "DELETE",
         &path,
         None,
-        &[("if-match", "\"2\"")],
+        &[("if-match", &second)],
     ))
     .await
     .unwrap();
@@ -194,16 +319,18 @@ async fn a_conditional_write_race_has_exactly_one_winner() {
     .await
     .unwrap();
     assert_eq!(status(&created), 201);
+    let tag = etag(&created);
     let mut writers = tokio::task::JoinSet::new();
     for w in 0..8 {
         let app = app.clone();
+        let tag = tag.clone();
         writers.spawn(async move {
             let r = call(
                 "tenant1",
                 "PUT",
                 path,
                 Some(&json!({"w": w})),
-                &[("if-match", "\"1\"")],
+                &[("if-match", &tag)],
             );
             (w, status(&function_handler(&app, r).await.unwrap()))
         });

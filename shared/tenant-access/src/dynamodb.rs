@@ -9,17 +9,23 @@
 //! that built another tenant's key would be refused by IAM. Scan is never
 //! allowed; listing is a `Query` on the tenant's own partition.
 //!
-//! Writes are optimistic: each item carries a `version` that every write
-//! increments atomically, and a write or delete can be made conditional on
-//! it ([`Precondition`]), answered [`Error::PreconditionFailed`] when another
-//! writer got there first.
+//! Writes are optimistic: every write gives the item a new random entity
+//! tag ([`Item::etag`], 128 bits, never derived from a counter), and a
+//! write or delete can be made conditional on it ([`Precondition`]),
+//! answered [`Error::PreconditionFailed`] when another writer got there
+//! first. Since a tag never repeats, an `If-Match` from before a delete
+//! cannot match the item created after it. A conditional write whose
+//! answer was lost and which the SDK retried is recognised by its own new
+//! tag on the item, and answered as the success it was, not 412.
 
 use std::collections::HashMap;
 use std::fmt;
 
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 use aws_smithy_types::DateTime;
 use aws_smithy_types::date_time::Format;
+
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 
 use crate::config::DynamoDbConfig;
 use crate::credentials::TenantSession;
@@ -31,6 +37,11 @@ pub const PARTITION_KEY: &str = "tenant_id";
 pub const SORT_KEY: &str = "item_id";
 /// The longest item id, in bytes.
 pub const MAX_ITEM_ID_LEN: usize = 128;
+/// The longest entity tag accepted in `If-Match` (between its quotes).
+pub const MAX_ETAG_LEN: usize = 64;
+
+/// The attribute holding an item's entity tag.
+const ETAG: &str = "etag";
 
 /// A validated item id: 1 to [`MAX_ITEM_ID_LEN`] characters of `A-Z`,
 /// `a-z`, `0-9`, `_`, `-` and `.`, not `.` or `..`: safe as a path segment
@@ -83,26 +94,46 @@ impl fmt::Debug for ItemId {
 pub struct Item {
     /// The item's id.
     pub id: String,
-    /// Incremented by every write; the `ETag` is `"<version>"`.
+    /// Writes since the item was created (1 for a new one). Informative
+    /// only: a deleted and recreated item counts from 1 again, so
+    /// preconditions use the entity tag.
     pub version: u64,
     /// The JSON the tenant stored.
     pub data: serde_json::Value,
     /// When it was last written (RFC 3339, UTC).
     pub updated_at: String,
+    /// The tag of this write, unquoted: new and random at every write
+    /// (served as the `ETag` header, not in the body).
+    #[serde(skip)]
+    pub tag: String,
 }
 
 impl Item {
-    /// The item's entity tag: its version, quoted.
+    /// The item's entity tag, quoted, as the `ETag` header carries it.
     ///
     /// ```
     /// let item = tenant_access::dynamodb::Item {
     ///     id: "a".into(), version: 3, data: serde_json::json!({}), updated_at: String::new(),
+    ///     tag: "9f86d081884c7d65".into(),
     /// };
-    /// assert_eq!(item.etag(), "\"3\"");
+    /// assert_eq!(item.etag(), "\"9f86d081884c7d65\"");
     /// ```
     pub fn etag(&self) -> String {
-        format!("\"{}\"", self.version)
+        format!("\"{}\"", self.tag)
     }
+}
+
+/// A new entity tag: 128 random bits, hex.
+fn new_tag() -> Result<String, Error> {
+    use ring::rand::SecureRandom;
+    let mut bytes = [0u8; 16];
+    ring::rand::SystemRandom::new()
+        .fill(&mut bytes)
+        .map_err(|_| Error::Unavailable {
+            service: "dynamodb",
+            detail: "no randomness for an entity tag".to_owned(),
+        })?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// One page of a tenant's items, in id order.
@@ -115,25 +146,29 @@ pub struct ItemPage {
 }
 
 /// What a write or delete requires of the item's current state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Precondition {
     /// Nothing: write whatever is there (a delete still needs the item).
     None,
-    /// `If-Match: "<version>"`: the item exists at this version.
-    Version(u64),
+    /// `If-Match: "<tag>"`: the item exists, last written with this tag.
+    Tag(String),
     /// `If-None-Match: *`: the item does not exist yet.
     Absent,
 }
 
 impl Precondition {
     /// From the request's `If-Match` and `If-None-Match` headers: a quoted
-    /// version (or `*`, any version), and only `*` for `If-None-Match`.
+    /// tag this API issued (1 to [`MAX_ETAG_LEN`] of `A-Z`, `a-z`, `0-9`,
+    /// `_`, `-`), and only `*` for `If-None-Match`.
     ///
     /// ```
     /// use tenant_access::dynamodb::Precondition;
-    /// assert_eq!(Precondition::from_headers(Some("\"3\""), None).unwrap(), Precondition::Version(3));
+    /// assert_eq!(
+    ///     Precondition::from_headers(Some("\"9f86d081\""), None).unwrap(),
+    ///     Precondition::Tag("9f86d081".into())
+    /// );
     /// assert_eq!(Precondition::from_headers(None, Some("*")).unwrap(), Precondition::Absent);
-    /// assert!(Precondition::from_headers(Some("3"), None).is_err());
+    /// assert!(Precondition::from_headers(Some("9f86d081"), None).is_err());
     /// ```
     pub fn from_headers(
         if_match: Option<&str>,
@@ -148,11 +183,15 @@ impl Precondition {
             (Some(tag), None) => tag
                 .strip_prefix('"')
                 .and_then(|t| t.strip_suffix('"'))
-                .and_then(|v| v.parse().ok())
-                .map(Precondition::Version)
+                .filter(|t| {
+                    (1..=MAX_ETAG_LEN).contains(&t.len())
+                        && t.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-".contains(&b))
+                })
+                .map(|t| Precondition::Tag(t.to_owned()))
                 .ok_or_else(|| {
                     Error::BadRequest(
-                        "`If-Match` must be an ETag this API issued, such as \"3\"".to_owned(),
+                        "`If-Match` must be an ETag this API issued, quoted, such as \"9f86d081884c7d65\""
+                            .to_owned(),
                     )
                 }),
             (Some(_), Some(_)) => Err(Error::BadRequest(
@@ -307,8 +346,12 @@ impl TenantTable {
     }
 
     /// Write `data` as the item `id` of the session's tenant, creating it or
-    /// replacing it, if `condition` holds; its version is incremented
-    /// atomically. Returns the item as written and whether it was created.
+    /// replacing it, if `condition` holds, with a new entity tag; its
+    /// version is incremented atomically. Returns the item as written and
+    /// whether it was created. When the condition fails because this very
+    /// write already committed (its answer was lost and the SDK sent it
+    /// again), the item carries this write's tag, and that is the success
+    /// answered.
     pub async fn put(
         &self,
         session: &TenantSession,
@@ -319,40 +362,58 @@ impl TenantTable {
         let now = DateTime::from(session.now())
             .fmt(Format::DateTime)
             .map_err(|e| malformed(&format!("the clock: {e}")))?;
+        let tag = new_tag()?;
         let request = self
             .shared(session)
             .update_item()
             .table_name(&self.table)
             .set_key(Some(Self::key(session, id)))
-            .update_expression("SET #v = if_not_exists(#v, :zero) + :one, #d = :data, #u = :now")
+            .update_expression(
+                "SET #v = if_not_exists(#v, :zero) + :one, #d = :data, #u = :now, #e = :tag",
+            )
             .expression_attribute_names("#v", "version")
             .expression_attribute_names("#d", "data")
             .expression_attribute_names("#u", "updated_at")
+            .expression_attribute_names("#e", ETAG)
             .expression_attribute_values(":zero", n(0))
             .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":data", s(&data.to_string()))
             .expression_attribute_values(":now", s(&now))
-            .return_values(ReturnValue::AllNew);
-        let request = match condition {
+            .expression_attribute_values(":tag", s(&tag))
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        let request = match &condition {
             Precondition::None => request,
-            Precondition::Version(v) => request
-                .condition_expression("#v = :expected")
-                .expression_attribute_values(":expected", n(v)),
+            Precondition::Tag(expected) => request
+                .condition_expression("#e = :expected")
+                .expression_attribute_values(":expected", s(expected)),
             Precondition::Absent => request
                 .condition_expression("attribute_not_exists(#id)")
                 .expression_attribute_names("#id", SORT_KEY),
         };
-        let output = request
+        let attributes = match request
             .customize()
             .config_override(Self::as_tenant(session))
             .send()
             .await
-            .map_err(|e| conditional(session, e, Error::PreconditionFailed))?;
-        let written = item(
-            output
+        {
+            Ok(output) => output
                 .attributes()
-                .ok_or_else(|| malformed("UpdateItem returned no attributes"))?,
-        )?;
+                .ok_or_else(|| malformed("UpdateItem returned no attributes"))?
+                .clone(),
+            // This write, committed by an earlier attempt whose answer was
+            // lost: the item holds its tag.
+            Err(e) if committed_earlier(&e, &tag) => {
+                tracing::info!("a retried conditional write had already committed");
+                match e.into_service_error() {
+                    UpdateItemError::ConditionalCheckFailedException(failed) => failed.item,
+                    _ => None,
+                }
+                .ok_or_else(|| malformed("a failed condition without the item"))?
+            }
+            Err(e) => return Err(conditional(session, e, Error::PreconditionFailed)),
+        };
+        let written = item(&attributes)?;
         let created = written.version == 1;
         Ok((written, created))
     }
@@ -383,11 +444,11 @@ impl TenantTable {
                     .expression_attribute_names("#id", SORT_KEY),
                 Error::NotFound,
             ),
-            Precondition::Version(v) => (
+            Precondition::Tag(expected) => (
                 request
-                    .condition_expression("#v = :expected")
-                    .expression_attribute_names("#v", "version")
-                    .expression_attribute_values(":expected", n(v)),
+                    .condition_expression("#e = :expected")
+                    .expression_attribute_names("#e", ETAG)
+                    .expression_attribute_values(":expected", s(&expected)),
                 Error::PreconditionFailed,
             ),
         };
@@ -412,6 +473,26 @@ fn fail(session: &TenantSession, err: Error) -> Error {
         _ => {}
     }
     err
+}
+
+/// Whether `err` is a failed condition over an item that already holds
+/// `tag`, the tag this write was to give it: only this write makes it.
+fn committed_earlier(
+    err: &aws_sdk_dynamodb::error::SdkError<
+        UpdateItemError,
+        aws_sdk_dynamodb::config::http::HttpResponse,
+    >,
+    tag: &str,
+) -> bool {
+    matches!(
+        err.as_service_error(),
+        Some(UpdateItemError::ConditionalCheckFailedException(failed))
+            if failed
+                .item()
+                .and_then(|item| item.get(ETAG))
+                .and_then(|v| v.as_s().ok())
+                .is_some_and(|held| held == tag)
+    )
 }
 
 /// A conditional write's failure: `unmet` when DynamoDB found its
@@ -461,6 +542,7 @@ fn item(attributes: &HashMap<String, AttributeValue>) -> Result<Item, Error> {
         version,
         data,
         updated_at: text("updated_at")?.clone(),
+        tag: text(ETAG)?.clone(),
     })
 }
 
@@ -490,15 +572,31 @@ mod tests {
     }
 
     #[test]
+    fn every_write_gets_a_tag_of_its_own() {
+        let tags: std::collections::BTreeSet<String> =
+            (0..100).map(|_| new_tag().unwrap()).collect();
+        assert_eq!(tags.len(), 100);
+        for tag in &tags {
+            assert_eq!(tag.len(), 32);
+            assert!(tag.bytes().all(|b| b.is_ascii_hexdigit()), "{tag}");
+            let quoted = format!("\"{tag}\"");
+            assert_eq!(
+                Precondition::from_headers(Some(&quoted), Option::None).unwrap(),
+                Precondition::Tag(tag.clone())
+            );
+        }
+    }
+
+    #[test]
     fn preconditions_come_from_the_headers() {
-        use Precondition::{Absent, Version};
+        use Precondition::{Absent, Tag};
         assert_eq!(
             Precondition::from_headers(Option::None, Option::None).unwrap(),
             Precondition::None
         );
         assert_eq!(
-            Precondition::from_headers(Some(" \"12\" "), Option::None).unwrap(),
-            Version(12)
+            Precondition::from_headers(Some(" \"9f86d081884c7d65\" "), Option::None).unwrap(),
+            Tag("9f86d081884c7d65".to_owned())
         );
         assert_eq!(
             Precondition::from_headers(Option::None, Some("*")).unwrap(),
@@ -506,7 +604,8 @@ mod tests {
         );
         for (m, nm) in [
             (Some("12"), Option::None),
-            (Some("\"x\""), Option::None),
+            (Some("\"a b\""), Option::None),
+            (Some("\"\""), Option::None),
             (Some("W/\"1\""), Option::None),
             (Option::None, Some("\"1\"")),
             (Some("\"1\""), Some("*")),
@@ -530,8 +629,10 @@ mod tests {
             ("version".to_owned(), n(2)),
             ("data".to_owned(), s(r#"{"x":1}"#)),
             ("updated_at".to_owned(), s("2026-12-01T00:00:00Z")),
+            (ETAG.to_owned(), s("9f86d081884c7d65")),
         ]);
         let read = item(&stored).unwrap();
+        assert_eq!(read.etag(), "\"9f86d081884c7d65\"");
         assert_eq!(read.id, "a");
         assert_eq!(read.version, 2);
         assert_eq!(read.data, serde_json::json!({"x": 1}));

@@ -603,6 +603,14 @@ fn placeholder_matches(want: &str, got: &Value) -> bool {
             s.is_some_and(|s| s.len() == 29 && s.ends_with(" GMT") && s.as_bytes()[3] == b',')
         }
         "<url>" => s.is_some_and(|s| s.starts_with("http://") || s.starts_with("https://")),
+        // "<tag>": quoted, 1 to 64 of A-Z, a-z, 0-9, '_', '-'.
+        "<etag>" => s
+            .and_then(|s| s.strip_prefix('"')?.strip_suffix('"'))
+            .is_some_and(|t| {
+                (1..=64).contains(&t.len())
+                    && t.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"_-".contains(&b))
+            }),
         _ => false,
     }
 }

@@ -49,6 +49,11 @@ pub enum HttpFault {
     },
     /// Close the connection without an answer.
     Reset,
+    /// Pass the request through, then lose the service's answer: the caller
+    /// gets `InternalError` (500) for work the service did (a write that
+    /// committed), as when a response is lost on its way back; an SDK
+    /// retries it.
+    LoseAnswer,
     /// For `kms` rules: the key is disabled (`KMS.DisabledException`).
     KeyDisabled,
 }
@@ -138,7 +143,9 @@ pub(crate) fn answer(fault: &HttpFault, service: Option<Service>) -> Option<(u16
                 (400, "TooManyRequestsException", "Rate exceeded")
             }
             (HttpFault::Throttle, _) => (400, "ThrottlingException", "Rate exceeded"),
-            (HttpFault::ServerError, _) => (500, "InternalServerError", "Internal server error"),
+            (HttpFault::ServerError | HttpFault::LoseAnswer, _) => {
+                (500, "InternalServerError", "Internal server error")
+            }
             (HttpFault::ExpiredToken, _) => (
                 400,
                 "ExpiredTokenException",
@@ -155,7 +162,7 @@ pub(crate) fn answer(fault: &HttpFault, service: Option<Service>) -> Option<(u16
             (503, "SlowDown", "Please reduce your request rate.")
         }
         (HttpFault::Throttle, _) => (400, "Throttling", "Rate exceeded"),
-        (HttpFault::ServerError, _) => (
+        (HttpFault::ServerError | HttpFault::LoseAnswer, _) => (
             500,
             "InternalError",
             "We encountered an internal error. Please try again.",

@@ -307,11 +307,13 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Answe
                 rule.fault.clone()
             })
     };
+    let mut lose_answer = false;
     if let Some(fault) = fault {
         shared.injected.fetch_add(1, Ordering::Relaxed);
         match fault {
             crate::HttpFault::Delay { ms } => tokio::time::sleep(Duration::from_millis(ms)).await,
             crate::HttpFault::Reset => return Err(io::Error::other("fault: reset")),
+            crate::HttpFault::LoseAnswer => lose_answer = true,
             other => {
                 let (status, text) = answer(&other, service).expect("an answering fault");
                 return Ok(service_answer(status, text, service));
@@ -449,6 +451,11 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Answe
         .and_then(|fields| crate::iam::record(&fields, &String::from_utf8_lossy(&answer)))
     {
         shared.enforcer.remember(record);
+    }
+    if lose_answer {
+        let (status, text) = crate::faults::answer(&crate::HttpFault::LoseAnswer, service)
+            .expect("an answering fault");
+        return Ok(service_answer(status, text, service));
     }
     Ok(Response::from_parts(head, Full::new(answer)))
 }
