@@ -393,6 +393,7 @@ fn test(stack: &Stack) -> Result<()> {
             "warnings",
         ]))
     })?;
+    timed("the crates as a user gets them", || crate_checks(stack))?;
     let started = stack.up()?;
     seed_fault_tenants(stack)?;
     let mut totals = TestTotals::default();
@@ -420,6 +421,86 @@ fn test(stack: &Stack) -> Result<()> {
         return Err("no test ran".into());
     }
     result
+}
+
+/// The published crates as their users get them: `cargo publish
+/// --dry-run` of tenant-id and tenant-access (packaged, and the package
+/// built on its own), then a scratch crate outside the workspace with the
+/// crate README's dependency lines (the git URL a `file://` one of this
+/// clone at its `HEAD`) and the README's example as its `main.rs`, built.
+fn crate_checks(stack: &Stack) -> Result<()> {
+    run_visible(cargo().current_dir(&stack.root).args([
+        "publish",
+        "--dry-run",
+        "--allow-dirty",
+        "--quiet",
+        "-p",
+        "tenant-id",
+        "-p",
+        "tenant-access",
+    ]))?;
+    let readme = fs::read_to_string(stack.root.join("shared/tenant-access/README.md"))
+        .map_err(|e| format!("the crate README: {e}"))?;
+    let block = |fence: &str| -> Result<String> {
+        let start = readme
+            .find(fence)
+            .ok_or(format!("the crate README has no {fence} block"))?
+            + fence.len();
+        let end = readme[start..]
+            .find("\n```")
+            .ok_or(format!("the crate README's {fence} block is not closed"))?;
+        Ok(readme[start..start + end]
+            .trim_start_matches('\n')
+            .to_owned())
+    };
+    let head = String::from_utf8_lossy(
+        &run(Command::new("git")
+            .current_dir(&stack.root)
+            .args(["rev-parse", "HEAD"]))?
+        .stdout,
+    )
+    .trim()
+    .to_owned();
+    let dependencies = block("```toml\n")?
+        .lines()
+        .map(|line| match line.find("git = \"") {
+            Some(at) => {
+                let url_end = line[at + 7..].find('"').map_or(line.len(), |e| at + 7 + e);
+                format!(
+                    "{}git = \"file://{}\", rev = \"{head}\"{}",
+                    &line[..at],
+                    stack.root.display(),
+                    &line[url_end + 1..]
+                )
+            }
+            None => line.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    if !dependencies.contains(&format!("rev = \"{head}\"")) {
+        return Err("the crate README's dependency lines name no git URL".into());
+    }
+    let dir = stack.root.join("target/consumer");
+    fs::create_dir_all(dir.join("src")).map_err(|e| e.to_string())?;
+    fs::write(
+        dir.join("Cargo.toml"),
+        format!(
+            "# Written by `cargo xtask test` from shared/tenant-access/README.md.\n\
+             [package]\nname = \"consumer\"\nversion = \"0.0.0\"\nedition = \"2024\"\npublish = false\n\n\
+             {dependencies}\n\n[workspace]\n"
+        ),
+    )
+    .map_err(|e| e.to_string())?;
+    fs::write(dir.join("src/main.rs"), block("```rust,no_run\n")?).map_err(|e| e.to_string())?;
+    // The workspace's lock, so the scratch crate builds the versions the
+    // workspace was tested with.
+    fs::copy(stack.root.join("Cargo.lock"), dir.join("Cargo.lock")).map_err(|e| e.to_string())?;
+    run_visible(
+        cargo()
+            .current_dir(&dir)
+            .args(["build", "--quiet"])
+            .env("CARGO_TARGET_DIR", stack.root.join("target")),
+    )
 }
 
 /// The offline template checks: `sam validate --lint`, cfn-lint on both
