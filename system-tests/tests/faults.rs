@@ -135,7 +135,7 @@ fn check_content(route: Route, tenant_index: usize, status: u16, body: &[u8]) ->
                 return Some(format!("a 2xx that is not JSON: {text:?}"));
             };
             let rows = json["tenant"].as_array().cloned().unwrap_or_default();
-            let mine = rows.len() == 1 && rows[0]["tenant_id"] == format!("{me}_dbuser");
+            let mine = rows.len() == 1 && rows[0]["db_user"] == format!("{me}_dbuser");
             (!mine).then(|| format!("tenant rows {rows:?}"))
         }
         // A created record answers with its id and the name it was given.

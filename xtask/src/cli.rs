@@ -40,6 +40,14 @@ pub enum Cmd {
         stack: String,
         dry_run: bool,
     },
+    /// `deploy`: check the account, then `sam build` and `sam deploy`.
+    Deploy {
+        /// The samconfig.toml profile.
+        config_env: String,
+        /// `Name=Value` parameter overrides (the profile's when none).
+        overrides: Vec<String>,
+        dry_run: bool,
+    },
     /// `db migrate`: apply the schema through db-admin.
     DbMigrate {
         target: Target,
@@ -95,6 +103,11 @@ pub const COMMANDS: &[Command] = &[
         name: "tenant",
         args: "add ID... [--local | --aws --stack NAME [--user NAME] [--dry-run]] | remove ID... [--local | --aws --stack NAME [--dry-run]] [--purge] [--key-deletion-days 7-30] | purge ID... --aws --stack NAME [--dry-run] | disable-users ID... --aws --stack NAME [--dry-run]",
         about: "onboard (offboard) tenants: role, key, DB login through db-admin, user; on the local stack, or a deployed one; neither: print the psql script",
+    },
+    Command {
+        name: "deploy",
+        args: "[--config-env default|prod] [--dry-run] [Name=Value]...",
+        about: "check the tools, the account's concurrency quota, the VPC's DNS, the subnets' zones and the cluster's security group, then sam build and sam deploy with the profile (--dry-run: print the checks and commands)",
     },
     Command {
         name: "db",
@@ -195,6 +208,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Cmd, String> {
     let mut rest = Vec::new();
     let (mut check, mut local, mut sam, mut purge) = (false, false, false, false);
     let mut fault_tenants = false;
+    let mut config_env: Option<String> = None;
     let (mut aws, mut dry_run) = (false, false);
     let (mut stack, mut user): (Option<String>, Option<String>) = (None, None);
     let mut key_window_days: Option<u8> = None;
@@ -205,7 +219,11 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Cmd, String> {
             ("up", Long("fault-tenants")) => fault_tenants = true,
             ("tenant" | "db", Long("local")) => local = true,
             ("tenant" | "db", Long("aws")) => aws = true,
-            ("tenant" | "db", Long("dry-run")) => dry_run = true,
+            ("tenant" | "db" | "deploy", Long("dry-run")) => dry_run = true,
+            ("deploy", Long("config-env")) => {
+                config_env = Some(text(parser.value().map_err(|e| e.to_string())?)?);
+            }
+            ("deploy", Value(v)) => rest.push(text(v)?),
             ("tenant" | "db", Long("stack")) => {
                 stack = Some(text(parser.value().map_err(|e| e.to_string())?)?);
             }
@@ -241,6 +259,13 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Cmd, String> {
             ("call", Long(flag)) => rest.push(format!("--{flag}")),
             (_, other) => return Err(unexpected(other)),
         }
+    }
+    if cmd.name == "deploy" {
+        return Ok(Cmd::Deploy {
+            config_env: config_env.unwrap_or_else(|| "default".to_owned()),
+            overrides: rest,
+            dry_run,
+        });
     }
     let target = match (local, aws, stack, dry_run) {
         (false, false, None, false) => Target::Print,

@@ -15,6 +15,7 @@ mod ca_bundle;
 mod call;
 mod cli;
 mod daemon;
+mod deploy;
 mod fixtures;
 mod front;
 mod http;
@@ -1073,6 +1074,17 @@ fn main() -> ExitCode {
     };
     let result = Stack::new().and_then(|stack| match cmd {
         cli::Cmd::Help(_) => Ok(()),
+        cli::Cmd::Deploy {
+            config_env,
+            overrides,
+            dry_run,
+        } => deploy::deploy(
+            &stack.root,
+            &deploy::Tools::on_path(),
+            &config_env,
+            &deploy::overrides(&overrides)?,
+            dry_run,
+        ),
         cli::Cmd::Up { fault_tenants } => {
             stack.up()?;
             if fault_tenants {

@@ -314,20 +314,31 @@ pub fn plan_add(
             .parameters
             .get("TenantClaim")
             .map_or("custom:tenant_id", String::as_str);
+        // The user is made with its email (when the name is one) and no
+        // invitation: its password is set next by whoever onboards it
+        // (admin-set-user-password), as the README's step 5 does.
+        let mut create = Step::new([
+            "aws",
+            "cognito-idp",
+            "admin-create-user",
+            "--user-pool-id",
+            pool,
+            "--username",
+            user,
+            "--message-action",
+            "SUPPRESS",
+            "--user-attributes",
+            &format!("Name={claim},Value={id}"),
+        ]);
+        if user.contains('@') {
+            create = create
+                .arg(&format!("Name=email,Value={user}"))
+                .arg("Name=email_verified,Value=true");
+        }
         plan.push(
-            Step::new([
-                "aws",
-                "cognito-idp",
-                "admin-create-user",
-                "--user-pool-id",
-                pool,
-                "--username",
-                user,
-                "--user-attributes",
-                &format!("Name={claim},Value={id}"),
-            ])
-            .region(&deployed.region)
-            .done_if(&["UsernameExistsException"]),
+            create
+                .region(&deployed.region)
+                .done_if(&["UsernameExistsException"]),
         );
         // A user made before (the step above found it) must be this
         // tenant's: its tenant attribute cannot be changed.
@@ -823,6 +834,14 @@ mod tests {
                 .contains(&"Name=custom:tenant_id,Value=acme".to_owned())
         );
         assert_eq!(plan[3].done_if, ["UsernameExistsException"], "re-runnable");
+        // No invitation, and the email the walkthrough's sign-in needs
+        // (README step 5 only sets the password).
+        let create = plan[3].argv.join(" ");
+        assert!(create.contains("--message-action SUPPRESS"), "{create}");
+        assert!(
+            create.contains("Name=email,Value=ops@acme.example"),
+            "{create}"
+        );
         assert_eq!(plan[4].argv[2], "admin-get-user");
         assert_eq!(
             plan[4].expect.as_deref(),

@@ -201,7 +201,7 @@ impl App {
             .iter()
             .map(|row| {
                 Ok(TenantMetadata {
-                    tenant_id: row.try_get(0)?,
+                    db_user: row.try_get(0)?,
                     email: row.try_get(1)?,
                     status: row.try_get(2)?,
                     tier: row.try_get(3)?,
@@ -312,8 +312,10 @@ pub async fn function_handler(
 /// One `tenant_metadata` row.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TenantMetadata {
-    /// The tenant's DB user, which is what RLS compares with `current_user`.
-    pub tenant_id: String,
+    /// The row's `tenant_id` column, which holds the tenant's DB user
+    /// (what RLS compares with `current_user`), so the API names it for
+    /// what it is.
+    pub db_user: String,
     /// Contact address.
     pub email: Option<String>,
     /// `active`, `suspended` or `disabled`.

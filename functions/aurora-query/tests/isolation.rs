@@ -30,7 +30,7 @@ async fn each_tenant_sees_only_its_own_row_though_the_query_has_no_where() {
             let body = body_json(&response);
             let rows = body["tenant"].as_array().expect("rows");
             assert_eq!(rows.len(), 1, "{fixture}: {body}");
-            assert_eq!(rows[0]["tenant_id"], format!("{tenant}_dbuser"));
+            assert_eq!(rows[0]["db_user"], format!("{tenant}_dbuser"));
             assert_eq!(rows[0]["tier"], tier);
         }
     }

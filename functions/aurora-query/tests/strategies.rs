@@ -24,7 +24,7 @@ async fn every_strategy_serves_each_tenant_its_own_row() {
             assert_eq!(response.status(), 200, "{isolation} {tenant}");
             let body = body_json(&response);
             assert_eq!(
-                body["tenant"][0]["tenant_id"],
+                body["tenant"][0]["db_user"],
                 format!("{tenant}_dbuser"),
                 "{isolation}"
             );
