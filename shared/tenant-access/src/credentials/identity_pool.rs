@@ -7,10 +7,64 @@ use std::time::{Duration, SystemTime};
 
 use aws_credential_types::Credentials;
 
-use super::{Source, TenantSession};
+use super::provider::{Assuming, Provider, ProviderKind};
+use super::{SessionRequest, Source, TenantSession};
 use crate::config::IdentityPool;
 use crate::identity::Caller;
 use crate::{Error, upstream};
+
+/// The caller's token, exchanged at an identity pool.
+pub(super) struct Exchange {
+    client: aws_sdk_cognitoidentity::Client,
+    pool: IdentityPool,
+}
+
+impl Exchange {
+    /// Exchanges at `pool`; the calls carry only the caller's token.
+    pub(super) fn new(sdk: &aws_config::SdkConfig, pool: &IdentityPool) -> Self {
+        Exchange {
+            client: aws_sdk_cognitoidentity::Client::new(sdk),
+            pool: pool.clone(),
+        }
+    }
+}
+
+impl Provider for Exchange {
+    fn kind(&self) -> ProviderKind {
+        ProviderKind::IdentityPool
+    }
+
+    /// A session is its token's: a new exchange with the same token would
+    /// not outlive it.
+    fn refreshes_ahead(&self) -> bool {
+        false
+    }
+
+    /// The caller's token must stand behind its verified claims (same
+    /// tenant, this pool's provider as issuer, not expired); its SHA-256
+    /// keys the session, so a cached session serves only that token.
+    fn key(
+        &self,
+        caller: &Caller,
+        claim: &str,
+        now: SystemTime,
+    ) -> Result<Option<[u8; 32]>, Error> {
+        let token = caller.verify_token(claim, &self.pool.issuer(), now)?;
+        let digest = ring::digest::digest(&ring::digest::SHA256, token.as_str().as_bytes());
+        let mut bytes = [0u8; 32];
+        bytes.copy_from_slice(digest.as_ref());
+        Ok(Some(bytes))
+    }
+
+    fn assume<'a>(
+        &'a self,
+        source: &'a Source,
+        caller: &'a Caller,
+        _request: &'a SessionRequest,
+    ) -> Assuming<'a> {
+        Box::pin(source.exchange(&self.client, &self.pool, caller))
+    }
+}
 
 impl Source {
     /// The caller's token, exchanged at the identity pool: `GetId`, then
@@ -19,7 +73,7 @@ impl Source {
     /// it refuses (forged, expired, another pool's) is
     /// [`Error::Unauthenticated`].
     #[tracing::instrument(name = "cognito_identity.exchange", skip_all, fields(rpc.service = "CognitoIdentity", otel.kind = "client"))]
-    pub(super) async fn exchange(
+    async fn exchange(
         &self,
         client: &aws_sdk_cognitoidentity::Client,
         pool: &IdentityPool,

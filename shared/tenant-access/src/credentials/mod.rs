@@ -51,7 +51,8 @@
 //!   ([`TenantSession::invalidate`]) is never served again.
 //!
 //! The cache is this module's; each provider is a room of its own: `sts`
-//! (`AssumeRole`) and `identity_pool` (the token exchange).
+//! (`AssumeRole`) and `identity_pool` (the token exchange), each behind the
+//! one trait the cache knows (`provider`).
 //!
 //! Why not the SDK identity cache: it belongs to one client's runtime, while
 //! one tenant session feeds both an S3 client and the RDS auth-token
@@ -68,17 +69,19 @@ use lru::LruCache;
 
 use crate::Error;
 use crate::aws::partition;
-use crate::config::{AccessConfig, IdentityPool, Isolation, TenantRole};
+use crate::config::{AccessConfig, Isolation, TenantRole};
 use crate::identity::{Caller, TenantId};
 use crate::session_policy::{SCOPE_TAG, SessionScope};
 
 mod identity_pool;
+mod provider;
 mod session;
 mod slot;
 mod sts;
 
 pub use sts::session_name;
 
+use provider::{Provider, ProviderKind};
 pub use session::TenantSession;
 use slot::{Failure, Outcome, Slot, SlotState, backoff, jitter};
 
@@ -183,7 +186,7 @@ pub struct TenantSessions {
 /// Where sessions come from: shared with refreshes running in the
 /// background.
 struct Source {
-    provider: Provider,
+    provider: Box<dyn Provider>,
     /// The function's configuration, shared by every session it makes.
     base: Arc<SdkConfig>,
     isolation: Isolation,
@@ -191,16 +194,6 @@ struct Source {
     calls: AtomicU64,
     /// Calls started and not yet recorded in their slot.
     in_flight: AtomicU64,
-}
-
-enum Provider {
-    /// `AssumeRole` with the function's own credentials.
-    Sts(aws_sdk_sts::Client),
-    /// The caller's token, exchanged at an identity pool.
-    IdentityPool {
-        client: aws_sdk_cognitoidentity::Client,
-        pool: IdentityPool,
-    },
 }
 
 impl std::fmt::Debug for TenantSessions {
@@ -218,12 +211,9 @@ impl TenantSessions {
     /// role's) credentials; under `identity-pool`, whose identity-pool
     /// calls carry only the caller's token.
     pub fn new(sdk: &SdkConfig, config: &AccessConfig) -> Self {
-        let provider = match &config.role {
-            TenantRole::IdentityPool(pool) => Provider::IdentityPool {
-                client: aws_sdk_cognitoidentity::Client::new(sdk),
-                pool: pool.clone(),
-            },
-            _ => Provider::Sts(aws_sdk_sts::Client::new(sdk)),
+        let provider: Box<dyn Provider> = match &config.role {
+            TenantRole::IdentityPool(pool) => Box::new(identity_pool::Exchange::new(sdk, pool)),
+            _ => Box::new(sts::AssumeRole::new(sdk)),
         };
         TenantSessions {
             source: Arc::new(Source {
@@ -356,30 +346,27 @@ impl TenantSessions {
     /// without a token valid for the pool gets [`Error::Unauthenticated`].
     fn key_for(&self, caller: &Caller) -> Result<SessionRequest, Error> {
         let mut request = self.request_for(&caller.tenant)?;
-        if let Provider::IdentityPool { pool, .. } = &self.source.provider {
-            let token = caller.verify_token(&self.claim, &pool.issuer(), self.now())?;
-            let digest = ring::digest::digest(&ring::digest::SHA256, token.as_str().as_bytes());
-            let mut bytes = [0u8; 32];
-            bytes.copy_from_slice(digest.as_ref());
-            request.token_digest = Some(bytes);
-        }
+        request.token_digest = self.source.provider.key(caller, &self.claim, self.now())?;
         Ok(request)
     }
 
     /// How many `AssumeRole` calls this cache has made.
     pub fn assume_role_calls(&self) -> u64 {
-        match self.source.provider {
-            Provider::Sts(_) => self.source.calls.load(Ordering::Relaxed),
-            Provider::IdentityPool { .. } => 0,
-        }
+        self.calls_of(ProviderKind::Sts)
     }
 
     /// How many identity-pool exchanges (`GetId` then
     /// `GetCredentialsForIdentity`) this cache has made.
     pub fn identity_pool_calls(&self) -> u64 {
-        match self.source.provider {
-            Provider::Sts(_) => 0,
-            Provider::IdentityPool { .. } => self.source.calls.load(Ordering::Relaxed),
+        self.calls_of(ProviderKind::IdentityPool)
+    }
+
+    /// The calls made, if this cache's provider makes `kind`'s.
+    fn calls_of(&self, kind: ProviderKind) -> u64 {
+        if self.source.provider.kind() == kind {
+            self.source.calls.load(Ordering::Relaxed)
+        } else {
+            0
         }
     }
 
@@ -457,7 +444,7 @@ impl TenantSessions {
                 crate::metrics::record(|c| c.session_hits += 1);
                 // A session from the identity pool is its token's: a new
                 // exchange with the same token would not outlive it.
-                let ahead = matches!(self.source.provider, Provider::Sts(_));
+                let ahead = self.source.provider.refreshes_ahead();
                 if ahead && session.refresh_ahead_at(now) && state.may_call(now) {
                     // Without a permit, a later request in the window tries.
                     if let Ok(permit) = self.refreshes.clone().try_acquire_owned() {
@@ -504,7 +491,7 @@ impl TenantSessions {
         // Counted here, in the request that caused the call.
         self.source.calls.fetch_add(1, Ordering::Relaxed);
         self.source.in_flight.fetch_add(1, Ordering::AcqRel);
-        let identity_pool = matches!(self.source.provider, Provider::IdentityPool { .. });
+        let identity_pool = self.source.provider.kind() == ProviderKind::IdentityPool;
         crate::metrics::record(|c| {
             if identity_pool {
                 c.identity_pool_calls += 1;
@@ -566,10 +553,7 @@ impl Source {
         caller: &Caller,
         request: &SessionRequest,
     ) -> Result<TenantSession, Error> {
-        match &self.provider {
-            Provider::Sts(client) => self.assume_role(client, caller, request).await,
-            Provider::IdentityPool { client, pool } => self.exchange(client, pool, caller).await,
-        }
+        self.provider.assume(self, caller, request).await
     }
 }
 

@@ -6,13 +6,43 @@ use std::time::SystemTime;
 
 use aws_credential_types::Credentials;
 
+use super::provider::{Assuming, Provider, ProviderKind};
 use super::{SessionRequest, Source, TenantSession};
 use crate::identity::{Caller, TenantId};
 use crate::{Error, upstream};
 
+/// `AssumeRole` with the function's own credentials.
+pub(super) struct AssumeRole {
+    client: aws_sdk_sts::Client,
+}
+
+impl AssumeRole {
+    /// STS with `sdk`'s (the execution role's) credentials.
+    pub(super) fn new(sdk: &aws_config::SdkConfig) -> Self {
+        AssumeRole {
+            client: aws_sdk_sts::Client::new(sdk),
+        }
+    }
+}
+
+impl Provider for AssumeRole {
+    fn kind(&self) -> ProviderKind {
+        ProviderKind::Sts
+    }
+
+    fn assume<'a>(
+        &'a self,
+        source: &'a Source,
+        caller: &'a Caller,
+        request: &'a SessionRequest,
+    ) -> Assuming<'a> {
+        Box::pin(source.assume_role(&self.client, caller, request))
+    }
+}
+
 impl Source {
     #[tracing::instrument(name = "sts.assume_role", skip_all, fields(rpc.service = "STS", otel.kind = "client"))]
-    pub(super) async fn assume_role(
+    async fn assume_role(
         &self,
         client: &aws_sdk_sts::Client,
         caller: &Caller,
