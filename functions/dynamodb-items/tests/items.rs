@@ -113,13 +113,16 @@ async fn a_retried_write_that_had_committed_answers_as_the_success_it_was() {
         .unwrap();
     assert_eq!(status(&created), 201, "{}", body_json(&created));
     let tag = etag(&created);
-
-    front.inject(
-        local_front::HttpRule::new(local_front::HttpFault::LoseAnswer)
-            .service(local_front::Service::DynamoDb)
-            .contains("lost-answer")
-            .times(1),
-    );
+    // The next DynamoDB call for this item is passed on, and its answer lost.
+    let lose_next_answer = || {
+        front.inject(
+            local_front::HttpRule::new(local_front::HttpFault::LoseAnswer)
+                .service(local_front::Service::DynamoDb)
+                .contains("lost-answer")
+                .times(1),
+        )
+    };
+    lose_next_answer();
     let replaced = serve(call(
         "tenant1",
         "PUT",
@@ -144,12 +147,7 @@ async fn a_retried_write_that_had_committed_answers_as_the_success_it_was() {
 
     // The same with If-None-Match: *: created, though the retry found it.
     let _ = serve(call("tenant1", "DELETE", path, None, &[])).await;
-    front.inject(
-        local_front::HttpRule::new(local_front::HttpFault::LoseAnswer)
-            .service(local_front::Service::DynamoDb)
-            .contains("lost-answer")
-            .times(1),
-    );
+    lose_next_answer();
     let created = serve(call(
         "tenant1",
         "PUT",
