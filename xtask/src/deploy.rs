@@ -53,8 +53,12 @@ impl Tools {
     }
 }
 
-/// How a check's output is judged: `Err` is the fix to print.
-type Judge = Box<dyn Fn(&str) -> std::result::Result<(), String>>;
+/// How a check's output is judged, with what earlier checks captured:
+/// `Err` is the fix to print.
+type Judge = Box<dyn Fn(&str, &Captured) -> std::result::Result<(), String>>;
+
+/// What checks captured, by name.
+type Captured = BTreeMap<&'static str, String>;
 
 /// One precondition: what it checks, the command that asks, and how its
 /// output is judged (`Err` is the fix to print). A `{name}` in the command
@@ -63,6 +67,9 @@ pub struct Check {
     pub what: String,
     pub argv: Vec<String>,
     capture: Option<&'static str>,
+    /// An error output with this text is an empty answer, not a failure
+    /// (a stack not deployed yet).
+    absent_if: Option<&'static str>,
     judge: Judge,
 }
 
@@ -72,12 +79,26 @@ impl Check {
         argv: &[&str],
         judge: impl Fn(&str) -> std::result::Result<(), String> + 'static,
     ) -> Self {
+        Self::with_captures(what, argv, move |out, _| judge(out))
+    }
+
+    fn with_captures(
+        what: impl Into<String>,
+        argv: &[&str],
+        judge: impl Fn(&str, &Captured) -> std::result::Result<(), String> + 'static,
+    ) -> Self {
         Check {
             what: what.into(),
             argv: argv.iter().map(|a| (*a).to_owned()).collect(),
             capture: None,
+            absent_if: None,
             judge: Box::new(judge),
         }
+    }
+
+    fn absent_if(mut self, text: &'static str) -> Self {
+        self.absent_if = Some(text);
+        self
     }
 
     fn capture(mut self, name: &'static str) -> Self {
@@ -105,6 +126,41 @@ pub fn parameters(
     };
     params.extend(chosen);
     Ok(params)
+}
+
+/// Where a samconfig.toml profile deploys: `[<env>.global.parameters]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Profile {
+    /// `stack_name`.
+    pub stack_name: String,
+    /// `region`: every check asks this region, as `sam deploy` deploys there.
+    pub region: String,
+}
+
+impl Profile {
+    /// The profile `config_env` of `samconfig`.
+    pub fn read(samconfig: &str, config_env: &str) -> Result<Self> {
+        let section = format!("[{config_env}.global.parameters]");
+        let mut lines = samconfig.lines().skip_while(|l| l.trim() != section);
+        if lines.next().is_none() {
+            return Err(format!(
+                "samconfig.toml has no {section}: --config-env names its profiles (default, prod)"
+            ));
+        }
+        let body: Vec<&str> = lines
+            .take_while(|l| !l.trim_start().starts_with('['))
+            .collect();
+        let value = |key: &str| {
+            body.iter()
+                .find_map(|l| l.trim().strip_prefix(&format!("{key} = ")))
+                .map(|v| v.trim_matches('"').to_owned())
+                .ok_or(format!("samconfig.toml's {section} has no {key}"))
+        };
+        Ok(Profile {
+            stack_name: value("stack_name")?,
+            region: value("region")?,
+        })
+    }
 }
 
 /// The `parameter_overrides` of `[<env>.deploy.parameters]` in
@@ -168,7 +224,12 @@ fn version(text: &str) -> Option<(u64, u64, u64)> {
 }
 
 /// The checks for `params`, in the order they run.
-pub fn checks(params: &BTreeMap<String, String>, tools: &Tools, pins: &Pins) -> Vec<Check> {
+pub fn checks(
+    params: &BTreeMap<String, String>,
+    profile: &Profile,
+    tools: &Tools,
+    pins: &Pins,
+) -> Vec<Check> {
     let param = |name: &str| params.get(name).cloned().unwrap_or_default();
     let is_true = |name: &str| param(name) == "true";
     let mut checks = Vec::new();
@@ -242,31 +303,69 @@ pub fn checks(params: &BTreeMap<String, String>, tools: &Tools, pins: &Pins) -> 
 
     let reserved: u64 = param("ReservedConcurrency").parse().unwrap_or(0);
     if reserved > 0 {
+        // What the stack reserves now, if it is deployed: a redeploy frees
+        // it before it reserves again.
+        let query = "Stacks[0].Parameters[?ParameterKey=='ReservedConcurrency'].ParameterValue";
+        checks.push(
+            Check::new(
+                format!(
+                    "what stack {} reserves now, if it is deployed",
+                    profile.stack_name
+                ),
+                &[
+                    &tools.aws,
+                    "cloudformation",
+                    "describe-stacks",
+                    "--stack-name",
+                    &profile.stack_name,
+                    "--query",
+                    query,
+                    "--output",
+                    "text",
+                ],
+                |_| Ok(()),
+            )
+            .absent_if("does not exist")
+            .capture("reserved_now"),
+        );
         // N for each of the three functions, 1 for db-admin.
         let needed = 3 * reserved + 1;
-        checks.push(Check::new(
-            format!("the account's Lambda concurrency quota fits ReservedConcurrency={reserved} ({needed} reserved, {UNRESERVED_FLOOR} left unreserved)"),
+        checks.push(Check::with_captures(
+            format!("the account's Lambda concurrency fits ReservedConcurrency={reserved} ({needed} reserved, {UNRESERVED_FLOOR} left unreserved)"),
             &[
                 &tools.aws,
                 "lambda",
                 "get-account-settings",
                 "--query",
-                "AccountLimit.ConcurrentExecutions",
+                "[AccountLimit.ConcurrentExecutions, AccountLimit.UnreservedConcurrentExecutions]",
                 "--output",
                 "text",
             ],
-            move |out| {
-                let quota: u64 = out.trim().parse().map_err(|_| {
-                    format!("could not read the account's concurrency quota: {}", out.trim())
-                })?;
-                if needed + UNRESERVED_FLOOR <= quota {
-                    Ok(())
-                } else {
+            move |out, captured| {
+                let numbers: Vec<u64> = out.split_whitespace().filter_map(|n| n.parse().ok()).collect();
+                let [quota, unreserved] = numbers[..] else {
+                    return Err(format!("could not read the account's concurrency: {}", out.trim()));
+                };
+                let held = captured
+                    .get("reserved_now")
+                    .and_then(|n| n.trim().parse::<u64>().ok())
+                    .filter(|n| *n > 0)
+                    .map_or(0, |n| 3 * n + 1);
+                let increase = format!(
+                    "aws service-quotas request-service-quota-increase --service-code lambda --quota-code L-B99A9384 --desired-value {}",
+                    needed + UNRESERVED_FLOOR
+                );
+                if needed + UNRESERVED_FLOOR > quota {
                     Err(format!(
-                        "the quota is {quota}, and Lambda keeps {UNRESERVED_FLOOR} of it unreserved, so {needed} cannot be reserved: deploy with ReservedConcurrency=0 (the default), or ask for a quota of at least {} (Service Quotas, code L-B99A9384: aws service-quotas request-service-quota-increase --service-code lambda --quota-code L-B99A9384 --desired-value {})",
-                        needed + UNRESERVED_FLOOR,
+                        "the quota is {quota}, and Lambda keeps {UNRESERVED_FLOOR} of it unreserved, so {needed} cannot be reserved: deploy with ReservedConcurrency=0 (the default), or ask for a quota of at least {} ({increase})",
                         needed + UNRESERVED_FLOOR
                     ))
+                } else if needed + UNRESERVED_FLOOR > unreserved + held {
+                    Err(format!(
+                        "other functions of the account reserve concurrency: {unreserved} is unreserved (with this stack's own {held}), and {needed} more would leave less than {UNRESERVED_FLOOR}: lower ReservedConcurrency, free other reservations, or ask for more ({increase})"
+                    ))
+                } else {
+                    Ok(())
                 }
             },
         ));
@@ -390,7 +489,7 @@ pub fn checks(params: &BTreeMap<String, String>, tools: &Tools, pins: &Pins) -> 
         );
         let port = param("DbPort");
         let rule_query = format!(
-            "SecurityGroups[].IpPermissions[?(IpProtocol=='-1') || (FromPort<=`{port}` && ToPort>=`{port}`)].UserIdGroupPairs[].GroupId"
+            "SecurityGroups[].IpPermissions[?(IpProtocol=='-1') || (FromPort<=`{port}` && ToPort>=`{port}`)][].UserIdGroupPairs[].GroupId"
         );
         let groups = function_groups.join(", ");
         let first = function_groups[0].clone();
@@ -420,6 +519,14 @@ pub fn checks(params: &BTreeMap<String, String>, tools: &Tools, pins: &Pins) -> 
                 }
             },
         ));
+    }
+    // Every AWS question is asked of the region the profile deploys to.
+    for check in &mut checks {
+        if check.argv[0] == tools.aws && check.argv[1] != "--version" {
+            check
+                .argv
+                .extend(["--region".to_owned(), profile.region.clone()]);
+        }
     }
     checks
 }
@@ -455,7 +562,7 @@ impl Pins {
 /// failure is the result. A check whose command fails (a program missing,
 /// an AWS error) fails with that error.
 pub fn run_checks(root: &Path, checks: &[Check]) -> Result<()> {
-    let mut captured: BTreeMap<&'static str, String> = BTreeMap::new();
+    let mut captured: Captured = BTreeMap::new();
     let mut failed = Vec::new();
     for check in checks {
         let argv: Vec<String> = check
@@ -487,11 +594,13 @@ pub fn run_checks(root: &Path, checks: &[Check]) -> Result<()> {
                     + &String::from_utf8_lossy(&out.stderr);
                 if out.status.success() {
                     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+                } else if check.absent_if.is_some_and(|absent| text.contains(absent)) {
+                    Ok(String::new())
                 } else {
                     Err(text.trim().to_owned())
                 }
             })
-            .and_then(|out| (check.judge)(&out).map(|()| out));
+            .and_then(|out| (check.judge)(&out, &captured).map(|()| out));
         match outcome {
             Ok(out) => {
                 progress!("ok: {}", check.what);
@@ -557,7 +666,8 @@ pub fn deploy(
     let samconfig = std::fs::read_to_string(root.join("samconfig.toml"))
         .map_err(|e| format!("samconfig.toml: {e}"))?;
     let params = parameters(&samconfig, config_env, overrides)?;
-    let checks = checks(&params, tools, &Pins::read(root)?);
+    let profile = Profile::read(&samconfig, config_env)?;
+    let checks = checks(&params, &profile, tools, &Pins::read(root)?);
     let commands = commands(tools, config_env, overrides);
     if dry_run {
         println!("# checks");
@@ -620,7 +730,8 @@ mod tests {
     /// What a healthy account answers.
     const HEALTHY: &str = r#"--version) echo 'aws-cli/2.22.0 Python/3.12.6 Linux/6.1 exe/x86_64';;
 sts\ get-caller-identity*) echo 123456789012;;
-lambda\ get-account-settings*) echo 1000;;
+cloudformation\ describe-stacks*) echo 'An error occurred (ValidationError): Stack with id tenant-access-dev does not exist' >&2; exit 254;;
+lambda\ get-account-settings*) printf '1000\t1000\n';;
 ec2\ describe-vpc-attribute*) echo True;;
 ec2\ describe-subnets*) printf 'us-east-1a\tus-east-1b\n';;
 rds\ describe-db-clusters*) echo sg-cluster;;
@@ -681,8 +792,13 @@ ec2\ describe-security-groups\ --group-ids\ sg-cluster*) echo sg-functions;;"#;
         let cases: &[(&str, &str, &str)] = &[
             (
                 "a new account's quota of 10 and the prod profile's reservation",
-                "lambda\\ get-account-settings*) echo 10;;",
+                "lambda\\ get-account-settings*) printf '10\\t10\\n';;",
                 "L-B99A9384",
+            ),
+            (
+                "other functions holding most of the account's concurrency",
+                "lambda\\ get-account-settings*) printf '1000\\t200\\n';;",
+                "other functions of the account reserve concurrency",
             ),
             (
                 "a VPC without DNS host names",
@@ -726,6 +842,32 @@ ec2\ describe-security-groups\ --group-ids\ sg-cluster*) echo sg-functions;;"#;
         }
     }
 
+    /// A redeploy frees the stack's own reservation before reserving
+    /// again: what the account reports unreserved excludes it.
+    #[test]
+    fn a_redeploy_counts_the_reservation_the_stack_holds() {
+        let dir = scratch("redeploy");
+        let tools = tools(
+            &dir,
+            &format!(
+                "cloudformation\\ describe-stacks*) echo 100;;\nlambda\\ get-account-settings*) printf '1000\\t200\\n';;\n{HEALTHY}"
+            ),
+        );
+        deploy(root(), &tools, "default", &overrides(true), false).expect("deployed");
+        let calls = calls(&dir);
+        assert!(
+            calls.contains("describe-stacks --stack-name tenant-access-dev"),
+            "{calls}"
+        );
+        // Every AWS question goes to the profile's region.
+        for line in calls
+            .lines()
+            .filter(|l| l.starts_with("aws ") && !l.contains("--version"))
+        {
+            assert!(line.ends_with("--region us-east-1"), "{line}");
+        }
+    }
+
     #[test]
     fn a_dry_run_runs_nothing() {
         let dir = scratch("dry");
@@ -751,7 +893,7 @@ ec2\ describe-security-groups\ --group-ids\ sg-cluster*) echo sg-functions;;"#;
         let dir = scratch("profile");
         let tools = tools(
             &dir,
-            &format!("lambda\\ get-account-settings*) echo 300;;\n{HEALTHY}"),
+            &format!("lambda\\ get-account-settings*) printf '300\\t300\\n';;\n{HEALTHY}"),
         );
         let err = deploy(root(), &tools, "prod", &[], false).unwrap_err();
         assert!(err.contains("at least 401"), "{err}");

@@ -85,6 +85,83 @@ async fn a_tag_from_before_a_delete_does_not_match_the_item_created_after_it() {
     assert_eq!(body_json(&read)["data"], json!({"n": 2}), "untouched");
 }
 
+/// An item stored before tags existed (no `etag` attribute, as in a table
+/// the previous release wrote) is read with the tag `"v<version>"`, and an
+/// `If-Match` of that tag writes over it once, giving it a real tag.
+#[tokio::test]
+async fn an_item_stored_before_tags_is_read_and_written_with_its_version_as_tag() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let stack = Stack::load();
+    let app = app(&stack).await;
+    let serve = |r| function_handler(&app, r);
+    let path = "/items/stored-before-tags";
+    let caller = stack
+        .caller("tenant1", "role-per-tenant", "legacy-item")
+        .await;
+    let session = app.sessions().session(&caller).await.expect("a session");
+    let attribute = |v: &str| AttributeValue::S(v.to_owned());
+    app.table()
+        .client(&session)
+        .put_item()
+        .table_name(app.table().name())
+        .item("tenant_id", attribute("tenant1"))
+        .item("item_id", attribute("stored-before-tags"))
+        .item("version", AttributeValue::N("3".to_owned()))
+        .item("data", attribute(r#"{"old":true}"#))
+        .item("updated_at", attribute("2026-01-01T00:00:00Z"))
+        .send()
+        .await
+        .expect("the tenant writes its own item");
+
+    let read = serve(call("tenant1", "GET", path, None, &[]))
+        .await
+        .unwrap();
+    assert_eq!(status(&read), 200, "{}", body_json(&read));
+    assert_eq!(etag(&read), "\"v3\"");
+    let wrong = serve(call(
+        "tenant1",
+        "PUT",
+        path,
+        Some(&json!({"n": 1})),
+        &[("if-match", "\"v2\"")],
+    ))
+    .await
+    .unwrap();
+    assert_eq!(status(&wrong), 412);
+    let written = serve(call(
+        "tenant1",
+        "PUT",
+        path,
+        Some(&json!({"n": 2})),
+        &[("if-match", "\"v3\"")],
+    ))
+    .await
+    .unwrap();
+    assert_eq!(status(&written), 200, "{}", body_json(&written));
+    assert_eq!(body_json(&written)["version"], 4);
+    assert_ne!(etag(&written), "\"v4\"", "a real tag from now on");
+    let again = serve(call(
+        "tenant1",
+        "DELETE",
+        path,
+        None,
+        &[("if-match", "\"v3\"")],
+    ))
+    .await
+    .unwrap();
+    assert_eq!(status(&again), 412, "the version tag is spent");
+    let deleted = serve(call(
+        "tenant1",
+        "DELETE",
+        path,
+        None,
+        &[("if-match", &etag(&written))],
+    ))
+    .await
+    .unwrap();
+    assert_eq!(status(&deleted), 204);
+}
+
 /// A conditional write whose answer is lost after DynamoDB committed it
 /// (the front passes the call on, then answers 500): the SDK sends it
 /// again, the condition no longer holds, and the item carries this

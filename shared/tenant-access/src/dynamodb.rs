@@ -14,9 +14,12 @@
 //! write or delete can be made conditional on it ([`Precondition`]),
 //! answered [`Error::PreconditionFailed`] when another writer got there
 //! first. Since a tag never repeats, an `If-Match` from before a delete
-//! cannot match the item created after it. A conditional write whose
-//! answer was lost and which the SDK retried is recognised by its own new
-//! tag on the item, and answered as the success it was, not 412.
+//! cannot match the item created after it. A conditional put whose answer
+//! was lost and which the SDK retried is recognised by its own new tag on
+//! the item, and answered as the success it was, not 412. (A retried
+//! delete that had committed still answers 404 or 412: nothing is left to
+//! recognise it by.) An item written before tags existed has the tag
+//! `v<version>`, which preconditions honour, until its next write.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -120,6 +123,30 @@ impl Item {
     /// ```
     pub fn etag(&self) -> String {
         format!("\"{}\"", self.tag)
+    }
+}
+
+/// The tag of an item written before tags existed (no `etag` attribute):
+/// `v<version>`, which no random tag (hex) can equal.
+fn legacy_tag(version: u64) -> String {
+    format!("v{version}")
+}
+
+/// The version a legacy tag names, if `tag` is one.
+fn legacy_version(tag: &str) -> Option<u64> {
+    tag.strip_prefix('v')?.parse().ok()
+}
+
+/// The condition that the item's tag is `expected` (its `etag`, or, for
+/// an item written before tags existed, its version), over the names `#e`
+/// (`etag`) and, for a legacy tag, `#v` (`version`); and its values.
+fn tag_condition(expected: &str) -> (&'static str, Vec<(&'static str, AttributeValue)>) {
+    match legacy_version(expected) {
+        Some(version) => (
+            "#e = :expected OR (attribute_not_exists(#e) AND #v = :legacy)",
+            vec![(":expected", s(expected)), (":legacy", n(version))],
+        ),
+        None => ("#e = :expected", vec![(":expected", s(expected))]),
     }
 }
 
@@ -384,9 +411,13 @@ impl TenantTable {
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
         let request = match &condition {
             Precondition::None => request,
-            Precondition::Tag(expected) => request
-                .condition_expression("#e = :expected")
-                .expression_attribute_values(":expected", s(expected)),
+            Precondition::Tag(expected) => {
+                let (expression, values) = tag_condition(expected);
+                values.into_iter().fold(
+                    request.condition_expression(expression),
+                    |request, (name, value)| request.expression_attribute_values(name, value),
+                )
+            }
             Precondition::Absent => request
                 .condition_expression("attribute_not_exists(#id)")
                 .expression_attribute_names("#id", SORT_KEY),
@@ -444,13 +475,21 @@ impl TenantTable {
                     .expression_attribute_names("#id", SORT_KEY),
                 Error::NotFound,
             ),
-            Precondition::Tag(expected) => (
-                request
-                    .condition_expression("#e = :expected")
-                    .expression_attribute_names("#e", ETAG)
-                    .expression_attribute_values(":expected", s(&expected)),
-                Error::PreconditionFailed,
-            ),
+            Precondition::Tag(expected) => {
+                let (expression, values) = tag_condition(&expected);
+                let mut request = request
+                    .condition_expression(expression)
+                    .expression_attribute_names("#e", ETAG);
+                if legacy_version(&expected).is_some() {
+                    request = request.expression_attribute_names("#v", "version");
+                }
+                (
+                    values.into_iter().fold(request, |request, (name, value)| {
+                        request.expression_attribute_values(name, value)
+                    }),
+                    Error::PreconditionFailed,
+                )
+            }
         };
         request
             .customize()
@@ -542,7 +581,12 @@ fn item(attributes: &HashMap<String, AttributeValue>) -> Result<Item, Error> {
         version,
         data,
         updated_at: text("updated_at")?.clone(),
-        tag: text(ETAG)?.clone(),
+        // An item written before tags existed: its version stands in,
+        // marked so that no random tag (hex) can ever equal it.
+        tag: match attributes.get(ETAG) {
+            Some(_) => text(ETAG)?.clone(),
+            None => legacy_tag(version),
+        },
     })
 }
 
@@ -633,6 +677,15 @@ mod tests {
         ]);
         let read = item(&stored).unwrap();
         assert_eq!(read.etag(), "\"9f86d081884c7d65\"");
+        // Stored before tags existed: its version stands in, in a form no
+        // random tag takes, and preconditions name it so.
+        let mut legacy = stored.clone();
+        legacy.remove(ETAG);
+        assert_eq!(item(&legacy).unwrap().etag(), "\"v2\"");
+        assert_eq!(legacy_version("v2"), Some(2));
+        assert_eq!(legacy_version(&new_tag().unwrap()), None);
+        assert_eq!(tag_condition("v2").1.len(), 2);
+        assert_eq!(tag_condition("9f86d081").1.len(), 1);
         assert_eq!(read.id, "a");
         assert_eq!(read.version, 2);
         assert_eq!(read.data, serde_json::json!({"x": 1}));

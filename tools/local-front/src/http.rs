@@ -324,16 +324,20 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Answe
         // The identity pool is served here, not by moto (whose pool hands
         // out fixed fake credentials without looking at the token).
         let target = request.target().unwrap_or_default();
-        return Ok(crate::cognito_identity::serve(
-            &crate::cognito_identity::Front {
-                enforcer: &shared.enforcer,
-                identity: &shared.identity,
-                upstream: shared.upstream,
-            },
-            &target,
-            &body,
-        )
-        .await);
+        let front = crate::cognito_identity::Front {
+            enforcer: &shared.enforcer,
+            identity: &shared.identity,
+            upstream: shared.upstream,
+        };
+        let served = crate::cognito_identity::serve(&front, &target, &body).await;
+        if lose_answer {
+            // The pool did its work (an exchange is recorded); the answer
+            // is lost.
+            let (status, text) = crate::faults::answer(&crate::HttpFault::LoseAnswer, service)
+                .expect("an answering fault");
+            return Ok(service_answer(status, text, service));
+        }
+        return Ok(served);
     }
     let signer = request.signer().map(str::to_owned);
     let region = request.region().to_owned();

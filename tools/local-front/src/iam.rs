@@ -175,25 +175,37 @@ impl Enforcer {
             match session.decide(check.action, &check.resource, &context) {
                 Verdict::Allow => {}
                 verdict => {
-                    let by_bucket = verdict == Verdict::ExplicitDeny
-                        && self.registry.bucket_policy(bucket).is_some_and(|policy| {
-                            local_iam::Session {
-                                policies: vec![policy],
-                                session_policy: None,
-                                ..session.clone()
-                            }
-                            .decide(
-                                check.action,
-                                &check.resource,
-                                &context,
-                            ) == Verdict::ExplicitDeny
-                        });
+                    // Which policy denies, decided alone: S3 names it.
+                    let denies_alone = |policies: Vec<serde_json::Value>, session_policy| {
+                        local_iam::Session {
+                            policies,
+                            session_policy,
+                            ..session.clone()
+                        }
+                        .decide(check.action, &check.resource, &context)
+                            == Verdict::ExplicitDeny
+                    };
+                    let denied_by = if verdict != Verdict::ExplicitDeny {
+                        DeniedBy::Identity
+                    } else if self
+                        .registry
+                        .bucket_policy(bucket)
+                        .is_some_and(|policy| denies_alone(vec![policy], None))
+                    {
+                        DeniedBy::Resource
+                    } else if session.session_policy.is_some()
+                        && denies_alone(Vec::new(), session.session_policy.clone())
+                    {
+                        DeniedBy::Session
+                    } else {
+                        DeniedBy::Identity
+                    };
                     return Some(Refusal::S3Denied(s3_denial(
                         &record.arn,
                         check.action,
                         &check.resource,
                         verdict,
-                        by_bucket,
+                        denied_by,
                     )));
                 }
             }
@@ -274,27 +286,42 @@ impl Enforcer {
     }
 }
 
+/// Which kind of policy holds an explicit deny.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeniedBy {
+    /// The bucket policy.
+    Resource,
+    /// The session's inline policy.
+    Session,
+    /// The role's own policies.
+    Identity,
+}
+
 /// S3's `AccessDenied` message for `principal` refused `action` on
 /// `resource`, naming the kind of policy that decided, as S3 names it:
-/// an explicit deny in a resource-based policy (the bucket policy, when
-/// `by_bucket`), in an identity-based or a session policy, or no
-/// identity-based or session policy allowing it.
+/// an explicit deny in a resource-based, session or identity-based policy
+/// (`denied_by`), or no identity-based or session policy allowing it.
 pub fn s3_denial(
     principal: &str,
     action: &str,
     resource: &str,
     verdict: Verdict,
-    by_bucket: bool,
+    denied_by: DeniedBy,
 ) -> String {
-    let why = match verdict {
-        Verdict::ExplicitDeny if by_bucket => {
+    let why = match (verdict, denied_by) {
+        (Verdict::ExplicitDeny, DeniedBy::Resource) => {
             "with an explicit deny in a resource-based policy".to_owned()
         }
-        Verdict::ExplicitDeny => "with an explicit deny in an identity-based policy".to_owned(),
-        Verdict::NotAllowedBySession => {
+        (Verdict::ExplicitDeny, DeniedBy::Session) => {
+            "with an explicit deny in a session policy".to_owned()
+        }
+        (Verdict::ExplicitDeny, DeniedBy::Identity) => {
+            "with an explicit deny in an identity-based policy".to_owned()
+        }
+        (Verdict::NotAllowedBySession, _) => {
             format!("because no session policy allows the {action} action")
         }
-        Verdict::NotAllowedByIdentity | Verdict::Allow => {
+        (Verdict::NotAllowedByIdentity | Verdict::Allow, _) => {
             format!("because no identity-based policy allows the {action} action")
         }
     };

@@ -490,7 +490,7 @@ impl TenantSessions {
         state.inflight = Some(rx.clone());
         // Counted here, in the request that caused the call.
         self.source.calls.fetch_add(1, Ordering::Relaxed);
-        self.source.in_flight.fetch_add(1, Ordering::AcqRel);
+        let counted = InFlight::new(&self.source);
         let identity_pool = self.source.provider.kind() == ProviderKind::IdentityPool;
         crate::metrics::record(|c| {
             if identity_pool {
@@ -501,6 +501,7 @@ impl TenantSessions {
         });
         let (slot, source, caller) = (slot.clone(), self.source.clone(), caller.clone());
         let task = async move {
+            let counted = counted;
             let result = source.assume(&caller, &request).await.map(Arc::new);
             let ahead = permit.is_some();
             drop(permit);
@@ -533,7 +534,7 @@ impl TenantSessions {
                     }
                 }
             }
-            source.in_flight.fetch_sub(1, Ordering::AcqRel);
+            drop(counted);
             // Nobody waiting is fine: the slot has the outcome.
             let _ = tx.send(Some(result));
         };
@@ -554,6 +555,23 @@ impl Source {
         request: &SessionRequest,
     ) -> Result<TenantSession, Error> {
         self.provider.assume(self, caller, request).await
+    }
+}
+
+/// A session call counted in flight until dropped, however its task ends
+/// (recorded, panicked, or dropped unpolled at shutdown).
+struct InFlight(Arc<Source>);
+
+impl InFlight {
+    fn new(source: &Arc<Source>) -> Self {
+        source.in_flight.fetch_add(1, Ordering::AcqRel);
+        InFlight(source.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
