@@ -29,7 +29,8 @@ fn file_event(tenant: &str, key: &str, method: &str, body: Option<&str>) -> Valu
     e
 }
 
-async fn serve(app: &s3_fetch::App, e: &Value) -> Duration {
+/// One s3-fetch request, which must answer 200; how long it took.
+pub(crate) async fn serve(app: &s3_fetch::App, e: &Value) -> Duration {
     let start = Instant::now();
     let response = s3_fetch::function_handler(app, request(e))
         .await

@@ -8,27 +8,16 @@
 //! warm requests (target 0: every tenant's state is cached after its
 //! warm-up request).
 
-use std::time::{Duration, Instant};
-
 use serde_json::{Value, json};
-use test_support::{Stack, request};
+use test_support::Stack;
 
+use crate::files::serve;
 use crate::stats::percentiles;
 use crate::{Function, progress, tenant};
 
 async fn app(stack: &Stack) -> s3_fetch::App {
     let config = s3_fetch::Config::from_lookup(&stack.lookup()).expect("config");
     s3_fetch::App::new(&config, &stack.sdk_config().await)
-}
-
-async fn serve(app: &s3_fetch::App, event: &Value) -> Duration {
-    let start = Instant::now();
-    let response = s3_fetch::function_handler(app, request(event))
-        .await
-        .expect("handlers answer every request");
-    let took = start.elapsed();
-    assert_eq!(response.status(), 200, "bench file request failed");
-    took
 }
 
 /// The registry scenario; its result carries `targets_missed`.

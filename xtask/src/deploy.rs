@@ -141,15 +141,7 @@ impl Profile {
     /// The profile `config_env` of `samconfig`.
     pub fn read(samconfig: &str, config_env: &str) -> Result<Self> {
         let section = format!("[{config_env}.global.parameters]");
-        let mut lines = samconfig.lines().skip_while(|l| l.trim() != section);
-        if lines.next().is_none() {
-            return Err(format!(
-                "samconfig.toml has no {section}: --config-env names its profiles (default, prod)"
-            ));
-        }
-        let body: Vec<&str> = lines
-            .take_while(|l| !l.trim_start().starts_with('['))
-            .collect();
+        let body = section_lines(samconfig, &section)?;
         let value = |key: &str| {
             body.iter()
                 .find_map(|l| l.trim().strip_prefix(&format!("{key} = ")))
@@ -166,18 +158,24 @@ impl Profile {
 /// The `parameter_overrides` of `[<env>.deploy.parameters]` in
 /// samconfig.toml, as pairs.
 fn profile_overrides(samconfig: &str, config_env: &str) -> Result<Vec<(String, String)>> {
-    let section = format!("[{config_env}.deploy.parameters]");
+    let value = section_lines(samconfig, &format!("[{config_env}.deploy.parameters]"))?
+        .into_iter()
+        .find_map(|l| l.trim().strip_prefix("parameter_overrides = "))
+        .unwrap_or("\"\"");
+    Ok(pairs(value.trim_matches('"').split_whitespace()))
+}
+
+/// The lines of `section` (`[name]`) in samconfig.toml.
+fn section_lines<'a>(samconfig: &'a str, section: &str) -> Result<Vec<&'a str>> {
     let mut lines = samconfig.lines().skip_while(|l| l.trim() != section);
     if lines.next().is_none() {
         return Err(format!(
             "samconfig.toml has no {section}: --config-env names its profiles (default, prod)"
         ));
     }
-    let value = lines
+    Ok(lines
         .take_while(|l| !l.trim_start().starts_with('['))
-        .find_map(|l| l.trim().strip_prefix("parameter_overrides = "))
-        .unwrap_or("\"\"");
-    Ok(pairs(value.trim_matches('"').split_whitespace()))
+        .collect())
 }
 
 /// `Name=Value` words as pairs (a word without `=` is left out).
@@ -232,6 +230,15 @@ pub fn checks(
 ) -> Vec<Check> {
     let param = |name: &str| params.get(name).cloned().unwrap_or_default();
     let is_true = |name: &str| param(name) == "true";
+    // A CommaDelimitedList parameter's items.
+    let list = |name: &str| -> Vec<String> {
+        param(name)
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect()
+    };
     let mut checks = Vec::new();
 
     let sam_pin = pins.sam.clone();
@@ -415,12 +422,7 @@ pub fn checks(
         }
     }
 
-    let subnets: Vec<String> = param("SubnetIds")
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .collect();
+    let subnets = list("SubnetIds");
     if !subnets.is_empty() {
         let mut argv = vec![
             tools.aws.as_str(),
@@ -450,12 +452,7 @@ pub fn checks(
     }
 
     let cluster = param("DbResourceId");
-    let function_groups: Vec<String> = param("SecurityGroupIds")
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .collect();
+    let function_groups = list("SecurityGroupIds");
     if !is_true("CreateCluster") && !cluster.is_empty() && !function_groups.is_empty() {
         let query = format!(
             "DBClusters[?DbClusterResourceId=='{cluster}'].VpcSecurityGroups[].VpcSecurityGroupId"

@@ -519,7 +519,7 @@ async fn a_purge_leaves_no_version_item_record_or_login() {
             .put_object(
                 &session,
                 &key,
-                body.into(),
+                body.as_bytes().to_vec(),
                 Some("text/plain"),
                 &WriteCondition::Any,
             )

@@ -51,8 +51,9 @@ pub enum Route {
     Put {
         /// The object.
         key: ObjectKey,
-        /// The bytes, within the inline limit.
-        body: Vec<u8>,
+        /// The bytes, within the inline limit (copied once; retries share
+        /// them).
+        body: bytes::Bytes,
         /// Its `Content-Type`.
         content_type: Option<String>,
         /// `If-Match` / `If-None-Match: *`.
@@ -177,7 +178,7 @@ fn write(request: &Request, key: ObjectKey, inline_max_bytes: u64) -> Result<Rou
             }
             Ok(Route::Put {
                 key,
-                body: body.to_vec(),
+                body: bytes::Bytes::copy_from_slice(body),
                 content_type: text(headers, header::CONTENT_TYPE)?.map(str::to_owned),
                 condition,
             })
@@ -212,22 +213,20 @@ fn upload_size(size: Option<&str>) -> Result<u64, Error> {
     }
 }
 
-/// `If-None-Match` and `Range` from the request headers.
+/// `If-None-Match` and `Range` from the request headers, each at most
+/// 1024 bytes.
 fn read_options(headers: &HeaderMap) -> Result<ReadOptions, Error> {
-    let text = |name: header::HeaderName| -> Result<Option<String>, Error> {
-        match headers.get(&name) {
-            None => Ok(None),
-            Some(value) => value
-                .to_str()
-                .ok()
-                .filter(|v| v.len() <= 1024)
-                .map(|v| Some(v.to_owned()))
-                .ok_or_else(|| Error::BadRequest(format!("the {name} header is not valid"))),
+    let bounded = |name: header::HeaderName| -> Result<Option<String>, Error> {
+        match text(headers, name.clone())? {
+            Some(value) if value.len() > 1024 => {
+                Err(Error::BadRequest(format!("the {name} header is not valid")))
+            }
+            value => Ok(value.map(str::to_owned)),
         }
     };
     Ok(ReadOptions {
-        if_none_match: text(header::IF_NONE_MATCH)?,
-        range: text(header::RANGE)?
+        if_none_match: bounded(header::IF_NONE_MATCH)?,
+        range: bounded(header::RANGE)?
             .map(|r| ByteRange::parse(&r))
             .transpose()?,
     })
@@ -316,7 +315,7 @@ mod tests {
             Route::parse(&put("hello", &[], &[("if-none-match", "*")]), 10).unwrap(),
             Route::Put {
                 key: ObjectKey::parse("a").unwrap(),
-                body: b"hello".to_vec(),
+                body: bytes::Bytes::from_static(b"hello"),
                 content_type: None,
                 condition: WriteCondition::IfNoneMatch
             }

@@ -327,7 +327,7 @@ impl TenantTable {
             .config_override(Self::as_tenant(session))
             .send()
             .await
-            .map_err(|e| fail(session, upstream("dynamodb", e)))?;
+            .map_err(|e| session.refused(upstream("dynamodb", e)))?;
         output.item().map(item).transpose()?.ok_or(Error::NotFound)
     }
 
@@ -353,7 +353,7 @@ impl TenantTable {
             .config_override(Self::as_tenant(session))
             .send()
             .await
-            .map_err(|e| fail(session, upstream("dynamodb", e)))?;
+            .map_err(|e| session.refused(upstream("dynamodb", e)))?;
         let items = output
             .items()
             .iter()
@@ -501,19 +501,6 @@ impl TenantTable {
     }
 }
 
-/// A refused session is never served again (the next request gets a new
-/// one), nor a stale one DynamoDB denied ([`TenantSession::denied`]).
-fn fail(session: &TenantSession, err: Error) -> Error {
-    match err {
-        Error::CredentialsRejected { .. } => session.invalidate(),
-        Error::AccessDenied { .. } => {
-            session.denied();
-        }
-        _ => {}
-    }
-    err
-}
-
 /// Whether `err` is a failed condition over an item that already holds
 /// `tag`, the tag this write was to give it: only this write makes it.
 fn committed_earlier(
@@ -535,7 +522,7 @@ fn committed_earlier(
 }
 
 /// A conditional write's failure: `unmet` when DynamoDB found its
-/// condition false, else the upstream error ([`fail`]).
+/// condition false, else the upstream error ([`TenantSession::refused`]).
 fn conditional<E>(
     session: &TenantSession,
     err: aws_sdk_dynamodb::error::SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>,
@@ -550,7 +537,7 @@ where
     {
         unmet
     } else {
-        fail(session, upstream("dynamodb", err))
+        session.refused(upstream("dynamodb", err))
     }
 }
 

@@ -89,6 +89,21 @@ impl TenantSession {
         true
     }
 
+    /// What a service's refusal `err` means for this session, which it
+    /// returns: refused credentials are never served again
+    /// ([`invalidate`](Self::invalidate)), and a denial drops the session
+    /// when it is stale ([`denied`](Self::denied)).
+    pub(crate) fn refused(&self, err: crate::Error) -> crate::Error {
+        match err {
+            crate::Error::CredentialsRejected { .. } => self.invalidate(),
+            crate::Error::AccessDenied { .. } => {
+                self.denied();
+            }
+            _ => {}
+        }
+        err
+    }
+
     /// Whether [`invalidate`](Self::invalidate) was called.
     pub fn is_invalidated(&self) -> bool {
         self.invalid.load(Ordering::Relaxed)

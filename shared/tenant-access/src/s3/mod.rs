@@ -299,7 +299,7 @@ impl TenantBucket {
             .config_override(Self::as_tenant(session))
             .send()
             .await
-            .map_err(|e| refused(session, upstream("s3", e)))?;
+            .map_err(|e| session.refused(upstream("s3", e)))?;
         let mut objects = Vec::new();
         for object in output.contents() {
             let Some(relative) = object.key().and_then(|k| k.strip_prefix(&home)) else {
@@ -345,7 +345,7 @@ impl TenantBucket {
             .config_override(Self::as_tenant(session))
             .presigned(presigning)
             .await
-            .map_err(|e| refused(session, upstream("s3", e)))?;
+            .map_err(|e| session.refused(upstream("s3", e)))?;
         Ok(PresignedGet {
             url: request.uri().to_owned(),
             expires_at,
@@ -392,7 +392,7 @@ const KEY_CODES: &[&str] = &[
 /// Map a failed write.
 /// Map a failed read: 304 is "not modified"; 404, and 403 `AccessDenied`
 /// (or a 403 without a code, as HEAD answers), are "not found"; 416 is an
-/// unsatisfiable range; the rest go through [`upstream`] and [`refused`].
+/// unsatisfiable range; the rest go through [`upstream`] and [`TenantSession::refused`].
 fn read_error<T, E>(
     session: &TenantSession,
     err: SdkError<E, HttpResponse>,
@@ -422,21 +422,8 @@ where
                 detail: aws_sdk_s3::error::DisplayErrorContext(&err).to_string(),
             })
         }
-        _ => Err(refused(session, upstream("s3", err))),
+        _ => Err(session.refused(upstream("s3", err))),
     }
-}
-
-/// Invalidate `session` when `err` says S3 refused its credentials, or
-/// denied it while stale ([`TenantSession::denied`]).
-fn refused(session: &TenantSession, err: Error) -> Error {
-    match err {
-        Error::CredentialsRejected { .. } => session.invalidate(),
-        Error::AccessDenied { .. } => {
-            session.denied();
-        }
-        _ => {}
-    }
-    err
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 
-use super::{KEY_CODES, ObjectKey, TenantBucket, presigning, refused};
+use super::{KEY_CODES, ObjectKey, TenantBucket, presigning};
 use crate::credentials::TenantSession;
 use crate::{Error, upstream};
 
@@ -97,7 +97,7 @@ impl TenantBucket {
         &self,
         session: &TenantSession,
         key: &ObjectKey,
-        body: Vec<u8>,
+        body: impl Into<aws_sdk_s3::primitives::ByteStream>,
         content_type: Option<&str>,
         condition: &WriteCondition,
     ) -> Result<Option<String>, Error> {
@@ -181,7 +181,7 @@ impl TenantBucket {
             .config_override(Self::as_tenant(session))
             .presigned(presigning)
             .await
-            .map_err(|e| refused(session, upstream("s3", e)))?;
+            .map_err(|e| session.refused(upstream("s3", e)))?;
         let headers = request
             .headers()
             .filter(|(name, _)| {
@@ -219,6 +219,6 @@ where
             session.denied();
             Error::KeyUnavailable { detail: detail() }
         }
-        _ => refused(session, upstream("s3", err)),
+        _ => session.refused(upstream("s3", err)),
     }
 }
