@@ -654,6 +654,29 @@ async fn s3_sub_resources_copies_batches_and_uploads_are_their_own_actions() {
         refused_by_front(&answer, 403, "AccessDenied", what);
     }
 
+    // S3's refusals name who was refused, what, and the policy that
+    // decided: the role's own for another tenant's object, the bucket
+    // policy's deny for a write without SSE-KMS.
+    let raw = Raw::new("GET", "/tenant-data/tenant2_home/tenant.info");
+    let answer = send(&host, &raw, &signed(&host, &raw, &tenant1.s3, "s3", now)).await;
+    refused_by_front(&answer, 403, "AccessDenied", "GetObject of tenant2's");
+    assert!(
+        answer.2.contains("is not authorized to perform: s3:GetObject on resource: \"arn:aws:s3:::tenant-data/tenant2_home/tenant.info\" because no identity-based policy allows the s3:GetObject action"),
+        "{}",
+        answer.2
+    );
+    let raw = Raw::new("PUT", "/tenant-data/tenant1_home/plain.txt").body(b"x");
+    let answer = send(&host, &raw, &signed(&host, &raw, &tenant1.s3, "s3", now)).await;
+    refused_by_front(&answer, 403, "AccessDenied", "a write without SSE-KMS");
+    assert!(
+        answer.2.contains("s3:PutObject")
+            && answer
+                .2
+                .contains("with an explicit deny in a resource-based policy"),
+        "{}",
+        answer.2
+    );
+
     // A copy of tenant2's object into tenant1's prefix reads tenant2's.
     let copy = Raw::new("PUT", "/tenant-data/tenant1_home/copied.info")
         .header("x-amz-copy-source", "/tenant-data/tenant2_home/tenant.info")
