@@ -1,7 +1,8 @@
 //! `cargo xtask fixtures [--check]`: write (or check) the API Gateway events
 //! under `events/` from one table, so every route has the same event shapes
-//! for HTTP API v2 (JWT authorizer claims) and REST v1 (claims under
-//! `authorizer.claims`). What each fixture must answer is recorded by hand in
+//! for HTTP API v2 (JWT authorizer claims) and REST v1 (the tenant
+//! authorizer's context under `authorizer`, as the template's REST API
+//! passes it). What each fixture must answer is recorded by hand in
 //! `events/expectations.json`, which the fixture table tests read.
 
 use std::collections::BTreeMap;
@@ -717,7 +718,18 @@ fn v1(case: &Case) -> Value {
         "path": format!("/prod{}", case.path)
     });
     if let Some(claims) = claims(&case.auth) {
-        context["authorizer"] = json!({ "claims": claims });
+        // A Lambda authorizer's context, as API Gateway passes it on: the
+        // keys the tenant authorizer answers with, the principal, and the
+        // authorizer's latency.
+        let mut authorizer = Map::new();
+        if let Some(tenant) = claims.get("custom:tenant_id") {
+            authorizer.insert("tenantId".into(), tenant.clone());
+            authorizer.insert("custom:tenant_id".into(), tenant.clone());
+        }
+        authorizer.insert("sub".into(), claims["sub"].clone());
+        authorizer.insert("principalId".into(), claims["sub"].clone());
+        authorizer.insert("integrationLatency".into(), 0.into());
+        context["authorizer"] = Value::Object(authorizer);
     }
     json!({
         "resource": case.route,

@@ -713,13 +713,39 @@ fn sam_env(stack: &Stack) -> Result<()> {
         .get("DB_CA_BUNDLE")
         .cloned()
         .ok_or("DB_CA_BUNDLE is missing: restart the stack")?;
+    // The REST API's authorizer verifies the local user pool's tokens, its
+    // keys fetched through the front, as from cognito-idp.
+    let stack_vars = read_env(&stack.env_file())?;
+    let stack_var = |name: &str| {
+        stack_vars
+            .get(name)
+            .cloned()
+            .ok_or_else(|| format!("{name} is missing: restart the stack"))
+    };
+    let mut authorizer_vars = BTreeMap::new();
+    authorizer_vars.insert("TOKEN_ISSUER".to_owned(), stack_var("STACK_JWT_ISSUER")?);
+    authorizer_vars.insert(
+        "TOKEN_AUDIENCE".to_owned(),
+        stack_var("STACK_USER_POOL_CLIENT_ID")?,
+    );
+    authorizer_vars.insert(
+        "JWKS_URL".to_owned(),
+        format!(
+            "{}/{}/.well-known/jwks.json",
+            stack_var("AWS_ENDPOINT_URL")?,
+            stack_var("STACK_USER_POOL_ID")?
+        ),
+    );
+    for name in ["AWS_ENDPOINT_URL", "AWS_REGION", "RUST_LOG"] {
+        authorizer_vars.insert(name.to_owned(), stack_var(name)?);
+    }
     let mut per_function = serde_json::Map::new();
     for function in template_functions(&stack.root)? {
         let mut env = serde_json::Map::new();
-        let vars = if function == "DbAdminFunction" {
-            &admin_vars
-        } else {
-            &vars
+        let vars = match function.as_str() {
+            "DbAdminFunction" => &admin_vars,
+            "TenantAuthorizerFunction" => &authorizer_vars,
+            _ => &vars,
         };
         for (name, value) in vars {
             let value = if name == "DB_CA_BUNDLE" {

@@ -55,10 +55,12 @@ fn the_sam_env_file_names_every_function_and_each_initialises_from_it() {
         .to_owned();
     let global_vars = declared(&template["Globals"]["Function"]);
     for (function, vars) in json.as_object().unwrap() {
-        assert_eq!(
-            vars["DB_CA_BUNDLE"], "/var/task/local-stack-ca.pem",
-            "{function}"
-        );
+        if function != "TenantAuthorizerFunction" {
+            assert_eq!(
+                vars["DB_CA_BUNDLE"], "/var/task/local-stack-ca.pem",
+                "{function}"
+            );
+        }
         // What SAM passes: its AWS_* from the shell, then each declared
         // variable with the JSON's value (or none: the template's own value
         // here is an intrinsic, which SAM would pass as "").
@@ -105,6 +107,20 @@ fn the_sam_env_file_names_every_function_and_each_initialises_from_it() {
                     "db-admin signs as its own identity, not the functions'"
                 );
             }
+            "TenantAuthorizerFunction" => {
+                let config = tenant_access::config::AuthorizerConfig::from_lookup(lookup)
+                    .expect("tenant-authorizer initialises");
+                let endpoint = container
+                    .get("AWS_ENDPOINT_URL")
+                    .expect("the local endpoint");
+                assert!(
+                    config.jwks_url.starts_with(endpoint.as_str()),
+                    "the pool's keys are fetched from the local stack: {}",
+                    config.jwks_url
+                );
+                let keys = http_get(&config.jwks_url);
+                assert!(keys.contains("\"keys\""), "the local pool's JWKS: {keys}");
+            }
             other => panic!("a function this test does not know: {other}"),
         }
     }
@@ -128,4 +144,12 @@ fn stack_var(env: &str, name: &str) -> Option<String> {
     env.lines()
         .find_map(|l| l.strip_prefix(&format!("{name}=")))
         .map(str::to_owned)
+}
+
+/// GET `url` (the local stack's plain HTTP), its body.
+fn http_get(url: &str) -> String {
+    ureq::get(url)
+        .call()
+        .and_then(|r| r.into_body().read_to_string())
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"))
 }

@@ -1347,9 +1347,10 @@ fn refusals(template: &Value, params: &[(&str, &str)]) -> Vec<String> {
 /// and accepts what the profiles and the documented command line deploy.
 /// `LambdaTenantIsolation=per-tenant`: every function in Lambda's tenant
 /// isolation mode and told so, and a REST API whose every path goes through
-/// the Cognito authorizer and passes the caller's verified tenant claim (and
-/// nothing the client sends) as the invocation's tenant id, covering every
-/// route of the HTTP API with the same function.
+/// the workspace's tenant authorizer (a Lambda `REQUEST` authorizer) and
+/// passes the tenant it verified (and nothing the client sends) as the
+/// invocation's tenant id, covering every route of the HTTP API with the same
+/// function.
 #[test]
 fn the_tenant_isolation_mode_routes_by_the_verified_claim() {
     let template = load("template.yaml");
@@ -1396,10 +1397,90 @@ fn the_tenant_isolation_mode_routes_by_the_verified_claim() {
     let api = resource(&template, "TenantRestApi");
     assert_eq!(api["Condition"].as_str(), Some("PerTenantEnvironments"));
     let body = &api["Properties"]["DefinitionBody"];
-    let scheme = &body["components"]["securitySchemes"]["TenantUserPool"];
+    let scheme = &body["components"]["securitySchemes"]["TenantAuthorizer"];
     assert_eq!(
-        scheme["x-amazon-apigateway-authorizer"]["type"].as_str(),
-        Some("cognito_user_pools")
+        scheme["x-amazon-apigateway-authtype"].as_str(),
+        Some("custom")
+    );
+    let authorizer = &scheme["x-amazon-apigateway-authorizer"];
+    assert_eq!(authorizer["type"].as_str(), Some("request"));
+    assert_eq!(
+        authorizer["identitySource"].as_str(),
+        Some("method.request.header.Authorization"),
+        "the answer is cached per token, never shared between callers"
+    );
+    assert!(
+        text(&authorizer["authorizerUri"])
+            .unwrap()
+            .contains("${TenantAuthorizerFunction.Arn}/invocations")
+    );
+    // The authorizer: the workspace's binary, outside the VPC, reserving
+    // nothing, with the stack's pool as its only issuer and client.
+    let function = resource(&template, "TenantAuthorizerFunction");
+    assert_eq!(
+        function["Condition"].as_str(),
+        Some("PerTenantEnvironments")
+    );
+    assert_eq!(
+        function["Metadata"]["BuildProperties"]["Binary"].as_str(),
+        Some("tenant-authorizer")
+    );
+    let properties = &function["Properties"];
+    assert!(properties["VpcConfig"].is_null());
+    assert!(properties["TenancyConfig"].is_null());
+    assert!(is_ref(
+        &properties["ReservedConcurrentExecutions"],
+        "AWS::NoValue"
+    ));
+    let env = &properties["Environment"]["Variables"];
+    assert!(
+        text(&env["TOKEN_ISSUER"])
+            .unwrap()
+            .ends_with("/${UserPool}")
+    );
+    assert!(is_ref(&env["TOKEN_AUDIENCE"], "UserPoolClient"));
+    let permission = resource(&template, "TenantAuthorizerPermission");
+    assert!(is_ref(
+        &permission["Properties"]["FunctionName"],
+        "TenantAuthorizerFunction"
+    ));
+    assert!(
+        text(&permission["Properties"]["SourceArn"])
+            .unwrap()
+            .ends_with("${TenantRestApi}/authorizers/*")
+    );
+    // Its role may write its logs and traces, and nothing else.
+    let role = resource(&template, "TenantAuthorizerRole");
+    let actions: Vec<String> = role["Properties"]["Policies"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .flat_map(|p| {
+            p["PolicyDocument"]["Statement"]
+                .as_sequence()
+                .unwrap()
+                .clone()
+        })
+        .flat_map(|s| match &s["Action"] {
+            serde_norway::Value::Sequence(list) => list
+                .iter()
+                .filter_map(|a| a.as_str().map(str::to_owned))
+                .collect(),
+            other => vec![other.as_str().unwrap().to_owned()],
+        })
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "logs:CreateLogStream",
+            "logs:PutLogEvents",
+            "xray:PutTraceSegments",
+            "xray:PutTelemetryRecords"
+        ]
+    );
+    let mapped = format!(
+        "context.authorizer.{}",
+        tenant_access::authorizer::TENANT_ID_KEY
     );
     let mut served: BTreeSet<(String, String)> = BTreeSet::new();
     for (path, item) in body["paths"].as_mapping().unwrap() {
@@ -1411,7 +1492,7 @@ fn the_tenant_isolation_mode_routes_by_the_verified_claim() {
             "{path}: one method entry"
         );
         assert_eq!(
-            method["security"][0]["TenantUserPool"]
+            method["security"][0]["TenantAuthorizer"]
                 .as_sequence()
                 .map(Vec::len),
             Some(0),
@@ -1425,8 +1506,8 @@ fn the_tenant_isolation_mode_routes_by_the_verified_claim() {
             params
                 .get("integration.request.header.X-Amz-Tenant-Id")
                 .and_then(text),
-            Some("context.authorizer.claims.${TenantClaim}"),
-            "{path}: the tenant id is the verified claim, never a client value"
+            Some(mapped.as_str()),
+            "{path}: the tenant id is the authorizer's verified tenant, never a client value"
         );
         let uri = text(&integration["uri"]).unwrap();
         let function = uri

@@ -30,6 +30,7 @@
 //! | `lambda-http` | [`http`]: the API Gateway envelope, `Caller::from_request`, JSON errors |
 //! | `telemetry` | [`telemetry`]: the Lambda log subscriber, installed only when asked |
 //! | `metrics` | one CloudWatch EMF line per request ([`metrics`]) |
+//! | `authorizer` | [`authorizer`]: a Lambda `REQUEST` authorizer's token check and answer (not in the defaults) |
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -37,6 +38,8 @@
 // feature-gated item with its feature (`doc_auto_cfg` was folded into it).
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "authorizer")]
+pub mod authorizer;
 pub mod aws;
 pub mod config;
 pub mod credentials;

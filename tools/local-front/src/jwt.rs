@@ -1,20 +1,20 @@
 //! The one JWT verifier of the local stack: the local API Gateway's
-//! authorizer and the local identity pool check tokens with it, as API
-//! Gateway's JWT authorizer and Cognito do.
+//! authorizer and the local identity pool check tokens with the tenant
+//! authorizer's own verifier ([`tenant_access::authorizer`]), as API
+//! Gateway's JWT authorizer and Cognito do; this module only fetches and
+//! caches the issuer's keys.
 
-use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::Request;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Map, Value};
-
+use tenant_access::authorizer::{KeySet, Refusal, TokenRules, bearer};
 /// The authorizer's settings, as the template's `JwtConfiguration`.
 #[derive(Debug, Clone)]
 pub struct Authorizer {
@@ -30,7 +30,7 @@ pub struct Authorizer {
 pub struct JwtVerifier {
     authorizer: Authorizer,
     client: Client<HttpConnector, Full<Bytes>>,
-    keys: Mutex<HashMap<String, DecodingKey>>,
+    keys: Mutex<KeySet>,
     /// Seconds added to the clock `exp`/`nbf` are checked with.
     skew: AtomicI64,
 }
@@ -68,11 +68,8 @@ impl JwtVerifier {
         &self.authorizer.issuer
     }
 
-    async fn key(&self, kid: &str) -> Result<DecodingKey, Unauthorized> {
-        if let Some(key) = self.keys.lock().expect("keys lock poisoned").get(kid) {
-            return Ok(key.clone());
-        }
-        // An unknown key id: fetch the JWKS again (keys rotate).
+    /// Fetch the issuer's key set again (keys rotate).
+    async fn refresh_keys(&self) -> Result<(), Unauthorized> {
         let uri: hyper::Uri = self
             .authorizer
             .jwks_url
@@ -92,84 +89,42 @@ impl JwtVerifier {
             .await
             .map_err(|e| Unauthorized(format!("reading the JWKS: {e}")))?
             .to_bytes();
-        let jwks: Value = serde_json::from_slice(&body)
-            .map_err(|e| Unauthorized(format!("the JWKS is not JSON: {e}")))?;
-        let mut keys = self.keys.lock().expect("keys lock poisoned");
-        for key in jwks["keys"].as_array().into_iter().flatten() {
-            let (Some(id), Some(n), Some(e), Some("RSA")) = (
-                key["kid"].as_str(),
-                key["n"].as_str(),
-                key["e"].as_str(),
-                key["kty"].as_str(),
-            ) else {
-                continue;
-            };
-            if let Ok(decoding) = DecodingKey::from_rsa_components(n, e) {
-                keys.insert(id.to_owned(), decoding);
-            }
-        }
-        keys.get(kid)
-            .cloned()
-            .ok_or_else(|| Unauthorized(format!("no key {kid} in the issuer's JWKS")))
+        let keys = KeySet::from_jwks(&body).map_err(|e| Unauthorized(e.to_string()))?;
+        *self.keys.lock().expect("keys lock poisoned") = keys;
+        Ok(())
     }
 
     /// The verified claims of `authorization` (`Bearer <jwt>` or the bare
-    /// token, as API Gateway takes either): an RS256 signature by a key of
-    /// the issuer's JWKS, `iss`, the audience (`aud` of an ID token,
-    /// `client_id` of an access token), `token_use`, `exp` and `nbf`.
+    /// token, as API Gateway takes either), by the tenant authorizer's rules:
+    /// an RS256 signature by a key of the issuer's JWKS, `iss`, the audience
+    /// (`aud` of an ID token, `client_id` of an access token), `token_use`,
+    /// `exp` and `nbf`.
     pub async fn authorize(
         &self,
         authorization: Option<&str>,
     ) -> Result<Map<String, Value>, Unauthorized> {
         let token = authorization
-            .map(|v| v.strip_prefix("Bearer ").unwrap_or(v).trim())
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| Unauthorized("no Authorization header".into()))?;
-        let header = jsonwebtoken::decode_header(token)
-            .map_err(|e| Unauthorized(format!("not a JWT: {e}")))?;
-        if header.alg != Algorithm::RS256 {
-            return Err(Unauthorized(format!("algorithm {:?}", header.alg)));
-        }
-        let kid = header.kid.ok_or_else(|| Unauthorized("no key id".into()))?;
-        let key = self.key(&kid).await?;
-        let mut validation = Validation::new(Algorithm::RS256);
-        validation.set_issuer(&[&self.authorizer.issuer]);
-        validation.set_required_spec_claims(&["iss", "exp"]);
-        // Checked below against this front's clock, and the audience by
-        // token use.
-        validation.validate_exp = false;
-        validation.validate_nbf = false;
-        validation.validate_aud = false;
-        let claims = jsonwebtoken::decode::<Map<String, Value>>(token, &key, &validation)
-            .map_err(|e| Unauthorized(format!("invalid token: {e}")))?
-            .claims;
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64)
-            + self.skew.load(Ordering::Relaxed);
-        let number = |name: &str| claims.get(name).and_then(Value::as_i64);
-        if number("exp").is_none_or(|exp| now >= exp) {
-            return Err(Unauthorized("the token has expired".into()));
-        }
-        if number("nbf").is_some_and(|nbf| now < nbf) {
-            return Err(Unauthorized("the token is not valid yet".into()));
-        }
-        let audience = match claims.get("token_use").and_then(Value::as_str) {
-            Some("id") => claims.get("aud"),
-            Some("access") => claims.get("client_id"),
-            other => return Err(Unauthorized(format!("token use {other:?}"))),
+            .and_then(bearer)
+            .ok_or_else(|| Unauthorized(Refusal::Missing.to_string()))?;
+        let rules = TokenRules::new(&self.authorizer.issuer, self.authorizer.audience.clone());
+        let skew = self.skew.load(Ordering::Relaxed);
+        let now = if skew >= 0 {
+            SystemTime::now() + Duration::from_secs(skew as u64)
+        } else {
+            SystemTime::now() - Duration::from_secs(skew.unsigned_abs())
         };
-        let audience_ok = match audience {
-            Some(Value::String(a)) => self.authorizer.audience.contains(a),
-            Some(Value::Array(list)) => list
-                .iter()
-                .filter_map(Value::as_str)
-                .any(|a| self.authorizer.audience.iter().any(|ok| ok == a)),
-            _ => false,
+        let verify = |keys: &KeySet| rules.verify(token, keys, now);
+        let first = verify(&self.keys.lock().expect("keys lock poisoned"));
+        let verified = match first {
+            // An unknown key id: fetch the JWKS again (keys rotate).
+            Err(Refusal::UnknownKey(_)) => {
+                self.refresh_keys().await?;
+                verify(&self.keys.lock().expect("keys lock poisoned"))
+            }
+            other => other,
         };
-        if !audience_ok {
-            return Err(Unauthorized("the token is for another audience".into()));
-        }
-        Ok(claims)
+        verified
+            .map(|v| v.into_claims())
+            .map_err(|e| Unauthorized(e.to_string()))
     }
 }

@@ -37,6 +37,9 @@
 //! | `DB_CONNECTIONS_PER_TENANT` | a tenant's connections in use at once (its concurrent requests beyond wait) | `4` |
 //! | `DB_REFUSED_LOGIN_MEMORY_SECONDS` | after the database refuses a tenant's renewed login, its requests are refused this long without calling STS | `60` |
 //! | `DB_RESOURCE_ID` | `cluster-...` or `prx-...`, for session policies | required by the session-policy strategies |
+//! | `TOKEN_ISSUER`, `TOKEN_AUDIENCE` | the tenant authorizer ([`AuthorizerConfig`]): the issuer and app clients whose tokens it accepts | required by it |
+//! | `JWKS_URL` | the tenant authorizer: the issuer's signing keys | `<TOKEN_ISSUER>/.well-known/jwks.json` |
+//! | `JWKS_REFRESH_SECONDS` | the tenant authorizer: shortest time between two fetches of the keys, 1 to 3600 | `60` |
 
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
@@ -61,9 +64,11 @@ macro_rules! setters {
 }
 
 mod access;
+mod authorizer;
 mod stores;
 
 pub use access::*;
+pub use authorizer::*;
 pub use stores::*;
 
 /// A configuration variable is missing or invalid.
@@ -302,7 +307,15 @@ mod tests {
     fn source() -> String {
         let own = include_str!("mod.rs");
         let own = &own[..own.find("#[cfg(test)]").unwrap()];
-        [own, include_str!("access.rs"), include_str!("stores.rs")].concat()
+        let authorizer = include_str!("authorizer.rs");
+        let authorizer = &authorizer[..authorizer.find("#[cfg(test)]").unwrap()];
+        [
+            own,
+            include_str!("access.rs"),
+            authorizer,
+            include_str!("stores.rs"),
+        ]
+        .concat()
     }
 
     /// The variables this module reads, from its own source (the code
