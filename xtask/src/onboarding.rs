@@ -268,6 +268,10 @@ pub fn plan_add(
             "DbResourceId={}",
             deployed.output("DbResourceIdForTenants")?
         ),
+        format!(
+            "PermissionsBoundaryArn={}",
+            deployed.output("TenantBoundaryArn")?
+        ),
     ];
     if let Some(prefix) = deployed.parameters.get("TenantRolePrefix") {
         overrides.push(format!("TenantRolePrefix={prefix}"));
@@ -736,6 +740,7 @@ mod tests {
                 {"OutputKey": "BucketName", "OutputValue": "bucket"},
                 {"OutputKey": "TableName", "OutputValue": "table"},
                 {"OutputKey": "DbResourceIdForTenants", "OutputValue": "prx-abc"},
+                {"OutputKey": "TenantBoundaryArn", "OutputValue": "arn:aws:iam::123456789012:policy/app-TenantBoundary-X"},
                 {"OutputKey": "DbAdminFunctionName", "OutputValue": "app-DbAdminFunction-X"},
                 {"OutputKey": "UserPoolId", "OutputValue": "us-east-1_P"},
                 {"OutputKey": "TenantRegistryName", "OutputValue": "registry"}

@@ -306,6 +306,11 @@ def main() -> None:
         # (offboarded_deny), never in moto's: moto would ignore its
         # conditions and deny everything.
         "OffboardedTenantsDeny": f"arn:aws:iam::{account}:policy/tenant-access-offboarded",
+        # The tenant roles' permissions boundary: in the registry's copy of
+        # each tenant role (the front and the verifier enforce it), not in
+        # moto's, which ignores boundaries.
+        "TenantBoundary": f"arn:aws:iam::{account}:policy/tenant-access-tenant-boundary",
+        "PermissionsBoundaryArn": f"arn:aws:iam::{account}:policy/tenant-access-tenant-boundary",
     }
     # The local stack has an existing cluster, no proxy; the strategy is the
     # functions' choice (TENANT_ISOLATION), so the seed provides for all.
@@ -473,6 +478,7 @@ def main() -> None:
             "aws_managed": True,
         }
     tenant_resources = load_template("tenant-template.yaml")["Resources"]
+    boundary = fill(main["TenantBoundary"]["Properties"]["PolicyDocument"], params, base_conditions)
     for tenant in tenants:
         tenant_params = dict(params, TenantId=tenant)
         # The tenant's key, as tenant-template.yaml's TenantKey: tagged
@@ -500,6 +506,7 @@ def main() -> None:
             "policies": [entry["PolicyDocument"] for entry in props["Policies"]],
             "tags": tags,
             "trust": props["AssumeRolePolicyDocument"],
+            "boundary": boundary,
         }
         if tenants_only and role in existing_roles(iam):
             continue

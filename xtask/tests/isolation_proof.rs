@@ -29,22 +29,17 @@
 //! only its job. (Under `identity-pool` a session is the user's, one for
 //! every function.)
 
-use std::collections::HashMap;
-use std::path::PathBuf;
+mod common;
 
-use serde_json::{Value as Json, json};
-use serde_norway::Value;
+use std::collections::HashMap;
+
+use common::*;
+use serde_json::Value as Json;
 use tenant_access::TenantSessions;
 use tenant_access::config::{AccessConfig, TenantTemplate};
 use tenant_access::session_policy::SessionScope;
 
-const ACCOUNT: &str = "123456789012";
-const REGION: &str = "us-east-1";
-const BUCKET: &str = "tenant-bucket";
-const DB: &str = "cluster-PROOF0RESOURCE0ID";
 const TENANTS: [&str; 6] = ["tenant1", "tenant2", "acme", "a", "a-b", "ab"];
-const TABLE: &str = "tenant-items";
-const POOL: &str = "us-east-1:00000000-0000-4000-8000-000000000000";
 const STRATEGIES: [&str; 5] = [
     "role-per-tenant",
     "session-tags",
@@ -59,179 +54,6 @@ const ASSUMING: [&str; 4] = [
     "session-tags",
     "session-policy",
     "session-tags+session-policy",
-];
-
-fn load(name: &str) -> Value {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join(name);
-    serde_norway::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
-
-/// Resolve the intrinsics the policies use, for one set of parameters and
-/// conditions. `${!x}` stays a policy variable `${x}`.
-struct Resolver<'a> {
-    params: HashMap<&'a str, String>,
-    conditions: HashMap<&'a str, bool>,
-}
-
-impl Resolver<'_> {
-    fn sub(&self, template: &str, locals: &HashMap<String, String>) -> String {
-        let mut out = String::new();
-        let mut rest = template;
-        while let Some(start) = rest.find("${") {
-            out.push_str(&rest[..start]);
-            let end = rest[start..].find('}').expect("closed ${") + start;
-            let name = &rest[start + 2..end];
-            match name.strip_prefix('!') {
-                Some(literal) => out.push_str(&format!("${{{literal}}}")),
-                None => out.push_str(
-                    locals
-                        .get(name)
-                        .or_else(|| self.params.get(name))
-                        .unwrap_or_else(|| panic!("no value for ${{{name}}}")),
-                ),
-            }
-            rest = &rest[end + 1..];
-        }
-        out + rest
-    }
-
-    /// `None` for `AWS::NoValue`.
-    fn resolve(&self, value: &Value) -> Option<Json> {
-        Some(match value {
-            Value::Null => Json::Null,
-            Value::Bool(b) => json!(b),
-            Value::Number(n) => serde_json::from_str(&n.to_string()).unwrap(),
-            Value::String(s) => json!(s),
-            Value::Sequence(items) => {
-                Json::Array(items.iter().filter_map(|i| self.resolve(i)).collect())
-            }
-            Value::Mapping(map) => Json::Object(
-                map.iter()
-                    .filter_map(|(k, v)| Some((k.as_str().unwrap().to_owned(), self.resolve(v)?)))
-                    .collect(),
-            ),
-            Value::Tagged(tagged) => {
-                let inner = &tagged.value;
-                if tagged.tag == "Sub" {
-                    match inner {
-                        Value::String(s) => json!(self.sub(s, &HashMap::new())),
-                        Value::Sequence(parts) => {
-                            let locals = parts[1]
-                                .as_mapping()
-                                .unwrap()
-                                .iter()
-                                .map(|(k, v)| {
-                                    let v = self.resolve(v).unwrap();
-                                    (
-                                        k.as_str().unwrap().to_owned(),
-                                        v.as_str().unwrap().to_owned(),
-                                    )
-                                })
-                                .collect();
-                            json!(self.sub(parts[0].as_str().unwrap(), &locals))
-                        }
-                        other => panic!("!Sub {other:?}"),
-                    }
-                } else if tagged.tag == "If" {
-                    let parts = inner.as_sequence().unwrap();
-                    let condition = parts[0].as_str().unwrap();
-                    let chosen = if self.conditions[condition] {
-                        &parts[1]
-                    } else {
-                        &parts[2]
-                    };
-                    return self.resolve(chosen);
-                } else if tagged.tag == "Ref" {
-                    let name = inner.as_str().unwrap();
-                    if name == "AWS::NoValue" {
-                        return None;
-                    }
-                    if name == "OffboardedTenants" {
-                        // A CommaDelimitedList used as a list: "" is [""].
-                        let list = &self.params[name];
-                        return Some(json!(list.split(',').collect::<Vec<_>>()));
-                    }
-                    json!(
-                        self.params
-                            .get(name)
-                            .unwrap_or_else(|| panic!("no value for {name}"))
-                    )
-                } else if tagged.tag == "Select" {
-                    let parts = inner.as_sequence().unwrap();
-                    let index = parts[0].as_u64().unwrap() as usize;
-                    // A CommaDelimitedList parameter is a string here.
-                    return match self.resolve(&parts[1]).unwrap() {
-                        Json::String(list) => list.split(',').nth(index).map(|v| json!(v)),
-                        other => other.get(index).cloned(),
-                    };
-                } else if tagged.tag == "Join" {
-                    let parts = inner.as_sequence().unwrap();
-                    let values = self.resolve(&parts[1]).unwrap();
-                    let values: Vec<&str> = values
-                        .as_array()
-                        .unwrap()
-                        .iter()
-                        .map(|v| v.as_str().unwrap())
-                        .collect();
-                    json!(values.join(parts[0].as_str().unwrap()))
-                } else if tagged.tag == "Split" {
-                    let parts = inner.as_sequence().unwrap();
-                    let value = self.resolve(&parts[1]).unwrap();
-                    json!(
-                        value
-                            .as_str()
-                            .unwrap()
-                            .split(parts[0].as_str().unwrap())
-                            .collect::<Vec<_>>()
-                    )
-                } else if tagged.tag == "GetAtt" && inner.as_str() == Some("TenantTable.Arn") {
-                    json!(table())
-                } else if tagged.tag == "GetAtt" {
-                    json!(format!(
-                        "arn:aws:iam::{ACCOUNT}:role/{}",
-                        inner.as_str().unwrap().trim_end_matches(".Arn")
-                    ))
-                } else {
-                    panic!("unsupported intrinsic !{} in a policy", tagged.tag)
-                }
-            }
-        })
-    }
-}
-
-/// A tenant's session as IAM would see it: the one local evaluator, which
-/// the local front and the token verifier use too.
-type Session = local_iam::Session;
-
-fn main_params() -> HashMap<&'static str, String> {
-    HashMap::from([
-        ("AWS::Partition", "aws".to_owned()),
-        ("AWS::Region", REGION.to_owned()),
-        ("AWS::AccountId", ACCOUNT.to_owned()),
-        ("AWS::StackName", "tenant-access".to_owned()),
-        ("TenantBucket", BUCKET.to_owned()),
-        ("BucketName", BUCKET.to_owned()),
-        ("DbResourceId", DB.to_owned()),
-        ("TenantRolePrefix", "assumeRole-".to_owned()),
-        ("TableName", TABLE.to_owned()),
-        ("IdentityPool", POOL.to_owned()),
-        ("ExecutionRoleArns", EXECUTION_ROLES.join(",")),
-        (
-            "OffboardedTenantsDeny",
-            format!("arn:aws:iam::{ACCOUNT}:policy/offboarded-tenants"),
-        ),
-        ("OffboardedTenants", String::new()),
-    ])
-}
-
-/// The execution roles as the main stack's `ExecutionRoleArns` output lists
-/// them (s3-fetch, aurora-query, dynamodb-items), as resolved by `!GetAtt`.
-const EXECUTION_ROLES: [&str; 3] = [
-    "arn:aws:iam::123456789012:role/S3FetchRole",
-    "arn:aws:iam::123456789012:role/AuroraQueryRole",
-    "arn:aws:iam::123456789012:role/DynamoDbItemsRole",
 ];
 
 /// Each function's job (its `SessionScope::name`), its execution role and
@@ -251,15 +73,6 @@ fn job(function: &str) -> &'static str {
     }
 }
 
-fn policies_of(role: &Json) -> Vec<Json> {
-    role["Policies"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["PolicyDocument"].clone())
-        .collect()
-}
-
 fn session(strategy: &str, tenant: &str, function: &str) -> Session {
     let tags_strategy = strategy.contains("session-tags");
     let pool = strategy == "identity-pool";
@@ -272,6 +85,7 @@ fn session(strategy: &str, tenant: &str, function: &str) -> Session {
         ("IdentityPoolStrategy", pool),
         ("MakeIdentityPool", pool),
     ]);
+    let mut role_boundary = None;
     let (identity, tags) = if pool {
         let resolver = Resolver {
             params: main_params(),
@@ -311,6 +125,9 @@ fn session(strategy: &str, tenant: &str, function: &str) -> Session {
         for (key, value) in sent_tags(strategy, tenant, function) {
             tags.insert(key, value);
         }
+        // Every tenant role carries the main stack's boundary.
+        assert_eq!(role["PermissionsBoundary"], BOUNDARY);
+        role_boundary = Some(boundary());
         (policies_of(&role), tags)
     } else {
         let resolver = Resolver {
@@ -347,6 +164,7 @@ fn session(strategy: &str, tenant: &str, function: &str) -> Session {
     Session {
         policies: identity,
         session_policy,
+        boundary: role_boundary,
         tags,
         userid: Some(userid),
     }
@@ -486,10 +304,6 @@ fn uses_key(session: &Session, action: &str, owner: &str, through_s3: bool) -> b
         context.push(("kms:ViaService", via.as_str()));
     }
     session.allows(action, &key(owner), &context)
-}
-
-fn table() -> String {
-    format!("arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{TABLE}")
 }
 
 /// Whether `session` may make item call `action` whose keys lead with
@@ -684,15 +498,27 @@ fn execution_roles_assume_only_roles_under_the_tenant_path() {
         let execution = Session {
             policies: policies_of(&role),
             session_policy: None,
+            boundary: None,
             tags: Default::default(),
             userid: None,
         };
         let role_arn = |path_and_name: &str| format!("arn:aws:iam::{ACCOUNT}:role/{path_and_name}");
+        let tagged = [("iam:ResourceTag/TenantID", "tenant1")];
         assert!(execution.allows(
             "sts:AssumeRole",
             &role_arn("tenant/assumeRole-tenant1"),
-            &[]
+            &tagged
         ));
+        // A role under /tenant/ that carries no tenant (made around the
+        // onboarding role's guardrails) is out of reach.
+        assert!(
+            !execution.allows(
+                "sts:AssumeRole",
+                &role_arn("tenant/assumeRole-tenant1"),
+                &[]
+            ),
+            "{name} may assume an untagged tenant role"
+        );
         for outside in [
             "assumeRole-tenant1",
             "admin/assumeRole-tenant1",
@@ -700,7 +526,7 @@ fn execution_roles_assume_only_roles_under_the_tenant_path() {
             "tenant-access-shared-tenant",
         ] {
             assert!(
-                !execution.allows("sts:AssumeRole", &role_arn(outside), &[]),
+                !execution.allows("sts:AssumeRole", &role_arn(outside), &tagged),
                 "{name} may assume {outside}"
             );
         }
@@ -735,6 +561,7 @@ fn execution_roles_assume_only_their_own_shared_role() {
             let caller = Session {
                 policies: policies_of(&role),
                 session_policy: None,
+                boundary: None,
                 tags: Default::default(),
                 userid: None,
             };

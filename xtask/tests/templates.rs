@@ -300,15 +300,29 @@ fn a_tenant_role_reaches_only_its_own_prefix_and_db_user() {
         .as_sequence()
         .unwrap()
         .iter()
-        .map(|t| (t["Key"].as_str().unwrap(), text(&t["Value"]).unwrap()))
+        .map(|t| {
+            let value = &t["Value"];
+            let value = if is_ref(value, "TenantId") {
+                "TenantId"
+            } else {
+                text(value).unwrap()
+            };
+            (t["Key"].as_str().unwrap(), value)
+        })
         .collect();
     assert_eq!(
         tags,
         [
+            ("TenantID", "TenantId"),
             ("s3_home", "${TenantId}_home"),
             ("dbuser", "${TenantId}_dbuser")
         ]
     );
+    // Capped by the main stack's tenant boundary, whatever its policy says.
+    assert!(is_ref(
+        &props["PermissionsBoundary"],
+        "PermissionsBoundaryArn"
+    ));
     assert!(props["MaxSessionDuration"].as_u64().unwrap() <= 3600);
 
     // Only the functions' execution roles may assume it, each with the

@@ -321,6 +321,9 @@ pub fn s3_denial(
         (Verdict::NotAllowedBySession, _) => {
             format!("because no session policy allows the {action} action")
         }
+        (Verdict::NotAllowedByBoundary, _) => {
+            format!("because no permissions boundary allows the {action} action")
+        }
         (Verdict::NotAllowedByIdentity | Verdict::Allow, _) => {
             format!("because no identity-based policy allows the {action} action")
         }
@@ -434,6 +437,7 @@ impl Enforcer {
                 .map(|user| local_iam::Session {
                     policies: user.policies,
                     session_policy: None,
+                    boundary: None,
                     tags: user.tags,
                     userid: None,
                 }),

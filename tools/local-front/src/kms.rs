@@ -210,6 +210,7 @@ mod tests {
                     "aws:ResourceTag/TenantID": "${aws:PrincipalTag/TenantID}",
                     "kms:ViaService": "s3.us-east-1.amazonaws.com"}}}]})],
             session_policy: None,
+            boundary: None,
             tags: [("TenantID".to_owned(), tenant.to_owned())].into(),
             userid: None,
         }

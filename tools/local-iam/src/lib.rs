@@ -18,6 +18,7 @@
 //!         "Effect": "Allow", "Action": "s3:GetObject",
 //!         "Resource": "arn:aws:s3:::b/${aws:PrincipalTag/TenantID}_home/*"}]})],
 //!     session_policy: None,
+//!     boundary: None,
 //!     tags: [("TenantID".to_owned(), "t1".to_owned())].into(),
 //!     userid: None,
 //! };
@@ -42,6 +43,10 @@ pub struct Session {
     pub policies: Vec<Value>,
     /// The inline session policy, if the session was created with one.
     pub session_policy: Option<Value>,
+    /// The role's permissions boundary, if it has one: the most its
+    /// identity policies can ever grant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub boundary: Option<Value>,
     /// Principal tags: the role's tags, overridden by session tags.
     pub tags: BTreeMap<String, String>,
     /// `aws:userid`: for a role session, `<role id>:<session name>`.
@@ -61,6 +66,8 @@ pub enum Verdict {
     NotAllowedByIdentity,
     /// The identity allows it but the session policy does not.
     NotAllowedBySession,
+    /// The identity allows it but the role's permissions boundary does not.
+    NotAllowedByBoundary,
 }
 
 impl Session {
@@ -129,10 +136,14 @@ impl Session {
         };
         let identity: Vec<Decision> = self.policies.iter().map(decide).collect();
         let session = self.session_policy.as_ref().map(decide);
-        if identity.contains(&Decision::Deny) || session == Some(Decision::Deny) {
+        let boundary = self.boundary.as_ref().map(decide);
+        let denies = |d: Option<Decision>| d == Some(Decision::Deny);
+        if identity.contains(&Decision::Deny) || denies(session) || denies(boundary) {
             Verdict::ExplicitDeny
         } else if !identity.contains(&Decision::Allow) {
             Verdict::NotAllowedByIdentity
+        } else if boundary.is_some_and(|b| b != Decision::Allow) {
+            Verdict::NotAllowedByBoundary
         } else if session.is_some_and(|s| s != Decision::Allow) {
             Verdict::NotAllowedBySession
         } else {
@@ -207,6 +218,9 @@ pub struct Role {
     /// The trust policy (`AssumeRolePolicyDocument`), as deployed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trust: Option<Value>,
+    /// The permissions boundary (`PermissionsBoundary`'s document), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub boundary: Option<Value>,
 }
 
 /// Who asks to assume a role, as a trust policy's `Principal` names it.
@@ -470,6 +484,7 @@ impl Registry {
         Some(Session {
             policies: role.policies.clone(),
             session_policy,
+            boundary: role.boundary.clone(),
             tags,
             userid: None,
         })
@@ -671,6 +686,7 @@ mod tests {
                  "Resource": "arn:aws:rds-db:us-east-1:111122223333:dbuser:cluster-A/${aws:PrincipalTag/TenantID}_dbuser"}
             ]})],
             session_policy: None,
+            boundary: None,
             tags: [("TenantID".to_owned(), "t1".to_owned())].into(),
             userid: None,
         }
@@ -731,6 +747,7 @@ mod tests {
                     policies: vec![],
                     tags: [("TenantID".to_owned(), "role".to_owned())].into(),
                     trust: None,
+                    boundary: None,
                 },
             )]
             .into(),
@@ -748,6 +765,50 @@ mod tests {
         );
     }
 
+    /// A permissions boundary caps what the identity policies grant: the
+    /// request must be allowed by both, and a deny in either wins.
+    #[test]
+    fn a_boundary_caps_the_identity_policies() {
+        let everything = json!({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "*", "Resource": "*"}]});
+        let boundary = json!({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "s3:GetObject",
+             "Resource": "arn:aws:s3:::b/${aws:PrincipalTag/TenantID}_home/*"},
+            {"Effect": "Deny", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/t1_home/secret"}]});
+        let s = Session {
+            policies: vec![everything],
+            session_policy: None,
+            boundary: Some(boundary),
+            tags: [("TenantID".to_owned(), "t1".to_owned())].into(),
+            userid: None,
+        };
+        assert_eq!(
+            s.decide("s3:GetObject", "arn:aws:s3:::b/t1_home/x", &[]),
+            Verdict::Allow
+        );
+        assert_eq!(
+            s.decide("s3:GetObject", "arn:aws:s3:::b/t2_home/x", &[]),
+            Verdict::NotAllowedByBoundary
+        );
+        assert_eq!(
+            s.decide("s3:PutObject", "arn:aws:s3:::b/t1_home/x", &[]),
+            Verdict::NotAllowedByBoundary
+        );
+        assert_eq!(
+            s.decide("s3:GetObject", "arn:aws:s3:::b/t1_home/secret", &[]),
+            Verdict::ExplicitDeny
+        );
+        // The boundary grants nothing by itself.
+        let bare = Session {
+            policies: vec![],
+            ..s.clone()
+        };
+        assert_eq!(
+            bare.decide("s3:GetObject", "arn:aws:s3:::b/t1_home/x", &[]),
+            Verdict::NotAllowedByIdentity
+        );
+    }
+
     /// `ForAllValues:StringEquals` on `dynamodb:LeadingKeys` holds only when
     /// every key leads with the tenant; the policy allows no Scan at all.
     #[test]
@@ -760,6 +821,7 @@ mod tests {
                 "Condition": {"ForAllValues:StringEquals": {
                     "dynamodb:LeadingKeys": ["${aws:PrincipalTag/TenantID}"]}}}]})],
             session_policy: None,
+            boundary: None,
             tags: [("TenantID".to_owned(), "t1".to_owned())].into(),
             userid: None,
         };

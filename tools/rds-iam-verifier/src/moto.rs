@@ -135,6 +135,7 @@ impl Moto {
         let literal = || local_iam::Session {
             policies: key.policies.clone(),
             session_policy: key.session_policy.clone(),
+            boundary: None,
             tags: BTreeMap::new(),
             userid: None,
         };

@@ -204,6 +204,7 @@ mod tests {
                     "Effect": "Allow", "Action": "rds-db:connect",
                     "Resource": "arn:aws:rds-db:us-west-2:111122223333:dbuser:cluster-X/${aws:PrincipalTag/dbuser}"}]})],
                 session_policy: None,
+                boundary: None,
                 tags: [("dbuser".to_owned(), resource_user.to_owned())].into(),
                 userid: None,
             },
