@@ -12,10 +12,12 @@
 //! DynamoDB) and the token verifier (Postgres), which decide with the
 //! deployed policies, and each test checks that they, not moto, refused.
 
+mod common;
+
 use std::sync::Arc;
 
-use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::presigning::PresigningConfig;
+use common::*;
 use tenant_access::{Caller, Error, TenantSession};
 use test_support::{Stack, event, request};
 
@@ -50,53 +52,6 @@ async fn sessions(stack: &Stack, isolation: &str, tenant: &str) -> Sessions {
         aurora_query: db.sessions().session(&caller).await.expect("a session"),
         dynamodb_items: items.sessions().session(&caller).await.expect("a session"),
     }
-}
-
-fn s3(session: &TenantSession) -> aws_sdk_s3::Client {
-    aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&session.sdk_config())
-            .force_path_style(true)
-            .build(),
-    )
-}
-
-/// What S3 answered: `Ok` or the error code, and whether the local front
-/// (not moto) answered it.
-async fn get(session: &TenantSession, bucket: &str, key: &str) -> Result<(), (String, bool)> {
-    s3(session)
-        .get_object()
-        .bucket(bucket)
-        .key(key)
-        .send()
-        .await
-        .map(|_| ())
-        .map_err(refusal)
-}
-
-async fn list(session: &TenantSession, bucket: &str, prefix: &str) -> Result<(), (String, bool)> {
-    s3(session)
-        .list_objects_v2()
-        .bucket(bucket)
-        .prefix(prefix)
-        .send()
-        .await
-        .map(|_| ())
-        .map_err(refusal)
-}
-
-fn refusal<E: ProvideErrorMetadata>(
-    e: aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
-) -> (String, bool) {
-    let from_front = e
-        .raw_response()
-        .and_then(|r| r.body().bytes())
-        .is_some_and(|b| String::from_utf8_lossy(b).contains("<RequestId>local-front</RequestId>"));
-    let code = e.code().unwrap_or("<no code>").to_owned();
-    (code, from_front)
-}
-
-fn denied_by_front() -> Result<(), (String, bool)> {
-    Err(("AccessDenied".to_owned(), true))
 }
 
 #[tokio::test]
@@ -285,22 +240,6 @@ async fn expired_sessions_are_refused_and_the_functions_renew_them() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert_eq!(db_app.sessions().assume_role_calls(), calls + 1);
-}
-
-/// What DynamoDB answered: `Ok` or the error code, and whether the local
-/// front (not moto) answered it.
-fn item_refusal<E: aws_sdk_dynamodb::error::ProvideErrorMetadata>(
-    e: aws_sdk_dynamodb::error::SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>,
-) -> (String, bool) {
-    let from_front = e
-        .raw_response()
-        .and_then(|r| r.headers().get("x-amzn-requestid"))
-        == Some("local-front");
-    (e.code().unwrap_or("<no code>").to_owned(), from_front)
-}
-
-fn item_denied_by_front() -> Result<(), (String, bool)> {
-    Err(("AccessDeniedException".to_owned(), true))
 }
 
 /// Item calls with a raw session of `tenant1`, around the crate: every key

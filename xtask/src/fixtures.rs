@@ -26,6 +26,8 @@ pub enum Auth {
     ClaimMissing,
     /// A tenant claim that is not a valid tenant id.
     BadClaim(&'static str),
+    /// A valid tenant, with a `sub` that is not a user id.
+    BadUser(String),
 }
 
 pub struct Case {
@@ -278,8 +280,39 @@ fn cases() -> Vec<Case> {
         );
     }
 
-    // Negative cases, tenant1 unless the case is about the identity.
+    // The user's own files (`/me/files`, under <home>/users/<sub>/).
     let t = "tenant1";
+    let mine = |name: &str, method: &'static str, key: &str| {
+        let mut c = Case::new(
+            S3,
+            name.to_owned(),
+            method,
+            "/me/files/{key+}",
+            &format!("/me/files/{key}"),
+        )
+        .param("key", key)
+        .tenant(t);
+        c.method = method;
+        c
+    };
+    cases.push(Case::new(S3, "tenant1-me-list", "GET", "/me/files", "/me/files").tenant(t));
+    cases.push(
+        mine("tenant1-me-put", "PUT", "notes/fixture.txt")
+            .body("text/plain", "user-of-tenant1's own\n"),
+    );
+    // The tenant's shared file is not in the user's area.
+    cases.push(mine("tenant1-me-shared-file", "GET", "tenant.info"));
+    // Another user's area through the tenant's routes: refused before S3.
+    cases.push(
+        file(
+            "tenant1-files-in-user-area".into(),
+            "users/user-of-tenant1/notes/fixture.txt",
+        )
+        .tenant(t),
+    );
+    cases.push(mine("me-bad-user", "GET", "notes/fixture.txt").auth(Auth::BadUser(t.to_owned())));
+
+    // Negative cases, tenant1 unless the case is about the identity.
     cases.push(file("no-authorizer".into(), "tenant.info"));
     cases.push(
         file("claim-missing".into(), "tenant.info")
@@ -435,6 +468,22 @@ fn item_cases() -> Vec<Case> {
     let list = |name: String| Case::new(ITEMS, name, "GET", "/items", "/items");
     let json = "application/json";
     let mut cases = Vec::new();
+    // The user's own items (`/me/items`, partition <tenant>#<sub>): the
+    // tenant's welcome item is not among them.
+    cases.push(
+        Case::new(ITEMS, "tenant1-me-items", "GET", "/me/items", "/me/items").tenant("tenant1"),
+    );
+    cases.push(
+        Case::new(
+            ITEMS,
+            "tenant1-me-welcome",
+            "GET",
+            "/me/items/{id}",
+            "/me/items/welcome",
+        )
+        .param("id", "welcome")
+        .tenant("tenant1"),
+    );
     for t in TENANTS {
         cases.push(list(format!("{t}-items")).tenant(t).with_v1());
         cases.push(
@@ -573,6 +622,7 @@ fn claims(auth: &Auth) -> Option<Value> {
         Auth::Tenant(t) => (format!("user-of-{t}"), Some(t.as_str())),
         Auth::ClaimMissing => ("user-without-tenant".to_owned(), None),
         Auth::BadClaim(v) => ("user-with-bad-tenant".to_owned(), Some(*v)),
+        Auth::BadUser(t) => ("../user-of-tenant2".to_owned(), Some(t.as_str())),
     };
     claims.insert("sub".into(), sub.into());
     claims.insert(

@@ -143,7 +143,16 @@ MOTO_ONLY_ITEMS = {
 def for_moto(document: dict, span_tags: bool = False) -> dict:
     """A policy document as moto's copy holds it: MOTO_ONLY_ITEMS added,
     and with `span_tags` every principal tag a wildcard (moto substitutes
-    none; the registry keeps the tag-keyed original, which decides)."""
+    none; the registry keeps the tag-keyed original, which decides).
+    Statements keyed on a session's username tag (a user's own area) are
+    left out: moto evaluates no condition, so it would apply their denies to
+    every session; each Allow among them has a tenant-wide twin moto keeps.
+    The front decides them from the registry's copy."""
+    document = dict(document)
+    document["Statement"] = [
+        statement for statement in document["Statement"]
+        if "aws:PrincipalTag/username" not in json.dumps(statement)
+    ]
     text = json.dumps(document)
     if span_tags:
         text = re.sub(r"\$\{aws:PrincipalTag/[^}]+\}", "*", text)

@@ -69,7 +69,7 @@ fn many(value: &Value) -> Vec<&Value> {
 }
 
 /// Every statement of every inline policy of an IAM role (both branches
-/// of a policy kept under `!If`).
+/// of a policy or a statement kept under `!If`).
 fn statements(role: &Value) -> Vec<&Value> {
     role["Properties"]["Policies"]
         .as_sequence()
@@ -82,7 +82,27 @@ fn statements(role: &Value) -> Vec<&Value> {
                 .as_sequence()
                 .expect("statements")
         })
+        .flat_map(branches)
+        .filter(|s| s.is_mapping())
         .collect()
+}
+
+/// A statement's `Sid`.
+fn sid(statement: &Value) -> Option<&str> {
+    statement["Sid"].as_str()
+}
+
+/// The statements that keep users' own areas apart (checked by
+/// `user_sessions_stay_in_their_own_area_and_tenant_sessions_out_of_all`).
+const USER_AREA_SIDS: [&str; 4] = [
+    "TenantSessionsOutOfUserAreas",
+    "UserSessionsOnlyInTheirArea",
+    "TenantListingsOutOfUserAreas",
+    "UserListingsOnlyOfTheirArea",
+];
+
+fn user_area(statement: &Value) -> bool {
+    sid(statement).is_some_and(|sid| USER_AREA_SIDS.contains(&sid) || sid == "OwnUserPartition")
 }
 
 /// Whether a statement allows (a `Deny` grants nothing).
@@ -345,12 +365,20 @@ fn a_tenant_role_reaches_only_its_own_prefix_and_db_user() {
             statement["Condition"]["StringEquals"]["aws:RequestTag/Scope"].as_str(),
             Some(job)
         );
-        assert_eq!(
-            statement["Condition"]["ForAllValues:StringEquals"]["aws:TagKeys"]
-                .as_sequence()
-                .map(Vec::len),
-            Some(1)
-        );
+        // Its job's tag, and (for s3-fetch and dynamodb-items, which serve
+        // users' own areas) the user's, nothing else.
+        let keys: Vec<&str> = statement["Condition"]["ForAllValues:StringEquals"]["aws:TagKeys"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .map(|k| k.as_str().unwrap())
+            .collect();
+        let expected: &[&str] = if job == "db" {
+            &["Scope"]
+        } else {
+            &["Scope", "username"]
+        };
+        assert_eq!(keys, expected, "{job}");
     }
     // Every statement that grants serves one job, named by the session's
     // Scope tag.
@@ -493,6 +521,15 @@ fn the_api_routes_every_path_through_the_jwt_authorizer() {
         "GET /items/{id}",
         "PUT /items/{id}",
         "DELETE /items/{id}",
+        "GET /me/files",
+        "GET /me/files/{key+}",
+        "HEAD /me/files/{key+}",
+        "PUT /me/files/{key+}",
+        "DELETE /me/files/{key+}",
+        "GET /me/items",
+        "GET /me/items/{id}",
+        "PUT /me/items/{id}",
+        "DELETE /me/items/{id}",
     ]
     .into_iter()
     .map(String::from)
@@ -641,7 +678,7 @@ fn shared_role_trusts_its_function(
     // Only its own job's statements.
     let firsts: Vec<String> = statements(role)
         .into_iter()
-        .filter(|s| is_allow(s))
+        .filter(|s| is_allow(s) && !user_area(s))
         .map(|s| actions(s)[0].clone())
         .collect();
     assert_eq!(firsts, granted, "{name}");
@@ -650,6 +687,9 @@ fn shared_role_trusts_its_function(
     for statement in statements(role) {
         if actions(statement)[0].starts_with("kms:") || actions(statement)[0] == "s3:PutObject" {
             continue; // every_tenant_policy_writes_its_prefix_with_its_own_key_only
+        }
+        if user_area(statement) {
+            continue; // user_sessions_stay_in_their_own_area_and_tenant_sessions_out_of_all
         }
         if actions(statement)[0].starts_with("dynamodb:") {
             let (Value::Tagged(table), "dynamodb:GetItem") =
@@ -904,8 +944,9 @@ fn item_statement(role: &Value) -> (Vec<String>, Vec<String>) {
     let items: Vec<&Value> = statements(role)
         .into_iter()
         .filter(|s| actions(s).iter().any(|a| a.starts_with("dynamodb:")))
+        .filter(|s| sid(s) != Some("OwnUserPartition"))
         .collect();
-    assert_eq!(items.len(), 1, "one statement for the table");
+    assert_eq!(items.len(), 1, "one statement for the tenant's partition");
     let statement = items[0];
     let keys = branches(&statement["Condition"])
         .into_iter()
@@ -955,6 +996,41 @@ fn every_tenant_policy_confines_items_to_the_tenant_s_partition() {
     }
     // The same actions as the crate's session policies.
     assert_eq!(tenant_access::session_policy::TABLE_ACTIONS, expected);
+    // A user's own partition, <tenant>#<sub>: the same actions, only with
+    // the user's tag (the pool sets it from the token's sub).
+    for (name, role, key) in [
+        (
+            "TenantRole",
+            resource(&tenant, "TenantRole"),
+            "${TenantId}#${!aws:PrincipalTag/username}",
+        ),
+        (
+            "SharedDynamoDbRole",
+            resource(&main, "SharedDynamoDbRole"),
+            "${aws:PrincipalTag/TenantID}#${aws:PrincipalTag/username}",
+        ),
+        (
+            "IdentityPoolAuthenticatedRole",
+            resource(&main, "IdentityPoolAuthenticatedRole"),
+            "${aws:PrincipalTag/TenantID}#${aws:PrincipalTag/username}",
+        ),
+    ] {
+        let user: Vec<&Value> = statements(role)
+            .into_iter()
+            .filter(|s| sid(s) == Some("OwnUserPartition"))
+            .collect();
+        assert_eq!(
+            user.len(),
+            1,
+            "{name}: one statement for a user's partition"
+        );
+        assert_eq!(actions(user[0]), expected, "{name}");
+        let keys = user[0]["Condition"]["ForAllValues:StringEquals"]["dynamodb:LeadingKeys"]
+            .as_sequence()
+            .unwrap();
+        assert_eq!(keys.len(), 1, "{name}");
+        assert_eq!(text(&keys[0]), Some(key), "{name}");
+    }
 }
 
 #[test]
@@ -1141,9 +1217,9 @@ fn key_conditions(role: &Value) -> (Vec<String>, Vec<String>) {
     // own policy would grant it to every principal of the account).
     let denied: Vec<&Value> = statements(role)
         .into_iter()
-        .filter(|s| !is_allow(s))
+        .filter(|s| !is_allow(s) && actions(s).iter().any(|a| a.starts_with("kms:")))
         .collect();
-    assert_eq!(denied.len(), 1, "one Deny");
+    assert_eq!(denied.len(), 1, "one Deny of keys");
     assert_eq!(actions(denied[0]), ["kms:Decrypt", "kms:GenerateDataKey"]);
     assert_eq!(text(&denied[0]["Resource"]), Some("*"));
     assert_eq!(
@@ -1211,7 +1287,7 @@ fn every_tenant_policy_writes_its_prefix_with_its_own_key_only() {
     ] {
         let writes: Vec<&Value> = statements(resource(template, role))
             .into_iter()
-            .filter(|s| actions(s).contains(&"s3:PutObject".to_owned()))
+            .filter(|s| !user_area(s) && actions(s).contains(&"s3:PutObject".to_owned()))
             .collect();
         assert_eq!(writes.len(), 1, "{role}");
         assert_eq!(actions(writes[0]), ["s3:PutObject", "s3:DeleteObject"]);
@@ -1824,4 +1900,80 @@ fn a_fresh_account_can_deploy_it_as_written() {
         "DbEngineVersion"
     ));
     assert!(template["Parameters"]["DbEngineVersion"]["Default"].is_string());
+}
+
+/// A user's own area, `<home>/users/<sub>/`: every role that serves both
+/// the tenant's and its users' sessions (the tenant role, the shared S3 role
+/// under session-tags) keeps a session without the `username` tag out of
+/// every user area, and one with it in its own; the identity pool's role,
+/// whose one session per user serves both, cannot (docs/isolation.md).
+#[test]
+fn user_sessions_stay_in_their_own_area_and_tenant_sessions_out_of_all() {
+    let tenant = load("tenant-template.yaml");
+    let main = load("template.yaml");
+    for (name, role, home) in [
+        (
+            "TenantRole",
+            resource(&tenant, "TenantRole"),
+            "${!aws:PrincipalTag/s3_home}",
+        ),
+        (
+            "SharedS3Role",
+            resource(&main, "SharedS3Role"),
+            "${!aws:PrincipalTag/TenantID}_home",
+        ),
+    ] {
+        let found: Vec<&Value> = statements(role)
+            .into_iter()
+            .filter(|s| sid(s).is_some_and(|sid| USER_AREA_SIDS.contains(&sid)))
+            .collect();
+        let sids: Vec<&str> = found.iter().filter_map(|s| sid(s)).collect();
+        assert_eq!(sids, USER_AREA_SIDS, "{name}");
+        for statement in &found {
+            assert!(!is_allow(statement), "{name}: {:?} denies", sid(statement));
+        }
+        let null = |s: &Value| {
+            text(&s["Condition"]["Null"]["aws:PrincipalTag/username"]).map(str::to_owned)
+        };
+        // The tenant's sessions (no username): no object under users/.
+        assert_eq!(null(found[0]).as_deref(), Some("true"), "{name}");
+        assert_eq!(
+            text(&found[0]["Resource"]),
+            Some(
+                format!(
+                    "arn:${{AWS::Partition}}:s3:::${{{}}}/{home}/users/*",
+                    if name == "TenantRole" {
+                        "BucketName"
+                    } else {
+                        "TenantBucket"
+                    }
+                )
+                .as_str()
+            ),
+            "{name}"
+        );
+        // A user's sessions: nothing but their own area.
+        assert_eq!(null(found[1]).as_deref(), Some("false"), "{name}");
+        assert!(
+            text(&found[1]["NotResource"])
+                .unwrap()
+                .ends_with(&format!("/{home}/users/${{!aws:PrincipalTag/username}}/*")),
+            "{name}"
+        );
+        assert_eq!(null(found[2]).as_deref(), Some("true"), "{name}");
+        assert_eq!(null(found[3]).as_deref(), Some("false"), "{name}");
+        let plain = home.replace("${!", "${");
+        assert_eq!(
+            found[3]["Condition"]["StringNotLike"]["s3:prefix"].as_str(),
+            Some(format!("{plain}/users/${{aws:PrincipalTag/username}}/*").as_str()),
+            "{name}"
+        );
+    }
+    let pool = statements(resource(&main, "IdentityPoolAuthenticatedRole"));
+    assert!(
+        !pool
+            .iter()
+            .any(|s| sid(s).is_some_and(|sid| USER_AREA_SIDS.contains(&sid))),
+        "the pool's one session per user serves the tenant's files too"
+    );
 }

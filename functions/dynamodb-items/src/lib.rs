@@ -7,10 +7,12 @@
 //! | `GET /items/{id}` | one item, with `ETag: "<version>"` |
 //! | `PUT /items/{id}` | create (201) or replace (200) the item from a JSON body; `If-Match: "<version>"` or `If-None-Match: *` make it conditional (412 when it does not hold) |
 //! | `DELETE /items/{id}` | delete the item (204); `If-Match` as for PUT |
+//! | `/me/items`, `/me/items/{id}` | the same, on the calling user's own items |
 //!
 //! No key is taken from the request but the item id: the partition key is
-//! the session's tenant ([`tenant_access::dynamodb`]), and the session's
-//! policy allows item calls only on that partition (`dynamodb:LeadingKeys`).
+//! the session's tenant, or under `/me` the user's own partition of it,
+//! `<tenant>#<sub>` ([`tenant_access::dynamodb`]), and the session's policy
+//! allows item calls only on that partition (`dynamodb:LeadingKeys`).
 //!
 //! A request is parsed once into a [`Route`], which holds the whole contract
 //! of bad input (400, 404, 405, 413, 415); the handler then serves data it
@@ -25,9 +27,7 @@ use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 use tenant_access::config::{DynamoDbConfig, FunctionConfig};
 use tenant_access::dynamodb::{Item, ItemId, Precondition, TenantTable};
-use tenant_access::http::{
-    Envelope, cursor, json_body, limit, only_query, private, query, segments,
-};
+use tenant_access::http::{Area, Envelope, cursor, json_body, limit, only_query, private, query};
 use tenant_access::registry::TenantRegistry;
 use tenant_access::session_policy::SessionScope;
 use tenant_access::{Caller, Error, TenantSessions, json_response};
@@ -90,7 +90,7 @@ impl Route {
     /// ```
     pub fn parse(request: &Request) -> Result<Route, Error> {
         let method = request.method();
-        match segments(request).as_slice() {
+        match Area::split(request).1.as_slice() {
             ["items"] if method == Method::GET => {
                 only_query(request, &["limit", "cursor"])?;
                 let limit = limit(request, DEFAULT_LIMIT, MAX_LIMIT)? as u16;
@@ -185,8 +185,16 @@ impl App {
         &self.table
     }
 
-    async fn serve(&self, route: Route, caller: &Caller) -> Result<Response<Body>, Error> {
-        let session = self.sessions.session(caller).await?;
+    async fn serve(
+        &self,
+        area: Area,
+        route: Route,
+        caller: &Caller,
+    ) -> Result<Response<Body>, Error> {
+        let session = match area {
+            Area::Tenant => self.sessions.session(caller).await?,
+            Area::User => self.sessions.user_session(caller).await?,
+        };
         match route {
             Route::List { limit, after } => {
                 let page = self.table.list(&session, limit, after.as_ref()).await?;
@@ -234,10 +242,11 @@ pub async fn function_handler(
         .envelope
         .serve_measured(request, |caller| async move {
             let route = Route::parse(request)?;
+            let area = Area::of(request);
             // A stale session DynamoDB denied is dropped and the request
             // served once more on a new one.
             app.sessions
-                .retrying(|| app.serve(route.clone(), &caller))
+                .retrying(|| app.serve(area, route.clone(), &caller))
                 .await
         })
         .await)

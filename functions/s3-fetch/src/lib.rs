@@ -11,10 +11,13 @@
 //! | `PUT /files/{key+}` | write the body (up to the inline limit), SSE-KMS with the tenant's key; `If-Match` / `If-None-Match: *` make it conditional (412) |
 //! | `PUT /files/{key+}?upload=url&size=N` | a presigned PUT URL as JSON for exactly `N` bytes (1 to 5 GiB), bound to the tenant's key and to the request's `If-Match` / `If-None-Match: *`, for a larger body |
 //! | `DELETE /files/{key+}` | delete (204); `If-Match` makes it conditional |
+//! | `/me/files`, `/me/files/{key+}` | the same, on the calling user's own files |
 //!
 //! Keys are relative to the tenant's home prefix, which this crate adds and
 //! the client never sees. Another tenant's key answers exactly like a missing
-//! one.
+//! one. `users/` in the home holds each user's own area, `users/<sub>/`,
+//! which only `/me/files` serves, on a session IAM confines to it: the
+//! tenant's routes refuse keys there (400) and leave them out of listings.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -27,7 +30,7 @@ use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 use std::time::{Duration, SystemTime};
 use tenant_access::config::{FunctionConfig, S3Config};
-use tenant_access::http::{Envelope, cursor, private};
+use tenant_access::http::{Area, Envelope, cursor, private};
 use tenant_access::registry::TenantRegistry;
 use tenant_access::s3::{
     Fetched, ObjectKey, ObjectMeta, PresignedGet, PresignedPut, Read, ReadOptions, TenantBucket,
@@ -72,9 +75,18 @@ impl App {
         &self.sessions
     }
 
-    /// Serve a parsed `route` as `caller`, on its tenant's session.
-    async fn serve(&self, route: &Route, caller: &Caller) -> Result<Response<Body>, Error> {
-        let session = self.sessions.session(caller).await?;
+    /// Serve a parsed `route` as `caller`, on its tenant's session (or, in
+    /// the user's own `area`, on the user's).
+    async fn serve(
+        &self,
+        area: Area,
+        route: &Route,
+        caller: &Caller,
+    ) -> Result<Response<Body>, Error> {
+        let session = match area {
+            Area::Tenant => self.sessions.session(caller).await?,
+            Area::User => self.sessions.user_session(caller).await?,
+        };
         match route {
             Route::List {
                 prefix,
@@ -221,9 +233,12 @@ pub async fn function_handler(
         .envelope
         .serve_measured(request, |caller| async move {
             let route = Route::parse(request, app.bucket.inline_max_bytes())?;
+            let area = Area::of(request);
             // A stale session S3 denied is dropped and the request served
             // once more on a new one.
-            app.sessions.retrying(|| app.serve(&route, &caller)).await
+            app.sessions
+                .retrying(|| app.serve(area, &route, &caller))
+                .await
         })
         .await)
 }

@@ -1,10 +1,11 @@
 //! A request, parsed once into what it asks for: the whole bad-input
-//! contract of `/files` is here, so the handler serves data it can trust.
+//! contract of `/files` and `/me/files` is here, so the handler serves data
+//! it can trust.
 
 use lambda_http::http::{HeaderMap, Method, header};
 use lambda_http::{Request, RequestExt};
 use tenant_access::Error;
-use tenant_access::http::{cursor, limit, only_query, query, segments};
+use tenant_access::http::{Area, cursor, limit, only_query, query};
 use tenant_access::s3::{
     ByteRange, KeyPrefix, ListPosition, ObjectKey, ReadOptions, WriteCondition,
 };
@@ -16,7 +17,7 @@ pub const MAX_LIST_LIMIT: usize = 1000;
 /// The most one PutObject may carry: S3's limit for a single PUT.
 pub const MAX_UPLOAD_BYTES: u64 = 5 * 1024 * 1024 * 1024;
 
-/// What a request to `/files` asks for.
+/// What a request to `/files` (or `/me/files`) asks for.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Route {
     /// `GET /files?prefix=&limit=&cursor=`.
@@ -92,7 +93,7 @@ impl Route {
     /// ```
     pub fn parse(request: &Request, inline_max_bytes: u64) -> Result<Route, Error> {
         let method = request.method();
-        match segments(request).as_slice() {
+        match Area::split(request).1.as_slice() {
             ["files"] if method == Method::GET => {
                 only_query(request, &["prefix", "limit", "cursor"])?;
                 let prefix = KeyPrefix::parse(&query(request, "prefix")?.unwrap_or_default())?;
@@ -239,7 +240,10 @@ fn requested_key(request: &Request) -> Result<String, Error> {
         return Ok(key.to_owned());
     }
     let path = request.raw_http_path();
-    let raw = path.strip_prefix("/files/").ok_or(Error::NotFound)?;
+    let raw = path
+        .strip_prefix("/files/")
+        .or_else(|| path.strip_prefix("/me/files/"))
+        .ok_or(Error::NotFound)?;
     percent_encoding::percent_decode_str(raw)
         .decode_utf8()
         .map(|key| key.into_owned())

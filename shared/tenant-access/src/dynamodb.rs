@@ -306,10 +306,33 @@ impl TenantTable {
         config
     }
 
-    /// The item's full key: the session's tenant, and the id.
+    /// The partition `session` reads and writes: its tenant's, or a user
+    /// session's own, `<tenant>#<user>`
+    /// ([`user_partition`](crate::session_policy::user_partition)).
+    ///
+    /// ```
+    /// use aws_credential_types::Credentials;
+    /// use tenant_access::TenantSession;
+    /// use tenant_access::dynamodb::TenantTable;
+    ///
+    /// let creds = Credentials::new("AKID", "secret", None, None, "doc");
+    /// let base = aws_config::SdkConfig::builder().build();
+    /// let session = TenantSession::new("tenant1".parse().unwrap(), creds, &base);
+    /// assert_eq!(TenantTable::partition(&session), "tenant1");
+    /// let mine = session.for_user(Some("user-a".parse().unwrap()));
+    /// assert_eq!(TenantTable::partition(&mine), "tenant1#user-a");
+    /// ```
+    pub fn partition(session: &TenantSession) -> String {
+        match session.user() {
+            Some(user) => crate::session_policy::user_partition(session.tenant(), user),
+            None => session.tenant().as_str().to_owned(),
+        }
+    }
+
+    /// The item's full key: the session's partition, and the id.
     fn key(session: &TenantSession, id: &ItemId) -> HashMap<String, AttributeValue> {
         HashMap::from([
-            (PARTITION_KEY.to_owned(), s(session.tenant().as_str())),
+            (PARTITION_KEY.to_owned(), s(&Self::partition(session))),
             (SORT_KEY.to_owned(), s(id.as_str())),
         ])
     }
@@ -345,7 +368,7 @@ impl TenantTable {
             .table_name(&self.table)
             .key_condition_expression("#pk = :tenant")
             .expression_attribute_names("#pk", PARTITION_KEY)
-            .expression_attribute_values(":tenant", s(session.tenant().as_str()))
+            .expression_attribute_values(":tenant", s(&Self::partition(session)))
             .limit(i32::from(limit))
             .set_exclusive_start_key(after.map(|id| Self::key(session, id)))
             .consistent_read(true)

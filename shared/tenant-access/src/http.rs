@@ -277,6 +277,47 @@ pub fn private(mut response: Response<Body>) -> Response<Body> {
     response
 }
 
+/// Whose data a request is about: the tenant's shared data (`/files`,
+/// `/items`), or the calling user's own (`/me/files`, `/me/items`), which
+/// the stores keep in the user's area of the tenant and serve on a session
+/// IAM confines to it
+/// ([`TenantSessions::user_session`](crate::TenantSessions::user_session)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Area {
+    /// The tenant's shared data.
+    Tenant,
+    /// The calling user's own data: the path starts with `/me`.
+    User,
+}
+
+impl Area {
+    /// The area `request`'s path names, and the path's segments after it.
+    ///
+    /// ```
+    /// use lambda_http::{Request, RequestExt};
+    /// use tenant_access::http::Area;
+    ///
+    /// let request = Request::default().with_raw_http_path("/me/items/a-1");
+    /// assert_eq!(Area::split(&request), (Area::User, vec!["items", "a-1"]));
+    /// let request = Request::default().with_raw_http_path("/items/a-1");
+    /// assert_eq!(Area::split(&request), (Area::Tenant, vec!["items", "a-1"]));
+    /// ```
+    pub fn split(request: &Request) -> (Area, Vec<&str>) {
+        let mut path = segments(request);
+        if path.first() == Some(&"me") {
+            path.remove(0);
+            (Area::User, path)
+        } else {
+            (Area::Tenant, path)
+        }
+    }
+
+    /// The area `request`'s path names.
+    pub fn of(request: &Request) -> Area {
+        Area::split(request).0
+    }
+}
+
 /// The request path's segments, without API Gateway's stage, percent-encoded
 /// as received. `/files/a%2Fb` gives `["files", "a%2Fb"]`.
 ///

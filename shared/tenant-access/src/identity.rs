@@ -16,6 +16,10 @@ use serde_json::Value;
 
 use crate::Error;
 
+/// The claim naming the user: the token's subject, whichever authorizer
+/// verified it (the tenant authorizer passes it on as `sub` too).
+pub const USER_CLAIM: &str = "sub";
+
 /// The longest tenant identifier the alphabet rule accepts. The functions
 /// accept only ids whose derived names fit too (see
 /// [`AccessConfig::max_tenant_len`](crate::config::AccessConfig::max_tenant_len)).
@@ -71,6 +75,69 @@ impl fmt::Debug for TenantId {
     }
 }
 
+/// The longest user id accepted: IAM's session-tag values are 256
+/// characters; a user id is also a path segment of the user's S3 area and
+/// part of a DynamoDB partition key, so it is kept well inside both.
+pub const MAX_USER_ID_LEN: usize = 128;
+
+/// A validated user id: the verified token's `sub`, naming one user of a
+/// tenant (its private area, [`Caller::user`]).
+///
+/// 1 to 128 characters of ASCII letters, digits and `-_.@+=:`, and never
+/// `.` or `..`: safe as an S3 path segment, in a DynamoDB key after the
+/// tenant, and as an STS session-tag value. A Cognito `sub` (a UUID) always
+/// is one.
+///
+/// ```
+/// use tenant_access::identity::UserId;
+///
+/// let user: UserId = "3f1c2a9e-5b7d-4c1e-9f00-123456789abc".parse().unwrap();
+/// assert_eq!(user.as_str().len(), 36);
+/// assert!("../other".parse::<UserId>().is_err());
+/// assert!("a/b".parse::<UserId>().is_err());
+/// assert!("..".parse::<UserId>().is_err());
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct UserId(String);
+
+/// Why a string is not a [`UserId`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("a user id is 1 to 128 characters of A-Z, a-z, 0-9 and -_.@+=:, and not . or ..")]
+pub struct InvalidUserId;
+
+impl UserId {
+    /// The identifier as a string slice.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::str::FromStr for UserId {
+    type Err = InvalidUserId;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let alphabet = s
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.@+=:".contains(&b));
+        if s.is_empty() || s.len() > MAX_USER_ID_LEN || !alphabet || s == "." || s == ".." {
+            return Err(InvalidUserId);
+        }
+        Ok(UserId(s.to_owned()))
+    }
+}
+
+impl fmt::Display for UserId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for UserId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "UserId({})", self.0)
+    }
+}
+
 /// Who is calling, as verified by API Gateway, and which request this is.
 ///
 /// # Example
@@ -92,11 +159,15 @@ impl fmt::Debug for TenantId {
 /// let caller = Caller::from_request(&request, "custom:tenant_id").unwrap();
 /// assert_eq!(caller.tenant.as_str(), "tenant1");
 /// assert_eq!(caller.request_id, "req-1");
+/// assert!(caller.user.is_none()); // the claims carry no `sub`
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
     /// The tenant the verified identity belongs to.
     pub tenant: TenantId,
+    /// The verified user (the identity's `sub`), when the identity names a
+    /// valid one: whose private area `/me` routes serve.
+    pub user: Option<UserId>,
     /// The API Gateway request id (or the Lambda invocation id), for logs and
     /// for the STS session name.
     pub request_id: String,
@@ -120,10 +191,14 @@ impl Caller {
             .ok_or(Error::Unauthenticated)?;
         let value = tenant_claim(context, claim)?;
         let tenant = value.parse().map_err(|_| Error::InvalidTenant)?;
+        let user = tenant_claim(context, USER_CLAIM)
+            .ok()
+            .and_then(|sub| sub.parse().ok());
         let request_id = request_id(request, context);
         let token = IdentityToken::from_request(request);
         Ok(Caller {
             tenant,
+            user,
             request_id,
             token,
         })
@@ -139,9 +214,28 @@ impl Caller {
     pub fn new(tenant: TenantId, request_id: impl Into<String>) -> Self {
         Caller {
             tenant,
+            user: None,
             request_id: request_id.into(),
             token: None,
         }
+    }
+
+    /// The same caller, as user `user` of its tenant.
+    ///
+    /// ```
+    /// let caller = tenant_access::Caller::new("tenant1".parse().unwrap(), "req-1")
+    ///     .with_user("user-a".parse().unwrap());
+    /// assert_eq!(caller.user.unwrap().as_str(), "user-a");
+    /// ```
+    pub fn with_user(mut self, user: UserId) -> Self {
+        self.user = Some(user);
+        self
+    }
+
+    /// The verified user, or [`Error::UserUnknown`] when the identity names
+    /// none: a `/me` route has no area to serve then.
+    pub fn require_user(&self) -> Result<&UserId, Error> {
+        self.user.as_ref().ok_or(Error::UserUnknown)
     }
 
     /// Check that the caller's token stands behind the verified identity:

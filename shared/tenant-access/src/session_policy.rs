@@ -18,7 +18,7 @@ use serde::Serialize;
 
 use crate::Error;
 use crate::config::TenantTemplate;
-use crate::identity::TenantId;
+use crate::identity::{TenantId, UserId};
 
 /// STS refuses inline session policies longer than this many characters.
 pub const MAX_POLICY_CHARS: usize = 2048;
@@ -61,6 +61,29 @@ pub enum SessionScope {
 /// require: a session assumed without it, or by another function, can do
 /// nothing, or only that function's job.
 pub const SCOPE_TAG: &str = "Scope";
+
+/// The session tag naming the user of a user-area session (`/me` routes),
+/// which the template's policies confine to that user's area. The identity
+/// pool's principal tag of the same name carries the token's `sub`.
+pub const USER_TAG: &str = "username";
+
+/// The folder of a tenant's home prefix that holds its users' own areas,
+/// `<home>/users/<user>/`: a tenant-area session may not read, write or
+/// list under it, and a user-area session nothing else.
+pub const USER_AREA: &str = "users";
+
+/// The DynamoDB partition of `user`'s own items in `tenant`:
+/// `<tenant>#<user>`. A tenant id has no `#`, so no tenant's partition is
+/// another's user partition, and `dynamodb:LeadingKeys` names it exactly.
+///
+/// ```
+/// let tenant = "tenant1".parse().unwrap();
+/// let user = "user-a".parse().unwrap();
+/// assert_eq!(tenant_access::session_policy::user_partition(&tenant, &user), "tenant1#user-a");
+/// ```
+pub fn user_partition(tenant: &TenantId, user: &UserId) -> String {
+    format!("{tenant}#{user}")
+}
 
 impl SessionScope {
     /// The job's name: `s3`, `db` or `dynamodb`. It is the [`SCOPE_TAG`]
@@ -140,6 +163,13 @@ fn allow(action: &'static str, resource: String) -> Statement {
     }
 }
 
+fn deny(action: &'static str, resource: String) -> Statement {
+    Statement {
+        effect: "Deny",
+        ..allow(action, resource)
+    }
+}
+
 /// Tenant keys, used through S3 only: `tenant` names the one key (by its
 /// tag) under the session-policy strategies; `None` (the function policy)
 /// any key, which the role's own ABAC condition narrows.
@@ -166,13 +196,13 @@ fn items_on_table(
     region: &str,
     account: &str,
     table: &str,
-    tenant: Option<&TenantId>,
+    partition: Option<&str>,
 ) -> Statement {
     Statement {
         action: Action::Many(&TABLE_ACTIONS),
-        condition: tenant.map(|tenant| {
+        condition: partition.map(|partition| {
             serde_json::json!({
-                "ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [tenant.as_str()]}
+                "ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [partition]}
             })
         }),
         ..allow(
@@ -254,33 +284,84 @@ impl SessionScope {
     /// assert!(policy.contains(r#""s3:prefix":"tenant1_home/*""#));
     /// ```
     pub fn policy(&self, tenant: &TenantId, p: &str) -> Result<String, Error> {
+        self.policy_for(tenant, None, p)
+    }
+
+    /// The session policy for `user`'s own area of `tenant` (or, with
+    /// `None`, the tenant's shared area, which excludes every user area).
+    ///
+    /// ```
+    /// use tenant_access::config::TenantTemplate;
+    /// use tenant_access::session_policy::SessionScope;
+    ///
+    /// let scope = SessionScope::S3 {
+    ///     bucket: "shared".into(),
+    ///     prefix_template: TenantTemplate::parse("{tenant}_home").unwrap(),
+    /// };
+    /// let tenant = "tenant1".parse().unwrap();
+    /// let mine = scope.policy_for(&tenant, Some(&"user-a".parse().unwrap()), "aws").unwrap();
+    /// assert!(mine.contains(r#""Resource":"arn:aws:s3:::shared/tenant1_home/users/user-a/*""#));
+    /// let shared = scope.policy_for(&tenant, None, "aws").unwrap();
+    /// assert!(shared.contains(r#""Effect":"Deny","Action":["s3:GetObject","s3:PutObject","s3:DeleteObject"],"Resource":"arn:aws:s3:::shared/tenant1_home/users/*""#));
+    /// ```
+    pub fn policy_for(
+        &self,
+        tenant: &TenantId,
+        user: Option<&UserId>,
+        p: &str,
+    ) -> Result<String, Error> {
         let statement = match self {
             SessionScope::S3 {
                 bucket,
                 prefix_template,
             } => {
-                let prefix = prefix_template.render(tenant);
-                vec![
+                let home = prefix_template.render(tenant);
+                let area = match user {
+                    Some(user) => format!("{home}/{USER_AREA}/{user}"),
+                    None => home.clone(),
+                };
+                let mut statements = vec![
                     Statement {
                         action: Action::Many(&OBJECT_ACTIONS),
-                        ..allow("", format!("arn:{p}:s3:::{bucket}/{prefix}/*"))
+                        ..allow("", format!("arn:{p}:s3:::{bucket}/{area}/*"))
                     },
                     keys_through_s3(p, Some(tenant)),
                     Statement {
                         condition: Some(serde_json::json!({
-                            "StringLike": {"s3:prefix": format!("{prefix}/*")}
+                            "StringLike": {"s3:prefix": format!("{area}/*")}
                         })),
                         ..allow("s3:ListBucket", format!("arn:{p}:s3:::{bucket}"))
                     },
-                ]
+                ];
+                if user.is_none() {
+                    // The tenant's shared area holds none of its users' own.
+                    let users = format!("{home}/{USER_AREA}/");
+                    statements.push(Statement {
+                        action: Action::Many(&OBJECT_ACTIONS),
+                        ..deny("", format!("arn:{p}:s3:::{bucket}/{users}*"))
+                    });
+                    statements.push(Statement {
+                        condition: Some(serde_json::json!({
+                            "StringLike": {"s3:prefix": format!("{users}*")}
+                        })),
+                        ..deny("s3:ListBucket", format!("arn:{p}:s3:::{bucket}"))
+                    });
+                }
+                statements
             }
-            // Only the tenant's own partition: every key of every item call
-            // must lead with the tenant.
+            // Only the tenant's own partition (or the user's): every key of
+            // every item call must lead with it.
             SessionScope::Table {
                 table,
                 region,
                 account,
-            } => vec![items_on_table(p, region, account, table, Some(tenant))],
+            } => {
+                let partition = match user {
+                    Some(user) => user_partition(tenant, user),
+                    None => tenant.as_str().to_owned(),
+                };
+                vec![items_on_table(p, region, account, table, Some(&partition))]
+            }
             SessionScope::Db {
                 resource_id,
                 user_template,

@@ -70,8 +70,8 @@ use lru::LruCache;
 use crate::Error;
 use crate::aws::partition;
 use crate::config::{AccessConfig, Isolation, TenantRole};
-use crate::identity::{Caller, TenantId};
-use crate::session_policy::{SCOPE_TAG, SessionScope};
+use crate::identity::{Caller, TenantId, UserId};
+use crate::session_policy::{SCOPE_TAG, SessionScope, USER_TAG};
 
 mod identity_pool;
 mod provider;
@@ -148,6 +148,10 @@ pub struct SessionRequest {
     /// Under `identity-pool`, the SHA-256 of the caller's ID token: the
     /// session is that token's, and no other request's.
     pub token_digest: Option<[u8; 32]>,
+    /// The user whose own area the session is for (its [`USER_TAG`] session
+    /// tag, or its session policy, names them); `None`: the tenant's shared
+    /// area, which no user area is part of.
+    pub user: Option<UserId>,
 }
 
 /// The cache of per-tenant STS sessions. Build once at cold start.
@@ -283,13 +287,44 @@ impl TenantSessions {
     /// (under `identity-pool`, the pool's id and no tag or policy: the pool
     /// decides the role and the tags).
     pub fn request_for(&self, tenant: &TenantId) -> Result<SessionRequest, Error> {
+        self.request_in(tenant, None)
+    }
+
+    /// The AssumeRole request for `user`'s own area of `tenant`: the
+    /// tenant's request, with the user in a [`USER_TAG`] session tag
+    /// wherever sessions carry tags (role-per-tenant, the session-tags
+    /// strategies) and in the session policy under the session-policy
+    /// strategies, so IAM confines the session to that user's area.
+    ///
+    /// ```no_run
+    /// # fn run(sessions: tenant_access::TenantSessions) {
+    /// let tenant = "tenant1".parse().unwrap();
+    /// let request = sessions.request_for_user(&tenant, &"user-a".parse().unwrap()).unwrap();
+    /// assert_eq!(request.user.unwrap().as_str(), "user-a");
+    /// # }
+    /// ```
+    pub fn request_for_user(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+    ) -> Result<SessionRequest, Error> {
+        self.request_in(tenant, Some(user))
+    }
+
+    fn request_in(
+        &self,
+        tenant: &TenantId,
+        user: Option<&UserId>,
+    ) -> Result<SessionRequest, Error> {
         if self.source.isolation.identity_pool() {
+            // The pool tags the session with the token's own `sub`.
             return Ok(SessionRequest {
                 tenant: tenant.clone(),
                 role_arn: self.role_arn(tenant),
                 tags: Vec::new(),
                 policy: None,
                 token_digest: None,
+                user: user.cloned(),
             });
         }
         let mut tags = Vec::new();
@@ -309,6 +344,10 @@ impl TenantSessions {
         if let (TenantRole::PerTenant(_), Some(scope)) = (&self.role, &self.scope) {
             tags.push((SCOPE_TAG.to_owned(), scope.name().to_owned()));
         }
+        let tagged = self.source.isolation.tags() || matches!(self.role, TenantRole::PerTenant(_));
+        if let (Some(user), true) = (user, tagged) {
+            tags.push((USER_TAG.to_owned(), user.as_str().to_owned()));
+        }
         let region = self
             .source
             .base
@@ -318,7 +357,7 @@ impl TenantSessions {
             // The tenant's own scope-down: only this function's job, only
             // on the tenant's resources.
             Some(scope) if self.source.isolation.policy() => {
-                Some(scope.policy(tenant, partition(region))?)
+                Some(scope.policy_for(tenant, user, partition(region))?)
             }
             // The role (or tag) confines the tenant; this confines the
             // session to the function's job.
@@ -338,14 +377,15 @@ impl TenantSessions {
             tags,
             policy,
             token_digest: None,
+            user: user.cloned(),
         })
     }
 
     /// The cache key of `caller`'s session: [`request_for`](Self::request_for)
     /// its tenant, and under `identity-pool` its token's digest. A caller
     /// without a token valid for the pool gets [`Error::Unauthenticated`].
-    fn key_for(&self, caller: &Caller) -> Result<SessionRequest, Error> {
-        let mut request = self.request_for(&caller.tenant)?;
+    fn key_for(&self, caller: &Caller, user: Option<&UserId>) -> Result<SessionRequest, Error> {
+        let mut request = self.request_in(&caller.tenant, user)?;
         request.token_digest = self.source.provider.key(caller, &self.claim, self.now())?;
         Ok(request)
     }
@@ -423,7 +463,30 @@ impl TenantSessions {
     /// else a new `AssumeRole` whose session name carries the tenant and
     /// request id. See the module docs for what happens when STS fails.
     pub async fn session(&self, caller: &Caller) -> Result<Arc<TenantSession>, Error> {
-        let request = self.key_for(caller)?;
+        self.session_in(caller, None).await
+    }
+
+    /// The caller's session for its own user area (`/me` routes): under
+    /// every strategy that assumes a role, one of its own, keyed by tenant
+    /// and user, whose tag or policy confines it to that user's area (see
+    /// [`request_for_user`](Self::request_for_user)); under `identity-pool`
+    /// the caller's own session, which is the user's already. A caller whose
+    /// identity names no user gets [`Error::UserUnknown`] and no AWS call.
+    pub async fn user_session(&self, caller: &Caller) -> Result<Arc<TenantSession>, Error> {
+        let user = caller.require_user()?;
+        if self.source.isolation.identity_pool() {
+            let session = self.session_in(caller, None).await?;
+            return Ok(Arc::new(session.in_area(Some(user.clone()))));
+        }
+        self.session_in(caller, Some(user)).await
+    }
+
+    async fn session_in(
+        &self,
+        caller: &Caller,
+        user: Option<&UserId>,
+    ) -> Result<Arc<TenantSession>, Error> {
+        let request = self.key_for(caller, user)?;
         #[cfg(feature = "registry")]
         if let Some(registry) = &self.registry {
             registry.check(&caller.tenant).await?;
@@ -554,7 +617,8 @@ impl Source {
         caller: &Caller,
         request: &SessionRequest,
     ) -> Result<TenantSession, Error> {
-        self.provider.assume(self, caller, request).await
+        let session = self.provider.assume(self, caller, request).await?;
+        Ok(session.for_user(request.user.clone()))
     }
 }
 

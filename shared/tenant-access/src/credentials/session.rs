@@ -12,7 +12,7 @@ use aws_credential_types::Credentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
 
 use super::{REFRESH_AHEAD, REFRESH_BUFFER, STALE_AFTER, now};
-use crate::identity::TenantId;
+use crate::identity::{TenantId, UserId};
 
 /// One tenant's STS session: its credentials, and the function's
 /// configuration (region, endpoint, HTTP client, time source) to sign with
@@ -21,6 +21,8 @@ use crate::identity::TenantId;
 #[derive(Debug)]
 pub struct TenantSession {
     tenant: TenantId,
+    /// The user whose own area the session is for; `None`: the tenant's.
+    user: Option<UserId>,
     credentials: Credentials,
     /// The same credentials, as the SDK's per-operation override takes them.
     provider: SharedCredentialsProvider,
@@ -54,11 +56,53 @@ impl TenantSession {
     ) -> Self {
         TenantSession {
             tenant,
+            user: None,
             provider: SharedCredentialsProvider::new(credentials.clone()),
             credentials,
             base,
             obtained: std::time::Instant::now(),
             invalid: AtomicBool::new(false),
+        }
+    }
+
+    /// The same session, for `user`'s own area of the tenant (or, with
+    /// `None`, the tenant's shared one): where the stores put what it reads
+    /// and writes. The cache makes user sessions itself
+    /// ([`TenantSessions::user_session`](super::TenantSessions::user_session)),
+    /// whose credentials IAM confines to that area too.
+    ///
+    /// ```
+    /// use aws_credential_types::Credentials;
+    /// use tenant_access::TenantSession;
+    ///
+    /// let base = aws_config::SdkConfig::builder().build();
+    /// let creds = Credentials::new("AKID", "secret", None, None, "doc");
+    /// let session = TenantSession::new("tenant1".parse().unwrap(), creds, &base)
+    ///     .for_user(Some("user-a".parse().unwrap()));
+    /// assert_eq!(session.user().unwrap().as_str(), "user-a");
+    /// ```
+    pub fn for_user(mut self, user: Option<UserId>) -> Self {
+        self.user = user;
+        self
+    }
+
+    /// The user whose own area this session is for; `None` for the
+    /// tenant's shared area.
+    pub fn user(&self) -> Option<&UserId> {
+        self.user.as_ref()
+    }
+
+    /// The same credentials, for `user`'s own area: a second handle on
+    /// them, not a new call.
+    pub(crate) fn in_area(&self, user: Option<UserId>) -> Self {
+        TenantSession {
+            tenant: self.tenant.clone(),
+            user,
+            credentials: self.credentials.clone(),
+            provider: self.provider.clone(),
+            base: self.base.clone(),
+            obtained: self.obtained,
+            invalid: AtomicBool::new(self.is_invalidated()),
         }
     }
 

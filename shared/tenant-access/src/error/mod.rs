@@ -69,6 +69,10 @@ pub enum Error {
     /// The tenant claim is present but not a valid tenant identifier.
     #[error("the tenant claim is not a valid tenant identifier")]
     InvalidTenant,
+    /// A user's own area was asked for, but the verified identity names no
+    /// valid user (no `sub`, or one that is not a user id).
+    #[error("the verified identity names no user")]
+    UserUnknown,
     /// Under Lambda's tenant isolation mode, the invocation's tenant id (the
     /// execution environment's tenant) is not the caller's verified tenant,
     /// or is missing.
@@ -205,9 +209,10 @@ impl Error {
     pub fn status(&self) -> StatusCode {
         match self {
             Error::Unauthenticated => StatusCode::UNAUTHORIZED,
-            Error::TenantClaimMissing { .. } | Error::InvalidTenant | Error::TenantMismatch => {
-                StatusCode::FORBIDDEN
-            }
+            Error::TenantClaimMissing { .. }
+            | Error::InvalidTenant
+            | Error::UserUnknown
+            | Error::TenantMismatch => StatusCode::FORBIDDEN,
             Error::BadRequest(_) | Error::InvalidJson(_) => StatusCode::BAD_REQUEST,
             Error::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Error::NotFound => StatusCode::NOT_FOUND,
@@ -241,6 +246,7 @@ impl Error {
             Error::Unauthenticated => "unauthenticated",
             Error::TenantClaimMissing { .. } => "tenant_claim_missing",
             Error::InvalidTenant => "invalid_tenant",
+            Error::UserUnknown => "user_unknown",
             Error::TenantMismatch => "tenant_mismatch",
             Error::BadRequest(_) => "bad_request",
             Error::InvalidJson(_) => "invalid_json",
@@ -351,6 +357,7 @@ impl Error {
         ("unauthenticated", 401),
         ("tenant_claim_missing", 403),
         ("invalid_tenant", 403),
+        ("user_unknown", 403),
         ("tenant_mismatch", 403),
         ("access_denied", 403),
         ("tenant_not_onboarded", 403),
@@ -409,6 +416,7 @@ mod tests {
             Error::Unauthenticated,
             Error::TenantClaimMissing { claim: "c".into() },
             Error::InvalidTenant,
+            Error::UserUnknown,
             Error::TenantMismatch,
             Error::BadRequest(detail()),
             Error::InvalidJson(detail()),

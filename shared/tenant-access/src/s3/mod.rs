@@ -28,6 +28,7 @@ use aws_sdk_s3::presigning::PresigningConfig;
 use crate::config::{S3Config, TenantTemplate};
 use crate::credentials::TenantSession;
 use crate::identity::TenantId;
+use crate::session_policy::USER_AREA;
 use crate::{Error, upstream};
 
 mod key;
@@ -58,12 +59,12 @@ macro_rules! object_meta {
 /// prefix, with the read options: the two builders share these setters but
 /// no trait.
 macro_rules! read_request {
-    ($bucket:expr, $session:expr, $key:expr, $options:expr, $operation:ident) => {
+    ($bucket:expr, $session:expr, $full_key:expr, $options:expr, $operation:ident) => {
         $bucket
             .shared($session)
             .$operation()
             .bucket(&$bucket.bucket)
-            .key($bucket.full_key($session.tenant(), $key))
+            .key($full_key)
             .set_if_none_match($options.if_none_match.clone())
             .set_range($options.range.map(|r| r.to_string()))
     };
@@ -133,6 +134,43 @@ impl TenantBucket {
         format!("{}/{}", self.prefix(tenant), key.as_str())
     }
 
+    /// The prefix `session` reads and writes under, without a trailing `/`:
+    /// the tenant's home, or a user session's own area in it,
+    /// `<home>/users/<user>`.
+    ///
+    /// ```
+    /// use aws_credential_types::Credentials;
+    /// use tenant_access::TenantSession;
+    /// use tenant_access::config::S3Config;
+    /// use tenant_access::s3::TenantBucket;
+    ///
+    /// let config = S3Config::from_lookup(|name: &str| (name == "TENANT_BUCKET").then(|| "shared".to_owned())).unwrap();
+    /// let bucket = TenantBucket::new(&config);
+    /// let creds = Credentials::new("AKID", "secret", None, None, "doc");
+    /// let base = aws_config::SdkConfig::builder().build();
+    /// let session = TenantSession::new("tenant1".parse().unwrap(), creds, &base);
+    /// assert_eq!(bucket.area(&session), "tenant1_home");
+    /// let mine = session.for_user(Some("user-a".parse().unwrap()));
+    /// assert_eq!(bucket.area(&mine), "tenant1_home/users/user-a");
+    /// ```
+    pub fn area(&self, session: &TenantSession) -> String {
+        let home = self.prefix(session.tenant());
+        match session.user() {
+            Some(user) => format!("{home}/{USER_AREA}/{user}"),
+            None => home,
+        }
+    }
+
+    /// `key`'s full key in `session`'s area. In the tenant's shared area a
+    /// key under `users/` is refused (400): that folder holds the users'
+    /// own areas, which only their own sessions reach.
+    fn area_key(&self, session: &TenantSession, key: &ObjectKey) -> Result<String, Error> {
+        if session.user().is_none() && in_user_areas(key.as_str()) {
+            return Err(user_areas_refused());
+        }
+        Ok(format!("{}/{}", self.area(session), key.as_str()))
+    }
+
     /// An S3 client that signs with `session`'s credentials only, built
     /// anew: for one-off calls outside this type (tests, tools). The
     /// bucket's own operations share one client instead, each passing its
@@ -182,11 +220,17 @@ impl TenantBucket {
         key: &ObjectKey,
         options: &ReadOptions,
     ) -> Result<Read<Fetched>, Error> {
-        let result = read_request!(self, session, key, options, get_object)
-            .customize()
-            .config_override(Self::as_tenant(session))
-            .send()
-            .await;
+        let result = read_request!(
+            self,
+            session,
+            self.area_key(session, key)?,
+            options,
+            get_object
+        )
+        .customize()
+        .config_override(Self::as_tenant(session))
+        .send()
+        .await;
         let output = match result {
             Ok(output) => output,
             Err(err) => return read_error(session, err),
@@ -220,11 +264,17 @@ impl TenantBucket {
         key: &ObjectKey,
         options: &ReadOptions,
     ) -> Result<Read<ObjectMeta>, Error> {
-        let result = read_request!(self, session, key, options, head_object)
-            .customize()
-            .config_override(Self::as_tenant(session))
-            .send()
-            .await;
+        let result = read_request!(
+            self,
+            session,
+            self.area_key(session, key)?,
+            options,
+            head_object
+        )
+        .customize()
+        .config_override(Self::as_tenant(session))
+        .send()
+        .await;
         match result {
             Ok(output) => Ok(Read::Found(object_meta!(output))),
             // A HEAD answer has no body, so no error code: a 403 may be a
@@ -244,7 +294,7 @@ impl TenantBucket {
                     .client(session)
                     .get_object()
                     .bucket(&self.bucket)
-                    .key(self.full_key(session.tenant(), key))
+                    .key(self.area_key(session, key)?)
                     .range("bytes=0-0")
                     .customize()
                     .config_override(Self::as_tenant(session))
@@ -277,9 +327,13 @@ impl TenantBucket {
         limit: u16,
         after: Option<&ListPosition>,
     ) -> Result<Listing, Error> {
-        let home = format!("{}/", self.prefix(session.tenant()));
+        let home = format!("{}/", self.area(session));
         if after.is_some_and(|a| home.len() + a.as_str().len() > MAX_S3_KEY_LEN) {
             return Err(Error::BadRequest("`cursor` is not valid".to_owned()));
+        }
+        let shared_area = session.user().is_none();
+        if shared_area && in_user_areas(prefix.as_str()) {
+            return Err(user_areas_refused());
         }
         let output = self
             .client(session)
@@ -307,6 +361,13 @@ impl TenantBucket {
                 tracing::error!("s3 listed a key outside the tenant prefix; dropped");
                 continue;
             };
+            // The users' own areas are not the tenant's to list: IAM keeps
+            // their contents from a tenant session, and their names stay
+            // out of its listings here (a listing is by prefix, which IAM
+            // cannot subtract a folder from).
+            if shared_area && in_user_areas(relative) {
+                continue;
+            }
             objects.push(ListedObject {
                 key: relative.to_owned(),
                 size: object.size().unwrap_or(0).max(0) as u64,
@@ -314,8 +375,15 @@ impl TenantBucket {
                 last_modified: object.last_modified().copied(),
             });
         }
-        let next_after = match (output.is_truncated(), objects.last()) {
-            (Some(true), Some(last)) => Some(ListPosition(last.key.clone())),
+        // The page's last key S3 listed, kept or not: a page of user-area
+        // keys only is empty but still carries on.
+        let last_listed = output
+            .contents()
+            .last()
+            .and_then(|o| o.key())
+            .and_then(|k| k.strip_prefix(&home));
+        let next_after = match (output.is_truncated(), last_listed) {
+            (Some(true), Some(last)) => Some(ListPosition(last.to_owned())),
             _ => None,
         };
         Ok(Listing {
@@ -340,7 +408,7 @@ impl TenantBucket {
             .shared(session)
             .get_object()
             .bucket(&self.bucket)
-            .key(self.full_key(session.tenant(), key))
+            .key(self.area_key(session, key)?)
             .customize()
             .config_override(Self::as_tenant(session))
             .presigned(presigning)
@@ -351,6 +419,21 @@ impl TenantBucket {
             expires_at,
         })
     }
+}
+
+/// Whether relative key (or listing prefix) `key` is in the users' own
+/// areas, `users/...`. (A shorter prefix, such as `us`, still lists the
+/// tenant's own keys; the users' are dropped from its answer.)
+fn in_user_areas(key: &str) -> bool {
+    key.strip_prefix(USER_AREA)
+        .is_some_and(|rest| rest.starts_with('/'))
+}
+
+/// The refusal of a tenant-area request into the users' own areas.
+fn user_areas_refused() -> Error {
+    Error::BadRequest(format!(
+        "`{USER_AREA}/` holds the users' own areas, which `/me/files` serves"
+    ))
 }
 
 fn presigning(

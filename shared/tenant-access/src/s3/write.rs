@@ -102,7 +102,7 @@ impl TenantBucket {
         condition: &WriteCondition,
     ) -> Result<Option<String>, Error> {
         let request = self
-            .sse_kms_put(session, key)
+            .sse_kms_put(session, key)?
             .set_content_type(content_type.map(str::to_owned))
             .body(body.into());
         match condition
@@ -125,14 +125,15 @@ impl TenantBucket {
         &self,
         session: &TenantSession,
         key: &ObjectKey,
-    ) -> aws_sdk_s3::operation::put_object::builders::PutObjectFluentBuilder {
-        self.shared(session)
+    ) -> Result<aws_sdk_s3::operation::put_object::builders::PutObjectFluentBuilder, Error> {
+        Ok(self
+            .shared(session)
             .put_object()
             .bucket(&self.bucket)
-            .key(self.full_key(session.tenant(), key))
+            .key(self.area_key(session, key)?)
             .server_side_encryption(aws_sdk_s3::types::ServerSideEncryption::AwsKms)
             .ssekms_key_id(self.kms_key(session.tenant()))
-            .bucket_key_enabled(false)
+            .bucket_key_enabled(false))
     }
 
     /// Delete `key` from the session tenant's prefix; with `if_match`,
@@ -147,7 +148,7 @@ impl TenantBucket {
         self.shared(session)
             .delete_object()
             .bucket(&self.bucket)
-            .key(self.full_key(session.tenant(), key))
+            .key(self.area_key(session, key)?)
             .set_if_match(if_match.map(str::to_owned))
             .customize()
             .config_override(Self::as_tenant(session))
@@ -176,7 +177,7 @@ impl TenantBucket {
         let length = i64::try_from(size)
             .map_err(|_| Error::BadRequest(format!("an upload of {size} bytes")))?;
         let request = condition
-            .apply(self.sse_kms_put(session, key).content_length(length))
+            .apply(self.sse_kms_put(session, key)?.content_length(length))
             .customize()
             .config_override(Self::as_tenant(session))
             .presigned(presigning)
