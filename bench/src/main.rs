@@ -522,6 +522,11 @@ fn record(name: &str, command: &str, lines: &[String]) {
 /// Tenants `cargo xtask bench` seeds (bench001..bench1000).
 const SEEDED: usize = 1000;
 
+/// The user-sessions scenario: this many tenants, with this many users
+/// each, every one using its own area (`/me/files`).
+const USER_TENANTS: usize = 100;
+const USERS_PER_TENANT: usize = 10;
+
 #[tokio::main]
 async fn main() {
     let argv: Vec<String> = std::env::args().collect();
@@ -529,6 +534,31 @@ async fn main() {
         && flag == "--session-memory-child"
     {
         scale::session_memory_child(n.parse().expect("a number")).await;
+        return;
+    }
+    if let [_, flag, tenants, users, requests] = argv.as_slice()
+        && flag == "--user-sessions-child"
+    {
+        scale::user_sessions_child(
+            tenants.parse().expect("a number"),
+            users.parse().expect("a number"),
+            requests.parse().expect("a number"),
+        )
+        .await;
+        return;
+    }
+    // The user-sessions scenario alone, on a running stack:
+    // `cargo run -p bench --release -- --user-sessions`.
+    if let [_, flag] = argv.as_slice()
+        && flag == "--user-sessions"
+    {
+        let stack = Stack::load();
+        let tenants: Vec<String> = (0..USER_TENANTS).map(scale::user_tenant).collect();
+        scale::register(&stack, &tenants).await;
+        println!(
+            "{}",
+            scale::user_sessions(USER_TENANTS, USERS_PER_TENANT, 1000)
+        );
         return;
     }
     // The session-memory scenario alone, on a running stack:
@@ -731,6 +761,20 @@ async fn main() {
         memory["assume_role_calls"],
     ));
     scenarios.push(json!({ "scenario": "session_memory", "result": memory }));
+    let user_tenants: Vec<String> = (0..USER_TENANTS).map(scale::user_tenant).collect();
+    scale::register(&stack, &user_tenants).await;
+    let u = scale::user_sessions(USER_TENANTS, USERS_PER_TENANT, 1000);
+    table.push(format!(
+        "s3-fetch      /me    {} users x {} tenants: AssumeRole/1k warm {:.1} (warm-up {}), {:.0} bytes per user session, {} cached, p50 {:.0} us",
+        USERS_PER_TENANT,
+        USER_TENANTS,
+        u["assume_role_per_1000_warm"].as_f64().unwrap_or(f64::NAN),
+        u["warm_up_assume_role"],
+        u["bytes_per_user_session"].as_f64().unwrap_or(f64::NAN),
+        u["cached"],
+        u["p50_us"].as_f64().unwrap_or(f64::NAN),
+    ));
+    scenarios.push(u);
     let zipf_warmup = args.zipf_tenants * 2;
     let z = scale::zipf(&stack, args.zipf_tenants, 1.1, zipf_warmup, 1000, SEEDED).await;
     table.push(format!(

@@ -140,6 +140,99 @@ pub fn session_memory(n: usize) -> Value {
         .unwrap_or_else(|e| json!({ "error": format!("no result from the child ({e}): {text}") }))
 }
 
+/// The user-sessions scenario's tenant `i` (registered by the parent).
+pub fn user_tenant(i: usize) -> String {
+    format!("usr{i:04}")
+}
+
+/// The child half of [`user_sessions`]: s3-fetch under session-tags serving
+/// `GET /me/files` for `users` users of each of `tenants` tenants. Every
+/// user is served once (warm-up: one `AssumeRole` per user), then
+/// `requests` requests drawn across all of them are timed and their
+/// `AssumeRole` calls counted. Prints one JSON line.
+pub async fn user_sessions_child(tenants: usize, users: usize, requests: usize) {
+    let pairs = tenants * users;
+    let stack = quiet(&Stack::load())
+        .with_strategy("session-tags")
+        .with(&[("TENANT_CACHE_CAPACITY", &(pairs + 10).to_string())]);
+    let config =
+        s3_fetch::Config::from_lookup(&stack.lookup()).expect("the session-tags configuration");
+    let sdk = stack.sdk_config().await;
+    let app = s3_fetch::App::new(&config, &sdk);
+    let base = test_support::event("s3-fetch/tenant1-me-list.json");
+    let event_of = |pair: usize, n: usize| {
+        let mut e = base.clone();
+        let claims = &mut e["requestContext"]["authorizer"]["jwt"]["claims"];
+        claims["custom:tenant_id"] = user_tenant(pair / users).into();
+        claims["sub"] = format!("user-{:02}", pair % users).into();
+        e["requestContext"]["requestId"] = format!("bench-me-{n}").into();
+        e
+    };
+    let serve = |pair: usize, n: usize| {
+        let app = &app;
+        let event = event_of(pair, n);
+        async move {
+            let response = s3_fetch::function_handler(app, request(&event))
+                .await
+                .expect("handlers answer every request");
+            assert_eq!(response.status(), 200, "GET /me/files of pair {pair}");
+        }
+    };
+    // One session first, so the SDK and the allocator are warm.
+    serve(0, 0).await;
+    let (before, _) = rss_kib();
+    for pair in 1..pairs {
+        serve(pair, pair).await;
+    }
+    let (after, _) = rss_kib();
+    let warm_up_calls = app.sessions().assume_role_calls();
+    let mut zipf = Zipf::new(pairs, 0.0);
+    let mut times = Vec::with_capacity(requests);
+    for n in 0..requests {
+        let pair = zipf.next_rank() - 1;
+        let started = Instant::now();
+        serve(pair, pairs + n).await;
+        times.push(started.elapsed());
+    }
+    let warm_calls = app.sessions().assume_role_calls() - warm_up_calls;
+    let p = percentiles(&times);
+    let line = json!({
+        "scenario": "user_sessions",
+        "tenants": tenants,
+        "users_per_tenant": users,
+        "cached": app.sessions().cached(),
+        "warm_up_assume_role": warm_up_calls,
+        "warm_requests": requests,
+        "warm_assume_role": warm_calls,
+        "assume_role_per_1000_warm": warm_calls as f64 * 1000.0 / requests as f64,
+        "bytes_per_user_session": (after - before) * 1024.0 / (pairs - 1) as f64,
+        "p50_us": p.p50,
+        "p99_us": p.p99,
+    });
+    println!("{line}");
+}
+
+/// Per-user sessions (`/me` routes), in a child process of its own so its
+/// memory counts alone: `users` users of each of `tenants` tenants.
+pub fn user_sessions(tenants: usize, users: usize, requests: usize) -> Value {
+    progress(&format!(
+        "user sessions: {users} users x {tenants} tenants, then {requests} warm requests"
+    ));
+    let out = Command::new(std::env::current_exe().expect("the bench binary"))
+        .args([
+            "--user-sessions-child",
+            &tenants.to_string(),
+            &users.to_string(),
+            &requests.to_string(),
+        ])
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("the child runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(text.lines().last().unwrap_or_default())
+        .unwrap_or_else(|e| json!({ "error": format!("no result from the child ({e}): {text}") }))
+}
+
 /// Ranks 1..=n drawn with probability proportional to 1/rank^s, from a
 /// fixed seed (xorshift64*), so every run draws the same sequence.
 pub struct Zipf {

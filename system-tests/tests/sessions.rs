@@ -369,3 +369,73 @@ async fn head_and_download_urls_tell_refused_credentials_from_a_missing_key() {
     .unwrap();
     assert_eq!(response.status(), 404);
 }
+
+/// A user's own sessions (`/me` routes) live in the same cache, under the
+/// same bounds as tenant sessions: a burst of one user's requests makes one
+/// STS call, a refused user's burst one call and a remembered refusal, each
+/// user has a session of its own (and the tenant its own), and the cap
+/// holds them all.
+#[tokio::test]
+async fn user_sessions_are_bounded_like_tenant_sessions() {
+    let stack = Stack::load();
+    let (front, sessions) =
+        sessions(&stack, &[("TENANT_CACHE_CAPACITY", "3")], Clock::default()).await;
+    let sessions = Arc::new(sessions);
+    let user = |tenant: &str, user: &str| caller(tenant).with_user(user.parse().unwrap());
+    let burst = |caller: Caller| -> Vec<_> {
+        (0..10)
+            .map(|_| {
+                let (sessions, caller) = (sessions.clone(), caller.clone());
+                tokio::spawn(async move { sessions.user_session(&caller).await })
+            })
+            .collect()
+    };
+    // Single flight, per user: STS held 300 ms, ten requests of user A.
+    front.inject(
+        HttpRule::new(HttpFault::Delay { ms: 300 })
+            .service(Service::Sts)
+            .times(1),
+    );
+    for request in burst(user("fault020", "user-a")) {
+        let session = request.await.unwrap().expect("user A's session");
+        assert_eq!(session.user().map(|u| u.as_str()), Some("user-a"));
+    }
+    assert_eq!(sessions.assume_role_calls(), 1, "one call for ten requests");
+    // A user of its own, and the tenant's own session: one call each.
+    sessions
+        .user_session(&user("fault020", "user-b"))
+        .await
+        .expect("user B's session");
+    let shared = sessions
+        .session(&caller("fault020"))
+        .await
+        .expect("the tenant's session");
+    assert!(shared.user().is_none());
+    assert_eq!(sessions.assume_role_calls(), 3);
+    assert_eq!(sessions.cached(), 3);
+    // Failure memory, per user: STS refuses user C's session once; a burst
+    // costs that one call, and gets the remembered refusal.
+    front.inject(
+        HttpRule::new(HttpFault::AccessDenied)
+            .service(Service::Sts)
+            .contains("user-c"),
+    );
+    for request in burst(user("fault020", "user-c")) {
+        let err = request.await.unwrap().unwrap_err();
+        assert_eq!(err.status().as_u16(), 403, "{err:?}");
+    }
+    assert_eq!(
+        sessions.assume_role_calls(),
+        4,
+        "one call for the refused burst"
+    );
+    // The cap: three entries, whoever they belong to.
+    assert_eq!(sessions.cached(), 3);
+    // No user, no session and no call.
+    let err = sessions
+        .user_session(&caller("fault020"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "user_unknown");
+    assert_eq!(sessions.assume_role_calls(), 4);
+}
