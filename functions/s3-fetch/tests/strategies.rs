@@ -200,7 +200,13 @@ async fn session_policies_scope_each_tenant_down_to_its_own_prefix() {
                                    "StringLike": {"kms:ViaService": "s3.*.amazonaws.com"}}},
                     {"Effect": "Allow", "Action": "s3:ListBucket",
                      "Resource": "arn:aws:s3:::tenant-data",
-                     "Condition": {"StringLike": {"s3:prefix": format!("{tenant}_home/*")}}}
+                     "Condition": {"StringLike": {"s3:prefix": format!("{tenant}_home/*")}}},
+                    // None of its users' own areas.
+                    {"Effect": "Deny", "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                     "Resource": format!("arn:aws:s3:::tenant-data/{tenant}_home/users/*")},
+                    {"Effect": "Deny", "Action": "s3:ListBucket",
+                     "Resource": "arn:aws:s3:::tenant-data",
+                     "Condition": {"StringLike": {"s3:prefix": format!("{tenant}_home/users/*")}}}
                 ]
             })
         );

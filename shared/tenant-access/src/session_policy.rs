@@ -419,7 +419,7 @@ mod tests {
             .unwrap();
         assert_eq!(
             policy,
-            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:GetObject","s3:PutObject","s3:DeleteObject"],"Resource":"arn:aws:s3:::shared/tenant1_home/*"},{"Effect":"Allow","Action":["kms:Decrypt","kms:GenerateDataKey"],"Resource":"arn:aws:kms:*:*:key/*","Condition":{"StringEquals":{"aws:ResourceTag/TenantID":"tenant1"},"StringLike":{"kms:ViaService":"s3.*.amazonaws.com"}}},{"Effect":"Allow","Action":"s3:ListBucket","Resource":"arn:aws:s3:::shared","Condition":{"StringLike":{"s3:prefix":"tenant1_home/*"}}}]}"#
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:GetObject","s3:PutObject","s3:DeleteObject"],"Resource":"arn:aws:s3:::shared/tenant1_home/*"},{"Effect":"Allow","Action":["kms:Decrypt","kms:GenerateDataKey"],"Resource":"arn:aws:kms:*:*:key/*","Condition":{"StringEquals":{"aws:ResourceTag/TenantID":"tenant1"},"StringLike":{"kms:ViaService":"s3.*.amazonaws.com"}}},{"Effect":"Allow","Action":"s3:ListBucket","Resource":"arn:aws:s3:::shared","Condition":{"StringLike":{"s3:prefix":"tenant1_home/*"}}},{"Effect":"Deny","Action":["s3:GetObject","s3:PutObject","s3:DeleteObject"],"Resource":"arn:aws:s3:::shared/tenant1_home/users/*"},{"Effect":"Deny","Action":"s3:ListBucket","Resource":"arn:aws:s3:::shared","Condition":{"StringLike":{"s3:prefix":"tenant1_home/users/*"}}}]}"#
         );
         assert_eq!(
             policy,

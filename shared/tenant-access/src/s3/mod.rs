@@ -335,57 +335,74 @@ impl TenantBucket {
         if shared_area && in_user_areas(prefix.as_str()) {
             return Err(user_areas_refused());
         }
-        let output = self
-            .client(session)
-            .list_objects_v2()
-            .bucket(&self.bucket)
-            .prefix(format!("{home}{}", prefix.as_str()))
-            .max_keys(i32::from(limit))
-            // From the position given, else just past the home's own
-            // folder marker (`<home>/`, an empty relative key): it is no
-            // object of the tenant's, and a page ending on it would have no
-            // cursor to give.
-            .start_after(match after {
-                Some(key) => format!("{home}{}", key.as_str()),
-                None => home.clone(),
-            })
-            .customize()
-            .config_override(Self::as_tenant(session))
-            .send()
-            .await
-            .map_err(|e| session.refused(upstream("s3", e)))?;
+        // The users' own areas are not the tenant's to list: IAM keeps their
+        // contents from a tenant session, and their names stay out of its
+        // listings here (a listing is by prefix, which IAM cannot subtract a
+        // folder from). They are one range of keys, `users/...`: a page that
+        // runs into it goes on past it, so pages stay full, in at most two
+        // calls.
+        let past_user_areas = format!("{USER_AREA}/{}", char::MAX);
+        let mut start = match after {
+            Some(key) => format!("{home}{}", key.as_str()),
+            // Just past the home's own folder marker (`<home>/`, an empty
+            // relative key): it is no object of the tenant's, and a page
+            // ending on it would have no cursor to give.
+            None => home.clone(),
+        };
         let mut objects = Vec::new();
-        for object in output.contents() {
-            let Some(relative) = object.key().and_then(|k| k.strip_prefix(&home)) else {
-                // S3 honours Prefix; a key outside it would be a bug upstream.
-                tracing::error!("s3 listed a key outside the tenant prefix; dropped");
-                continue;
+        let mut next_after = None;
+        for _ in 0..2 {
+            let wanted = usize::from(limit) - objects.len();
+            let output = self
+                .client(session)
+                .list_objects_v2()
+                .bucket(&self.bucket)
+                .prefix(format!("{home}{}", prefix.as_str()))
+                .max_keys(wanted as i32)
+                .start_after(&start)
+                .customize()
+                .config_override(Self::as_tenant(session))
+                .send()
+                .await
+                .map_err(|e| session.refused(upstream("s3", e)))?;
+            let mut skipped = false;
+            let mut last_listed = None;
+            for object in output.contents() {
+                let Some(relative) = object.key().and_then(|k| k.strip_prefix(&home)) else {
+                    // S3 honours Prefix; a key outside it would be a bug upstream.
+                    tracing::error!("s3 listed a key outside the tenant prefix; dropped");
+                    continue;
+                };
+                last_listed = Some(relative);
+                if shared_area && in_user_areas(relative) {
+                    skipped = true;
+                    continue;
+                }
+                objects.push(ListedObject {
+                    key: relative.to_owned(),
+                    size: object.size().unwrap_or(0).max(0) as u64,
+                    etag: object.e_tag().map(str::to_owned),
+                    last_modified: object.last_modified().copied(),
+                });
+            }
+            if output.is_truncated() != Some(true) {
+                next_after = None;
+                break;
+            }
+            let Some(last) = last_listed else { break };
+            // Whatever follows a user's key in that range is theirs too.
+            let position = if shared_area && in_user_areas(last) {
+                past_user_areas.clone()
+            } else {
+                last.to_owned()
             };
-            // The users' own areas are not the tenant's to list: IAM keeps
-            // their contents from a tenant session, and their names stay
-            // out of its listings here (a listing is by prefix, which IAM
-            // cannot subtract a folder from).
-            if shared_area && in_user_areas(relative) {
+            next_after = Some(ListPosition(position.clone()));
+            if skipped && objects.len() < usize::from(limit) {
+                start = format!("{home}{position}");
                 continue;
             }
-            objects.push(ListedObject {
-                key: relative.to_owned(),
-                size: object.size().unwrap_or(0).max(0) as u64,
-                etag: object.e_tag().map(str::to_owned),
-                last_modified: object.last_modified().copied(),
-            });
+            break;
         }
-        // The page's last key S3 listed, kept or not: a page of user-area
-        // keys only is empty but still carries on.
-        let last_listed = output
-            .contents()
-            .last()
-            .and_then(|o| o.key())
-            .and_then(|k| k.strip_prefix(&home));
-        let next_after = match (output.is_truncated(), last_listed) {
-            (Some(true), Some(last)) => Some(ListPosition(last.to_owned())),
-            _ => None,
-        };
         Ok(Listing {
             objects,
             next_after,
