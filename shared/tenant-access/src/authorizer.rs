@@ -268,6 +268,9 @@ impl VerifiedToken {
 /// ```
 pub fn bearer(authorization: &str) -> Option<&str> {
     let value = authorization.trim();
+    if value.eq_ignore_ascii_case("bearer") {
+        return None;
+    }
     let token = match value.split_once(' ') {
         Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest.trim(),
         _ => value,
