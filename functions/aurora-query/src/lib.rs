@@ -111,7 +111,9 @@ impl App {
                 account: config.access.account.clone().unwrap_or_else(any),
             });
         Ok(App {
-            envelope: Envelope::new(&config.access).with_metrics(&config.access, "aurora-query"),
+            envelope: Envelope::new(&config.access)
+                .with_metrics(&config.access, "aurora-query")
+                .with_tiers(sessions.registry_handle()),
             sessions,
             db: TenantDatabase::new(&config.service)?,
         })

@@ -162,15 +162,18 @@ impl App {
     /// (none are needed under `identity-pool`).
     pub fn new(config: &Config, sdk: &SdkConfig) -> Self {
         let any = || "*".to_owned();
+        let sessions = TenantSessions::new(sdk, &config.access)
+            .with_registry(TenantRegistry::new(sdk, &config.access))
+            .with_scope(SessionScope::Table {
+                table: config.service.table.clone(),
+                region: sdk.region().map_or_else(any, |r| r.to_string()),
+                account: config.access.account.clone().unwrap_or_else(any),
+            });
         App {
-            envelope: Envelope::new(&config.access).with_metrics(&config.access, "dynamodb-items"),
-            sessions: TenantSessions::new(sdk, &config.access)
-                .with_registry(TenantRegistry::new(sdk, &config.access))
-                .with_scope(SessionScope::Table {
-                    table: config.service.table.clone(),
-                    region: sdk.region().map_or_else(any, |r| r.to_string()),
-                    account: config.access.account.clone().unwrap_or_else(any),
-                }),
+            envelope: Envelope::new(&config.access)
+                .with_metrics(&config.access, "dynamodb-items")
+                .with_tiers(sessions.registry_handle()),
+            sessions,
             table: TenantTable::new(&config.service),
         }
     }

@@ -57,14 +57,17 @@ pub struct App {
 impl App {
     /// Clients for `config`; `sdk` carries the execution role's credentials.
     pub fn new(config: &Config, sdk: &SdkConfig) -> Self {
+        let sessions = TenantSessions::new(sdk, &config.access)
+            .with_registry(TenantRegistry::new(sdk, &config.access))
+            .with_scope(SessionScope::S3 {
+                bucket: config.service.bucket.clone(),
+                prefix_template: config.service.prefix_template.clone(),
+            });
         App {
-            envelope: Envelope::new(&config.access).with_metrics(&config.access, "s3-fetch"),
-            sessions: TenantSessions::new(sdk, &config.access)
-                .with_registry(TenantRegistry::new(sdk, &config.access))
-                .with_scope(SessionScope::S3 {
-                    bucket: config.service.bucket.clone(),
-                    prefix_template: config.service.prefix_template.clone(),
-                }),
+            envelope: Envelope::new(&config.access)
+                .with_metrics(&config.access, "s3-fetch")
+                .with_tiers(sessions.registry_handle()),
+            sessions,
             bucket: TenantBucket::new(&config.service),
             presign_ttl: config.service.presign_ttl,
         }

@@ -44,6 +44,11 @@ pub struct Envelope {
     /// Under [`Tenancy::PerTenant`], the one tenant this execution
     /// environment serves: the first one it served.
     served: Arc<OnceLock<TenantId>>,
+    /// Each tenant's limits, when any are configured.
+    limits: Option<Arc<crate::limits::TenantLimits>>,
+    /// Where a tenant's tier is known from (its cached registry item).
+    #[cfg(feature = "registry")]
+    tiers: Option<Arc<crate::registry::TenantRegistry>>,
 }
 
 impl Envelope {
@@ -59,7 +64,41 @@ impl Envelope {
             fallback: config.request_timeout,
             tenancy: config.tenancy,
             served: Arc::default(),
+            limits: config
+                .limits
+                .limits_anything()
+                .then(|| Arc::new(crate::limits::TenantLimits::new(config.limits.clone()))),
+            #[cfg(feature = "registry")]
+            tiers: None,
         }
+    }
+
+    /// Take each tenant's tier, for its limits, from `registry`'s cache
+    /// (the tier its item names, as last read for the tenant's session).
+    /// Without one, or before a tenant's first read, the default limits
+    /// apply.
+    #[cfg(feature = "registry")]
+    pub fn with_tiers(mut self, registry: Option<Arc<crate::registry::TenantRegistry>>) -> Self {
+        self.tiers = registry;
+        self
+    }
+
+    /// Admit `caller`'s request under its tenant's limits, or refuse it
+    /// ([`Error::RateLimited`]) before anything is done for it.
+    fn admit(&self, caller: &Caller) -> Result<Option<crate::limits::Admission>, Error> {
+        let Some(limits) = &self.limits else {
+            return Ok(None);
+        };
+        #[cfg(feature = "registry")]
+        let tier = self
+            .tiers
+            .as_ref()
+            .and_then(|registry| registry.cached_tier(&caller.tenant));
+        #[cfg(not(feature = "registry"))]
+        let tier: Option<String> = None;
+        limits
+            .admit(&caller.tenant, tier.as_deref(), std::time::Instant::now())
+            .map(Some)
     }
 
     /// Check the caller against Lambda's tenant isolation mode: an
@@ -227,6 +266,14 @@ impl Envelope {
         });
         let caller = match caller {
             Ok(caller) => caller,
+            Err(err) => {
+                err.log();
+                return err.to_response();
+            }
+        };
+        // Held until the answer: the request counts as in flight till then.
+        let _admission = match self.admit(&caller) {
+            Ok(admission) => admission,
             Err(err) => {
                 err.log();
                 return err.to_response();

@@ -51,6 +51,7 @@ mod error;
 #[cfg(feature = "lambda-http")]
 pub mod http;
 pub mod identity;
+pub mod limits;
 pub mod metrics;
 #[cfg(feature = "registry")]
 pub mod registry;

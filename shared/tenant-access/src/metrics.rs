@@ -15,6 +15,7 @@
 //! | `DbConnects`, `DbTokens`, `DbConnectionReuses` | Count | aurora-query's connections |
 //! | `RegistryReads` | Count | reads of the tenant registry (0 while the tenant's state is cached) |
 //! | `StaleSessionsDropped` | Count | sessions a service denied when older than `STALE_AFTER`, dropped and retried once |
+//! | `RateLimited` | Count | requests refused by the tenant's own limits (429 `rate_limited`, [`crate::limits`]) |
 //!
 //! The tenant is a property of the line (searchable in Logs Insights), not a
 //! dimension: a dimension per tenant would be a metric per tenant.
@@ -55,6 +56,8 @@ pub struct Counts {
     /// Sessions dropped because a service denied them when they were
     /// older than [`crate::credentials::STALE_AFTER`].
     pub stale_sessions: u64,
+    /// Requests refused by the tenant's own limits ([`crate::limits`]).
+    pub rate_limited: u64,
 }
 
 tokio::task_local! {
@@ -101,6 +104,7 @@ macro_rules! fieldwise {
                     db_reuses: self.db_reuses.$op(other.db_reuses),
                     registry_reads: self.registry_reads.$op(other.registry_reads),
                     stale_sessions: self.stale_sessions.$op(other.stale_sessions),
+                    rate_limited: self.rate_limited.$op(other.rate_limited),
                 }
             }
         }
@@ -144,7 +148,7 @@ pub struct Measured<'a> {
 #[cfg(feature = "metrics")]
 pub fn line(namespace: &str, at: SystemTime, m: &Measured<'_>) -> String {
     let c = &m.counts;
-    let metrics: [(&str, &str, Value); 12] = [
+    let metrics: [(&str, &str, Value); 13] = [
         ("Requests", "Count", json!(1)),
         (
             "Latency",
@@ -161,6 +165,7 @@ pub fn line(namespace: &str, at: SystemTime, m: &Measured<'_>) -> String {
         ("DbConnectionReuses", "Count", json!(c.db_reuses)),
         ("RegistryReads", "Count", json!(c.registry_reads)),
         ("StaleSessionsDropped", "Count", json!(c.stale_sessions)),
+        ("RateLimited", "Count", json!(c.rate_limited)),
     ];
     let timestamp = at
         .duration_since(SystemTime::UNIX_EPOCH)

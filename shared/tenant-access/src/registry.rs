@@ -92,9 +92,15 @@ impl std::str::FromStr for TenantState {
 /// What a read found: the tenant's state, or no item at all.
 type Found = Option<TenantState>;
 
+/// The registry item's tier attribute: which limits the tenant gets
+/// ([`crate::limits`]); absent for the defaults.
+pub const TIER: &str = "tier";
+
 /// The cached answer for one tenant, and until when it is the answer.
 struct Cached {
     answer: Result<Found, Error>,
+    /// The tenant's tier, when its item names one.
+    tier: Option<String>,
     until: Instant,
 }
 
@@ -215,7 +221,10 @@ impl TenantRegistry {
         }
         self.reads.fetch_add(1, Ordering::Relaxed);
         crate::metrics::record(|c| c.registry_reads += 1);
-        let answer = self.read(tenant).await;
+        let (answer, tier) = match self.read(tenant).await {
+            Ok((found, tier)) => (Ok(found), tier),
+            Err(err) => (Err(err), None),
+        };
         let life = if answer.is_ok() {
             self.ttl
         } else {
@@ -223,20 +232,34 @@ impl TenantRegistry {
         };
         *cached = Some(Cached {
             answer: answer.clone(),
+            tier,
             until: Instant::now() + life,
         });
         answer
     }
 
-    async fn read(&self, tenant: &TenantId) -> Result<Found, Error> {
+    /// The tenant's tier as last read, without reading: `None` when its
+    /// item names none, or it has not been read yet (its first request is
+    /// limited by the defaults), or a read is under way.
+    pub fn cached_tier(&self, tenant: &TenantId) -> Option<String> {
+        let slot = {
+            let mut slots = self.slots.lock().expect("registry cache lock poisoned");
+            Arc::clone(slots.get(tenant)?)
+        };
+        let cached = slot.0.try_lock().ok()?;
+        cached.as_ref()?.tier.clone()
+    }
+
+    async fn read(&self, tenant: &TenantId) -> Result<(Found, Option<String>), Error> {
         match &self.source {
             Source::Table { client, table } => {
                 let output = client
                     .get_item()
                     .table_name(table)
                     .key(KEY, AttributeValue::S(tenant.as_str().to_owned()))
-                    .projection_expression("#s")
+                    .projection_expression("#s, #t")
                     .expression_attribute_names("#s", STATE)
+                    .expression_attribute_names("#t", TIER)
                     .send()
                     .await
                     // Whatever the failure (the function's own role refused,
@@ -247,13 +270,14 @@ impl TenantRegistry {
                         detail: aws_sdk_dynamodb::error::DisplayErrorContext(&e).to_string(),
                     })?;
                 let Some(item) = output.item() else {
-                    return Ok(None);
+                    return Ok((None, None));
                 };
+                let tier = item.get(TIER).and_then(|t| t.as_s().ok()).cloned();
                 match item.get(STATE).map(AttributeValue::as_s) {
                     Some(Ok(state)) => {
                         state
                             .parse()
-                            .map(Some)
+                            .map(|state| (Some(state), tier))
                             .map_err(|reason| Error::Unavailable {
                                 service: "registry",
                                 detail: format!("a registry item is malformed: {reason}"),
@@ -268,10 +292,12 @@ impl TenantRegistry {
             #[cfg(test)]
             Source::Fixed(answer) => {
                 let answer = *answer.lock().unwrap();
-                answer.map_err(|()| Error::Unavailable {
-                    service: "registry",
-                    detail: "unreachable (test)".to_owned(),
-                })
+                answer
+                    .map(|found| (found, None))
+                    .map_err(|()| Error::Unavailable {
+                        service: "registry",
+                        detail: "unreachable (test)".to_owned(),
+                    })
             }
         }
     }

@@ -3,6 +3,7 @@
 //! tenant isolation mode), and the request's budget.
 
 use super::*;
+use crate::limits::{Limits, TierLimits};
 
 /// Whether Lambda gives each tenant execution environments of its own
 /// (`LAMBDA_TENANT_ISOLATION`): the function is deployed with
@@ -271,6 +272,9 @@ pub struct AccessConfig {
     /// default): how long an offboarding can take to reach a warm function
     /// in code (the platform's own refusals take effect at once).
     pub state_ttl: Duration,
+    /// Each tenant's limits in this container, by its tier
+    /// ([`crate::limits`]): none unless configured.
+    pub limits: TierLimits,
 }
 
 impl AccessConfig {
@@ -409,7 +413,9 @@ impl AccessConfig {
         }
         let state_ttl =
             Duration::from_millis(bounded(&env, "TENANT_STATE_TTL_MS", 30_000, 0..=300_000)?);
+        let limits = tenant_limits(&env)?;
         Ok(AccessConfig {
+            limits,
             registry_table,
             state_ttl,
             metrics_namespace,
@@ -427,6 +433,28 @@ impl AccessConfig {
             tenancy,
         })
     }
+}
+
+/// The per-tenant limits: the defaults (`TENANT_MAX_IN_FLIGHT`,
+/// `TENANT_REQUESTS_PER_SECOND`, `TENANT_BURST`; 0 is no limit) and each
+/// tier's (`TENANT_TIER_LIMITS`).
+fn tenant_limits(env: &impl Lookup) -> Result<TierLimits, ConfigError> {
+    let in_flight = bounded(env, "TENANT_MAX_IN_FLIGHT", 0, 0..=100_000)? as u32;
+    let per_second = bounded(env, "TENANT_REQUESTS_PER_SECOND", 0, 0..=1_000_000)? as u32;
+    // One second's worth when not given.
+    let burst = bounded(env, "TENANT_BURST", u64::from(per_second), 0..=1_000_000)? as u32;
+    if per_second > 0 && burst == 0 {
+        return Err(err(
+            "TENANT_BURST",
+            "a rate (TENANT_REQUESTS_PER_SECOND) needs a burst of at least 1",
+        ));
+    }
+    let default = Limits::new(in_flight, f64::from(per_second), burst);
+    TierLimits::parse(
+        &optional(env, "TENANT_TIER_LIMITS").unwrap_or_default(),
+        default,
+    )
+    .map_err(|reason| err("TENANT_TIER_LIMITS", reason))
 }
 
 fn identity_pool(env: &impl Lookup) -> Result<IdentityPool, ConfigError> {

@@ -37,6 +37,8 @@
 //! | `DB_CONNECTIONS_PER_TENANT` | a tenant's connections in use at once (its concurrent requests beyond wait) | `4` |
 //! | `DB_REFUSED_LOGIN_MEMORY_SECONDS` | after the database refuses a tenant's renewed login, its requests are refused this long without calling STS | `60` |
 //! | `DB_RESOURCE_ID` | `cluster-...` or `prx-...`, for session policies | required by the session-policy strategies |
+//! | `TENANT_MAX_IN_FLIGHT`, `TENANT_REQUESTS_PER_SECOND`, `TENANT_BURST` | a tenant's limits in one container ([`crate::limits`]); 0 is none | `0` |
+//! | `TENANT_TIER_LIMITS` | each tier's limits, `tier=in_flight:per_second:burst`, comma-separated | none |
 //! | `TOKEN_ISSUER`, `TOKEN_AUDIENCE` | the tenant authorizer ([`AuthorizerConfig`]): the issuer and app clients whose tokens it accepts | required by it |
 //! | `JWKS_URL` | the tenant authorizer: the issuer's signing keys | `<TOKEN_ISSUER>/.well-known/jwks.json` |
 //! | `JWKS_REFRESH_SECONDS` | the tenant authorizer: shortest time between two fetches of the keys, 1 to 3600 | `60` |

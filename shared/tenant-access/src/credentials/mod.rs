@@ -265,6 +265,13 @@ impl TenantSessions {
         self.registry.as_deref()
     }
 
+    /// The tenant registry, shared: for the envelope's tiers
+    /// ([`Envelope::with_tiers`](crate::http::Envelope::with_tiers)).
+    #[cfg(feature = "registry")]
+    pub fn registry_handle(&self) -> Option<Arc<crate::registry::TenantRegistry>> {
+        self.registry.clone()
+    }
+
     /// What this function's sessions may do. Each function sets its own:
     /// every AssumeRole then carries a session policy, the tenant's under
     /// the session-policy strategies, else the

@@ -78,6 +78,16 @@ pub enum Error {
     /// or is missing.
     #[error("this execution environment does not serve the caller's tenant")]
     TenantMismatch,
+    /// The tenant is over its own limits in this container: too many of its
+    /// requests in flight, or its rate ([`crate::limits`]). Refused before
+    /// any AWS call.
+    #[error("the tenant's requests are over its limits: {detail}")]
+    RateLimited {
+        /// Seconds until a retry can be admitted.
+        retry_after: u32,
+        /// Which limit.
+        detail: String,
+    },
     /// The client sent input that cannot be served (bad key, bad parameter).
     #[error("{0}")]
     BadRequest(String),
@@ -219,6 +229,7 @@ impl Error {
             Error::Conflict(_) => StatusCode::CONFLICT,
             Error::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Error::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::RangeNotSatisfiable => StatusCode::RANGE_NOT_SATISFIABLE,
             Error::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -255,6 +266,7 @@ impl Error {
             Error::Conflict(_) => "conflict",
             Error::PreconditionFailed => "precondition_failed",
             Error::PayloadTooLarge { .. } => "payload_too_large",
+            Error::RateLimited { .. } => "rate_limited",
             Error::UnsupportedMediaType => "unsupported_media_type",
             Error::RangeNotSatisfiable => "range_not_satisfiable",
             Error::Validation(_) => "validation_failed",
@@ -282,6 +294,7 @@ impl Error {
     /// ```
     pub fn retry_after(&self) -> Option<u32> {
         match self {
+            Error::RateLimited { retry_after, .. } => Some(*retry_after),
             Error::Throttled { .. } => Some(2),
             Error::Unavailable { .. }
             | Error::CredentialsRejected { .. }
@@ -370,6 +383,7 @@ impl Error {
         ("payload_too_large", 413),
         ("unsupported_media_type", 415),
         ("range_not_satisfiable", 416),
+        ("rate_limited", 429),
         ("validation_failed", 422),
         ("misconfigured", 500),
         ("upstream_error", 502),
@@ -427,6 +441,10 @@ mod tests {
             Error::PayloadTooLarge { limit: 1 },
             Error::UnsupportedMediaType,
             Error::RangeNotSatisfiable,
+            Error::RateLimited {
+                retry_after: 1,
+                detail: detail(),
+            },
             Error::Validation(detail()),
             Error::AccessDenied { detail: detail() },
             Error::TenantNotOnboarded { detail: detail() },
