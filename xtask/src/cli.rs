@@ -63,6 +63,11 @@ pub enum Cmd {
         /// SAM's `--env-vars` JSON instead of dotenv.
         sam: bool,
     },
+    /// `usage`: each tenant's usage from the functions' records in a log.
+    Usage {
+        /// The log; `cargo xtask dev`'s by default.
+        file: Option<String>,
+    },
     Down,
 }
 
@@ -143,6 +148,11 @@ pub const COMMANDS: &[Command] = &[
         name: "env",
         args: "[--sam]",
         about: "print the functions' environment for the running stack (--sam: write SAM's --env-vars JSON for `sam local invoke`)",
+    },
+    Command {
+        name: "usage",
+        args: "[FILE]",
+        about: "each tenant's requests, errors, bytes, database time and AWS calls, summed from the functions' per-request records (default: the log `cargo xtask dev` writes, target/local-stack/functions.log)",
     },
     Command {
         name: "down",
@@ -248,6 +258,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Cmd, String> {
             ("bench", Long("quick")) => rest.push("--quick".to_owned()),
             ("bench", Long("soak")) => rest.push("--soak".to_owned()),
             ("env", Long("sam")) => sam = true,
+            ("usage", Value(v)) if rest.is_empty() => rest.push(text(v)?),
             ("bench", Long(flag)) if BENCH_VALUES.contains(&flag) => {
                 let flag = format!("--{flag}");
                 rest.push(flag);
@@ -350,6 +361,9 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Cmd, String> {
         "fixtures" => Cmd::Fixtures { check },
         "ca-bundle" => Cmd::CaBundle,
         "env" => Cmd::Env { sam },
+        "usage" => Cmd::Usage {
+            file: rest.into_iter().next(),
+        },
         _ => Cmd::Down,
     })
 }

@@ -25,6 +25,7 @@ mod onboarding;
 mod postgres;
 mod process;
 mod purge;
+mod usage;
 mod users;
 mod verifier;
 
@@ -664,7 +665,12 @@ fn dev(stack: &Stack) -> Result<()> {
         venv.display(),
         std::env::var("PATH").unwrap_or_default()
     );
-    run_visible(
+    // The functions' output is shown and kept, for `cargo xtask usage`.
+    println!(
+        "Their per-request records go to {} too: `cargo xtask usage` sums them per tenant.\n",
+        stack.dir.join(FUNCTIONS_LOG).display()
+    );
+    process::run_teed(
         cargo()
             .current_dir(&stack.root)
             .env("PATH", path)
@@ -678,8 +684,12 @@ fn dev(stack: &Stack) -> Result<()> {
                 "--env-file",
             ])
             .arg(stack.functions_env_file()),
+        &stack.dir.join(FUNCTIONS_LOG),
     )
 }
+
+/// The log `cargo xtask dev` keeps of the functions' output.
+const FUNCTIONS_LOG: &str = "functions.log";
 
 /// Where `sam local invoke` finds the stack's CA: copied into each built
 /// function's directory, which SAM mounts at `/var/task`.
@@ -1144,6 +1154,19 @@ fn main() -> ExitCode {
             .map(|text| print!("{text}"))
             .map_err(|_| "the stack is not up: run `cargo xtask up`".to_owned()),
         cli::Cmd::Env { sam: true } => sam_env(&stack),
+        cli::Cmd::Usage { file } => {
+            let path = file
+                .map(std::path::PathBuf::from)
+                .unwrap_or_else(|| stack.dir.join(FUNCTIONS_LOG));
+            fs::read_to_string(&path)
+                .map(|log| print!("{}", usage::table(&usage::summarize(&log))))
+                .map_err(|e| {
+                    format!(
+                        "{}: {e} (run `cargo xtask dev` and call the API first, or name a log)",
+                        path.display()
+                    )
+                })
+        }
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,

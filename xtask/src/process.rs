@@ -51,6 +51,49 @@ pub fn run_visible(cmd: &mut Command) -> Result<()> {
     }
 }
 
+/// Run `cmd` in the foreground, its output (stdout and stderr) shown as
+/// usual and appended to `log` line by line as it comes.
+pub fn run_teed(cmd: &mut Command, log: &Path) -> Result<()> {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::sync::{Arc, Mutex};
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .map_err(|e| format!("{}: {e}", log.display()))?;
+    let file = Arc::new(Mutex::new(file));
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("could not run {}: {e}", describe(cmd)))?;
+    let copy = |stream: Box<dyn Read + Send>, to_stderr: bool| {
+        let file = Arc::clone(&file);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stream).lines() {
+                let Ok(line) = line else { break };
+                if to_stderr {
+                    eprintln!("{line}");
+                } else {
+                    println!("{line}");
+                }
+                let _ = writeln!(file.lock().expect("log lock"), "{line}");
+            }
+        })
+    };
+    let out = copy(Box::new(child.stdout.take().ok_or("no stdout")?), false);
+    let err = copy(Box::new(child.stderr.take().ok_or("no stderr")?), true);
+    let status = child
+        .wait()
+        .map_err(|e| format!("{}: {e}", describe(cmd)))?;
+    let _ = (out.join(), err.join());
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{} failed ({status})", describe(cmd)))
+    }
+}
+
 /// Whether the xtask runs as root (asked once).
 pub fn is_root() -> bool {
     static ROOT: OnceLock<bool> = OnceLock::new();

@@ -1977,3 +1977,73 @@ fn user_sessions_stay_in_their_own_area_and_tenant_sessions_out_of_all() {
         "the pool's one session per user serves the tenant's files too"
     );
 }
+
+/// Contributor Insights ranks tenants by requests, bytes out and server
+/// errors from the functions' per-request records, keyed on the record's
+/// `tenant` property, over exactly the three data functions' log groups.
+#[test]
+fn contributor_insights_rank_tenants_by_their_usage_records() {
+    let template = load("template.yaml");
+    for (name, aggregate, value, errors) in [
+        ("TenantRequestsRule", "Count", None, false),
+        ("TenantBytesOutRule", "Sum", Some("$.bytesOut"), false),
+        ("TenantErrorsRule", "Count", None, true),
+    ] {
+        let rule = resource(&template, name);
+        assert_eq!(rule["Type"].as_str(), Some("AWS::CloudWatch::InsightRule"));
+        assert_eq!(rule["Properties"]["RuleState"].as_str(), Some("ENABLED"));
+        let body: serde_json::Value =
+            serde_json::from_str(text(&rule["Properties"]["RuleBody"]).unwrap())
+                .unwrap_or_else(|e| panic!("{name}: the rule body is JSON: {e}"));
+        assert_eq!(body["Schema"]["Name"], "CloudWatchLogRule", "{name}");
+        assert_eq!(body["LogFormat"], "JSON", "{name}");
+        assert_eq!(
+            body["LogGroupNames"],
+            serde_json::json!([
+                "${S3FetchLogs}",
+                "${AuroraQueryLogs}",
+                "${DynamoDbItemsLogs}"
+            ]),
+            "{name}"
+        );
+        assert_eq!(
+            body["Contribution"]["Keys"],
+            serde_json::json!(["$.tenant"]),
+            "{name}"
+        );
+        assert_eq!(body["AggregateOn"], aggregate, "{name}");
+        assert_eq!(body["Contribution"]["ValueOf"].as_str(), value, "{name}");
+        let filters = body["Contribution"]["Filters"].as_array().unwrap();
+        assert!(
+            filters.iter().any(|f| f["Match"] == "$.Requests"),
+            "{name}: only the per-request records"
+        );
+        assert_eq!(
+            filters
+                .iter()
+                .any(|f| f["Match"] == "$.status" && f["GreaterThan"] == 499),
+            errors,
+            "{name}"
+        );
+    }
+    // The fields the rules read are the record's own.
+    let line = tenant_access::metrics::line(
+        "TenantAccess",
+        std::time::SystemTime::UNIX_EPOCH,
+        &tenant_access::metrics::Measured {
+            function: "s3-fetch",
+            tenant: Some("tenant1"),
+            request_id: None,
+            route: None,
+            bytes_in: 0,
+            bytes_out: 5,
+            status: 503,
+            latency: std::time::Duration::ZERO,
+            counts: Default::default(),
+        },
+    );
+    let record: serde_json::Value = serde_json::from_str(&line).unwrap();
+    for field in ["tenant", "Requests", "bytesOut", "status"] {
+        assert!(!record[field].is_null(), "the record has {field}");
+    }
+}

@@ -203,6 +203,9 @@ impl Envelope {
                     function,
                     tenant: caller.as_ref().map(|c| c.tenant.as_str()),
                     request_id: caller.as_ref().map(|c| c.request_id.as_str()),
+                    route: route_of(request).as_deref(),
+                    bytes_in: body_len(request.body()),
+                    bytes_out: body_len(response.body()),
                     status: response.status().as_u16(),
                     latency: started.elapsed(),
                     counts,
@@ -306,6 +309,34 @@ impl Envelope {
         }
         .instrument(span)
         .await
+    }
+}
+
+/// API Gateway's route of `request`: the HTTP API's route key
+/// (`GET /files/{key+}`), or the REST API's method and resource path.
+#[cfg(feature = "metrics")]
+fn route_of(request: &Request) -> Option<String> {
+    use lambda_http::request::RequestContext;
+    match request.request_context_ref()? {
+        RequestContext::ApiGatewayV2(ctx) => ctx.route_key.clone(),
+        RequestContext::ApiGatewayV1(ctx) => ctx
+            .resource_path
+            .as_ref()
+            .map(|path| format!("{} {path}", request.method())),
+        #[allow(unreachable_patterns)]
+        _ => None,
+    }
+}
+
+/// A body's length in bytes.
+#[cfg(feature = "metrics")]
+fn body_len(body: &Body) -> u64 {
+    match body {
+        Body::Empty => 0,
+        Body::Text(text) => text.len() as u64,
+        Body::Binary(bytes) => bytes.len() as u64,
+        #[allow(unreachable_patterns)]
+        _ => 0,
     }
 }
 
@@ -654,6 +685,15 @@ mod tests {
         assert_eq!(line["StatusClass"], "4xx");
         assert_eq!(line["tenant"], "tenant1");
         assert_eq!(line["AssumeRoleCalls"], 1, "its own, not its neighbour's");
+        // Its usage record: the route, the bytes of its answer (the JSON
+        // error body), its AWS calls.
+        assert_eq!(line["route"], "GET /tenant");
+        assert_eq!(line["bytesIn"], 0);
+        assert_eq!(
+            line["bytesOut"].as_u64(),
+            Some(Error::NotFound.to_response().body().len() as u64)
+        );
+        assert_eq!(line["awsCalls"], 1);
         assert_eq!(
             line["_aws"]["CloudWatchMetrics"][0]["Namespace"],
             "TenantAccess"

@@ -18,7 +18,14 @@
 //! | `RateLimited` | Count | requests refused by the tenant's own limits (429 `rate_limited`, [`crate::limits`]) |
 //!
 //! The tenant is a property of the line (searchable in Logs Insights), not a
-//! dimension: a dimension per tenant would be a metric per tenant.
+//! dimension: a dimension per tenant would be a metric per tenant. The line
+//! is also the request's usage record, for metering per tenant without a
+//! per-tenant metric: besides `tenant`, `status` and the counts above it
+//! carries `route` (API Gateway's route), `bytesIn` and `bytesOut` (the
+//! request's and the answer's bodies), `dbMs` (time spent in database
+//! statements and logins) and `awsCalls` (the AWS calls counted above).
+//! The template's Contributor Insights rules rank tenants by it, and
+//! `cargo xtask usage` sums it per tenant.
 //! Counts are the request's own, also when the environment serves several
 //! invocations at once (`run_concurrent` on Lambda Managed Instances): each
 //! request is measured in its own task-local scope ([`measure`]), and a
@@ -58,6 +65,8 @@ pub struct Counts {
     pub stale_sessions: u64,
     /// Requests refused by the tenant's own limits ([`crate::limits`]).
     pub rate_limited: u64,
+    /// Microseconds spent in database logins and statements.
+    pub db_time_us: u64,
 }
 
 tokio::task_local! {
@@ -105,6 +114,7 @@ macro_rules! fieldwise {
                     registry_reads: self.registry_reads.$op(other.registry_reads),
                     stale_sessions: self.stale_sessions.$op(other.stale_sessions),
                     rate_limited: self.rate_limited.$op(other.rate_limited),
+                    db_time_us: self.db_time_us.$op(other.db_time_us),
                 }
             }
         }
@@ -123,6 +133,12 @@ pub struct Measured<'a> {
     pub tenant: Option<&'a str>,
     /// API Gateway's request id: a property.
     pub request_id: Option<&'a str>,
+    /// API Gateway's route (`GET /files/{key+}`), when known: a property.
+    pub route: Option<&'a str>,
+    /// The request body's bytes.
+    pub bytes_in: u64,
+    /// The answer body's bytes.
+    pub bytes_out: u64,
     /// The answer's HTTP status.
     pub status: u16,
     /// How long it took.
@@ -139,11 +155,13 @@ pub struct Measured<'a> {
 ///
 /// let text = line("TenantAccess", SystemTime::UNIX_EPOCH, &Measured {
 ///     function: "s3-fetch", tenant: Some("tenant1"), request_id: None,
+///     route: Some("GET /files/{key+}"), bytes_in: 0, bytes_out: 1024,
 ///     status: 200, latency: Duration::from_millis(12), counts: Counts::default(),
 /// });
 /// let json: serde_json::Value = serde_json::from_str(&text).unwrap();
 /// assert_eq!(json["StatusClass"], "2xx");
 /// assert_eq!(json["Requests"], 1);
+/// assert_eq!((json["tenant"].as_str(), json["bytesOut"].as_u64()), (Some("tenant1"), Some(1024)));
 /// ```
 #[cfg(feature = "metrics")]
 pub fn line(namespace: &str, at: SystemTime, m: &Measured<'_>) -> String {
@@ -194,6 +212,17 @@ pub fn line(namespace: &str, at: SystemTime, m: &Measured<'_>) -> String {
         root.insert(name.to_owned(), value);
     }
     root.insert("status".to_owned(), json!(m.status));
+    // The usage record's own fields: properties, never metrics.
+    if let Some(route) = m.route {
+        root.insert("route".to_owned(), json!(route));
+    }
+    root.insert("bytesIn".to_owned(), json!(m.bytes_in));
+    root.insert("bytesOut".to_owned(), json!(m.bytes_out));
+    root.insert("dbMs".to_owned(), json!(c.db_time_us as f64 / 1000.0));
+    root.insert(
+        "awsCalls".to_owned(),
+        json!(c.assume_role_calls + c.identity_pool_calls + c.db_connects + c.registry_reads),
+    );
     if let Some(tenant) = m.tenant {
         root.insert("tenant".to_owned(), json!(tenant));
     }
@@ -216,6 +245,7 @@ mod tests {
             session_misses: 1,
             db_connects: 1,
             db_tokens: 1,
+            db_time_us: 2_500,
             ..Counts::default()
         };
         let text = line(
@@ -225,6 +255,9 @@ mod tests {
                 function: "aurora-query",
                 tenant: Some("tenant1"),
                 request_id: Some("req-1"),
+                route: Some("GET /tenant"),
+                bytes_in: 0,
+                bytes_out: 57,
                 status: 503,
                 latency: Duration::from_micros(12_500),
                 counts,
@@ -263,6 +296,20 @@ mod tests {
         assert_eq!(root["SessionCacheHits"], 0);
         assert_eq!(root["tenant"], "tenant1");
         assert_eq!(root["requestId"], "req-1");
+        // The usage record's fields are properties, never metrics.
+        assert_eq!(root["route"], "GET /tenant");
+        assert_eq!(
+            (root["bytesIn"].as_u64(), root["bytesOut"].as_u64()),
+            (Some(0), Some(57))
+        );
+        assert_eq!(root["dbMs"], 2.5);
+        assert_eq!(root["awsCalls"], 2, "the STS call and the login");
+        for usage in ["route", "bytesIn", "bytesOut", "dbMs", "awsCalls"] {
+            assert!(
+                !metrics.iter().any(|m| m["Name"] == usage),
+                "{usage} is not a metric"
+            );
+        }
     }
 
     #[test]

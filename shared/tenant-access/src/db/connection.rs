@@ -114,6 +114,7 @@ impl TenantConnection {
         let timeout = self.statement_timeout;
         let open = self.open();
         open.busy = true;
+        let started = std::time::Instant::now();
         let result = tokio::time::timeout(timeout, async {
             let prepared = match open.statements.get(statement) {
                 Some(prepared) => prepared.clone(),
@@ -127,6 +128,8 @@ impl TenantConnection {
             open.client.query(&prepared, params).await
         })
         .await;
+        let spent = started.elapsed().as_micros() as u64;
+        crate::metrics::record(|c| c.db_time_us += spent);
         match result {
             Ok(Ok(rows)) => {
                 self.open().busy = false;

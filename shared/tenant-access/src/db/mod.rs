@@ -358,29 +358,32 @@ impl TenantDatabase {
             .application_name("tenant-access");
         self.connects.fetch_add(1, Ordering::Relaxed);
         crate::metrics::record(|c| c.db_connects += 1);
+        let started = std::time::Instant::now();
         // connect_timeout above bounds only the TCP connect; this bounds the
         // whole login, TLS handshake and IAM authentication included.
-        let (client, connection) =
-            tokio::time::timeout(self.connect_timeout, config.connect(self.tls.clone()))
-                .await
-                .map_err(|_| Error::Unavailable {
-                    service: "db",
-                    detail: format!("login did not finish within {:?}", self.connect_timeout),
-                })?
-                .map_err(connect_error)
-                .inspect_err(|e| {
-                    // The database refused the session's token: the session
-                    // may have expired or been revoked early, so it is not
-                    // served again (the caller may retry once with a new
-                    // one), and the refusal is remembered.
-                    if matches!(e, Error::AccessDenied { .. }) {
-                        session.invalidate();
-                        self.refused
-                            .lock()
-                            .expect("refusal memory lock poisoned")
-                            .put(session.tenant().clone(), std::time::Instant::now());
-                    }
-                })?;
+        let login =
+            tokio::time::timeout(self.connect_timeout, config.connect(self.tls.clone())).await;
+        let spent = started.elapsed().as_micros() as u64;
+        crate::metrics::record(|c| c.db_time_us += spent);
+        let (client, connection) = login
+            .map_err(|_| Error::Unavailable {
+                service: "db",
+                detail: format!("login did not finish within {:?}", self.connect_timeout),
+            })?
+            .map_err(connect_error)
+            .inspect_err(|e| {
+                // The database refused the session's token: the session
+                // may have expired or been revoked early, so it is not
+                // served again (the caller may retry once with a new
+                // one), and the refusal is remembered.
+                if matches!(e, Error::AccessDenied { .. }) {
+                    session.invalidate();
+                    self.refused
+                        .lock()
+                        .expect("refusal memory lock poisoned")
+                        .put(session.tenant().clone(), std::time::Instant::now());
+                }
+            })?;
         self.refused
             .lock()
             .expect("refusal memory lock poisoned")
