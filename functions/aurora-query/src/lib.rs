@@ -110,12 +110,15 @@ impl App {
                 region: sdk.region().map_or_else(any, |r| r.to_string()),
                 account: config.access.account.clone().unwrap_or_else(any),
             });
+        let registry_checked = sessions.registry().is_some();
         Ok(App {
             envelope: Envelope::new(&config.access)
                 .with_metrics(&config.access, "aurora-query")
                 .with_tiers(sessions.registry_handle()),
             sessions,
-            db: TenantDatabase::new(&config.service)?,
+            // A refused login of a tenant the registry holds active is taken
+            // for a login storm or a failover first, not a revocation.
+            db: TenantDatabase::new(&config.service)?.with_registry(registry_checked),
         })
     }
 
@@ -185,7 +188,10 @@ impl App {
                 self.db.query_once(&session, statement, params).await
             };
             match result {
-                Err(Error::AccessDenied { .. })
+                // The database refused the session's login (answered 403, or
+                // 503 while it may be a storm): a session from before the
+                // request may have been revoked early, so one new one.
+                Err(Error::AccessDenied { .. } | Error::Unavailable { service: "db", .. })
                     if session.is_invalidated() && !renewed && session.obtained() < started =>
                 {
                     tracing::warn!("the database refused the session's login; renewing it once");

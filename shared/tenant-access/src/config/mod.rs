@@ -35,7 +35,7 @@
 //! | `DB_CONNECTION_MAX_AGE_SECONDS` | a connection is replaced after this long, so revoking a login takes effect | `900` |
 //! | `DB_CONNECTION_CAPACITY` | connections kept open, over all tenants | `20` |
 //! | `DB_CONNECTIONS_PER_TENANT` | a tenant's connections in use at once (its concurrent requests beyond wait) | `4` |
-//! | `DB_REFUSED_LOGIN_MEMORY_SECONDS` | after the database refuses a tenant's renewed login, its requests are refused this long without calling STS | `60` |
+//! | `DB_REFUSED_LOGIN_MEMORY_SECONDS` | how long a refused login must persist to be the tenant's (403), and is then remembered; before, 503 and a jittered retry | `60` |
 //! | `DB_RESOURCE_ID` | `cluster-...` or `prx-...`, for session policies | required by the session-policy strategies |
 //! | `TENANT_MAX_IN_FLIGHT`, `TENANT_REQUESTS_PER_SECOND`, `TENANT_BURST` | a tenant's limits in one container ([`crate::limits`]); 0 is none | `0` |
 //! | `TENANT_TIER_LIMITS` | each tier's limits, `tier=in_flight:per_second:burst`, comma-separated | none |

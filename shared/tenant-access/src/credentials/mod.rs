@@ -83,7 +83,8 @@ pub use sts::session_name;
 
 use provider::{Provider, ProviderKind};
 pub use session::TenantSession;
-use slot::{Failure, Outcome, Slot, SlotState, backoff, jitter};
+pub(crate) use slot::jitter;
+use slot::{Failure, Outcome, Slot, SlotState, backoff};
 
 /// A session is replaced from this long before it expires (in the
 /// background, while it is still served), so a request never starts with

@@ -44,7 +44,7 @@ pub(super) fn backoff(error: &Error, failures: u32, jitter: f64) -> Duration {
 
 /// A number in `0..1` that differs between calls: the back-off's jitter.
 /// Not for anything secret.
-pub(super) fn jitter() -> f64 {
+pub(crate) fn jitter() -> f64 {
     use std::hash::{BuildHasher, Hasher};
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
     hasher.write_u128(

@@ -30,9 +30,16 @@
 //!   within that bound;
 //! - only reads ([`TenantDatabase::query`]) are retried on a fresh connection;
 //!   writes ([`TenantDatabase::query_once`]) never run twice;
-//! - a refused login is remembered ([`TenantDatabase::refused_login`]) for
-//!   `DB_REFUSED_LOGIN_MEMORY_SECONDS`, so a revoked tenant's clients cost
-//!   no STS call and no login for that long.
+//! - a refused login is remembered ([`TenantDatabase::refused_login`]), so a
+//!   refused tenant's clients cost no STS call and no login meanwhile. A
+//!   refusal is not taken for a revocation at once when the tenant registry
+//!   holds the tenant active ([`TenantDatabase::with_registry`]): after a
+//!   failover, or past RDS's 200 new IAM logins per second, logins fail for
+//!   reasons that are not the tenant's. Such a refusal is answered 503 with
+//!   `Retry-After`, and the next login is tried after a jittered 1 to 3 s,
+//!   so a fleet of containers does not log in again in one second. Only a
+//!   refusal that persists for `DB_REFUSED_LOGIN_MEMORY_SECONDS` is the
+//!   tenant's (403 `access_denied`), and is then remembered that long.
 
 use std::collections::HashMap;
 use std::num::NonZeroUsize;
@@ -129,12 +136,23 @@ pub struct TenantDatabase {
     open: Arc<Semaphore>,
     /// Signalled when a connection goes back idle or closes.
     returned: Arc<Notify>,
-    /// Tenants whose login was refused, and when.
-    refused: Mutex<LruCache<TenantId, std::time::Instant>>,
+    /// Tenants whose login was refused: since when, and when to try again.
+    refused: Mutex<LruCache<TenantId, Refused>>,
     refused_login_memory: Duration,
+    /// Whether each login's tenant was found active in the registry first.
+    registry_checked: bool,
     connects: AtomicU64,
     tokens: AtomicU64,
     reuses: AtomicU64,
+}
+
+/// A tenant whose login the database refused.
+#[derive(Debug, Clone, Copy)]
+struct Refused {
+    /// The first refusal of the run (a success clears it).
+    since: std::time::Instant,
+    /// When the next login may be tried.
+    retry_at: std::time::Instant,
 }
 
 impl std::fmt::Debug for TenantDatabase {
@@ -171,6 +189,7 @@ impl TenantDatabase {
             returned: Arc::new(Notify::new()),
             refused: Mutex::new(LruCache::new(capacity)),
             refused_login_memory: config.refused_login_memory,
+            registry_checked: false,
             connects: AtomicU64::new(0),
             tokens: AtomicU64::new(0),
             reuses: AtomicU64::new(0),
@@ -247,22 +266,72 @@ impl TenantDatabase {
             })
     }
 
-    /// `Err(AccessDenied)` if the database refused `tenant`'s login within
-    /// `DB_REFUSED_LOGIN_MEMORY_SECONDS`: check it before asking STS for a
-    /// session, so a revoked tenant's requests cost neither. A later login
-    /// that succeeds clears it.
+    /// Take a refused login of a tenant the registry holds active for a
+    /// failure of the login path first, not a revocation (see the module
+    /// docs). Set it when every login's tenant was checked in the registry
+    /// (`TenantSessions::with_registry` with a table), as aurora-query does.
+    pub fn with_registry(mut self, checked: bool) -> Self {
+        self.registry_checked = checked;
+        self
+    }
+
+    /// An error while the database refused `tenant`'s last login and its
+    /// next try is not due: check it before asking STS for a session, so a
+    /// refused tenant's requests cost neither. 403 `access_denied` once the
+    /// refusal is the tenant's (see [`with_registry`](Self::with_registry)),
+    /// else 503. When the next try is due, one request goes through and the
+    /// others keep waiting; a login that succeeds clears it.
     pub fn refused_login(&self, tenant: &TenantId) -> Result<(), Error> {
+        let now = std::time::Instant::now();
         let mut refused = self.refused.lock().expect("refusal memory lock poisoned");
-        match refused.get(tenant) {
-            Some(at) if at.elapsed() < self.refused_login_memory => Err(Error::AccessDenied {
-                detail: "the database refused this tenant's login a moment ago".to_owned(),
-            }),
-            Some(_) => {
-                refused.pop(tenant);
-                Ok(())
-            }
-            None => Ok(()),
+        let Some(entry) = refused.get_mut(tenant) else {
+            return Ok(());
+        };
+        if now >= entry.retry_at {
+            // This request tries; the others wait for its answer's turn.
+            entry.retry_at = now + self.retry_delay();
+            return Ok(());
         }
+        Err(self.refusal(entry, now))
+    }
+
+    /// The next try after a refusal: 1 to 3 s, jittered per container, so a
+    /// fleet's retries after a storm spread out.
+    fn retry_delay(&self) -> Duration {
+        Duration::from_secs_f64(1.0 + 2.0 * crate::credentials::jitter())
+    }
+
+    /// What a refusal recorded in `entry` is answered with at `now`.
+    fn refusal(&self, entry: &Refused, now: std::time::Instant) -> Error {
+        let persistent = now.duration_since(entry.since) >= self.refused_login_memory;
+        if !self.registry_checked || persistent {
+            Error::AccessDenied {
+                detail: "the database refuses this tenant's login".to_owned(),
+            }
+        } else {
+            Error::Unavailable {
+                service: "db",
+                detail: "the database refused the login of a tenant the registry holds active: a login storm, a failover or a fault of the login path, until it persists".to_owned(),
+            }
+        }
+    }
+
+    /// Record that the database refused `tenant`'s login at `now`, and
+    /// answer with what it means.
+    fn record_refusal(&self, tenant: &TenantId, now: std::time::Instant) -> Error {
+        let mut refused = self.refused.lock().expect("refusal memory lock poisoned");
+        let since = refused.get(tenant).map_or(now, |entry| entry.since);
+        let mut entry = Refused {
+            since,
+            retry_at: now + self.retry_delay(),
+        };
+        let error = self.refusal(&entry, now);
+        if matches!(error, Error::AccessDenied { .. }) {
+            // The tenant's own refusal: remembered the whole period.
+            entry.retry_at = now + self.refused_login_memory;
+        }
+        refused.put(tenant.clone(), entry);
+        error
     }
 
     /// One of the session tenant's connections, held until dropped:
@@ -371,17 +440,16 @@ impl TenantDatabase {
                 detail: format!("login did not finish within {:?}", self.connect_timeout),
             })?
             .map_err(connect_error)
-            .inspect_err(|e| {
+            .map_err(|e| {
                 // The database refused the session's token: the session
                 // may have expired or been revoked early, so it is not
                 // served again (the caller may retry once with a new
                 // one), and the refusal is remembered.
                 if matches!(e, Error::AccessDenied { .. }) {
                     session.invalidate();
-                    self.refused
-                        .lock()
-                        .expect("refusal memory lock poisoned")
-                        .put(session.tenant().clone(), std::time::Instant::now());
+                    self.record_refusal(session.tenant(), std::time::Instant::now())
+                } else {
+                    e
                 }
             })?;
         self.refused
