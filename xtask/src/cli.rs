@@ -8,7 +8,7 @@ use lexopt::prelude::*;
 pub use crate::onboarding::Target;
 
 /// What the command line asks for.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq)]
 pub enum Cmd {
     /// Print the command list, or one command's usage.
     Help(Option<&'static Command>),
@@ -63,6 +63,8 @@ pub enum Cmd {
         /// SAM's `--env-vars` JSON instead of dotenv.
         sam: bool,
     },
+    /// `capacity`: the capacity model's predictions for a load.
+    Capacity(crate::capacity::Inputs),
     /// `usage`: each tenant's usage from the functions' records in a log.
     Usage {
         /// The log; `cargo xtask dev`'s by default.
@@ -150,6 +152,11 @@ pub const COMMANDS: &[Command] = &[
         about: "print the functions' environment for the running stack (--sam: write SAM's --env-vars JSON for `sam local invoke`)",
     },
     Command {
+        name: "capacity",
+        args: "[--tenants N] [--rps R] [--skew S] [--containers C] [--cache N] [--db-connections N] [--db-share F] [--s3-share F] [--session-seconds N] [--max-age-seconds N] [--instance-class CLASS] [--proxy] [--kms-quota N]",
+        about: "predict a load's open DB connections, new IAM logins/s, STS and KMS calls/s and memory per container, against AWS's limits, and name the first one hit (docs/capacity.md)",
+    },
+    Command {
         name: "usage",
         args: "[FILE]",
         about: "each tenant's requests, errors, bytes, database time and AWS calls, summed from the functions' per-request records (default: the log `cargo xtask dev` writes, target/local-stack/functions.log)",
@@ -222,6 +229,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Cmd, String> {
     let (mut aws, mut dry_run) = (false, false);
     let (mut stack, mut user): (Option<String>, Option<String>) = (None, None);
     let mut key_window_days: Option<u8> = None;
+    let mut capacity = crate::capacity::Inputs::default();
     while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
         match (cmd.name, arg) {
             (_, Short('h') | Long("help")) => return Ok(Cmd::Help(Some(cmd))),
@@ -258,6 +266,56 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Cmd, String> {
             ("bench", Long("quick")) => rest.push("--quick".to_owned()),
             ("bench", Long("soak")) => rest.push("--soak".to_owned()),
             ("env", Long("sam")) => sam = true,
+            ("capacity", Long("proxy")) => capacity.proxy = true,
+            ("capacity", Long(flag)) => {
+                let flag = flag.to_owned();
+                let value = text(parser.value().map_err(|e| e.to_string())?)?;
+                let bad = |what: &str| {
+                    format!(
+                        "--{flag} takes {what}, not `{value}`\n\n{}",
+                        help(Some(cmd))
+                    )
+                };
+                let count = || value.parse::<usize>().map_err(|_| bad("a whole number"));
+                let number = || {
+                    value
+                        .parse::<f64>()
+                        .ok()
+                        .filter(|v| v.is_finite() && *v >= 0.0)
+                        .ok_or_else(|| bad("a number"))
+                };
+                let share = || {
+                    number().and_then(|v| {
+                        if v <= 1.0 {
+                            Ok(v)
+                        } else {
+                            Err(bad("a share of 0 to 1"))
+                        }
+                    })
+                };
+                match flag.as_str() {
+                    "tenants" => capacity.tenants = count()?.max(1),
+                    "rps" => capacity.rps = number()?,
+                    "skew" => capacity.skew = number()?,
+                    "containers" => capacity.containers = count()?.max(1),
+                    "cache" => capacity.cache_capacity = count()?,
+                    "db-connections" => capacity.db_capacity = count()?,
+                    "db-share" => capacity.db_share = share()?,
+                    "s3-share" => capacity.s3_share = share()?,
+                    "session-seconds" => capacity.session_seconds = number()?.max(900.0),
+                    "max-age-seconds" => capacity.max_age_seconds = number()?.max(1.0),
+                    "instance-class" => {
+                        if crate::capacity::max_connections(&value).is_none() {
+                            return Err(bad(
+                                "an instance class the model knows (db.t4g.medium .. db.r7g.4xlarge)",
+                            ));
+                        }
+                        capacity.instance_class = value.clone();
+                    }
+                    "kms-quota" => capacity.kms_quota = number()?.max(1.0),
+                    _ => return Err(format!("unknown option --{flag}\n\n{}", help(Some(cmd)))),
+                }
+            }
             ("usage", Value(v)) if rest.is_empty() => rest.push(text(v)?),
             ("bench", Long(flag)) if BENCH_VALUES.contains(&flag) => {
                 let flag = format!("--{flag}");
@@ -361,6 +419,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Cmd, String> {
         "fixtures" => Cmd::Fixtures { check },
         "ca-bundle" => Cmd::CaBundle,
         "env" => Cmd::Env { sam },
+        "capacity" => Cmd::Capacity(capacity),
         "usage" => Cmd::Usage {
             file: rest.into_iter().next(),
         },

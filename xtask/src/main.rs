@@ -13,6 +13,7 @@ macro_rules! progress {
 
 mod ca_bundle;
 mod call;
+mod capacity;
 mod cli;
 mod daemon;
 mod deploy;
@@ -1154,6 +1155,10 @@ fn main() -> ExitCode {
             .map(|text| print!("{text}"))
             .map_err(|_| "the stack is not up: run `cargo xtask up`".to_owned()),
         cli::Cmd::Env { sam: true } => sam_env(&stack),
+        cli::Cmd::Capacity(inputs) => {
+            print!("{}", capacity::report(&inputs));
+            Ok(())
+        }
         cli::Cmd::Usage { file } => {
             let path = file
                 .map(std::path::PathBuf::from)
