@@ -130,8 +130,14 @@ pub fn session_memory(n: usize) -> Value {
         "session memory: {n} sessions in a process of their own (~{} s)",
         n / 300 + 2
     ));
+    child(&["--session-memory-child", &n.to_string()])
+}
+
+/// Run this bench binary with `args` in a process of its own and take the
+/// JSON line it prints last.
+fn child(args: &[&str]) -> Value {
     let out = Command::new(std::env::current_exe().expect("the bench binary"))
-        .args(["--session-memory-child", &n.to_string()])
+        .args(args)
         .stderr(Stdio::inherit())
         .output()
         .expect("the child runs");
@@ -218,19 +224,12 @@ pub fn user_sessions(tenants: usize, users: usize, requests: usize) -> Value {
     progress(&format!(
         "user sessions: {users} users x {tenants} tenants, then {requests} warm requests"
     ));
-    let out = Command::new(std::env::current_exe().expect("the bench binary"))
-        .args([
-            "--user-sessions-child",
-            &tenants.to_string(),
-            &users.to_string(),
-            &requests.to_string(),
-        ])
-        .stderr(Stdio::inherit())
-        .output()
-        .expect("the child runs");
-    let text = String::from_utf8_lossy(&out.stdout);
-    serde_json::from_str(text.lines().last().unwrap_or_default())
-        .unwrap_or_else(|e| json!({ "error": format!("no result from the child ({e}): {text}") }))
+    child(&[
+        "--user-sessions-child",
+        &tenants.to_string(),
+        &users.to_string(),
+        &requests.to_string(),
+    ])
 }
 
 /// Ranks 1..=n drawn with probability proportional to 1/rank^s, from a

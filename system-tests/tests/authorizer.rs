@@ -136,22 +136,7 @@ async fn only_valid_tokens_of_the_pool_s_client_reach_a_function() {
     assert_eq!(invocations.load(Ordering::Relaxed), 1);
 
     // Every one of these is refused before any function runs.
-    let other_client = cognito_id_token(
-        &cognito,
-        &stack.var("STACK_OTHER_CLIENT_ID"),
-        "tenant1@example.com",
-        &password,
-    )
-    .await
-    .expect("the same user through another app client");
-    let other_pool = cognito_id_token(
-        &cognito,
-        &stack.var("STACK_OTHER_POOL_CLIENT_ID"),
-        "tenant1@example.com",
-        &password,
-    )
-    .await
-    .expect("a user of another pool (signed with the same moto key)");
+    let (other_client, other_pool) = stack.foreign_tokens("tenant1@example.com").await;
     let [header, _, signature] = token.split('.').collect::<Vec<_>>()[..] else {
         panic!("a JWT has three parts")
     };

@@ -51,29 +51,42 @@ fn tenant(tenant: &str, isolation: &str) -> Caller {
     Caller::new(tenant.parse().unwrap(), format!("user-areas-{isolation}"))
 }
 
+/// The four sessions each test sets against one another: user A of
+/// tenant1, user B of tenant1, user A of tenant2 (the same `sub` in another
+/// tenant), and tenant1's own shared session.
+async fn sessions_of(
+    sessions: &tenant_access::TenantSessions,
+    isolation: &str,
+) -> [std::sync::Arc<tenant_access::TenantSession>; 4] {
+    let mut out = Vec::new();
+    for caller in [
+        user("tenant1", "user-a", isolation),
+        user("tenant1", "user-b", isolation),
+        user("tenant2", "user-a", isolation),
+    ] {
+        out.push(
+            sessions
+                .user_session(&caller)
+                .await
+                .expect("a user's session"),
+        );
+    }
+    out.push(
+        sessions
+            .session(&tenant("tenant1", isolation))
+            .await
+            .expect("tenant1's session"),
+    );
+    out.try_into().expect("four sessions")
+}
+
 #[tokio::test]
 async fn a_user_s_raw_session_reaches_only_its_own_files_under_every_strategy() {
     let stack = Stack::load();
     let bucket_name = stack.var("TENANT_BUCKET");
     for isolation in tenant_access::config::Isolation::ASSUME_ROLE_NAMES {
         let (files, _, bucket) = apps(&stack, isolation).await;
-        let sessions = files.sessions();
-        let a = sessions
-            .user_session(&user("tenant1", "user-a", isolation))
-            .await
-            .expect("user A's session");
-        let b = sessions
-            .user_session(&user("tenant1", "user-b", isolation))
-            .await
-            .expect("user B's session");
-        let same_sub_elsewhere = sessions
-            .user_session(&user("tenant2", "user-a", isolation))
-            .await
-            .expect("tenant2's user A's session");
-        let shared = sessions
-            .session(&tenant("tenant1", isolation))
-            .await
-            .expect("tenant1's session");
+        let [a, b, same_sub_elsewhere, shared] = sessions_of(files.sessions(), isolation).await;
 
         // User A writes a note in its own area, through the crate.
         let note = ObjectKey::parse("notes/private.txt").unwrap();
@@ -185,23 +198,7 @@ async fn a_user_s_raw_session_reaches_only_its_own_items_under_every_strategy() 
     };
     for isolation in tenant_access::config::Isolation::ASSUME_ROLE_NAMES {
         let (_, items, _) = apps(&stack, isolation).await;
-        let sessions = items.sessions();
-        let a = sessions
-            .user_session(&user("tenant1", "user-a", isolation))
-            .await
-            .expect("user A's session");
-        let b = sessions
-            .user_session(&user("tenant1", "user-b", isolation))
-            .await
-            .expect("user B's session");
-        let same_sub_elsewhere = sessions
-            .user_session(&user("tenant2", "user-a", isolation))
-            .await
-            .expect("tenant2's user A's session");
-        let shared = sessions
-            .session(&tenant("tenant1", isolation))
-            .await
-            .expect("tenant1's session");
+        let [a, b, same_sub_elsewhere, shared] = sessions_of(items.sessions(), isolation).await;
         let id = format!("user-areas-{isolation}");
         let mut item = key("tenant1#user-a", &id);
         item.insert("data".to_owned(), AttributeValue::S("\"mine\"".into()));

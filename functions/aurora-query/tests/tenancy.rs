@@ -41,13 +41,7 @@ fn serve(stack: &Stack, invocations: Vec<Invocation>) -> (Vec<Answer>, String) {
         .stderr(Stdio::piped())
         .spawn()
         .expect("the built aurora-query starts");
-    let mut outcomes = Vec::new();
-    for _ in 0..count {
-        match api.outcome(Duration::from_secs(30)) {
-            Some(outcome) => outcomes.push(outcome),
-            None => break,
-        }
-    }
+    let outcomes = api.outcomes(count, Duration::from_secs(30));
     let _ = function.kill();
     let output = function.wait_with_output().expect("the function's logs");
     let answers = outcomes

@@ -11,8 +11,8 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use serde_json::{Value, json};
+use test_support::Stack;
 use test_support::runtime_api::{Invocation, RuntimeApi};
-use test_support::{Stack, cognito_id_token};
 
 const METHOD_ARN: &str =
     "arn:aws:execute-api:us-east-1:123456789012:tenantrest/api/GET/files/doc.txt";
@@ -63,27 +63,9 @@ fn tampered(token: &str, tenant: &str) -> String {
 #[tokio::test]
 async fn the_pool_s_tokens_get_their_tenant_and_every_other_token_is_unauthorized() {
     let stack = Stack::load();
-    let cognito = stack.var("AWS_ENDPOINT_URL");
-    let password = stack.var("STACK_USER_PASSWORD");
     let tenant1 = stack.id_token("tenant1@example.com").await;
     let tenant2 = stack.id_token("tenant2@example.com").await;
-    let other_client = cognito_id_token(
-        &cognito,
-        &stack.var("STACK_OTHER_CLIENT_ID"),
-        "tenant1@example.com",
-        &password,
-    )
-    .await
-    .expect("the same user through another app client");
-    let other_pool = cognito_id_token(
-        &cognito,
-        &stack.var("STACK_OTHER_POOL_CLIENT_ID"),
-        "tenant1@example.com",
-        &password,
-    )
-    .await
-    .expect("a user of another pool");
-
+    let (other_client, other_pool) = stack.foreign_tokens("tenant1@example.com").await;
     let allowed = [
         ("tenant1's ID token", format!("Bearer {tenant1}"), "tenant1"),
         ("tenant2's bare ID token", tenant2.clone(), "tenant2"),
@@ -126,13 +108,7 @@ async fn the_pool_s_tokens_get_their_tenant_and_every_other_token_is_unauthorize
         .stderr(Stdio::null())
         .spawn()
         .expect("the built tenant-authorizer starts");
-    let mut outcomes = Vec::new();
-    for _ in 0..count {
-        match api.outcome(Duration::from_secs(30)) {
-            Some(outcome) => outcomes.push(outcome),
-            None => break,
-        }
-    }
+    let outcomes = api.outcomes(count, Duration::from_secs(30));
     let _ = function.kill();
     let output = function.wait_with_output().expect("the function's logs");
     let logs = String::from_utf8_lossy(&output.stdout);

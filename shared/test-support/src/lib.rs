@@ -182,6 +182,31 @@ impl Stack {
         .unwrap_or_else(|e| panic!("{user} signs in: {e}"))
     }
 
+    /// ID tokens of `user` no authorizer of the stack may accept: one through
+    /// another app client of the same pool, one from another pool (signed
+    /// with the same moto key, so only its issuer tells it apart).
+    pub async fn foreign_tokens(&self, user: &str) -> (String, String) {
+        let cognito = self.var("AWS_ENDPOINT_URL");
+        let password = self.var("STACK_USER_PASSWORD");
+        let other_client = cognito_id_token(
+            &cognito,
+            &self.var("STACK_OTHER_CLIENT_ID"),
+            user,
+            &password,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{user} through another app client: {e}"));
+        let other_pool = cognito_id_token(
+            &cognito,
+            &self.var("STACK_OTHER_POOL_CLIENT_ID"),
+            user,
+            &password,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{user} of another pool: {e}"));
+        (other_client, other_pool)
+    }
+
     /// A caller of `tenant`, as the functions see one under `isolation`:
     /// under `identity-pool` carrying the ID token of the tenant's user,
     /// which the crate exchanges at the (local) identity pool.

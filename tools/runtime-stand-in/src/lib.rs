@@ -105,6 +105,12 @@ impl RuntimeApi {
     pub fn outcome(&self, timeout: Duration) -> Option<Outcome> {
         self.outcomes.recv_timeout(timeout).ok()
     }
+
+    /// Wait for up to `n` answers, each within `timeout`; fewer when one
+    /// does not come in time.
+    pub fn outcomes(&self, n: usize, timeout: Duration) -> Vec<Outcome> {
+        (0..n).map_while(|_| self.outcome(timeout)).collect()
+    }
 }
 
 fn connection(stream: TcpStream, queue: &Mutex<VecDeque<Invocation>>, tx: &Sender<Outcome>) {
