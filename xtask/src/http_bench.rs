@@ -79,7 +79,10 @@ pub fn run_http(stack: &Stack, results: &mut serde_json::Value, seconds: u64) ->
             let script = stack.dir.join(format!("wrk-{function}.lua"));
             fs::write(&script, format!("wrk.method = \"POST\"\nwrk.headers[\"Content-Type\"] = \"application/json\"\nwrk.body = [==[{body}]==]\n"))
                 .map_err(|e| e.to_string())?;
-            // Warm-up: the first invocation compiles and starts the function.
+            // The first invocation compiles and starts the function, which
+            // may take minutes after a change: wait for its first answer.
+            first_answer(&url, body.as_bytes(), Duration::from_secs(900))?;
+            // Warm-up.
             run(Command::new("wrk")
                 .args(["-t1", "-c1", "-d15s", "-s"])
                 .arg(&script)
@@ -145,4 +148,28 @@ fn percentile_us(text: &str, label: &str) -> f64 {
             })
         })
         .unwrap_or(f64::NAN)
+}
+
+/// Wait until one invocation at `url` is answered 200, or `within` passes.
+fn first_answer(url: &str, body: &[u8], within: Duration) -> Result<()> {
+    let started = std::time::Instant::now();
+    let json = [("content-type", "application/json")];
+    loop {
+        let left = within.saturating_sub(started.elapsed());
+        match crate::http::send(
+            "POST",
+            url,
+            &json,
+            Some(body),
+            left.max(Duration::from_secs(1)),
+        ) {
+            Ok(reply) if reply.status == 200 => return Ok(()),
+            _ if started.elapsed() >= within => {
+                return Err(format!(
+                    "{url}: no answer from the watcher within {within:?} (see target/local-stack/bench-watch.log)"
+                ));
+            }
+            _ => std::thread::sleep(Duration::from_secs(1)),
+        }
+    }
 }
