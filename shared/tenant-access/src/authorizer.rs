@@ -256,27 +256,9 @@ impl VerifiedToken {
     }
 }
 
-/// The token of an `Authorization` header value: `Bearer <jwt>` or the bare
-/// token, as API Gateway's authorizers take either.
-///
-/// ```
-/// use tenant_access::authorizer::bearer;
-///
-/// assert_eq!(bearer("Bearer abc"), Some("abc"));
-/// assert_eq!(bearer("abc"), Some("abc"));
-/// assert_eq!(bearer("Bearer "), None);
-/// ```
-pub fn bearer(authorization: &str) -> Option<&str> {
-    let value = authorization.trim();
-    if value.eq_ignore_ascii_case("bearer") {
-        return None;
-    }
-    let token = match value.split_once(' ') {
-        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest.trim(),
-        _ => value,
-    };
-    (!token.is_empty()).then_some(token)
-}
+/// The token of an `Authorization` header value (the one rule, in
+/// [`identity`](crate::identity)).
+pub use crate::identity::bearer;
 
 /// What API Gateway sends a `REQUEST` authorizer (the parts read here).
 #[derive(Debug, Clone, Deserialize)]

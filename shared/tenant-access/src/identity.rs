@@ -275,6 +275,32 @@ impl Caller {
     }
 }
 
+/// The token of an `Authorization` header value: `Bearer <jwt>` or the bare
+/// token, as API Gateway's authorizers take either; `None` for no token or
+/// another scheme.
+///
+/// ```
+/// use tenant_access::identity::bearer;
+///
+/// assert_eq!(bearer("Bearer abc"), Some("abc"));
+/// assert_eq!(bearer("bearer  abc "), Some("abc"));
+/// assert_eq!(bearer("abc"), Some("abc"));
+/// assert_eq!(bearer("Bearer "), None);
+/// assert_eq!(bearer("Basic dXNlcjpw"), None);
+/// ```
+pub fn bearer(authorization: &str) -> Option<&str> {
+    let value = authorization.trim();
+    if value.eq_ignore_ascii_case("bearer") {
+        return None;
+    }
+    let token = match value.split_once(' ') {
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest.trim(),
+        Some(_) => return None,
+        None => value,
+    };
+    (!token.is_empty()).then_some(token)
+}
+
 /// A caller's ID token (a JWT), read from the request's `Authorization`
 /// header (`Bearer <jwt>` or the bare JWT, as API Gateway's JWT authorizer
 /// accepts). Its payload is decoded but its signature is not verified here:
@@ -308,14 +334,8 @@ impl IdentityToken {
             .headers()
             .get(lambda_http::http::header::AUTHORIZATION)?
             .to_str()
-            .ok()?
-            .trim();
-        let jwt = match header.split_once(' ') {
-            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest.trim(),
-            Some(_) => return None,
-            None => header,
-        };
-        Self::parse(jwt)
+            .ok()?;
+        Self::parse(bearer(header)?)
     }
 
     /// A well-formed JWT: three base64url parts, the second a JSON object.

@@ -30,7 +30,7 @@
 //! | `lambda-http` | [`http`]: the API Gateway envelope, `Caller::from_request`, JSON errors |
 //! | `telemetry` | [`telemetry`]: the Lambda log subscriber, installed only when asked |
 //! | `metrics` | one CloudWatch EMF line per request ([`metrics`]) |
-//! | `authorizer` | [`authorizer`]: a Lambda `REQUEST` authorizer's token check and answer (not in the defaults) |
+//! | `authorizer` | `authorizer`: a Lambda `REQUEST` authorizer's token check and answer (not in the defaults) |
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

@@ -5,7 +5,7 @@ use super::{ConfigError, Lookup, ProcessEnv, bounded, err, optional, required};
 use std::time::Duration;
 
 /// What a Lambda `REQUEST` authorizer needs to verify a user pool's tokens
-/// (see [`authorizer`](crate::authorizer)), read once at cold start.
+/// (see the `authorizer` module, feature `authorizer`), read once at cold start.
 ///
 /// ```
 /// use tenant_access::config::AuthorizerConfig;

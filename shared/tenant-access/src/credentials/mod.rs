@@ -68,13 +68,13 @@ use aws_config::SdkConfig;
 use lru::LruCache;
 
 use crate::Error;
-use crate::aws::partition;
 use crate::config::{AccessConfig, Isolation, TenantRole};
-use crate::identity::{Caller, TenantId, UserId};
-use crate::session_policy::{SCOPE_TAG, SessionScope, USER_TAG};
+use crate::identity::{Caller, UserId};
+use crate::session_policy::SessionScope;
 
 mod identity_pool;
 mod provider;
+mod request;
 mod session;
 mod slot;
 mod sts;
@@ -82,6 +82,7 @@ mod sts;
 pub use sts::session_name;
 
 use provider::{Provider, ProviderKind};
+pub use request::SessionRequest;
 pub use session::TenantSession;
 pub(crate) use slot::jitter;
 use slot::{Failure, Outcome, Slot, SlotState, backoff};
@@ -128,32 +129,6 @@ pub const STALE_AFTER: Duration = Duration::from_secs(5);
 /// Refreshes ahead of expiry running at once, per cache: STS sees a bounded
 /// trickle, never a burst.
 pub const MAX_BACKGROUND_REFRESHES: usize = 4;
-
-/// Everything that shapes a tenant's session: the cache key, so one
-/// tenant's credentials can never serve a request that would have asked STS
-/// for anything else.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct SessionRequest {
-    /// The tenant.
-    pub tenant: TenantId,
-    /// The role assumed.
-    pub role_arn: String,
-    /// The session tags (key, value): the tenant's under the session-tags
-    /// strategies; the function's job ([`SCOPE_TAG`]) under role-per-tenant,
-    /// which the tenant role's trust policy pins per execution role.
-    pub tags: Vec<(String, String)>,
-    /// The inline session policy: the tenant's under the session-policy
-    /// strategies, else the function policy of the scope set with
-    /// [`TenantSessions::with_scope`].
-    pub policy: Option<String>,
-    /// Under `identity-pool`, the SHA-256 of the caller's ID token: the
-    /// session is that token's, and no other request's.
-    pub token_digest: Option<[u8; 32]>,
-    /// The user whose own area the session is for (its [`USER_TAG`] session
-    /// tag, or its session policy, names them); `None`: the tenant's shared
-    /// area, which no user area is part of.
-    pub user: Option<UserId>,
-}
 
 /// The cache of per-tenant STS sessions. Build once at cold start.
 ///
@@ -282,111 +257,6 @@ impl TenantSessions {
     pub fn with_scope(mut self, scope: SessionScope) -> Self {
         self.scope = Some(scope);
         self
-    }
-
-    /// The role ARN assumed for `tenant` (a shared role's `{scope}` filled
-    /// with this function's job).
-    pub fn role_arn(&self, tenant: &TenantId) -> String {
-        self.role
-            .arn(tenant, self.scope.as_ref().map(SessionScope::name))
-    }
-
-    /// The AssumeRole request for `tenant` under the configured strategy
-    /// (under `identity-pool`, the pool's id and no tag or policy: the pool
-    /// decides the role and the tags).
-    pub fn request_for(&self, tenant: &TenantId) -> Result<SessionRequest, Error> {
-        self.request_in(tenant, None)
-    }
-
-    /// The AssumeRole request for `user`'s own area of `tenant`: the
-    /// tenant's request, with the user in a [`USER_TAG`] session tag
-    /// wherever sessions carry tags (role-per-tenant, the session-tags
-    /// strategies) and in the session policy under the session-policy
-    /// strategies, so IAM confines the session to that user's area.
-    ///
-    /// ```no_run
-    /// # fn run(sessions: tenant_access::TenantSessions) {
-    /// let tenant = "tenant1".parse().unwrap();
-    /// let request = sessions.request_for_user(&tenant, &"user-a".parse().unwrap()).unwrap();
-    /// assert_eq!(request.user.unwrap().as_str(), "user-a");
-    /// # }
-    /// ```
-    pub fn request_for_user(
-        &self,
-        tenant: &TenantId,
-        user: &UserId,
-    ) -> Result<SessionRequest, Error> {
-        self.request_in(tenant, Some(user))
-    }
-
-    fn request_in(
-        &self,
-        tenant: &TenantId,
-        user: Option<&UserId>,
-    ) -> Result<SessionRequest, Error> {
-        if self.source.isolation.identity_pool() {
-            // The pool tags the session with the token's own `sub`.
-            return Ok(SessionRequest {
-                tenant: tenant.clone(),
-                role_arn: self.role_arn(tenant),
-                tags: Vec::new(),
-                policy: None,
-                token_digest: None,
-                user: user.cloned(),
-            });
-        }
-        let mut tags = Vec::new();
-        if self.source.isolation.tags() {
-            tags.push((self.tag_key.clone(), tenant.as_str().to_owned()));
-        }
-        let role_arn = self.role_arn(tenant);
-        if let TenantRole::Shared(_) = &self.role
-            && role_arn.contains("{scope}")
-        {
-            return Err(Error::Misconfigured {
-                detail:
-                    "TENANT_SHARED_ROLE_ARN names a role per {scope} but this function set no scope"
-                        .to_owned(),
-            });
-        }
-        if let (TenantRole::PerTenant(_), Some(scope)) = (&self.role, &self.scope) {
-            tags.push((SCOPE_TAG.to_owned(), scope.name().to_owned()));
-        }
-        let tagged = self.source.isolation.tags() || matches!(self.role, TenantRole::PerTenant(_));
-        if let (Some(user), true) = (user, tagged) {
-            tags.push((USER_TAG.to_owned(), user.as_str().to_owned()));
-        }
-        let region = self
-            .source
-            .base
-            .region()
-            .map_or("us-east-1", |r| r.as_ref());
-        let policy = match &self.scope {
-            // The tenant's own scope-down: only this function's job, only
-            // on the tenant's resources.
-            Some(scope) if self.source.isolation.policy() => {
-                Some(scope.policy_for(tenant, user, partition(region))?)
-            }
-            // The role (or tag) confines the tenant; this confines the
-            // session to the function's job.
-            Some(scope) => Some(scope.function_policy(partition(region))),
-            None if self.source.isolation.policy() => {
-                return Err(Error::Misconfigured {
-                    detail:
-                        "TENANT_ISOLATION asks for a session policy but this function set no scope"
-                            .to_owned(),
-                });
-            }
-            None => None,
-        };
-        Ok(SessionRequest {
-            tenant: tenant.clone(),
-            role_arn,
-            tags,
-            policy,
-            token_digest: None,
-            user: user.cloned(),
-        })
     }
 
     /// The cache key of `caller`'s session: [`request_for`](Self::request_for)
@@ -655,6 +525,7 @@ fn now(sdk: &SdkConfig) -> SystemTime {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::identity::TenantId;
     use aws_credential_types::Credentials;
 
     fn tenant(s: &str) -> TenantId {
