@@ -157,3 +157,57 @@ async fn the_pool_s_tokens_get_their_tenant_and_every_other_token_is_unauthorize
         "the keys came from the pool's JWKS:\n{logs}"
     );
 }
+
+/// When the issuer's keys cannot be fetched (here, nothing listens at the
+/// key set's address), no token can be checked: the authorizer fails with
+/// its own message, which API Gateway answers 500, never `Unauthorized`
+/// (the caller's token is not at fault), and within its fetch bound.
+#[test]
+fn unreachable_keys_are_the_deployment_s_fault_not_the_caller_s() {
+    // A port nothing listens on: bound, then released.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port");
+    let header = B64.encode(r#"{"alg":"RS256","kid":"k1"}"#);
+    let payload = B64.encode(r#"{"iss":"http://127.0.0.1/pool","custom:tenant_id":"tenant1"}"#);
+    let token = format!("{header}.{payload}.c2ln");
+    let api = RuntimeApi::start(vec![Invocation::new(authorizer_event(Some(&format!(
+        "Bearer {token}"
+    ))))])
+    .expect("the Runtime API stand-in starts");
+    let started = std::time::Instant::now();
+    let mut function = api
+        .function(env!("CARGO_BIN_EXE_tenant-authorizer"), "tenant-authorizer")
+        .env("TOKEN_ISSUER", "http://127.0.0.1/pool")
+        .env("TOKEN_AUDIENCE", "client")
+        .env("JWKS_URL", format!("http://{closed}/keys"))
+        .env("JWKS_REFRESH_SECONDS", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the built tenant-authorizer starts");
+    let outcome = api.outcome(Duration::from_secs(30));
+    let _ = function.kill();
+    let output = function.wait_with_output().expect("the function's logs");
+    let logs = String::from_utf8_lossy(&output.stdout);
+    let outcome = outcome.expect("an answer");
+    assert!(
+        outcome.response.is_none(),
+        "no policy: {:?}",
+        outcome.response
+    );
+    let error: Value = serde_json::from_str(outcome.error.as_deref().unwrap_or("{}")).unwrap();
+    assert_eq!(
+        error["errorMessage"],
+        "the issuer's signing keys are unavailable"
+    );
+    assert_ne!(error["errorMessage"], "Unauthorized");
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "bounded by the fetch time-out"
+    );
+    assert!(
+        logs.contains("could not be fetched") && !logs.contains(&token),
+        "the fetch failure is logged, the token is not:\n{logs}"
+    );
+}
