@@ -366,8 +366,15 @@ fn write_env(path: &Path, vars: &BTreeMap<String, String>) -> Result<()> {
     fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
+/// The cargo that runs this task. Under CI (`CI` set) it builds without
+/// incremental state, which a clean clone never reuses and which took
+/// about 3 GB of a cold run's disk.
 pub fn cargo() -> Command {
-    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    if std::env::var_os("CI").is_some() && std::env::var_os("CARGO_INCREMENTAL").is_none() {
+        cmd.env("CARGO_INCREMENTAL", "0");
+    }
+    cmd
 }
 
 fn test(stack: &Stack) -> Result<()> {
@@ -420,10 +427,39 @@ fn test(stack: &Stack) -> Result<()> {
     // One closing line for the whole run: cargo's last summary is that of
     // whichever crate came last, often one without doctests.
     println!("tests: {} passed, {} failed", totals.passed, totals.failed);
+    // What the run left on disk: CI's disk is not unbounded (a cold run
+    // once ran out of space), so its footprint is a figure worth watching.
+    progress!(
+        "target/ holds {:.1} GB",
+        dir_bytes(&stack.root.join("target")) as f64 / 1e9
+    );
     if result.is_ok() && totals.passed == 0 {
         return Err("no test ran".into());
     }
     result
+}
+
+/// Bytes of the regular files under `dir`, each file once however many
+/// names it has (cargo hard-links its `deps/` outputs to their uplifted
+/// names), as `du` counts them.
+fn dir_bytes(dir: &Path) -> u64 {
+    fn walk(dir: &Path, seen: &mut std::collections::HashSet<(u64, u64)>) -> u64 {
+        use std::os::unix::fs::MetadataExt;
+        let Ok(entries) = fs::read_dir(dir) else {
+            return 0;
+        };
+        let mut total = 0;
+        for entry in entries.flatten() {
+            let Ok(meta) = entry.metadata() else { continue };
+            if meta.is_dir() {
+                total += walk(&entry.path(), seen);
+            } else if meta.is_file() && seen.insert((meta.dev(), meta.ino())) {
+                total += meta.len();
+            }
+        }
+        total
+    }
+    walk(dir, &mut Default::default())
 }
 
 /// The published crates as their users get them: `cargo publish
