@@ -526,7 +526,11 @@ fn crate_checks(stack: &Stack) -> Result<()> {
         format!(
             "# Written by `cargo xtask test` from shared/tenant-access/README.md.\n\
              [package]\nname = \"consumer\"\nversion = \"0.0.0\"\nedition = \"2024\"\npublish = false\n\n\
-             {dependencies}\n\n[workspace]\n"
+             {dependencies}\n\n[workspace]\n\n\
+             # The workspace's profile: without it every dependency is built\n\
+             # a second time into the shared target/, with full debug info.\n\
+             [profile.dev]\ndebug = \"line-tables-only\"\n\n\
+             [profile.dev.package.\"*\"]\ndebug = false\n"
         ),
     )
     .map_err(|e| e.to_string())?;
