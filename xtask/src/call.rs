@@ -301,9 +301,15 @@ fn route(path: &str) -> Result<Route> {
             "/items/{id}",
             Some(("id", percent_decode(id))),
         ),
+        ["docs"] | ["docs", ""] => ("search-docs", "/docs", None),
+        ["docs", id] => (
+            "search-docs",
+            "/docs/{id}",
+            Some(("id", percent_decode(id))),
+        ),
         _ => {
             return Err(format!(
-                "no route for {path}: the API serves /files, /files/{{key+}}, /tenant, /records, /records/{{id}}, /items and /items/{{id}}"
+                "no route for {path}: the API serves /files, /files/{{key+}}, /tenant, /records, /records/{{id}}, /items, /items/{{id}}, /docs and /docs/{{id}}"
             ));
         }
     })
@@ -447,6 +453,15 @@ mod tests {
                 Some(("id", "a-1".to_owned()))
             )
         );
+        assert_eq!(
+            route("/docs/note-1").unwrap(),
+            (
+                "search-docs",
+                "/docs/{id}",
+                Some(("id", "note-1".to_owned()))
+            )
+        );
+        assert_eq!(route("/docs").unwrap().0, "search-docs");
         assert!(route("/admin").is_err());
     }
 

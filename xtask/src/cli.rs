@@ -99,7 +99,7 @@ pub const COMMANDS: &[Command] = &[
     Command {
         name: "dev",
         args: "",
-        about: "up, then serve the three functions with `cargo lambda watch`, behind the JWT-authorized local API on 127.0.0.1:25502",
+        about: "up, then serve the four functions with `cargo lambda watch`, behind the JWT-authorized local API on 127.0.0.1:25502",
     },
     Command {
         name: "call",

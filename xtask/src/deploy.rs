@@ -335,8 +335,8 @@ pub fn checks(
             .absent_if("does not exist")
             .capture("reserved_now"),
         );
-        // N for each of the three functions, 1 for db-admin.
-        let needed = 3 * reserved + 1;
+        // N for each of the four functions, 1 for db-admin.
+        let needed = 4 * reserved + 1;
         checks.push(Check::with_captures(
             format!("the account's Lambda concurrency fits ReservedConcurrency={reserved} ({needed} reserved, {UNRESERVED_FLOOR} left unreserved)"),
             &[
@@ -357,7 +357,7 @@ pub fn checks(
                     .get("reserved_now")
                     .and_then(|n| n.trim().parse::<u64>().ok())
                     .filter(|n| *n > 0)
-                    .map_or(0, |n| 3 * n + 1);
+                    .map_or(0, |n| 4 * n + 1);
                 let increase = format!(
                     "aws service-quotas request-service-quota-increase --service-code lambda --quota-code L-B99A9384 --desired-value {}",
                     needed + UNRESERVED_FLOOR
@@ -893,7 +893,7 @@ ec2\ describe-security-groups\ --group-ids\ sg-cluster*) echo sg-functions;;"#;
             &format!("lambda\\ get-account-settings*) printf '300\\t300\\n';;\n{HEALTHY}"),
         );
         let err = deploy(root(), &tools, "prod", &[], false).unwrap_err();
-        assert!(err.contains("at least 401"), "{err}");
+        assert!(err.contains("at least 501"), "{err}");
     }
 
     #[test]

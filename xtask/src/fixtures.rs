@@ -103,6 +103,7 @@ impl Case {
 const S3: &str = "s3-fetch";
 const DB: &str = "aurora-query";
 const ITEMS: &str = "dynamodb-items";
+const DOCS: &str = "search-docs";
 const TENANTS: [&str; 2] = ["tenant1", "tenant2"];
 
 /// ETag of the seeded `<tenant>_home/tenant.info` ("<tenant> info\n"): its MD5.
@@ -454,6 +455,121 @@ fn cases() -> Vec<Case> {
             .tenant(t),
     );
     cases.extend(item_cases());
+    cases.extend(doc_cases());
+    cases
+}
+
+/// search-docs: every route in both API formats, and what must not work.
+/// The fixture test gives each tenant the documents `welcome` and
+/// `to-delete` (and tenant2 `only-tenant2`) and removes `fixture-*` before
+/// it runs.
+fn doc_cases() -> Vec<Case> {
+    let doc = |name: String, method: &'static str, id: &str| {
+        Case::new(DOCS, name, method, "/docs/{id}", &format!("/docs/{id}")).param("id", id)
+    };
+    let search = |name: String| Case::new(DOCS, name, "GET", "/docs", "/docs");
+    let json = "application/json";
+    let mut cases = Vec::new();
+    for t in TENANTS {
+        cases.push(
+            search(format!("{t}-search"))
+                .query("q", "welcome")
+                .tenant(t)
+                .with_v1(),
+        );
+        cases.push(
+            search(format!("{t}-search-page"))
+                .query("limit", "1")
+                .tenant(t),
+        );
+        cases.push(
+            doc(format!("{t}-doc"), "GET", "welcome")
+                .tenant(t)
+                .with_v1(),
+        );
+        cases.push(
+            doc(format!("{t}-put-doc"), "PUT", "fixture-put")
+                .body(json, r#"{"title": "a red fox", "size": 3}"#)
+                .tenant(t),
+        );
+        cases.push(doc(format!("{t}-delete-doc"), "DELETE", "to-delete").tenant(t));
+        cases.push(
+            doc(
+                format!("{t}-delete-missing-doc"),
+                "DELETE",
+                "fixture-never-written",
+            )
+            .tenant(t),
+        );
+    }
+    // tenant1 asking for tenant2's only document: the index is tenant1's,
+    // so no such document.
+    let t = "tenant1";
+    cases.push(doc(format!("{t}-other-tenant-doc"), "GET", "only-tenant2").tenant(t));
+    cases.push(
+        doc(
+            format!("{t}-delete-other-tenant-doc"),
+            "DELETE",
+            "only-tenant2",
+        )
+        .tenant(t),
+    );
+    cases.push(
+        search(format!("{t}-search-other-tenant"))
+            .query("q", "only")
+            .tenant(t),
+    );
+    cases.push(search("no-authorizer".into()));
+    cases.push(
+        search("claim-missing".into())
+            .header("x-tenant-id", "tenant2")
+            .auth(Auth::ClaimMissing),
+    );
+    cases.push(search("bad-tenant".into()).auth(Auth::BadClaim("tenant2#x")));
+    cases.push({
+        let mut c = search("method-not-allowed".into()).tenant(t);
+        c.method = "POST";
+        c
+    });
+    cases.push({
+        let mut c = doc("doc-method-not-allowed".into(), "GET", "welcome").tenant(t);
+        c.method = "PATCH";
+        c
+    });
+    cases.push(Case::new(DOCS, "unknown-route", "GET", "/$default", "/docs/a/b").tenant(t));
+    cases.push(search("bad-limit".into()).query("limit", "101").tenant(t));
+    cases.push(
+        search("bad-cursor".into())
+            .query("cursor", "not-a-cursor!")
+            .tenant(t),
+    );
+    cases.push(
+        search("index-parameter".into())
+            .query("index", "tenant2.docs")
+            .tenant(t),
+    );
+    cases.push(doc("other-index-as-id".into(), "GET", "tenant2.docs").tenant(t));
+    cases.push(
+        doc("wrong-content-type".into(), "PUT", "fixture-x")
+            .body("text/plain", "title=fox")
+            .tenant(t),
+    );
+    cases.push(
+        doc("bad-json".into(), "PUT", "fixture-x")
+            .body(json, r#"{"title": "#)
+            .tenant(t),
+    );
+    cases.push(
+        doc("not-an-object".into(), "PUT", "fixture-x")
+            .body(json, r#"["a", "b"]"#)
+            .tenant(t),
+    );
+    let oversized = format!(r#"{{"blob": "{}"}}"#, "x".repeat(65 * 1024));
+    cases.push(
+        doc("oversized-body".into(), "PUT", "fixture-x")
+            .body(json, &oversized)
+            .tenant(t),
+    );
     cases
 }
 
@@ -827,7 +943,7 @@ pub fn run(root: &Path, check: bool) -> Result<()> {
     let events = root.join("events");
     let wanted = render();
     let mut present = BTreeMap::new();
-    for function in [S3, DB, ITEMS] {
+    for function in [S3, DB, ITEMS, DOCS] {
         let dir = events.join(function);
         let Ok(entries) = fs::read_dir(&dir) else {
             continue;

@@ -44,6 +44,8 @@ use verifier::Verifier;
 pub const REGION: &str = "us-east-1";
 pub const ACCOUNT: &str = "123456789012";
 pub const BUCKET: &str = "tenant-data";
+/// The search domain the local front serves (seed_moto.py's SEARCH_DOMAIN).
+pub const SEARCH_DOMAIN: &str = "tenant-docs";
 pub const CLUSTER_RESOURCE_ID: &str = "cluster-LOCALSTACK0TENANTACCESS";
 pub const DB_NAME: &str = "saas";
 pub const TENANTS: [&str; 2] = ["tenant1", "tenant2"];
@@ -181,6 +183,10 @@ impl Stack {
         let endpoint = format!("http://127.0.0.1:{}", self.front_port);
         let mut functions = BTreeMap::new();
         let mut set = |k: &str, v: String| functions.insert(k.to_owned(), v);
+        // The search domain is served by the front as well (its stand-in
+        // engine), at the same address.
+        set("SEARCH_ENDPOINT", endpoint.clone());
+        set("SEARCH_DOMAIN", SEARCH_DOMAIN.into());
         set("AWS_ENDPOINT_URL", endpoint);
         set("AWS_REGION", REGION.into());
         set("AWS_ACCESS_KEY_ID", keys.access_key_id.clone());
@@ -188,7 +194,7 @@ impl Stack {
         set("AWS_ACCOUNT_ID", ACCOUNT.into());
         set("TENANT_CLAIM", TENANT_CLAIM.into());
         set("TENANT_ISOLATION", self.isolation.clone());
-        // One shared role per job ({scope}: s3, db, dynamodb). The template
+        // One shared role per job ({scope}: s3, db, dynamodb, search). The template
         // deploys their tag-keyed variants under the session-tags
         // strategies; the seed makes those under their own names.
         let shared_role = if self.isolation.contains("session-tags") {
@@ -666,6 +672,8 @@ fn dev(stack: &Stack) -> Result<()> {
             "aurora-query",
             "-p",
             "dynamodb-items",
+            "-p",
+            "search-docs",
         ]))
     })?;
     Api::new(stack).up(&read_env(&stack.env_file())?, port)?;
@@ -687,6 +695,10 @@ fn dev(stack: &Stack) -> Result<()> {
         "  cargo xtask call --user tenant1@example.com PUT /items/first -d '{{\"colour\": \"blue\"}}'"
     );
     println!("  cargo xtask call --user tenant1@example.com GET /items");
+    println!(
+        "  cargo xtask call --user tenant1@example.com PUT /docs/first -d '{{\"title\": \"red fox\"}}'"
+    );
+    println!("  cargo xtask call --user tenant1@example.com GET '/docs?q=fox'");
     println!(
         "  cargo xtask call --user tenant1@example.com -H 'Content-Type: text/plain' PUT /files/notes/first.txt -d 'hello'"
     );

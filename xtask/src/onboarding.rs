@@ -264,6 +264,7 @@ pub fn plan_add(
         ),
         format!("BucketName={}", deployed.output("BucketName")?),
         format!("TableName={}", deployed.output("TableName")?),
+        format!("SearchDomainName={}", deployed.output("SearchDomainName")?),
         format!(
             "DbResourceId={}",
             deployed.output("DbResourceIdForTenants")?
@@ -736,7 +737,8 @@ mod tests {
         let description = json!({"Stacks": [{
             "StackId": "arn:aws:cloudformation:eu-west-1:123456789012:stack/app/abc",
             "Outputs": [
-                {"OutputKey": "ExecutionRoleArns", "OutputValue": "arn:aws:iam::1:role/a,arn:aws:iam::1:role/b,arn:aws:iam::1:role/c"},
+                {"OutputKey": "ExecutionRoleArns", "OutputValue": "arn:aws:iam::1:role/a,arn:aws:iam::1:role/b,arn:aws:iam::1:role/c,arn:aws:iam::1:role/d"},
+                {"OutputKey": "SearchDomainName", "OutputValue": "tenant-docs"},
                 {"OutputKey": "BucketName", "OutputValue": "bucket"},
                 {"OutputKey": "TableName", "OutputValue": "table"},
                 {"OutputKey": "DbResourceIdForTenants", "OutputValue": "prx-abc"},

@@ -163,6 +163,7 @@ def for_moto(document: dict, span_tags: bool = False) -> dict:
 
 TABLE = "tenant-items"
 REGISTRY_TABLE = "tenant-registry"
+SEARCH_DOMAIN = "tenant-docs"
 # The local stand-in for the account's AWS-managed aws/s3 key's id.
 AWS_S3_KEY_ID = "00000000-0000-4000-8000-0000000a0553"
 IDENTITY_POOL_NAME = "tenant_access_local"
@@ -310,6 +311,8 @@ def main() -> None:
         "TableName": TABLE,
         "TenantTable": TABLE,
         "TenantTable.Arn": table_arn,
+        # The search domain the front serves (its stand-in engine).
+        "SearchDomainName": SEARCH_DOMAIN,
         "TenantRegistry.Arn": f"arn:aws:dynamodb:{region}:{account}:table/{REGISTRY_TABLE}",
         # Kept in the registry's copy of each role it is attached to
         # (offboarded_deny), never in moto's: moto would ignore its
@@ -339,7 +342,7 @@ def main() -> None:
         # policies.
         statements = [
             statement
-            for execution in ("S3FetchRole", "AuroraQueryRole", "DynamoDbItemsRole")
+            for execution in ("S3FetchRole", "AuroraQueryRole", "DynamoDbItemsRole", "SearchDocsRole")
             for shared in (False, True)
             for statement in fill(policy(main[execution], "assume-tenant-roles"), params,
                                   dict(base_conditions, SharedRole=shared, TagSessions=shared))["Statement"]
@@ -350,7 +353,7 @@ def main() -> None:
             "Effect": "Allow",
             "Action": ["sts:AssumeRole", "sts:TagSession"],
             "Resource": [f"arn:aws:iam::{account}:role/tenant-access-shared-{job}-tagged"
-                         for job in ("s3", "db", "dynamodb")],
+                         for job in ("s3", "db", "dynamodb", "search")],
         })
         # Every function reads the tenant registry (the same statement in
         # each execution role).
@@ -405,7 +408,7 @@ def main() -> None:
 
     # The trust policy names the execution identity's exact ARN, as the
     # template does with ExecutionRoleArns (moto needs the exact ARN anyway).
-    params["ExecutionRoleArns"] = [exec_arn, exec_arn, exec_arn]
+    params["ExecutionRoleArns"] = [exec_arn, exec_arn, exec_arn, exec_arn]
     if not tenants_only:
         s3.create_bucket(Bucket=bucket)
         # Versioned, as the template's TenantBucket: a purge must remove
@@ -425,6 +428,9 @@ def main() -> None:
             BillingMode=table["BillingMode"],
         )
         registry.setdefault("tables", {})[TABLE] = {"arn": table_arn, "partition_key": "tenant_id"}
+        # The search domain, as the template's SearchDomain: the front
+        # evaluates es:ESHttp* on this ARN and the request's path.
+        registry["search_domain"] = f"arn:aws:es:{region}:{account}:domain/{SEARCH_DOMAIN}"
         # The tenant registry, as the template's TenantRegistry.
         registry_table = main["TenantRegistry"]["Properties"]
         dynamodb.create_table(
@@ -443,8 +449,8 @@ def main() -> None:
         # variant, which spans all tenants; the registry holds each one's
         # real policy, which the front and the verifier decide with.
         shared_params = dict(params, **{"S3FetchRole.Arn": exec_arn, "AuroraQueryRole.Arn": exec_arn,
-                                        "DynamoDbItemsRole.Arn": exec_arn})
-        for resource in ("SharedS3Role", "SharedDbRole", "SharedDynamoDbRole"):
+                                        "DynamoDbItemsRole.Arn": exec_arn, "SearchDocsRole.Arn": exec_arn})
+        for resource in ("SharedS3Role", "SharedDbRole", "SharedDynamoDbRole", "SharedSearchRole"):
             spanning = fill(
                 main[resource]["Properties"],
                 shared_params,

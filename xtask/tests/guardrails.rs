@@ -315,6 +315,25 @@ fn a_tenant_role_written_too_broadly_still_reaches_only_its_own_tenant() {
     assert!(acme.allows("rds-db:connect", &db_user("acme_dbuser"), &[]));
     assert!(!acme.allows("rds-db:connect", &db_user("globex_dbuser"), &[]));
     assert!(!acme.allows("rds-db:connect", &db_user("postgres"), &[]));
+    // Search: its own index's documents and search, no other tenant's
+    // (the delimiter: acme's is not acme-corp's), no expression, no
+    // multi-index API.
+    let path = |rest: &str| format!("{}/{rest}", domain());
+    assert!(acme.allows("es:ESHttpGet", &path("acme.docs/_search"), &[]));
+    assert!(acme.allows("es:ESHttpPut", &path("acme.docs/_doc/a"), &[]));
+    for (action, rest) in [
+        ("es:ESHttpGet", "globex.docs/_search"),
+        ("es:ESHttpGet", "acme-corp.docs/_search"),
+        ("es:ESHttpPut", "globex.docs/_doc/a"),
+        ("es:ESHttpGet", "_all/_search"),
+        ("es:ESHttpGet", "acme*/_search"),
+        ("es:ESHttpPost", "acme.docs/_bulk"),
+        ("es:ESHttpPost", "_msearch"),
+        ("es:ESHttpGet", "_cat/indices"),
+        ("es:ESHttpPut", "acme.docs/_alias/globex.docs"),
+    ] {
+        assert!(!acme.allows(action, &path(rest), &[]), "{action} on {rest}");
+    }
     // Nothing beyond data: no IAM, no registry, no other service.
     for (action, resource) in [
         ("iam:CreateRole", role("tenant/x")),

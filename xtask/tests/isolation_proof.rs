@@ -58,10 +58,11 @@ const ASSUMING: [&str; 4] = [
 
 /// Each function's job (its `SessionScope::name`), its execution role and
 /// its shared role's logical id.
-const JOBS: [(&str, &str, &str); 3] = [
+const JOBS: [(&str, &str, &str); 4] = [
     ("s3", "S3FetchRole", "SharedS3Role"),
     ("db", "AuroraQueryRole", "SharedDbRole"),
     ("dynamodb", "DynamoDbItemsRole", "SharedDynamoDbRole"),
+    ("search", "SearchDocsRole", "SharedSearchRole"),
 ];
 
 /// The job (`SessionScope::name`) of a function as this file names them.
@@ -69,6 +70,7 @@ fn job(function: &str) -> &'static str {
     match function {
         "s3" => "s3",
         "db" => "db",
+        "search" => "search",
         _ => "dynamodb",
     }
 }
@@ -192,7 +194,12 @@ fn offboarded_deny(offboarded: &[&str]) -> Json {
 #[test]
 fn an_offboarded_tenant_is_denied_by_every_role_tenants_share_and_no_other_tenant_is() {
     let offboarded = ["a", "acme"];
-    let shared_roles = ["SharedS3Role", "SharedDbRole", "SharedDynamoDbRole"];
+    let shared_roles = [
+        "SharedS3Role",
+        "SharedDbRole",
+        "SharedDynamoDbRole",
+        "SharedSearchRole",
+    ];
     let template = load("template.yaml");
     for role in shared_roles
         .iter()
@@ -207,11 +214,14 @@ fn an_offboarded_tenant_is_denied_by_every_role_tenants_share_and_no_other_tenan
     }
     let empty = offboarded_deny(&[]);
     for strategy in STRATEGIES.iter().filter(|s| **s != "role-per-tenant") {
-        for function in ["s3", "db", "items"] {
+        for function in ["s3", "db", "items", "search"] {
             for tenant in TENANTS {
                 let own_data = |session: &Session| match function {
                     "s3" => session.allows("s3:GetObject", &object(tenant), &[]),
                     "db" => session.allows("rds-db:connect", &db_user(tenant), &[]),
+                    "search" => {
+                        session.allows("es:ESHttpGet", &search_path(tenant, "_search"), &[])
+                    }
                     _ => items(session, "dynamodb:GetItem", &[tenant]),
                 };
                 let mut session = session(strategy, tenant, function);
@@ -282,6 +292,11 @@ fn sent_in(
         "db" => SessionScope::Db {
             resource_id: DB.to_owned(),
             user_template: TenantTemplate::parse("{tenant}_dbuser").unwrap(),
+            region: REGION.to_owned(),
+            account: ACCOUNT.to_owned(),
+        },
+        "search" => SessionScope::Search {
+            domain: DOMAIN.to_owned(),
             region: REGION.to_owned(),
             account: ACCOUNT.to_owned(),
         },
@@ -436,6 +451,118 @@ const ITEM_CALLS: [&str; 5] = [
     "dynamodb:UpdateItem",
     "dynamodb:DeleteItem",
 ];
+
+/// The resource of a request to `<tenant>.docs/<rest>` on the domain.
+fn search_path(tenant: &str, rest: &str) -> String {
+    format!("{}/{tenant}.docs/{rest}", domain())
+}
+
+/// Under every strategy, for every pair of tenants A and B (ids that are
+/// prefixes of each other among them: `a`, `ab`, `a-b`): A's search session
+/// may index, read and delete A's documents and search A's index, and
+/// nothing else on the domain: not B's index, no index expression (`_all`,
+/// `*`, `A*`, `A.*`, a comma list naming B), no multi-index API (`_bulk`,
+/// `_mget`, `_msearch`, with or without A's index in the path), no alias,
+/// no `_cat`, no index creation, no POST. And the other functions' sessions
+/// reach no index at all.
+#[test]
+fn a_search_session_reaches_only_its_own_index() {
+    let domain = domain();
+    let mut checked = 0;
+    for strategy in STRATEGIES {
+        for (a, bounded) in TENANTS.iter().flat_map(|a| [(*a, true), (*a, false)]) {
+            // Under role-per-tenant the tenant role's boundary holds as
+            // well: each layer must hold alone, so the role's own
+            // statements are proved without it too.
+            let mut session = session(strategy, a, "search");
+            if !bounded {
+                if session.boundary.is_none() {
+                    continue;
+                }
+                session.boundary = None;
+            }
+            for action in ["es:ESHttpGet", "es:ESHttpPut", "es:ESHttpDelete"] {
+                assert!(
+                    session.allows(action, &search_path(a, "_doc/note-1"), &[]),
+                    "{strategy} {a}: {action} on its own document"
+                );
+            }
+            assert!(
+                session.allows("es:ESHttpGet", &search_path(a, "_search"), &[]),
+                "{strategy} {a}: its own search"
+            );
+            let own_refused = [
+                ("es:ESHttpPost", search_path(a, "_search")),
+                ("es:ESHttpPut", format!("{domain}/{a}.docs")),
+                ("es:ESHttpDelete", format!("{domain}/{a}.docs")),
+                ("es:ESHttpPost", search_path(a, "_bulk")),
+                ("es:ESHttpGet", search_path(a, "_mget")),
+                ("es:ESHttpPost", search_path(a, "_msearch")),
+                ("es:ESHttpPut", search_path(a, "_alias/x")),
+                ("es:ESHttpPost", format!("{domain}/_bulk")),
+                ("es:ESHttpGet", format!("{domain}/_mget")),
+                ("es:ESHttpGet", format!("{domain}/_msearch")),
+                ("es:ESHttpPost", format!("{domain}/_aliases")),
+                ("es:ESHttpGet", format!("{domain}/_cat/indices")),
+                ("es:ESHttpGet", format!("{domain}/_all/_search")),
+                ("es:ESHttpGet", format!("{domain}/*/_search")),
+                ("es:ESHttpGet", format!("{domain}/{a}*/_search")),
+                ("es:ESHttpGet", format!("{domain}/{a}.*/_search")),
+                ("es:ESHttpGet", format!("{domain}/_search")),
+            ];
+            for (action, resource) in &own_refused {
+                assert!(
+                    !session.allows(action, resource, &[]),
+                    "{strategy} {a}: {action} on {resource}"
+                );
+                checked += 1;
+            }
+            for b in TENANTS.iter().filter(|b| **b != a) {
+                for (action, resource) in [
+                    ("es:ESHttpGet", search_path(b, "_doc/note-1")),
+                    ("es:ESHttpPut", search_path(b, "_doc/note-1")),
+                    ("es:ESHttpDelete", search_path(b, "_doc/note-1")),
+                    ("es:ESHttpGet", search_path(b, "_search")),
+                    (
+                        "es:ESHttpGet",
+                        format!("{domain}/{a}.docs,{b}.docs/_search"),
+                    ),
+                ] {
+                    assert!(
+                        !session.allows(action, &resource, &[]),
+                        "{strategy} {a}: {action} on {resource}"
+                    );
+                    checked += 1;
+                }
+            }
+            if strategy != "identity-pool" {
+                // The other functions' sessions of A reach no index.
+                for other in ["s3", "db", "items"] {
+                    let session = self::session(strategy, a, other);
+                    assert!(
+                        !session.allows("es:ESHttpGet", &search_path(a, "_search"), &[]),
+                        "{strategy} {a}: a {other} session searching"
+                    );
+                }
+                // And a search session no object, DB user or item.
+                assert!(
+                    !session.allows("s3:GetObject", &object(a), &[]),
+                    "{strategy} {a}"
+                );
+                assert!(
+                    !session.allows("rds-db:connect", &db_user(a), &[]),
+                    "{strategy} {a}"
+                );
+                assert!(!items(&session, "dynamodb:GetItem", &[a]), "{strategy} {a}");
+            }
+        }
+    }
+    // Every strategy's sessions, and role-per-tenant's once more unbounded.
+    assert_eq!(
+        checked,
+        (STRATEGIES.len() + 1) * TENANTS.len() * (17 + 5 * 5)
+    );
+}
 
 fn db_user(tenant: &str) -> String {
     format!("arn:aws:rds-db:{REGION}:{ACCOUNT}:dbuser:{DB}/{tenant}_dbuser")
@@ -857,7 +984,7 @@ fn each_execution_role_may_assume_only_for_its_own_job() {
             "{execution} with an extra tag"
         );
     }
-    assert_eq!(checked, 2 * 9 + 3 * 3 + 9);
+    assert_eq!(checked, 2 * 16 + 4 * 3 + 16);
 }
 
 /// What the strategies rely on from each other: without its session policy,

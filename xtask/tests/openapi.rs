@@ -68,7 +68,7 @@ fn every_fixtures_answer_is_documented() {
     let ops = operations(&spec);
     let expectations = json(&root().join("events/expectations.json"));
     let mut checked = 0;
-    for function in ["s3-fetch", "aurora-query", "dynamodb-items"] {
+    for function in ["s3-fetch", "aurora-query", "dynamodb-items", "search-docs"] {
         for entry in std::fs::read_dir(root().join("events").join(function)).unwrap() {
             let path = entry.unwrap().path();
             let event = json(&path);

@@ -100,6 +100,16 @@ fn the_sam_env_file_names_every_function_and_each_initialises_from_it() {
                 FunctionConfig::<DynamoDbConfig>::from_lookup(&lookup)
                     .expect("dynamodb-items initialises");
             }
+            "SearchDocsFunction" => {
+                let config =
+                    FunctionConfig::<tenant_access::config::SearchConfig>::from_lookup(&lookup)
+                        .expect("search-docs initialises");
+                assert_eq!(
+                    Some(&config.service.endpoint),
+                    container.get("AWS_ENDPOINT_URL"),
+                    "the local stack's search domain is served by its front"
+                );
+            }
             "DbAdminFunction" => {
                 db_admin::Config::from_lookup(lookup).expect("db-admin initialises");
                 assert_ne!(

@@ -17,10 +17,11 @@ fn load(name: &str) -> Value {
 }
 
 /// The functions the API serves (db-admin is not one).
-const API_FUNCTIONS: [&str; 3] = [
+const API_FUNCTIONS: [&str; 4] = [
     "S3FetchFunction",
     "AuroraQueryFunction",
     "DynamoDbItemsFunction",
+    "SearchDocsFunction",
 ];
 
 fn resource<'t>(template: &'t Value, name: &str) -> &'t Value {
@@ -124,6 +125,7 @@ fn execution_roles_hold_no_data_permissions() {
         ("S3FetchFunction", "S3FetchRole"),
         ("AuroraQueryFunction", "AuroraQueryRole"),
         ("DynamoDbItemsFunction", "DynamoDbItemsRole"),
+        ("SearchDocsFunction", "SearchDocsRole"),
     ] {
         let function = resource(&template, function);
         let role_ref = &function["Properties"]["Role"];
@@ -191,6 +193,7 @@ fn execution_roles_hold_no_data_permissions() {
                     let job = match role_name {
                         "S3FetchRole" => "s3",
                         "AuroraQueryRole" => "db",
+                        "SearchDocsRole" => "search",
                         _ => "dynamodb",
                     };
                     assert_eq!(
@@ -347,12 +350,17 @@ fn a_tenant_role_reaches_only_its_own_prefix_and_db_user() {
 
     // Only the functions' execution roles may assume it, each with the
     // Scope tag of its own job and no other tag (ExecutionRoleArns lists
-    // s3-fetch's, aurora-query's, dynamodb-items' in that order).
+    // s3-fetch's, aurora-query's, dynamodb-items', search-docs' in that
+    // order).
     let trust = props["AssumeRolePolicyDocument"]["Statement"]
         .as_sequence()
         .unwrap();
-    assert_eq!(trust.len(), 3);
-    for (index, (statement, job)) in trust.iter().zip(["s3", "db", "dynamodb"]).enumerate() {
+    assert_eq!(trust.len(), 4);
+    for (index, (statement, job)) in trust
+        .iter()
+        .zip(["s3", "db", "dynamodb", "search"])
+        .enumerate()
+    {
         let Value::Tagged(principal) = &statement["Principal"]["AWS"] else {
             panic!("the trusted principal is one of a parameter's")
         };
@@ -373,7 +381,7 @@ fn a_tenant_role_reaches_only_its_own_prefix_and_db_user() {
             .iter()
             .map(|k| k.as_str().unwrap())
             .collect();
-        let expected: &[&str] = if job == "db" {
+        let expected: &[&str] = if job == "db" || job == "search" {
             &["Scope"]
         } else {
             &["Scope", "username"]
@@ -387,6 +395,7 @@ fn a_tenant_role_reaches_only_its_own_prefix_and_db_user() {
         let job = match first.split(':').next().unwrap() {
             "s3" | "kms" => "s3",
             "rds-db" => "db",
+            "es" => "search",
             _ => "dynamodb",
         };
         assert_eq!(
@@ -417,6 +426,18 @@ fn a_tenant_role_reaches_only_its_own_prefix_and_db_user() {
             seen.insert("dynamodb".to_owned());
             continue;
         }
+        if actions[0].starts_with("es:") {
+            // Exactly the tenant's own index, one path each: its documents
+            // and its search (every_search_grant_names_one_index_path).
+            let resource = text(&statement["Resource"]).expect("one resource");
+            let index = "arn:${AWS::Partition}:es:${AWS::Region}:${AWS::AccountId}:domain/${SearchDomainName}/${TenantId}.docs";
+            assert!(
+                resource == format!("{index}/_doc/*") || resource == format!("{index}/_search"),
+                "{resource}"
+            );
+            seen.insert(format!("es {resource}"));
+            continue;
+        }
         assert_eq!(actions.len(), 1, "one action per statement");
         let resource = text(&statement["Resource"]).expect("one resource");
         match actions[0].as_str() {
@@ -441,7 +462,7 @@ fn a_tenant_role_reaches_only_its_own_prefix_and_db_user() {
         }
         seen.insert(actions[0].clone());
     }
-    assert_eq!(seen.len(), 6);
+    assert_eq!(seen.len(), 8);
 }
 
 #[test]
@@ -530,6 +551,10 @@ fn the_api_routes_every_path_through_the_jwt_authorizer() {
         "GET /me/items/{id}",
         "PUT /me/items/{id}",
         "DELETE /me/items/{id}",
+        "GET /docs",
+        "GET /docs/{id}",
+        "PUT /docs/{id}",
+        "DELETE /docs/{id}",
     ]
     .into_iter()
     .map(String::from)
@@ -619,6 +644,12 @@ fn the_shared_tenant_roles_trust_one_function_each_and_need_the_tenant_tag() {
             "dynamodb",
             "DynamoDbItemsRole.Arn",
             &["dynamodb:GetItem"][..],
+        ),
+        (
+            "SharedSearchRole",
+            "search",
+            "SearchDocsRole.Arn",
+            &["es:ESHttpGet", "es:ESHttpGet"][..],
         ),
     ] {
         shared_role_trusts_its_function(&template, name, job, function, granted);
@@ -739,6 +770,30 @@ fn shared_role_trusts_its_function(
                     Some("${aws:PrincipalTag/TenantID}")
                 );
                 assert!(is_ref(conditions[1], "AWS::NoValue"));
+            }
+            "es:ESHttpGet" => {
+                // The tagged tenant's index under session-tags; every
+                // index under session-policy alone, which the session
+                // policy narrows to one. Each names one path shape:
+                // documents, or search.
+                let arns: Vec<&str> = branches(&statement["Resource"])
+                    .into_iter()
+                    .map(|r| text(r).expect("a !Sub"))
+                    .collect();
+                let domain = "arn:${AWS::Partition}:es:${AWS::Region}:${AWS::AccountId}:domain/${SearchDomainName}";
+                let tail = if actions(statement).len() == 3 {
+                    "_doc/*"
+                } else {
+                    "_search"
+                };
+                assert_eq!(
+                    arns,
+                    [
+                        format!("{domain}/${{!aws:PrincipalTag/TenantID}}.docs/{tail}"),
+                        format!("{domain}/*/{tail}"),
+                    ],
+                    "{name}"
+                );
             }
             other => panic!("{name} may not {other}"),
         }
@@ -1980,7 +2035,7 @@ fn user_sessions_stay_in_their_own_area_and_tenant_sessions_out_of_all() {
 
 /// Contributor Insights ranks tenants by requests, bytes out and server
 /// errors from the functions' per-request records, keyed on the record's
-/// `tenant` property, over exactly the three data functions' log groups.
+/// `tenant` property, over exactly the four data functions' log groups.
 #[test]
 fn contributor_insights_rank_tenants_by_their_usage_records() {
     let template = load("template.yaml");
@@ -2002,7 +2057,8 @@ fn contributor_insights_rank_tenants_by_their_usage_records() {
             serde_json::json!([
                 "${S3FetchLogs}",
                 "${AuroraQueryLogs}",
-                "${DynamoDbItemsLogs}"
+                "${DynamoDbItemsLogs}",
+                "${SearchDocsLogs}"
             ]),
             "{name}"
         );

@@ -30,6 +30,7 @@
 //! | `lambda-http` | [`http`]: the API Gateway envelope, `Caller::from_request`, JSON errors |
 //! | `telemetry` | [`telemetry`]: the Lambda log subscriber, installed only when asked |
 //! | `metrics` | one CloudWatch EMF line per request ([`metrics`]) |
+//! | `search` | `search`: the tenant's own index of a shared OpenSearch domain, signed calls (not in the defaults) |
 //! | `authorizer` | `authorizer`: a Lambda `REQUEST` authorizer's token check and answer (not in the defaults) |
 
 #![forbid(unsafe_code)]
@@ -57,6 +58,8 @@ pub mod metrics;
 pub mod registry;
 #[cfg(feature = "s3")]
 pub mod s3;
+#[cfg(feature = "search")]
+pub mod search;
 pub mod session_policy;
 #[cfg(feature = "telemetry")]
 pub mod telemetry;

@@ -54,6 +54,16 @@ pub enum SessionScope {
         /// The table's account.
         account: String,
     },
+    /// search-docs: documents and searches in the tenant's own index of
+    /// one OpenSearch domain ([`tenant_index`]).
+    Search {
+        /// The domain's name (`SEARCH_DOMAIN`).
+        domain: String,
+        /// The domain's region.
+        region: String,
+        /// The domain's account.
+        account: String,
+    },
 }
 
 /// The session tag naming a session's job under role-per-tenant, which the
@@ -85,6 +95,21 @@ pub fn user_partition(tenant: &TenantId, user: &UserId) -> String {
     format!("{tenant}#{user}")
 }
 
+/// What follows a tenant id in its search index's name: a `.`, which no
+/// tenant id holds, so no tenant's index name starts with another's
+/// (`t1.docs` is not under `t10`'s, nor `t10.docs` under `t1.`).
+pub const INDEX_SUFFIX: &str = ".docs";
+
+/// The tenant's one search index: `<tenant>.docs` ([`INDEX_SUFFIX`]).
+///
+/// ```
+/// let tenant = "tenant1".parse().unwrap();
+/// assert_eq!(tenant_access::session_policy::tenant_index(&tenant), "tenant1.docs");
+/// ```
+pub fn tenant_index(tenant: &TenantId) -> String {
+    format!("{tenant}{INDEX_SUFFIX}")
+}
+
 impl SessionScope {
     /// The job's name: `s3`, `db` or `dynamodb`. It is the [`SCOPE_TAG`]
     /// value, and fills `{scope}` in `TENANT_SHARED_ROLE_ARN`, so each
@@ -104,6 +129,7 @@ impl SessionScope {
             SessionScope::S3 { .. } => "s3",
             SessionScope::Db { .. } => "db",
             SessionScope::Table { .. } => "dynamodb",
+            SessionScope::Search { .. } => "search",
         }
     }
 }
@@ -126,6 +152,12 @@ pub const TABLE_ACTIONS: [&str; 5] = [
     "dynamodb:UpdateItem",
     "dynamodb:DeleteItem",
 ];
+
+/// The calls search-docs makes on a document of the tenant's index.
+pub const DOCUMENT_ACTIONS: [&str; 3] = ["es:ESHttpGet", "es:ESHttpPut", "es:ESHttpDelete"];
+
+/// The one call search-docs makes to search the tenant's index.
+pub const SEARCH_ACTION: &str = "es:ESHttpGet";
 
 #[derive(Serialize)]
 struct Document {
@@ -212,6 +244,34 @@ fn items_on_table(
     }
 }
 
+/// The domain calls on `index` (`None`, the function policy: any index,
+/// which the role's own statements narrow): its documents, and its search.
+/// Each names one path exactly, so no index expression (`_all`, `*`, a
+/// comma list, an alias) and no multi-index API (`_bulk`, `_mget`,
+/// `_msearch`) is ever granted.
+fn calls_on_index(
+    p: &str,
+    region: &str,
+    account: &str,
+    domain: &str,
+    index: Option<&str>,
+) -> Vec<Statement> {
+    let domain = format!("arn:{p}:es:{region}:{account}:domain/{domain}");
+    match index {
+        Some(index) => vec![
+            Statement {
+                action: Action::Many(&DOCUMENT_ACTIONS),
+                ..allow("", format!("{domain}/{index}/_doc/*"))
+            },
+            allow(SEARCH_ACTION, format!("{domain}/{index}/_search")),
+        ],
+        None => vec![Statement {
+            action: Action::Many(&DOCUMENT_ACTIONS),
+            ..allow("", format!("{domain}/*"))
+        }],
+    }
+}
+
 pub use crate::aws::partition;
 
 fn document(statement: Vec<Statement>) -> String {
@@ -256,6 +316,11 @@ impl SessionScope {
                 region,
                 account,
             } => vec![items_on_table(p, region, account, table, None)],
+            SessionScope::Search {
+                domain,
+                region,
+                account,
+            } => calls_on_index(p, region, account, domain, None),
             SessionScope::Db {
                 resource_id,
                 region,
@@ -361,6 +426,19 @@ impl SessionScope {
                     None => tenant.as_str().to_owned(),
                 };
                 vec![items_on_table(p, region, account, table, Some(&partition))]
+            }
+            // Only the tenant's own index; search has no user areas.
+            SessionScope::Search {
+                domain,
+                region,
+                account,
+            } => {
+                if user.is_some() {
+                    return Err(Error::Misconfigured {
+                        detail: "the search store has no user areas".to_owned(),
+                    });
+                }
+                calls_on_index(p, region, account, domain, Some(&tenant_index(tenant)))
             }
             SessionScope::Db {
                 resource_id,

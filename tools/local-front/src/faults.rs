@@ -27,6 +27,9 @@ pub enum Service {
     /// Cognito user pools (JSON protocol): sign-in and the JWKS.
     #[serde(rename = "cognito-idp")]
     CognitoIdp,
+    /// OpenSearch Service (`es`): the tenant search domain, answered by the
+    /// front itself ([`crate::search`]).
+    Es,
 }
 
 /// What the front does instead of passing a request through.
@@ -137,6 +140,22 @@ pub(crate) fn json_protocol(service: Option<Service>) -> bool {
 /// The answer a service gives for `fault`: (status, body). `None` for
 /// faults that are not an answer (delay, reset).
 pub(crate) fn answer(fault: &HttpFault, service: Option<Service>) -> Option<(u16, String)> {
+    if service == Some(Service::Es) {
+        // A domain answers JSON `{"message"}`, and throttles with 429.
+        let (status, message) = match fault {
+            HttpFault::Throttle => (429, "Too Many Requests"),
+            HttpFault::ServerError | HttpFault::LoseAnswer => (500, "Internal Server Error"),
+            HttpFault::ExpiredToken => {
+                (403, "The security token included in the request is expired")
+            }
+            HttpFault::AccessDenied | HttpFault::KeyDisabled => (403, "Access Denied"),
+            HttpFault::Delay { .. } | HttpFault::Reset => return None,
+        };
+        return Some((
+            status,
+            serde_json::json!({ "message": message }).to_string(),
+        ));
+    }
     if json_protocol(service) {
         let (status, code, message) = match (fault, service) {
             (HttpFault::Throttle, Some(Service::CognitoIdentity)) => {

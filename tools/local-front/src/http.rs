@@ -50,6 +50,8 @@ pub(crate) struct Shared {
     kms_calls: AtomicU64,
     /// Multipart uploads begun with SSE-KMS: upload id to key.
     uploads: Mutex<std::collections::HashMap<String, String>>,
+    /// The search domain's stand-in engine.
+    search: crate::search::Engine,
 }
 
 /// The HTTP front: a pass-through proxy to moto that injects faults on
@@ -117,6 +119,7 @@ impl HttpFront {
             conditional_writes: tokio::sync::Mutex::new(()),
             kms_calls: AtomicU64::new(0),
             uploads: Mutex::default(),
+            search: crate::search::Engine::default(),
         });
         // A service error (the Reset fault) closes the connection.
         let task = crate::server::serve(listener, shared.clone(), |shared, request, _| {
@@ -319,6 +322,28 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Answe
                 return Ok(service_answer(status, text, service));
             }
         }
+    }
+    if request.service == Service::Es {
+        // The search domain is served here: IAM on the path, then the
+        // stand-in engine ([`crate::search`]).
+        let signer = request.signer().unwrap_or_default();
+        let path = parts.uri.path();
+        if let Some(refusal) = shared
+            .enforcer
+            .check_es(signer, &request.operation, path, now)
+        {
+            return Ok(refused(refusal, service));
+        }
+        shared.passed.fetch_add(1, Ordering::Relaxed);
+        let (status, answer) = shared
+            .search
+            .serve(parts.method.as_str(), path, &query, &body);
+        if lose_answer {
+            let (status, text) = crate::faults::answer(&crate::HttpFault::LoseAnswer, service)
+                .expect("an answering fault");
+            return Ok(service_answer(status, text, service));
+        }
+        return Ok(service_answer(status, answer.to_string(), service));
     }
     if request.service == Service::CognitoIdentity {
         // The identity pool is served here, not by moto (whose pool hands
@@ -587,7 +612,9 @@ const KEY_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUM
 /// The door's refusal, in the service's own error shape.
 fn door_answer(refusal: crate::request::DoorRefusal) -> Answer {
     let service = refusal.service;
-    let body = if crate::faults::json_protocol(service) {
+    let body = if service == Some(Service::Es) {
+        serde_json::json!({"message": refusal.message}).to_string()
+    } else if crate::faults::json_protocol(service) {
         crate::faults::json_error(refusal.code, &refusal.message)
     } else if service == Some(Service::S3) || service.is_none() {
         crate::faults::s3_error(refusal.code, &xml_escape(&refusal.message))

@@ -380,6 +380,39 @@ impl Enforcer {
         }
     }
 
+    /// Decide an OpenSearch request signed by `access_key_id`:
+    /// `es:<operation>` on the domain's ARN followed by the request's path
+    /// ([`crate::search`]). `None` when allowed. Unlike the services moto
+    /// answers, nothing stands behind the front here, so whatever it cannot
+    /// decide (no registry, no domain, a key that is no recorded session)
+    /// is refused.
+    pub fn check_es(
+        &self,
+        access_key_id: &str,
+        operation: &str,
+        path: &str,
+        now: SystemTime,
+    ) -> Option<Refusal> {
+        let denied = Some(Refusal::Denied(Verdict::NotAllowedByIdentity));
+        let Some(record) = self.session(access_key_id) else {
+            return denied;
+        };
+        if record.expired_at(now) {
+            return Some(Refusal::Expired);
+        }
+        let (Some(session), Some(domain)) = (
+            record.session(&self.registry),
+            self.registry.search_domain(),
+        ) else {
+            return denied;
+        };
+        let resource = format!("{domain}{path}");
+        match session.decide_with(&format!("es:{operation}"), &resource, &[], &[]) {
+            Verdict::Allow => None,
+            other => Some(Refusal::Denied(other)),
+        }
+    }
+
     /// Decide the KMS call S3 makes for a request signed by
     /// `access_key_id` ([`crate::kms`]): `None` when allowed, or for a
     /// session the front did not record or whose role it does not know.

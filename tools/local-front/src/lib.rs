@@ -35,6 +35,7 @@ pub mod jwt;
 pub mod kms;
 pub mod request;
 pub mod s3;
+pub mod search;
 mod server;
 pub mod sigv4;
 pub mod sts;

@@ -104,7 +104,7 @@ fn prefix(service: Service) -> Option<&'static str> {
         Service::SecretsManager => Some("secretsmanager."),
         Service::CognitoIdentity => Some("AWSCognitoIdentityService."),
         Service::CognitoIdp => Some("AWSCognitoIdentityProviderService."),
-        Service::Sts | Service::S3 | Service::Iam => None,
+        Service::Sts | Service::S3 | Service::Iam | Service::Es => None,
     }
 }
 
@@ -119,6 +119,7 @@ fn scoped(service: &str) -> Option<Service> {
         "secretsmanager" => Service::SecretsManager,
         "cognito-identity" => Service::CognitoIdentity,
         "cognito-idp" => Service::CognitoIdp,
+        "es" => Service::Es,
         _ => return None,
     })
 }
@@ -339,6 +340,17 @@ pub fn classify(request: &Signed<'_>) -> Result<AwsRequest, DoorRefusal> {
             }
             classified.operation = action.clone();
             classified.params = params;
+        }
+        (Service::Es, None) => {
+            // OpenSearch: the method is the action, the path the resource.
+            match crate::search::search_request(request.method, request.path) {
+                Ok(search) => {
+                    classified.operation = search.action.trim_start_matches("es:").to_owned();
+                }
+                Err(crate::search::Unreadable(message)) => {
+                    return refuse(400, "illegal_argument_exception", message);
+                }
+            }
         }
         (_, None) => {
             // S3: method, path and sub-resource; X-Amz-Target means nothing.

@@ -69,7 +69,9 @@ pub(crate) fn plain(status: StatusCode, body: impl Into<Bytes>) -> Answer {
 /// services.
 pub(crate) fn service_answer(status: u16, text: String, service: Option<Service>) -> Answer {
     let mut response = plain(StatusCode::from_u16(status).expect("a valid status"), text);
-    let content_type = if crate::faults::json_protocol(service) {
+    let content_type = if service == Some(Service::Es) {
+        "application/json; charset=UTF-8"
+    } else if crate::faults::json_protocol(service) {
         "application/x-amz-json-1.0"
     } else {
         "text/xml"

@@ -332,6 +332,11 @@ pub struct Registry {
     /// Secrets Manager secrets: name to ARN.
     #[serde(default)]
     pub secrets: BTreeMap<String, String>,
+    /// The OpenSearch domain the local front serves: its ARN
+    /// (`arn:aws:es:<region>:<account>:domain/<name>`), to which a request's
+    /// path is appended to make the resource IAM evaluates.
+    #[serde(default)]
+    pub search_domain: Option<String>,
 }
 
 /// An identity that signs with a long-term access key (the local stand-in
@@ -541,6 +546,11 @@ impl RegistryFile {
     /// The table called `name`.
     pub fn table(&self, name: &str) -> Option<Table> {
         self.find(|registry| registry.tables.get(name).cloned())
+    }
+
+    /// The OpenSearch domain's ARN, if the registry holds one.
+    pub fn search_domain(&self) -> Option<String> {
+        self.find(|registry| registry.search_domain.clone())
     }
 
     /// The identity pool `id`.

@@ -15,6 +15,7 @@ pub const REGION: &str = "us-east-1";
 pub const BUCKET: &str = "tenant-bucket";
 pub const DB: &str = "cluster-PROOF0RESOURCE0ID";
 pub const TABLE: &str = "tenant-items";
+pub const DOMAIN: &str = "tenant-docs";
 pub const POOL: &str = "us-east-1:00000000-0000-4000-8000-000000000000";
 
 pub fn load(name: &str) -> Value {
@@ -176,6 +177,7 @@ pub fn main_params() -> HashMap<&'static str, String> {
         ("DbResourceId", DB.to_owned()),
         ("TenantRolePrefix", "assumeRole-".to_owned()),
         ("TableName", TABLE.to_owned()),
+        ("SearchDomainName", DOMAIN.to_owned()),
         ("IdentityPool", POOL.to_owned()),
         ("ExecutionRoleArns", EXECUTION_ROLES.join(",")),
         (
@@ -203,12 +205,19 @@ pub fn boundary() -> Json {
 }
 
 /// The execution roles as the main stack's `ExecutionRoleArns` output lists
-/// them (s3-fetch, aurora-query, dynamodb-items), as resolved by `!GetAtt`.
-pub const EXECUTION_ROLES: [&str; 3] = [
+/// them (s3-fetch, aurora-query, dynamodb-items, search-docs), as resolved
+/// by `!GetAtt`.
+pub const EXECUTION_ROLES: [&str; 4] = [
     "arn:aws:iam::123456789012:role/S3FetchRole",
     "arn:aws:iam::123456789012:role/AuroraQueryRole",
     "arn:aws:iam::123456789012:role/DynamoDbItemsRole",
+    "arn:aws:iam::123456789012:role/SearchDocsRole",
 ];
+
+/// The search domain's ARN; a request's resource is this and its path.
+pub fn domain() -> String {
+    format!("arn:aws:es:{REGION}:{ACCOUNT}:domain/{DOMAIN}")
+}
 
 pub fn table() -> String {
     format!("arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{TABLE}")

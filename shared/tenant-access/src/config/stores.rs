@@ -163,6 +163,107 @@ impl FromLookup for DynamoDbConfig {
     }
 }
 
+/// Settings of the tenant-scoped search store (an OpenSearch domain).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct SearchConfig {
+    /// The domain's endpoint (`SEARCH_ENDPOINT`): `https://` and a host,
+    /// as the domain's `DomainEndpoint` names it; plain `http://` only to
+    /// a loopback address.
+    pub endpoint: String,
+    /// The domain's name (`SEARCH_DOMAIN`), the ARN's `domain/<name>`.
+    pub domain: String,
+    /// How long one call to the domain may take (`SEARCH_TIMEOUT_SECONDS`,
+    /// default 5, 1 to 30).
+    pub timeout: Duration,
+}
+
+impl SearchConfig {
+    /// Read from the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(ProcessEnv)
+    }
+
+    /// Read from any [`Lookup`].
+    ///
+    /// ```
+    /// use tenant_access::config::SearchConfig;
+    ///
+    /// let vars = [("SEARCH_ENDPOINT", "https://search-docs.example.com"), ("SEARCH_DOMAIN", "tenant-docs")];
+    /// let lookup = |name: &str| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string());
+    /// let config = SearchConfig::from_lookup(lookup).unwrap();
+    /// assert_eq!(config.domain, "tenant-docs");
+    /// let plain = |name: &str| match name {
+    ///     "SEARCH_ENDPOINT" => Some("http://search.example.com".to_owned()),
+    ///     other => lookup(other),
+    /// };
+    /// assert!(SearchConfig::from_lookup(plain).unwrap_err().to_string().contains("SEARCH_ENDPOINT"));
+    /// ```
+    pub fn from_lookup(env: impl Lookup) -> Result<Self, ConfigError> {
+        let endpoint = required(&env, "SEARCH_ENDPOINT")?
+            .trim_end_matches('/')
+            .to_owned();
+        let host = endpoint
+            .strip_prefix("https://")
+            .or_else(|| {
+                endpoint
+                    .strip_prefix("http://")
+                    .filter(|host| loopback(host))
+            })
+            .ok_or_else(|| {
+                err(
+                    "SEARCH_ENDPOINT",
+                    format!(
+                        "`{endpoint}` is not https://<host> (plain http only to a loopback address)"
+                    ),
+                )
+            })?;
+        if host.is_empty() || host.contains(['/', '?', '#', '@', ' ']) {
+            return Err(err(
+                "SEARCH_ENDPOINT",
+                format!("`{endpoint}` is not a scheme and a host, with no path"),
+            ));
+        }
+        let domain = required(&env, "SEARCH_DOMAIN")?;
+        let valid_domain = (3..=28).contains(&domain.len())
+            && domain.starts_with(|c: char| c.is_ascii_lowercase())
+            && domain
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        if !valid_domain {
+            return Err(err(
+                "SEARCH_DOMAIN",
+                format!(
+                    "`{domain}` is not an OpenSearch domain name (3 to 28 of a-z, 0-9 and -, starting with a letter)"
+                ),
+            ));
+        }
+        Ok(SearchConfig {
+            endpoint,
+            domain,
+            timeout: Duration::from_secs(bounded(&env, "SEARCH_TIMEOUT_SECONDS", 5, 1..=30)?),
+        })
+    }
+}
+
+/// Whether `host` (with its port, if any) is a loopback address.
+fn loopback(host: &str) -> bool {
+    let name = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => host.rsplit_once(':').map_or(host, |(name, _)| name),
+    };
+    name == "localhost"
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+impl FromLookup for SearchConfig {
+    fn from_lookup(env: impl Lookup) -> Result<Self, ConfigError> {
+        SearchConfig::from_lookup(env)
+    }
+}
+
 fn kms_key_template(env: &impl Lookup) -> Result<TenantTemplate, ConfigError> {
     let template = match optional(env, "TENANT_KMS_KEY_TEMPLATE") {
         Some(template) => template,

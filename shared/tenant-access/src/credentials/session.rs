@@ -137,7 +137,7 @@ impl TenantSession {
     /// returns: refused credentials are never served again
     /// ([`invalidate`](Self::invalidate)), and a denial drops the session
     /// when it is stale ([`denied`](Self::denied)).
-    #[cfg(any(feature = "s3", feature = "dynamodb"))]
+    #[cfg(any(feature = "s3", feature = "dynamodb", feature = "search"))]
     pub(crate) fn refused(&self, err: crate::Error) -> crate::Error {
         match err {
             crate::Error::CredentialsRejected { .. } => self.invalidate(),
