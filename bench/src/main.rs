@@ -16,6 +16,8 @@
 //! - **items** (`items.rs`): dynamodb-items warm against the same GetItem
 //!   with held credentials, and the identity-pool strategy against
 //!   role-per-tenant, with identity-pool exchanges per 1,000 requests;
+//! - **search** (`search.rs`): search-docs warm against the same signed
+//!   GET of the tenant's document, made directly with held credentials;
 //! - **registry** (`registry.rs`): s3-fetch warm with the tenant-registry
 //!   check against the same without it, interleaved, and registry reads
 //!   per 1,000 warm requests;
@@ -38,6 +40,7 @@ mod files;
 mod items;
 mod registry;
 mod scale;
+mod search;
 mod soak;
 mod stats;
 
@@ -739,6 +742,19 @@ async fn main() {
         }
         scenarios.push(s);
     }
+    let s = search::search(&quiet(&stack), args.requests, 10).await;
+    table.push(format!(
+        "{:<13} {:<6} {:>4} {:>9.0} {:>9.0} {:>9.0} {:>8.2}   (floor: the signed GET p50 {:.0} us)",
+        "search-docs",
+        "warm",
+        s["tenants"],
+        s["p50_us"].as_f64().unwrap_or(f64::NAN),
+        s["p90_us"].as_f64().unwrap_or(f64::NAN),
+        s["p99_us"].as_f64().unwrap_or(f64::NAN),
+        s["overhead"].as_f64().unwrap_or(f64::NAN),
+        s["floor_p50_us"].as_f64().unwrap_or(f64::NAN),
+    ));
+    scenarios.push(s);
     let s = registry::registry(&quiet(&stack), args.requests, 10).await;
     table.push(format!(
         "s3-fetch      registry check p50 {:.0} us vs without {:.0} us ({:.3}x); registry reads/1k warm {:.1}",
