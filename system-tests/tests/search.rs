@@ -227,6 +227,20 @@ async fn a_tenant_s_search_session_reaches_its_own_index_and_nothing_else_under_
             let answer = call(creds, method, path, "", body).await;
             refused(&answer, &format!("{isolation}: {method} {path}"));
         }
+        // The function's own identity (its execution role) reaches no
+        // index at all: only tenant sessions do.
+        let execution = Credentials::new(
+            stack.var("AWS_ACCESS_KEY_ID"),
+            stack.var("AWS_SECRET_ACCESS_KEY"),
+            None,
+            None,
+            "execution",
+        );
+        let answer = call(&execution, "GET", "/tenant1.docs/_search", "", b"").await;
+        refused(
+            &answer,
+            &format!("{isolation}: the execution identity searching"),
+        );
         // Listing the domain's indices.
         let answer = call(&tenant1, "GET", "/_cat/indices", "", b"").await;
         refused(&answer, &format!("{isolation}: GET /_cat/indices"));

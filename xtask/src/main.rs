@@ -952,7 +952,7 @@ fn done(answer: &serde_json::Value) -> String {
 
 /// `tenant purge|disable-users ID... --aws --stack NAME [--dry-run]`: one
 /// offboarding step for each tenant on the deployed stack: every object
-/// version, delete marker and item ([`purge`]), or every user of its group
+/// version, delete marker, item and search document ([`purge`]), or every user of its group
 /// disabled and signed out ([`users`]).
 fn tenant_on_aws(
     step: cli::AwsTenantStep,
@@ -966,12 +966,13 @@ fn tenant_on_aws(
     for id in ids {
         match step {
             cli::AwsTenantStep::Purge => {
-                let purged = purge::purge("aws", &deployed, id, dry_run)?;
+                let purged = purge::purge("aws", "curl", &deployed, id, dry_run)?;
                 progress!(
-                    "{would}purge{did} {id}: {} object versions, {} delete markers, {} items",
+                    "{would}purge{did} {id}: {} object versions, {} delete markers, {} items, {} documents",
                     purged.versions,
                     purged.markers,
-                    purged.items
+                    purged.items,
+                    purged.documents
                 );
             }
             cli::AwsTenantStep::DisableUsers => {

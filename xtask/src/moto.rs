@@ -190,7 +190,10 @@ impl<'a> Moto<'a> {
                     &tenants.join(","),
                 ])
                 .arg("--registry")
-                .arg(self.stack.registry_file());
+                .arg(self.stack.registry_file())
+                // The search domain is the front's.
+                .arg("--search")
+                .arg(format!("http://127.0.0.1:{}", self.stack.front_port));
             if purge {
                 command.arg("--purge");
             }

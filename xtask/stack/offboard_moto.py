@@ -11,7 +11,8 @@ For each tenant, in the order the AWS plan takes:
   AWS allows), and its alias deleted (as deleting its tenant-template.yaml
   stack does);
 - its Cognito users are disabled and signed out everywhere;
-- its objects and items are kept unless `--purge`.
+- its objects, items (its partition and its users' own) and search index
+  are kept unless `--purge`.
 Idempotent. Run while moto accepts unauthenticated calls (the xtask
 switches enforcement off for it).
 """
@@ -19,10 +20,15 @@ switches enforcement off for it).
 import json
 import pathlib
 import sys
+import urllib.error
+import urllib.request
 
 import boto3
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 
-from seed_moto import load_template, offboarded_deny, registry_state, tenant_group
+from seed_moto import OPERATOR_USER, load_template, offboarded_deny, registry_state, tenant_group
 
 TABLE = "tenant-items"
 POOL_NAME = "tenant-access-local"
@@ -32,6 +38,7 @@ def main() -> None:
     endpoint, region, account, bucket, tenants = sys.argv[1:6]
     options = sys.argv[6:]
     purge = "--purge" in options
+    search = options[options.index("--search") + 1] if "--search" in options else None
     registry_path = pathlib.Path(options[options.index("--registry") + 1])
     registry = json.loads(registry_path.read_text())
     session = boto3.session.Session(aws_access_key_id="seed", aws_secret_access_key="seed", region_name=region)
@@ -84,6 +91,7 @@ def main() -> None:
                 pass
         if purge:
             counts = purge_tenant(s3, dynamodb, bucket, tenant)
+            counts["documents"] = purge_index(search, operator(registry), region, tenant) if search else 0
             print(f"purged {tenant}: " + ", ".join(f"{n} {what}" for what, n in counts.items()))
     registry_path.write_text(json.dumps(registry, indent=1))
 
@@ -101,13 +109,56 @@ def purge_tenant(s3, dynamodb, bucket: str, tenant: str) -> dict:
             for start in range(0, len(batch), 1000):
                 s3.delete_objects(Bucket=bucket, Delete={"Objects": batch[start:start + 1000], "Quiet": True})
             counts[label] += len(batch)
-    for page in dynamodb.get_paginator("query").paginate(
-            TableName=TABLE, KeyConditionExpression="tenant_id = :t",
-            ExpressionAttributeValues={":t": {"S": tenant}}, ProjectionExpression="tenant_id, item_id"):
-        for item in page["Items"]:
-            dynamodb.delete_item(TableName=TABLE, Key={"tenant_id": item["tenant_id"], "item_id": item["item_id"]})
-            counts["items"] += 1
+    # Its own partition, and its users' own (<tenant>#<sub>), which only a
+    # scan finds: a partition key cannot be queried by prefix.
+    queried = dynamodb.get_paginator("query").paginate(
+        TableName=TABLE, KeyConditionExpression="tenant_id = :t",
+        ExpressionAttributeValues={":t": {"S": tenant}}, ProjectionExpression="tenant_id, item_id")
+    scanned = dynamodb.get_paginator("scan").paginate(
+        TableName=TABLE, FilterExpression="begins_with(tenant_id, :p)",
+        ExpressionAttributeValues={":p": {"S": f"{tenant}#"}}, ProjectionExpression="tenant_id, item_id")
+    for pages in (queried, scanned):
+        for page in pages:
+            for item in page["Items"]:
+                dynamodb.delete_item(TableName=TABLE, Key={"tenant_id": item["tenant_id"], "item_id": item["item_id"]})
+                counts["items"] += 1
     return counts
+
+
+def operator(registry: dict) -> Credentials:
+    """The operator's long-term key, from the registry the seed wrote."""
+    for key, user in registry.get("users", {}).items():
+        if user.get("arn", "").endswith(f":user/{OPERATOR_USER}"):
+            return Credentials(key, user["secret_access_key"])
+    raise SystemExit("the registry has no operator: restart the stack")
+
+
+def domain_call(search: str, creds: Credentials, region: str, method: str, path: str):
+    """One signed call to the search domain (the front): status and JSON."""
+    request = AWSRequest(method=method, url=search.rstrip("/") + path,
+                         headers={"Content-Type": "application/json"})
+    SigV4Auth(creds, "es", region).add_auth(request)
+    prepared = urllib.request.Request(request.url, method=method, headers=dict(request.headers.items()))
+    try:
+        with urllib.request.urlopen(prepared, timeout=10) as answer:
+            return answer.status, json.loads(answer.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null")
+
+
+def purge_index(search: str, creds: Credentials, region: str, tenant: str) -> int:
+    """The tenant's search index (<tenant>.docs), deleted: how many
+    documents it held. Idempotent: an index already gone holds none."""
+    status, body = domain_call(search, creds, region, "GET", f"/{tenant}.docs/_search?size=0")
+    if status == 404:
+        return 0
+    if status != 200:
+        raise SystemExit(f"counting {tenant}'s documents: {status} {body}")
+    documents = body["hits"]["total"]["value"]
+    status, body = domain_call(search, creds, region, "DELETE", f"/{tenant}.docs")
+    if status not in (200, 404):
+        raise SystemExit(f"deleting {tenant}'s index: {status} {body}")
+    return documents
 
 
 def is_offboarded_deny(document: dict) -> bool:

@@ -164,6 +164,8 @@ def for_moto(document: dict, span_tags: bool = False) -> dict:
 TABLE = "tenant-items"
 REGISTRY_TABLE = "tenant-registry"
 SEARCH_DOMAIN = "tenant-docs"
+# The local stand-in for the operator who purges tenants' search indices.
+OPERATOR_USER = "tenant-operator"
 # The local stand-in for the account's AWS-managed aws/s3 key's id.
 AWS_S3_KEY_ID = "00000000-0000-4000-8000-0000000a0553"
 IDENTITY_POOL_NAME = "tenant_access_local"
@@ -401,6 +403,20 @@ def main() -> None:
             "policies": [{"Version": "2012-10-17", "Statement": statements}], "tags": {},
             "secret_access_key": key["SecretAccessKey"], "arn": exec_arn}
         registry.setdefault("secrets", {})[DB_ADMIN_SECRET] = admin_secret_arn
+        # The operator who purges an offboarded tenant's search index (what
+        # the deployer's rights do on AWS): read and delete on the search
+        # domain, nothing else. moto never serves the domain; the front
+        # evaluates this policy.
+        iam.create_user(UserName=OPERATOR_USER)
+        operator_key = iam.create_access_key(UserName=OPERATOR_USER)["AccessKey"]
+        registry["users"][operator_key["AccessKeyId"]] = {
+            "policies": [{"Version": "2012-10-17", "Statement": [{
+                "Sid": "PurgeTenantIndices", "Effect": "Allow",
+                "Action": ["es:ESHttpGet", "es:ESHttpDelete"],
+                "Resource": f"arn:aws:es:{region}:{account}:domain/{SEARCH_DOMAIN}/*"}]}],
+            "tags": {},
+            "secret_access_key": operator_key["SecretAccessKey"],
+            "arn": f"arn:aws:iam::{account}:user/{OPERATOR_USER}"}
         # Another secret of the account, which db-admin's policy does not
         # name (its tests read it to show the policy is the secret's alone).
         registry["secrets"][OTHER_SECRET] = secrets.create_secret(

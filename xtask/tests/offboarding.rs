@@ -473,6 +473,15 @@ async fn left_of(stack: &Stack, tenant: &str) -> [usize; 6] {
         .send()
         .await
         .expect("moto queries");
+    // Its users' own partitions, <tenant>#<sub>.
+    let users_items = aws_sdk_dynamodb::Client::new(&sdk)
+        .scan()
+        .table_name(stack.var("TENANT_TABLE"))
+        .filter_expression("begins_with(tenant_id, :p)")
+        .expression_attribute_values(":p", AttributeValue::S(format!("{tenant}#")))
+        .send()
+        .await
+        .expect("moto scans");
     let db = stack.admin_db().await;
     let user = format!("{tenant}_dbuser");
     let count = |sql: &'static str| {
@@ -486,7 +495,7 @@ async fn left_of(stack: &Stack, tenant: &str) -> [usize; 6] {
     [
         listed.versions().len(),
         listed.delete_markers().len(),
-        items.items().len(),
+        items.items().len() + users_items.items().len(),
         count("SELECT count(*) FROM records WHERE tenant_id = $1").await,
         count("SELECT count(*) FROM tenant_metadata WHERE tenant_id = $1").await,
         count("SELECT count(*) FROM pg_roles WHERE rolname = $1").await,
@@ -495,8 +504,10 @@ async fn left_of(stack: &Stack, tenant: &str) -> [usize; 6] {
 
 /// `--purge` leaves nothing of the tenant in any store, listed store by
 /// store: no object version or delete marker (the bucket is versioned),
-/// no item, no record, no metadata row, no login; and a purge run again
-/// finds nothing and succeeds. The id stays recorded as offboarded.
+/// no item (its partition's or its users' own), no record, no metadata
+/// row, no login, no search index (the purge counts its documents; run
+/// again, it finds the index gone); and a purge run again finds nothing and
+/// succeeds. The id stays recorded as offboarded.
 #[tokio::test]
 async fn a_purge_leaves_no_version_item_record_or_login() {
     let _serial = SERIAL.lock().await;
@@ -540,6 +551,41 @@ async fn a_purge_leaves_no_version_item_record_or_login() {
     .await
     .unwrap();
     assert_eq!(created.status().as_u16(), 201, "{:?}", created.body());
+    // A user's own item (partition <tenant>#user-a), through dynamodb-items.
+    let items_app = dynamodb_items::App::new(
+        &dynamodb_items::Config::from_lookup(&stack.lookup()).unwrap(),
+        &sdk,
+    );
+    let user =
+        Caller::new(tenant.parse().unwrap(), "purge-test").with_user("user-a".parse().unwrap());
+    let user_session = items_app.sessions().user_session(&user).await.unwrap();
+    items_app
+        .table()
+        .put(
+            &user_session,
+            &tenant_access::dynamodb::ItemId::parse("mine").unwrap(),
+            &json!({"private": true}),
+            tenant_access::dynamodb::Precondition::None,
+        )
+        .await
+        .unwrap();
+    // Two documents in its search index, through search-docs.
+    let docs = search_docs::App::new(
+        &search_docs::Config::from_lookup(&stack.lookup()).unwrap(),
+        &sdk,
+    )
+    .unwrap();
+    let search_session = docs.sessions().session(&caller).await.unwrap();
+    for id in ["one", "two"] {
+        docs.index()
+            .put(
+                &search_session,
+                &tenant_access::search::DocId::parse(id).unwrap(),
+                &json!({"title": id}),
+            )
+            .await
+            .unwrap();
+    }
 
     let [versions, markers, items, rows, metadata, logins] = left_of(&stack, &tenant).await;
     assert!(
@@ -547,12 +593,12 @@ async fn a_purge_leaves_no_version_item_record_or_login() {
         "the seeded objects and both writes: {versions}"
     );
     assert_eq!((markers, metadata, logins), (1, 1, 1));
-    assert!(items >= 3 && rows >= 1, "{items} items, {rows} records");
+    assert!(items >= 4 && rows >= 1, "{items} items, {rows} records");
 
     let removed = xtask(&["tenant", "remove", &tenant, "--local", "--purge"]);
     assert!(
         removed.contains(&format!(
-            "purged {tenant}: {versions} object versions, {markers} delete markers, {items} items"
+            "purged {tenant}: {versions} object versions, {markers} delete markers, {items} items, 2 documents"
         )),
         "{removed}"
     );
@@ -560,7 +606,7 @@ async fn a_purge_leaves_no_version_item_record_or_login() {
     let again = xtask(&["tenant", "remove", &tenant, "--local", "--purge"]);
     assert!(
         again.contains(&format!(
-            "purged {tenant}: 0 object versions, 0 delete markers, 0 items"
+            "purged {tenant}: 0 object versions, 0 delete markers, 0 items, 0 documents"
         )),
         "{again}"
     );

@@ -380,12 +380,13 @@ impl Enforcer {
         }
     }
 
-    /// Decide an OpenSearch request signed by `access_key_id`:
-    /// `es:<operation>` on the domain's ARN followed by the request's path
-    /// ([`crate::search`]). `None` when allowed. Unlike the services moto
-    /// answers, nothing stands behind the front here, so whatever it cannot
-    /// decide (no registry, no domain, a key that is no recorded session)
-    /// is refused.
+    /// Decide an OpenSearch request signed by `access_key_id` (a recorded
+    /// session, or a long-term identity of the registry: the operator who
+    /// purges an offboarded tenant's index): `es:<operation>` on the
+    /// domain's ARN followed by the request's path ([`crate::search`]).
+    /// `None` when allowed. Unlike the services moto answers, nothing
+    /// stands behind the front here, so whatever it cannot decide (no
+    /// registry, no domain, an unknown key) is refused.
     pub fn check_es(
         &self,
         access_key_id: &str,
@@ -394,16 +395,21 @@ impl Enforcer {
         now: SystemTime,
     ) -> Option<Refusal> {
         let denied = Some(Refusal::Denied(Verdict::NotAllowedByIdentity));
-        let Some(record) = self.session(access_key_id) else {
-            return denied;
+        let session = match self.session(access_key_id) {
+            Some(record) if record.expired_at(now) => return Some(Refusal::Expired),
+            Some(record) => record.session(&self.registry),
+            None => self
+                .registry
+                .user(access_key_id)
+                .map(|user| local_iam::Session {
+                    policies: user.policies,
+                    session_policy: None,
+                    boundary: None,
+                    tags: user.tags,
+                    userid: None,
+                }),
         };
-        if record.expired_at(now) {
-            return Some(Refusal::Expired);
-        }
-        let (Some(session), Some(domain)) = (
-            record.session(&self.registry),
-            self.registry.search_domain(),
-        ) else {
+        let (Some(session), Some(domain)) = (session, self.registry.search_domain()) else {
             return denied;
         };
         let resource = format!("{domain}{path}");
