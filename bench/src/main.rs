@@ -18,6 +18,9 @@
 //!   role-per-tenant, with identity-pool exchanges per 1,000 requests;
 //! - **search** (`search.rs`): search-docs warm against the same signed
 //!   GET of the tenant's document, made directly with held credentials;
+//! - **noisy** (`noisy.rs`): nine quiet tenants' p99 alone, beside one
+//!   tenant at ten times their rate with the per-tenant limits on, and
+//!   with them off; the noisy tenant's answers by class (429, never 5xx);
 //! - **registry** (`registry.rs`): s3-fetch warm with the tenant-registry
 //!   check against the same without it, interleaved, and registry reads
 //!   per 1,000 warm requests;
@@ -38,6 +41,7 @@
 
 mod files;
 mod items;
+mod noisy;
 mod registry;
 mod scale;
 mod search;
@@ -753,6 +757,19 @@ async fn main() {
         s["p99_us"].as_f64().unwrap_or(f64::NAN),
         s["overhead"].as_f64().unwrap_or(f64::NAN),
         s["floor_p50_us"].as_f64().unwrap_or(f64::NAN),
+    ));
+    scenarios.push(s);
+    let s = noisy::noisy(&quiet(&stack), args.requests).await;
+    table.push(format!(
+        "noisy         quiet p99 {:.0} us alone, {:.0} us beside a 10x tenant limited ({:.2}x), {:.0} us unlimited ({:.2}x); the noisy tenant: {} served, {} 429, {} 5xx",
+        s["alone_p99_us"].as_f64().unwrap_or(f64::NAN),
+        s["limited_p99_us"].as_f64().unwrap_or(f64::NAN),
+        s["ratio_p99"].as_f64().unwrap_or(f64::NAN),
+        s["unlimited_p99_us"].as_f64().unwrap_or(f64::NAN),
+        s["unlimited_ratio_p99"].as_f64().unwrap_or(f64::NAN),
+        s["noisy_ok"],
+        s["noisy_429"],
+        s["noisy_5xx"],
     ));
     scenarios.push(s);
     let s = registry::registry(&quiet(&stack), args.requests, 10).await;

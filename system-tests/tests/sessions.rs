@@ -439,3 +439,55 @@ async fn user_sessions_are_bounded_like_tenant_sessions() {
     assert_eq!(err.code(), "user_unknown");
     assert_eq!(sessions.assume_role_calls(), 4);
 }
+
+/// One tenant's share of the session calls: with STS held, ten users of one
+/// tenant asking for their own sessions at once start at most
+/// `MAX_SESSION_CALLS_PER_TENANT` calls, and the rest are refused at once
+/// (429, no call), while another tenant's session is still made, and each
+/// of the first tenant's users gets one once the calls are done.
+#[tokio::test]
+async fn one_tenant_never_holds_more_than_its_share_of_the_session_calls() {
+    let stack = Stack::load();
+    let (front, sessions) = sessions(&stack, &[], Clock::default()).await;
+    let sessions = Arc::new(sessions);
+    front.inject(HttpRule::new(HttpFault::Delay { ms: 1000 }).service(Service::Sts));
+    let share = tenant_access::credentials::MAX_SESSION_CALLS_PER_TENANT as usize;
+    let users: Vec<_> = (0..10)
+        .map(|n| {
+            let sessions = sessions.clone();
+            let caller = caller("fault028").with_user(format!("user-{n}").parse().unwrap());
+            tokio::spawn(async move { sessions.user_session(&caller).await })
+        })
+        .collect();
+    // Another tenant, while the first one's share is taken.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let other = sessions.session(&caller("fault029")).await;
+    assert!(other.is_ok(), "another tenant is served: {other:?}");
+    let mut served = 0;
+    for user in users {
+        match user.await.unwrap() {
+            Ok(_) => served += 1,
+            Err(err) => {
+                assert_eq!(err.status().as_u16(), 429, "{err:?}");
+                assert_eq!(err.code(), "rate_limited");
+                assert_eq!(err.retry_after(), Some(1));
+            }
+        }
+    }
+    assert_eq!(served, share, "the tenant's share of calls, no more");
+    settled(&sessions).await;
+    assert_eq!(
+        sessions.assume_role_calls() as usize,
+        share + 1,
+        "no call for a refused request"
+    );
+    // Once its calls are done, the tenant's other users are served.
+    front.clear();
+    for n in share..10 {
+        let caller = caller("fault028").with_user(format!("user-{n}").parse().unwrap());
+        sessions
+            .user_session(&caller)
+            .await
+            .expect("a user's session once the share is free");
+    }
+}

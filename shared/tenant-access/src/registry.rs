@@ -250,6 +250,19 @@ impl TenantRegistry {
         cached.as_ref()?.tier.clone()
     }
 
+    /// The tenant's tier as last read, waiting for a read under way (a
+    /// tier that picks the tenant's strategy must not flicker while its
+    /// state is read again): `None` when its item names none or it has not
+    /// been read.
+    pub async fn tier(&self, tenant: &TenantId) -> Option<String> {
+        let slot = {
+            let mut slots = self.slots.lock().expect("registry cache lock poisoned");
+            Arc::clone(slots.get(tenant)?)
+        };
+        let cached = slot.0.lock().await;
+        cached.as_ref()?.tier.clone()
+    }
+
     async fn read(&self, tenant: &TenantId) -> Result<(Found, Option<String>), Error> {
         match &self.source {
             Source::Table { client, table } => {

@@ -275,6 +275,12 @@ pub struct AccessConfig {
     /// Each tenant's limits in this container, by its tier
     /// ([`crate::limits`]): none unless configured.
     pub limits: TierLimits,
+    /// Tiers served under a strategy of their own
+    /// (`TENANT_TIER_ISOLATION`, `tier=strategy` comma-separated): each
+    /// tier's access settings, read as these are but with its strategy. A
+    /// tenant whose registry item names one of these tiers gets its
+    /// sessions that way; every other tenant this config's way.
+    pub tiers: Vec<(String, AccessConfig)>,
 }
 
 impl AccessConfig {
@@ -414,7 +420,12 @@ impl AccessConfig {
         let state_ttl =
             Duration::from_millis(bounded(&env, "TENANT_STATE_TTL_MS", 30_000, 0..=300_000)?);
         let limits = tenant_limits(&env)?;
+        let tiers = match optional(&env, "TENANT_TIER_ISOLATION") {
+            Some(text) => tier_isolation(&env as &dyn Lookup, &text)?,
+            None => Vec::new(),
+        };
         Ok(AccessConfig {
+            tiers,
             limits,
             registry_table,
             state_ttl,
@@ -433,6 +444,88 @@ impl AccessConfig {
             tenancy,
         })
     }
+}
+
+/// The variables as a tier's strategy sees them: its own
+/// `TENANT_ISOLATION`, and no tiers of its own. (A trait object, so reading
+/// a tier's settings does not instantiate the reader for ever.)
+struct TierLookup<'a> {
+    env: &'a dyn Lookup,
+    strategy: &'a str,
+}
+
+impl Lookup for TierLookup<'_> {
+    fn get(&self, name: &str) -> Option<String> {
+        match name {
+            "TENANT_ISOLATION" => Some(self.strategy.to_owned()),
+            "TENANT_TIER_ISOLATION" => None,
+            other => self.env.get(other),
+        }
+    }
+}
+
+/// `TENANT_TIER_ISOLATION`: each tier's strategy, its settings read from
+/// `env` with that strategy (so a shared-role tier needs
+/// `TENANT_SHARED_ROLE_ARN`, an identity-pool tier the pool's variables).
+///
+/// ```
+/// use tenant_access::config::{AccessConfig, Isolation};
+///
+/// let vars = [
+///     ("TENANT_ISOLATION", "session-tags"),
+///     ("TENANT_SHARED_ROLE_ARN", "arn:aws:iam::123456789012:role/shared-{scope}"),
+///     ("TENANT_TIER_ISOLATION", "premium=role-per-tenant"),
+///     ("AWS_ACCOUNT_ID", "123456789012"),
+/// ];
+/// let lookup = |name: &str| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string());
+/// let config = AccessConfig::from_lookup(lookup).unwrap();
+/// assert_eq!(config.tiers[0].0, "premium");
+/// assert_eq!(config.tiers[0].1.isolation, Isolation::RolePerTenant);
+/// let bad = |name: &str| match name {
+///     "TENANT_TIER_ISOLATION" => Some("premium=identity-pool".to_owned()),
+///     other => lookup(other),
+/// };
+/// let err = AccessConfig::from_lookup(bad).unwrap_err().to_string();
+/// assert!(err.contains("TENANT_TIER_ISOLATION"), "{err}");
+/// ```
+fn tier_isolation(
+    env: &dyn Lookup,
+    text: &str,
+) -> Result<Vec<(String, AccessConfig)>, ConfigError> {
+    let mut tiers: Vec<(String, AccessConfig)> = Vec::new();
+    for entry in text.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        let Some((tier, strategy)) = entry.split_once('=').map(|(t, s)| (t.trim(), s.trim()))
+        else {
+            return Err(err(
+                "TENANT_TIER_ISOLATION",
+                format!("`{entry}` is not tier=strategy"),
+            ));
+        };
+        let tier_ok = (1..=64).contains(&tier.len())
+            && tier
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        if !tier_ok {
+            return Err(err(
+                "TENANT_TIER_ISOLATION",
+                format!("`{tier}` is not a tier name (1 to 64 of A-Z, a-z, 0-9, _ and -)"),
+            ));
+        }
+        if tiers.iter().any(|(t, _)| t == tier) {
+            return Err(err(
+                "TENANT_TIER_ISOLATION",
+                format!("the tier `{tier}` is named twice"),
+            ));
+        }
+        let config = AccessConfig::from_lookup(TierLookup { env, strategy }).map_err(|e| {
+            err(
+                "TENANT_TIER_ISOLATION",
+                format!("the `{tier}` tier's strategy `{strategy}`: {e}"),
+            )
+        })?;
+        tiers.push((tier.to_owned(), config));
+    }
+    Ok(tiers)
 }
 
 /// The per-tenant limits: the defaults (`TENANT_MAX_IN_FLIGHT`,

@@ -30,7 +30,13 @@
 //! first request that finds it within [`REFRESH_BUFFER`] plus its share of
 //! [`REFRESH_AHEAD`] (jittered per session) of expiry starts the call and
 //! goes on with the current session; at most [`MAX_BACKGROUND_REFRESHES`]
-//! run at once. A tenant with steady traffic never waits on STS after its
+//! run at once. One tenant never holds more than its share of the calls:
+//! at most [`MAX_SESSION_CALLS_PER_TENANT`] of its sessions' calls run at
+//! once (its users' own sessions under `/me`, its tokens under
+//! `identity-pool`, its refreshes); a request that would start one more is
+//! refused with [`Error::RateLimited`] (429, `Retry-After`) without a call,
+//! so a tenant with a thousand users signing in at once cannot take the
+//! STS or Cognito quota every other tenant shares. A tenant with steady traffic never waits on STS after its
 //! first request. (In Lambda a background task runs while an invocation is
 //! in flight; one frozen between invocations finishes, or fails and is
 //! tried again, on the next.)
@@ -69,7 +75,7 @@ use lru::LruCache;
 
 use crate::Error;
 use crate::config::{AccessConfig, Isolation, TenantRole};
-use crate::identity::{Caller, UserId};
+use crate::identity::{Caller, TenantId, UserId};
 use crate::session_policy::SessionScope;
 
 mod identity_pool;
@@ -130,6 +136,10 @@ pub const STALE_AFTER: Duration = Duration::from_secs(5);
 /// trickle, never a burst.
 pub const MAX_BACKGROUND_REFRESHES: usize = 4;
 
+/// One tenant's share of the session calls (STS `AssumeRole`, identity-pool
+/// exchanges) running at once from one cache, refreshes included.
+pub const MAX_SESSION_CALLS_PER_TENANT: u32 = 4;
+
 /// The cache of per-tenant STS sessions. Build once at cold start.
 ///
 /// # Example
@@ -152,6 +162,9 @@ pub struct TenantSessions {
     tag_key: String,
     claim: String,
     scope: Option<SessionScope>,
+    /// Tiers served under a strategy of their own
+    /// (`TENANT_TIER_ISOLATION`): each a cache of its own.
+    tiers: Vec<(String, TenantSessions)>,
     slots: Mutex<LruCache<SessionRequest, Slot>>,
     /// Permits for refreshes ahead of expiry running at once.
     refreshes: Arc<tokio::sync::Semaphore>,
@@ -174,6 +187,8 @@ struct Source {
     calls: AtomicU64,
     /// Calls started and not yet recorded in their slot.
     in_flight: AtomicU64,
+    /// Calls in flight per tenant ([`MAX_SESSION_CALLS_PER_TENANT`]).
+    per_tenant: Mutex<std::collections::HashMap<TenantId, u32>>,
 }
 
 impl std::fmt::Debug for TenantSessions {
@@ -203,11 +218,17 @@ impl TenantSessions {
                 duration: config.session_duration,
                 calls: AtomicU64::new(0),
                 in_flight: AtomicU64::new(0),
+                per_tenant: Mutex::default(),
             }),
             role: config.role.clone(),
             tag_key: config.tag_key.clone(),
             claim: config.tenant_claim.clone(),
             scope: None,
+            tiers: config
+                .tiers
+                .iter()
+                .map(|(tier, config)| (tier.clone(), TenantSessions::new(sdk, config)))
+                .collect(),
             slots: Mutex::new(LruCache::new(config.tenant_cache_capacity)),
             refreshes: Arc::new(tokio::sync::Semaphore::new(MAX_BACKGROUND_REFRESHES)),
             hits: AtomicU64::new(0),
@@ -255,8 +276,32 @@ impl TenantSessions {
     /// only its function's job. Without a scope, only the session-policy
     /// strategies pass a policy (and they fail without one).
     pub fn with_scope(mut self, scope: SessionScope) -> Self {
+        for (_, tier) in &mut self.tiers {
+            tier.scope = Some(scope.clone());
+        }
         self.scope = Some(scope);
         self
+    }
+
+    /// The cache of the caller's tier when its tier has a strategy of its
+    /// own (`TENANT_TIER_ISOLATION`), by the tenant's registry item, read
+    /// (and its state checked) here: `None` for every other tenant.
+    async fn tier_for(&self, caller: &Caller) -> Result<Option<&TenantSessions>, Error> {
+        #[cfg(feature = "registry")]
+        if !self.tiers.is_empty()
+            && let Some(registry) = &self.registry
+        {
+            registry.check(&caller.tenant).await?;
+            if let Some(tier) = registry.tier(&caller.tenant).await {
+                return Ok(self
+                    .tiers
+                    .iter()
+                    .find(|(name, _)| *name == tier)
+                    .map(|(_, sessions)| sessions));
+            }
+        }
+        let _ = caller;
+        Ok(None)
     }
 
     /// The cache key of `caller`'s session: [`request_for`](Self::request_for)
@@ -279,13 +324,19 @@ impl TenantSessions {
         self.calls_of(ProviderKind::IdentityPool)
     }
 
-    /// The calls made, if this cache's provider makes `kind`'s.
+    /// The calls made, if this cache's provider makes `kind`'s, and its
+    /// tiers'.
     fn calls_of(&self, kind: ProviderKind) -> u64 {
-        if self.source.provider.kind() == kind {
+        let own = if self.source.provider.kind() == kind {
             self.source.calls.load(Ordering::Relaxed)
         } else {
             0
-        }
+        };
+        own + self
+            .tiers
+            .iter()
+            .map(|(_, tier)| tier.calls_of(kind))
+            .sum::<u64>()
     }
 
     /// How many session calls (`AssumeRole` or an identity-pool exchange)
@@ -294,6 +345,11 @@ impl TenantSessions {
     /// back-off) is recorded in the cache.
     pub fn calls_in_flight(&self) -> u64 {
         self.source.in_flight.load(Ordering::Acquire)
+            + self
+                .tiers
+                .iter()
+                .map(|(_, tier)| tier.calls_in_flight())
+                .sum::<u64>()
     }
 
     /// How many sessions are cached now (at most `TENANT_CACHE_CAPACITY`).
@@ -302,6 +358,11 @@ impl TenantSessions {
             .lock()
             .expect("session cache lock poisoned")
             .len()
+            + self
+                .tiers
+                .iter()
+                .map(|(_, tier)| tier.cached())
+                .sum::<usize>()
     }
 
     /// This cache's totals since cold start, for metrics.
@@ -339,9 +400,15 @@ impl TenantSessions {
 
     /// The caller's tenant session: the cached one while it is servable,
     /// else a new `AssumeRole` whose session name carries the tenant and
-    /// request id. See the module docs for what happens when STS fails.
+    /// request id. See the module docs for what happens when STS fails. A
+    /// tenant whose registry item names a tier with a strategy of its own
+    /// (`TENANT_TIER_ISOLATION`) gets its session from that tier's cache,
+    /// under that strategy.
     pub async fn session(&self, caller: &Caller) -> Result<Arc<TenantSession>, Error> {
-        self.session_in(caller, None).await
+        match self.tier_for(caller).await? {
+            Some(tier) => tier.session_in(caller, None).await,
+            None => self.session_in(caller, None).await,
+        }
     }
 
     /// The caller's session for its own user area (`/me` routes): under
@@ -351,6 +418,14 @@ impl TenantSessions {
     /// the caller's own session, which is the user's already. A caller whose
     /// identity names no user gets [`Error::UserUnknown`] and no AWS call.
     pub async fn user_session(&self, caller: &Caller) -> Result<Arc<TenantSession>, Error> {
+        match self.tier_for(caller).await? {
+            Some(tier) => tier.user_session_here(caller).await,
+            None => self.user_session_here(caller).await,
+        }
+    }
+
+    /// [`user_session`](Self::user_session) from this cache itself.
+    async fn user_session_here(&self, caller: &Caller) -> Result<Arc<TenantSession>, Error> {
         let user = caller.require_user()?;
         if self.source.isolation.identity_pool() {
             let session = self.session_in(caller, None).await?;
@@ -387,9 +462,12 @@ impl TenantSessions {
                 // exchange with the same token would not outlive it.
                 let ahead = self.source.provider.refreshes_ahead();
                 if ahead && session.refresh_ahead_at(now) && state.may_call(now) {
-                    // Without a permit, a later request in the window tries.
-                    if let Ok(permit) = self.refreshes.clone().try_acquire_owned() {
-                        self.start(&slot, &mut state, caller, request, Some(permit));
+                    // Without a permit, or with the tenant's share of calls
+                    // taken, a later request in the window tries.
+                    if let Some(share) = TenantCall::new(&self.source, &caller.tenant)
+                        && let Ok(permit) = self.refreshes.clone().try_acquire_owned()
+                    {
+                        self.start(&slot, &mut state, caller, request, share, Some(permit));
                     }
                 }
                 return Ok(session);
@@ -399,7 +477,18 @@ impl TenantSessions {
             match (&state.inflight, &state.failure) {
                 (Some(inflight), _) => inflight.clone(),
                 (None, Some(failure)) if now < failure.until => return Err(failure.error.clone()),
-                (None, _) => self.start(&slot, &mut state, caller, request, None),
+                (None, _) => {
+                    let Some(share) = TenantCall::new(&self.source, &caller.tenant) else {
+                        crate::metrics::record(|c| c.rate_limited += 1);
+                        return Err(Error::RateLimited {
+                            retry_after: 1,
+                            detail: format!(
+                                "{MAX_SESSION_CALLS_PER_TENANT} session calls of this tenant are in flight"
+                            ),
+                        });
+                    };
+                    self.start(&slot, &mut state, caller, request, share, None)
+                }
             }
         };
         // The call runs in its own task: a request cancelled here (its
@@ -416,7 +505,8 @@ impl TenantSessions {
 
     /// Start a call for a new session of `request` in its own task, which
     /// records the outcome in the slot (the session, or the failure with its
-    /// back-off) whether or not anyone still waits. With a `permit`, it is a
+    /// back-off) whether or not anyone still waits, holding one of its
+    /// tenant's `share` of calls until then. With a `permit`, it is a
     /// refresh ahead of expiry.
     fn start(
         &self,
@@ -424,6 +514,7 @@ impl TenantSessions {
         state: &mut SlotState,
         caller: &Caller,
         request: SessionRequest,
+        share: TenantCall,
         permit: Option<tokio::sync::OwnedSemaphorePermit>,
     ) -> tokio::sync::watch::Receiver<Outcome> {
         use tracing::Instrument;
@@ -476,6 +567,7 @@ impl TenantSessions {
                 }
             }
             drop(counted);
+            drop(share);
             // Nobody waiting is fine: the slot has the outcome.
             let _ = tx.send(Some(result));
         };
@@ -497,6 +589,42 @@ impl Source {
     ) -> Result<TenantSession, Error> {
         let session = self.provider.assume(self, caller, request).await?;
         Ok(session.for_user(request.user.clone()))
+    }
+}
+
+/// One of a tenant's [`MAX_SESSION_CALLS_PER_TENANT`] calls, held until
+/// dropped, however its task ends.
+struct TenantCall(Arc<Source>, TenantId);
+
+impl TenantCall {
+    /// One more call of `tenant`, if its share allows.
+    fn new(source: &Arc<Source>, tenant: &TenantId) -> Option<Self> {
+        let mut calls = source
+            .per_tenant
+            .lock()
+            .expect("tenant calls lock poisoned");
+        let n = calls.entry(tenant.clone()).or_insert(0);
+        if *n >= MAX_SESSION_CALLS_PER_TENANT {
+            return None;
+        }
+        *n += 1;
+        Some(TenantCall(source.clone(), tenant.clone()))
+    }
+}
+
+impl Drop for TenantCall {
+    fn drop(&mut self) {
+        let mut calls = self
+            .0
+            .per_tenant
+            .lock()
+            .expect("tenant calls lock poisoned");
+        if let Some(n) = calls.get_mut(&self.1) {
+            *n -= 1;
+            if *n == 0 {
+                calls.remove(&self.1);
+            }
+        }
     }
 }
 

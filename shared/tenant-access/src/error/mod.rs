@@ -79,8 +79,10 @@ pub enum Error {
     #[error("this execution environment does not serve the caller's tenant")]
     TenantMismatch,
     /// The tenant is over its own limits in this container: too many of its
-    /// requests in flight, or its rate ([`crate::limits`]). Refused before
-    /// any AWS call.
+    /// requests in flight, its rate ([`crate::limits`]), or its share of the
+    /// session calls in flight
+    /// ([`MAX_SESSION_CALLS_PER_TENANT`](crate::credentials::MAX_SESSION_CALLS_PER_TENANT)).
+    /// Refused before any AWS call.
     #[error("the tenant's requests are over its limits: {detail}")]
     RateLimited {
         /// Seconds until a retry can be admitted.
