@@ -39,6 +39,7 @@
 //! Prints a table and writes `target/bench/results.json`. Not a test: no
 //! figure fails the run.
 
+mod chart;
 mod files;
 mod items;
 mod noisy;
@@ -568,6 +569,15 @@ async fn main() {
         );
         return;
     }
+    // The noisy-neighbour scenario alone, on a running stack with the
+    // benchmark tenants seeded: `cargo run -p bench --release -- --noisy`.
+    if let [_, flag] = argv.as_slice()
+        && flag == "--noisy"
+    {
+        let stack = Stack::load();
+        println!("{}", noisy::noisy(&quiet(&stack), 540).await);
+        return;
+    }
     // The session-memory scenario alone, on a running stack:
     // `cargo run -p bench --release -- --session-memory 10000`.
     if let [_, flag, n] = argv.as_slice()
@@ -898,6 +908,15 @@ async fn main() {
     }
     let run = std::env::args().skip(1).collect::<Vec<_>>().join(" ");
     record("table", &format!("cargo xtask bench {run}"), &printed);
+    // The chart beside RESULTS.md, when run from the repository.
+    if std::path::Path::new("bench/RESULTS.md").exists() {
+        let bars = chart::bars(results["scenarios"].as_array().map_or(&[][..], |s| s));
+        let title = format!("cargo xtask bench {run}, commit {}", commit());
+        match std::fs::write("bench/results.svg", chart::svg(&title, &bars)) {
+            Ok(()) => eprintln!("bench: chart written to bench/results.svg"),
+            Err(e) => eprintln!("bench: bench/results.svg: {e}"),
+        }
+    }
     if let Some(dir) = args.out.parent() {
         std::fs::create_dir_all(dir).expect("results dir");
     }

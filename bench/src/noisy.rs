@@ -2,20 +2,25 @@
 //! them, with the per-tenant limits on ([`tenant_access::limits`]) and off?
 //!
 //! One dynamodb-items app serves every tenant at once (as one container of
-//! Lambda Managed Instances does), with `TENANT_MAX_IN_FLIGHT=8` and a
-//! token bucket of twice a quiet tenant's rate. Nine quiet tenants each
-//! send `GET /items/welcome` at a steady rate, one at a time; their latency
-//! is measured three times, in one run:
+//! Lambda Managed Instances does), with the limits set to a tenant's fair
+//! share: `TENANT_MAX_IN_FLIGHT=2` and a token bucket of a quiet tenant's
+//! rate. Nine quiet tenants each send `GET /items/welcome` at 5 requests per
+//! second, one at a time; their latency is measured in four phases,
+//! interleaved in rounds so the shared servers' drift falls on all alike:
 //!
 //! - **alone**: the quiet tenants only (the baseline);
+//! - **noisy at its limit**: the same, while one tenant sends exactly its
+//!   limit's rate: what its served share costs the others on the servers
+//!   they share;
 //! - **noisy, limited**: the same, while one noisy tenant offers ten times a
 //!   quiet tenant's rate, eight requests in flight at once;
 //! - **noisy, unlimited**: the same without the limits.
 //!
 //! The targets: the quiet tenants' p99 under the limited noise within 1.2x
-//! of the baseline, and the noisy tenant's refusals all 429 (never a 5xx,
-//! so no request missed its deadline, which would be 504).
-//! The unlimited phase shows what the limits buy on this machine.
+//! of the baseline (the limited over the at-limit phase is what the refused
+//! excess costs), and the noisy tenant's refusals all 429 (never a 5xx, so
+//! no request missed its deadline, which would be 504). The unlimited phase
+//! shows what the limits buy on this machine.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -30,7 +35,7 @@ use crate::{progress, tenant};
 /// Quiet tenants.
 const QUIET: usize = 9;
 /// A quiet tenant's requests per second.
-const QUIET_RATE: f64 = 20.0;
+const QUIET_RATE: f64 = 5.0;
 /// How many times a quiet tenant's rate the noisy tenant offers.
 const NOISE: f64 = 10.0;
 /// The noisy tenant's requests in flight at once (its workers): the
@@ -44,11 +49,17 @@ fn item_event(tenant: &str) -> Value {
     e
 }
 
+/// Rounds of the four phases, interleaved.
+const ROUNDS: usize = 4;
+
+/// The noisy tenant's bucket, in quiet tenants' rates.
+const LIMIT_FACTOR: f64 = 1.0;
+
 async fn app(stack: &Stack, limited: bool) -> Arc<dynamodb_items::App> {
-    let rate = (2.0 * QUIET_RATE).to_string();
+    let rate = (LIMIT_FACTOR * QUIET_RATE).to_string();
     let env = if limited {
         stack.with(&[
-            ("TENANT_MAX_IN_FLIGHT", "8"),
+            ("TENANT_MAX_IN_FLIGHT", "2"),
             ("TENANT_REQUESTS_PER_SECOND", &rate),
             ("TENANT_BURST", &rate),
         ])
@@ -74,12 +85,12 @@ async fn phase(
     app: &Arc<dynamodb_items::App>,
     quiet: &[String],
     per_tenant: usize,
-    noisy: Option<(&str, &Arc<Noise>)>,
+    noisy: Option<(&str, f64, &Arc<Noise>)>,
 ) -> Vec<Duration> {
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut noise_tasks = Vec::new();
-    if let Some((name, noise)) = noisy {
-        let interval = Duration::from_secs_f64(NOISY_WORKERS as f64 / (QUIET_RATE * NOISE));
+    if let Some((name, factor, noise)) = noisy {
+        let interval = Duration::from_secs_f64(NOISY_WORKERS as f64 / (QUIET_RATE * factor));
         for _ in 0..NOISY_WORKERS {
             let (app, noise, stop) = (app.clone(), noise.clone(), stop.clone());
             let event = item_event(name);
@@ -154,20 +165,49 @@ pub(crate) async fn noisy(stack: &Stack, requests: usize) -> Value {
             assert_eq!(response.status(), 200, "warm-up");
         }
     }
-    let alone = percentiles(&phase(&limited, quiet, per_tenant, None).await);
-    let noise = Arc::new(Noise::default());
-    let with_limits =
-        percentiles(&phase(&limited, quiet, per_tenant, Some((noisy_name, &noise))).await);
-    let unlimited_noise = Arc::new(Noise::default());
-    let without_limits = percentiles(
-        &phase(
-            &unlimited,
-            quiet,
-            per_tenant,
-            Some((noisy_name, &unlimited_noise)),
-        )
-        .await,
+    // The four phases in rounds, interleaved, so the shared servers' drift
+    // over the run falls on all of them alike.
+    let (at_limit_noise, noise, unlimited_noise) = (
+        Arc::new(Noise::default()),
+        Arc::new(Noise::default()),
+        Arc::new(Noise::default()),
     );
+    let rounds = ROUNDS.min(per_tenant);
+    let per_round = per_tenant / rounds;
+    let mut samples: [Vec<Duration>; 4] = Default::default();
+    for _ in 0..rounds {
+        samples[0].extend(phase(&limited, quiet, per_round, None).await);
+        // At its limit's rate, no more: what its served share alone costs
+        // the others on the servers they share.
+        samples[1].extend(
+            phase(
+                &limited,
+                quiet,
+                per_round,
+                Some((noisy_name, LIMIT_FACTOR, &at_limit_noise)),
+            )
+            .await,
+        );
+        samples[2].extend(
+            phase(
+                &limited,
+                quiet,
+                per_round,
+                Some((noisy_name, NOISE, &noise)),
+            )
+            .await,
+        );
+        samples[3].extend(
+            phase(
+                &unlimited,
+                quiet,
+                per_round,
+                Some((noisy_name, NOISE, &unlimited_noise)),
+            )
+            .await,
+        );
+    }
+    let [alone, at_limit, with_limits, without_limits] = samples.map(|s| percentiles(&s));
     let count = |n: &AtomicU64| n.load(Ordering::Relaxed);
     let ratio = with_limits.p99 / alone.p99;
     let mut misses = Vec::new();
@@ -190,6 +230,8 @@ pub(crate) async fn noisy(stack: &Stack, requests: usize) -> Value {
         "requests_per_quiet_tenant": per_tenant,
         "alone_p50_us": alone.p50, "alone_p99_us": alone.p99,
         "limited_p50_us": with_limits.p50, "limited_p99_us": with_limits.p99,
+        "at_limit_p50_us": at_limit.p50, "at_limit_p99_us": at_limit.p99,
+        "refused_excess_ratio_p99": with_limits.p99 / at_limit.p99,
         "unlimited_p50_us": without_limits.p50, "unlimited_p99_us": without_limits.p99,
         "ratio_p99": ratio, "unlimited_ratio_p99": without_limits.p99 / alone.p99,
         "noisy_ok": count(&noise.ok), "noisy_429": count(&noise.limited),
