@@ -380,6 +380,31 @@ impl Enforcer {
         }
     }
 
+    /// Who signed with `access_key_id`, as IAM evaluates it: a recorded
+    /// session (refused once expired), or a long-term identity of the
+    /// registry (an execution role's stand-in, db-admin, the operator);
+    /// `None` when neither.
+    fn principal(
+        &self,
+        access_key_id: &str,
+        now: SystemTime,
+    ) -> Result<Option<local_iam::Session>, Refusal> {
+        Ok(match self.session(access_key_id) {
+            Some(record) if record.expired_at(now) => return Err(Refusal::Expired),
+            Some(record) => record.session(&self.registry),
+            None => self
+                .registry
+                .user(access_key_id)
+                .map(|user| local_iam::Session {
+                    policies: user.policies,
+                    session_policy: None,
+                    boundary: None,
+                    tags: user.tags,
+                    userid: None,
+                }),
+        })
+    }
+
     /// Decide an OpenSearch request signed by `access_key_id` (a recorded
     /// session, or a long-term identity of the registry: the operator who
     /// purges an offboarded tenant's index): `es:<operation>` on the
@@ -395,19 +420,9 @@ impl Enforcer {
         now: SystemTime,
     ) -> Option<Refusal> {
         let denied = Some(Refusal::Denied(Verdict::NotAllowedByIdentity));
-        let session = match self.session(access_key_id) {
-            Some(record) if record.expired_at(now) => return Some(Refusal::Expired),
-            Some(record) => record.session(&self.registry),
-            None => self
-                .registry
-                .user(access_key_id)
-                .map(|user| local_iam::Session {
-                    policies: user.policies,
-                    session_policy: None,
-                    boundary: None,
-                    tags: user.tags,
-                    userid: None,
-                }),
+        let session = match self.principal(access_key_id, now) {
+            Ok(session) => session,
+            Err(refusal) => return Some(refusal),
         };
         let (Some(session), Some(domain)) = (session, self.registry.search_domain()) else {
             return denied;
@@ -467,19 +482,9 @@ impl Enforcer {
         if !self.registry.is_configured() || !query.is_empty() {
             return denied;
         }
-        let session = match self.session(access_key_id) {
-            Some(record) if record.expired_at(now) => return Some(Refusal::Expired),
-            Some(record) => record.session(&self.registry),
-            None => self
-                .registry
-                .user(access_key_id)
-                .map(|user| local_iam::Session {
-                    policies: user.policies,
-                    session_policy: None,
-                    boundary: None,
-                    tags: user.tags,
-                    userid: None,
-                }),
+        let session = match self.principal(access_key_id, now) {
+            Ok(session) => session,
+            Err(refusal) => return Some(refusal),
         };
         let Some(session) = session else {
             return denied;
