@@ -82,6 +82,7 @@ mod identity_pool;
 mod provider;
 mod request;
 mod session;
+mod share;
 mod slot;
 mod sts;
 
@@ -90,6 +91,7 @@ pub use sts::session_name;
 use provider::{Provider, ProviderKind};
 pub use request::SessionRequest;
 pub use session::TenantSession;
+use share::{InFlight, TenantCall};
 pub(crate) use slot::jitter;
 use slot::{Failure, Outcome, Slot, SlotState, backoff};
 
@@ -589,59 +591,6 @@ impl Source {
     ) -> Result<TenantSession, Error> {
         let session = self.provider.assume(self, caller, request).await?;
         Ok(session.for_user(request.user.clone()))
-    }
-}
-
-/// One of a tenant's [`MAX_SESSION_CALLS_PER_TENANT`] calls, held until
-/// dropped, however its task ends.
-struct TenantCall(Arc<Source>, TenantId);
-
-impl TenantCall {
-    /// One more call of `tenant`, if its share allows.
-    fn new(source: &Arc<Source>, tenant: &TenantId) -> Option<Self> {
-        let mut calls = source
-            .per_tenant
-            .lock()
-            .expect("tenant calls lock poisoned");
-        let n = calls.entry(tenant.clone()).or_insert(0);
-        if *n >= MAX_SESSION_CALLS_PER_TENANT {
-            return None;
-        }
-        *n += 1;
-        Some(TenantCall(source.clone(), tenant.clone()))
-    }
-}
-
-impl Drop for TenantCall {
-    fn drop(&mut self) {
-        let mut calls = self
-            .0
-            .per_tenant
-            .lock()
-            .expect("tenant calls lock poisoned");
-        if let Some(n) = calls.get_mut(&self.1) {
-            *n -= 1;
-            if *n == 0 {
-                calls.remove(&self.1);
-            }
-        }
-    }
-}
-
-/// A session call counted in flight until dropped, however its task ends
-/// (recorded, panicked, or dropped unpolled at shutdown).
-struct InFlight(Arc<Source>);
-
-impl InFlight {
-    fn new(source: &Arc<Source>) -> Self {
-        source.in_flight.fetch_add(1, Ordering::AcqRel);
-        InFlight(source.clone())
-    }
-}
-
-impl Drop for InFlight {
-    fn drop(&mut self) {
-        self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
