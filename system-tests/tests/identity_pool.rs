@@ -384,3 +384,156 @@ async fn the_role_s_trust_policy_decides_each_exchange() {
         std::fs::remove_file(path).unwrap();
     }
 }
+
+/// The `exp` claim of `token`.
+fn expires_at(token: &str) -> u64 {
+    let payload = token.split('.').nth(1).expect("a JWT");
+    let claims: Value = serde_json::from_slice(&B64.decode(payload).unwrap()).unwrap();
+    claims["exp"].as_u64().expect("an exp claim")
+}
+
+/// A user's session, not a token's: the user's second token costs one
+/// exchange and no second cache entry, and then either token is served
+/// from the one session; a token that only names the user (its payload
+/// altered, so its signature no longer holds) is exchanged, refused, and
+/// its refusal locks out nobody but itself; and a token's last minute
+/// costs at most one exchange, not one per request.
+#[tokio::test]
+async fn a_user_s_session_serves_each_token_the_pool_accepted_and_no_other() {
+    let stack = Stack::load();
+    let front = HttpFront::start_enforcing(
+        "127.0.0.1:0".parse().unwrap(),
+        stack.moto_addr(),
+        stack.registry_file(),
+    )
+    .await
+    .expect("a front");
+    let env = stack
+        .with_strategy("identity-pool")
+        .with(&[("AWS_ENDPOINT_URL", &front.endpoint())]);
+    let clock = test_support::Clock::default();
+    let app = dynamodb_items::App::new(
+        &dynamodb_items::Config::from_lookup(&env.lookup()).expect("config"),
+        &env.sdk_config()
+            .await
+            .into_builder()
+            .time_source(aws_smithy_async::time::SharedTimeSource::new(clock.clone()))
+            .build(),
+    );
+    let serve = |request| dynamodb_items::function_handler(&app, request);
+    let status = |response: Response<Body>| response.status().as_u16();
+    let user = "tenant2@example.com";
+    let first = stack.id_token(user).await;
+    // A second sign-in: a token of its own (tokens of the same second may
+    // be the same bytes).
+    let mut second = stack.id_token(user).await;
+    for _ in 0..3 {
+        if second != first {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        second = stack.id_token(user).await;
+    }
+    assert_ne!(first, second, "two sign-ins, two tokens");
+
+    assert_eq!(
+        status(serve(event("tenant2", Some(&first))).await.unwrap()),
+        200
+    );
+    assert_eq!(
+        status(serve(event("tenant2", Some(&second))).await.unwrap()),
+        200
+    );
+    assert_eq!(
+        app.sessions().identity_pool_calls(),
+        2,
+        "each token proven once"
+    );
+    assert_eq!(app.sessions().cached(), 1, "one session: the user's");
+    for token in [&first, &second, &first, &second] {
+        assert_eq!(
+            status(serve(event("tenant2", Some(token))).await.unwrap()),
+            200
+        );
+    }
+    assert_eq!(
+        app.sessions().identity_pool_calls(),
+        2,
+        "both served from it"
+    );
+
+    // A token naming the same user, tenant, issuer and expiry, but not one
+    // the pool signed: never served the user's session.
+    let named = altered(&first, "auth_time", "1");
+    let response = serve(event("tenant2", Some(&named))).await.unwrap();
+    assert_eq!(
+        status_and_code(&response),
+        (401, "unauthenticated".to_owned())
+    );
+    assert_eq!(
+        app.sessions().identity_pool_calls(),
+        3,
+        "the pool was asked"
+    );
+    assert_eq!(front.identity_credentials_issued(), 2, "and issued nothing");
+    let response = serve(event("tenant2", Some(&named))).await.unwrap();
+    assert_eq!(
+        status_and_code(&response),
+        (401, "unauthenticated".to_owned())
+    );
+    assert_eq!(
+        app.sessions().identity_pool_calls(),
+        3,
+        "its refusal remembered"
+    );
+    // The refusal is that token's: the user's own tokens are still served.
+    assert_eq!(
+        status(serve(event("tenant2", Some(&first))).await.unwrap()),
+        200
+    );
+    assert_eq!(
+        status(serve(event("tenant2", Some(&second))).await.unwrap()),
+        200
+    );
+    assert_eq!(app.sessions().identity_pool_calls(), 3);
+    // And a new sign-in of the user is exchanged, not answered with the
+    // other token's refusal.
+    let third = stack.id_token(user).await;
+    assert_eq!(
+        status(serve(event("tenant2", Some(&third))).await.unwrap()),
+        200
+    );
+    assert_eq!(app.sessions().identity_pool_calls(), 4);
+    assert_eq!(app.sessions().cached(), 1, "still the one session");
+
+    // The first token's last half minute, by the function's clock and the
+    // pool's: six sessions asked for cost at most one exchange (the
+    // session's credentials may be within a minute of their own end), never
+    // one each. Asked of the cache itself: the exchange is unsigned, while
+    // a signed call at a clock an hour ahead would be refused as skewed.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let ahead = expires_at(&first) - 30 - now;
+    clock.advance(std::time::Duration::from_secs(ahead));
+    front.skew_identity_clock(ahead as i64);
+    let caller = tenant_access::Caller::from_request(
+        &event("tenant2", Some(&first)),
+        &env.var("TENANT_CLAIM"),
+    )
+    .expect("the caller");
+    let before = app.sessions().identity_pool_calls();
+    for _ in 0..6 {
+        app.sessions()
+            .session(&caller)
+            .await
+            .expect("a session in the token's last half minute");
+    }
+    let spent = app.sessions().identity_pool_calls() - before;
+    front.skew_identity_clock(0);
+    assert!(
+        spent <= 1,
+        "{spent} exchanges in the token's last half minute"
+    );
+}

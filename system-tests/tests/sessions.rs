@@ -491,3 +491,128 @@ async fn one_tenant_never_holds_more_than_its_share_of_the_session_calls() {
             .expect("a user's session once the share is free");
     }
 }
+
+/// Throttling is the account's: after one tenant's call is throttled, no
+/// new call of any tenant starts from the cache for the first back-off
+/// (503 `throttled` at once, no call), while a tenant with a cached session
+/// is served from it; once the hold lapses, calls start again.
+#[tokio::test]
+async fn a_throttled_call_holds_every_tenant_s_new_calls_but_not_their_sessions() {
+    let stack = Stack::load();
+    let clock = Clock::default();
+    let (front, sessions) = sessions(&stack, &[], clock.clone()).await;
+    let warm = sessions
+        .session(&caller("fault032"))
+        .await
+        .expect("a session");
+    front.inject(HttpRule::new(HttpFault::Throttle).service(Service::Sts));
+    let err = sessions.session(&caller("fault033")).await.unwrap_err();
+    assert!(matches!(err, Error::Throttled { .. }), "{err:?}");
+    injected(&front, &sessions, 1).await;
+    let calls = sessions.assume_role_calls();
+
+    // Another tenant, new to the cache: held, no call.
+    let err = sessions.session(&caller("fault034")).await.unwrap_err();
+    assert_eq!((err.status().as_u16(), err.code()), (503, "throttled"));
+    assert_eq!(err.retry_after(), Some(2));
+    assert_eq!(sessions.assume_role_calls(), calls, "no call while held");
+    assert_eq!(front.injected(), 1);
+    // A cached session is served as ever.
+    let again = sessions.session(&caller("fault032")).await.unwrap();
+    assert!(Arc::ptr_eq(&warm, &again));
+
+    // Past the hold (the first back-off, with its jitter), STS is asked.
+    front.clear();
+    clock.advance(FAILURE_MEMORY * 3 / 2 + Duration::from_millis(1));
+    sessions
+        .session(&caller("fault034"))
+        .await
+        .expect("a session once the hold lapsed");
+    assert_eq!(sessions.assume_role_calls(), calls + 1);
+}
+
+/// The cache's own share: with STS held, four tenants' users take
+/// `MAX_SESSION_CALLS_IN_FLIGHT` calls between them, each tenant within
+/// its share, and a fifth tenant's first request is answered 503 at once,
+/// with no call; once the calls are done it is served.
+#[tokio::test]
+async fn the_calls_in_flight_are_bounded_across_tenants() {
+    use tenant_access::credentials::{MAX_SESSION_CALLS_IN_FLIGHT, MAX_SESSION_CALLS_PER_TENANT};
+    let stack = Stack::load();
+    let (front, sessions) = sessions(&stack, &[], Clock::default()).await;
+    let sessions = Arc::new(sessions);
+    front.inject(HttpRule::new(HttpFault::Delay { ms: 1500 }).service(Service::Sts));
+    let per_tenant = MAX_SESSION_CALLS_PER_TENANT as usize;
+    let tenants = MAX_SESSION_CALLS_IN_FLIGHT as usize / per_tenant;
+    assert_eq!(tenants, 4, "fault035..fault038 fill the cache's share");
+    let calls: Vec<_> = (0..tenants)
+        .flat_map(|t| (0..per_tenant).map(move |u| (t, u)))
+        .map(|(t, u)| {
+            let sessions = sessions.clone();
+            let caller = caller(&format!("fault0{}", 35 + t))
+                .with_user(format!("user-{u}").parse().unwrap());
+            tokio::spawn(async move { sessions.user_session(&caller).await })
+        })
+        .collect();
+    timeout(Duration::from_secs(5), async {
+        while sessions.calls_in_flight() < MAX_SESSION_CALLS_IN_FLIGHT as u64 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("the calls start");
+    let err = sessions.session(&caller("fault039")).await.unwrap_err();
+    assert_eq!(
+        (err.status().as_u16(), err.code()),
+        (503, "throttled"),
+        "{err:?}"
+    );
+    assert_eq!(
+        sessions.assume_role_calls(),
+        MAX_SESSION_CALLS_IN_FLIGHT as u64,
+        "no call for the refused request"
+    );
+    for call in calls {
+        call.await
+            .unwrap()
+            .expect("each call within the shares is served");
+    }
+    front.clear();
+    sessions
+        .session(&caller("fault039"))
+        .await
+        .expect("served once the calls are done");
+}
+
+/// Under Lambda's tenant isolation mode an environment serves one tenant,
+/// and its session cache keeps that tenant's users' sessions too: two
+/// users taking turns cost one session each, not one per request.
+#[tokio::test]
+async fn in_a_tenant_s_own_environment_its_users_keep_their_sessions() {
+    let stack = Stack::load();
+    let (_front, sessions) = sessions(
+        &stack,
+        &[("LAMBDA_TENANT_ISOLATION", "per-tenant")],
+        Clock::default(),
+    )
+    .await;
+    for _ in 0..3 {
+        for user in ["user-a", "user-b"] {
+            let caller = caller("fault040").with_user(user.parse().unwrap());
+            sessions
+                .user_session(&caller)
+                .await
+                .expect("a user session");
+        }
+    }
+    sessions
+        .session(&caller("fault040"))
+        .await
+        .expect("the tenant's");
+    assert_eq!(
+        sessions.assume_role_calls(),
+        3,
+        "one per user and the tenant's"
+    );
+    assert_eq!(sessions.cached(), 3);
+}

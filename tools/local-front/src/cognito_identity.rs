@@ -310,8 +310,8 @@ async fn credentials(shared: &Front<'_>, input: &Map<String, Value>) -> Answer {
 }
 
 /// Credentials of the pool's authenticated role from moto: `AssumeRole`
-/// signed by the stand-in for the Cognito service, at most an hour, as
-/// Cognito's.
+/// signed by the stand-in for the Cognito service, at most an hour by the
+/// pool's clock, as Cognito's.
 async fn assume(
     shared: &Front<'_>,
     pool: &local_iam::IdentityPool,
@@ -355,10 +355,22 @@ async fn assume(
         .await
         .map_err(|e| aws_sdk_sts::error::DisplayErrorContext(e).to_string())?;
     let creds = output.credentials().ok_or("no credentials")?;
-    let hour = SystemTime::now() + Duration::from_secs(3600);
-    let expiration = SystemTime::try_from(*creds.expiration())
-        .unwrap_or(hour)
-        .min(hour);
+    // At most an hour by the pool's own clock, which a test may move ahead
+    // (`skew_clock`): what it issues then looks as fresh to a function
+    // whose clock was moved the same way.
+    let now = SystemTime::now();
+    let left = SystemTime::try_from(*creds.expiration())
+        .ok()
+        .and_then(|at| at.duration_since(now).ok())
+        .unwrap_or(Duration::ZERO)
+        .min(Duration::from_secs(3600));
+    let skew = shared.identity.skew.load(Ordering::Relaxed);
+    let pool_now = if skew >= 0 {
+        now + Duration::from_secs(skew.unsigned_abs())
+    } else {
+        now - Duration::from_secs(skew.unsigned_abs())
+    };
+    let expiration = pool_now + left;
     Ok(SessionRecord {
         access_key_id: creds.access_key_id().to_owned(),
         secret_access_key: creds.secret_access_key().to_owned(),

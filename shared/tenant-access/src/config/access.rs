@@ -14,7 +14,8 @@ use crate::limits::{Limits, TierLimits};
 /// use tenant_access::config::{AccessConfig, Tenancy};
 ///
 /// let config = AccessConfig::builder().tenancy(Tenancy::PerTenant).account("123456789012").build().unwrap();
-/// // One tenant per execution environment: one tenant's sessions to keep.
+/// // One tenant per execution environment: one tenant's state to keep (its
+/// // session cache keeps the tenant's and its users' sessions).
 /// assert_eq!(config.tenant_cache_capacity.get(), 1);
 /// assert_eq!("per-tenant".parse::<Tenancy>(), Ok(Tenancy::PerTenant));
 /// assert!("PER_TENANT".parse::<Tenancy>().is_err());
@@ -244,8 +245,10 @@ pub struct AccessConfig {
     pub account: Option<String>,
     /// AssumeRole `DurationSeconds` (`TENANT_SESSION_SECONDS`).
     pub session_duration: Duration,
-    /// How many tenants' sessions are cached (`TENANT_CACHE_CAPACITY`; 1
-    /// under [`Tenancy::PerTenant`]).
+    /// How many tenants' sessions and registry states are cached
+    /// (`TENANT_CACHE_CAPACITY`; 1 tenant under [`Tenancy::PerTenant`],
+    /// whose session cache keeps that tenant's and its users' sessions, up
+    /// to [`PER_TENANT_SESSION_CAPACITY`](crate::credentials::PER_TENANT_SESSION_CAPACITY)).
     pub tenant_cache_capacity: NonZeroUsize,
     /// Whether Lambda gives each tenant execution environments of its own
     /// (`LAMBDA_TENANT_ISOLATION`).

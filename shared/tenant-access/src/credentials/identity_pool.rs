@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use aws_credential_types::Credentials;
 
-use super::provider::{Assuming, Provider, ProviderKind};
+use super::provider::{Assuming, Proof, Provider, ProviderKind};
 use super::{SessionRequest, Source, TenantSession};
 use crate::config::IdentityPool;
 use crate::identity::Caller;
@@ -41,19 +41,32 @@ impl Provider for Exchange {
     }
 
     /// The caller's token must stand behind its verified claims (same
-    /// tenant, this pool's provider as issuer, not expired); its SHA-256
-    /// keys the session, so a cached session serves only that token.
-    fn key(
-        &self,
-        caller: &Caller,
-        claim: &str,
-        now: SystemTime,
-    ) -> Result<Option<[u8; 32]>, Error> {
+    /// tenant, this pool's provider as issuer, not expired, a subject). Its
+    /// user keys the session; the token itself must be one the pool
+    /// accepted before a cached session is served to it.
+    fn proof(&self, caller: &Caller, claim: &str, now: SystemTime) -> Result<Option<Proof>, Error> {
         let token = caller.verify_token(claim, &self.pool.issuer(), now)?;
-        let digest = ring::digest::digest(&ring::digest::SHA256, token.as_str().as_bytes());
-        let mut bytes = [0u8; 32];
-        bytes.copy_from_slice(digest.as_ref());
-        Ok(Some(bytes))
+        let subject = token.claim("sub").ok_or(Error::Unauthenticated)?;
+        let expires = token
+            .expires_at()
+            .map(|exp| std::time::UNIX_EPOCH + Duration::from_secs(exp))
+            .ok_or(Error::Unauthenticated)?;
+        let sha256 = |parts: &[&[u8]]| {
+            let mut context = ring::digest::Context::new(&ring::digest::SHA256);
+            for part in parts {
+                // Length-prefixed, so no two (issuer, subject) pairs meet.
+                context.update(&(part.len() as u64).to_be_bytes());
+                context.update(part);
+            }
+            let mut bytes = [0u8; 32];
+            bytes.copy_from_slice(context.finish().as_ref());
+            bytes
+        };
+        Ok(Some(Proof {
+            principal: sha256(&[self.pool.issuer().as_bytes(), subject.as_bytes()]),
+            token: sha256(&[token.as_str().as_bytes()]),
+            expires,
+        }))
     }
 
     fn assume<'a>(
@@ -131,21 +144,19 @@ impl Source {
             service: "cognito-identity",
             detail: "GetCredentialsForIdentity returned incomplete credentials".to_owned(),
         };
+        // The credentials' own life (an hour): a request is served on them
+        // only while its own token is alive, which the cache checks on
+        // every request, so capping them at one token's expiry would only
+        // make every request of that token's last minute exchange again.
         let expiry = creds
             .expiration()
             .and_then(|t| SystemTime::try_from(*t).ok())
             .ok_or_else(missing)?;
-        // Never past the token's own life: a session outliving its token
-        // would serve a caller whose token no longer proves anything.
-        let token_expiry = token
-            .expires_at()
-            .map(|exp| std::time::UNIX_EPOCH + Duration::from_secs(exp))
-            .unwrap_or(expiry);
         let credentials = Credentials::new(
             creds.access_key_id().ok_or_else(missing)?,
             creds.secret_key().ok_or_else(missing)?,
             Some(creds.session_token().ok_or_else(missing)?.to_owned()),
-            Some(expiry.min(token_expiry)),
+            Some(expiry),
             "tenant-access-identity-pool",
         );
         tracing::info!("exchanged the caller's token at the identity pool");

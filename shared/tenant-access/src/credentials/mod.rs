@@ -13,12 +13,19 @@
 //!   `Logins`) for credentials of the pool's authenticated role, tagged by
 //!   the pool from the token's claims. The function's own role takes no
 //!   part, so an event with forged claims gets nothing: no valid token, no
-//!   credentials. Sessions are cached per token (by its SHA-256), so a
-//!   cached session is only ever served to a request carrying the very
-//!   token Cognito accepted, and never past that token's `exp`.
+//!   credentials. Sessions are cached per user (by the token's issuer and
+//!   subject), and a cached session is served only to a request whose
+//!   token Cognito accepted for that user (up to [`MAX_ACCEPTED_TOKENS`] of
+//!   them, each by its SHA-256) and only while that token is alive: a
+//!   forged token naming the user gets an exchange, which Cognito refuses,
+//!   and its refusal is that token's alone. A user's new token adds one
+//!   exchange and replaces the user's session; it never adds a second
+//!   slot, so one user rotating tokens evicts nobody else.
 //!
-//! Sessions are cached per tenant in an LRU map bounded by
-//! `TENANT_CACHE_CAPACITY`. Each tenant's slot is locked only for a moment,
+//! Sessions are cached per tenant (and per user for `/me` and under
+//! `identity-pool`) in an LRU map bounded by `TENANT_CACHE_CAPACITY`, or by
+//! [`PER_TENANT_SESSION_CAPACITY`] in an environment of Lambda's tenant
+//! isolation mode. Each tenant's slot is locked only for a moment,
 //! never across a call: at most one `AssumeRole` per tenant is in flight,
 //! it runs in its own task, and every request that needs its result waits
 //! on it. A request cancelled while it waits (its deadline passed) leaves
@@ -49,6 +56,11 @@
 //!   trust the function) for [`REFUSAL_MEMORY`]. Meanwhile no request of the
 //!   tenant calls STS, so a slow, throttling or refusing STS sees at most
 //!   one call per tenant per back-off period;
+//! - throttling is the account's, not the tenant's: after a throttled call
+//!   no new call of any tenant starts from this cache for the first
+//!   back-off period, and at most [`MAX_SESSION_CALLS_IN_FLIGHT`] run at
+//!   once; a request that would start one gets [`Error::Throttled`] (503,
+//!   `Retry-After`) at once, while cached sessions are served as ever;
 //! - during a transient failure the current session is still served while
 //!   it has [`MIN_REMAINING`] left, so an STS outage shorter than the
 //!   refresh window is invisible; after a refusal it is served no longer
@@ -74,8 +86,8 @@ use aws_config::SdkConfig;
 use lru::LruCache;
 
 use crate::Error;
-use crate::config::{AccessConfig, Isolation, TenantRole};
-use crate::identity::{Caller, TenantId, UserId};
+use crate::config::{AccessConfig, Isolation, Tenancy, TenantRole};
+use crate::identity::{Caller, UserId};
 use crate::session_policy::SessionScope;
 
 mod identity_pool;
@@ -88,10 +100,11 @@ mod sts;
 
 pub use sts::session_name;
 
-use provider::{Provider, ProviderKind};
+use provider::{Proof, Provider, ProviderKind};
 pub use request::SessionRequest;
 pub use session::TenantSession;
 use share::{InFlight, TenantCall};
+pub use slot::MAX_ACCEPTED_TOKENS;
 pub(crate) use slot::jitter;
 use slot::{Failure, Outcome, Slot, SlotState, backoff};
 
@@ -142,6 +155,20 @@ pub const MAX_BACKGROUND_REFRESHES: usize = 4;
 /// exchanges) running at once from one cache, refreshes included.
 pub const MAX_SESSION_CALLS_PER_TENANT: u32 = 4;
 
+/// Sessions one execution environment keeps under Lambda's tenant
+/// isolation mode (`LAMBDA_TENANT_ISOLATION=per-tenant`), where it serves
+/// one tenant: the tenant's own and its users' (`/me`, and every session
+/// under `identity-pool`), so two users of the tenant do not evict each
+/// other's sessions on every request.
+pub const PER_TENANT_SESSION_CAPACITY: std::num::NonZeroUsize =
+    std::num::NonZeroUsize::new(64).expect("64 is not zero");
+
+/// Session calls running at once from one cache, all tenants' together: a
+/// request that would start one more is answered [`Error::Throttled`] (503,
+/// `Retry-After`) without a call, so a burst of new tenants in one
+/// container cannot spend the account's STS or Cognito quota alone.
+pub const MAX_SESSION_CALLS_IN_FLIGHT: u32 = 16;
+
 /// The cache of per-tenant STS sessions. Build once at cold start.
 ///
 /// # Example
@@ -178,6 +205,15 @@ pub struct TenantSessions {
     registry: Option<Arc<crate::registry::TenantRegistry>>,
 }
 
+/// A new session call: for whom, what it asks, what the caller's token
+/// proves, and the tenant's share of calls it holds.
+struct Call<'a> {
+    caller: &'a Caller,
+    request: SessionRequest,
+    proof: Option<Proof>,
+    share: TenantCall,
+}
+
 /// Where sessions come from: shared with refreshes running in the
 /// background.
 struct Source {
@@ -189,8 +225,12 @@ struct Source {
     calls: AtomicU64,
     /// Calls started and not yet recorded in their slot.
     in_flight: AtomicU64,
-    /// Calls in flight per tenant ([`MAX_SESSION_CALLS_PER_TENANT`]).
-    per_tenant: Mutex<std::collections::HashMap<TenantId, u32>>,
+    /// Calls in flight per tenant ([`MAX_SESSION_CALLS_PER_TENANT`]) and
+    /// in all ([`MAX_SESSION_CALLS_IN_FLIGHT`]).
+    shares: Mutex<share::Shares>,
+    /// Until when no new call starts, after a throttled one: throttling is
+    /// the account's, not one tenant's.
+    held_until: Mutex<Option<SystemTime>>,
 }
 
 impl std::fmt::Debug for TenantSessions {
@@ -220,7 +260,8 @@ impl TenantSessions {
                 duration: config.session_duration,
                 calls: AtomicU64::new(0),
                 in_flight: AtomicU64::new(0),
-                per_tenant: Mutex::default(),
+                shares: Mutex::default(),
+                held_until: Mutex::default(),
             }),
             role: config.role.clone(),
             tag_key: config.tag_key.clone(),
@@ -231,7 +272,10 @@ impl TenantSessions {
                 .iter()
                 .map(|(tier, config)| (tier.clone(), TenantSessions::new(sdk, config)))
                 .collect(),
-            slots: Mutex::new(LruCache::new(config.tenant_cache_capacity)),
+            slots: Mutex::new(LruCache::new(match config.tenancy {
+                Tenancy::PerTenant => PER_TENANT_SESSION_CAPACITY,
+                Tenancy::Shared => config.tenant_cache_capacity,
+            })),
             refreshes: Arc::new(tokio::sync::Semaphore::new(MAX_BACKGROUND_REFRESHES)),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
@@ -306,13 +350,22 @@ impl TenantSessions {
         Ok(None)
     }
 
-    /// The cache key of `caller`'s session: [`request_for`](Self::request_for)
-    /// its tenant, and under `identity-pool` its token's digest. A caller
-    /// without a token valid for the pool gets [`Error::Unauthenticated`].
-    fn key_for(&self, caller: &Caller, user: Option<&UserId>) -> Result<SessionRequest, Error> {
+    /// The cache key of `caller`'s session ([`request_for`](Self::request_for)
+    /// its tenant, and under `identity-pool` its token's user) and what its
+    /// token proves. A caller without a token valid for the pool gets
+    /// [`Error::Unauthenticated`].
+    fn key_for(
+        &self,
+        caller: &Caller,
+        user: Option<&UserId>,
+    ) -> Result<(SessionRequest, Option<Proof>), Error> {
         let mut request = self.request_in(&caller.tenant, user)?;
-        request.token_digest = self.source.provider.key(caller, &self.claim, self.now())?;
-        Ok(request)
+        let proof = self
+            .source
+            .provider
+            .proof(caller, &self.claim, self.now())?;
+        request.principal = proof.map(|p| p.principal);
+        Ok((request, proof))
     }
 
     /// How many `AssumeRole` calls this cache has made.
@@ -441,7 +494,8 @@ impl TenantSessions {
         caller: &Caller,
         user: Option<&UserId>,
     ) -> Result<Arc<TenantSession>, Error> {
-        let request = self.key_for(caller, user)?;
+        let (request, proof) = self.key_for(caller, user)?;
+        let token = proof.as_ref().map(|p| &p.token);
         #[cfg(feature = "registry")]
         if let Some(registry) = &self.registry {
             registry.check(&caller.tenant).await?;
@@ -454,74 +508,136 @@ impl TenantSessions {
             }
             slots.get_or_insert(request.clone(), Slot::default).clone()
         };
-        let mut inflight = {
-            let mut state = slot.lock().expect("session slot lock poisoned");
-            let now = self.now();
-            if let Some(session) = state.servable(now) {
-                self.hits.fetch_add(1, Ordering::Relaxed);
-                crate::metrics::record(|c| c.session_hits += 1);
-                // A session from the identity pool is its token's: a new
-                // exchange with the same token would not outlive it.
-                let ahead = self.source.provider.refreshes_ahead();
-                if ahead && session.refresh_ahead_at(now) && state.may_call(now) {
-                    // Without a permit, or with the tenant's share of calls
-                    // taken, a later request in the window tries.
-                    if let Some(share) = TenantCall::new(&self.source, &caller.tenant)
-                        && let Ok(permit) = self.refreshes.clone().try_acquire_owned()
+        // At most twice round: a call in flight for another token of the
+        // same user is waited for, and then this token needs its own.
+        for round in 0..3 {
+            let (inflight, own) = {
+                let mut state = slot.lock().expect("session slot lock poisoned");
+                let now = self.now();
+                if let Some(session) = state.servable(now, token) {
+                    self.hits.fetch_add(1, Ordering::Relaxed);
+                    crate::metrics::record(|c| c.session_hits += 1);
+                    // A session from the identity pool is its tokens': a new
+                    // exchange would need a token, which only a request has.
+                    let ahead = self.source.provider.refreshes_ahead();
+                    if ahead
+                        && session.refresh_ahead_at(now)
+                        && state.may_call(now)
+                        && !self.source.held(now)
                     {
-                        self.start(&slot, &mut state, caller, request, share, Some(permit));
+                        // Without a permit, or with the tenant's share of
+                        // calls taken, a later request in the window tries.
+                        if let Ok(share) = TenantCall::new(&self.source, &caller.tenant)
+                            && let Ok(permit) = self.refreshes.clone().try_acquire_owned()
+                        {
+                            let call = Call {
+                                caller,
+                                request: request.clone(),
+                                proof,
+                                share,
+                            };
+                            self.start(&slot, &mut state, call, Some(permit));
+                        }
+                    }
+                    return Ok(session);
+                }
+                if round == 0 {
+                    self.misses.fetch_add(1, Ordering::Relaxed);
+                    crate::metrics::record(|c| c.session_misses += 1);
+                }
+                match &state.inflight {
+                    Some(inflight) => (inflight.clone(), state.inflight_token.as_ref() == token),
+                    None => {
+                        if let Some(failure) = &state.failure
+                            && now < failure.until
+                            && failure.applies_to(token)
+                        {
+                            return Err(failure.error.clone());
+                        }
+                        if self.source.held(now) {
+                            return Err(Error::Throttled {
+                                service: self.source.provider.kind().service(),
+                                detail: "holding new session calls after a throttled one"
+                                    .to_owned(),
+                            });
+                        }
+                        let share = TenantCall::new(&self.source, &caller.tenant)
+                            .map_err(|full| self.refusal(full))?;
+                        let call = Call {
+                            caller,
+                            request: request.clone(),
+                            proof,
+                            share,
+                        };
+                        (self.start(&slot, &mut state, call, None), true)
                     }
                 }
-                return Ok(session);
+            };
+            // The call runs in its own task: a request cancelled here (its
+            // deadline passed) leaves it to finish and record what it got.
+            let outcome = inflight
+                .clone()
+                .wait_for(Option::is_some)
+                .await
+                .map_err(|_| Error::Upstream {
+                    service: self.source.provider.kind().service(),
+                    detail: "the session request ended without an answer".to_owned(),
+                })?
+                .clone()
+                .expect("waited for an outcome");
+            if own {
+                return outcome;
             }
-            self.misses.fetch_add(1, Ordering::Relaxed);
-            crate::metrics::record(|c| c.session_misses += 1);
-            match (&state.inflight, &state.failure) {
-                (Some(inflight), _) => inflight.clone(),
-                (None, Some(failure)) if now < failure.until => return Err(failure.error.clone()),
-                (None, _) => {
-                    let Some(share) = TenantCall::new(&self.source, &caller.tenant) else {
-                        crate::metrics::record(|c| c.rate_limited += 1);
-                        return Err(Error::RateLimited {
-                            retry_after: 1,
-                            detail: format!(
-                                "{MAX_SESSION_CALLS_PER_TENANT} session calls of this tenant are in flight"
-                            ),
-                        });
-                    };
-                    self.start(&slot, &mut state, caller, request, share, None)
-                }
-            }
-        };
-        // The call runs in its own task: a request cancelled here (its
-        // deadline passed) leaves it to finish and record what it got.
-        let outcome = inflight
-            .wait_for(Option::is_some)
-            .await
-            .map_err(|_| Error::Upstream {
-                service: "sts",
-                detail: "the session request ended without an answer".to_owned(),
-            })?;
-        outcome.clone().expect("waited for an outcome")
+        }
+        Err(Error::Throttled {
+            service: self.source.provider.kind().service(),
+            detail: "the user's tokens kept replacing each other's sessions".to_owned(),
+        })
     }
 
-    /// Start a call for a new session of `request` in its own task, which
-    /// records the outcome in the slot (the session, or the failure with its
-    /// back-off) whether or not anyone still waits, holding one of its
-    /// tenant's `share` of calls until then. With a `permit`, it is a
-    /// refresh ahead of expiry.
+    /// What a call the shares did not allow is answered.
+    fn refusal(&self, full: share::Full) -> Error {
+        match full {
+            share::Full::Tenant => {
+                crate::metrics::record(|c| c.rate_limited += 1);
+                Error::RateLimited {
+                    retry_after: 1,
+                    detail: format!(
+                        "{MAX_SESSION_CALLS_PER_TENANT} session calls of this tenant are in flight"
+                    ),
+                }
+            }
+            share::Full::Cache => Error::Throttled {
+                service: self.source.provider.kind().service(),
+                detail: format!(
+                    "{MAX_SESSION_CALLS_IN_FLIGHT} session calls are in flight in this function"
+                ),
+            },
+        }
+    }
+
+    /// Start a call for a new session in its own task, which records the
+    /// outcome in the slot (the session and the token it was exchanged for,
+    /// or the failure with its back-off) whether or not anyone still waits,
+    /// holding one of its tenant's share of calls until then. With a
+    /// `permit`, it is a refresh ahead of expiry.
     fn start(
         &self,
         slot: &Slot,
         state: &mut SlotState,
-        caller: &Caller,
-        request: SessionRequest,
-        share: TenantCall,
+        call: Call<'_>,
         permit: Option<tokio::sync::OwnedSemaphorePermit>,
     ) -> tokio::sync::watch::Receiver<Outcome> {
         use tracing::Instrument;
+        let Call {
+            caller,
+            request,
+            proof,
+            share,
+        } = call;
         let (tx, rx) = tokio::sync::watch::channel(None);
         state.inflight = Some(rx.clone());
+        state.inflight_token = proof.map(|p| p.token);
         // Counted here, in the request that caused the call.
         self.source.calls.fetch_add(1, Ordering::Relaxed);
         let counted = InFlight::new(&self.source);
@@ -540,14 +656,21 @@ impl TenantSessions {
             let ahead = permit.is_some();
             drop(permit);
             let seen = now(&source.base);
+            if let Err(err @ Error::Throttled { .. }) = &result {
+                source.hold(err, seen);
+            }
             {
                 let mut state = slot.lock().expect("session slot lock poisoned");
                 state.inflight = None;
+                state.inflight_token = None;
                 match &result {
                     Ok(session) => {
                         state.session = Some(session.clone());
                         state.failure = None;
                         state.failures = 0;
+                        if let Some(proof) = proof {
+                            state.accept(proof.token, proof.expires, seen);
+                        }
                     }
                     Err(err) => {
                         // Remembered from when the failure was seen: the
@@ -555,11 +678,18 @@ impl TenantSessions {
                         // taken longer than the back-off.
                         state.failures = state.failures.saturating_add(1);
                         let until = seen + backoff(err, state.failures, jitter());
+                        // The pool's refusal of a token is that token's
+                        // answer; anything else is the user's (or tenant's).
+                        let token = match err {
+                            Error::Unauthenticated => proof.map(|p| p.token),
+                            _ => None,
+                        };
                         state.failure = Some(Failure {
                             until,
                             error: err.clone(),
+                            token,
                         });
-                        if ahead || state.servable(seen).is_some() {
+                        if ahead || state.servable(seen, None).is_some() {
                             tracing::warn!(
                                 error.code = err.code(),
                                 "refreshing the tenant session failed; serving the current one while it may be, and backing off"
@@ -583,6 +713,28 @@ impl TenantSessions {
 }
 
 impl Source {
+    /// Whether new calls are held at `now`, after a throttled one.
+    fn held(&self, now: SystemTime) -> bool {
+        self.held_until
+            .lock()
+            .expect("hold lock poisoned")
+            .is_some_and(|until| now < until)
+    }
+
+    /// Hold new calls after `throttled`, seen at `seen`, for the first
+    /// back-off of a transient failure.
+    fn hold(&self, throttled: &Error, seen: SystemTime) {
+        let until = seen + backoff(throttled, 1, jitter());
+        let mut held = self.held_until.lock().expect("hold lock poisoned");
+        if held.is_none_or(|current| current < until) {
+            *held = Some(until);
+        }
+        tracing::warn!(
+            hold_ms = (until.duration_since(seen).unwrap_or_default().as_millis()) as u64,
+            "a session call was throttled; holding this function's new session calls"
+        );
+    }
+
     /// A new session for `caller`, from wherever this cache's come from.
     async fn assume(
         &self,

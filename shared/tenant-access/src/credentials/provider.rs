@@ -16,6 +16,31 @@ pub(super) enum ProviderKind {
     IdentityPool,
 }
 
+/// A caller's token, as the session cache keys and checks it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Proof {
+    /// Whose sessions these are: the SHA-256 of the token's issuer and
+    /// subject, part of the cache key, so a user's new token finds (and
+    /// replaces) that user's session, not a second one.
+    pub(super) principal: [u8; 32],
+    /// The SHA-256 of the token itself: a cached session is served only to
+    /// a token the pool accepted, never to one that merely names the same
+    /// user.
+    pub(super) token: [u8; 32],
+    /// The token's own expiry.
+    pub(super) expires: SystemTime,
+}
+
+impl ProviderKind {
+    /// The service its calls go to, for errors.
+    pub(super) fn service(self) -> &'static str {
+        match self {
+            ProviderKind::Sts => "sts",
+            ProviderKind::IdentityPool => "cognito-identity",
+        }
+    }
+}
+
 /// A session, on its way.
 pub(super) type Assuming<'a> =
     std::pin::Pin<Box<dyn std::future::Future<Output = Result<TenantSession, Error>> + Send + 'a>>;
@@ -34,15 +59,16 @@ pub(super) trait Provider: Send + Sync {
         true
     }
 
-    /// What `caller` adds to its session's cache key, after the provider's
-    /// own check of the caller (the identity pool: a token that stands
-    /// behind the verified claims, and its digest).
-    fn key(
+    /// What `caller`'s token proves, after the provider's own check of the
+    /// caller: `None` for a provider whose sessions are the tenant's (STS);
+    /// the identity pool's are the token's user's, served only to tokens
+    /// the pool accepted for that user.
+    fn proof(
         &self,
         _caller: &Caller,
         _claim: &str,
         _now: SystemTime,
-    ) -> Result<Option<[u8; 32]>, Error> {
+    ) -> Result<Option<Proof>, Error> {
         Ok(None)
     }
 

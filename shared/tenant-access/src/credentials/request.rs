@@ -26,9 +26,10 @@ pub struct SessionRequest {
     /// strategies, else the function policy of the scope set with
     /// [`TenantSessions::with_scope`].
     pub policy: Option<String>,
-    /// Under `identity-pool`, the SHA-256 of the caller's ID token: the
-    /// session is that token's, and no other request's.
-    pub token_digest: Option<[u8; 32]>,
+    /// Under `identity-pool`, the SHA-256 of the caller's token's issuer
+    /// and subject: the session is that user's, served only to tokens the
+    /// pool accepted for them.
+    pub principal: Option<[u8; 32]>,
     /// The user whose own area the session is for (its [`USER_TAG`] session
     /// tag, or its session policy, names them); `None`: the tenant's shared
     /// area, which no user area is part of.
@@ -83,7 +84,7 @@ impl TenantSessions {
                 role_arn: self.role_arn(tenant),
                 tags: Vec::new(),
                 policy: None,
-                token_digest: None,
+                principal: None,
                 user: user.cloned(),
             });
         }
@@ -136,7 +137,7 @@ impl TenantSessions {
             role_arn,
             tags,
             policy,
-            token_digest: None,
+            principal: None,
             user: user.cloned(),
         })
     }

@@ -1,45 +1,60 @@
 //! What a cache's session calls hold while they run: one of their tenant's
-//! share ([`MAX_SESSION_CALLS_PER_TENANT`](super::MAX_SESSION_CALLS_PER_TENANT)),
+//! share ([`MAX_SESSION_CALLS_PER_TENANT`](super::MAX_SESSION_CALLS_PER_TENANT))
+//! and of the cache's ([`MAX_SESSION_CALLS_IN_FLIGHT`](super::MAX_SESSION_CALLS_IN_FLIGHT)),
 //! and a place in the count of calls in flight.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use super::{MAX_SESSION_CALLS_PER_TENANT, Source};
+use super::{MAX_SESSION_CALLS_IN_FLIGHT, MAX_SESSION_CALLS_PER_TENANT, Source};
 use crate::identity::TenantId;
 
-/// One of a tenant's [`MAX_SESSION_CALLS_PER_TENANT`] calls, held until
-/// dropped, however its task ends.
+/// The calls running, per tenant and in all.
+#[derive(Default)]
+pub(super) struct Shares {
+    per_tenant: std::collections::HashMap<TenantId, u32>,
+    total: u32,
+}
+
+/// Which share was full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Full {
+    /// The tenant's ([`MAX_SESSION_CALLS_PER_TENANT`]).
+    Tenant,
+    /// The cache's ([`MAX_SESSION_CALLS_IN_FLIGHT`]).
+    Cache,
+}
+
+/// One of a tenant's [`MAX_SESSION_CALLS_PER_TENANT`] calls, and one of the
+/// cache's [`MAX_SESSION_CALLS_IN_FLIGHT`], held until dropped, however its
+/// task ends.
 pub(super) struct TenantCall(Arc<Source>, TenantId);
 
 impl TenantCall {
-    /// One more call of `tenant`, if its share allows.
-    pub(super) fn new(source: &Arc<Source>, tenant: &TenantId) -> Option<Self> {
-        let mut calls = source
-            .per_tenant
-            .lock()
-            .expect("tenant calls lock poisoned");
-        let n = calls.entry(tenant.clone()).or_insert(0);
-        if *n >= MAX_SESSION_CALLS_PER_TENANT {
-            return None;
+    /// One more call of `tenant`, if both its share and the cache's allow.
+    pub(super) fn new(source: &Arc<Source>, tenant: &TenantId) -> Result<Self, Full> {
+        let mut shares = source.shares.lock().expect("tenant calls lock poisoned");
+        if shares.per_tenant.get(tenant).copied().unwrap_or(0) >= MAX_SESSION_CALLS_PER_TENANT {
+            return Err(Full::Tenant);
         }
-        *n += 1;
-        Some(TenantCall(source.clone(), tenant.clone()))
+        if shares.total >= MAX_SESSION_CALLS_IN_FLIGHT {
+            return Err(Full::Cache);
+        }
+        *shares.per_tenant.entry(tenant.clone()).or_insert(0) += 1;
+        shares.total += 1;
+        Ok(TenantCall(source.clone(), tenant.clone()))
     }
 }
 
 impl Drop for TenantCall {
     fn drop(&mut self) {
-        let mut calls = self
-            .0
-            .per_tenant
-            .lock()
-            .expect("tenant calls lock poisoned");
-        if let Some(n) = calls.get_mut(&self.1) {
+        let mut shares = self.0.shares.lock().expect("tenant calls lock poisoned");
+        if let Some(n) = shares.per_tenant.get_mut(&self.1) {
             *n -= 1;
             if *n == 0 {
-                calls.remove(&self.1);
+                shares.per_tenant.remove(&self.1);
             }
+            shares.total -= 1;
         }
     }
 }

@@ -14,9 +14,18 @@ pub(super) type Outcome = Option<Result<Arc<TenantSession>, Error>>;
 pub(super) struct Failure {
     pub(super) until: SystemTime,
     pub(super) error: Error,
+    /// The token refused, when the refusal was of one token (the identity
+    /// pool's `NotAuthorized`): it is the answer to that token only, so a
+    /// forged token naming a user cannot lock that user out.
+    pub(super) token: Option<[u8; 32]>,
 }
 
 impl Failure {
+    /// Whether it is the answer to a request carrying `token`.
+    pub(super) fn applies_to(&self, token: Option<&[u8; 32]>) -> bool {
+        self.token.is_none() || self.token.as_ref() == token
+    }
+
     /// Throttling or an unavailable STS: the current session may still be
     /// served. A refusal stops it at [`REFRESH_BUFFER`](super::REFRESH_BUFFER).
     fn transient(&self) -> bool {
@@ -55,34 +64,74 @@ pub(crate) fn jitter() -> f64 {
     (hasher.finish() % 10_000) as f64 / 10_000.0
 }
 
-/// One tenant's cache entry: its session, its last `AssumeRole` failure and
-/// the call in flight, if any. Locked only briefly, never across a call.
+/// The most tokens a user's slot remembers as accepted: a user signed in
+/// on a few devices at once, each with its own token.
+pub const MAX_ACCEPTED_TOKENS: usize = 8;
+
+/// One tenant's cache entry (under `identity-pool`, one user's): its
+/// session, its last failure and the call in flight, if any. Locked only
+/// briefly, never across a call.
 #[derive(Default)]
 pub(super) struct SlotState {
     pub(super) session: Option<Arc<TenantSession>>,
     pub(super) failure: Option<Failure>,
     /// Failures in a row, for the back-off.
     pub(super) failures: u32,
-    /// The `AssumeRole` in flight for this slot (ahead of expiry or for a
-    /// waiting request): every request that needs its result waits on it.
+    /// The call in flight for this slot (ahead of expiry or for a waiting
+    /// request): every request that needs its result waits on it.
     pub(super) inflight: Option<tokio::sync::watch::Receiver<Outcome>>,
+    /// The token the call in flight exchanges, if any.
+    pub(super) inflight_token: Option<[u8; 32]>,
+    /// Tokens the identity pool accepted for this slot's user, each until
+    /// its own expiry: the session is served to these and no other.
+    pub(super) accepted: Vec<([u8; 32], SystemTime)>,
 }
 
 impl SlotState {
-    /// The session, if it may serve a request at `now`: not invalidated,
-    /// with at least [`MIN_REMAINING`] left, and, inside [`REFRESH_BUFFER`](super::REFRESH_BUFFER),
-    /// only while its refresh has not been refused.
-    pub(super) fn servable(&self, now: SystemTime) -> Option<Arc<TenantSession>> {
-        let refused = self.failure.as_ref().is_some_and(|f| !f.transient());
+    /// The session, if it may serve a request carrying `token` (`None`:
+    /// a provider that takes none) at `now`: not invalidated, with at least
+    /// [`MIN_REMAINING`] left, inside [`REFRESH_BUFFER`](super::REFRESH_BUFFER)
+    /// only while its refresh has not been refused, and, for a token, only
+    /// one the pool accepted.
+    pub(super) fn servable(
+        &self,
+        now: SystemTime,
+        token: Option<&[u8; 32]>,
+    ) -> Option<Arc<TenantSession>> {
+        let refused = self
+            .failure
+            .as_ref()
+            .is_some_and(|f| !f.transient() && f.applies_to(token));
+        let accepted = token.is_none_or(|t| {
+            self.accepted
+                .iter()
+                .any(|(known, until)| known == t && now < *until)
+        });
         self.session
             .as_ref()
-            .filter(|s| s.is_valid_for(now, MIN_REMAINING) && (s.is_fresh_at(now) || !refused))
+            .filter(|s| {
+                accepted && s.is_valid_for(now, MIN_REMAINING) && (s.is_fresh_at(now) || !refused)
+            })
             .cloned()
     }
 
     /// Whether a new call may start: none in flight, no back-off running.
     pub(super) fn may_call(&self, now: SystemTime) -> bool {
         self.inflight.is_none() && self.failure.as_ref().is_none_or(|f| now >= f.until)
+    }
+
+    /// Remember `token` as accepted until `until`, forgetting tokens that
+    /// have expired by `now` and, past [`MAX_ACCEPTED_TOKENS`], the one
+    /// that expires first.
+    pub(super) fn accept(&mut self, token: [u8; 32], until: SystemTime, now: SystemTime) {
+        self.accepted
+            .retain(|(known, expires)| *known != token && *expires > now);
+        self.accepted.push((token, until));
+        if self.accepted.len() > MAX_ACCEPTED_TOKENS {
+            self.accepted
+                .sort_by_key(|(_, expires)| std::cmp::Reverse(*expires));
+            self.accepted.truncate(MAX_ACCEPTED_TOKENS);
+        }
     }
 }
 
