@@ -1927,7 +1927,7 @@ fn the_readme_deploy_commands_are_the_profiles() {
 
 /// What a fresh account can deploy: no reservation unless asked (a new
 /// account's concurrency quota of 10 cannot spare one, since Lambda keeps
-/// 10 unreserved), db-admin's included; and the engine version is the
+/// 100 unreserved), db-admin's included; and the engine version is the
 /// operator's choice, since RDS refuses a retired one.
 #[test]
 fn a_fresh_account_can_deploy_it_as_written() {
@@ -2102,4 +2102,23 @@ fn contributor_insights_rank_tenants_by_their_usage_records() {
     for field in ["tenant", "Requests", "bytesOut", "status"] {
         assert!(!record[field].is_null(), "the record has {field}");
     }
+}
+
+/// The README's crate example is the crate README's, which compiles as a
+/// doctest of the crate: one example, shown in both places.
+#[test]
+fn the_readme_s_crate_example_is_the_compiled_one() {
+    let example = |path: &str| {
+        let text = std::fs::read_to_string(root().join(path)).unwrap();
+        let start = text
+            .find("```rust,no_run\n")
+            .unwrap_or_else(|| panic!("{path} has a rust,no_run example"));
+        let end = text[start..].find("\n```\n").expect("the example ends") + start;
+        text[start..end].to_owned()
+    };
+    assert_eq!(
+        example("README.md"),
+        example("shared/tenant-access/README.md"),
+        "README.md's crate example differs from the crate README's (which is compiled)"
+    );
 }
