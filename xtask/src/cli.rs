@@ -24,6 +24,9 @@ pub enum Cmd {
         target: Target,
         /// The Cognito user to create (`--aws`).
         user: Option<String>,
+        /// The tenant's tier, written to its registry item (`--aws`); the
+        /// stack's `DedicatedTier` also gets the tenant its own role.
+        tier: Option<String>,
     },
     TenantRemove {
         ids: Vec<String>,
@@ -108,7 +111,7 @@ pub const COMMANDS: &[Command] = &[
     },
     Command {
         name: "tenant",
-        args: "add ID... [--local | --aws --stack NAME [--user NAME] [--dry-run]] | remove ID... [--local | --aws --stack NAME [--dry-run]] [--purge] [--key-deletion-days 7-30] | purge ID... --aws --stack NAME [--dry-run] | disable-users ID... --aws --stack NAME [--dry-run]",
+        args: "add ID... [--local | --aws --stack NAME [--user NAME] [--tier NAME] [--dry-run]] | remove ID... [--local | --aws --stack NAME [--dry-run]] [--purge] [--key-deletion-days 7-30] | purge ID... --aws --stack NAME [--dry-run] | disable-users ID... --aws --stack NAME [--dry-run]",
         about: "onboard (offboard) tenants: role, key, DB login through db-admin, user; on the local stack, or a deployed one; neither: print the psql script",
     },
     Command {
@@ -228,6 +231,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Cmd, String> {
     let mut config_env: Option<String> = None;
     let (mut aws, mut dry_run) = (false, false);
     let (mut stack, mut user): (Option<String>, Option<String>) = (None, None);
+    let mut tier: Option<String> = None;
     let mut key_window_days: Option<u8> = None;
     let mut capacity = crate::capacity::Inputs::default();
     while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
@@ -247,6 +251,23 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Cmd, String> {
             }
             ("tenant", Long("user")) => {
                 user = Some(text(parser.value().map_err(|e| e.to_string())?)?);
+            }
+            ("tenant", Long("tier")) => {
+                let value = text(parser.value().map_err(|e| e.to_string())?)?;
+                // The template's DedicatedTier pattern: a tier is a name, not
+                // something to quote.
+                if value.is_empty()
+                    || value.len() > 32
+                    || !value
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                {
+                    return Err(format!(
+                        "--tier takes 1 to 32 of a-z, 0-9 and -, not `{value}`\n\n{}",
+                        help(Some(cmd))
+                    ));
+                }
+                tier = Some(value);
             }
             ("tenant", Long("purge")) => purge = true,
             ("tenant", Long("key-deletion-days")) => {
@@ -353,6 +374,9 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Cmd, String> {
     if user.is_some() && !matches!(target, Target::Aws { .. }) {
         return Err(format!("--user goes with --aws\n\n{}", help(Some(cmd))));
     }
+    if tier.is_some() && !matches!(target, Target::Aws { .. }) {
+        return Err(format!("--tier goes with --aws\n\n{}", help(Some(cmd))));
+    }
     Ok(match cmd.name {
         "up" => Cmd::Up { fault_tenants },
         "dev" => Cmd::Dev,
@@ -371,9 +395,12 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Cmd, String> {
                     ids: ids.to_vec(),
                     target,
                     user,
+                    tier,
                 }
             }
-            Some((remove, ids)) if remove == "remove" && !ids.is_empty() && user.is_none() => {
+            Some((remove, ids))
+                if remove == "remove" && !ids.is_empty() && user.is_none() && tier.is_none() =>
+            {
                 Cmd::TenantRemove {
                     ids: ids.to_vec(),
                     target,
@@ -536,7 +563,33 @@ mod tests {
                     stack: "app".into(),
                     dry_run: true
                 },
-                user: Some("ops@acme.example".into())
+                user: Some("ops@acme.example".into()),
+                tier: None
+            })
+        );
+        assert!(
+            parse_str(&["tenant", "add", "acme", "--local", "--tier", "premium"]).is_err(),
+            "--tier is --aws's"
+        );
+        assert!(
+            parse_str(&[
+                "tenant", "add", "a", "--aws", "--stack", "s", "--tier", "Gold!"
+            ])
+            .is_err(),
+            "a tier is a name"
+        );
+        assert_eq!(
+            parse_str(&[
+                "tenant", "add", "a", "--aws", "--stack", "s", "--tier", "premium"
+            ]),
+            Ok(Cmd::Tenant {
+                ids: vec!["a".to_owned()],
+                target: Target::Aws {
+                    stack: "s".into(),
+                    dry_run: false
+                },
+                user: None,
+                tier: Some("premium".into())
             })
         );
         assert_eq!(
@@ -555,7 +608,8 @@ mod tests {
             Ok(Cmd::Tenant {
                 ids: vec!["a".into(), "b".into()],
                 target: Target::Local,
-                user: None
+                user: None,
+                tier: None
             })
         );
         assert_eq!(

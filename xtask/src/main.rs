@@ -1042,7 +1042,7 @@ fn tenant_remove(
     }
 }
 
-/// `cargo xtask tenant add <id>... [--local | --aws --stack NAME [--user NAME]]`:
+/// `cargo xtask tenant add <id>... [--local | --aws --stack NAME [--user NAME] [--tier NAME]]`:
 /// onboard. With `--local`, on the running local stack: the tenant's role,
 /// key, objects and user in moto, and its DB login and metadata row through
 /// db-admin. With `--aws`, on a deployed stack ([`onboarding::plan_add`]).
@@ -1052,6 +1052,7 @@ fn tenant(
     ids: &[String],
     target: &onboarding::Target,
     user: Option<&str>,
+    tier: Option<&str>,
 ) -> Result<()> {
     check_ids(ids)?;
     let timeout_ms = postgres::statement_timeout_ms()?;
@@ -1075,7 +1076,7 @@ fn tenant(
             stack: name,
             dry_run,
         } => on_aws(&stack.root, name, *dry_run, ids, |deployed, id| {
-            onboarding::plan_add(deployed, id, user, timeout_ms)
+            onboarding::plan_add(deployed, id, user, tier, timeout_ms)
         }),
         onboarding::Target::Print => {
             let [id] = ids else {
@@ -1188,7 +1189,12 @@ fn main() -> ExitCode {
         cli::Cmd::Bench(args) => bench(&stack, &args),
         cli::Cmd::CaBundle => ca_bundle::run_command(&stack.root),
         cli::Cmd::Templates => check_templates(&stack),
-        cli::Cmd::Tenant { ids, target, user } => tenant(&stack, &ids, &target, user.as_deref()),
+        cli::Cmd::Tenant {
+            ids,
+            target,
+            user,
+            tier,
+        } => tenant(&stack, &ids, &target, user.as_deref(), tier.as_deref()),
         cli::Cmd::TenantRemove {
             ids,
             target,

@@ -238,23 +238,29 @@ impl Step {
 /// The commands that onboard `id` on the deployed stack, in order: its DB
 /// login and metadata row through db-admin (which refuses an id offboarded
 /// before: ids are never reused), tenant-template.yaml (its role, or only
-/// its key under the shared and identity-pool strategies), and its Cognito
-/// user `user` (when given).
+/// its key under the shared and identity-pool strategies, unless `tier` is
+/// the stack's `DedicatedTier`), its registry item (with `tier`, when
+/// given), and its Cognito user `user` (when given). Run again with
+/// another tier, it moves the tenant: its role is made (or kept) and its
+/// item names the new tier.
 pub fn plan_add(
     deployed: &Deployed,
     id: &str,
     user: Option<&str>,
+    tier: Option<&str>,
     statement_timeout_ms: u64,
 ) -> Result<Vec<Step>> {
     let strategy = deployed
         .parameters
         .get("IsolationStrategy")
         .map_or("role-per-tenant", String::as_str);
-    let create_role = if strategy == "role-per-tenant" {
-        "true"
-    } else {
-        "false"
-    };
+    let dedicated = deployed
+        .parameters
+        .get("DedicatedTier")
+        .filter(|t| !t.is_empty());
+    let own_role =
+        strategy == "role-per-tenant" || (tier.is_some() && tier == dedicated.map(String::as_str));
+    let create_role = if own_role { "true" } else { "false" };
     let mut overrides = vec![
         format!("TenantId={id}"),
         format!("CreateRole={create_role}"),
@@ -305,7 +311,7 @@ pub fn plan_add(
         // Active last: the tenant is served once its role and key exist.
         // The condition refuses to bring an offboarded id back, should
         // db-admin's own refusal ever be skipped.
-        registry_put(deployed, id, "active")?
+        registry_put(deployed, id, "active", tier)?
             .arg("--condition-expression")
             .arg("attribute_not_exists(tenant_id) OR #s <> :offboarded")
             .arg("--expression-attribute-names")
@@ -426,7 +432,7 @@ pub fn plan_remove(
     let window = key_window_days.to_string();
     // First the registry: every function refuses the tenant once its
     // cached state is past its life (30 s).
-    let mut plan = vec![registry_put(deployed, id, "offboarded")?];
+    let mut plan = vec![registry_put(deployed, id, "offboarded", None)?];
     // Then IAM, at once and for sessions issued before too: under the
     // shared strategies no role is the tenant's own, so the roles tenants
     // share deny its sessions (the template's OffboardedTenants).
@@ -524,15 +530,18 @@ const DENY_LIST_BUDGET: usize = 5_700;
 const PARAMETER_VALUE_MAX: usize = 4_096;
 
 /// `aws dynamodb put-item` of `id`'s state in the stack's tenant registry.
-fn registry_put(deployed: &Deployed, id: &str, state: &str) -> Result<Step> {
+fn registry_put(deployed: &Deployed, id: &str, state: &str, tier: Option<&str>) -> Result<Step> {
     let changed_at = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    let item = json!({
+    let mut item = json!({
         "tenant_id": {"S": id},
         "state": {"S": state},
         "changed_at": {"N": changed_at.to_string()},
     });
+    if let Some(tier) = tier {
+        item["tier"] = json!({"S": tier});
+    }
     Ok(Step::new([
         "aws",
         "dynamodb",
@@ -785,7 +794,7 @@ mod tests {
             assert!(outputs.contains(key), "template.yaml has no output {key}");
         }
         let parameters = section_keys(&template("tenant-template.yaml"), "Parameters");
-        let plan = plan_add(&deployed(), "acme", Some("ops@acme.example"), 5000).unwrap();
+        let plan = plan_add(&deployed(), "acme", Some("ops@acme.example"), None, 5000).unwrap();
         let deploy = &plan[1].argv;
         assert_eq!(&deploy[..2], ["sam", "deploy"]);
         assert!(deploy.contains(&"app-tenant-acme".to_owned()));
@@ -933,7 +942,7 @@ mod tests {
     #[test]
     fn every_kms_call_of_the_plans_names_its_key_in_a_form_the_api_takes() {
         let plans = [
-            plan_add(&deployed(), "acme", Some("ops@acme.example"), 5000).unwrap(),
+            plan_add(&deployed(), "acme", Some("ops@acme.example"), None, 5000).unwrap(),
             plan_remove(&deployed(), "acme", true, 30).unwrap(),
         ];
         let mut seen = 0;
@@ -1065,12 +1074,46 @@ mod tests {
         shared
             .parameters
             .insert("IsolationStrategy".into(), "session-tags".into());
-        let plan = plan_add(&shared, "acme", None, 5000).unwrap();
+        let plan = plan_add(&shared, "acme", None, None, 5000).unwrap();
         assert!(plan[1].argv.contains(&"CreateRole=false".to_owned()));
         assert_eq!(plan.len(), 3, "no user asked for");
         let mut old = deployed();
         old.outputs.remove("DbAdminFunctionName");
-        let err = plan_add(&old, "acme", None, 5000).unwrap_err();
+        let err = plan_add(&old, "acme", None, None, 5000).unwrap_err();
         assert!(err.contains("DbAdminFunctionName"), "{err}");
+    }
+
+    /// A stack whose `DedicatedTier` is premium: a premium tenant gets its
+    /// own role (and its item names its tier), a basic one only its key,
+    /// and a tier named on a stack without one changes only the item.
+    #[test]
+    fn the_dedicated_tier_gets_its_own_role_beside_the_shared_one() {
+        let mut shared = deployed();
+        shared
+            .parameters
+            .insert("IsolationStrategy".into(), "session-tags".into());
+        shared
+            .parameters
+            .insert("DedicatedTier".into(), "premium".into());
+        let item = |plan: &[Step]| -> Value {
+            let put = plan
+                .iter()
+                .find(|s| s.argv.get(2).is_some_and(|a| a == "put-item"))
+                .expect("a registry put");
+            let at = put.argv.iter().position(|a| a == "--item").unwrap();
+            serde_json::from_str(&put.argv[at + 1]).unwrap()
+        };
+        let premium = plan_add(&shared, "acme", None, Some("premium"), 5000).unwrap();
+        assert!(premium[1].argv.contains(&"CreateRole=true".to_owned()));
+        assert_eq!(item(&premium)["tier"]["S"], "premium");
+        let basic = plan_add(&shared, "acme", None, Some("basic"), 5000).unwrap();
+        assert!(basic[1].argv.contains(&"CreateRole=false".to_owned()));
+        assert_eq!(item(&basic)["tier"]["S"], "basic");
+        let untiered = plan_add(&shared, "acme", None, None, 5000).unwrap();
+        assert!(untiered[1].argv.contains(&"CreateRole=false".to_owned()));
+        assert!(item(&untiered).get("tier").is_none());
+        shared.parameters.remove("DedicatedTier");
+        let nowhere = plan_add(&shared, "acme", None, Some("premium"), 5000).unwrap();
+        assert!(nowhere[1].argv.contains(&"CreateRole=false".to_owned()));
     }
 }

@@ -726,6 +726,7 @@ fn execution_roles_assume_only_roles_under_the_tenant_path() {
             ("MakeProxy", false),
             ("MakeCluster", false),
             ("AssumesRoles", true),
+            ("DedicatedTierRoles", false),
         ]),
     };
     let template = load("template.yaml");
@@ -774,6 +775,13 @@ fn execution_roles_assume_only_roles_under_the_tenant_path() {
 /// The main template resolved for a shared strategy, with session tags or
 /// without.
 fn shared_strategy(tags: bool) -> Resolver<'static> {
+    tiered_strategy(tags, false)
+}
+
+/// The main template resolved for a shared strategy, with a dedicated tier
+/// (`DedicatedTier`: its tenants' own roles beside the shared one) or
+/// without.
+fn tiered_strategy(tags: bool, dedicated: bool) -> Resolver<'static> {
     Resolver {
         params: main_params(),
         conditions: HashMap::from([
@@ -782,7 +790,68 @@ fn shared_strategy(tags: bool) -> Resolver<'static> {
             ("MakeProxy", false),
             ("MakeCluster", false),
             ("AssumesRoles", true),
+            ("DedicatedTierRoles", dedicated),
         ]),
+    }
+}
+
+/// With a dedicated tier beside a shared strategy, each execution role may
+/// assume its own shared role and the tenants' own roles under `/tenant/`
+/// that carry their tenant, and nothing else: not another job's shared
+/// role, not an untagged tenant role, not a role outside the path. Without
+/// the tier, no tenant role at all.
+#[test]
+fn a_dedicated_tier_adds_the_tenants_own_roles_and_nothing_else() {
+    let template = load("template.yaml");
+    for tags in [false, true] {
+        for dedicated in [false, true] {
+            let resolver = tiered_strategy(tags, dedicated);
+            for (job, execution, _) in JOBS {
+                let role = resolver
+                    .resolve(&template["Resources"][execution]["Properties"])
+                    .unwrap();
+                let caller = Session {
+                    policies: policies_of(&role),
+                    session_policy: None,
+                    boundary: None,
+                    tags: Default::default(),
+                    userid: None,
+                };
+                let arn = |name: &str| format!("arn:aws:iam::{ACCOUNT}:role/{name}");
+                let tagged = [("iam:ResourceTag/TenantID", "tenant1")];
+                assert_eq!(
+                    caller.allows("sts:AssumeRole", &arn("tenant/assumeRole-tenant1"), &tagged),
+                    dedicated,
+                    "{execution}, dedicated tier {dedicated}: a tenant's own role"
+                );
+                assert_eq!(
+                    caller.allows("sts:TagSession", &arn("tenant/assumeRole-tenant1"), &tagged),
+                    dedicated,
+                    "{execution}: the Scope tag it passes"
+                );
+                assert!(
+                    !caller.allows("sts:AssumeRole", &arn("tenant/assumeRole-tenant1"), &[]),
+                    "{execution}: an untagged tenant role"
+                );
+                for outside in ["assumeRole-tenant1", "admin/assumeRole-tenant1"] {
+                    assert!(
+                        !caller.allows("sts:AssumeRole", &arn(outside), &tagged),
+                        "{execution} may assume {outside}"
+                    );
+                }
+                for (other, _, _) in JOBS {
+                    assert_eq!(
+                        caller.allows(
+                            "sts:AssumeRole",
+                            &arn(&format!("tenant-access-shared-{other}")),
+                            &[]
+                        ),
+                        job == other,
+                        "{execution} assuming the {other} shared role"
+                    );
+                }
+            }
+        }
     }
 }
 

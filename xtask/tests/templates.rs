@@ -196,6 +196,23 @@ fn execution_roles_hold_no_data_permissions() {
                         "SearchDocsRole" => "search",
                         _ => "dynamodb",
                     };
+                    if statement["Sid"].as_str() == Some("AssumeDedicatedTierRoles") {
+                        // Beside a shared role (DedicatedTier): the tenant
+                        // roles only, each only once it carries its tenant.
+                        assert_eq!(
+                            resources,
+                            [
+                                "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/tenant/${TenantRolePrefix}*"
+                            ],
+                            "{role_name}: the dedicated tier's roles are the tenant roles"
+                        );
+                        assert_eq!(
+                            statement["Condition"]["Null"]["iam:ResourceTag/TenantID"].as_str(),
+                            Some("false"),
+                            "{role_name}: a dedicated tier's role only once it carries its tenant"
+                        );
+                        continue;
+                    }
                     assert_eq!(
                         resources,
                         [
@@ -211,9 +228,10 @@ fn execution_roles_hold_no_data_permissions() {
             }
         }
         // Once in each branch of `!If [SharedRole, !If [TagSessions,
-        // [AssumeRole, TagSession], AssumeRole], [AssumeRole, TagSession]]`.
+        // [AssumeRole, TagSession], AssumeRole], [AssumeRole, TagSession]]`,
+        // and once in the dedicated tier's statement.
         assert_eq!(
-            assume, 3,
+            assume, 4,
             "{role_name} assumes tenant roles in one statement"
         );
         assert_eq!(registry_reads, 1, "{role_name} reads the tenant registry");
@@ -1750,6 +1768,16 @@ fn the_template_refuses_inconsistent_parameters() {
         .chain([("VpcReachesDynamoDb", "true")])
         .collect();
     assert_eq!(refusals(&template, &routed_already), Vec::<String>::new());
+    // A dedicated tier beside a shared strategy.
+    let tiered: Vec<(&str, &str)> = prod
+        .iter()
+        .copied()
+        .chain([
+            ("IsolationStrategy", "session-tags"),
+            ("DedicatedTier", "premium"),
+        ])
+        .collect();
+    assert_eq!(refusals(&template, &tiered), Vec::<String>::new());
 
     for (params, expected) in [
         (with(&[("DbResourceId", "cluster-X")]), "DbHost must be"),
@@ -1797,6 +1825,18 @@ fn the_template_refuses_inconsistent_parameters() {
                 ("LambdaTenantIsolation", "per-tenant"),
             ]),
             "LambdaTenantIsolation=per-tenant",
+        ),
+        (
+            with(&[("CreateCluster", "true"), ("DedicatedTier", "premium")]),
+            "DedicatedTier gives one tier",
+        ),
+        (
+            with(&[
+                ("CreateCluster", "true"),
+                ("IsolationStrategy", "identity-pool"),
+                ("DedicatedTier", "premium"),
+            ]),
+            "DedicatedTier gives one tier",
         ),
     ] {
         let refused = refusals(&template, &params);
