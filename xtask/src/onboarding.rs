@@ -235,6 +235,11 @@ impl Step {
     }
 }
 
+/// The tier whose tenants the REST API throttles by the premium usage plan
+/// (the template's `PremiumUsagePlan`); every other tenant's key is in the
+/// default plan.
+pub const PREMIUM_TIER: &str = "premium";
+
 /// The commands that onboard `id` on the deployed stack, in order: its DB
 /// login and metadata row through db-admin (which refuses an id offboarded
 /// before: ids are never reused), tenant-template.yaml (its role, or only
@@ -282,6 +287,20 @@ pub fn plan_add(
     ];
     if let Some(prefix) = deployed.parameters.get("TenantRolePrefix") {
         overrides.push(format!("TenantRolePrefix={prefix}"));
+    }
+    // The REST API (Lambda's tenant isolation mode): the tenant's own API
+    // key, in its tier's usage plan, which throttles it.
+    if deployed.outputs.contains_key("TenantUsagePlanId") {
+        let plan = if tier == Some(PREMIUM_TIER) {
+            deployed.output("PremiumUsagePlanId")?
+        } else {
+            deployed.output("TenantUsagePlanId")?
+        };
+        overrides.push(format!("UsagePlanId={plan}"));
+        overrides.push(format!(
+            "UsageKeyPrefix={}",
+            deployed.output("UsageKeyPrefix")?
+        ));
     }
     // No confirmation prompt (it would read an empty stdin and abort); what
     // samconfig.toml's default profile sets besides (capabilities, region,
@@ -1115,5 +1134,27 @@ mod tests {
         shared.parameters.remove("DedicatedTier");
         let nowhere = plan_add(&shared, "acme", None, Some("premium"), 5000).unwrap();
         assert!(nowhere[1].argv.contains(&"CreateRole=false".to_owned()));
+    }
+
+    /// With the REST API (tenant isolation mode), the tenant's API key goes
+    /// into its tier's usage plan; without it, no key at all.
+    #[test]
+    fn the_tenant_s_api_key_goes_into_its_tier_s_usage_plan() {
+        let mut rest = deployed();
+        for (name, value) in [
+            ("TenantUsagePlanId", "plan-basic"),
+            ("PremiumUsagePlanId", "plan-premium"),
+            ("UsageKeyPrefix", "app-tenant-usage-key-"),
+        ] {
+            rest.outputs.insert(name.into(), value.into());
+        }
+        let has = |plan: &[Step], arg: &str| plan[1].argv.iter().any(|a| a == arg);
+        let premium = plan_add(&rest, "acme", None, Some(PREMIUM_TIER), 5000).unwrap();
+        assert!(has(&premium, "UsagePlanId=plan-premium"));
+        assert!(has(&premium, "UsageKeyPrefix=app-tenant-usage-key-"));
+        let basic = plan_add(&rest, "acme", None, None, 5000).unwrap();
+        assert!(has(&basic, "UsagePlanId=plan-basic"));
+        let http = plan_add(&deployed(), "acme", None, Some(PREMIUM_TIER), 5000).unwrap();
+        assert!(!http[1].argv.iter().any(|a| a.starts_with("UsagePlanId=")));
     }
 }

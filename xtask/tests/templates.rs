@@ -1641,6 +1641,66 @@ fn the_tenant_isolation_mode_routes_by_the_verified_claim() {
             "xray:PutTelemetryRecords"
         ]
     );
+    // Per-tenant throttling: the API's keys come from the authorizer only
+    // (a client's x-api-key is ignored); each tenant's key, <prefix><tenant>,
+    // is the authorizer's answer and tenant-template.yaml's key, in one of
+    // two usage plans whose throttles are the stack's parameters.
+    assert_eq!(
+        body["x-amazon-apigateway-api-key-source"].as_str(),
+        Some("AUTHORIZER")
+    );
+    let api_key = &body["components"]["securitySchemes"]["api_key"];
+    assert_eq!(
+        (
+            api_key["type"].as_str(),
+            api_key["name"].as_str(),
+            api_key["in"].as_str()
+        ),
+        (Some("apiKey"), Some("x-api-key"), Some("header"))
+    );
+    let prefix = text(&env["USAGE_KEY_PREFIX"]).unwrap();
+    assert_eq!(
+        text(&template["Outputs"]["UsageKeyPrefix"]["Value"]).unwrap(),
+        prefix,
+        "onboarding's key prefix is the authorizer's"
+    );
+    for (plan, rate, burst) in [
+        (
+            "TenantUsagePlan",
+            "TenantThrottleRate",
+            "TenantThrottleBurst",
+        ),
+        (
+            "PremiumUsagePlan",
+            "PremiumThrottleRate",
+            "PremiumThrottleBurst",
+        ),
+    ] {
+        let plan = resource(&template, plan);
+        assert_eq!(plan["Condition"].as_str(), Some("PerTenantEnvironments"));
+        let properties = &plan["Properties"];
+        assert!(is_ref(
+            &properties["ApiStages"][0]["ApiId"],
+            "TenantRestApi"
+        ));
+        assert!(is_ref(
+            &properties["ApiStages"][0]["Stage"],
+            "TenantRestApi.Stage"
+        ));
+        assert!(is_ref(&properties["Throttle"]["RateLimit"], rate));
+        assert!(is_ref(&properties["Throttle"]["BurstLimit"], burst));
+    }
+    let tenant = load("tenant-template.yaml");
+    let key = &tenant["Resources"]["TenantApiKey"];
+    assert_eq!(key["Condition"].as_str(), Some("MakeUsageKey"));
+    assert_eq!(
+        text(&key["Properties"]["Value"]),
+        Some("${UsageKeyPrefix}${TenantId}"),
+        "the tenant's key is the value the authorizer answers with"
+    );
+    let plan_key = &tenant["Resources"]["TenantUsagePlanKey"]["Properties"];
+    assert!(is_ref(&plan_key["KeyId"], "TenantApiKey"));
+    assert!(is_ref(&plan_key["UsagePlanId"], "UsagePlanId"));
     let mapped = format!(
         "context.authorizer.{}",
         tenant_access::authorizer::TENANT_ID_KEY
@@ -1660,6 +1720,11 @@ fn the_tenant_isolation_mode_routes_by_the_verified_claim() {
                 .map(Vec::len),
             Some(0),
             "{path} goes through the authorizer"
+        );
+        assert_eq!(
+            method["security"][0]["api_key"].as_sequence().map(Vec::len),
+            Some(0),
+            "{path} needs the tenant's API key (from the authorizer), so its usage plan throttles it"
         );
         let integration = &method["x-amazon-apigateway-integration"];
         assert_eq!(integration["type"].as_str(), Some("aws_proxy"));

@@ -166,13 +166,14 @@ impl App {
             }
         };
         keys.refresh().await;
-        App {
-            authorizer: Authorizer::new(
-                TokenRules::new(config.issuer, config.audiences),
-                config.tenant_claim,
-            ),
-            keys,
+        let mut authorizer = Authorizer::new(
+            TokenRules::new(config.issuer, config.audiences),
+            config.tenant_claim,
+        );
+        if let Some(prefix) = config.usage_key_prefix {
+            authorizer = authorizer.with_usage_keys(prefix);
         }
+        App { authorizer, keys }
     }
 }
 

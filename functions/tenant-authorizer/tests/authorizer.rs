@@ -103,6 +103,7 @@ async fn the_pool_s_tokens_get_their_tenant_and_every_other_token_is_unauthorize
         .env("TOKEN_ISSUER", stack.var("STACK_JWT_ISSUER"))
         .env("TOKEN_AUDIENCE", stack.var("STACK_USER_POOL_CLIENT_ID"))
         .env("JWKS_URL", stack.var("STACK_JWKS_URL"))
+        .env("USAGE_KEY_PREFIX", "tenant-access-tenant-usage-key-")
         .env("RUST_LOG", "info")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -132,6 +133,12 @@ async fn the_pool_s_tokens_get_their_tenant_and_every_other_token_is_unauthorize
         );
         assert_eq!(answer["context"]["tenantId"], *tenant, "{what}: {answer}");
         assert_eq!(answer["context"]["custom:tenant_id"], *tenant, "{what}");
+        // The tenant's own API key: its usage plan throttles it.
+        assert_eq!(
+            answer["usageIdentifierKey"],
+            format!("tenant-access-tenant-usage-key-{tenant}"),
+            "{what}: the tenant's own usage key"
+        );
         assert!(
             answer["principalId"]
                 .as_str()

@@ -301,6 +301,12 @@ pub struct AuthorizerResponse {
     pub policy_document: PolicyDocument,
     /// String values API Gateway maps as `context.authorizer.<key>`.
     pub context: Map<String, Value>,
+    /// The caller's tenant's API key value, when the API takes its keys
+    /// from the authorizer (`ApiKeySourceType: AUTHORIZER`): the usage plan
+    /// the key belongs to throttles the tenant
+    /// ([`Authorizer::with_usage_keys`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub usage_identifier_key: Option<String>,
 }
 
 /// The policy of an [`AuthorizerResponse`].
@@ -363,6 +369,7 @@ pub fn stage_resource(method_arn: &str) -> Option<String> {
 pub struct Authorizer {
     rules: TokenRules,
     tenant_claim: String,
+    usage_key_prefix: Option<String>,
 }
 
 impl Authorizer {
@@ -372,7 +379,39 @@ impl Authorizer {
         Authorizer {
             rules,
             tenant_claim: tenant_claim.into(),
+            usage_key_prefix: None,
         }
+    }
+
+    /// Answer each allowed request with its tenant's API key,
+    /// `<prefix><tenant>`, as `usageIdentifierKey`: API Gateway then meters
+    /// and throttles the request by the usage plan that key belongs to, the
+    /// tenant's tier's. Each tenant has a key of its own (made at
+    /// onboarding, deleted at offboarding), and a plan's throttle applies to
+    /// each key in it, so one tenant's burst spends its own limit only. The
+    /// key is not a secret: a client's own `x-api-key` header is ignored
+    /// when the keys come from the authorizer.
+    ///
+    /// ```
+    /// use tenant_access::authorizer::{Authorizer, TokenRules};
+    ///
+    /// let authorizer = Authorizer::new(TokenRules::new("https://issuer.example", ["c"]), "custom:tenant_id")
+    ///     .with_usage_keys("tenant-access-tenant-usage-key-");
+    /// assert_eq!(
+    ///     authorizer.usage_key(&"acme".parse().unwrap()).as_deref(),
+    ///     Some("tenant-access-tenant-usage-key-acme")
+    /// );
+    /// ```
+    pub fn with_usage_keys(mut self, prefix: impl Into<String>) -> Self {
+        self.usage_key_prefix = Some(prefix.into());
+        self
+    }
+
+    /// `tenant`'s API key value, when usage keys are on.
+    pub fn usage_key(&self, tenant: &TenantId) -> Option<String> {
+        self.usage_key_prefix
+            .as_ref()
+            .map(|prefix| format!("{prefix}{}", tenant.as_str()))
     }
 
     /// The token rules.
@@ -403,11 +442,13 @@ impl Authorizer {
         let resource =
             stage_resource(&request.method_arn).unwrap_or_else(|| request.method_arn.clone());
         let mut context = Map::new();
+        let mut usage_identifier_key = None;
         let effect = match tenant {
             Some(tenant) => {
                 context.insert(TENANT_ID_KEY.into(), tenant.as_str().into());
                 context.insert(self.tenant_claim.clone(), tenant.as_str().into());
                 context.insert("sub".into(), principal.clone().into());
+                usage_identifier_key = self.usage_key(&tenant);
                 "Allow"
             }
             None => {
@@ -426,6 +467,7 @@ impl Authorizer {
                 }],
             },
             context,
+            usage_identifier_key,
         })
     }
 }

@@ -42,6 +42,12 @@ pub struct AuthorizerConfig {
     /// rotate, but a flood of made-up key ids must not become a flood of
     /// fetches.
     pub jwks_refresh: Duration,
+    /// The prefix of each tenant's API key value, `<prefix><tenant>`
+    /// (`USAGE_KEY_PREFIX`; at least 19 characters, so every key has API
+    /// Gateway's 20): when set, each allowed request is answered with its
+    /// tenant's key as `usageIdentifierKey`, and the tenant's usage plan
+    /// throttles it. Unset: no key.
+    pub usage_key_prefix: Option<String>,
 }
 
 impl AuthorizerConfig {
@@ -71,12 +77,25 @@ impl AuthorizerConfig {
             .unwrap_or_else(|| format!("{}/.well-known/jwks.json", issuer.trim_end_matches('/')));
         let jwks_refresh =
             Duration::from_secs(bounded(&env, "JWKS_REFRESH_SECONDS", 60, 1..=3600)?);
+        let usage_key_prefix = optional(&env, "USAGE_KEY_PREFIX");
+        if let Some(prefix) = &usage_key_prefix
+            && (prefix.len() < 19
+                || !prefix
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+        {
+            return Err(err(
+                "USAGE_KEY_PREFIX",
+                "must be at least 19 of A-Z, a-z, 0-9, - and _ (an API key value has at least 20)",
+            ));
+        }
         Ok(AuthorizerConfig {
             issuer,
             audiences,
             tenant_claim,
             jwks_url,
             jwks_refresh,
+            usage_key_prefix,
         })
     }
 }
@@ -122,6 +141,23 @@ mod tests {
             .variable,
             "JWKS_REFRESH_SECONDS"
         );
+        for prefix in [
+            "short-prefix",
+            "a-prefix-with spaces-in-it",
+            "tenant.usage.key.prefix-",
+        ] {
+            assert_eq!(
+                read(&[
+                    issuer,
+                    ("TOKEN_AUDIENCE", "a"),
+                    ("USAGE_KEY_PREFIX", prefix)
+                ])
+                .unwrap_err()
+                .variable,
+                "USAGE_KEY_PREFIX",
+                "{prefix}"
+            );
+        }
     }
 
     #[test]
@@ -136,5 +172,16 @@ mod tests {
         assert_eq!(config.jwks_url, "http://127.0.0.1:2/keys");
         assert_eq!(config.tenant_claim, "tenant");
         assert_eq!(config.jwks_refresh, Duration::from_secs(60));
+        assert_eq!(config.usage_key_prefix, None);
+        let config = read(&[
+            ("TOKEN_ISSUER", "http://127.0.0.1:1/pool/"),
+            ("TOKEN_AUDIENCE", "a"),
+            ("USAGE_KEY_PREFIX", "stack-tenant-usage-key-"),
+        ])
+        .unwrap();
+        assert_eq!(
+            config.usage_key_prefix.as_deref(),
+            Some("stack-tenant-usage-key-")
+        );
     }
 }

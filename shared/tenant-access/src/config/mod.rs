@@ -42,6 +42,7 @@
 //! | `TOKEN_ISSUER`, `TOKEN_AUDIENCE` | the tenant authorizer ([`AuthorizerConfig`]): the issuer and app clients whose tokens it accepts | required by it |
 //! | `JWKS_URL` | the tenant authorizer: the issuer's signing keys | `<TOKEN_ISSUER>/.well-known/jwks.json` |
 //! | `JWKS_REFRESH_SECONDS` | the tenant authorizer: shortest time between two fetches of the keys, 1 to 3600 | `60` |
+//! | `USAGE_KEY_PREFIX` | the tenant authorizer: the prefix of each tenant's API key value, `<prefix><tenant>`, answered as `usageIdentifierKey` | none |
 
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
