@@ -140,3 +140,74 @@ async fn a_refused_login_is_retried_as_a_storm_until_it_persists() {
     );
     restore.login(true).await;
 }
+
+/// A container logs in at its own pace (`DB_LOGINS_PER_SECOND`), as after
+/// a failover when every tenant's connection is gone: with 5 a second,
+/// twenty tenants' first requests at once get five logins at once and five
+/// more spread over the next second (each waiting its turn), and the other
+/// ten are answered 503 `throttled` with `Retry-After` at once, with no
+/// login; the ones that waited are served.
+#[tokio::test]
+async fn a_container_logs_in_at_its_own_pace() {
+    let stack = Stack::load();
+    let env = stack.with(&[
+        ("DB_LOGINS_PER_SECOND", "5"),
+        ("DB_CONNECTION_CAPACITY", "50"),
+    ]);
+    let config = aurora_query::Config::from_lookup(&env.lookup()).expect("config");
+    let app = std::sync::Arc::new(
+        aurora_query::App::new(&config, &env.sdk_config().await).expect("CA bundle"),
+    );
+    let tenants: Vec<String> = (31..=50).map(|i| format!("fault{i:03}")).collect();
+    // Their sessions first: what is paced here is the logins.
+    for tenant in &tenants {
+        let caller = tenant_access::Caller::new(tenant.parse().unwrap(), "pace");
+        app.sessions().session(&caller).await.expect("a session");
+    }
+    let started = Instant::now();
+    let calls: Vec<_> = tenants
+        .iter()
+        .map(|tenant| {
+            let app = app.clone();
+            let event = as_tenant(&event("aurora-query/tenant1-tenant.json"), tenant, "pace");
+            tokio::spawn(async move {
+                let response = aurora_query::function_handler(&app, request(&event))
+                    .await
+                    .expect("handlers answer every request");
+                let retry = response
+                    .headers()
+                    .get("retry-after")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned);
+                (
+                    response.status().as_u16(),
+                    body_json(&response)["error"].as_str().map(str::to_owned),
+                    retry,
+                )
+            })
+        })
+        .collect();
+    let mut served = 0;
+    let mut throttled = 0;
+    for call in calls {
+        match call.await.unwrap() {
+            (200, _, _) => served += 1,
+            (503, Some(code), Some(retry)) if code == "throttled" && retry == "2" => {
+                throttled += 1;
+            }
+            other => panic!("neither served nor throttled: {other:?}"),
+        }
+    }
+    assert_eq!((served, throttled), (10, 10));
+    assert_eq!(
+        app.db().connections_opened(),
+        10,
+        "no login for the refused"
+    );
+    assert_eq!(app.db().logins_waited(), 5, "five waited for their turn");
+    assert_eq!(app.db().logins_throttled(), 10);
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "the last turn came a second after the first five"
+    );
+}

@@ -319,6 +319,13 @@ pub struct DbConfig {
     /// How long a tenant whose renewed login the database refused is
     /// refused at once, with no STS call (`DB_REFUSED_LOGIN_MEMORY_SECONDS`).
     pub refused_login_memory: Duration,
+    /// New logins per second this container may start, and as many at once
+    /// (`DB_LOGINS_PER_SECOND`; 0: no bound). A login past it waits for its
+    /// turn up to a second, else is answered 503 with `Retry-After`, so
+    /// after a failover a container's tenants log in again spread over
+    /// seconds, not all in one (RDS takes 200 new IAM logins per second per
+    /// cluster, over every container).
+    pub logins_per_second: u32,
     /// The cluster's or proxy's resource id, `cluster-...` or `prx-...`
     /// (`DB_RESOURCE_ID`); needed for session policies.
     pub resource_id: Option<String>,
@@ -367,6 +374,7 @@ impl DbConfig {
             60,
             0..=3_600,
         )?);
+        let logins_per_second = bounded(&env, "DB_LOGINS_PER_SECOND", 100, 0..=10_000)? as u32;
         let resource_id = optional(&env, "DB_RESOURCE_ID");
         if let Some(id) = &resource_id {
             let body = id
@@ -394,6 +402,7 @@ impl DbConfig {
             connections_per_tenant: NonZeroUsize::new(per_tenant as usize)
                 .expect("bounded above zero"),
             refused_login_memory,
+            logins_per_second,
         })
     }
 }
@@ -493,6 +502,8 @@ impl DbConfigBuilder {
         connections_per_tenant("DB_CONNECTIONS_PER_TENANT", usize, |n| n.to_string());
         /// `DB_REFUSED_LOGIN_MEMORY_SECONDS`.
         refused_login_memory("DB_REFUSED_LOGIN_MEMORY_SECONDS", Duration, |d| d.as_secs().to_string());
+        /// `DB_LOGINS_PER_SECOND`.
+        logins_per_second("DB_LOGINS_PER_SECOND", u32, |n| n.to_string());
         /// `DB_RESOURCE_ID`.
         resource_id("DB_RESOURCE_ID", &str, str::to_owned);
     }

@@ -39,7 +39,12 @@
 //!   `Retry-After`, and the next login is tried after a jittered 1 to 3 s,
 //!   so a fleet of containers does not log in again in one second. Only a
 //!   refusal that persists for `DB_REFUSED_LOGIN_MEMORY_SECONDS` is the
-//!   tenant's (403 `access_denied`), and is then remembered that long.
+//!   tenant's (403 `access_denied`), and is then remembered that long;
+//! - new logins are paced per container (`DB_LOGINS_PER_SECOND`, a token
+//!   bucket): after a failover drops every connection, a login past the
+//!   pace waits its turn up to [`MAX_LOGIN_WAIT`], else its request is
+//!   answered 503 `throttled` with `Retry-After` with no login, so the
+//!   container's tenants come back spread over seconds.
 
 use std::collections::HashMap;
 use std::num::NonZeroUsize;
@@ -60,8 +65,11 @@ use crate::credentials::TenantSession;
 use crate::identity::TenantId;
 
 mod connection;
+mod logins;
 mod sqlstate;
 mod tls;
+
+pub use logins::MAX_LOGIN_WAIT;
 
 pub use connection::TenantConnection;
 use connection::{Failure, Open, Pool};
@@ -141,6 +149,11 @@ pub struct TenantDatabase {
     refused_login_memory: Duration,
     /// Whether each login's tenant was found active in the registry first.
     registry_checked: bool,
+    /// The container's turns to log in (`DB_LOGINS_PER_SECOND`).
+    logins: Option<logins::LoginBudget>,
+    /// Logins that waited for their turn, and requests refused one.
+    logins_waited: AtomicU64,
+    logins_throttled: AtomicU64,
     connects: AtomicU64,
     tokens: AtomicU64,
     reuses: AtomicU64,
@@ -190,6 +203,9 @@ impl TenantDatabase {
             refused: Mutex::new(LruCache::new(capacity)),
             refused_login_memory: config.refused_login_memory,
             registry_checked: false,
+            logins: logins::LoginBudget::new(config.logins_per_second, std::time::Instant::now()),
+            logins_waited: AtomicU64::new(0),
+            logins_throttled: AtomicU64::new(0),
             connects: AtomicU64::new(0),
             tokens: AtomicU64::new(0),
             reuses: AtomicU64::new(0),
@@ -220,6 +236,17 @@ impl TenantDatabase {
     /// How many connections have been opened.
     pub fn connections_opened(&self) -> u64 {
         self.connects.load(Ordering::Relaxed)
+    }
+
+    /// How many logins waited for their turn under `DB_LOGINS_PER_SECOND`.
+    pub fn logins_waited(&self) -> u64 {
+        self.logins_waited.load(Ordering::Relaxed)
+    }
+
+    /// How many requests were answered 503 because no turn to log in was
+    /// to be had within [`MAX_LOGIN_WAIT`].
+    pub fn logins_throttled(&self) -> u64 {
+        self.logins_throttled.load(Ordering::Relaxed)
     }
 
     /// How many auth tokens have been generated.
@@ -385,6 +412,32 @@ impl TenantDatabase {
         })
     }
 
+    /// Wait for this container's turn to log in (`DB_LOGINS_PER_SECOND`), or
+    /// answer 503 when none is to be had within [`MAX_LOGIN_WAIT`].
+    async fn turn_to_log_in(&self) -> Result<(), Error> {
+        let Some(budget) = &self.logins else {
+            return Ok(());
+        };
+        match budget.reserve(std::time::Instant::now()) {
+            Ok(wait) if wait.is_zero() => Ok(()),
+            Ok(wait) => {
+                self.logins_waited.fetch_add(1, Ordering::Relaxed);
+                tokio::time::sleep(wait).await;
+                Ok(())
+            }
+            Err(wait) => {
+                self.logins_throttled.fetch_add(1, Ordering::Relaxed);
+                Err(Error::Throttled {
+                    service: "db",
+                    detail: format!(
+                        "this container's new logins per second are spent; the next turn is {} ms away",
+                        wait.as_millis()
+                    ),
+                })
+            }
+        }
+    }
+
     /// A place for one more open connection under `DB_CONNECTION_CAPACITY`:
     /// a free one, else the least recently used tenant's idle connection is
     /// closed for it, else (every connection is in use) the next that comes
@@ -409,6 +462,7 @@ impl TenantDatabase {
     #[tracing::instrument(name = "postgres.connect", skip_all, fields(db.system = "postgresql", otel.kind = "client"))]
     async fn connect(&self, session: &TenantSession) -> Result<Client, Error> {
         let user = self.db_user(session.tenant())?;
+        self.turn_to_log_in().await?;
         let token = self.token_for(&user, session).await?;
         let mut config = tokio_postgres::Config::new();
         config

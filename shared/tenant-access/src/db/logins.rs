@@ -1,0 +1,84 @@
+//! The container's budget of new logins: a token bucket of
+//! `DB_LOGINS_PER_SECOND` turns a second, as many at once, so that after a
+//! failover (every connection dropped) a container's tenants log in again
+//! spread over seconds rather than in one. RDS takes 200 new IAM logins per
+//! second per cluster, over every container.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// The longest a login waits for its turn; past it, the request is answered
+/// 503 with `Retry-After` and takes no turn.
+pub const MAX_LOGIN_WAIT: Duration = Duration::from_secs(1);
+
+/// Turns to log in, refilled at a steady rate.
+#[derive(Debug)]
+pub(super) struct LoginBudget {
+    per_second: f64,
+    /// Turns left (below zero: turns already promised to waiting logins)
+    /// and when it was last refilled.
+    state: Mutex<(f64, Instant)>,
+}
+
+impl LoginBudget {
+    /// `per_second` turns a second and as many at once; `None` for 0 (no
+    /// bound).
+    pub(super) fn new(per_second: u32, now: Instant) -> Option<Self> {
+        (per_second > 0).then(|| LoginBudget {
+            per_second: f64::from(per_second),
+            state: Mutex::new((f64::from(per_second), now)),
+        })
+    }
+
+    /// A turn at `now`: `Ok` with how long to wait for it (zero when one is
+    /// free), or `Err` with how long until one would be, when that is past
+    /// [`MAX_LOGIN_WAIT`] (no turn is taken then).
+    pub(super) fn reserve(&self, now: Instant) -> Result<Duration, Duration> {
+        let mut state = self.state.lock().expect("login budget lock poisoned");
+        let (turns, last) = *state;
+        let turns = (turns + now.saturating_duration_since(last).as_secs_f64() * self.per_second)
+            .min(self.per_second);
+        let wait = Duration::from_secs_f64(((1.0 - turns) / self.per_second).max(0.0));
+        if wait > MAX_LOGIN_WAIT {
+            *state = (turns, now);
+            return Err(wait);
+        }
+        *state = (turns - 1.0, now);
+        Ok(wait)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn turns_are_spread_over_time_and_none_is_promised_past_a_second() {
+        let start = Instant::now();
+        assert!(LoginBudget::new(0, start).is_none(), "0: no bound");
+        let budget = LoginBudget::new(5, start).unwrap();
+        // A full bucket: five at once.
+        for _ in 0..5 {
+            assert_eq!(budget.reserve(start), Ok(Duration::ZERO));
+        }
+        // Then one every 200 ms, promised up to a second ahead.
+        let waits: Vec<Duration> = (0..5).map(|_| budget.reserve(start).unwrap()).collect();
+        for (n, wait) in waits.iter().enumerate() {
+            let expected = 0.2 * (n + 1) as f64;
+            assert!((wait.as_secs_f64() - expected).abs() < 1e-6, "{waits:?}");
+        }
+        // The sixth would wait 1.2 s: refused, and it takes no turn.
+        let refused = budget.reserve(start).unwrap_err();
+        assert!(refused > MAX_LOGIN_WAIT);
+        assert_eq!(budget.reserve(start).unwrap_err(), refused);
+        // A second on, five more turns have come: the promised ones.
+        let later = start + Duration::from_secs(1);
+        assert!(budget.reserve(later).unwrap() > Duration::ZERO);
+        // Long idle: full again, never more than the bucket.
+        let idle = start + Duration::from_secs(60);
+        for _ in 0..5 {
+            assert_eq!(budget.reserve(idle), Ok(Duration::ZERO));
+        }
+        assert!(budget.reserve(idle).unwrap() > Duration::ZERO);
+    }
+}
