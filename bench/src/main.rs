@@ -29,6 +29,9 @@
 //!   tenants, 8 requests in flight, one hot tenant at 8 in flight against 8
 //!   tenants, and a bare DB login; connections opened per second past
 //!   `DB_CONNECTION_CAPACITY`;
+//! - **reconnect** (`reconnect.rs`): 1,000 tenants' connections dropped at
+//!   once, with the login pace and without: the time until every tenant is
+//!   served again and the peak of new logins per second against RDS's 200;
 //! - **soak** (`soak.rs`, only with `--soak`): both functions for 100,000
 //!   requests, 8 in flight over 1,000 tenants, with faults coming and going;
 //!   memory, descriptors, connections and sessions at every 10,000.
@@ -43,6 +46,7 @@ mod chart;
 mod files;
 mod items;
 mod noisy;
+mod reconnect;
 mod registry;
 mod scale;
 mod search;
@@ -578,6 +582,18 @@ async fn main() {
         println!("{}", noisy::noisy(&quiet(&stack), 540).await);
         return;
     }
+    // The reconnect scenario alone, on a running stack with the benchmark
+    // tenants seeded: `cargo run -p bench --release -- --reconnect 1000`.
+    if let [_, flag, n] = argv.as_slice()
+        && flag == "--reconnect"
+    {
+        let n: usize = n.parse().expect("a number of tenants");
+        let result = reconnect::reconnect(&Stack::load(), n.min(SEEDED), 8).await;
+        for line in reconnect::lines(&result) {
+            println!("{line}");
+        }
+        return;
+    }
     // The session-memory scenario alone, on a running stack:
     // `cargo run -p bench --release -- --session-memory 10000`.
     if let [_, flag, n] = argv.as_slice()
@@ -864,17 +880,27 @@ async fn main() {
             login.bare_beside_open,
         ),
         ("login + prepare + query", login.with_statement),
+        ("login + SELECT 1", login.with_select_1),
+        (
+            "login + the query in one round trip",
+            login.with_one_round_trip,
+        ),
     ] {
         table.push(format!(
             "aurora-query  {what}: p50 {:.0} us, p99 {:.0} us",
             p.p50, p.p99
         ));
     }
+    let dropped = reconnect::reconnect(&stack, SEEDED, 8).await;
+    table.extend(reconnect::lines(&dropped));
+    scenarios.push(dropped);
     scenarios.push(json!({
         "scenario": "login",
         "bare": { "p50_us": login.bare.p50, "p90_us": login.bare.p90, "p99_us": login.bare.p99 },
         "bare_beside_open": { "p50_us": login.bare_beside_open.p50, "p99_us": login.bare_beside_open.p99 },
         "with_statement": { "p50_us": login.with_statement.p50, "p99_us": login.with_statement.p99 },
+        "with_select_1": { "p50_us": login.with_select_1.p50, "p99_us": login.with_select_1.p99 },
+        "with_one_round_trip": { "p50_us": login.with_one_round_trip.p50, "p99_us": login.with_one_round_trip.p99 },
     }));
     let results =
         json!({ "machine": { "cores": cores, "commit": commit() }, "scenarios": scenarios });

@@ -400,20 +400,27 @@ pub async fn concurrency(
     })
 }
 
-/// What a login costs, three ways, for tenants whose sessions are held:
-/// bare (TCP, TLS, IAM token check) with nothing else open; bare with
-/// `DB_CAPACITY` other connections open, as past the bound; and with the
-/// statement prepared and run, as a request past the bound does.
+/// What a login costs, for tenants whose sessions are held: bare (TCP,
+/// TLS, IAM token check) with nothing else open; bare with `DB_CAPACITY`
+/// other connections open, as past the bound; with the statement prepared
+/// and run, as a request past the bound does; and, to tell what that adds,
+/// with `SELECT 1` (a round trip touching no table) and with the statement
+/// in one round trip.
 pub struct LoginCost {
     pub bare: Percentiles,
     pub bare_beside_open: Percentiles,
     pub with_statement: Percentiles,
+    /// Login and `SELECT 1`: one round trip that touches no table.
+    pub with_select_1: Percentiles,
+    /// Login and the statement in one round trip (unnamed, `query_typed`):
+    /// what is left once the prepare's round trip is gone.
+    pub with_one_round_trip: Percentiles,
 }
 
 pub async fn login_cost(stack: &Stack, tenants: usize, logins: usize) -> LoginCost {
     progress(&format!(
-        "database logins: 3 x {logins} over {tenants} tenants (~{} s)",
-        logins * 3 / 60 + 2
+        "database logins: 5 x {logins} over {tenants} tenants (~{} s)",
+        logins * 5 / 60 + 2
     ));
     let config = aurora_query::Config::from_lookup(&stack.lookup()).expect("config");
     let sdk = stack.sdk_config().await;
@@ -466,11 +473,26 @@ pub async fn login_cost(stack: &Stack, tenants: usize, logins: usize) -> LoginCo
         client.query(&statement, &[]).await.expect("query");
         with_statement.push(start.elapsed());
     }
+    let mut with_select_1 = Vec::with_capacity(logins);
+    let mut with_one_round_trip = Vec::with_capacity(logins);
+    for i in 0..logins {
+        let (start, client) = login(i).await;
+        client.simple_query("SELECT 1").await.expect("SELECT 1");
+        with_select_1.push(start.elapsed());
+        let (start, client) = login(i).await;
+        client
+            .query_typed(aurora_query::TENANT_METADATA_QUERY, &[])
+            .await
+            .expect("query");
+        with_one_round_trip.push(start.elapsed());
+    }
     drop(open);
     LoginCost {
         bare: percentiles(&bare),
         bare_beside_open: percentiles(&beside),
         with_statement: percentiles(&with_statement),
+        with_select_1: percentiles(&with_select_1),
+        with_one_round_trip: percentiles(&with_one_round_trip),
     }
 }
 

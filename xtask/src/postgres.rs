@@ -138,13 +138,14 @@ impl<'a> Postgres<'a> {
                 self.init()?;
             }
             self.write_hba()?;
-            // max_connections: the bench holds 100 tenants' connections
-            // (DB_CONNECTION_CAPACITY) in its floor next to the functions'.
+            // max_connections: the bench holds 1,000 tenants' connections
+            // at once (its reconnect scenario), and 100 in its floor next
+            // to the functions'.
             let opts = format!(
                 "-c port={port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c ssl=on \
                  -c ssl_cert_file={cert} -c ssl_key_file={key} -c ssl_min_protocol_version=TLSv1.2 \
                  -c password_encryption=scram-sha-256 -c log_connections=on \
-                 -c max_connections=400",
+                 -c max_connections=1200",
                 cert = self.dir().join("server.pem").display(),
                 key = self.dir().join("server.key").display(),
             );
