@@ -347,7 +347,8 @@ def main() -> None:
             for execution in ("S3FetchRole", "AuroraQueryRole", "DynamoDbItemsRole", "SearchDocsRole")
             for shared in (False, True)
             for statement in fill(policy(main[execution], "assume-tenant-roles"), params,
-                                  dict(base_conditions, SharedRole=shared, TagSessions=shared))["Statement"]
+                                  dict(base_conditions, SharedRole=shared, TagSessions=shared,
+                                       DedicatedTierRoles=shared))["Statement"]
         ]
         # The session-tags variants of the shared roles, under their own names.
         statements.append({
