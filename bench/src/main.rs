@@ -531,6 +531,54 @@ fn record(name: &str, command: &str, lines: &[String]) {
     }
 }
 
+/// The table lines of the login scenario.
+fn login_lines(login: &scale::LoginCost) -> Vec<String> {
+    let mut lines: Vec<String> = [
+        ("bare login (TLS + IAM token check)", login.bare),
+        (
+            "bare login, 100 other connections open",
+            login.bare_beside_open,
+        ),
+        (
+            "login + prepare + query (two round trips)",
+            login.with_prepare,
+        ),
+        ("crate: token + login", login.crate_login),
+        (
+            "crate: token + login + first statement",
+            login.crate_login_and_statement,
+        ),
+    ]
+    .iter()
+    .map(|(what, p)| {
+        format!(
+            "aurora-query  {what}: p50 {:.0} us, p99 {:.0} us",
+            p.p50, p.p99
+        )
+    })
+    .collect();
+    lines.push(format!(
+        "aurora-query  a request past the connection budget pays {:.2}x the login alone (target 1.1)",
+        login.crate_login_and_statement.p50 / login.crate_login.p50
+    ));
+    lines
+}
+
+/// The JSON of the login scenario.
+fn login_json(login: &scale::LoginCost) -> Value {
+    let p = |p: &Percentiles| json!({ "p50_us": p.p50, "p90_us": p.p90, "p99_us": p.p99 });
+    json!({
+        "scenario": "login",
+        "bare": p(&login.bare),
+        "bare_beside_open": p(&login.bare_beside_open),
+        "with_statement": p(&login.with_prepare),
+        "crate_login": p(&login.crate_login),
+        "crate_login_and_statement": p(&login.crate_login_and_statement),
+        "statement_over_login": login.crate_login_and_statement.p50 / login.crate_login.p50,
+        "target": 1.1,
+    })
+}
+
 /// Tenants `cargo xtask bench` seeds (bench001..bench1000).
 const SEEDED: usize = 1000;
 
@@ -580,6 +628,17 @@ async fn main() {
     {
         let stack = Stack::load();
         println!("{}", noisy::noisy(&quiet(&stack), 540).await);
+        return;
+    }
+    // The login scenario alone, on a running stack with the benchmark
+    // tenants seeded: `cargo run -p bench --release -- --login`.
+    if let [_, flag] = argv.as_slice()
+        && flag == "--login"
+    {
+        let login = scale::login_cost(&quiet(&Stack::load()), 50, 200).await;
+        for line in login_lines(&login) {
+            println!("{line}");
+        }
         return;
     }
     // The reconnect scenario alone, on a running stack with the benchmark
@@ -873,35 +932,11 @@ async fn main() {
     ));
     scenarios.push(hot);
     let login = scale::login_cost(&quiet(&stack), 50, args.requests_over_bound).await;
-    for (what, p) in [
-        ("bare login (TLS + IAM token check)", login.bare),
-        (
-            "bare login, 100 other connections open",
-            login.bare_beside_open,
-        ),
-        ("login + prepare + query", login.with_statement),
-        ("login + SELECT 1", login.with_select_1),
-        (
-            "login + the query in one round trip",
-            login.with_one_round_trip,
-        ),
-    ] {
-        table.push(format!(
-            "aurora-query  {what}: p50 {:.0} us, p99 {:.0} us",
-            p.p50, p.p99
-        ));
-    }
+    table.extend(login_lines(&login));
     let dropped = reconnect::reconnect(&stack, SEEDED, 8).await;
     table.extend(reconnect::lines(&dropped));
     scenarios.push(dropped);
-    scenarios.push(json!({
-        "scenario": "login",
-        "bare": { "p50_us": login.bare.p50, "p90_us": login.bare.p90, "p99_us": login.bare.p99 },
-        "bare_beside_open": { "p50_us": login.bare_beside_open.p50, "p99_us": login.bare_beside_open.p99 },
-        "with_statement": { "p50_us": login.with_statement.p50, "p99_us": login.with_statement.p99 },
-        "with_select_1": { "p50_us": login.with_select_1.p50, "p99_us": login.with_select_1.p99 },
-        "with_one_round_trip": { "p50_us": login.with_one_round_trip.p50, "p99_us": login.with_one_round_trip.p99 },
-    }));
+    scenarios.push(login_json(&login));
     let results =
         json!({ "machine": { "cores": cores, "commit": commit() }, "scenarios": scenarios });
     let mut printed = vec![format!(

@@ -401,20 +401,23 @@ pub async fn concurrency(
 }
 
 /// What a login costs, for tenants whose sessions are held: bare (TCP,
-/// TLS, IAM token check) with nothing else open; bare with `DB_CAPACITY`
-/// other connections open, as past the bound; with the statement prepared
-/// and run, as a request past the bound does; and, to tell what that adds,
-/// with `SELECT 1` (a round trip touching no table) and with the statement
-/// in one round trip.
+/// TLS, IAM token check) with nothing else open, and with `DB_CAPACITY`
+/// other connections open, as past the bound; then, through the crate
+/// (`DB_CONNECTION_CAPACITY=1`, two tenants taking turns, so every call
+/// logs in), a login alone against a login and the first statement as a
+/// request past the bound runs it, interleaved so drift cancels; and the
+/// login with the statement prepared and run (two round trips), as the
+/// crate did before.
 pub struct LoginCost {
     pub bare: Percentiles,
     pub bare_beside_open: Percentiles,
-    pub with_statement: Percentiles,
-    /// Login and `SELECT 1`: one round trip that touches no table.
-    pub with_select_1: Percentiles,
-    /// Login and the statement in one round trip (unnamed, `query_typed`):
-    /// what is left once the prepare's round trip is gone.
-    pub with_one_round_trip: Percentiles,
+    /// The crate's `connection()`: token and login.
+    pub crate_login: Percentiles,
+    /// The crate's `query()` on a fresh connection: token, login and the
+    /// statement in one round trip.
+    pub crate_login_and_statement: Percentiles,
+    /// Login, prepare, query: two round trips after the login.
+    pub with_prepare: Percentiles,
 }
 
 pub async fn login_cost(stack: &Stack, tenants: usize, logins: usize) -> LoginCost {
@@ -459,40 +462,53 @@ pub async fn login_cost(stack: &Stack, tenants: usize, logins: usize) -> LoginCo
         open.push(stack.connect(&user, token.expose()).await.expect("login"));
     }
     let mut beside = Vec::with_capacity(logins);
-    let mut with_statement = Vec::with_capacity(logins);
     for i in 0..logins {
         let (start, _client) = login(i).await;
         beside.push(start.elapsed());
     }
+    drop(open);
+    // Through the crate, one connection in all: every call logs in.
+    let one =
+        aurora_query::Config::from_lookup(&stack.with(&[("DB_CONNECTION_CAPACITY", "1")]).lookup())
+            .expect("config");
+    let fresh = tenant_access::db::TenantDatabase::new(&one.service).expect("CA bundle");
+    let (mut crate_login, mut crate_statement, mut with_prepare) = (
+        Vec::with_capacity(logins),
+        Vec::with_capacity(logins),
+        Vec::with_capacity(logins),
+    );
     for i in 0..logins {
+        let start = Instant::now();
+        let connection = fresh
+            .connection(&held[(2 * i) % tenants])
+            .await
+            .expect("the tenant logs in");
+        crate_login.push(start.elapsed());
+        drop(connection);
+        let start = Instant::now();
+        fresh
+            .query(
+                &held[(2 * i + 1) % tenants],
+                aurora_query::TENANT_METADATA_QUERY,
+                &[],
+            )
+            .await
+            .expect("the tenant's row");
+        crate_statement.push(start.elapsed());
         let (start, client) = login(i).await;
         let statement = client
             .prepare(aurora_query::TENANT_METADATA_QUERY)
             .await
             .expect("prepare");
         client.query(&statement, &[]).await.expect("query");
-        with_statement.push(start.elapsed());
+        with_prepare.push(start.elapsed());
     }
-    let mut with_select_1 = Vec::with_capacity(logins);
-    let mut with_one_round_trip = Vec::with_capacity(logins);
-    for i in 0..logins {
-        let (start, client) = login(i).await;
-        client.simple_query("SELECT 1").await.expect("SELECT 1");
-        with_select_1.push(start.elapsed());
-        let (start, client) = login(i).await;
-        client
-            .query_typed(aurora_query::TENANT_METADATA_QUERY, &[])
-            .await
-            .expect("query");
-        with_one_round_trip.push(start.elapsed());
-    }
-    drop(open);
     LoginCost {
         bare: percentiles(&bare),
         bare_beside_open: percentiles(&beside),
-        with_statement: percentiles(&with_statement),
-        with_select_1: percentiles(&with_select_1),
-        with_one_round_trip: percentiles(&with_one_round_trip),
+        crate_login: percentiles(&crate_login),
+        crate_login_and_statement: percentiles(&crate_statement),
+        with_prepare: percentiles(&with_prepare),
     }
 }
 

@@ -142,11 +142,12 @@ async fn a_refused_login_is_retried_as_a_storm_until_it_persists() {
 }
 
 /// A container logs in at its own pace (`DB_LOGINS_PER_SECOND`), as after
-/// a failover when every tenant's connection is gone: with 5 a second,
-/// twenty tenants' first requests at once get five logins at once and five
-/// more spread over the next second (each waiting its turn), and the other
-/// ten are answered 503 `throttled` with `Retry-After` at once, with no
-/// login; the ones that waited are served.
+/// a failover when every tenant's connection is gone: with 5 a second (a
+/// tenth of them, at least one, at once), twenty tenants' first requests at
+/// once get one login at once and five more spread over the next second
+/// (each waiting its turn), and the other fourteen are answered 503
+/// `throttled` with `Retry-After` at once, with no login; the ones that
+/// waited are served.
 #[tokio::test]
 async fn a_container_logs_in_at_its_own_pace() {
     let stack = Stack::load();
@@ -198,16 +199,12 @@ async fn a_container_logs_in_at_its_own_pace() {
             other => panic!("neither served nor throttled: {other:?}"),
         }
     }
-    assert_eq!((served, throttled), (10, 10));
-    assert_eq!(
-        app.db().connections_opened(),
-        10,
-        "no login for the refused"
-    );
+    assert_eq!((served, throttled), (6, 14));
+    assert_eq!(app.db().connections_opened(), 6, "no login for the refused");
     assert_eq!(app.db().logins_waited(), 5, "five waited for their turn");
-    assert_eq!(app.db().logins_throttled(), 10);
+    assert_eq!(app.db().logins_throttled(), 14);
     assert!(
         started.elapsed() >= Duration::from_millis(900),
-        "the last turn came a second after the first five"
+        "the last turn came a second after the first"
     );
 }

@@ -36,7 +36,7 @@
 //! | `DB_CONNECTION_CAPACITY` | connections kept open, over all tenants | `20` |
 //! | `DB_CONNECTIONS_PER_TENANT` | a tenant's connections in use at once (its concurrent requests beyond wait) | `4` |
 //! | `DB_REFUSED_LOGIN_MEMORY_SECONDS` | how long a refused login must persist to be the tenant's (403), and is then remembered; before, 503 and a jittered retry | `60` |
-//! | `DB_LOGINS_PER_SECOND` | new logins per second one container may start, and as many at once (0: no bound); past it a login waits up to a second for its turn, else 503 with `Retry-After` | `100` |
+//! | `DB_LOGINS_PER_SECOND` | new logins per second one container may start, a tenth of them at once (0: no bound); past it a login waits up to a second for its turn, else 503 with `Retry-After` | `100` |
 //! | `DB_RESOURCE_ID` | `cluster-...` or `prx-...`, for session policies | required by the session-policy strategies |
 //! | `TENANT_MAX_IN_FLIGHT`, `TENANT_REQUESTS_PER_SECOND`, `TENANT_BURST` | a tenant's limits in one container ([`crate::limits`]); 0 is none | `0` |
 //! | `TENANT_TIER_LIMITS` | each tier's limits, `tier=in_flight:per_second:burst`, comma-separated | none |

@@ -319,8 +319,8 @@ pub struct DbConfig {
     /// How long a tenant whose renewed login the database refused is
     /// refused at once, with no STS call (`DB_REFUSED_LOGIN_MEMORY_SECONDS`).
     pub refused_login_memory: Duration,
-    /// New logins per second this container may start, and as many at once
-    /// (`DB_LOGINS_PER_SECOND`; 0: no bound). A login past it waits for its
+    /// New logins per second this container may start, a tenth of them at
+    /// once (`DB_LOGINS_PER_SECOND`; 0: no bound). A login past it waits for its
     /// turn up to a second, else is answered 503 with `Retry-After`, so
     /// after a failover a container's tenants log in again spread over
     /// seconds, not all in one (RDS takes 200 new IAM logins per second per

@@ -7,16 +7,45 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
-use tokio_postgres::types::ToSql;
+use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, Row, Statement};
 
 use super::sqlstate::query_error;
 use crate::Error;
 
+/// The most statements whose parameter types are remembered: the
+/// functions' own, which are constants; past it nothing more is kept.
+const MAX_KNOWN_STATEMENTS: usize = 256;
+
+/// Each statement's parameter types, learnt from its first prepare on any
+/// connection: enough to run it on a fresh connection in one round trip.
+#[derive(Default)]
+pub(super) struct ParamTypes(Mutex<HashMap<String, Vec<Type>>>);
+
+impl ParamTypes {
+    fn get(&self, statement: &str) -> Option<Vec<Type>> {
+        self.0
+            .lock()
+            .expect("statement types lock poisoned")
+            .get(statement)
+            .cloned()
+    }
+
+    fn learn(&self, statement: &str, types: &[Type]) {
+        let mut known = self.0.lock().expect("statement types lock poisoned");
+        if known.len() < MAX_KNOWN_STATEMENTS && !known.contains_key(statement) {
+            known.insert(statement.to_owned(), types.to_vec());
+        }
+    }
+}
+
 /// An open connection and the statements prepared on it.
 pub(super) struct Open {
     pub(super) client: Client,
     pub(super) statements: HashMap<String, Statement>,
+    /// Statements run once on it without being prepared (in one round
+    /// trip): the next run prepares them.
+    pub(super) ran_once: std::collections::HashSet<String>,
     pub(super) opened: std::time::Instant,
     /// A statement was sent and its answer not yet read. A connection left
     /// in this state is dropped, never reused.
@@ -74,6 +103,7 @@ pub struct TenantConnection {
     pub(super) _permit: OwnedSemaphorePermit,
     pub(super) returned: Arc<Notify>,
     pub(super) statement_timeout: Duration,
+    pub(super) param_types: Arc<ParamTypes>,
 }
 
 impl TenantConnection {
@@ -83,10 +113,13 @@ impl TenantConnection {
             .expect("a TenantConnection always holds a connection")
     }
 
-    /// Run `statement` with bound `params`, preparing it once per
-    /// connection, within the statement time-out. On any failure other than
-    /// an error the server reported for the statement, the connection is
-    /// dropped.
+    /// Run `statement` with bound `params` within the statement time-out.
+    /// Its first run on a connection goes in one round trip (an unnamed
+    /// statement with its parameter types, learnt from an earlier prepare
+    /// anywhere), so a request that had to log in pays little more than the
+    /// login; its second run prepares it, and later ones run the prepared
+    /// statement. On any failure other than an error the server reported
+    /// for the statement, the connection is dropped.
     pub async fn run(
         &mut self,
         statement: &str,
@@ -112,19 +145,31 @@ impl TenantConnection {
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Vec<Row>, Failure> {
         let timeout = self.statement_timeout;
+        let types = self.param_types.clone();
         let open = self.open();
         open.busy = true;
         let started = std::time::Instant::now();
         let result = tokio::time::timeout(timeout, async {
-            let prepared = match open.statements.get(statement) {
-                Some(prepared) => prepared.clone(),
-                None => {
-                    let prepared = open.client.prepare(statement).await?;
-                    open.statements
-                        .insert(statement.to_owned(), prepared.clone());
-                    prepared
-                }
-            };
+            if let Some(prepared) = open.statements.get(statement) {
+                return open.client.query(prepared, params).await;
+            }
+            // A statement without parameters needs no types.
+            let known = types
+                .get(statement)
+                .or_else(|| params.is_empty().then(Vec::new));
+            if !open.ran_once.contains(statement)
+                && let Some(types) = known.filter(|t| t.len() == params.len())
+            {
+                let typed: Vec<(&(dyn ToSql + Sync), Type)> =
+                    params.iter().copied().zip(types).collect();
+                let rows = open.client.query_typed(statement, &typed).await?;
+                open.ran_once.insert(statement.to_owned());
+                return Ok(rows);
+            }
+            let prepared = open.client.prepare(statement).await?;
+            types.learn(statement, prepared.params());
+            open.statements
+                .insert(statement.to_owned(), prepared.clone());
             open.client.query(&prepared, params).await
         })
         .await;

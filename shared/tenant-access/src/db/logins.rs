@@ -1,5 +1,5 @@
 //! The container's budget of new logins: a token bucket of
-//! `DB_LOGINS_PER_SECOND` turns a second, as many at once, so that after a
+//! `DB_LOGINS_PER_SECOND` turns a second, a tenth of them at once, so that after a
 //! failover (every connection dropped) a container's tenants log in again
 //! spread over seconds rather than in one. RDS takes 200 new IAM logins per
 //! second per cluster, over every container.
@@ -15,18 +15,25 @@ pub const MAX_LOGIN_WAIT: Duration = Duration::from_secs(1);
 #[derive(Debug)]
 pub(super) struct LoginBudget {
     per_second: f64,
+    /// Turns that may be taken at once.
+    burst: f64,
     /// Turns left (below zero: turns already promised to waiting logins)
     /// and when it was last refilled.
     state: Mutex<(f64, Instant)>,
 }
 
 impl LoginBudget {
-    /// `per_second` turns a second and as many at once; `None` for 0 (no
-    /// bound).
+    /// `per_second` turns a second, a tenth of them at once (at least one),
+    /// so no second sees more than about 1.1 times the pace; `None` for 0
+    /// (no bound).
     pub(super) fn new(per_second: u32, now: Instant) -> Option<Self> {
-        (per_second > 0).then(|| LoginBudget {
-            per_second: f64::from(per_second),
-            state: Mutex::new((f64::from(per_second), now)),
+        (per_second > 0).then(|| {
+            let burst = (f64::from(per_second) / 10.0).max(1.0);
+            LoginBudget {
+                per_second: f64::from(per_second),
+                burst,
+                state: Mutex::new((burst, now)),
+            }
         })
     }
 
@@ -37,7 +44,7 @@ impl LoginBudget {
         let mut state = self.state.lock().expect("login budget lock poisoned");
         let (turns, last) = *state;
         let turns = (turns + now.saturating_duration_since(last).as_secs_f64() * self.per_second)
-            .min(self.per_second);
+            .min(self.burst);
         let wait = Duration::from_secs_f64(((1.0 - turns) / self.per_second).max(0.0));
         if wait > MAX_LOGIN_WAIT {
             *state = (turns, now);
@@ -56,29 +63,33 @@ mod tests {
     fn turns_are_spread_over_time_and_none_is_promised_past_a_second() {
         let start = Instant::now();
         assert!(LoginBudget::new(0, start).is_none(), "0: no bound");
-        let budget = LoginBudget::new(5, start).unwrap();
-        // A full bucket: five at once.
+        let budget = LoginBudget::new(50, start).unwrap();
+        // A tenth of a second's turns at once.
         for _ in 0..5 {
             assert_eq!(budget.reserve(start), Ok(Duration::ZERO));
         }
-        // Then one every 200 ms, promised up to a second ahead.
-        let waits: Vec<Duration> = (0..5).map(|_| budget.reserve(start).unwrap()).collect();
+        // Then one every 20 ms, promised up to a second ahead.
+        let waits: Vec<Duration> = (0..50).map(|_| budget.reserve(start).unwrap()).collect();
         for (n, wait) in waits.iter().enumerate() {
-            let expected = 0.2 * (n + 1) as f64;
-            assert!((wait.as_secs_f64() - expected).abs() < 1e-6, "{waits:?}");
+            let expected = 0.02 * (n + 1) as f64;
+            assert!(
+                (wait.as_secs_f64() - expected).abs() < 1e-6,
+                "{n}: {wait:?}"
+            );
         }
-        // The sixth would wait 1.2 s: refused, and it takes no turn.
+        // The next would wait past a second: refused, and it takes no turn.
         let refused = budget.reserve(start).unwrap_err();
         assert!(refused > MAX_LOGIN_WAIT);
         assert_eq!(budget.reserve(start).unwrap_err(), refused);
-        // A second on, five more turns have come: the promised ones.
-        let later = start + Duration::from_secs(1);
-        assert!(budget.reserve(later).unwrap() > Duration::ZERO);
-        // Long idle: full again, never more than the bucket.
+        // Long idle: the bucket is full again, never more than a tenth.
         let idle = start + Duration::from_secs(60);
         for _ in 0..5 {
             assert_eq!(budget.reserve(idle), Ok(Duration::ZERO));
         }
         assert!(budget.reserve(idle).unwrap() > Duration::ZERO);
+        // A slow pace still lets one log in at once.
+        let slow = LoginBudget::new(5, start).unwrap();
+        assert_eq!(slow.reserve(start), Ok(Duration::ZERO));
+        assert!(slow.reserve(start).unwrap() > Duration::ZERO);
     }
 }

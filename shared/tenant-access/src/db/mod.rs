@@ -72,7 +72,7 @@ mod tls;
 pub use logins::MAX_LOGIN_WAIT;
 
 pub use connection::TenantConnection;
-use connection::{Failure, Open, Pool};
+use connection::{Failure, Open, ParamTypes, Pool};
 use sqlstate::connect_error;
 pub use sqlstate::{TENANT_NOT_ACTIVE, TENANT_WITHOUT_METADATA};
 pub use tls::{TlsSetupError, tls_config};
@@ -151,6 +151,9 @@ pub struct TenantDatabase {
     registry_checked: bool,
     /// The container's turns to log in (`DB_LOGINS_PER_SECOND`).
     logins: Option<logins::LoginBudget>,
+    /// Each statement's parameter types, for its first run on a fresh
+    /// connection in one round trip.
+    param_types: Arc<ParamTypes>,
     /// Logins that waited for their turn, and requests refused one.
     logins_waited: AtomicU64,
     logins_throttled: AtomicU64,
@@ -204,6 +207,7 @@ impl TenantDatabase {
             refused_login_memory: config.refused_login_memory,
             registry_checked: false,
             logins: logins::LoginBudget::new(config.logins_per_second, std::time::Instant::now()),
+            param_types: Arc::default(),
             logins_waited: AtomicU64::new(0),
             logins_throttled: AtomicU64::new(0),
             connects: AtomicU64::new(0),
@@ -397,6 +401,7 @@ impl TenantDatabase {
                 Open {
                     client: self.connect(session).await?,
                     statements: HashMap::new(),
+                    ran_once: std::collections::HashSet::new(),
                     opened: std::time::Instant::now(),
                     busy: false,
                     _open: place,
@@ -409,6 +414,7 @@ impl TenantDatabase {
             _permit: permit,
             returned: self.returned.clone(),
             statement_timeout: self.statement_timeout,
+            param_types: self.param_types.clone(),
         })
     }
 
