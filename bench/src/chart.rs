@@ -34,6 +34,28 @@ pub(crate) fn bars(scenarios: &[Value]) -> Vec<Bar> {
         } else if let Some(ratio) = s["ratio_p50"].as_f64() {
             bars.push((format!("{function} {}", scenario.replace('_', " ")), ratio));
         }
+        if scenario == "login"
+            && let Some(r) = s["statement_over_login"].as_f64()
+        {
+            bars.push((
+                "aurora-query past its connection budget: login + statement / login".to_owned(),
+                r,
+            ));
+        }
+        if scenario == "reconnect" {
+            for run in s["runs"].as_array().into_iter().flatten() {
+                let pace = run["pace_per_s"].as_u64().unwrap_or(0);
+                if let Some(r) = run["peak_vs_rds_limit"].as_f64() {
+                    bars.push((
+                        format!(
+                            "1,000 connections dropped: peak logins/s / RDS's 200, {}",
+                            if pace == 0 { "unpaced".to_owned() } else { format!("paced at {pace}/s") }
+                        ),
+                        r,
+                    ));
+                }
+            }
+        }
         if scenario == "noisy_neighbour" {
             if let Some(r) = s["ratio_p99"].as_f64() {
                 bars.push((
