@@ -49,7 +49,11 @@ pub(crate) fn bars(scenarios: &[Value]) -> Vec<Bar> {
                     bars.push((
                         format!(
                             "1,000 connections dropped: peak logins/s / RDS's 200, {}",
-                            if pace == 0 { "unpaced".to_owned() } else { format!("paced at {pace}/s") }
+                            if pace == 0 {
+                                "unpaced".to_owned()
+                            } else {
+                                format!("paced at {pace}/s")
+                            }
                         ),
                         r,
                     ));

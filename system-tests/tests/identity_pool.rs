@@ -122,9 +122,10 @@ async fn exchange(front: &str, pool: &str, provider: &str, token: &str) -> Resul
     }
 }
 
-#[tokio::test]
-async fn no_valid_token_no_credentials() {
-    let stack = Stack::load();
+/// A front of the test's own before moto (IAM enforced, serving the
+/// identity pool), the stack's environment under `identity-pool` pointing
+/// at it, a clock the test moves, and dynamodb-items on both.
+async fn pool_app(stack: &Stack) -> (HttpFront, Stack, test_support::Clock, dynamodb_items::App) {
     let front = HttpFront::start_enforcing(
         "127.0.0.1:0".parse().unwrap(),
         stack.moto_addr(),
@@ -132,11 +133,9 @@ async fn no_valid_token_no_credentials() {
     )
     .await
     .expect("a front");
-    let endpoint = front.endpoint();
     let env = stack
         .with_strategy("identity-pool")
-        .with(&[("AWS_ENDPOINT_URL", &endpoint)]);
-    // The function's own clock, which the expiry step moves.
+        .with(&[("AWS_ENDPOINT_URL", &front.endpoint())]);
     let clock = test_support::Clock::default();
     let app = dynamodb_items::App::new(
         &dynamodb_items::Config::from_lookup(&env.lookup()).expect("config"),
@@ -146,6 +145,15 @@ async fn no_valid_token_no_credentials() {
             .time_source(aws_smithy_async::time::SharedTimeSource::new(clock.clone()))
             .build(),
     );
+    (front, env, clock, app)
+}
+
+#[tokio::test]
+async fn no_valid_token_no_credentials() {
+    let stack = Stack::load();
+    // The function's own clock, which the expiry step moves.
+    let (front, env, clock, app) = pool_app(&stack).await;
+    let endpoint = front.endpoint();
     let pool = env.var("TENANT_IDENTITY_POOL_ID");
     let provider = env.var("TENANT_IDENTITY_PROVIDER");
     let issuer = format!("https://{provider}");
@@ -401,25 +409,7 @@ fn expires_at(token: &str) -> u64 {
 #[tokio::test]
 async fn a_user_s_session_serves_each_token_the_pool_accepted_and_no_other() {
     let stack = Stack::load();
-    let front = HttpFront::start_enforcing(
-        "127.0.0.1:0".parse().unwrap(),
-        stack.moto_addr(),
-        stack.registry_file(),
-    )
-    .await
-    .expect("a front");
-    let env = stack
-        .with_strategy("identity-pool")
-        .with(&[("AWS_ENDPOINT_URL", &front.endpoint())]);
-    let clock = test_support::Clock::default();
-    let app = dynamodb_items::App::new(
-        &dynamodb_items::Config::from_lookup(&env.lookup()).expect("config"),
-        &env.sdk_config()
-            .await
-            .into_builder()
-            .time_source(aws_smithy_async::time::SharedTimeSource::new(clock.clone()))
-            .build(),
-    );
+    let (front, env, clock, app) = pool_app(&stack).await;
     let serve = |request| dynamodb_items::function_handler(&app, request);
     let status = |response: Response<Body>| response.status().as_u16();
     let user = "tenant2@example.com";

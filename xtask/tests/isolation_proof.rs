@@ -718,17 +718,7 @@ fn every_strategy_confines_each_function_s_session_to_its_own_job() {
 /// for something else, later, by anyone) is out of their reach.
 #[test]
 fn execution_roles_assume_only_roles_under_the_tenant_path() {
-    let resolver = Resolver {
-        params: main_params(),
-        conditions: HashMap::from([
-            ("TagSessions", false),
-            ("SharedRole", false),
-            ("MakeProxy", false),
-            ("MakeCluster", false),
-            ("AssumesRoles", true),
-            ("DedicatedTierRoles", false),
-        ]),
-    };
+    let resolver = assuming(false, false, false);
     let template = load("template.yaml");
     for name in ["S3FetchRole", "AuroraQueryRole", "DynamoDbItemsRole"] {
         let role = resolver
@@ -775,22 +765,23 @@ fn execution_roles_assume_only_roles_under_the_tenant_path() {
 /// The main template resolved for a shared strategy, with session tags or
 /// without.
 fn shared_strategy(tags: bool) -> Resolver<'static> {
-    tiered_strategy(tags, false)
+    assuming(true, tags, false)
 }
 
-/// The main template resolved for a shared strategy, with a dedicated tier
-/// (`DedicatedTier`: its tenants' own roles beside the shared one) or
+/// The main template resolved for a strategy that assumes roles: shared
+/// roles or the tenants' own, session tags or none, and with a dedicated
+/// tier (`DedicatedTier`: its tenants' own roles beside the shared one) or
 /// without.
-fn tiered_strategy(tags: bool, dedicated: bool) -> Resolver<'static> {
+fn assuming(shared: bool, tags: bool, dedicated: bool) -> Resolver<'static> {
     Resolver {
         params: main_params(),
         conditions: HashMap::from([
             ("TagSessions", tags),
-            ("SharedRole", true),
+            ("SharedRole", shared),
             ("MakeProxy", false),
             ("MakeCluster", false),
             ("AssumesRoles", true),
-            ("DedicatedTierRoles", dedicated),
+            ("DedicatedTierRoles", shared && dedicated),
         ]),
     }
 }
@@ -805,7 +796,7 @@ fn a_dedicated_tier_adds_the_tenants_own_roles_and_nothing_else() {
     let template = load("template.yaml");
     for tags in [false, true] {
         for dedicated in [false, true] {
-            let resolver = tiered_strategy(tags, dedicated);
+            let resolver = assuming(true, tags, dedicated);
             for (job, execution, _) in JOBS {
                 let role = resolver
                     .resolve(&template["Resources"][execution]["Properties"])

@@ -12,7 +12,7 @@
 
 use std::time::{Duration, Instant};
 
-use test_support::{Stack, as_tenant, body_json, event, request};
+use test_support::{Stack, as_tenant, body_json, event, request, retry_after};
 
 const TENANT: &str = "fault027";
 
@@ -38,12 +38,11 @@ async fn call(app: &aurora_query::App, n: u32) -> (u16, serde_json::Value, Optio
     let response = aurora_query::function_handler(app, request(&event))
         .await
         .expect("handlers answer every request");
-    let retry = response
-        .headers()
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    (response.status().as_u16(), body_json(&response), retry)
+    (
+        response.status().as_u16(),
+        body_json(&response),
+        retry_after(&response),
+    )
 }
 
 #[tokio::test]
@@ -175,15 +174,10 @@ async fn a_container_logs_in_at_its_own_pace() {
                 let response = aurora_query::function_handler(&app, request(&event))
                     .await
                     .expect("handlers answer every request");
-                let retry = response
-                    .headers()
-                    .get("retry-after")
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_owned);
                 (
                     response.status().as_u16(),
                     body_json(&response)["error"].as_str().map(str::to_owned),
-                    retry,
+                    retry_after(&response),
                 )
             })
         })

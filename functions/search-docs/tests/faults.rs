@@ -11,21 +11,16 @@ use std::time::{Duration, Instant};
 use lambda_http::{Body, Response};
 use local_front::{HttpFault, HttpFront, HttpRule, Service};
 use search_docs::{App, Config, function_handler};
-use test_support::{Stack, as_tenant, body_json, event, request};
+use test_support::{Stack, as_tenant, body_json, event, request, retry_after};
 
 fn answer(response: &Response<Body>) -> (u16, String, Option<String>) {
-    let retry = response
-        .headers()
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
     (
         response.status().as_u16(),
         body_json(response)["error"]
             .as_str()
             .unwrap_or_default()
             .to_owned(),
-        retry,
+        retry_after(response),
     )
 }
 

@@ -512,6 +512,15 @@ pub fn body_json(response: &Response<Body>) -> Value {
     })
 }
 
+/// A response's `Retry-After` header, if any.
+pub fn retry_after(response: &Response<Body>) -> Option<String> {
+    response
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
 /// The fixture table: every `events/<function>/*.json` with what it must
 /// answer, from `events/expectations.json`. Panics if a fixture has no
 /// expectation or an expectation has no fixture.
