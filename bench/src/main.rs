@@ -973,9 +973,43 @@ async fn main() {
     if std::path::Path::new("bench/RESULTS.md").exists() {
         let bars = chart::bars(results["scenarios"].as_array().map_or(&[][..], |s| s));
         let title = format!("cargo xtask bench {run}, commit {}", commit());
-        match std::fs::write("bench/results.svg", chart::svg(&title, &bars)) {
-            Ok(()) => eprintln!("bench: chart written to bench/results.svg"),
-            Err(e) => eprintln!("bench: bench/results.svg: {e}"),
+        let noisy = results["scenarios"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|s| s["scenario"] == "noisy_neighbour")
+            .cloned()
+            .unwrap_or_default();
+        for (file, svg) in [
+            ("bench/results.svg", chart::svg(&title, &bars)),
+            (
+                "bench/noisy.svg",
+                chart::lines(
+                    &format!("noisy neighbour, round by round: {title}"),
+                    (
+                        "round (the four phases interleaved)",
+                        "the quiet tenants' p99, ms",
+                    ),
+                    &chart::noisy_series(&noisy),
+                    false,
+                    None,
+                ),
+            ),
+            (
+                "bench/capacity.svg",
+                chart::lines(
+                    "the capacity model: each limit's share as tenants grow (0.1 requests/s each, 10/s per container, skew 1.1)",
+                    ("tenants", "% of the AWS limit (cargo xtask capacity)"),
+                    &chart::capacity_series(),
+                    true,
+                    Some((100.0, "the limit")),
+                ),
+            ),
+        ] {
+            match std::fs::write(file, svg) {
+                Ok(()) => eprintln!("bench: chart written to {file}"),
+                Err(e) => eprintln!("bench: {file}: {e}"),
+            }
         }
     }
     if let Some(dir) = args.out.parent() {

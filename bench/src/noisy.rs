@@ -175,7 +175,10 @@ pub(crate) async fn noisy(stack: &Stack, requests: usize) -> Value {
     let rounds = ROUNDS.min(per_tenant);
     let per_round = per_tenant / rounds;
     let mut samples: [Vec<Duration>; 4] = Default::default();
+    // Each round's quiet p99 per phase, for the chart over time.
+    let mut by_round: Vec<[f64; 4]> = Vec::with_capacity(rounds);
     for _ in 0..rounds {
+        let before = samples.each_ref().map(Vec::len);
         samples[0].extend(phase(&limited, quiet, per_round, None).await);
         // At its limit's rate, no more: what its served share alone costs
         // the others on the servers they share.
@@ -206,6 +209,9 @@ pub(crate) async fn noisy(stack: &Stack, requests: usize) -> Value {
             )
             .await,
         );
+        by_round.push(std::array::from_fn(|i| {
+            percentiles(&samples[i][before[i]..]).p99
+        }));
     }
     let [alone, at_limit, with_limits, without_limits] = samples.map(|s| percentiles(&s));
     let count = |n: &AtomicU64| n.load(Ordering::Relaxed);
@@ -237,6 +243,7 @@ pub(crate) async fn noisy(stack: &Stack, requests: usize) -> Value {
         "noisy_ok": count(&noise.ok), "noisy_429": count(&noise.limited),
         "noisy_5xx": count(&noise.server_errors), "noisy_other": count(&noise.other),
         "unlimited_noisy_ok": count(&unlimited_noise.ok),
+        "rounds": by_round,
         "targets_missed": misses,
     })
 }

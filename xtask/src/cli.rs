@@ -67,7 +67,7 @@ pub enum Cmd {
         sam: bool,
     },
     /// `capacity`: the capacity model's predictions for a load.
-    Capacity(crate::capacity::Inputs),
+    Capacity(capacity_model::Inputs),
     /// `usage`: each tenant's usage from the functions' records in a log.
     Usage {
         /// The log; `cargo xtask dev`'s by default.
@@ -233,7 +233,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Cmd, String> {
     let (mut stack, mut user): (Option<String>, Option<String>) = (None, None);
     let mut tier: Option<String> = None;
     let mut key_window_days: Option<u8> = None;
-    let mut capacity = crate::capacity::Inputs::default();
+    let mut capacity = capacity_model::Inputs::default();
     while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
         match (cmd.name, arg) {
             (_, Short('h') | Long("help")) => return Ok(Cmd::Help(Some(cmd))),
@@ -326,7 +326,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Cmd, String> {
                     "session-seconds" => capacity.session_seconds = number()?.max(900.0),
                     "max-age-seconds" => capacity.max_age_seconds = number()?.max(1.0),
                     "instance-class" => {
-                        if crate::capacity::max_connections(&value).is_none() {
+                        if capacity_model::max_connections(&value).is_none() {
                             return Err(bad(
                                 "an instance class the model knows (db.t4g.medium .. db.r7g.4xlarge)",
                             ));

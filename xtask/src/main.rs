@@ -13,7 +13,6 @@ macro_rules! progress {
 
 mod ca_bundle;
 mod call;
-mod capacity;
 mod cli;
 mod daemon;
 mod deploy;
@@ -1215,7 +1214,7 @@ fn main() -> ExitCode {
             .map_err(|_| "the stack is not up: run `cargo xtask up`".to_owned()),
         cli::Cmd::Env { sam: true } => sam_env(&stack),
         cli::Cmd::Capacity(inputs) => {
-            print!("{}", capacity::report(&inputs));
+            print!("{}", capacity_model::report(&inputs));
             Ok(())
         }
         cli::Cmd::Usage { file } => {

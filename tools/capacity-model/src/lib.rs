@@ -1,5 +1,6 @@
-//! `cargo xtask capacity`: what a deployment's load costs in the limits
-//! AWS sets, before it is deployed.
+//! What a deployment's load costs in the limits AWS sets, before it is
+//! deployed: the model behind `cargo xtask capacity` and the bench's
+//! capacity chart (`bench/capacity.svg`).
 //!
 //! Given tenants, requests per second, how skewed the requests are over the
 //! tenants (a Zipf exponent), containers and the functions' settings, it
