@@ -580,24 +580,25 @@ pub fn run_checks(root: &Path, checks: &[Check]) -> Result<()> {
             failed.push(format!("{}: skipped, a check before it failed", check.what));
             continue;
         }
-        let outcome = Command::new(&argv[0])
-            .args(&argv[1..])
-            .current_dir(root)
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|e| format!("could not run {}: {e}", argv[0]))
-            .and_then(|out| {
-                let text = String::from_utf8_lossy(&out.stdout).into_owned()
-                    + &String::from_utf8_lossy(&out.stderr);
-                if out.status.success() {
-                    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-                } else if check.absent_if.is_some_and(|absent| text.contains(absent)) {
-                    Ok(String::new())
-                } else {
-                    Err(text.trim().to_owned())
-                }
-            })
-            .and_then(|out| (check.judge)(&out, &captured).map(|()| out));
+        let outcome = crate::process::output(
+            Command::new(&argv[0])
+                .args(&argv[1..])
+                .current_dir(root)
+                .stdin(Stdio::null()),
+        )
+        .map_err(|e| format!("could not run {}: {e}", argv[0]))
+        .and_then(|out| {
+            let text = String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr);
+            if out.status.success() {
+                Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+            } else if check.absent_if.is_some_and(|absent| text.contains(absent)) {
+                Ok(String::new())
+            } else {
+                Err(text.trim().to_owned())
+            }
+        })
+        .and_then(|out| (check.judge)(&out, &captured).map(|()| out));
         match outcome {
             Ok(out) => {
                 progress!("ok: {}", check.what);

@@ -289,18 +289,53 @@ pub fn plan_add(
         overrides.push(format!("TenantRolePrefix={prefix}"));
     }
     // The REST API (Lambda's tenant isolation mode): the tenant's own API
-    // key, in its tier's usage plan, which throttles it.
+    // key, in its tier's usage plan, which throttles it. A key is in one
+    // plan of a stage at a time, so a tenant moving tiers first leaves the
+    // other plan (CloudFormation creates the new association before it
+    // deletes the old one).
+    let mut leave_other_plan = Vec::new();
     if deployed.outputs.contains_key("TenantUsagePlanId") {
-        let plan = if tier == Some(PREMIUM_TIER) {
-            deployed.output("PremiumUsagePlanId")?
-        } else {
-            deployed.output("TenantUsagePlanId")?
+        let Some(tier) = tier else {
+            return Err(format!(
+                "this stack's REST API throttles each tenant by its tier's usage plan: give the tenant's tier with --tier ({PREMIUM_TIER}, or any other for the default plan), every time, or a re-run would move a {PREMIUM_TIER} tenant to the default plan"
+            ));
         };
-        overrides.push(format!("UsagePlanId={plan}"));
-        overrides.push(format!(
-            "UsageKeyPrefix={}",
-            deployed.output("UsageKeyPrefix")?
-        ));
+        let (plan, other) = if tier == PREMIUM_TIER {
+            ("PremiumUsagePlanId", "TenantUsagePlanId")
+        } else {
+            ("TenantUsagePlanId", "PremiumUsagePlanId")
+        };
+        let prefix = deployed.output("UsageKeyPrefix")?;
+        overrides.push(format!("UsagePlanId={}", deployed.output(plan)?));
+        overrides.push(format!("UsageKeyPrefix={prefix}"));
+        leave_other_plan = vec![
+            // The key's id by its exact name (`--name-query` is a prefix).
+            Step::new([
+                "aws",
+                "apigateway",
+                "get-api-keys",
+                "--name-query",
+                &format!("{prefix}{id}"),
+                "--query",
+                &format!("items[?name=='{prefix}{id}'].id | [0]"),
+                "--output",
+                "text",
+            ])
+            .region(&deployed.region)
+            .capture("api_key_id"),
+            // No key yet, or not in that plan: nothing to leave.
+            Step::new([
+                "aws",
+                "apigateway",
+                "delete-usage-plan-key",
+                "--usage-plan-id",
+                deployed.output(other)?,
+                "--key-id",
+                "{api_key_id}",
+            ])
+            .region(&deployed.region)
+            .done_if(&["NotFoundException", "BadRequestException"]),
+        ];
     }
     // No confirmation prompt (it would read an empty stdin and abort); what
     // samconfig.toml's default profile sets besides (capabilities, region,
@@ -321,11 +356,12 @@ pub fn plan_add(
     deploy.argv.extend(overrides);
     // The database first: onboard_tenant() refuses an id offboarded before,
     // so no role or key is made again for a reused id.
-    let mut plan = vec![
-        invoke(
-            deployed,
-            &onboard_event(&[id.to_owned()], statement_timeout_ms),
-        )?,
+    let mut plan = vec![invoke(
+        deployed,
+        &onboard_event(&[id.to_owned()], statement_timeout_ms),
+    )?];
+    plan.extend(leave_other_plan);
+    plan.extend([
         deploy.region(&deployed.region),
         // Active last: the tenant is served once its role and key exist.
         // The condition refuses to bring an offboarded id back, should
@@ -337,7 +373,7 @@ pub fn plan_add(
             .arg(r##"{"#s":"state"}"##)
             .arg("--expression-attribute-values")
             .arg(r#"{":offboarded":{"S":"offboarded"}}"#),
-    ];
+    ]);
     if let Some(user) = user {
         let pool = deployed.output("UserPoolId")?;
         let claim = deployed
@@ -1148,13 +1184,55 @@ mod tests {
         ] {
             rest.outputs.insert(name.into(), value.into());
         }
-        let has = |plan: &[Step], arg: &str| plan[1].argv.iter().any(|a| a == arg);
+        let deploy = |plan: &[Step]| -> Vec<String> {
+            plan.iter()
+                .find(|s| s.argv[..2] == ["sam", "deploy"])
+                .expect("the tenant stack's deploy")
+                .argv
+                .clone()
+        };
+        let has = |plan: &[Step], arg: &str| deploy(plan).iter().any(|a| a == arg);
         let premium = plan_add(&rest, "acme", None, Some(PREMIUM_TIER), 5000).unwrap();
         assert!(has(&premium, "UsagePlanId=plan-premium"));
         assert!(has(&premium, "UsageKeyPrefix=app-tenant-usage-key-"));
-        let basic = plan_add(&rest, "acme", None, None, 5000).unwrap();
+        // Before the deploy, the key leaves the other plan: a key is in one
+        // plan of a stage at a time.
+        let leave = premium
+            .iter()
+            .position(|s| s.argv[..3] == ["aws", "apigateway", "delete-usage-plan-key"])
+            .expect("the key leaves the other plan");
+        let find = premium
+            .iter()
+            .position(|s| s.capture == Some("api_key_id"))
+            .expect("the key's id, found by its exact name");
+        let at = premium
+            .iter()
+            .position(|s| s.argv[..2] == ["sam", "deploy"])
+            .unwrap();
+        assert!(find < leave && leave < at);
+        assert!(
+            premium[find]
+                .argv
+                .iter()
+                .any(|a| a == "items[?name=='app-tenant-usage-key-acme'].id | [0]")
+        );
+        assert!(
+            premium[leave]
+                .argv
+                .windows(2)
+                .any(|w| w == ["--usage-plan-id", "plan-basic"])
+        );
+        let basic = plan_add(&rest, "acme", None, Some("basic"), 5000).unwrap();
         assert!(has(&basic, "UsagePlanId=plan-basic"));
+        // A re-run must name the tier, or it would move a premium tenant.
+        let err = plan_add(&rest, "acme", None, None, 5000).unwrap_err();
+        assert!(err.contains("--tier"), "{err}");
         let http = plan_add(&deployed(), "acme", None, Some(PREMIUM_TIER), 5000).unwrap();
-        assert!(!http[1].argv.iter().any(|a| a.starts_with("UsagePlanId=")));
+        assert!(!deploy(&http).iter().any(|a| a.starts_with("UsagePlanId=")));
+        assert!(
+            !http
+                .iter()
+                .any(|s| s.argv.get(1).is_some_and(|a| a == "apigateway"))
+        );
     }
 }

@@ -21,11 +21,26 @@ pub fn describe(cmd: &Command) -> String {
     text
 }
 
+/// `cmd.output()`, tried again for up to a second while its program is
+/// still open for writing somewhere (`ETXTBSY`): a script just written, whose
+/// descriptor a process forked meanwhile by another thread still holds
+/// until that process execs, as the tests' stand-ins are.
+pub fn output(cmd: &mut Command) -> std::io::Result<Output> {
+    const TEXT_FILE_BUSY: i32 = 26;
+    let deadline = Instant::now() + Duration::from_secs(1);
+    loop {
+        match cmd.output() {
+            Err(e) if e.raw_os_error() == Some(TEXT_FILE_BUSY) && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            other => return other,
+        }
+    }
+}
+
 /// Run `cmd`, failing with its stderr if it exits non-zero.
 pub fn run(cmd: &mut Command) -> Result<Output> {
-    let output = cmd
-        .output()
-        .map_err(|e| format!("could not run {}: {e}", describe(cmd)))?;
+    let output = output(cmd).map_err(|e| format!("could not run {}: {e}", describe(cmd)))?;
     if output.status.success() {
         Ok(output)
     } else {
@@ -292,6 +307,13 @@ mod tests {
         let port = listener.local_addr().unwrap().port();
         assert!(port_answers(port));
         drop(listener);
+        // A child forked meanwhile by a test running beside this one holds
+        // a copy of the socket until it execs: the port closes with the
+        // last copy.
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while port_answers(port) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
         assert!(!port_answers(port));
     }
 }

@@ -676,19 +676,29 @@ impl TenantSessions {
                         // Remembered from when the failure was seen: the
                         // call itself (with the SDK's retries) may have
                         // taken longer than the back-off.
-                        state.failures = state.failures.saturating_add(1);
-                        let until = seen + backoff(err, state.failures, jitter());
-                        // The pool's refusal of a token is that token's
-                        // answer; anything else is the user's (or tenant's).
-                        let token = match err {
-                            Error::Unauthenticated => proof.map(|p| p.token),
-                            _ => None,
-                        };
-                        state.failure = Some(Failure {
-                            until,
-                            error: err.clone(),
-                            token,
-                        });
+                        match proof {
+                            // A refusal of an exchange is its token's
+                            // answer alone: it neither replaces the user's
+                            // own failure nor lengthens the user's
+                            // back-off, so a bad token locks nobody out.
+                            Some(proof) if !slot::transient(err) => {
+                                if state.failure.as_ref().is_none_or(|f| f.token.is_some()) {
+                                    state.failure = Some(Failure {
+                                        until: seen + backoff(err, 1, jitter()),
+                                        error: err.clone(),
+                                        token: Some(proof.token),
+                                    });
+                                }
+                            }
+                            _ => {
+                                state.failures = state.failures.saturating_add(1);
+                                state.failure = Some(Failure {
+                                    until: seen + backoff(err, state.failures, jitter()),
+                                    error: err.clone(),
+                                    token: None,
+                                });
+                            }
+                        }
                         if ahead || state.servable(seen, None).is_some() {
                             tracing::warn!(
                                 error.code = err.code(),

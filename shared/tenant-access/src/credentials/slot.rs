@@ -20,6 +20,15 @@ pub(super) struct Failure {
     pub(super) token: Option<[u8; 32]>,
 }
 
+/// Throttling, an unavailable service or a call past its deadline: a
+/// failure of the moment, not an answer about the caller.
+pub(super) fn transient(error: &Error) -> bool {
+    matches!(
+        error,
+        Error::Throttled { .. } | Error::Unavailable { .. } | Error::DeadlineExceeded
+    )
+}
+
 impl Failure {
     /// Whether it is the answer to a request carrying `token`.
     pub(super) fn applies_to(&self, token: Option<&[u8; 32]>) -> bool {
@@ -29,10 +38,7 @@ impl Failure {
     /// Throttling or an unavailable STS: the current session may still be
     /// served. A refusal stops it at [`REFRESH_BUFFER`](super::REFRESH_BUFFER).
     fn transient(&self) -> bool {
-        matches!(
-            self.error,
-            Error::Throttled { .. } | Error::Unavailable { .. } | Error::DeadlineExceeded
-        )
+        transient(&self.error)
     }
 }
 

@@ -33,9 +33,16 @@ impl ParamTypes {
 
     fn learn(&self, statement: &str, types: &[Type]) {
         let mut known = self.0.lock().expect("statement types lock poisoned");
-        if known.len() < MAX_KNOWN_STATEMENTS && !known.contains_key(statement) {
+        if known.len() < MAX_KNOWN_STATEMENTS || known.contains_key(statement) {
             known.insert(statement.to_owned(), types.to_vec());
         }
+    }
+
+    fn forget(&self, statement: &str) {
+        self.0
+            .lock()
+            .expect("statement types lock poisoned")
+            .remove(statement);
     }
 }
 
@@ -145,7 +152,7 @@ impl TenantConnection {
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Vec<Row>, Failure> {
         let timeout = self.statement_timeout;
-        let types = self.param_types.clone();
+        let param_types = self.param_types.clone();
         let open = self.open();
         open.busy = true;
         let started = std::time::Instant::now();
@@ -154,7 +161,7 @@ impl TenantConnection {
                 return open.client.query(prepared, params).await;
             }
             // A statement without parameters needs no types.
-            let known = types
+            let known = param_types
                 .get(statement)
                 .or_else(|| params.is_empty().then(Vec::new));
             if !open.ran_once.contains(statement)
@@ -162,12 +169,20 @@ impl TenantConnection {
             {
                 let typed: Vec<(&(dyn ToSql + Sync), Type)> =
                     params.iter().copied().zip(types).collect();
-                let rows = open.client.query_typed(statement, &typed).await?;
+                // Run once either way: the next run prepares it, and a
+                // failure forgets the types, which may be out of date (the
+                // schema changed), so they are learnt again.
                 open.ran_once.insert(statement.to_owned());
-                return Ok(rows);
+                return match open.client.query_typed(statement, &typed).await {
+                    Ok(rows) => Ok(rows),
+                    Err(e) => {
+                        param_types.forget(statement);
+                        Err(e)
+                    }
+                };
             }
             let prepared = open.client.prepare(statement).await?;
-            types.learn(statement, prepared.params());
+            param_types.learn(statement, prepared.params());
             open.statements
                 .insert(statement.to_owned(), prepared.clone());
             open.client.query(&prepared, params).await

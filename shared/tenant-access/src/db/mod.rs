@@ -397,9 +397,22 @@ impl TenantDatabase {
                 open
             }
             None => {
+                // The turn first: a login waiting for it holds no place,
+                // and closes no other tenant's idle connection for nothing.
+                self.turn_to_log_in().await?;
                 let place = self.place().await;
+                let client = match self.connect(session).await {
+                    Ok(client) => client,
+                    Err(e) => {
+                        // The place is free again: wake a request waiting
+                        // for one.
+                        drop(place);
+                        self.returned.notify_one();
+                        return Err(e);
+                    }
+                };
                 Open {
-                    client: self.connect(session).await?,
+                    client,
                     statements: HashMap::new(),
                     ran_once: std::collections::HashSet::new(),
                     opened: std::time::Instant::now(),
@@ -468,7 +481,6 @@ impl TenantDatabase {
     #[tracing::instrument(name = "postgres.connect", skip_all, fields(db.system = "postgresql", otel.kind = "client"))]
     async fn connect(&self, session: &TenantSession) -> Result<Client, Error> {
         let user = self.db_user(session.tenant())?;
-        self.turn_to_log_in().await?;
         let token = self.token_for(&user, session).await?;
         let mut config = tokio_postgres::Config::new();
         config
