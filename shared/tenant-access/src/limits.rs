@@ -158,12 +158,53 @@ impl TierLimits {
     }
 }
 
+/// Tokens refilled at a steady rate up to a burst: the one token bucket,
+/// behind each tenant's rate here and the database's login pace
+/// (`DB_LOGINS_PER_SECOND`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TokenBucket {
+    /// Tokens left (below zero: tokens already promised to waiters).
+    tokens: f64,
+    refilled: Instant,
+}
+
+impl TokenBucket {
+    /// A full bucket of `burst` at `now`.
+    pub(crate) fn full(burst: f64, now: Instant) -> Self {
+        TokenBucket {
+            tokens: burst,
+            refilled: now,
+        }
+    }
+
+    /// A token at `now`, refilled at `per_second` up to `burst`: `Ok` with
+    /// how long to wait for it (zero when one is there), the token taken
+    /// (promised ahead when waiting); `Err` with how long until one would
+    /// be, when that is past `max_wait` (nothing taken).
+    pub(crate) fn reserve(
+        &mut self,
+        now: Instant,
+        per_second: f64,
+        burst: f64,
+        max_wait: Duration,
+    ) -> Result<Duration, Duration> {
+        let elapsed = now.saturating_duration_since(self.refilled).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * per_second).min(burst);
+        self.refilled = now.max(self.refilled);
+        let wait = Duration::from_secs_f64(((1.0 - self.tokens) / per_second).max(0.0));
+        if wait > max_wait {
+            return Err(wait);
+        }
+        self.tokens -= 1.0;
+        Ok(wait)
+    }
+}
+
 /// One tenant's counters, under the limits they were filled for.
 struct Bucket {
     limits: Limits,
     in_flight: Arc<AtomicU32>,
-    tokens: f64,
-    refilled: Instant,
+    rate: TokenBucket,
 }
 
 /// Tenants whose counters one container keeps; the least recently seen
@@ -230,15 +271,13 @@ impl TenantLimits {
         let bucket = buckets.get_or_insert_mut(tenant.clone(), || Bucket {
             limits,
             in_flight: Arc::new(AtomicU32::new(0)),
-            tokens: f64::from(limits.burst),
-            refilled: now,
+            rate: TokenBucket::full(f64::from(limits.burst), now),
         });
         if bucket.limits != limits {
             // Its tier became known, or changed: a full bucket of the new
             // size (requests in flight still count).
             bucket.limits = limits;
-            bucket.tokens = f64::from(limits.burst);
-            bucket.refilled = now;
+            bucket.rate = TokenBucket::full(f64::from(limits.burst), now);
         }
         if limits.in_flight > 0 && bucket.in_flight.load(Ordering::Acquire) >= limits.in_flight {
             crate::metrics::record(|c| c.rate_limited += 1);
@@ -247,23 +286,22 @@ impl TenantLimits {
                 detail: format!("{} requests of this tenant are in flight", limits.in_flight),
             });
         }
-        if limits.per_second > 0.0 {
-            let elapsed = now.saturating_duration_since(bucket.refilled).as_secs_f64();
-            bucket.tokens =
-                (bucket.tokens + elapsed * limits.per_second).min(f64::from(limits.burst));
-            bucket.refilled = now.max(bucket.refilled);
-            if bucket.tokens < 1.0 {
-                let wait = Duration::from_secs_f64((1.0 - bucket.tokens) / limits.per_second);
-                crate::metrics::record(|c| c.rate_limited += 1);
-                return Err(Error::RateLimited {
-                    retry_after: wait.as_secs_f64().ceil().max(1.0) as u32,
-                    detail: format!(
-                        "this tenant's rate is {} requests per second",
-                        limits.per_second
-                    ),
-                });
-            }
-            bucket.tokens -= 1.0;
+        if limits.per_second > 0.0
+            && let Err(wait) = bucket.rate.reserve(
+                now,
+                limits.per_second,
+                f64::from(limits.burst),
+                Duration::ZERO,
+            )
+        {
+            crate::metrics::record(|c| c.rate_limited += 1);
+            return Err(Error::RateLimited {
+                retry_after: wait.as_secs_f64().ceil().max(1.0) as u32,
+                detail: format!(
+                    "this tenant's rate is {} requests per second",
+                    limits.per_second
+                ),
+            });
         }
         bucket.in_flight.fetch_add(1, Ordering::AcqRel);
         Ok(Admission(Some(bucket.in_flight.clone())))

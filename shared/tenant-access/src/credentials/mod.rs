@@ -68,9 +68,11 @@
 //! - a session whose credentials a service refused
 //!   ([`TenantSession::invalidate`]) is never served again.
 //!
-//! The cache is this module's; each provider is a room of its own: `sts`
-//! (`AssumeRole`) and `identity_pool` (the token exchange), each behind the
-//! one trait the cache knows (`provider`).
+//! The cache is this module's; a call on its way (the task that makes it,
+//! the hold after throttling) is `call`'s, the shares it holds `share`'s;
+//! each provider is a room of its own: `sts` (`AssumeRole`) and
+//! `identity_pool` (the token exchange), each behind the one trait the
+//! cache knows (`provider`).
 //!
 //! Why not the SDK identity cache: it belongs to one client's runtime, while
 //! one tenant session feeds both an S3 client and the RDS auth-token
@@ -90,6 +92,7 @@ use crate::config::{AccessConfig, Isolation, Tenancy, TenantRole};
 use crate::identity::{Caller, UserId};
 use crate::session_policy::SessionScope;
 
+mod call;
 mod identity_pool;
 mod provider;
 mod request;
@@ -100,13 +103,14 @@ mod sts;
 
 pub use sts::session_name;
 
+use call::Call;
 use provider::{Proof, Provider, ProviderKind};
 pub use request::SessionRequest;
 pub use session::TenantSession;
-use share::{InFlight, TenantCall};
+use share::TenantCall;
 pub use slot::MAX_ACCEPTED_TOKENS;
+use slot::Slot;
 pub(crate) use slot::jitter;
-use slot::{Failure, Outcome, Slot, SlotState, backoff};
 
 /// A session is replaced from this long before it expires (in the
 /// background, while it is still served), so a request never starts with
@@ -203,15 +207,6 @@ pub struct TenantSessions {
     /// The registry a tenant must be active in to get a session.
     #[cfg(feature = "registry")]
     registry: Option<Arc<crate::registry::TenantRegistry>>,
-}
-
-/// A new session call: for whom, what it asks, what the caller's token
-/// proves, and the tenant's share of calls it holds.
-struct Call<'a> {
-    caller: &'a Caller,
-    request: SessionRequest,
-    proof: Option<Proof>,
-    share: TenantCall,
 }
 
 /// Where sessions come from: shared with refreshes running in the
@@ -595,164 +590,8 @@ impl TenantSessions {
         })
     }
 
-    /// What a call the shares did not allow is answered.
-    fn refusal(&self, full: share::Full) -> Error {
-        match full {
-            share::Full::Tenant => {
-                crate::metrics::record(|c| c.rate_limited += 1);
-                Error::RateLimited {
-                    retry_after: 1,
-                    detail: format!(
-                        "{MAX_SESSION_CALLS_PER_TENANT} session calls of this tenant are in flight"
-                    ),
-                }
-            }
-            share::Full::Cache => Error::Throttled {
-                service: self.source.provider.kind().service(),
-                detail: format!(
-                    "{MAX_SESSION_CALLS_IN_FLIGHT} session calls are in flight in this function"
-                ),
-            },
-        }
-    }
-
-    /// Start a call for a new session in its own task, which records the
-    /// outcome in the slot (the session and the token it was exchanged for,
-    /// or the failure with its back-off) whether or not anyone still waits,
-    /// holding one of its tenant's share of calls until then. With a
-    /// `permit`, it is a refresh ahead of expiry.
-    fn start(
-        &self,
-        slot: &Slot,
-        state: &mut SlotState,
-        call: Call<'_>,
-        permit: Option<tokio::sync::OwnedSemaphorePermit>,
-    ) -> tokio::sync::watch::Receiver<Outcome> {
-        use tracing::Instrument;
-        let Call {
-            caller,
-            request,
-            proof,
-            share,
-        } = call;
-        let (tx, rx) = tokio::sync::watch::channel(None);
-        state.inflight = Some(rx.clone());
-        state.inflight_token = proof.map(|p| p.token);
-        // Counted here, in the request that caused the call.
-        self.source.calls.fetch_add(1, Ordering::Relaxed);
-        let counted = InFlight::new(&self.source);
-        let identity_pool = self.source.provider.kind() == ProviderKind::IdentityPool;
-        crate::metrics::record(|c| {
-            if identity_pool {
-                c.identity_pool_calls += 1;
-            } else {
-                c.assume_role_calls += 1;
-            }
-        });
-        let (slot, source, caller) = (slot.clone(), self.source.clone(), caller.clone());
-        let task = async move {
-            let counted = counted;
-            let result = source.assume(&caller, &request).await.map(Arc::new);
-            let ahead = permit.is_some();
-            drop(permit);
-            let seen = now(&source.base);
-            if let Err(err @ Error::Throttled { .. }) = &result {
-                source.hold(err, seen);
-            }
-            {
-                let mut state = slot.lock().expect("session slot lock poisoned");
-                state.inflight = None;
-                state.inflight_token = None;
-                match &result {
-                    Ok(session) => {
-                        state.session = Some(session.clone());
-                        state.failure = None;
-                        state.failures = 0;
-                        if let Some(proof) = proof {
-                            state.accept(proof.token, proof.expires, seen);
-                        }
-                    }
-                    Err(err) => {
-                        // Remembered from when the failure was seen: the
-                        // call itself (with the SDK's retries) may have
-                        // taken longer than the back-off.
-                        match proof {
-                            // A refusal of an exchange is its token's
-                            // answer alone: it neither replaces the user's
-                            // own failure nor lengthens the user's
-                            // back-off, so a bad token locks nobody out.
-                            Some(proof) if !slot::transient(err) => {
-                                if state.failure.as_ref().is_none_or(|f| f.token.is_some()) {
-                                    state.failure = Some(Failure {
-                                        until: seen + backoff(err, 1, jitter()),
-                                        error: err.clone(),
-                                        token: Some(proof.token),
-                                    });
-                                }
-                            }
-                            _ => {
-                                state.failures = state.failures.saturating_add(1);
-                                state.failure = Some(Failure {
-                                    until: seen + backoff(err, state.failures, jitter()),
-                                    error: err.clone(),
-                                    token: None,
-                                });
-                            }
-                        }
-                        if ahead || state.servable(seen, None).is_some() {
-                            tracing::warn!(
-                                error.code = err.code(),
-                                "refreshing the tenant session failed; serving the current one while it may be, and backing off"
-                            );
-                        }
-                    }
-                }
-            }
-            drop(counted);
-            drop(share);
-            // Nobody waiting is fine: the slot has the outcome.
-            let _ = tx.send(Some(result));
-        };
-        tokio::spawn(task.instrument(tracing::Span::current()));
-        rx
-    }
-
     fn now(&self) -> SystemTime {
         now(&self.source.base)
-    }
-}
-
-impl Source {
-    /// Whether new calls are held at `now`, after a throttled one.
-    fn held(&self, now: SystemTime) -> bool {
-        self.held_until
-            .lock()
-            .expect("hold lock poisoned")
-            .is_some_and(|until| now < until)
-    }
-
-    /// Hold new calls after `throttled`, seen at `seen`, for the first
-    /// back-off of a transient failure.
-    fn hold(&self, throttled: &Error, seen: SystemTime) {
-        let until = seen + backoff(throttled, 1, jitter());
-        let mut held = self.held_until.lock().expect("hold lock poisoned");
-        if held.is_none_or(|current| current < until) {
-            *held = Some(until);
-        }
-        tracing::warn!(
-            hold_ms = (until.duration_since(seen).unwrap_or_default().as_millis()) as u64,
-            "a session call was throttled; holding this function's new session calls"
-        );
-    }
-
-    /// A new session for `caller`, from wherever this cache's come from.
-    async fn assume(
-        &self,
-        caller: &Caller,
-        request: &SessionRequest,
-    ) -> Result<TenantSession, Error> {
-        let session = self.provider.assume(self, caller, request).await?;
-        Ok(session.for_user(request.user.clone()))
     }
 }
 

@@ -7,6 +7,8 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use crate::limits::TokenBucket;
+
 /// The longest a login waits for its turn; past it, the request is answered
 /// 503 with `Retry-After` and takes no turn.
 pub const MAX_LOGIN_WAIT: Duration = Duration::from_secs(1);
@@ -17,22 +19,19 @@ pub(super) struct LoginBudget {
     per_second: f64,
     /// Turns that may be taken at once.
     burst: f64,
-    /// Turns left (below zero: turns already promised to waiting logins)
-    /// and when it was last refilled.
-    state: Mutex<(f64, Instant)>,
+    turns: Mutex<TokenBucket>,
 }
 
 impl LoginBudget {
     /// `per_second` turns a second, a tenth of them at once (at least one),
-    /// so no second sees more than about 1.1 times the pace; `None` for 0
-    /// (no bound).
+    /// so no second sees much more than the pace; `None` for 0 (no bound).
     pub(super) fn new(per_second: u32, now: Instant) -> Option<Self> {
         (per_second > 0).then(|| {
             let burst = (f64::from(per_second) / 10.0).max(1.0);
             LoginBudget {
                 per_second: f64::from(per_second),
                 burst,
-                state: Mutex::new((burst, now)),
+                turns: Mutex::new(TokenBucket::full(burst, now)),
             }
         })
     }
@@ -41,17 +40,10 @@ impl LoginBudget {
     /// free), or `Err` with how long until one would be, when that is past
     /// [`MAX_LOGIN_WAIT`] (no turn is taken then).
     pub(super) fn reserve(&self, now: Instant) -> Result<Duration, Duration> {
-        let mut state = self.state.lock().expect("login budget lock poisoned");
-        let (turns, last) = *state;
-        let turns = (turns + now.saturating_duration_since(last).as_secs_f64() * self.per_second)
-            .min(self.burst);
-        let wait = Duration::from_secs_f64(((1.0 - turns) / self.per_second).max(0.0));
-        if wait > MAX_LOGIN_WAIT {
-            *state = (turns, now);
-            return Err(wait);
-        }
-        *state = (turns - 1.0, now);
-        Ok(wait)
+        self.turns
+            .lock()
+            .expect("login budget lock poisoned")
+            .reserve(now, self.per_second, self.burst, MAX_LOGIN_WAIT)
     }
 }
 
