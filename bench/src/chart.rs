@@ -87,6 +87,28 @@ fn escape(text: &str) -> String {
         .replace('>', "&gt;")
 }
 
+/// An SVG document of `size` (width, height) on white, headed by `title`
+/// and a grey `subtitle`; the caller adds the rest and closes it.
+fn head((width, height): (f64, f64), title: &str, subtitle: &str) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" font-size="12">"#
+    );
+    let _ = writeln!(out, r#"<rect width="100%" height="100%" fill="white"/>"#);
+    let _ = writeln!(
+        out,
+        r#"<text x="10" y="20" font-size="14" font-weight="bold">{}</text>"#,
+        escape(title)
+    );
+    let _ = writeln!(
+        out,
+        r##"<text x="10" y="38" fill="#555">{}</text>"##,
+        escape(subtitle)
+    );
+    out
+}
+
 /// The chart of `bars`, as SVG text; `title` heads it.
 pub(crate) fn svg(title: &str, bars: &[Bar]) -> String {
     const LABEL: f64 = 430.0;
@@ -105,20 +127,10 @@ pub(crate) fn svg(title: &str, bars: &[Bar]) -> String {
     let x = |ratio: f64| LABEL + ratio.min(max) / max * PLOT;
     let height = TOP + ROW * bars.len() as f64 + 40.0;
     let width = LABEL + PLOT + 70.0;
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" font-size="12">"#
-    );
-    let _ = writeln!(out, r#"<rect width="100%" height="100%" fill="white"/>"#);
-    let _ = writeln!(
-        out,
-        r#"<text x="10" y="20" font-size="14" font-weight="bold">{}</text>"#,
-        escape(title)
-    );
-    let _ = writeln!(
-        out,
-        r##"<text x="10" y="38" fill="#555">each bar: a ratio measured in the same run (1 = the floor; dashed: 1.15)</text>"##
+    let mut out = head(
+        (width, height),
+        title,
+        "each bar: a ratio measured in the same run (1 = the floor; dashed: 1.15)",
     );
     for (i, (label, ratio)) in bars.iter().enumerate() {
         let y = TOP + ROW * i as f64;
@@ -203,24 +215,7 @@ pub(crate) fn lines(
     let px = |x: f64| LEFT + (fx(x) - x0) / (x1 - x0) * W;
     let py = |y: f64| TOP + H - y.clamp(0.0, y1) / y1 * H;
     let legend = 18.0 * series.len() as f64;
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{}" height="{}" font-family="sans-serif" font-size="12">"#,
-        LEFT + W + 30.0,
-        TOP + H + 50.0 + legend
-    );
-    let _ = writeln!(out, r#"<rect width="100%" height="100%" fill="white"/>"#);
-    let _ = writeln!(
-        out,
-        r#"<text x="10" y="20" font-size="14" font-weight="bold">{}</text>"#,
-        escape(title)
-    );
-    let _ = writeln!(
-        out,
-        r##"<text x="10" y="38" fill="#555">{}</text>"##,
-        escape(y_label)
-    );
+    let mut out = head((LEFT + W + 30.0, TOP + H + 50.0 + legend), title, y_label);
     let _ = writeln!(
         out,
         r##"<path d="M{LEFT} {TOP} V{} H{}" fill="none" stroke="#333"/>"##,

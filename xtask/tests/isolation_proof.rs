@@ -724,13 +724,7 @@ fn execution_roles_assume_only_roles_under_the_tenant_path() {
         let role = resolver
             .resolve(&template["Resources"][name]["Properties"])
             .unwrap();
-        let execution = Session {
-            policies: policies_of(&role),
-            session_policy: None,
-            boundary: None,
-            tags: Default::default(),
-            userid: None,
-        };
+        let execution = acting_as(&role);
         let role_arn = |path_and_name: &str| format!("arn:aws:iam::{ACCOUNT}:role/{path_and_name}");
         let tagged = [("iam:ResourceTag/TenantID", "tenant1")];
         assert!(execution.allows(
@@ -759,6 +753,18 @@ fn execution_roles_assume_only_roles_under_the_tenant_path() {
                 "{name} may assume {outside}"
             );
         }
+    }
+}
+
+/// The identity of a resolved execution role: its own policies, nothing
+/// else.
+fn acting_as(role: &Json) -> Session {
+    Session {
+        policies: policies_of(role),
+        session_policy: None,
+        boundary: None,
+        tags: Default::default(),
+        userid: None,
     }
 }
 
@@ -801,13 +807,7 @@ fn a_dedicated_tier_adds_the_tenants_own_roles_and_nothing_else() {
                 let role = resolver
                     .resolve(&template["Resources"][execution]["Properties"])
                     .unwrap();
-                let caller = Session {
-                    policies: policies_of(&role),
-                    session_policy: None,
-                    boundary: None,
-                    tags: Default::default(),
-                    userid: None,
-                };
+                let caller = acting_as(&role);
                 let arn = |name: &str| format!("arn:aws:iam::{ACCOUNT}:role/{name}");
                 let tagged = [("iam:ResourceTag/TenantID", "tenant1")];
                 assert_eq!(
@@ -856,13 +856,7 @@ fn execution_roles_assume_only_their_own_shared_role() {
             let role = resolver
                 .resolve(&load("template.yaml")["Resources"][execution]["Properties"])
                 .unwrap();
-            let caller = Session {
-                policies: policies_of(&role),
-                session_policy: None,
-                boundary: None,
-                tags: Default::default(),
-                userid: None,
-            };
+            let caller = acting_as(&role);
             for (other, _, _) in JOBS {
                 let arn = format!("arn:aws:iam::{ACCOUNT}:role/tenant-access-shared-{other}");
                 assert_eq!(

@@ -58,3 +58,55 @@ async fn a_tenant_holds_no_more_than_its_share_of_the_connections() {
     assert_eq!(db.open_connections(), 3, "the returned one was reused");
     drop((second, theirs));
 }
+
+/// A login that fails gives its place back at once: with one place in all
+/// and a database that takes connections but never answers (each login
+/// ends at `DB_CONNECT_TIMEOUT_SECONDS`), a tenant waiting for the place
+/// while another tenant's login hangs gets it when that login fails, and is
+/// answered in about two login bounds, not left waiting for a connection
+/// that will never come back.
+#[tokio::test]
+async fn a_failed_login_wakes_the_request_waiting_for_its_place() {
+    let stack = Stack::load();
+    // Takes every connection and never answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let port = silent.local_addr().unwrap().port().to_string();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in silent.incoming() {
+            held.push(stream);
+        }
+    });
+    let env = stack.with(&[
+        ("DB_PORT", &port),
+        ("DB_CONNECTION_CAPACITY", "1"),
+        ("DB_CONNECT_TIMEOUT_SECONDS", "1"),
+    ]);
+    let config = aurora_query::Config::from_lookup(&env.lookup()).expect("config");
+    let app = aurora_query::App::new(&config, &env.sdk_config().await).expect("CA bundle");
+    let db = std::sync::Arc::new(TenantDatabase::new(&config.service).expect("CA bundle"));
+    let session = |tenant: &str| {
+        let caller = Caller::new(tenant.parse().unwrap(), "place");
+        let sessions = app.sessions();
+        async move { sessions.session(&caller).await.expect("a session") }
+    };
+    let (first, second) = (session("tenant1").await, session("tenant2").await);
+    let hanging = {
+        let (db, first) = (db.clone(), first.clone());
+        tokio::spawn(async move { db.connection(&first).await.map(|_| ()) })
+    };
+    // The first login holds the one place; the second tenant waits for it.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(db.open_connections(), 1);
+    let started = std::time::Instant::now();
+    let waiting = timeout(Duration::from_secs(5), db.connection(&second))
+        .await
+        .expect("woken when the first login failed, not left waiting");
+    assert!(
+        matches!(waiting, Err(tenant_access::Error::Unavailable { .. })),
+        "its own login hit the silent database too"
+    );
+    assert!(started.elapsed() < Duration::from_secs(4));
+    assert!(hanging.await.unwrap().is_err(), "the first login failed");
+    assert_eq!(db.open_connections(), 0, "both places given back");
+}
