@@ -4,10 +4,11 @@
 //! while other tenants are served; a tenant whose registry item names a
 //! tier gets that tier's limits.
 
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use local_front::{HttpFault, HttpFront, HttpRule, Service};
 use test_support::{Stack, as_tenant, body_json, event, request};
 
@@ -131,28 +132,7 @@ async fn a_tenant_s_tier_in_the_registry_chooses_its_limits() {
     let stack = Stack::load();
     // fault025 is premium in the registry; the default allows one request
     // at a time per second.
-    {
-        let _paused = stack.pause_iam_enforcement();
-        let moto = stack.with(&[("AWS_ENDPOINT_URL", &stack.var("STACK_MOTO_URL"))]);
-        let sdk = moto
-            .sdk_config_with(aws_sdk_dynamodb::config::Credentials::new(
-                "seed",
-                "seed",
-                None,
-                None,
-                "limits-test",
-            ))
-            .await;
-        aws_sdk_dynamodb::Client::new(&sdk)
-            .put_item()
-            .table_name(stack.var("TENANT_REGISTRY_TABLE"))
-            .item("tenant_id", AttributeValue::S("fault025".into()))
-            .item("state", AttributeValue::S("active".into()))
-            .item("tier", AttributeValue::S("premium".into()))
-            .send()
-            .await
-            .expect("the registry takes fault025's tier");
-    }
+    common::set_tier(&stack, "fault025", Some("premium")).await;
     let app = app(
         &stack,
         &[

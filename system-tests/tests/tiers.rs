@@ -8,39 +8,15 @@
 //! Each tier's sessions are shown to be the tier's own (the role STS gave,
 //! as the front recorded it), to reach their own tenant's objects, and to
 //! be refused the other tier's tenant's by the local front, with raw
-//! credentials around the crate.
+//! credentials around the crate. A tier's connections can be a budget of
+//! their own, which the pooled tenants cannot take.
 
 mod common;
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use common::*;
 use serde_json::Value;
 use tenant_access::Caller;
-use test_support::{Stack, http_get};
-
-/// `tenant`'s registry item: active, in `tier` (none: no tier).
-async fn set_tier(stack: &Stack, tenant: &str, tier: Option<&str>) {
-    let _paused = stack.pause_iam_enforcement();
-    let moto = stack.with(&[("AWS_ENDPOINT_URL", &stack.var("STACK_MOTO_URL"))]);
-    let sdk = moto
-        .sdk_config_with(aws_sdk_dynamodb::config::Credentials::new(
-            "seed",
-            "seed",
-            None,
-            None,
-            "tiers-test",
-        ))
-        .await;
-    let mut put = aws_sdk_dynamodb::Client::new(&sdk)
-        .put_item()
-        .table_name(stack.var("TENANT_REGISTRY_TABLE"))
-        .item("tenant_id", AttributeValue::S(tenant.into()))
-        .item("state", AttributeValue::S("active".into()));
-    if let Some(tier) = tier {
-        put = put.item("tier", AttributeValue::S(tier.into()));
-    }
-    put.send().await.expect("the registry takes the tier");
-}
+use test_support::{Stack, as_tenant, event, http_get, request};
 
 /// The role a session's credentials are of, as the front recorded the
 /// `AssumeRole` that made them.
@@ -136,4 +112,66 @@ async fn one_deployment_serves_a_premium_tier_on_its_own_roles_and_a_basic_tier_
         denied_by_front()
     );
     set_tier(&stack, "fault031", None).await;
+}
+
+/// aurora-query's `GET /tenant` as `tenant`, through the handler (which
+/// reads the tenant's registry item, and so its tier): the answer's status.
+async fn tenant_row(app: &aurora_query::App, tenant: &str) -> u16 {
+    let event = as_tenant(
+        &event("aurora-query/tenant1-tenant.json"),
+        tenant,
+        "tiers-db",
+    );
+    aurora_query::function_handler(app, request(&event))
+        .await
+        .expect("handlers answer")
+        .status()
+        .as_u16()
+}
+
+/// With one pooled place (`DB_CONNECTION_CAPACITY=1`), two basic tenants
+/// taking turns close each other's connection every time. Without a budget
+/// of its own, the premium tenant's idle connection is closed for them
+/// too, and its next request logs in again; with `DB_TIER_CONNECTIONS`
+/// (`premium=1`), it is kept: its next request logs in no more.
+#[tokio::test]
+async fn a_premium_tier_s_own_connection_budget_is_not_taken_by_pooled_tenants() {
+    let stack = Stack::load();
+    let (premium, basic) = ("fault041", ["fault042", "fault043"]);
+    set_tier(&stack, premium, Some("premium")).await;
+    for tenant in basic {
+        set_tier(&stack, tenant, None).await;
+    }
+    // The premium tenant's logins while the basic tenants take turns.
+    let premium_logins = |tier_connections: Option<&'static str>| {
+        let stack = &stack;
+        async move {
+            let mut overrides = vec![("DB_CONNECTION_CAPACITY", "1")];
+            overrides.extend(tier_connections.map(|budget| ("DB_TIER_CONNECTIONS", budget)));
+            let env = stack.with(&overrides);
+            let config = aurora_query::Config::from_lookup(&env.lookup()).expect("config");
+            let app = aurora_query::App::new(&config, &env.sdk_config().await).expect("CA");
+            assert_eq!(tenant_row(&app, premium).await, 200);
+            let mut logins = 0;
+            for _ in 0..3 {
+                for tenant in basic {
+                    assert_eq!(tenant_row(&app, tenant).await, 200);
+                }
+                let before = app.db().connections_opened();
+                assert_eq!(tenant_row(&app, premium).await, 200);
+                logins += app.db().connections_opened() - before;
+            }
+            (
+                logins,
+                app.db().open_connections(),
+                app.db().open_connections_of("premium"),
+            )
+        }
+    };
+    // Pooled: every turn of the basic tenants cost the premium tenant its
+    // connection.
+    assert_eq!(premium_logins(None).await, (3, 1, None));
+    // Its own budget: one login at first, none after; two open in all.
+    assert_eq!(premium_logins(Some("premium=1")).await, (0, 2, Some(1)));
+    set_tier(&stack, premium, None).await;
 }

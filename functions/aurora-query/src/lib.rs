@@ -111,6 +111,7 @@ impl App {
                 account: config.access.account.clone().unwrap_or_else(any),
             });
         let registry_checked = sessions.registry().is_some();
+        let registry = sessions.registry_handle();
         Ok(App {
             envelope: Envelope::new(&config.access)
                 .with_metrics(&config.access, "aurora-query")
@@ -118,7 +119,11 @@ impl App {
             sessions,
             // A refused login of a tenant the registry holds active is taken
             // for a login storm or a failover first, not a revocation.
-            db: TenantDatabase::new(&config.service)?.with_registry(registry_checked),
+            // A tier with a connection budget of its own
+            // (DB_TIER_CONNECTIONS) is known by the tenant's registry item.
+            db: TenantDatabase::new(&config.service)?
+                .with_registry(registry_checked)
+                .with_tiers(registry),
         })
     }
 

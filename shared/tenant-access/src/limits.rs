@@ -135,11 +135,8 @@ impl TierLimits {
     /// ```
     pub fn parse(text: &str, default: Limits) -> Result<Self, String> {
         let mut limits = TierLimits::new(default);
-        for entry in text.split(',').map(str::trim).filter(|e| !e.is_empty()) {
-            let (tier, triple) = entry
-                .split_once('=')
-                .ok_or_else(|| format!("`{entry}` is not tier=in_flight:per_second:burst"))?;
-            limits = limits.with_tier(tier.trim(), triple.parse()?);
+        for (tier, triple) in crate::config::tier_entries(text, "in_flight:per_second:burst")? {
+            limits = limits.with_tier(tier, triple.parse()?);
         }
         Ok(limits)
     }

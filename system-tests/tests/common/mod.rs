@@ -73,3 +73,36 @@ pub fn item_refusal<E: aws_sdk_dynamodb::error::ProvideErrorMetadata>(
 pub fn item_denied_by_front() -> Result<(), (String, bool)> {
     Err(("AccessDeniedException".to_owned(), true))
 }
+
+/// `tenant`'s registry item: active, in `tier` (none: no tier).
+pub async fn set_tier(stack: &test_support::Stack, tenant: &str, tier: Option<&str>) {
+    let _paused = stack.pause_iam_enforcement();
+    let moto = stack.with(&[("AWS_ENDPOINT_URL", &stack.var("STACK_MOTO_URL"))]);
+    let sdk = moto
+        .sdk_config_with(aws_sdk_dynamodb::config::Credentials::new(
+            "seed",
+            "seed",
+            None,
+            None,
+            "tiers-test",
+        ))
+        .await;
+    let mut put = aws_sdk_dynamodb::Client::new(&sdk)
+        .put_item()
+        .table_name(stack.var("TENANT_REGISTRY_TABLE"))
+        .item(
+            "tenant_id",
+            aws_sdk_dynamodb::types::AttributeValue::S(tenant.into()),
+        )
+        .item(
+            "state",
+            aws_sdk_dynamodb::types::AttributeValue::S("active".into()),
+        );
+    if let Some(tier) = tier {
+        put = put.item(
+            "tier",
+            aws_sdk_dynamodb::types::AttributeValue::S(tier.into()),
+        );
+    }
+    put.send().await.expect("the registry takes the tier");
+}

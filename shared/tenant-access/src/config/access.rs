@@ -496,30 +496,9 @@ fn tier_isolation(
     text: &str,
 ) -> Result<Vec<(String, AccessConfig)>, ConfigError> {
     let mut tiers: Vec<(String, AccessConfig)> = Vec::new();
-    for entry in text.split(',').map(str::trim).filter(|e| !e.is_empty()) {
-        let Some((tier, strategy)) = entry.split_once('=').map(|(t, s)| (t.trim(), s.trim()))
-        else {
-            return Err(err(
-                "TENANT_TIER_ISOLATION",
-                format!("`{entry}` is not tier=strategy"),
-            ));
-        };
-        let tier_ok = (1..=64).contains(&tier.len())
-            && tier
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-        if !tier_ok {
-            return Err(err(
-                "TENANT_TIER_ISOLATION",
-                format!("`{tier}` is not a tier name (1 to 64 of A-Z, a-z, 0-9, _ and -)"),
-            ));
-        }
-        if tiers.iter().any(|(t, _)| t == tier) {
-            return Err(err(
-                "TENANT_TIER_ISOLATION",
-                format!("the tier `{tier}` is named twice"),
-            ));
-        }
+    let entries = super::tiers::tier_entries(text, "strategy")
+        .map_err(|e| err("TENANT_TIER_ISOLATION", e))?;
+    for (tier, strategy) in entries {
         let config = AccessConfig::from_lookup(TierLookup { env, strategy }).map_err(|e| {
             err(
                 "TENANT_TIER_ISOLATION",

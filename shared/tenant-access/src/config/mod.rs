@@ -34,6 +34,7 @@
 //! | `DB_STATEMENT_TIMEOUT_MS` | longest wait for one statement's answer | `5000` |
 //! | `DB_CONNECTION_MAX_AGE_SECONDS` | a connection is replaced after this long, so revoking a login takes effect | `900` |
 //! | `DB_CONNECTION_CAPACITY` | connections kept open, over all tenants | `20` |
+//! | `DB_TIER_CONNECTIONS` | a tier's own connection budget beside `DB_CONNECTION_CAPACITY`, `tier=connections` comma-separated: its tenants take no place of the others' and lose none to them | none |
 //! | `DB_CONNECTIONS_PER_TENANT` | a tenant's connections in use at once (its concurrent requests beyond wait) | `4` |
 //! | `DB_REFUSED_LOGIN_MEMORY_SECONDS` | how long a refused login must persist to be the tenant's (403), and is then remembered; before, 503 and a jittered retry | `60` |
 //! | `DB_LOGINS_PER_SECOND` | new logins per second one container may start, a tenth of them at once (0: no bound); past it a login waits up to a second for its turn, else 503 with `Retry-After` | `100` |
@@ -70,6 +71,9 @@ macro_rules! setters {
 mod access;
 mod authorizer;
 mod stores;
+mod tiers;
+
+pub(crate) use tiers::tier_entries;
 
 pub use access::*;
 pub use authorizer::*;

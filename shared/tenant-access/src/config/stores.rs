@@ -37,6 +37,9 @@ impl FromLookup for DbConfig {
     /// One tenant's connections are all the capacity needed.
     fn for_one_tenant(&mut self) {
         self.connection_capacity = self.connections_per_tenant;
+        for (_, budget) in &mut self.tier_connections {
+            *budget = self.connections_per_tenant;
+        }
     }
 
     fn check(&self, access: &AccessConfig) -> Result<(), ConfigError> {
@@ -312,6 +315,14 @@ pub struct DbConfig {
     /// How many connections are kept open, over all tenants
     /// (`DB_CONNECTION_CAPACITY`).
     pub connection_capacity: NonZeroUsize,
+    /// Tiers with a connection budget of their own
+    /// (`DB_TIER_CONNECTIONS`, `tier=connections` comma-separated): a
+    /// tenant whose registry item names one of these tiers has its
+    /// connections counted against its tier's budget, not
+    /// [`connection_capacity`](Self::connection_capacity), so the pooled
+    /// tenants never close its idle connections nor it theirs. Open
+    /// connections are at most the sum of all budgets.
+    pub tier_connections: Vec<(String, NonZeroUsize)>,
     /// How many of a tenant's connections may be in use at once
     /// (`DB_CONNECTIONS_PER_TENANT`): a tenant's concurrent requests run in
     /// parallel up to this, and wait beyond it.
@@ -368,6 +379,7 @@ impl DbConfig {
         )?);
         let capacity = bounded(&env, "DB_CONNECTION_CAPACITY", 20, 1..=10_000)?;
         let per_tenant = bounded(&env, "DB_CONNECTIONS_PER_TENANT", 4, 1..=64)?;
+        let tier_connections = tier_connections(&env)?;
         let refused_login_memory = Duration::from_secs(bounded(
             &env,
             "DB_REFUSED_LOGIN_MEMORY_SECONDS",
@@ -401,10 +413,34 @@ impl DbConfig {
             connection_capacity: NonZeroUsize::new(capacity as usize).expect("bounded above zero"),
             connections_per_tenant: NonZeroUsize::new(per_tenant as usize)
                 .expect("bounded above zero"),
+            tier_connections,
             refused_login_memory,
             logins_per_second,
         })
     }
+}
+
+/// `DB_TIER_CONNECTIONS`: each tier's own connection budget, 1 to 10,000.
+fn tier_connections(env: &impl Lookup) -> Result<Vec<(String, NonZeroUsize)>, ConfigError> {
+    const VAR: &str = "DB_TIER_CONNECTIONS";
+    let text = optional(env, VAR).unwrap_or_default();
+    super::tier_entries(&text, "connections")
+        .map_err(|e| err(VAR, e))?
+        .into_iter()
+        .map(|(tier, n)| {
+            n.parse::<usize>()
+                .ok()
+                .filter(|n| (1..=10_000).contains(n))
+                .and_then(NonZeroUsize::new)
+                .map(|n| (tier.to_owned(), n))
+                .ok_or_else(|| {
+                    err(
+                        VAR,
+                        format!("the `{tier}` tier's `{n}` is not 1 to 10000 connections"),
+                    )
+                })
+        })
+        .collect()
 }
 
 /// Builds an [`S3Config`] in code, with the same defaults and checks as
@@ -500,6 +536,8 @@ impl DbConfigBuilder {
         connection_capacity("DB_CONNECTION_CAPACITY", usize, |n| n.to_string());
         /// `DB_CONNECTIONS_PER_TENANT`.
         connections_per_tenant("DB_CONNECTIONS_PER_TENANT", usize, |n| n.to_string());
+        /// `DB_TIER_CONNECTIONS`, e.g. `premium=8`.
+        tier_connections("DB_TIER_CONNECTIONS", &str, str::to_owned);
         /// `DB_REFUSED_LOGIN_MEMORY_SECONDS`.
         refused_login_memory("DB_REFUSED_LOGIN_MEMORY_SECONDS", Duration, |d| d.as_secs().to_string());
         /// `DB_LOGINS_PER_SECOND`.

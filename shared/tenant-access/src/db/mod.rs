@@ -13,7 +13,11 @@
 //! connection; a connection serves one request at a time, so a
 //! transaction's state is never shared. Over all tenants at most
 //! `DB_CONNECTION_CAPACITY` connections are open: a new one closes the
-//! least recently used tenant's idle connection first. Connections are
+//! least recently used tenant's idle connection first. A tier can have a
+//! budget of its own (`DB_TIER_CONNECTIONS`, with
+//! [`TenantDatabase::with_tiers`]): its tenants' connections are counted
+//! there, so a crowd of pooled tenants never closes them, nor they the
+//! pooled tenants'. Connections are
 //! checked before reuse and reopened with a fresh token when the server
 //! closed them.
 //!
@@ -54,7 +58,6 @@ use std::time::Duration;
 
 use aws_sdk_rds::auth_token::{AuthToken, AuthTokenGenerator, Config as TokenConfig};
 use lru::LruCache;
-use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Row};
 use tokio_postgres_rustls::MakeRustlsConnect;
@@ -64,6 +67,7 @@ use crate::config::{DbConfig, TenantTemplate};
 use crate::credentials::TenantSession;
 use crate::identity::TenantId;
 
+mod budget;
 mod connection;
 mod logins;
 mod sqlstate;
@@ -71,8 +75,9 @@ mod tls;
 
 pub use logins::MAX_LOGIN_WAIT;
 
+use budget::Budget;
 pub use connection::TenantConnection;
-use connection::{Failure, Open, ParamTypes, Pool};
+use connection::{Failure, Open, ParamTypes};
 use sqlstate::connect_error;
 pub use sqlstate::{TENANT_NOT_ACTIVE, TENANT_WITHOUT_METADATA};
 pub use tls::{TlsSetupError, tls_config};
@@ -137,13 +142,13 @@ pub struct TenantDatabase {
     statement_timeout: Duration,
     max_age: Duration,
     tls: MakeRustlsConnect,
-    pools: Mutex<LruCache<TenantId, Arc<Pool>>>,
     per_tenant: NonZeroUsize,
-    capacity: NonZeroUsize,
-    /// Permits for open connections, `DB_CONNECTION_CAPACITY` in all.
-    open: Arc<Semaphore>,
-    /// Signalled when a connection goes back idle or closes.
-    returned: Arc<Notify>,
+    /// The pooled tenants' connections, `DB_CONNECTION_CAPACITY` in all.
+    pooled: Budget,
+    /// The tiers with a budget of their own (`DB_TIER_CONNECTIONS`).
+    tiers: Vec<(String, Budget)>,
+    /// Where a tenant's tier is read from, when there are tiers.
+    registry: Option<Arc<crate::registry::TenantRegistry>>,
     /// Tenants whose login was refused: since when, and when to try again.
     refused: Mutex<LruCache<TenantId, Refused>>,
     refused_login_memory: Duration,
@@ -198,11 +203,14 @@ impl TenantDatabase {
             statement_timeout: config.statement_timeout,
             max_age: config.connection_max_age,
             tls: MakeRustlsConnect::new(tls),
-            pools: Mutex::new(LruCache::new(capacity)),
             per_tenant: config.connections_per_tenant,
-            capacity,
-            open: Arc::new(Semaphore::new(capacity.get())),
-            returned: Arc::new(Notify::new()),
+            pooled: Budget::new(capacity),
+            tiers: config
+                .tier_connections
+                .iter()
+                .map(|(tier, n)| (tier.clone(), Budget::new(*n)))
+                .collect(),
+            registry: None,
             refused: Mutex::new(LruCache::new(capacity)),
             refused_login_memory: config.refused_login_memory,
             registry_checked: false,
@@ -232,9 +240,23 @@ impl TenantDatabase {
     }
 
     /// How many connections are open now, idle or in use (at most
-    /// `DB_CONNECTION_CAPACITY`).
+    /// `DB_CONNECTION_CAPACITY` and the tiers' budgets together).
     pub fn open_connections(&self) -> usize {
-        self.capacity.get() - self.open.available_permits()
+        self.pooled.open_connections()
+            + self
+                .tiers
+                .iter()
+                .map(|(_, budget)| budget.open_connections())
+                .sum::<usize>()
+    }
+
+    /// How many of `tier`'s connections are open now, in its own budget
+    /// (`DB_TIER_CONNECTIONS`); `None` when it has none.
+    pub fn open_connections_of(&self, tier: &str) -> Option<usize> {
+        self.tiers
+            .iter()
+            .find(|(name, _)| name == tier)
+            .map(|(_, budget)| budget.open_connections())
     }
 
     /// How many connections have been opened.
@@ -306,6 +328,43 @@ impl TenantDatabase {
         self
     }
 
+    /// Count each tenant's connections in its tier's own budget
+    /// (`DB_TIER_CONNECTIONS`), its tier read from `registry` (the tier
+    /// its item names, as read for the tenant's session). Without a
+    /// registry, every tenant's count in `DB_CONNECTION_CAPACITY`.
+    ///
+    /// ```no_run
+    /// # async fn run(sdk: &aws_config::SdkConfig) {
+    /// use tenant_access::config::{AccessConfig, DbConfig};
+    /// use tenant_access::db::TenantDatabase;
+    /// use tenant_access::TenantSessions;
+    /// use tenant_access::registry::TenantRegistry;
+    ///
+    /// let access = AccessConfig::from_env().unwrap();
+    /// let sessions = TenantSessions::new(sdk, &access)
+    ///     .with_registry(TenantRegistry::new(sdk, &access));
+    /// // DB_TIER_CONNECTIONS=premium=8: premium tenants have 8 of their own.
+    /// let db = TenantDatabase::new(&DbConfig::from_env().unwrap())
+    ///     .unwrap()
+    ///     .with_tiers(sessions.registry_handle());
+    /// # }
+    /// ```
+    pub fn with_tiers(mut self, registry: Option<Arc<crate::registry::TenantRegistry>>) -> Self {
+        self.registry = registry;
+        self
+    }
+
+    /// The budget `tenant`'s connections count in.
+    async fn budget(&self, tenant: &TenantId) -> &Budget {
+        if let (false, Some(registry)) = (self.tiers.is_empty(), &self.registry)
+            && let Some(tier) = registry.tier(tenant).await
+            && let Some((_, budget)) = self.tiers.iter().find(|(name, _)| *name == tier)
+        {
+            return budget;
+        }
+        &self.pooled
+    }
+
     /// An error while the database refused `tenant`'s last login and its
     /// next try is not due: check it before asking STS for a session, so a
     /// refused tenant's requests cost neither. 403 `access_denied` once the
@@ -370,12 +429,8 @@ impl TenantDatabase {
     /// age), else a new login. With `DB_CONNECTIONS_PER_TENANT` already in
     /// use, this waits for one of them.
     pub async fn connection(&self, session: &TenantSession) -> Result<TenantConnection, Error> {
-        let pool = {
-            let mut pools = self.pools.lock().expect("connection cache lock poisoned");
-            pools
-                .get_or_insert(session.tenant().clone(), || Pool::new(self.per_tenant))
-                .clone()
-        };
+        let budget = self.budget(session.tenant()).await;
+        let pool = budget.pool(session.tenant(), self.per_tenant);
         let permit = pool
             .in_use
             .clone()
@@ -400,14 +455,14 @@ impl TenantDatabase {
                 // The turn first: a login waiting for it holds no place,
                 // and closes no other tenant's idle connection for nothing.
                 self.turn_to_log_in().await?;
-                let place = self.place().await;
+                let place = budget.place().await;
                 let client = match self.connect(session).await {
                     Ok(client) => client,
                     Err(e) => {
                         // The place is free again: wake a request waiting
                         // for one.
                         drop(place);
-                        self.returned.notify_one();
+                        budget.returned.notify_one();
                         return Err(e);
                     }
                 };
@@ -425,7 +480,7 @@ impl TenantDatabase {
             open: Some(open),
             pool,
             _permit: permit,
-            returned: self.returned.clone(),
+            returned: budget.returned.clone(),
             statement_timeout: self.statement_timeout,
             param_types: self.param_types.clone(),
         })
@@ -453,27 +508,6 @@ impl TenantDatabase {
                         wait.as_millis()
                     ),
                 })
-            }
-        }
-    }
-
-    /// A place for one more open connection under `DB_CONNECTION_CAPACITY`:
-    /// a free one, else the least recently used tenant's idle connection is
-    /// closed for it, else (every connection is in use) the next that comes
-    /// back is.
-    async fn place(&self) -> OwnedSemaphorePermit {
-        loop {
-            let returned = self.returned.notified();
-            if let Ok(place) = self.open.clone().try_acquire_owned() {
-                return place;
-            }
-            let closed = {
-                let pools = self.pools.lock().expect("connection cache lock poisoned");
-                // Least recently used first.
-                pools.iter().rev().find_map(|(_, pool)| pool.idle().pop())
-            };
-            if closed.is_none() {
-                returned.await;
             }
         }
     }

@@ -1,0 +1,69 @@
+//! A budget of open connections and the tenants' pools that spend it:
+//! `DB_CONNECTION_CAPACITY` for the pooled tenants, and one per tier named
+//! in `DB_TIER_CONNECTIONS`. A new connection takes a free place in its
+//! tenant's budget, else closes the least recently used idle connection
+//! of that budget, never of another.
+
+use std::num::NonZeroUsize;
+use std::sync::{Arc, Mutex};
+
+use lru::LruCache;
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
+
+use super::connection::Pool;
+use crate::identity::TenantId;
+
+/// One budget: its places, its tenants' pools, and the signal that a
+/// connection of it went back idle or closed.
+pub(super) struct Budget {
+    capacity: NonZeroUsize,
+    pools: Mutex<LruCache<TenantId, Arc<Pool>>>,
+    /// Permits for open connections, `capacity` in all.
+    open: Arc<Semaphore>,
+    /// Signalled when a connection goes back idle or closes.
+    pub(super) returned: Arc<Notify>,
+}
+
+impl Budget {
+    pub(super) fn new(capacity: NonZeroUsize) -> Self {
+        Budget {
+            capacity,
+            pools: Mutex::new(LruCache::new(capacity)),
+            open: Arc::new(Semaphore::new(capacity.get())),
+            returned: Arc::new(Notify::new()),
+        }
+    }
+
+    /// Connections open now, idle or in use.
+    pub(super) fn open_connections(&self) -> usize {
+        self.capacity.get() - self.open.available_permits()
+    }
+
+    /// `tenant`'s pool, made with `per_tenant` connections when new.
+    pub(super) fn pool(&self, tenant: &TenantId, per_tenant: NonZeroUsize) -> Arc<Pool> {
+        let mut pools = self.pools.lock().expect("connection cache lock poisoned");
+        pools
+            .get_or_insert(tenant.clone(), || Pool::new(per_tenant))
+            .clone()
+    }
+
+    /// A place for one more open connection: a free one, else the least
+    /// recently used tenant's idle connection is closed for it, else (every
+    /// connection is in use) the next that comes back is.
+    pub(super) async fn place(&self) -> OwnedSemaphorePermit {
+        loop {
+            let returned = self.returned.notified();
+            if let Ok(place) = self.open.clone().try_acquire_owned() {
+                return place;
+            }
+            let closed = {
+                let pools = self.pools.lock().expect("connection cache lock poisoned");
+                // Least recently used first.
+                pools.iter().rev().find_map(|(_, pool)| pool.idle().pop())
+            };
+            if closed.is_none() {
+                returned.await;
+            }
+        }
+    }
+}
