@@ -70,6 +70,7 @@ use crate::identity::TenantId;
 mod budget;
 mod connection;
 mod logins;
+mod refusals;
 mod sqlstate;
 mod tls;
 
@@ -78,6 +79,7 @@ pub use logins::MAX_LOGIN_WAIT;
 use budget::Budget;
 pub use connection::TenantConnection;
 use connection::{Failure, Open, ParamTypes};
+use refusals::Refused;
 use sqlstate::connect_error;
 pub use sqlstate::{TENANT_NOT_ACTIVE, TENANT_WITHOUT_METADATA};
 pub use tls::{TlsSetupError, tls_config};
@@ -165,15 +167,6 @@ pub struct TenantDatabase {
     connects: AtomicU64,
     tokens: AtomicU64,
     reuses: AtomicU64,
-}
-
-/// A tenant whose login the database refused.
-#[derive(Debug, Clone, Copy)]
-struct Refused {
-    /// The first refusal of the run (a success clears it).
-    since: std::time::Instant,
-    /// When the next login may be tried.
-    retry_at: std::time::Instant,
 }
 
 impl std::fmt::Debug for TenantDatabase {
@@ -363,65 +356,6 @@ impl TenantDatabase {
             return budget;
         }
         &self.pooled
-    }
-
-    /// An error while the database refused `tenant`'s last login and its
-    /// next try is not due: check it before asking STS for a session, so a
-    /// refused tenant's requests cost neither. 403 `access_denied` once the
-    /// refusal is the tenant's (see [`with_registry`](Self::with_registry)),
-    /// else 503. When the next try is due, one request goes through and the
-    /// others keep waiting; a login that succeeds clears it.
-    pub fn refused_login(&self, tenant: &TenantId) -> Result<(), Error> {
-        let now = std::time::Instant::now();
-        let mut refused = self.refused.lock().expect("refusal memory lock poisoned");
-        let Some(entry) = refused.get_mut(tenant) else {
-            return Ok(());
-        };
-        if now >= entry.retry_at {
-            // This request tries; the others wait for its answer's turn.
-            entry.retry_at = now + self.retry_delay();
-            return Ok(());
-        }
-        Err(self.refusal(entry, now))
-    }
-
-    /// The next try after a refusal: 1 to 3 s, jittered per container, so a
-    /// fleet's retries after a storm spread out.
-    fn retry_delay(&self) -> Duration {
-        Duration::from_secs_f64(1.0 + 2.0 * crate::credentials::jitter())
-    }
-
-    /// What a refusal recorded in `entry` is answered with at `now`.
-    fn refusal(&self, entry: &Refused, now: std::time::Instant) -> Error {
-        let persistent = now.duration_since(entry.since) >= self.refused_login_memory;
-        if !self.registry_checked || persistent {
-            Error::AccessDenied {
-                detail: "the database refuses this tenant's login".to_owned(),
-            }
-        } else {
-            Error::Unavailable {
-                service: "db",
-                detail: "the database refused the login of a tenant the registry holds active: a login storm, a failover or a fault of the login path, until it persists".to_owned(),
-            }
-        }
-    }
-
-    /// Record that the database refused `tenant`'s login at `now`, and
-    /// answer with what it means.
-    fn record_refusal(&self, tenant: &TenantId, now: std::time::Instant) -> Error {
-        let mut refused = self.refused.lock().expect("refusal memory lock poisoned");
-        let since = refused.get(tenant).map_or(now, |entry| entry.since);
-        let mut entry = Refused {
-            since,
-            retry_at: now + self.retry_delay(),
-        };
-        let error = self.refusal(&entry, now);
-        if matches!(error, Error::AccessDenied { .. }) {
-            // The tenant's own refusal: remembered the whole period.
-            entry.retry_at = now + self.refused_login_memory;
-        }
-        refused.put(tenant.clone(), entry);
-        error
     }
 
     /// One of the session tenant's connections, held until dropped:
