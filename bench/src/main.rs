@@ -627,7 +627,7 @@ async fn main() {
         && flag == "--noisy"
     {
         let stack = Stack::load();
-        println!("{}", noisy::noisy(&quiet(&stack), 540).await);
+        println!("{}", noisy::noisy(&quiet(&stack), 900).await);
         return;
     }
     // The login scenario alone, on a running stack with the benchmark
