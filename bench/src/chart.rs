@@ -185,13 +185,16 @@ const COLOURS: [&str; 6] = [
 /// A line chart of `series` as SVG text: `title` heads it, the axes are
 /// labelled `x_label` and `y_label`, the x axis is logarithmic with
 /// `log_x`, and a dashed rule marks `mark` on the y axis, if given (a
-/// limit, or a target).
+/// limit, or a target). With `y_cap`, the y axis stops there and a curve
+/// above it runs along the top edge, so one steep curve does not flatten
+/// the others.
 pub(crate) fn lines(
     title: &str,
     (x_label, y_label): (&str, &str),
     series: &[Series],
     log_x: bool,
     mark: Option<(f64, &str)>,
+    y_cap: Option<f64>,
 ) -> String {
     const LEFT: f64 = 70.0;
     const TOP: f64 = 48.0;
@@ -205,13 +208,18 @@ pub(crate) fn lines(
     if x0 >= x1 {
         (x0, x1) = (x0 - 1.0, x0 + 1.0);
     }
-    let y1 = points()
+    let highest = points()
         .map(|&(_, y)| y)
         .chain(mark.map(|(y, _)| y))
         .filter(|y| y.is_finite())
-        .fold(0.0_f64, f64::max)
-        * 1.1;
-    let y1 = if y1 > 0.0 { y1 } else { 1.0 };
+        .fold(0.0_f64, f64::max);
+    let capped = y_cap.filter(|cap| highest > *cap);
+    // The top tick, and the axis' top (a tenth above it unless capped).
+    let (top_tick, y1) = match capped {
+        Some(cap) => (cap, cap),
+        None if highest > 0.0 => (highest, highest * 1.1),
+        None => (1.0, 1.1),
+    };
     let px = |x: f64| LEFT + (fx(x) - x0) / (x1 - x0) * W;
     let py = |y: f64| TOP + H - y.clamp(0.0, y1) / y1 * H;
     let legend = 18.0 * series.len() as f64;
@@ -224,7 +232,7 @@ pub(crate) fn lines(
     );
     // Five ticks on each axis.
     for i in 0..=4 {
-        let y = y1 * f64::from(i) / 4.0 / 1.1;
+        let y = top_tick * f64::from(i) / 4.0;
         let _ = writeln!(
             out,
             r#"<text x="{}" y="{:.1}" text-anchor="end">{}</text>"#,
@@ -249,6 +257,15 @@ pub(crate) fn lines(
         TOP + H + 34.0,
         escape(x_label)
     );
+    if let Some(cap) = capped {
+        let _ = writeln!(
+            out,
+            r#"<text x="{}" y="{}" text-anchor="end">above {}: along the top edge</text>"#,
+            LEFT + W,
+            TOP - 6.0,
+            tick(cap)
+        );
+    }
     if let Some((y, label)) = mark {
         let _ = writeln!(
             out,
@@ -326,7 +343,8 @@ pub(crate) fn noisy_series(noisy: &Value) -> Vec<Series> {
 /// The capacity model's curves: each limited resource's share of its AWS
 /// limit (%) as tenants grow from 100 to 100,000, each tenant asking 0.1
 /// requests a second, 10 a second per container, skew 1.1, the functions'
-/// defaults otherwise.
+/// defaults otherwise. Each is labelled with where it reaches its limit,
+/// or how near it comes.
 pub(crate) fn capacity_series() -> Vec<Series> {
     let sizes = [
         100, 200, 500, 1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000,
@@ -359,8 +377,15 @@ pub(crate) fn capacity_series() -> Vec<Series> {
                     let line = lines.iter().find(|l| l.name == *name)?;
                     Some((*tenants, line.used()? * 100.0))
                 })
-                .collect();
-            ((*name).to_owned(), points)
+                .collect::<Vec<_>>();
+            let label = match points.iter().find(|(_, used)| *used >= 100.0) {
+                Some((tenants, _)) => format!("{name}: at its limit by {} tenants", tick(*tenants)),
+                None => format!(
+                    "{name}: {:.0}% at most",
+                    points.iter().map(|(_, used)| *used).fold(0.0_f64, f64::max)
+                ),
+            };
+            (label, points)
         })
         .collect()
 }
@@ -376,7 +401,15 @@ mod tests {
         let series = noisy_series(&noisy);
         assert_eq!(series.len(), 4);
         assert_eq!(series[3].1, vec![(1.0, 40.0), (2.0, 52.0)]);
-        let svg = lines("noisy <run>", ("round", "p99 ms"), &series, false, None);
+        let svg = lines(
+            "noisy <run>",
+            ("round", "p99 ms"),
+            &series,
+            false,
+            None,
+            None,
+        );
+        assert!(!svg.contains("along the top edge"));
         assert_eq!(svg.matches(r#"class="series""#).count(), 4);
         assert!(svg.contains("noisy &lt;run&gt;"));
         let capacity = capacity_series();
@@ -394,8 +427,18 @@ mod tests {
             &capacity,
             true,
             Some((100.0, "the limit")),
+            Some(300.0),
         );
         assert!(svg.contains("the limit") && svg.contains("100k"));
+        // Capped: the top tick is the cap, and the chart says so.
+        assert!(svg.contains("above 300: along the top edge"), "{svg}");
+        assert!(svg.contains(">300<") && !svg.contains(">1300<"));
+        assert!(
+            capacity
+                .iter()
+                .any(|(label, _)| label.contains("at its limit by")),
+            "{capacity:?}"
+        );
     }
 
     #[test]

@@ -993,6 +993,7 @@ async fn main() {
                     &chart::noisy_series(&noisy),
                     false,
                     None,
+                    None,
                 ),
             ),
             (
@@ -1003,6 +1004,7 @@ async fn main() {
                     &chart::capacity_series(),
                     true,
                     Some((100.0, "the limit")),
+                    Some(300.0),
                 ),
             ),
         ] {
