@@ -1420,8 +1420,9 @@ enum RuleValue {
     Truth(bool),
 }
 
-/// CloudFormation's rule functions (`Fn::Equals`, `Not`, `And`, `Or`,
-/// `Contains`, `Ref`), over `params` (a parameter's default when unset).
+/// CloudFormation's rule and condition functions (`Fn::Equals`, `Not`,
+/// `And`, `Or`, `Contains`, `Ref`, `Condition`), over `params` (a
+/// parameter's default when unset).
 fn rule_value(template: &Value, value: &Value, params: &[(&str, &str)]) -> RuleValue {
     let truth = |v: &Value| match rule_value(template, v, params) {
         RuleValue::Truth(t) => t,
@@ -1463,6 +1464,10 @@ fn rule_value(template: &Value, value: &Value, params: &[(&str, &str)]) -> RuleV
                         rule_value(template, &args[0], params)
                             == rule_value(template, &args[1], params),
                     )
+                }
+                "Condition" => {
+                    let name = tagged.value.as_str().unwrap();
+                    RuleValue::Truth(truth(&template["Conditions"][name]))
                 }
                 "Not" => RuleValue::Truth(!truth(&args.unwrap()[0])),
                 "And" => RuleValue::Truth(args.unwrap().iter().all(truth)),
@@ -2231,4 +2236,66 @@ fn the_readme_s_crate_example_is_the_compiled_one() {
         example("shared/tenant-access/README.md"),
         "README.md's crate example differs from the crate README's (which is compiled)"
     );
+}
+
+/// `DedicatedTierConnections` gives aurora-query, and no other function,
+/// the dedicated tier's own connection budget (`DB_TIER_CONNECTIONS`) in
+/// the form its configuration reads, only beside a dedicated tier and only
+/// when it is not 0.
+#[test]
+fn a_dedicated_tier_s_connection_budget_reaches_aurora_query_only() {
+    let template = load("template.yaml");
+    for function in API_FUNCTIONS {
+        let variables = &resource(&template, function)["Properties"]["Environment"]["Variables"];
+        assert_eq!(
+            variables.get("DB_TIER_CONNECTIONS").is_some(),
+            function == "AuroraQueryFunction",
+            "{function}"
+        );
+    }
+    let value = &resource(&template, "AuroraQueryFunction")["Properties"]["Environment"]["Variables"]
+        ["DB_TIER_CONNECTIONS"];
+    let parts = tagged(value, "If").as_sequence().expect("!If takes a list");
+    let condition = parts[0].as_str().unwrap();
+    assert_eq!(
+        text(&parts[1]),
+        Some("${DedicatedTier}=${DedicatedTierConnections}")
+    );
+    assert_eq!(tagged(&parts[2], "Ref").as_str(), Some("AWS::NoValue"));
+    let applies = |params: &[(&str, &str)]| {
+        rule_value(&template, &template["Conditions"][condition], params) == RuleValue::Truth(true)
+    };
+    let shared = ("IsolationStrategy", "session-tags");
+    assert!(applies(&[
+        shared,
+        ("DedicatedTier", "premium"),
+        ("DedicatedTierConnections", "8")
+    ]));
+    assert!(
+        !applies(&[shared, ("DedicatedTier", "premium")]),
+        "0 by default: one budget"
+    );
+    assert!(
+        !applies(&[shared, ("DedicatedTierConnections", "8")]),
+        "no tier"
+    );
+    // What the function is given parses as its tier's budget.
+    let rendered = "${DedicatedTier}=${DedicatedTierConnections}"
+        .replace("${DedicatedTier}", "premium")
+        .replace("${DedicatedTierConnections}", "8");
+    let vars = [
+        ("DB_HOST", "h"),
+        ("DB_NAME", "d"),
+        ("DB_CA_BUNDLE", "/ca.pem"),
+        ("DB_TIER_CONNECTIONS", rendered.as_str()),
+    ];
+    let db = tenant_access::config::DbConfig::from_lookup(|name: &str| {
+        vars.iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| (*v).to_owned())
+    })
+    .expect("the rendered budget parses");
+    assert_eq!(db.tier_connections.len(), 1);
+    assert_eq!(db.tier_connections[0].0, "premium");
+    assert_eq!(db.tier_connections[0].1.get(), 8);
 }

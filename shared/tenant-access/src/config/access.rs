@@ -427,6 +427,13 @@ impl AccessConfig {
             Some(text) => tier_isolation(&env as &dyn Lookup, &text)?,
             None => Vec::new(),
         };
+        if registry_table.is_none() {
+            super::tiers::need_the_registry("TENANT_TIER_ISOLATION", !tiers.is_empty())?;
+            super::tiers::need_the_registry(
+                "TENANT_TIER_LIMITS",
+                optional(&env, "TENANT_TIER_LIMITS").is_some(),
+            )?;
+        }
         Ok(AccessConfig {
             tiers,
             limits,
@@ -479,6 +486,8 @@ impl Lookup for TierLookup<'_> {
 ///     ("TENANT_SHARED_ROLE_ARN", "arn:aws:iam::123456789012:role/shared-{scope}"),
 ///     ("TENANT_TIER_ISOLATION", "premium=role-per-tenant"),
 ///     ("AWS_ACCOUNT_ID", "123456789012"),
+///     // A tenant's tier is its registry item's.
+///     ("TENANT_REGISTRY_TABLE", "tenant-registry"),
 /// ];
 /// let lookup = |name: &str| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string());
 /// let config = AccessConfig::from_lookup(lookup).unwrap();

@@ -43,6 +43,10 @@ impl FromLookup for DbConfig {
     }
 
     fn check(&self, access: &AccessConfig) -> Result<(), ConfigError> {
+        super::tiers::need_the_registry(
+            "DB_TIER_CONNECTIONS",
+            !self.tier_connections.is_empty() && access.registry_table.is_none(),
+        )?;
         if !access.isolation.policy() {
             return Ok(());
         }
