@@ -99,14 +99,19 @@ pub const TIER: &str = "tier";
 /// The cached answer for one tenant, and until when it is the answer.
 struct Cached {
     answer: Result<Found, Error>,
-    /// The tenant's tier, when its item names one.
-    tier: Option<String>,
     until: Instant,
 }
 
-/// One tenant's slot: locked across its read, so one read is in flight.
+/// One tenant's slot: its answer, locked across its read so one read is in
+/// flight, and its tier as last read, never locked across a read (so a
+/// request's limits do not fall back to the defaults while the tenant's
+/// state is read again).
 #[derive(Default)]
-struct Slot(tokio::sync::Mutex<Option<Cached>>);
+struct Slot {
+    cached: tokio::sync::Mutex<Option<Cached>>,
+    /// The tier the tenant's item named at its last successful read.
+    tier: Mutex<Option<String>>,
+}
 
 /// Where the states are read from.
 enum Source {
@@ -114,8 +119,14 @@ enum Source {
         client: aws_sdk_dynamodb::Client,
         table: String,
     },
+    /// Tests' answer and tier; each read first takes a permit of `gate`
+    /// (a test holds them back to keep a read under way).
     #[cfg(test)]
-    Fixed(Arc<Mutex<Result<Found, ()>>>),
+    Fixed {
+        answer: Arc<Mutex<Result<Found, ()>>>,
+        tier: Option<String>,
+        gate: Arc<tokio::sync::Semaphore>,
+    },
 }
 
 /// The tenant registry, with its cache: build once at cold start and check
@@ -213,7 +224,7 @@ impl TenantRegistry {
                 }
             }
         };
-        let mut cached = slot.0.lock().await;
+        let mut cached = slot.cached.lock().await;
         if let Some(entry) = cached.as_ref()
             && Instant::now() < entry.until
         {
@@ -221,9 +232,13 @@ impl TenantRegistry {
         }
         self.reads.fetch_add(1, Ordering::Relaxed);
         crate::metrics::record(|c| c.registry_reads += 1);
-        let (answer, tier) = match self.read(tenant).await {
-            Ok((found, tier)) => (Ok(found), tier),
-            Err(err) => (Err(err), None),
+        let answer = match self.read(tenant).await {
+            Ok((found, tier)) => {
+                *slot.tier.lock().expect("tier lock poisoned") = tier;
+                Ok(found)
+            }
+            // A failed read says nothing of the tier: the last one stands.
+            Err(err) => Err(err),
         };
         let life = if answer.is_ok() {
             self.ttl
@@ -232,22 +247,21 @@ impl TenantRegistry {
         };
         *cached = Some(Cached {
             answer: answer.clone(),
-            tier,
             until: Instant::now() + life,
         });
         answer
     }
 
-    /// The tenant's tier as last read, without reading: `None` when its
-    /// item names none, or it has not been read yet (its first request is
-    /// limited by the defaults), or a read is under way.
+    /// The tenant's tier as last read, without reading or waiting: `None`
+    /// when its item names none or it has not been read yet (its first
+    /// request is limited by the defaults). While its state is read again
+    /// the last tier read stands.
     pub fn cached_tier(&self, tenant: &TenantId) -> Option<String> {
         let slot = {
             let mut slots = self.slots.lock().expect("registry cache lock poisoned");
             Arc::clone(slots.get(tenant)?)
         };
-        let cached = slot.0.try_lock().ok()?;
-        cached.as_ref()?.tier.clone()
+        slot.tier.lock().expect("tier lock poisoned").clone()
     }
 
     /// The tenant's tier as last read, waiting for a read under way (a
@@ -259,8 +273,8 @@ impl TenantRegistry {
             let mut slots = self.slots.lock().expect("registry cache lock poisoned");
             Arc::clone(slots.get(tenant)?)
         };
-        let cached = slot.0.lock().await;
-        cached.as_ref()?.tier.clone()
+        let _read_under_way = slot.cached.lock().await;
+        slot.tier.lock().expect("tier lock poisoned").clone()
     }
 
     async fn read(&self, tenant: &TenantId) -> Result<(Found, Option<String>), Error> {
@@ -303,10 +317,11 @@ impl TenantRegistry {
                 }
             }
             #[cfg(test)]
-            Source::Fixed(answer) => {
+            Source::Fixed { answer, tier, gate } => {
+                gate.acquire().await.unwrap().forget();
                 let answer = *answer.lock().unwrap();
                 answer
-                    .map(|found| (found, None))
+                    .map(|found| (found, tier.clone()))
                     .map_err(|()| Error::Unavailable {
                         service: "registry",
                         detail: "unreachable (test)".to_owned(),
@@ -321,13 +336,61 @@ mod tests {
     use super::*;
 
     fn registry(answer: Result<Found, ()>) -> (TenantRegistry, Arc<Mutex<Result<Found, ()>>>) {
+        let gate = Arc::new(tokio::sync::Semaphore::new(
+            tokio::sync::Semaphore::MAX_PERMITS,
+        ));
+        registry_of_tier(answer, None, gate)
+    }
+
+    fn registry_of_tier(
+        answer: Result<Found, ()>,
+        tier: Option<&str>,
+        gate: Arc<tokio::sync::Semaphore>,
+    ) -> (TenantRegistry, Arc<Mutex<Result<Found, ()>>>) {
         let shared = Arc::new(Mutex::new(answer));
+        let source = Source::Fixed {
+            answer: Arc::clone(&shared),
+            tier: tier.map(str::to_owned),
+            gate,
+        };
         let registry = TenantRegistry::with_source(
-            Source::Fixed(Arc::clone(&shared)),
+            source,
             Duration::from_secs(30),
             NonZeroUsize::new(100).unwrap(),
         );
         (registry, shared)
+    }
+
+    /// A tenant's tier (its limits) stands while its state is read again:
+    /// a request admitted beside that read gets its tier's limits, not the
+    /// defaults; and a failed read leaves the tier as it was.
+    #[tokio::test(start_paused = true)]
+    async fn a_tier_stands_while_the_state_is_read_again() {
+        let gate = Arc::new(tokio::sync::Semaphore::new(1));
+        let (registry, state) = registry_of_tier(
+            Ok(Some(TenantState::Active)),
+            Some("premium"),
+            Arc::clone(&gate),
+        );
+        let registry = Arc::new(registry);
+        assert_eq!(registry.cached_tier(&tenant()), None, "not read yet");
+        registry.check(&tenant()).await.unwrap();
+        assert_eq!(registry.cached_tier(&tenant()).as_deref(), Some("premium"));
+        tokio::time::advance(Duration::from_secs(31)).await;
+        // The next read waits at the gate: a read under way.
+        let reading = tokio::spawn({
+            let registry = Arc::clone(&registry);
+            async move { registry.check(&tenant()).await }
+        });
+        tokio::task::yield_now().await;
+        assert_eq!(registry.reads(), 2, "the read is under way");
+        assert!(!reading.is_finished());
+        assert_eq!(registry.cached_tier(&tenant()).as_deref(), Some("premium"));
+        *state.lock().unwrap() = Err(());
+        gate.add_permits(1);
+        assert_eq!(reading.await.unwrap().unwrap_err().status().as_u16(), 503);
+        assert_eq!(registry.cached_tier(&tenant()).as_deref(), Some("premium"));
+        assert_eq!(registry.tier(&tenant()).await.as_deref(), Some("premium"));
     }
 
     fn tenant() -> TenantId {
