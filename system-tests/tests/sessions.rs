@@ -492,6 +492,65 @@ async fn one_tenant_never_holds_more_than_its_share_of_the_session_calls() {
     }
 }
 
+/// One tenant's share of the refreshes ahead of expiry: with STS slow,
+/// `MAX_BACKGROUND_REFRESHES` users of one tenant whose sessions fall due
+/// together start `MAX_BACKGROUND_REFRESHES_PER_TENANT` refreshes between
+/// them, and another tenant's session due at the same time still gets its
+/// own (without the tenant's share its users would take every refresh the
+/// cache runs, and the other tenant's session would wait for its expiry).
+#[tokio::test]
+async fn one_tenant_never_holds_more_than_its_share_of_the_refreshes() {
+    use tenant_access::credentials::{
+        MAX_BACKGROUND_REFRESHES, MAX_BACKGROUND_REFRESHES_PER_TENANT,
+    };
+    let stack = Stack::load();
+    let clock = Clock::default();
+    let (front, sessions) = sessions(&stack, &[], clock.clone()).await;
+    let users: Vec<Caller> = (0..MAX_BACKGROUND_REFRESHES)
+        .map(|n| caller("fault018").with_user(format!("user-{n}").parse().unwrap()))
+        .collect();
+    let mut first_expiry = None;
+    for user in &users {
+        let session = sessions.user_session(user).await.expect("a user's session");
+        let expiry = session.credentials().expiry().unwrap();
+        first_expiry = Some(first_expiry.map_or(expiry, |e: SystemTime| e.min(expiry)));
+    }
+    let other = caller("fault019");
+    let other_first = sessions.session(&other).await.expect("a session");
+    let made = sessions.assume_role_calls();
+    // Every session inside its refresh-ahead window, and still fresh.
+    let left = first_expiry.unwrap().duration_since(clock.now()).unwrap();
+    clock.advance(left - REFRESH_BUFFER - REFRESH_AHEAD / 2 + Duration::from_secs(10));
+    front.inject(HttpRule::new(HttpFault::Delay { ms: 1000 }).service(Service::Sts));
+    for user in &users {
+        timeout(Duration::from_millis(500), sessions.user_session(user))
+            .await
+            .expect("a request does not wait for a refresh")
+            .expect("the current session serves it");
+    }
+    let served = timeout(Duration::from_millis(500), sessions.session(&other))
+        .await
+        .expect("nor does the other tenant's")
+        .unwrap();
+    assert!(Arc::ptr_eq(&other_first, &served));
+    assert_eq!(
+        sessions.calls_in_flight(),
+        u64::from(MAX_BACKGROUND_REFRESHES_PER_TENANT) + 1,
+        "the tenant's share of refreshes, and the other tenant's refresh"
+    );
+    settled(&sessions).await;
+    assert_eq!(
+        sessions.assume_role_calls(),
+        made + u64::from(MAX_BACKGROUND_REFRESHES_PER_TENANT) + 1
+    );
+    front.clear();
+    let replaced = sessions.session(&other).await.unwrap();
+    assert!(
+        !Arc::ptr_eq(&other_first, &replaced),
+        "the other tenant's session was refreshed"
+    );
+}
+
 /// Throttling is the account's: after one tenant's call is throttled, no
 /// new call of any tenant starts from the cache for the first back-off
 /// (503 `throttled` at once, no call), while a tenant with a cached session

@@ -37,14 +37,16 @@
 //! first request that finds it within [`REFRESH_BUFFER`] plus its share of
 //! [`REFRESH_AHEAD`] (jittered per session) of expiry starts the call and
 //! goes on with the current session; at most [`MAX_BACKGROUND_REFRESHES`]
-//! run at once. One tenant never holds more than its share of the calls:
+//! run at once, and at most [`MAX_BACKGROUND_REFRESHES_PER_TENANT`] of one
+//! tenant's (a tenant whose users' sessions fall due together never takes
+//! every refresh). One tenant never holds more than its share of the calls:
 //! at most [`MAX_SESSION_CALLS_PER_TENANT`] of its sessions' calls run at
 //! once (its users' own sessions under `/me`, its tokens under
 //! `identity-pool`, its refreshes); a request that would start one more is
 //! refused with [`Error::RateLimited`] (429, `Retry-After`) without a call,
 //! so a tenant with a thousand users signing in at once cannot take the
-//! STS or Cognito quota every other tenant shares. A tenant with steady traffic never waits on STS after its
-//! first request. (In Lambda a background task runs while an invocation is
+//! STS or Cognito quota every other tenant shares. A tenant with steady
+//! traffic never waits on STS after its first request. (In Lambda a background task runs while an invocation is
 //! in flight; one frozen between invocations finishes, or fails and is
 //! tried again, on the next.)
 //!
@@ -154,6 +156,11 @@ pub const STALE_AFTER: Duration = Duration::from_secs(5);
 /// Refreshes ahead of expiry running at once, per cache: STS sees a bounded
 /// trickle, never a burst.
 pub const MAX_BACKGROUND_REFRESHES: usize = 4;
+
+/// One tenant's share of [`MAX_BACKGROUND_REFRESHES`]: a tenant with many
+/// sessions due together (one per user) refreshes them one at a time, and
+/// the other tenants' refreshes still run.
+pub const MAX_BACKGROUND_REFRESHES_PER_TENANT: u32 = 1;
 
 /// One tenant's share of the session calls (STS `AssumeRole`, identity-pool
 /// exchanges) running at once from one cache, refreshes included.
@@ -522,7 +529,7 @@ impl TenantSessions {
                     {
                         // Without a permit, or with the tenant's share of
                         // calls taken, a later request in the window tries.
-                        if let Ok(share) = TenantCall::new(&self.source, &caller.tenant)
+                        if let Ok(share) = TenantCall::refresh(&self.source, &caller.tenant)
                             && let Ok(permit) = self.refreshes.clone().try_acquire_owned()
                         {
                             let call = Call {

@@ -1,19 +1,32 @@
 //! What a cache's session calls hold while they run: one of their tenant's
 //! share ([`MAX_SESSION_CALLS_PER_TENANT`](super::MAX_SESSION_CALLS_PER_TENANT))
 //! and of the cache's ([`MAX_SESSION_CALLS_IN_FLIGHT`](super::MAX_SESSION_CALLS_IN_FLIGHT)),
+//! a refresh ahead of expiry also one of its tenant's
+//! [`MAX_BACKGROUND_REFRESHES_PER_TENANT`](super::MAX_BACKGROUND_REFRESHES_PER_TENANT),
 //! and a place in the count of calls in flight.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use super::{MAX_SESSION_CALLS_IN_FLIGHT, MAX_SESSION_CALLS_PER_TENANT, Source};
+use super::{
+    MAX_BACKGROUND_REFRESHES_PER_TENANT, MAX_SESSION_CALLS_IN_FLIGHT, MAX_SESSION_CALLS_PER_TENANT,
+    Source,
+};
 use crate::identity::TenantId;
 
-/// The calls running, per tenant and in all.
+/// The calls running, per tenant (all of them, and the refreshes among
+/// them) and in all.
 #[derive(Default)]
 pub(super) struct Shares {
-    per_tenant: std::collections::HashMap<TenantId, u32>,
+    per_tenant: std::collections::HashMap<TenantId, Running>,
     total: u32,
+}
+
+/// One tenant's calls running.
+#[derive(Default)]
+struct Running {
+    calls: u32,
+    refreshes: u32,
 }
 
 /// Which share was full.
@@ -26,33 +39,66 @@ pub(super) enum Full {
 }
 
 /// One of a tenant's [`MAX_SESSION_CALLS_PER_TENANT`] calls, and one of the
-/// cache's [`MAX_SESSION_CALLS_IN_FLIGHT`], held until dropped, however its
-/// task ends.
-pub(super) struct TenantCall(Arc<Source>, TenantId);
+/// cache's [`MAX_SESSION_CALLS_IN_FLIGHT`] (a refresh ahead of expiry also
+/// one of the tenant's [`MAX_BACKGROUND_REFRESHES_PER_TENANT`]), held until
+/// dropped, however its task ends.
+pub(super) struct TenantCall {
+    source: Arc<Source>,
+    tenant: TenantId,
+    refresh: bool,
+}
 
 impl TenantCall {
     /// One more call of `tenant`, if both its share and the cache's allow.
     pub(super) fn new(source: &Arc<Source>, tenant: &TenantId) -> Result<Self, Full> {
+        Self::take(source, tenant, false)
+    }
+
+    /// One more refresh ahead of expiry of `tenant`, if its share of calls
+    /// and of refreshes and the cache's share allow: a tenant with many
+    /// sessions (one per user) never takes every refresh the cache runs.
+    pub(super) fn refresh(source: &Arc<Source>, tenant: &TenantId) -> Result<Self, Full> {
+        Self::take(source, tenant, true)
+    }
+
+    fn take(source: &Arc<Source>, tenant: &TenantId, refresh: bool) -> Result<Self, Full> {
         let mut shares = source.shares.lock().expect("tenant calls lock poisoned");
-        if shares.per_tenant.get(tenant).copied().unwrap_or(0) >= MAX_SESSION_CALLS_PER_TENANT {
+        let (calls, refreshes) = shares
+            .per_tenant
+            .get(tenant)
+            .map_or((0, 0), |r| (r.calls, r.refreshes));
+        if calls >= MAX_SESSION_CALLS_PER_TENANT
+            || (refresh && refreshes >= MAX_BACKGROUND_REFRESHES_PER_TENANT)
+        {
             return Err(Full::Tenant);
         }
         if shares.total >= MAX_SESSION_CALLS_IN_FLIGHT {
             return Err(Full::Cache);
         }
-        *shares.per_tenant.entry(tenant.clone()).or_insert(0) += 1;
+        let running = shares.per_tenant.entry(tenant.clone()).or_default();
+        running.calls += 1;
+        running.refreshes += u32::from(refresh);
         shares.total += 1;
-        Ok(TenantCall(source.clone(), tenant.clone()))
+        Ok(TenantCall {
+            source: source.clone(),
+            tenant: tenant.clone(),
+            refresh,
+        })
     }
 }
 
 impl Drop for TenantCall {
     fn drop(&mut self) {
-        let mut shares = self.0.shares.lock().expect("tenant calls lock poisoned");
-        if let Some(n) = shares.per_tenant.get_mut(&self.1) {
-            *n -= 1;
-            if *n == 0 {
-                shares.per_tenant.remove(&self.1);
+        let mut shares = self
+            .source
+            .shares
+            .lock()
+            .expect("tenant calls lock poisoned");
+        if let Some(running) = shares.per_tenant.get_mut(&self.tenant) {
+            running.calls -= 1;
+            running.refreshes -= u32::from(self.refresh);
+            if running.calls == 0 {
+                shares.per_tenant.remove(&self.tenant);
             }
             shares.total -= 1;
         }
