@@ -110,3 +110,57 @@ async fn a_failed_login_wakes_the_request_waiting_for_its_place() {
     assert!(hanging.await.unwrap().is_err(), "the first login failed");
     assert_eq!(db.open_connections(), 0, "both places given back");
 }
+
+/// A tenant's pool pushed out of the budget while its connection is in use
+/// gives the place back when the connection comes back: with one place and
+/// one connection a tenant, tenant1 holds the place and a second request of
+/// tenant1 waits for its share; tenant2's request pushes tenant1's pool out
+/// and waits for the place. When tenant1's connection comes back it is
+/// closed at once, not kept idle in a pool no request for a place can find
+/// (where it would hold the place until tenant1's last request ended), and
+/// both waiting requests are served.
+#[tokio::test]
+async fn a_pool_pushed_out_of_the_budget_gives_its_places_back() {
+    let stack = Stack::load();
+    let env = stack.with(&[
+        ("DB_CONNECTION_CAPACITY", "1"),
+        ("DB_CONNECTIONS_PER_TENANT", "1"),
+    ]);
+    let config = aurora_query::Config::from_lookup(&env.lookup()).expect("config");
+    let app = aurora_query::App::new(&config, &env.sdk_config().await).expect("CA bundle");
+    let db = std::sync::Arc::new(TenantDatabase::new(&config.service).expect("CA bundle"));
+    let session = |tenant: &str| {
+        let caller = Caller::new(tenant.parse().unwrap(), "pushed-out");
+        let sessions = app.sessions();
+        async move { sessions.session(&caller).await.expect("a session") }
+    };
+    let (first_tenant, second_tenant) = (session("tenant1").await, session("tenant2").await);
+    let request = |session: &std::sync::Arc<tenant_access::TenantSession>| {
+        let (db, session) = (db.clone(), session.clone());
+        tokio::spawn(async move { db.connection(&session).await.map(|_| ()) })
+    };
+    let held = db.connection(&first_tenant).await.expect("a connection");
+    // Waits for tenant1's share, holding tenant1's pool.
+    let again = request(&first_tenant);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Pushes tenant1's pool out, and waits for the place.
+    let other = request(&second_tenant);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(!again.is_finished() && !other.is_finished());
+    assert_eq!(db.open_connections(), 1);
+    drop(held);
+    assert_eq!(
+        db.open_connections(),
+        0,
+        "the pushed-out pool's connection closed as it came back"
+    );
+    for waiting in [other, again] {
+        timeout(Duration::from_secs(5), waiting)
+            .await
+            .expect("served once the place was free")
+            .unwrap()
+            .expect("a connection");
+    }
+    // tenant2's connection idle, or none: the retired pool keeps none.
+    assert!(db.open_connections() <= 1, "one place, no more");
+}

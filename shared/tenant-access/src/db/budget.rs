@@ -39,12 +39,22 @@ impl Budget {
         self.capacity.get() - self.open.available_permits()
     }
 
-    /// `tenant`'s pool, made with `per_tenant` connections when new.
+    /// `tenant`'s pool, made with `per_tenant` connections when new; a new
+    /// one pushes out the least recently used tenant's pool when the budget
+    /// holds as many pools as places, whose connections then close as they
+    /// come back (their places to whoever waits for one).
     pub(super) fn pool(&self, tenant: &TenantId, per_tenant: NonZeroUsize) -> Arc<Pool> {
         let mut pools = self.pools.lock().expect("connection cache lock poisoned");
-        pools
-            .get_or_insert(tenant.clone(), || Pool::new(per_tenant))
-            .clone()
+        if let Some(pool) = pools.get(tenant) {
+            return pool.clone();
+        }
+        let pool = Pool::new(per_tenant);
+        if let Some((_, pushed_out)) = pools.push(tenant.clone(), pool.clone()) {
+            for _ in 0..pushed_out.retire() {
+                self.returned.notify_one();
+            }
+        }
+        pool
     }
 
     /// A place for one more open connection: a free one, else the least

@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::num::NonZeroUsize;
 use std::ops::Deref;
+use std::sync::atomic::{AtomicBool, Ordering as AtomicOrdering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -65,6 +66,10 @@ pub(super) struct Open {
 pub(super) struct Pool {
     pub(super) idle: Mutex<Vec<Open>>,
     pub(super) in_use: Arc<Semaphore>,
+    /// Pushed out of its budget's pools (the least recently used tenant's,
+    /// for a new tenant): its connections close as they come back, never
+    /// kept idle where no place-seeker can find them.
+    retired: AtomicBool,
 }
 
 impl Pool {
@@ -72,11 +77,34 @@ impl Pool {
         Arc::new(Pool {
             idle: Mutex::new(Vec::new()),
             in_use: Arc::new(Semaphore::new(size.get())),
+            retired: AtomicBool::new(false),
         })
     }
 
     pub(super) fn idle(&self) -> std::sync::MutexGuard<'_, Vec<Open>> {
         self.idle.lock().expect("connection pool lock poisoned")
+    }
+
+    /// Push the pool out of its budget: its idle connections close now
+    /// (their places free), those in use when they come back. How many
+    /// closed.
+    pub(super) fn retire(&self) -> usize {
+        self.retired.store(true, AtomicOrdering::SeqCst);
+        let closed = std::mem::take(&mut *self.idle());
+        closed.len()
+    }
+
+    /// Keep `open` idle for the tenant's next request, or close it if the
+    /// pool is retired (checked under the idle lock, so a connection never
+    /// lands in a pool after [`Pool::retire`] emptied it).
+    fn give_back(&self, open: Open) {
+        let mut idle = self.idle();
+        if self.retired.load(AtomicOrdering::SeqCst) {
+            drop(idle);
+            drop(open);
+        } else {
+            idle.push(open);
+        }
     }
 }
 
@@ -214,10 +242,11 @@ impl Drop for TenantConnection {
             if open.busy {
                 tracing::warn!("a statement did not complete; dropping its connection");
             } else if !open.client.is_closed() {
-                self.pool.idle().push(open);
+                self.pool.give_back(open);
             }
         }
-        // Back idle or closed: either way a waiter for a place may go on.
+        // Back idle or closed (its place free: closed before this signal):
+        // either way a waiter for a place may go on.
         self.returned.notify_one();
     }
 }
