@@ -670,12 +670,12 @@ async fn faults_come_and_go_under_load() {
     // Without the refusal memory every DB request of the revoked tenant
     // would assume its role again; with it, one per memory period (and the
     // refusal that opens each period), plus, while the refusal may still be
-    // a storm (its first memory period), one retry per 1 to 3 s.
+    // a storm (its first memory period), one retry per 0.5 to 1 s.
     let revoked_requests = revoked.len();
     let refusal_window = restored_at - revoked_at;
     let bound = (refusal_window.as_secs_f64() / REFUSAL_MEMORY.as_secs_f64()).ceil() as u64
         + 1
-        + REFUSAL_MEMORY.as_secs();
+        + 2 * REFUSAL_MEMORY.as_secs();
     println!(
         "revoked tenant: {revoked_requests} DB requests, {assumed_while_revoked} AssumeRole calls in {refusal_window:?} (bound {bound})"
     );

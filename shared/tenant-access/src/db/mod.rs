@@ -40,8 +40,10 @@
 //!   holds the tenant active ([`TenantDatabase::with_registry`]): after a
 //!   failover, or past RDS's 200 new IAM logins per second, logins fail for
 //!   reasons that are not the tenant's. Such a refusal is answered 503 with
-//!   `Retry-After`, and the next login is tried after a jittered 1 to 3 s,
-//!   so a fleet of containers does not log in again in one second. Only a
+//!   `Retry-After` (1 s), and the next login is tried after a jittered 0.5
+//!   to 1 s (so a client that waits the `Retry-After` finds it tried), the
+//!   containers' retries spread and each paced by `DB_LOGINS_PER_SECOND`
+//!   below. Only a
 //!   refusal that persists for `DB_REFUSED_LOGIN_MEMORY_SECONDS` is the
 //!   tenant's (403 `access_denied`), and is then remembered that long;
 //! - new logins are paced per container (`DB_LOGINS_PER_SECOND`, a token
@@ -374,11 +376,21 @@ impl TenantDatabase {
         let reusable = |open: &Open| {
             !open.busy && !open.client.is_closed() && open.opened.elapsed() < self.max_age
         };
-        // The most recently returned first; the stale ones close here.
-        let idle = {
+        // The most recently returned first; the stale ones close here, and
+        // their places go to whoever waits for one.
+        let (idle, stale) = {
             let mut idle = pool.idle();
-            std::iter::from_fn(|| idle.pop()).find(reusable)
+            let mut stale = 0;
+            let found = std::iter::from_fn(|| idle.pop()).find(|open| {
+                let ok = reusable(open);
+                stale += usize::from(!ok);
+                ok
+            });
+            (found, stale)
         };
+        for _ in 0..stale {
+            budget.returned.notify_one();
+        }
         let open = match idle {
             Some(open) => {
                 self.reuses.fetch_add(1, Ordering::Relaxed);

@@ -39,10 +39,12 @@ impl TenantDatabase {
         Err(self.refusal(entry, now))
     }
 
-    /// The next try after a refusal: 1 to 3 s, jittered per container, so a
-    /// fleet's retries after a storm spread out.
+    /// The next try after a refusal: 0.5 to 1 s, jittered per container, so
+    /// a fleet's retries after a storm spread out (and are paced by
+    /// `DB_LOGINS_PER_SECOND`), yet a client that waits the answer's
+    /// `Retry-After` (1 s) always finds the login tried again.
     fn retry_delay(&self) -> Duration {
-        Duration::from_secs_f64(1.0 + 2.0 * crate::credentials::jitter())
+        Duration::from_secs_f64(0.5 + 0.5 * crate::credentials::jitter())
     }
 
     /// What a refusal recorded in `entry` is answered with at `now`.
