@@ -136,6 +136,35 @@ async fn sessions_are_reused_across_invocations_one_assume_role_per_tenant() {
     assert_eq!(app.sessions().assume_role_calls(), 2);
 }
 
+/// A request's usage record counts the S3 requests it made (`awsCalls`):
+/// a warm GET, its session and registry state cached, is one S3 call and
+/// no other; a missing key is one too (S3 answered it), and a request
+/// refused before any AWS call is none.
+#[tokio::test]
+async fn a_request_s_aws_calls_are_its_own_s3_requests() {
+    use tenant_access::metrics::measure;
+    let stack = Stack::load();
+    let app = app(&stack).await;
+    let get = event("s3-fetch/tenant1-get.json");
+    assert_eq!(call(&app, &get).await.status(), 200, "warm-up");
+    let (response, counts) = measure(call(&app, &get)).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        (
+            counts.data_calls,
+            counts.assume_role_calls,
+            counts.registry_reads
+        ),
+        (1, 0, 0)
+    );
+    let (response, counts) = measure(call(&app, &event("s3-fetch/tenant1-missing.json"))).await;
+    assert_eq!(response.status(), 404);
+    assert_eq!(counts.data_calls, 1);
+    let (response, counts) = measure(call(&app, &event("s3-fetch/claim-missing.json"))).await;
+    assert_eq!(response.status(), 403);
+    assert_eq!(counts.data_calls, 0);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_first_requests_of_a_tenant_share_one_assume_role() {
     let stack = Stack::load();

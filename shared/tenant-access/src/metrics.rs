@@ -23,7 +23,8 @@
 //! per-tenant metric: besides `tenant`, `status` and the counts above it
 //! carries `route` (API Gateway's route), `bytesIn` and `bytesOut` (the
 //! request's and the answer's bodies), `dbMs` (time spent in database
-//! statements and logins) and `awsCalls` (the AWS calls counted above).
+//! statements and logins) and `awsCalls` (the AWS calls counted above, and
+//! the S3, DynamoDB and search requests the services answered).
 //! The template's Contributor Insights rules rank tenants by it, and
 //! `cargo xtask usage` sums it per tenant.
 //! Counts are the request's own, also when the environment serves several
@@ -67,6 +68,33 @@ pub struct Counts {
     pub rate_limited: u64,
     /// Microseconds spent in database logins and statements.
     pub db_time_us: u64,
+    /// Requests to the tenant's data services answered by them (S3,
+    /// DynamoDB, the search domain), retries included; the KMS calls S3
+    /// makes for SSE-KMS are S3's own and not seen here.
+    pub data_calls: u64,
+}
+
+/// Counts each request an SDK client sends that the service answers
+/// (each attempt, retries included; a presigned URL is never sent) as one
+/// of the current request's [`Counts::data_calls`]: the S3 and DynamoDB
+/// clients carry it.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct CountCalls;
+
+impl aws_smithy_runtime_api::client::interceptors::Intercept for CountCalls {
+    fn name(&self) -> &'static str {
+        "CountCalls"
+    }
+
+    fn read_before_deserialization(
+        &self,
+        _: &aws_smithy_runtime_api::client::interceptors::context::BeforeDeserializationInterceptorContextRef<'_>,
+        _: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+        _: &mut aws_smithy_types::config_bag::ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        record(|c| c.data_calls += 1);
+        Ok(())
+    }
 }
 
 tokio::task_local! {
@@ -75,21 +103,28 @@ tokio::task_local! {
 
 /// Run `work` and return, with its output, what it alone caused: the
 /// counts recorded by the caches while it ran, not those of requests
-/// running next to it.
+/// running next to it. Measures nest: what an inner one counted counts in
+/// the one around it too (a test measuring a handler that measures its
+/// request sees the request's counts).
 ///
 /// ```
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-/// let (answer, counts) = tenant_access::metrics::measure(async { 42 }).await;
-/// assert_eq!((answer, counts), (42, tenant_access::metrics::Counts::default()));
+/// use tenant_access::metrics::{Counts, measure};
+/// let (answer, counts) = measure(async { 42 }).await;
+/// assert_eq!((answer, counts), (42, Counts::default()));
+/// let ((_, inner), outer) = measure(measure(async {})).await;
+/// assert_eq!(inner, outer);
 /// # });
 /// ```
 pub async fn measure<F: Future>(work: F) -> (F::Output, Counts) {
-    REQUEST
+    let (output, counts) = REQUEST
         .scope(RefCell::new(Counts::default()), async {
             let output = work.await;
             (output, REQUEST.with(|counts| *counts.borrow()))
         })
-        .await
+        .await;
+    record(|outer| *outer = *outer + counts);
+    (output, counts)
 }
 
 /// Count something for the request being [`measure`]d, if any.
@@ -115,6 +150,7 @@ macro_rules! fieldwise {
                     stale_sessions: self.stale_sessions.$op(other.stale_sessions),
                     rate_limited: self.rate_limited.$op(other.rate_limited),
                     db_time_us: self.db_time_us.$op(other.db_time_us),
+                    data_calls: self.data_calls.$op(other.data_calls),
                 }
             }
         }
@@ -221,7 +257,13 @@ pub fn line(namespace: &str, at: SystemTime, m: &Measured<'_>) -> String {
     root.insert("dbMs".to_owned(), json!(c.db_time_us as f64 / 1000.0));
     root.insert(
         "awsCalls".to_owned(),
-        json!(c.assume_role_calls + c.identity_pool_calls + c.db_connects + c.registry_reads),
+        json!(
+            c.assume_role_calls
+                + c.identity_pool_calls
+                + c.db_connects
+                + c.registry_reads
+                + c.data_calls
+        ),
     );
     if let Some(tenant) = m.tenant {
         root.insert("tenant".to_owned(), json!(tenant));
@@ -331,5 +373,21 @@ mod tests {
             (1, 2, 1)
         );
         assert_eq!(before + delta, after);
+    }
+
+    /// What an inner measure counted counts in the one around it, and not
+    /// in a measure running beside them.
+    #[tokio::test]
+    async fn measures_nest() {
+        let ((((), inner), ()), outer) = measure(async {
+            let inner = measure(async { record(|c| c.data_calls += 2) }).await;
+            record(|c| c.data_calls += 1);
+            (inner, ())
+        })
+        .await;
+        assert_eq!(inner.data_calls, 2);
+        assert_eq!(outer.data_calls, 3);
+        let ((), beside) = measure(async {}).await;
+        assert_eq!(beside.data_calls, 0);
     }
 }

@@ -444,15 +444,14 @@ impl TenantSessions {
         F: Fn() -> Fut,
         Fut: std::future::Future<Output = Result<T, Error>>,
     {
+        // Measured to see a stale session's denial; the counts reach the
+        // request's own measure too (measures nest).
         let (first, counts) = crate::metrics::measure(op()).await;
-        crate::metrics::record(|c| *c = *c + counts);
         if first.is_ok() || counts.stale_sessions == 0 {
             return first;
         }
         tracing::info!("a stale tenant session was denied; retrying once on a new one");
-        let (second, counts) = crate::metrics::measure(op()).await;
-        crate::metrics::record(|c| *c = *c + counts);
-        second
+        op().await
     }
 
     /// The caller's tenant session: the cached one while it is servable,

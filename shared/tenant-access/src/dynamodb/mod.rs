@@ -138,7 +138,10 @@ impl TenantTable {
     /// table's own calls share one client, each passing its session's
     /// credentials.
     pub fn client(&self, session: &TenantSession) -> aws_sdk_dynamodb::Client {
-        aws_sdk_dynamodb::Client::new(&session.sdk_config())
+        let config = aws_sdk_dynamodb::config::Builder::from(&session.sdk_config())
+            .interceptor(crate::metrics::CountCalls)
+            .build();
+        aws_sdk_dynamodb::Client::from_conf(config)
     }
 
     /// The table's one client, built from the first session's
@@ -152,6 +155,7 @@ impl TenantTable {
             aws_sdk_dynamodb::Client::from_conf(
                 config
                     .identity_cache(aws_sdk_dynamodb::config::IdentityCache::no_cache())
+                    .interceptor(crate::metrics::CountCalls)
                     .build(),
             )
         })

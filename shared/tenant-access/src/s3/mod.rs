@@ -178,6 +178,7 @@ impl TenantBucket {
     pub fn client(&self, session: &TenantSession) -> aws_sdk_s3::Client {
         let config = aws_sdk_s3::config::Builder::from(&session.sdk_config())
             .force_path_style(self.force_path_style)
+            .interceptor(crate::metrics::CountCalls)
             .build();
         aws_sdk_s3::Client::from_conf(config)
     }
@@ -195,6 +196,7 @@ impl TenantBucket {
                 config
                     .force_path_style(self.force_path_style)
                     .identity_cache(aws_sdk_s3::config::IdentityCache::no_cache())
+                    .interceptor(crate::metrics::CountCalls)
                     .build(),
             )
         })

@@ -259,6 +259,8 @@ impl TenantIndex {
                     service: SERVICE,
                     detail: e.to_string(),
                 })?;
+            // Answered: one of the request's data calls.
+            crate::metrics::record(|c| c.data_calls += 1);
             let status = response.status().as_u16();
             let bytes = response
                 .into_body()
