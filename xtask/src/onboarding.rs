@@ -236,7 +236,8 @@ impl Step {
 }
 
 /// The tier whose tenants the REST API throttles by the premium usage plan
-/// (the template's `PremiumUsagePlan`); every other tenant's key is in the
+/// (the template's `PremiumUsagePlan`) on a stack with no `DedicatedTier`;
+/// with one, that tier's tenants are. Every other tenant's key is in the
 /// default plan.
 pub const PREMIUM_TIER: &str = "premium";
 
@@ -295,12 +296,14 @@ pub fn plan_add(
     // deletes the old one).
     let mut leave_other_plan = Vec::new();
     if deployed.outputs.contains_key("TenantUsagePlanId") {
+        // The premium plan is the dedicated tier's, when the stack has one.
+        let premium = dedicated.map_or(PREMIUM_TIER, String::as_str);
         let Some(tier) = tier else {
             return Err(format!(
-                "this stack's REST API throttles each tenant by its tier's usage plan: give the tenant's tier with --tier ({PREMIUM_TIER}, or any other for the default plan), every time, or a re-run would move a {PREMIUM_TIER} tenant to the default plan"
+                "this stack's REST API throttles each tenant by its tier's usage plan: give the tenant's tier with --tier ({premium}, or any other for the default plan), every time, or a re-run would move a {premium} tenant to the default plan"
             ));
         };
-        let (plan, other) = if tier == PREMIUM_TIER {
+        let (plan, other) = if tier == premium {
             ("PremiumUsagePlanId", "TenantUsagePlanId")
         } else {
             ("TenantUsagePlanId", "PremiumUsagePlanId")
@@ -1227,6 +1230,16 @@ mod tests {
         // A re-run must name the tier, or it would move a premium tenant.
         let err = plan_add(&rest, "acme", None, None, 5000).unwrap_err();
         assert!(err.contains("--tier"), "{err}");
+        // A stack's dedicated tier is the premium plan's, whatever its name.
+        rest.parameters
+            .insert("IsolationStrategy".into(), "session-tags".into());
+        rest.parameters
+            .insert("DedicatedTier".into(), "gold".into());
+        let gold = plan_add(&rest, "acme", None, Some("gold"), 5000).unwrap();
+        assert!(has(&gold, "UsagePlanId=plan-premium"));
+        assert!(has(&gold, "CreateRole=true"));
+        let named_premium = plan_add(&rest, "acme", None, Some(PREMIUM_TIER), 5000).unwrap();
+        assert!(has(&named_premium, "UsagePlanId=plan-basic"));
         let http = plan_add(&deployed(), "acme", None, Some(PREMIUM_TIER), 5000).unwrap();
         assert!(!deploy(&http).iter().any(|a| a.starts_with("UsagePlanId=")));
         assert!(

@@ -1908,6 +1908,14 @@ fn the_template_refuses_inconsistent_parameters() {
         (
             with(&[
                 ("CreateCluster", "true"),
+                ("IsolationStrategy", "session-tags"),
+                ("DedicatedTierConnections", "8"),
+            ]),
+            "DedicatedTierConnections is DedicatedTier's",
+        ),
+        (
+            with(&[
+                ("CreateCluster", "true"),
                 ("IsolationStrategy", "identity-pool"),
                 ("DedicatedTier", "premium"),
             ]),
@@ -2298,4 +2306,85 @@ fn a_dedicated_tier_s_connection_budget_reaches_aurora_query_only() {
     assert_eq!(db.tier_connections.len(), 1);
     assert_eq!(db.tier_connections[0].0, "premium");
     assert_eq!(db.tier_connections[0].1.get(), 8);
+}
+
+/// The per-tenant limits and the login pace are the stack's parameters:
+/// every function gets the tenant limits (`TenantBurst` and `TierLimits`
+/// only when set, so the crate's defaults apply otherwise), aurora-query
+/// the login pace, and the HTTP API's stage throttles every caller
+/// together. `TierLimits`' pattern takes the documented example, which the
+/// crate parses.
+#[test]
+fn the_limits_are_the_stack_s_parameters() {
+    let template = load("template.yaml");
+    let env = &template["Globals"]["Function"]["Environment"]["Variables"];
+    assert!(is_ref(&env["TENANT_MAX_IN_FLIGHT"], "TenantMaxInFlight"));
+    assert!(is_ref(
+        &env["TENANT_REQUESTS_PER_SECOND"],
+        "TenantRequestsPerSecond"
+    ));
+    for (variable, parameter, condition) in [
+        ("TENANT_BURST", "TenantBurst", "HasTenantBurst"),
+        ("TENANT_TIER_LIMITS", "TierLimits", "HasTierLimits"),
+    ] {
+        let parts = tagged(&env[variable], "If").as_sequence().expect("!If");
+        assert_eq!(parts[0].as_str(), Some(condition), "{variable}");
+        assert!(is_ref(&parts[1], parameter), "{variable}");
+        assert!(is_ref(&parts[2], "AWS::NoValue"), "{variable}");
+        let set = |value: &str| {
+            rule_value(
+                &template,
+                &template["Conditions"][condition],
+                &[(parameter, value)],
+            ) == RuleValue::Truth(true)
+        };
+        assert!(!set(template["Parameters"][parameter]["Default"]
+            .as_str()
+            .map_or("0", |d| d)));
+    }
+    assert_eq!(
+        template["Parameters"]["TenantBurst"]["Default"].as_u64(),
+        Some(0)
+    );
+    let aurora =
+        &resource(&template, "AuroraQueryFunction")["Properties"]["Environment"]["Variables"];
+    assert!(is_ref(&aurora["DB_LOGINS_PER_SECOND"], "DbLoginsPerSecond"));
+    assert_eq!(
+        template["Parameters"]["DbLoginsPerSecond"]["Default"].as_u64(),
+        Some(100),
+        "the crate's default"
+    );
+    let route = &resource(&template, "Api")["Properties"]["DefaultRouteSettings"];
+    assert!(is_ref(&route["ThrottlingRateLimit"], "ApiThrottleRate"));
+    assert!(is_ref(&route["ThrottlingBurstLimit"], "ApiThrottleBurst"));
+    // The documented example passes the parameter's pattern and parses.
+    let pattern = template["Parameters"]["TierLimits"]["AllowedPattern"]
+        .as_str()
+        .unwrap();
+    let whole = regex_lite_full_match(pattern);
+    for (value, ok) in [
+        ("basic=4:20:40,premium=32:500:1000", true),
+        ("", true),
+        ("premium=32:500", false),
+        ("premium=32:500:1000;", false),
+    ] {
+        assert_eq!(whole(value), ok, "{value:?}");
+    }
+    let vars = [
+        ("TENANT_TIER_LIMITS", "basic=4:20:40,premium=32:500:1000"),
+        ("TENANT_REGISTRY_TABLE", "tenant-registry"),
+        ("AWS_ACCOUNT_ID", "123456789012"),
+    ];
+    tenant_access::config::AccessConfig::from_lookup(|name: &str| {
+        vars.iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| (*v).to_owned())
+    })
+    .expect("the example parses");
+}
+
+/// A matcher of CloudFormation's `AllowedPattern`: the whole value.
+fn regex_lite_full_match(pattern: &str) -> impl Fn(&str) -> bool {
+    let re = regex_lite::Regex::new(&format!("^(?:{pattern})$")).expect("a valid pattern");
+    move |value| re.is_match(value)
 }
