@@ -121,21 +121,22 @@ fn error_codes_are_the_contract_and_retries_say_when() {
         .map(|(c, _)| *c)
         .collect();
     assert_eq!(codes, contract);
-    for transient in ["Unavailable", "DeadlineExceeded"] {
+    for transient in ["RateLimited", "Unavailable", "DeadlineExceeded"] {
         let headers = &spec["components"]["responses"][transient]["headers"];
         assert!(
             !headers["Retry-After"].is_null(),
             "{transient} has Retry-After"
         );
     }
-    // Every operation lists every 5xx the fault model can answer.
+    // Every operation lists every 5xx the fault model can answer, and the
+    // 429 of a tenant over its limits (checked before any route's work).
     let paths = spec["paths"].as_mapping().unwrap();
     for (path, item) in paths {
         for (method, op) in item.as_mapping().unwrap() {
             if method.as_str() == Some("parameters") {
                 continue;
             }
-            for status in ["500", "502", "503", "504"] {
+            for status in ["429", "500", "502", "503", "504"] {
                 assert!(
                     !op["responses"][status].is_null(),
                     "{method:?} {path:?} lacks {status}"
