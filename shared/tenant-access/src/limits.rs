@@ -71,20 +71,24 @@ impl Limits {
     /// use tenant_access::limits::Limits;
     /// assert_eq!("8:50:100".parse::<Limits>().unwrap(), Limits::new(8, 50.0, 100));
     /// assert!("8:50".parse::<Limits>().is_err());
+    /// assert!("100001:50:100".parse::<Limits>().is_err(), "the defaults' bounds");
     /// ```
     fn parse_triple(text: &str) -> Result<Limits, String> {
         let parts: Vec<&str> = text.split(':').map(str::trim).collect();
         let [in_flight, per_second, burst] = parts[..] else {
             return Err(format!("`{text}` is not in_flight:per_second:burst"));
         };
-        let number = |v: &str| {
-            v.parse::<u32>()
-                .map_err(|_| format!("`{v}` is not a whole number"))
+        // The bounds of the defaults (`TENANT_MAX_IN_FLIGHT`,
+        // `TENANT_REQUESTS_PER_SECOND`, `TENANT_BURST`).
+        let number = |v: &str, max: u32| match v.parse::<u32>() {
+            Ok(n) if n <= max => Ok(n),
+            Ok(_) => Err(format!("`{v}` is over {max}")),
+            Err(_) => Err(format!("`{v}` is not a whole number")),
         };
         let limits = Limits::new(
-            number(in_flight)?,
-            f64::from(number(per_second)?),
-            number(burst)?,
+            number(in_flight, 100_000)?,
+            f64::from(number(per_second, 1_000_000)?),
+            number(burst, 1_000_000)?,
         );
         if limits.per_second > 0.0 && limits.burst == 0 {
             return Err(format!("`{text}`: a rate needs a burst of at least 1"));

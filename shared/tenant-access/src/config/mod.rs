@@ -15,6 +15,10 @@
 //! | `TENANT_IDENTITY_PROVIDER` | the pool's provider name, `cognito-idp.<region>.amazonaws.com/<user pool id>`: the `Logins` key, and the tokens' issuer | required by it |
 //! | `AWS_ACCOUNT_ID` | fills `{account}` (only needed when the template has it) | none |
 //! | `TENANT_SESSION_SECONDS` | AssumeRole duration, 900 to 3600 | `900` |
+//! | `AWS_REGION` | the functions' region (set by Lambda): the default KMS key's and the session policies' ARNs | Lambda's |
+//! | `TENANT_REGISTRY_TABLE` | the tenant registry's table: each request's tenant must be `active` in it, before any AWS call for it; its item's `tier` picks the tier settings below | none |
+//! | `TENANT_STATE_TTL_MS` | how long a tenant's state is cached, 0..=300000 | `30000` |
+//! | `TENANT_TIER_ISOLATION` | tiers served under a strategy of their own, `tier=strategy` comma-separated (needs `TENANT_REGISTRY_TABLE`) | none |
 //! | `TENANT_CACHE_CAPACITY` | tenants whose sessions are kept warm (about 2.4 KB each, with the tenant's cached registry state) | `10000` |
 //! | `LAMBDA_TENANT_ISOLATION` | `per-tenant` when the function is deployed with Lambda's tenant isolation mode (`TenancyConfig: PER_TENANT`): every invocation's tenant id must be the caller's, an execution environment serves one tenant, and the caches hold one tenant (`TENANT_CACHE_CAPACITY` 1, whose own and whose users' sessions are kept, up to 64; `DB_CONNECTION_CAPACITY` = `DB_CONNECTIONS_PER_TENANT`); `off` otherwise | `off` |
 //! | `REQUEST_DEADLINE_MARGIN_MS` | how long before the Lambda deadline a request is answered 504 | `500` |
@@ -26,6 +30,8 @@
 //! | `S3_INLINE_MAX_BYTES` | largest object answered inline; larger ones redirect to a presigned URL | `4194304` (the most that fits Lambda's 6 MB response once base64-encoded) |
 //! | `TENANT_KMS_KEY_TEMPLATE` | the tenant's KMS key for SSE-KMS writes; `{tenant}` | `arn:aws:kms:<AWS_REGION>:<AWS_ACCOUNT_ID>:alias/tenant/{tenant}` |
 //! | `S3_PRESIGN_SECONDS` | longest life of a presigned URL, 1 to 3600 (never past the session's expiry) | `300` |
+//! | `SEARCH_ENDPOINT`, `SEARCH_DOMAIN` | the search domain's `https://` endpoint and its name (search-docs) | required |
+//! | `SEARCH_TIMEOUT_SECONDS` | how long one call to the search domain may take, 1..=30 | `5` |
 //! | `TENANT_TABLE` | the shared DynamoDB table (dynamodb-items); partition key `tenant_id`, sort key `item_id` | required |
 //! | `DB_HOST`, `DB_PORT`, `DB_NAME` | the cluster endpoint (aurora-query) | host, name required; port `5432` |
 //! | `DB_USER_TEMPLATE` | a tenant's DB login role; `{tenant}` | `{tenant}_dbuser` |
@@ -34,13 +40,13 @@
 //! | `DB_STATEMENT_TIMEOUT_MS` | longest wait for one statement's answer | `5000` |
 //! | `DB_CONNECTION_MAX_AGE_SECONDS` | a connection is replaced after this long, so revoking a login takes effect | `900` |
 //! | `DB_CONNECTION_CAPACITY` | connections kept open, over all tenants | `20` |
-//! | `DB_TIER_CONNECTIONS` | a tier's own connection budget beside `DB_CONNECTION_CAPACITY`, `tier=connections` comma-separated: its tenants take no place of the others' and lose none to them | none |
+//! | `DB_TIER_CONNECTIONS` | a tier's own connection budget beside `DB_CONNECTION_CAPACITY`, `tier=connections` comma-separated, 1..=10000 each (needs `TENANT_REGISTRY_TABLE`): its tenants take no place of the others' and lose none to them | none |
 //! | `DB_CONNECTIONS_PER_TENANT` | a tenant's connections in use at once (its concurrent requests beyond wait) | `4` |
 //! | `DB_REFUSED_LOGIN_MEMORY_SECONDS` | how long a refused login must persist to be the tenant's (403), and is then remembered; before, 503 and a jittered retry | `60` |
 //! | `DB_LOGINS_PER_SECOND` | new logins per second one container may start, a tenth of them at once (0: no bound); past it a login waits up to a second for its turn, else 503 with `Retry-After` | `100` |
 //! | `DB_RESOURCE_ID` | `cluster-...` or `prx-...`, for session policies | required by the session-policy strategies |
 //! | `TENANT_MAX_IN_FLIGHT`, `TENANT_REQUESTS_PER_SECOND`, `TENANT_BURST` | a tenant's limits in one container ([`crate::limits`]); 0 is none | `0` |
-//! | `TENANT_TIER_LIMITS` | each tier's limits, `tier=in_flight:per_second:burst`, comma-separated | none |
+//! | `TENANT_TIER_LIMITS` | each tier's limits, `tier=in_flight:per_second:burst`, comma-separated (needs `TENANT_REGISTRY_TABLE`) | none |
 //! | `TOKEN_ISSUER`, `TOKEN_AUDIENCE` | the tenant authorizer ([`AuthorizerConfig`]): the issuer and app clients whose tokens it accepts | required by it |
 //! | `JWKS_URL` | the tenant authorizer: the issuer's signing keys | `<TOKEN_ISSUER>/.well-known/jwks.json` |
 //! | `JWKS_REFRESH_SECONDS` | the tenant authorizer: shortest time between two fetches of the keys, 1 to 3600 | `60` |
@@ -364,6 +370,32 @@ mod tests {
             .collect()
     }
 
+    /// This module's own table (its docs) lists the same variables as
+    /// docs/configuration.md's.
+    #[test]
+    fn the_crate_s_table_lists_every_documented_variable() {
+        let rows = |text: &str| -> std::collections::BTreeSet<String> {
+            text.lines()
+                .filter_map(|l| l.strip_prefix("//! ").or(Some(l)))
+                .filter(|l| l.starts_with("| `"))
+                .flat_map(|l| {
+                    l.split(" | ")
+                        .next()
+                        .unwrap()
+                        .trim_start_matches("| ")
+                        .split(", ")
+                })
+                .map(|n| n.trim_matches('`').to_owned())
+                .collect()
+        };
+        let own = include_str!("mod.rs");
+        let own = &own[..own.find("use std::").unwrap()];
+        assert_eq!(
+            rows(own),
+            rows(include_str!("../../../../docs/configuration.md"))
+        );
+    }
+
     /// The table lists exactly the variables this module reads, and every
     /// numeric default it gives is the one the code applies.
     #[test]
@@ -373,14 +405,20 @@ mod tests {
             .flat_map(|(names, _)| names)
             .collect();
         assert_eq!(listed, variables_read());
-        // `bounded(&env, "NAME", DEFAULT, ...)` and `number(&env, "NAME", DEFAULT)`.
+        // `bounded(&env, "NAME", DEFAULT, ...)`, `bounded(env, "NAME", ...)`
+        // and `number(&env, "NAME", DEFAULT)`.
         let code = &source();
         let flat: String = code.split_whitespace().collect::<Vec<_>>().join(" ");
         let mut checked = 0;
         for (names, default) in documented() {
             for name in names {
-                let call = format!("&env, \"{name}\", ");
-                let Some(at) = flat.find(&call) else { continue };
+                let Some((at, call)) =
+                    [format!("&env, \"{name}\", "), format!("(env, \"{name}\", ")]
+                        .into_iter()
+                        .find_map(|call| flat.find(&call).map(|at| (at, call)))
+                else {
+                    continue;
+                };
                 let value = flat[at + call.len()..]
                     .split([',', ')'])
                     .next()
