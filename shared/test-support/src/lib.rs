@@ -900,27 +900,43 @@ fn send_full(
     (response.status().as_u16(), answer_headers, body)
 }
 
-/// While alive, moto serves requests without IAM checks; dropping it turns
-/// enforcement back on. For what moto cannot authenticate (presigned URLs):
-/// use in a test binary of its own, since it affects the whole server.
+/// While alive, moto serves requests without IAM checks; dropping the last
+/// of a process's guards turns enforcement back on. For what moto cannot
+/// authenticate (presigned URLs, seeding): it affects the whole server, so
+/// every request of the tests running beside it too (the front's own
+/// checks still apply to them).
 #[derive(Debug)]
 pub struct PausedEnforcement {
     endpoint: String,
 }
 
+/// The guards alive in this process: enforcement resumes when the last
+/// one goes, so tests of one binary pausing at once do not resume it under
+/// each other.
+static PAUSES: std::sync::Mutex<usize> = std::sync::Mutex::new(0);
+
 impl Stack {
-    /// Pause moto's IAM enforcement until the guard is dropped.
+    /// Pause moto's IAM enforcement until the guard (and every other of
+    /// this process) is dropped.
     pub fn pause_iam_enforcement(&self) -> PausedEnforcement {
         // moto's own API, straight: the front serves AWS's APIs only.
         let endpoint = self.var("STACK_MOTO_URL");
-        moto_reset_auth(&endpoint, "1000000");
+        let mut pauses = PAUSES.lock().unwrap_or_else(|e| e.into_inner());
+        if *pauses == 0 {
+            moto_reset_auth(&endpoint, "1000000");
+        }
+        *pauses += 1;
         PausedEnforcement { endpoint }
     }
 }
 
 impl Drop for PausedEnforcement {
     fn drop(&mut self) {
-        moto_reset_auth(&self.endpoint, "0");
+        let mut pauses = PAUSES.lock().unwrap_or_else(|e| e.into_inner());
+        *pauses -= 1;
+        if *pauses == 0 {
+            moto_reset_auth(&self.endpoint, "0");
+        }
     }
 }
 
