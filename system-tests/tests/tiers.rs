@@ -8,8 +8,9 @@
 //! Each tier's sessions are shown to be the tier's own (the role STS gave,
 //! as the front recorded it), to reach their own tenant's objects, and to
 //! be refused the other tier's tenant's by the local front, with raw
-//! credentials around the crate. A tier's connections can be a budget of
-//! their own, which the pooled tenants cannot take.
+//! credentials around the crate; the same for their database logins (the
+//! token verifier) and their partitions of the table. A tier's connections
+//! can be a budget of their own, which the pooled tenants cannot take.
 
 mod common;
 
@@ -112,6 +113,97 @@ async fn one_deployment_serves_a_premium_tier_on_its_own_roles_and_a_basic_tier_
         denied_by_front()
     );
     set_tier(&stack, "fault031", None).await;
+}
+
+/// The database and the table too, from the same configuration: the
+/// premium tenant's aurora-query and dynamodb-items sessions are of its own
+/// role, the basic tenant's of the shared roles (tagged); each logs in only
+/// as its own tenant's database user (the token verifier refuses the other
+/// tier's tenant's) and reaches only its own partition of the table (the
+/// front refuses the other's).
+#[tokio::test]
+async fn each_tier_s_database_and_table_sessions_reach_only_their_own_tenant() {
+    let stack = Stack::load();
+    let (premium, basic) = ("fault044", "fault045");
+    set_tier(&stack, premium, Some("premium")).await;
+    set_tier(&stack, basic, None).await;
+    let env = stack
+        .with_strategy("session-tags")
+        .with(&[("TENANT_TIER_ISOLATION", "premium=role-per-tenant")]);
+    let sdk = env.sdk_config().await;
+    let db = aurora_query::App::new(
+        &aurora_query::Config::from_lookup(&env.lookup()).expect("aurora-query config"),
+        &sdk,
+    )
+    .expect("CA bundle");
+    let items = dynamodb_items::App::new(
+        &dynamodb_items::Config::from_lookup(&env.lookup()).expect("dynamodb-items config"),
+        &sdk,
+    );
+    let caller = |tenant: &str| Caller::new(tenant.parse().unwrap(), "tiers-stores");
+    let table = stack.var("TENANT_TABLE");
+    for (tenant, other, role) in [
+        (premium, basic, format!(":role/tenant/assumeRole-{premium}")),
+        (basic, premium, "-shared-".to_owned()),
+    ] {
+        let db_session = db
+            .sessions()
+            .session(&caller(tenant))
+            .await
+            .expect("a session");
+        let item_session = items
+            .sessions()
+            .session(&caller(tenant))
+            .await
+            .expect("a session");
+        for session in [&db_session, &item_session] {
+            let arn = role_of(&stack, session).await;
+            assert!(arn.contains(&role), "{tenant}: {arn}");
+        }
+        // Its own database user, and not the other tier's tenant's.
+        let own = format!("{tenant}_dbuser");
+        let token = stack
+            .auth_token_now(db_session.credentials().clone(), &own)
+            .await;
+        stack
+            .connect(&own, &token)
+            .await
+            .unwrap_or_else(|e| panic!("{tenant} logs in as itself: {e}"));
+        let theirs = format!("{other}_dbuser");
+        let token = stack
+            .auth_token_now(db_session.credentials().clone(), &theirs)
+            .await;
+        stack
+            .assert_login_refused(&theirs, &token, "not allowed rds-db:connect")
+            .await;
+        // Its own partition of the table, and not the other's.
+        let client = aws_sdk_dynamodb::Client::new(&item_session.sdk_config());
+        let read = |partition: &str| {
+            client
+                .get_item()
+                .table_name(&table)
+                .key(
+                    "tenant_id",
+                    aws_sdk_dynamodb::types::AttributeValue::S(partition.into()),
+                )
+                .key(
+                    "item_id",
+                    aws_sdk_dynamodb::types::AttributeValue::S("tiers".into()),
+                )
+                .send()
+        };
+        assert_eq!(
+            read(tenant).await.map(|_| ()).map_err(item_refusal),
+            Ok(()),
+            "{tenant}"
+        );
+        assert_eq!(
+            read(other).await.map(|_| ()).map_err(item_refusal),
+            item_denied_by_front(),
+            "{tenant} reading {other}'s partition"
+        );
+    }
+    set_tier(&stack, premium, None).await;
 }
 
 /// aurora-query's `GET /tenant` as `tenant`, through the handler (which

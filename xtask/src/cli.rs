@@ -24,8 +24,9 @@ pub enum Cmd {
         target: Target,
         /// The Cognito user to create (`--aws`).
         user: Option<String>,
-        /// The tenant's tier, written to its registry item (`--aws`); the
-        /// stack's `DedicatedTier` also gets the tenant its own role.
+        /// The tenant's tier, written to its registry item (`--aws`,
+        /// `--local`); the stack's `DedicatedTier` also gets the tenant its
+        /// own role.
         tier: Option<String>,
     },
     TenantRemove {
@@ -111,7 +112,7 @@ pub const COMMANDS: &[Command] = &[
     },
     Command {
         name: "tenant",
-        args: "add ID... [--local | --aws --stack NAME [--user NAME] [--tier NAME] [--dry-run]] | remove ID... [--local | --aws --stack NAME [--dry-run]] [--purge] [--key-deletion-days 7-30] | purge ID... --aws --stack NAME [--dry-run] | disable-users ID... --aws --stack NAME [--dry-run]",
+        args: "add ID... [--local [--tier NAME] | --aws --stack NAME [--user NAME] [--tier NAME] [--dry-run]] | remove ID... [--local | --aws --stack NAME [--dry-run]] [--purge] [--key-deletion-days 7-30] | purge ID... --aws --stack NAME [--dry-run] | disable-users ID... --aws --stack NAME [--dry-run]",
         about: "onboard (offboard) tenants: role, key, DB login through db-admin, user; on the local stack, or a deployed one; neither: print the psql script",
     },
     Command {
@@ -374,8 +375,11 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Cmd, String> {
     if user.is_some() && !matches!(target, Target::Aws { .. }) {
         return Err(format!("--user goes with --aws\n\n{}", help(Some(cmd))));
     }
-    if tier.is_some() && !matches!(target, Target::Aws { .. }) {
-        return Err(format!("--tier goes with --aws\n\n{}", help(Some(cmd))));
+    if tier.is_some() && !matches!(target, Target::Aws { .. } | Target::Local) {
+        return Err(format!(
+            "--tier goes with --aws or --local\n\n{}",
+            help(Some(cmd))
+        ));
     }
     Ok(match cmd.name {
         "up" => Cmd::Up { fault_tenants },
@@ -567,9 +571,19 @@ mod tests {
                 tier: None
             })
         );
+        assert_eq!(
+            parse_str(&["tenant", "add", "acme", "--local", "--tier", "premium"]),
+            Ok(Cmd::Tenant {
+                ids: vec!["acme".to_owned()],
+                target: Target::Local,
+                user: None,
+                tier: Some("premium".into())
+            }),
+            "a local tenant's tier, in its registry item"
+        );
         assert!(
-            parse_str(&["tenant", "add", "acme", "--local", "--tier", "premium"]).is_err(),
-            "--tier is --aws's"
+            parse_str(&["tenant", "add", "acme", "--tier", "premium"]).is_err(),
+            "the printed script has no registry"
         );
         assert!(
             parse_str(&[

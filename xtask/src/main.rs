@@ -193,6 +193,15 @@ impl Stack {
         set("AWS_ACCOUNT_ID", ACCOUNT.into());
         set("TENANT_CLAIM", TENANT_CLAIM.into());
         set("TENANT_ISOLATION", self.isolation.clone());
+        // Under a shared strategy, the premium tier on its tenants' own
+        // roles (every local tenant has one), as the template's
+        // DedicatedTier: `tenant add ID --local --tier premium`.
+        if self.isolation.starts_with("session-") {
+            set(
+                "TENANT_TIER_ISOLATION",
+                format!("{}=role-per-tenant", onboarding::PREMIUM_TIER),
+            );
+        }
         // One shared role per job ({scope}: s3, db, dynamodb, search). The template
         // deploys their tag-keyed variants under the session-tags
         // strategies; the seed makes those under their own names.
@@ -855,7 +864,7 @@ fn bench(stack: &Stack, args: &[String]) -> Result<()> {
     timed(
         &format!("seeding {} benchmark tenants", tenants.len()),
         || {
-            Moto::new(stack).add_tenants(&tenants)?;
+            Moto::new(stack).add_tenants(&tenants, None)?;
             Postgres::ensure_installed(stack)?.add_tenants(&tenants)
         },
     )?;
@@ -1041,10 +1050,10 @@ fn tenant_remove(
     }
 }
 
-/// `cargo xtask tenant add <id>... [--local | --aws --stack NAME [--user NAME] [--tier NAME]]`:
+/// `cargo xtask tenant add <id>... [--local [--tier NAME] | --aws --stack NAME [--user NAME] [--tier NAME]]`:
 /// onboard. With `--local`, on the running local stack: the tenant's role,
-/// key, objects and user in moto, and its DB login and metadata row through
-/// db-admin. With `--aws`, on a deployed stack ([`onboarding::plan_add`]).
+/// key, objects and user in moto (its registry item naming its tier), and
+/// its DB login and metadata row through db-admin. With `--aws`, on a deployed stack ([`onboarding::plan_add`]).
 /// Neither: print the idempotent psql script (db/tenant.sql).
 fn tenant(
     stack: &Stack,
@@ -1063,10 +1072,11 @@ fn tenant(
             let answer =
                 onboarding::invoke_local(stack, &onboarding::onboard_event(ids, timeout_ms))?;
             progress!("db-admin onboarded {}", done(&answer));
-            Moto::new(stack).add_tenants(ids)?;
+            Moto::new(stack).add_tenants(ids, tier)?;
             for id in ids {
                 progress!(
-                    "tenant {id} onboarded on the local stack (role /tenant/assumeRole-{id}, prefix {id}_home/, DB user {id}_dbuser)"
+                    "tenant {id} onboarded on the local stack (role /tenant/assumeRole-{id}, prefix {id}_home/, DB user {id}_dbuser{})",
+                    tier.map(|t| format!(", tier {t}")).unwrap_or_default()
                 );
             }
             Ok(())
@@ -1136,7 +1146,7 @@ fn seed_fault_tenants(stack: &Stack) -> Result<()> {
     timed(
         &format!("seeding {} tenants for the fault suite", tenants.len()),
         || {
-            Moto::new(stack).add_tenants(&tenants)?;
+            Moto::new(stack).add_tenants(&tenants, None)?;
             Postgres::ensure_installed(stack)?.add_tenants(&tenants)
         },
     )

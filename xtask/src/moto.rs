@@ -168,10 +168,13 @@ impl<'a> Moto<'a> {
         done
     }
 
-    /// Add tenant roles and objects to the running server. Enforcement is
-    /// off only while seeding, as at start-up.
-    pub fn add_tenants(&self, tenants: &[String]) -> Result<()> {
-        self.unenforced(|venv| self.seed(venv, tenants, &["--tenants-only"]).map(|_| ()))
+    /// Add tenant roles and objects to the running server, their registry
+    /// items naming `tier` when given. Enforcement is off only while
+    /// seeding, as at start-up.
+    pub fn add_tenants(&self, tenants: &[String], tier: Option<&str>) -> Result<()> {
+        let mut extra = vec!["--tenants-only"];
+        extra.extend(tier.iter().flat_map(|tier| ["--tier", *tier]));
+        self.unenforced(|venv| self.seed(venv, tenants, &extra).map(|_| ()))
     }
 
     /// Offboard tenants from the running server and the registry (role

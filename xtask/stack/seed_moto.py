@@ -254,11 +254,13 @@ def offboarded_deny(main: dict, params: dict, offboarded: list) -> dict:
     return fill(document, dict(params, OffboardedTenants=offboarded or [""]))
 
 
-def registry_state(dynamodb, tenant: str, state: str) -> None:
-    """The tenant's lifecycle state in the registry, as the xtask's AWS plans
-    write it."""
-    dynamodb.put_item(TableName=REGISTRY_TABLE, Item={
-        "tenant_id": {"S": tenant}, "state": {"S": state}, "changed_at": {"N": str(int(time.time()))}})
+def registry_state(dynamodb, tenant: str, state: str, tier: str | None = None) -> None:
+    """The tenant's lifecycle state in the registry, and its tier when it has
+    one, as the xtask's AWS plans write them."""
+    item = {"tenant_id": {"S": tenant}, "state": {"S": state}, "changed_at": {"N": str(int(time.time()))}}
+    if tier:
+        item["tier"] = {"S": tier}
+    dynamodb.put_item(TableName=REGISTRY_TABLE, Item=item)
 
 
 # The entity tag of every seeded item, so the fixtures can name it; the
@@ -287,6 +289,8 @@ def main() -> None:
     options = sys.argv[7:]
     # --tenants-only: add tenants to a seeded server (benchmarks).
     tenants_only = "--tenants-only" in options
+    # --tier NAME: the tenants' tier, in their registry items.
+    tier = options[options.index("--tier") + 1] if "--tier" in options else None
     registry_path = pathlib.Path(options[options.index("--registry") + 1])
     registry = {"roles": {}}
     if tenants_only and registry_path.exists():
@@ -529,7 +533,7 @@ def main() -> None:
             "aliases": [f"arn:aws:kms:{region}:{account}:{alias}"],
             "state": "Enabled",
         }
-        registry_state(dynamodb, tenant, "active")
+        registry_state(dynamodb, tenant, "active", tier)
         sse = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": key_arn}
         props = fill(tenant_role["Properties"], tenant_params, dict(base_conditions, MakeRole=True))
         tags = {t["Key"]: t["Value"] for t in props["Tags"]}
