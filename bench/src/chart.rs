@@ -37,10 +37,11 @@ pub(crate) fn bars(scenarios: &[Value]) -> Vec<Bar> {
             bars.push((format!("{function} {}", scenario.replace('_', " ")), ratio));
         }
         if scenario == "login"
-            && let Some(r) = s["statement_over_login"].as_f64()
+            && let Some(r) = s["over_bare_login"].as_f64()
         {
             bars.push((
-                "aurora-query past its connection budget: login + statement / login".to_owned(),
+                "aurora-query past its connection budget: login + statement / bare login"
+                    .to_owned(),
                 r,
             ));
         }

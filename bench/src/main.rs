@@ -531,6 +531,23 @@ fn record(name: &str, command: &str, lines: &[String]) {
     }
 }
 
+/// The capacity model's prediction for the Zipf run beside what it
+/// measured: tenants seen, and first touches (the AssumeRole calls a
+/// session cache that evicts nothing must make) per 1,000 requests.
+fn zipf_model_line(z: &Value) -> String {
+    let number = |name: &str| z[name].as_f64().unwrap_or(f64::NAN);
+    let (warmup, measured) = (number("warmup_requests"), number("requests"));
+    let p = capacity_model::popularity(z["tenants"].as_u64().unwrap_or(0) as usize, number("s"));
+    let seen = capacity_model::distinct(&p, warmup + measured);
+    let first = (seen - capacity_model::distinct(&p, warmup)) * 1000.0 / measured;
+    let off = |predicted: f64, measured: f64| (predicted - measured) / measured * 100.0;
+    format!(
+        "s3-fetch      zipf   the capacity model predicts {seen:.0} tenants seen ({:+.0}%) and {first:.1} first touches per 1k ({:+.0}%); target within 25%",
+        off(seen, number("distinct_tenants_seen")),
+        off(first, number("first_touches_per_1000")),
+    )
+}
+
 /// The table lines of the login scenario.
 fn login_lines(login: &scale::LoginCost) -> Vec<String> {
     let mut lines: Vec<String> = [
@@ -558,7 +575,8 @@ fn login_lines(login: &scale::LoginCost) -> Vec<String> {
     })
     .collect();
     lines.push(format!(
-        "aurora-query  a request past the connection budget pays {:.2}x the login alone (target 1.1)",
+        "aurora-query  a request past the connection budget pays {:.2}x a bare login (target 1.1), {:.2}x the crate's login alone",
+        login.crate_login_and_statement.p50 / login.bare.p50,
         login.crate_login_and_statement.p50 / login.crate_login.p50
     ));
     lines
@@ -575,6 +593,7 @@ fn login_json(login: &scale::LoginCost) -> Value {
         "crate_login": p(&login.crate_login),
         "crate_login_and_statement": p(&login.crate_login_and_statement),
         "statement_over_login": login.crate_login_and_statement.p50 / login.crate_login.p50,
+        "over_bare_login": login.crate_login_and_statement.p50 / login.bare.p50,
         "target": 1.1,
     })
 }
@@ -908,6 +927,7 @@ async fn main() {
         z["p50_us"].as_f64().unwrap_or(f64::NAN),
         z["p99_us"].as_f64().unwrap_or(f64::NAN),
     ));
+    table.push(zipf_model_line(&z));
     scenarios.push(z);
     for function in [Function::S3Fetch, Function::AuroraQuery] {
         let c = scale::concurrency(&quiet(&stack), function, 50, args.requests, 8).await;
