@@ -557,9 +557,14 @@ fn login_lines(login: &scale::LoginCost) -> Vec<String> {
             login.bare_beside_open,
         ),
         (
+            "bare login, closing another connection first",
+            login.bare_after_close,
+        ),
+        (
             "login + prepare + query (two round trips)",
             login.with_prepare,
         ),
+        ("crate: token alone (signing)", login.token),
         ("crate: token + login", login.crate_login),
         (
             "crate: token + login + first statement",
@@ -575,7 +580,8 @@ fn login_lines(login: &scale::LoginCost) -> Vec<String> {
     })
     .collect();
     lines.push(format!(
-        "aurora-query  a request past the connection budget pays {:.2}x a bare login (target 1.1), {:.2}x the crate's login alone",
+        "aurora-query  a request past the connection budget pays {:.2}x a bare login closing another connection first (target 1.1; {:.2}x one with nothing closing), {:.2}x the crate's login alone",
+        login.crate_login_and_statement.p50 / login.bare_after_close.p50,
         login.crate_login_and_statement.p50 / login.bare.p50,
         login.crate_login_and_statement.p50 / login.crate_login.p50
     ));
@@ -591,9 +597,12 @@ fn login_json(login: &scale::LoginCost) -> Value {
         "bare_beside_open": p(&login.bare_beside_open),
         "with_statement": p(&login.with_prepare),
         "crate_login": p(&login.crate_login),
+        "token": p(&login.token),
+        "bare_after_close": p(&login.bare_after_close),
         "crate_login_and_statement": p(&login.crate_login_and_statement),
         "statement_over_login": login.crate_login_and_statement.p50 / login.crate_login.p50,
-        "over_bare_login": login.crate_login_and_statement.p50 / login.bare.p50,
+        "over_bare_login": login.crate_login_and_statement.p50 / login.bare_after_close.p50,
+        "over_bare_login_nothing_closing": login.crate_login_and_statement.p50 / login.bare.p50,
         "target": 1.1,
     })
 }
@@ -650,11 +659,12 @@ async fn main() {
         return;
     }
     // The login scenario alone, on a running stack with the benchmark
-    // tenants seeded: `cargo run -p bench --release -- --login`.
+    // tenants seeded: `cargo run -p bench --release -- --login` (500 of
+    // each login).
     if let [_, flag] = argv.as_slice()
         && flag == "--login"
     {
-        let login = scale::login_cost(&quiet(&Stack::load()), 50, 200).await;
+        let login = scale::login_cost(&quiet(&Stack::load()), 50, 500).await;
         for line in login_lines(&login) {
             println!("{line}");
         }

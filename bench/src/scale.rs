@@ -413,6 +413,11 @@ pub struct LoginCost {
     pub bare_beside_open: Percentiles,
     /// The crate's `connection()`: token and login.
     pub crate_login: Percentiles,
+    /// The crate's auth token alone (signing, no network).
+    pub token: Percentiles,
+    /// A bare login right after closing another connection, as a login
+    /// past the budget closes the least recently used one first.
+    pub bare_after_close: Percentiles,
     /// The crate's `query()` on a fresh connection: token, login and the
     /// statement in one round trip.
     pub crate_login_and_statement: Percentiles,
@@ -449,10 +454,15 @@ pub async fn login_cost(stack: &Stack, tenants: usize, logins: usize) -> LoginCo
             (start, client)
         }
     };
+    // Before each timed login the server is given a moment to finish
+    // closing the last one, so a login overlaps only the close it causes.
+    let settle = || tokio::time::sleep(std::time::Duration::from_millis(5));
     let mut bare = Vec::with_capacity(logins);
     for i in 0..logins {
-        let (start, _client) = login(i).await;
+        let (start, client) = login(i).await;
         bare.push(start.elapsed());
+        drop(client);
+        settle().await;
     }
     // As past the bound: the server holds DB_CAPACITY other connections.
     let mut open = Vec::new();
@@ -463,8 +473,10 @@ pub async fn login_cost(stack: &Stack, tenants: usize, logins: usize) -> LoginCo
     }
     let mut beside = Vec::with_capacity(logins);
     for i in 0..logins {
-        let (start, _client) = login(i).await;
+        let (start, client) = login(i).await;
         beside.push(start.elapsed());
+        drop(client);
+        settle().await;
     }
     drop(open);
     // Through the crate, one connection in all: every call logs in. Logins
@@ -481,12 +493,20 @@ pub async fn login_cost(stack: &Stack, tenants: usize, logins: usize) -> LoginCo
     )
     .expect("config");
     let fresh = tenant_access::db::TenantDatabase::new(&one.service).expect("CA bundle");
-    let (mut crate_login, mut crate_statement, mut with_prepare) = (
+    let (mut crate_login, mut crate_statement, mut with_prepare, mut token) = (
+        Vec::with_capacity(logins),
         Vec::with_capacity(logins),
         Vec::with_capacity(logins),
         Vec::with_capacity(logins),
     );
+    let (mut after_close, mut previous) = (Vec::with_capacity(logins), None);
     for i in 0..logins {
+        let start = Instant::now();
+        let _token = fresh.auth_token(&held[i % tenants]).await.expect("a token");
+        token.push(start.elapsed());
+        // Each crate login closes the other tenant's idle connection (one
+        // place in all), as a login past the budget does.
+        settle().await;
         let start = Instant::now();
         let connection = fresh
             .connection(&held[(2 * i) % tenants])
@@ -494,6 +514,7 @@ pub async fn login_cost(stack: &Stack, tenants: usize, logins: usize) -> LoginCo
             .expect("the tenant logs in");
         crate_login.push(start.elapsed());
         drop(connection);
+        settle().await;
         let start = Instant::now();
         fresh
             .query(
@@ -504,6 +525,20 @@ pub async fn login_cost(stack: &Stack, tenants: usize, logins: usize) -> LoginCo
             .await
             .expect("the tenant's row");
         crate_statement.push(start.elapsed());
+        // A bare login closing one connection first, the same way.
+        settle().await;
+        let session = &held[i % tenants];
+        let user = format!("{}_dbuser", session.tenant());
+        let login_token = db.auth_token(session).await.expect("a token");
+        let start = Instant::now();
+        drop(previous.take());
+        let client = stack
+            .connect(&user, login_token.expose())
+            .await
+            .expect("the tenant logs in");
+        after_close.push(start.elapsed());
+        previous = Some(client);
+        settle().await;
         let (start, client) = login(i).await;
         let statement = client
             .prepare(aurora_query::TENANT_METADATA_QUERY)
@@ -511,11 +546,14 @@ pub async fn login_cost(stack: &Stack, tenants: usize, logins: usize) -> LoginCo
             .expect("prepare");
         client.query(&statement, &[]).await.expect("query");
         with_prepare.push(start.elapsed());
+        drop(client);
     }
     LoginCost {
         bare: percentiles(&bare),
         bare_beside_open: percentiles(&beside),
         crate_login: percentiles(&crate_login),
+        token: percentiles(&token),
+        bare_after_close: percentiles(&after_close),
         crate_login_and_statement: percentiles(&crate_statement),
         with_prepare: percentiles(&with_prepare),
     }

@@ -155,4 +155,6 @@ async fn a_tenant_s_tier_in_the_registry_chooses_its_limits() {
     // A tenant of no tier has the default: one, then 429.
     assert_eq!(get(&app, "fault026", 0).await.status(), 200);
     assert_eq!(get(&app, "fault026", 1).await.status(), 429);
+    // The registry as it was: fault025 of no tier.
+    common::set_tier(&stack, "fault025", None).await;
 }
