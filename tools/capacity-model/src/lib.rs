@@ -18,7 +18,7 @@
 //! `c` most popular with the hit ratio of Che's approximation. Sessions are
 //! replaced ahead of expiry once per session life, connections once per
 //! maximum age. Calibrated with the bench's own figures: a cached session
-//! costs 3.4 KB, a container 13 MiB at cold start (docs/capacity.md says
+//! costs 3.8 KB, a container 13 MiB at cold start (docs/capacity.md says
 //! how its predictions compare with the bench's runs).
 
 use std::fmt::Write as _;
@@ -79,7 +79,7 @@ pub const STS_QUOTA: f64 = 600.0;
 pub const IAM_LOGINS_PER_SECOND: f64 = 200.0;
 /// A cached session (its credentials and its registry state), bytes: the
 /// bench's session-memory scenario.
-pub const SESSION_BYTES: f64 = 3_400.0;
+pub const SESSION_BYTES: f64 = 3_800.0;
 /// A container at cold start, bytes: the bench's cold-start peak RSS.
 pub const CONTAINER_BYTES: f64 = 13.0 * 1024.0 * 1024.0;
 /// An open database connection's client side (tokio-postgres, rustls
