@@ -161,6 +161,51 @@ async fn a_pool_pushed_out_of_the_budget_gives_its_places_back() {
             .unwrap()
             .expect("a connection");
     }
-    // tenant2's connection idle, or none: the retired pool keeps none.
-    assert!(db.open_connections() <= 1, "one place, no more");
+}
+
+/// A tenant's share holds across a pushed-out pool: with two places and
+/// one connection a tenant, tenant1 holds one while tenant2 and tenant3
+/// push its pool out; tenant1's next request gets a new pool, which still
+/// counts the connection tenant1 holds, so it waits for it (rather than
+/// closing tenant3's idle connection to hold two at once).
+#[tokio::test]
+async fn a_tenant_s_share_holds_across_a_pushed_out_pool() {
+    let stack = Stack::load();
+    let env = stack.with(&[
+        ("DB_CONNECTION_CAPACITY", "2"),
+        ("DB_CONNECTIONS_PER_TENANT", "1"),
+    ]);
+    let config = aurora_query::Config::from_lookup(&env.lookup()).expect("config");
+    let app = aurora_query::App::new(&config, &env.sdk_config().await).expect("CA bundle");
+    let db = std::sync::Arc::new(TenantDatabase::new(&config.service).expect("CA bundle"));
+    let session = |tenant: &str| {
+        let caller = Caller::new(tenant.parse().unwrap(), "share-across");
+        let sessions = app.sessions();
+        async move { sessions.session(&caller).await.expect("a session") }
+    };
+    let (one, two, three) = (
+        session("tenant1").await,
+        session("tenant2").await,
+        session("fault001").await,
+    );
+    let held = db.connection(&one).await.expect("a connection");
+    drop(db.connection(&two).await.expect("a connection"));
+    // tenant1's pool, the least recently used, is pushed out.
+    drop(db.connection(&three).await.expect("a connection"));
+    assert_eq!(db.open_connections(), 2);
+    let again = {
+        let (db, one) = (db.clone(), one.clone());
+        tokio::spawn(async move { db.connection(&one).await.map(|_| ()) })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !again.is_finished(),
+        "tenant1's second connection waits for its first"
+    );
+    drop(held);
+    timeout(Duration::from_secs(5), again)
+        .await
+        .expect("served once its first came back")
+        .unwrap()
+        .expect("a connection");
 }

@@ -4,8 +4,9 @@
 //! tenant's budget, else closes the least recently used idle connection
 //! of that budget, never of another.
 
+use std::collections::HashMap;
 use std::num::NonZeroUsize;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 
 use lru::LruCache;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
@@ -18,6 +19,9 @@ use crate::identity::TenantId;
 pub(super) struct Budget {
     capacity: NonZeroUsize,
     pools: Mutex<LruCache<TenantId, Arc<Pool>>>,
+    /// Pools pushed out while some of their connections were in use, kept
+    /// until those come back: a tenant's next pool shares its permits.
+    retired: Mutex<HashMap<TenantId, Weak<Pool>>>,
     /// Permits for open connections, `capacity` in all.
     open: Arc<Semaphore>,
     /// Signalled when a connection goes back idle or closes.
@@ -29,6 +33,7 @@ impl Budget {
         Budget {
             capacity,
             pools: Mutex::new(LruCache::new(capacity)),
+            retired: Mutex::new(HashMap::new()),
             open: Arc::new(Semaphore::new(capacity.get())),
             returned: Arc::new(Notify::new()),
         }
@@ -48,11 +53,21 @@ impl Budget {
         if let Some(pool) = pools.get(tenant) {
             return pool.clone();
         }
-        let pool = Pool::new(per_tenant);
-        if let Some((_, pushed_out)) = pools.push(tenant.clone(), pool.clone()) {
+        let mut retired = self.retired.lock().expect("retired pools lock poisoned");
+        // A pool is gone once its last connection in use came back.
+        retired.retain(|_, pool| pool.strong_count() > 0);
+        // The tenant's connections still in use in a pushed-out pool count
+        // against its share here too.
+        let in_use = retired
+            .remove(tenant)
+            .and_then(|pool| pool.upgrade())
+            .map(|pool| pool.in_use.clone());
+        let pool = Pool::new(per_tenant, in_use);
+        if let Some((pushed_tenant, pushed_out)) = pools.push(tenant.clone(), pool.clone()) {
             for _ in 0..pushed_out.retire() {
                 self.returned.notify_one();
             }
+            retired.insert(pushed_tenant, Arc::downgrade(&pushed_out));
         }
         pool
     }

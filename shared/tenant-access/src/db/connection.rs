@@ -73,10 +73,14 @@ pub(super) struct Pool {
 }
 
 impl Pool {
-    pub(super) fn new(size: NonZeroUsize) -> Arc<Self> {
+    /// A tenant's new pool: `size` connections in use at once, or the
+    /// permits `in_use` of its earlier pool still in use (pushed out of
+    /// the budget, its connections not all back), so the tenant's share
+    /// holds across both.
+    pub(super) fn new(size: NonZeroUsize, in_use: Option<Arc<Semaphore>>) -> Arc<Self> {
         Arc::new(Pool {
             idle: Mutex::new(Vec::new()),
-            in_use: Arc::new(Semaphore::new(size.get())),
+            in_use: in_use.unwrap_or_else(|| Arc::new(Semaphore::new(size.get()))),
             retired: AtomicBool::new(false),
         })
     }
