@@ -127,6 +127,21 @@ pub async fn measure<F: Future>(work: F) -> (F::Output, Counts) {
     (output, counts)
 }
 
+/// Run `work` and return, with its output, what it caused: counted straight
+/// into the enclosing measure when there is one (so what a request did
+/// before its deadline cut it off is never lost), the difference read off
+/// it; else in a measure of its own.
+pub(crate) async fn observe<F: Future>(work: F) -> (F::Output, Counts) {
+    match REQUEST.try_with(|counts| *counts.borrow()) {
+        Ok(before) => {
+            let output = work.await;
+            let after = REQUEST.with(|counts| *counts.borrow());
+            (output, after - before)
+        }
+        Err(_) => measure(work).await,
+    }
+}
+
 /// Count something for the request being [`measure`]d, if any.
 pub(crate) fn record(count: impl FnOnce(&mut Counts)) {
     let _ = REQUEST.try_with(|counts| count(&mut counts.borrow_mut()));
@@ -389,5 +404,29 @@ mod tests {
         assert_eq!(outer.data_calls, 3);
         let ((), beside) = measure(async {}).await;
         assert_eq!(beside.data_calls, 0);
+    }
+
+    /// What an observed piece of work does counts in the request's measure
+    /// as it happens: cut off half way (a deadline), the request keeps it.
+    #[tokio::test]
+    async fn observed_work_cut_off_still_counts() {
+        let (seen, counts) = measure(async {
+            let ((), own) = observe(async { record(|c| c.data_calls += 1) }).await;
+            let cut = tokio::time::timeout(std::time::Duration::from_millis(10), async {
+                observe(async {
+                    record(|c| c.data_calls += 1);
+                    std::future::pending::<()>().await;
+                })
+                .await
+            })
+            .await;
+            assert!(cut.is_err());
+            own
+        })
+        .await;
+        assert_eq!(seen.data_calls, 1, "its own");
+        assert_eq!(counts.data_calls, 2, "the cut-off one's call kept");
+        let ((), alone) = observe(async { record(|c| c.data_calls += 3) }).await;
+        assert_eq!(alone.data_calls, 3, "a measure of its own");
     }
 }

@@ -444,9 +444,9 @@ impl TenantSessions {
         F: Fn() -> Fut,
         Fut: std::future::Future<Output = Result<T, Error>>,
     {
-        // Measured to see a stale session's denial; the counts reach the
-        // request's own measure too (measures nest).
-        let (first, counts) = crate::metrics::measure(op()).await;
+        // Observed to see a stale session's denial; its calls count in the
+        // request's measure as they happen.
+        let (first, counts) = crate::metrics::observe(op()).await;
         if first.is_ok() || counts.stale_sessions == 0 {
             return first;
         }
