@@ -427,8 +427,8 @@ pub struct LoginCost {
 
 pub async fn login_cost(stack: &Stack, tenants: usize, logins: usize) -> LoginCost {
     progress(&format!(
-        "database logins: 5 x {logins} over {tenants} tenants (~{} s)",
-        logins * 5 / 60 + 2
+        "database logins: 7 x {logins} over {tenants} tenants (~{} s)",
+        logins * 7 / 80 + 2
     ));
     let config = aurora_query::Config::from_lookup(&stack.lookup()).expect("config");
     let sdk = stack.sdk_config().await;
