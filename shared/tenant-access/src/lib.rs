@@ -63,6 +63,7 @@ pub mod search;
 pub mod session_policy;
 #[cfg(feature = "telemetry")]
 pub mod telemetry;
+mod tier;
 
 /// The README's example compiles.
 #[cfg(doctest)]

@@ -139,7 +139,7 @@ impl TierLimits {
     /// ```
     pub fn parse(text: &str, default: Limits) -> Result<Self, String> {
         let mut limits = TierLimits::new(default);
-        for (tier, triple) in crate::config::tier_entries(text, "in_flight:per_second:burst")? {
+        for (tier, triple) in crate::tier::tier_entries(text, "in_flight:per_second:burst")? {
             limits = limits.with_tier(tier, triple.parse()?);
         }
         Ok(limits)

@@ -78,9 +78,11 @@ pub struct Counts {
 /// (each attempt, retries included; a presigned URL is never sent) as one
 /// of the current request's [`Counts::data_calls`]: the S3 and DynamoDB
 /// clients carry it.
+#[cfg(any(feature = "s3", feature = "dynamodb"))]
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct CountCalls;
 
+#[cfg(any(feature = "s3", feature = "dynamodb"))]
 impl aws_smithy_runtime_api::client::interceptors::Intercept for CountCalls {
     fn name(&self) -> &'static str {
         "CountCalls"

@@ -505,8 +505,8 @@ fn tier_isolation(
     text: &str,
 ) -> Result<Vec<(String, AccessConfig)>, ConfigError> {
     let mut tiers: Vec<(String, AccessConfig)> = Vec::new();
-    let entries = super::tiers::tier_entries(text, "strategy")
-        .map_err(|e| err("TENANT_TIER_ISOLATION", e))?;
+    let entries =
+        crate::tier::tier_entries(text, "strategy").map_err(|e| err("TENANT_TIER_ISOLATION", e))?;
     for (tier, strategy) in entries {
         let config = AccessConfig::from_lookup(TierLookup { env, strategy }).map_err(|e| {
             err(

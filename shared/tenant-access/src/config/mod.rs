@@ -79,8 +79,6 @@ mod authorizer;
 mod stores;
 mod tiers;
 
-pub(crate) use tiers::tier_entries;
-
 pub use access::*;
 pub use authorizer::*;
 pub use stores::*;
@@ -323,7 +321,8 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
-    fn env(pairs: &[(&str, &str)]) -> impl Lookup {
+    /// A lookup over `pairs`, for the config modules' tests.
+    pub(super) fn env(pairs: &[(&str, &str)]) -> impl Lookup {
         let map: HashMap<String, String> = pairs
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))

@@ -428,7 +428,7 @@ impl DbConfig {
 fn tier_connections(env: &impl Lookup) -> Result<Vec<(String, NonZeroUsize)>, ConfigError> {
     const VAR: &str = "DB_TIER_CONNECTIONS";
     let text = optional(env, VAR).unwrap_or_default();
-    super::tier_entries(&text, "connections")
+    crate::tier::tier_entries(&text, "connections")
         .map_err(|e| err(VAR, e))?
         .into_iter()
         .map(|(tier, n)| {

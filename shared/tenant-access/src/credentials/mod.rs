@@ -112,6 +112,7 @@ pub use session::TenantSession;
 use share::TenantCall;
 pub use slot::MAX_ACCEPTED_TOKENS;
 use slot::Slot;
+#[cfg(feature = "postgres")]
 pub(crate) use slot::jitter;
 
 /// A session is replaced from this long before it expires (in the
